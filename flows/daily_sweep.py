@@ -1,0 +1,188 @@
+"""The daily sweep: ingest → gate → detect → gate → decide → gate → sample → gate → review → audit → gate → report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel
+
+from modsweep import resources
+from modsweep.config import get_settings
+from modsweep.ledger import RunRecorder
+from modsweep.runs import RunContext, code_version, day_window, input_fingerprint, list_source_files, make_run_key
+from modsweep.tasks import pipeline as t
+from modsweep.tasks.gates import DataQualityError
+from modsweep.tasks.report import publish_report
+
+
+class QuarantineCeilingError(RuntimeError):
+    """More rows were quarantined than the configured ceiling allows."""
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    run_key: str
+    state: str
+    day: date
+    items_read: int
+    items_processed: int
+    quarantined: int
+    actions: dict[str, dict[str, int]]
+    review_tasks: dict[str, int]
+    gates: dict[str, str]
+    report_path: str | None
+
+
+@flow(name="daily-sweep", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers))
+def daily_sweep(
+    day: date,
+    source: str,
+    pack: str = "community-guidelines",
+    profile: str = "standard",
+    trigger: str = "schedule",
+    requested_by: str = "scheduler",
+    simulate_reviews_from: str | None = None,
+) -> RunSummary:
+    """Sweep one UTC day of content from `source` with a policy pack; re-running the same day resumes."""
+    settings = get_settings()
+    files = list_source_files(Path(source), day)
+    policy_pack = resources.pack(pack, profile)
+    window = day_window(day)
+    run_key = make_run_key("daily-sweep", window, None, policy_pack.sha256, profile)
+    recorder = RunRecorder.start(
+        resources.store_engine(), run_key=run_key, flow="daily-sweep", trigger=trigger, requested_by=requested_by,
+        parameters={"day": day.isoformat(), "source": source, "pack": pack, "profile": profile,
+                    "simulate_reviews_from": simulate_reviews_from, "source_files": len(files)},
+        policy_pack=policy_pack.name, policy_version=policy_pack.version, policy_sha256=policy_pack.sha256,
+        code_version=code_version(), input_fingerprint=input_fingerprint(files), prefect_flow_run_id=flow_run.get_id(),
+    )  # fmt: skip
+    ctx = RunContext(run_id=recorder.run_id, run_key=run_key, flow="daily-sweep", day=day, window_start=window[0],
+                     window_end=window[1], pack=pack, profile=profile, policy_sha256=policy_pack.sha256,
+                     seed=run_key, lake_root=settings.lake_root)  # fmt: skip
+    try:
+        summary = _run_stages(ctx, recorder, files, simulate_reviews_from)
+    except BaseException as exc:
+        recorder.fail(exc)
+        raise
+    return summary
+
+
+def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
+    """Resolve gate futures, recording every result (a critical failure is recorded, then raised)."""
+    results, failure = [], None
+    for f in futures:
+        try:
+            results.append(f.result())
+        except DataQualityError as exc:
+            results.append(exc.result.to_dict())
+            failure = failure or exc
+    recorder.record_gates(results)
+    if failure is not None:
+        raise failure
+    return results
+
+
+def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth_dir: str | None) -> RunSummary:
+    settings = get_settings()
+    logger = get_run_logger()
+    recorder.enter("ingest")
+    ingested = [t.ingest_partition.submit(ctx, str(f), i) for i, f in enumerate(files)]
+    outcomes = [f.result() for f in ingested]
+    parts = [o.part for o in outcomes]
+    moved = t.quarantine_cross_partition_duplicates(ctx, parts)
+    ingest_counts = _sum_counts([o.counts for o in outcomes])
+    ingest_counts["processed"] -= moved
+    ingest_counts["quarantined"] += moved
+    ingest_counts["quarantined.duplicate_item_id"] = ingest_counts.get("quarantined.duplicate_item_id", 0) + moved
+    recorder.record_counts("ingest", ingest_counts)
+    share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
+    if share > settings.quarantine_ceiling:
+        raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}")
+    recorder.enter("gate:items.ingested")
+    _gates(recorder, [t.gate_partition.submit(ctx, "items.ingested", "items", p) for p in parts])
+
+    recorder.enter("detect")
+    detected = [t.detect_partition.submit(ctx, p) for p in parts]
+    detect_results = [f.result() for f in detected]
+    coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
+    recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
+    recorder.enter("gate:detections.scored")
+    _gates(recorder, [t.gate_partition.submit(ctx, "detections.scored", "detections", p)
+                      for p in [*parts, t.COORDINATION_PART]])  # fmt: skip
+
+    recorder.enter("decide")
+    paused: list[str] = []
+    keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
+    decided = [t.decide_partition.submit(ctx, p, paused, keep) for p in parts]
+    decide_results = [f.result() for f in decided]
+    recorder.enter("gate:decisions.made")
+    _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])
+    stored = t.persist_decisions(ctx)
+    recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
+
+    recorder.enter("sample")
+    import pandas as pd
+
+    populations = pd.concat([d.populations for d in decide_results], ignore_index=True)
+    populations = populations.groupby(["stratum", "region"], as_index=False)["population"].sum()
+    candidates = pd.concat([d.candidates for d in decide_results], ignore_index=True)
+    sampled = t.draw_review_sample(ctx, populations, candidates)
+    recorder.record_counts("sample", sampled)
+    recorder.enter("gate:review.sampled")
+    lake = resources.lake(ctx.lake_root)
+    _gates(recorder, [t.gate_partition.submit(ctx, "review.sampled", "review_tasks", "tasks")])
+
+    if truth_dir:
+        recorder.enter("review")
+        recorder.record_counts("review", t.simulate_reviews(ctx, truth_dir))
+
+    recorder.enter("audit")
+    metrics = t.audit_quality(ctx)
+    recorder.enter("gate:metrics.audited")
+    _gates(recorder, [t.gate_frame.submit(metrics, "metrics.audited", "metrics")])
+    recorder.record_counts("audit", {"metrics": len(metrics), "metrics_written": t.persist_metrics(ctx, metrics)})
+
+    recorder.enter("report")
+    report_path = publish_report(ctx, recorder.run_id)
+    outputs = {"report": str(report_path), "lake": ctx.lake_root}
+    recorder.finish(outputs)
+    summary = _summary(ctx, recorder, ingest_counts, decide_results, sampled, report_path)
+    logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
+                summary.quarantined, report_path)  # fmt: skip
+    _ = lake
+    return summary
+
+
+def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + int(v)
+    return out
+
+
+def _summary(ctx: RunContext, recorder: RunRecorder, ingest_counts: dict[str, int], decide_results: list[Any],
+             sampled: dict[str, Any], report_path: Path) -> RunSummary:  # fmt: skip
+    lake = resources.lake(ctx.lake_root)
+    decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["policy_id", "action"]).to_pandas()
+    actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in decisions.groupby("policy_id")}
+    gates: dict[str, str] = {}
+    for g in recorder.gates:
+        worst = gates.get(g["suite"], "ok")
+        order = ["ok", "warning", "critical"]
+        gates[g["suite"]] = max(worst, g["severity"], key=order.index)
+    return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
+                      items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
+                      quarantined=ingest_counts["quarantined"], actions=actions,
+                      review_tasks={k: v for k, v in sampled.items() if k.startswith("tasks.") or k == "review_tasks"},
+                      gates=gates, report_path=str(report_path))  # fmt: skip
+
+
+def new_run_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,294 @@
+"""The `modsweep` command line (Typer). Exit codes: 0 success, 1 a run failed, 2 bad usage or bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from modsweep.config import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
+console = Console()
+err = Console(stderr=True)
+
+TEXT_POLICIES = ["misinfo.medical", "civic.election_integrity", "hate.speech", "violent_extremism", "self_harm",
+                 "minor_safety", "deceptive.spam"]  # fmt: skip
+
+
+def _quiet_environment() -> None:
+    """Offline, local defaults for Prefect and Great Expectations (set before they are imported)."""
+    settings = get_settings()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _safe_path(value: Path, what: str) -> Path:
+    """Reject path traversal in user-given paths ('..' components)."""
+    if ".." in value.parts:
+        raise _fail(f"{what} {value} contains '..'; give a path without parent references")
+    return value
+
+
+@app.command()
+def generate(
+    day: Annotated[str, typer.Option(help="UTC day, YYYY-MM-DD")] = "2026-11-23",
+    rows: Annotated[int, typer.Option(min=1, help="Items to generate")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default MODSWEEP_HOME/source)")] = None,
+    dirty_share: Annotated[float, typer.Option(min=0, max=0.5, help="Share of dirty rows")] = 0.005,
+) -> None:
+    """Write a synthetic day of content (items/ and ground truth in truth/) as chunked Parquet."""
+    from modsweep.tasks.generate import GeneratorParams, write_synthetic_day
+
+    settings = get_settings()
+    target = _safe_path(out, "--out") if out else settings.home / "source"
+    t0 = time.perf_counter()
+    summary = write_synthetic_day(target, _parse_day(day), rows, seed, partition_rows=settings.partition_rows,
+                                  params=GeneratorParams(dirty_share=dirty_share))  # fmt: skip
+    console.print(f"generated {rows:,} items for {day} in {time.perf_counter() - t0:.1f} s → {target}")
+    console.print_json(data=json.loads(summary.model_dump_json()) if hasattr(summary, "model_dump_json") else str(summary))
+
+
+@app.command()
+def train(
+    synthetic: Annotated[Path | None, typer.Option(help="Train on generator output in this folder")] = None,
+) -> None:
+    """Train the text-policy classifiers and register a new model version under MODSWEEP_HOME/models."""
+    from modsweep.registry import save_model
+    from modsweep.tasks.train import MODEL_NAME, read_synthetic_training_set, train_text_policy_model
+
+    settings = get_settings()
+    source = _safe_path(synthetic, "--synthetic") if synthetic else settings.home / "training"
+    try:
+        texts, labels = read_synthetic_training_set(source, TEXT_POLICIES)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    t0 = time.perf_counter()
+    result = train_text_policy_model(texts, labels, source=f"synthetic:{source}")
+    path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card)
+    table = Table("policy", "positives (train)", "ROC-AUC", "avg precision", "F1@0.5", title=f"{MODEL_NAME} {result.version}")
+    for label, m in result.card["validation_metrics"].items():
+        table.add_row(label, str(m["positives_train"]), f"{m['roc_auc']:.3f}", f"{m['average_precision']:.3f}",
+                      f"{m['f1_at_0.5']:.3f}")  # fmt: skip
+    console.print(table)
+    console.print(f"trained on {len(texts):,} rows in {time.perf_counter() - t0:.1f} s → {path}")
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(f"--day {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, requested_by: str,
+               simulate_from: Path | None) -> Any:  # fmt: skip
+    _quiet_environment()
+    from modsweep.policy import PolicyPackError, load_pack
+    from modsweep.registry import ModelNotFoundError
+
+    try:
+        load_pack(pack, profile)  # validate before any data is touched
+    except PolicyPackError as exc:
+        raise _fail(str(exc)) from exc
+    if not source.exists():
+        raise _fail(f"source {source} does not exist")
+    from modsweep.flows.daily_sweep import daily_sweep as sweep_flow
+    from modsweep.tasks.gates import DataQualityError
+
+    try:
+        return sweep_flow(day=day, source=str(source.resolve()), pack=pack, profile=profile, trigger=trigger,
+                          requested_by=requested_by, simulate_reviews_from=str(simulate_from) if simulate_from else None)  # fmt: skip
+    except ModelNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    except DataQualityError as exc:
+        raise _fail(f"run failed at a data-quality gate: {exc}", 1) from exc
+    except Exception as exc:
+        raise _fail(f"run failed: {type(exc).__name__}: {exc}", 1) from exc
+
+
+@app.command()
+def sweep(
+    day: Annotated[str, typer.Option(help="UTC day to sweep, YYYY-MM-DD")],
+    source: Annotated[Path, typer.Option(help="Folder (or file) of source partitions")],
+    pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
+    profile: Annotated[str, typer.Option(help="Pack profile")] = "standard",
+    simulate_reviews: Annotated[Path | None, typer.Option(help="Ground-truth folder: play simulated reviewers")] = None,
+    trigger: Annotated[str, typer.Option(help="schedule|manual|surge|backfill|shadow")] = "manual",
+) -> None:
+    """Run the daily sweep flow for one day and print its summary."""
+    summary = _run_sweep(_parse_day(day), _safe_path(source, "--source"), pack, profile, trigger,
+                         os.environ.get("USER", "cli"), simulate_reviews)  # fmt: skip
+    print_summary(summary)
+
+
+def print_summary(summary: Any) -> None:
+    table = Table("", "value", title=f"Sweep {summary.day} · run {summary.run_id}")
+    table.add_row("items read", f"{summary.items_read:,}")
+    table.add_row("processed", f"{summary.items_processed:,}")
+    table.add_row("quarantined", f"{summary.quarantined:,}")
+    console.print(table)
+    actions = Table("policy", "label", "reduce_reach", "age_restrict", "remove", "escalate", title="Actions by policy")
+    for policy, counts in sorted(summary.actions.items()):
+        actions.add_row(policy, *(f"{counts.get(a, 0):,}" for a in ("label", "reduce_reach", "age_restrict", "remove", "escalate")))
+    console.print(actions)
+    tasks = Table("review tasks", "count", title="Review tasks")
+    for k, v in sorted(summary.review_tasks.items()):
+        tasks.add_row(k.removeprefix("tasks."), f"{v:,}")
+    console.print(tasks)
+    gates = Table("gate", "result", title="Data-quality gates")
+    colours = {"ok": "green", "warning": "yellow", "critical": "red"}
+    for suite, result in summary.gates.items():
+        gates.add_row(suite, f"[{colours.get(result, 'white')}]{result}[/]")
+    console.print(gates)
+    console.print(f"report: [bold]{summary.report_path}[/bold]")
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(min=1_000, help="Items in the swept day")] = 100_000,
+    day: Annotated[str, typer.Option(help="UTC day to sweep")] = "2026-11-23",
+) -> None:
+    """Generate a synthetic day, train on an earlier synthetic day, sweep with simulated reviewers, report."""
+    from modsweep.registry import save_model
+    from modsweep.tasks.generate import write_synthetic_day
+    from modsweep.tasks.train import MODEL_NAME, read_synthetic_training_set, train_text_policy_model
+
+    settings = get_settings()
+    sweep_day = _parse_day(day)
+    train_dir, source_dir = settings.home / "training", settings.home / "source"
+    t0 = time.perf_counter()
+    console.rule("1/3 synthetic data")
+    write_synthetic_day(train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=settings.partition_rows)
+    write_synthetic_day(source_dir, sweep_day, rows, seed=42, partition_rows=settings.partition_rows)
+    console.print(f"generated training and sweep days in {time.perf_counter() - t0:.1f} s")
+    console.rule("2/3 training the text classifiers")
+    t1 = time.perf_counter()
+    texts, labels = read_synthetic_training_set(train_dir, TEXT_POLICIES)
+    result = train_text_policy_model(texts, labels, source=f"synthetic:{train_dir}")
+    save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card)
+    console.print(f"model {MODEL_NAME} {result.version} trained on {len(texts):,} rows in {time.perf_counter() - t1:.1f} s")
+    console.rule("3/3 daily sweep (Prefect flow)")
+    t2 = time.perf_counter()
+    summary = _run_sweep(sweep_day, source_dir / "items", "community-guidelines", "standard", "manual", "demo",
+                         source_dir / "truth")  # fmt: skip
+    print_summary(summary)
+    console.print(f"sweep of {summary.items_read:,} items took {time.perf_counter() - t2:.1f} s (incl. Prefect start-up); "
+                  f"history: `modsweep history`, details: `modsweep show {summary.run_id[:8]}`")  # fmt: skip
+
+
+def _engine() -> Any:
+    from modsweep import resources
+
+    return resources.store_engine()
+
+
+@app.command()
+def history(
+    flow: Annotated[str | None, typer.Option(help="Filter by flow name")] = None,
+    trigger: Annotated[str | None, typer.Option(help="Filter by trigger")] = None,
+    state: Annotated[str | None, typer.Option(help="Filter by state")] = None,
+    since: Annotated[str | None, typer.Option(help="Started on or after (YYYY-MM-DD)")] = None,
+    until: Annotated[str | None, typer.Option(help="Started before (YYYY-MM-DD)")] = None,
+    policy_version: Annotated[str | None, typer.Option(help="Filter by policy pack version")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Runs recorded in the ledger, newest first."""
+    from datetime import UTC, datetime
+
+    from modsweep import store
+
+    def ts(v: str | None) -> datetime | None:
+        return datetime.combine(_parse_day(v), datetime.min.time(), tzinfo=UTC) if v else None
+
+    runs = store.list_runs(_engine(), flow=flow, trigger=trigger, state=state, since=ts(since), until=ts(until),
+                           policy_version=policy_version, limit=limit)  # fmt: skip
+    if as_json:
+        print(json.dumps(runs, default=str, indent=2))
+        return
+    table = Table("run", "flow", "trigger", "state", "started", "pack", "policy sha256", "items", "gates", title="Run history")
+    for r in runs:
+        ingest = (r.get("stage_counts") or {}).get("ingest", {})
+        gates = r.get("gate_results") or []
+        failed = sum(1 for g in gates if g.get("severity") != "ok")
+        table.add_row(r["run_id"][:8], r["flow"], r["trigger"], r["state"], str(r["started_at"])[:19],
+                      f"{r['policy_pack']} {r['policy_version']}", r["policy_sha256"][:12],
+                      f"{ingest.get('read', 0):,}", f"{len(gates)} ({failed} not ok)")  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="Run id or a unique prefix of it")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Everything the ledger knows about one run."""
+    from modsweep import store
+
+    record = store.get_run(_engine(), run)
+    if record is None:
+        raise _fail(f"no run matches {run!r}")
+    if as_json:
+        print(json.dumps(record, default=str, indent=2))
+        return
+    table = Table("field", "value", title=f"Run {record['run_id']}", show_lines=True)
+    for key in ("run_key", "flow", "trigger", "requested_by", "state", "started_at", "ended_at", "policy_pack",
+                "policy_version", "policy_sha256", "code_version", "input_fingerprint", "prefect_flow_run_id"):  # fmt: skip
+        table.add_row(key, str(record.get(key)))
+    table.add_row("parameters", json.dumps(record.get("parameters"), indent=1, default=str))
+    table.add_row("stage counts", json.dumps(record.get("stage_counts"), indent=1, default=str))
+    table.add_row("outputs", json.dumps(record.get("outputs"), default=str))
+    if record.get("error"):
+        e = record["error"]
+        table.add_row("error", f"stage {e.get('stage')} partition {e.get('partition')}: {e.get('type')}: {e.get('message')}")
+    console.print(table)
+    gates = Table("suite", "partition", "rows", "result", "failed expectations", title="Gate results")
+    for g in record.get("gate_results") or []:
+        failures = "; ".join(f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])}) ×{f.get('unexpected_count')}"
+                             for f in g.get("failures", []))  # fmt: skip
+        gates.add_row(g.get("suite", ""), str(g.get("partition")), str(g.get("rows")), g.get("severity", ""), failures)
+    console.print(gates)
+
+
+@app.command("verify-log")
+def verify_log(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check the audit log's hash chain; exit 1 at the first broken link."""
+    from dataclasses import asdict
+
+    from modsweep import store
+
+    result = store.verify_audit_log(_engine())
+    data = asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)
+    if as_json:
+        print(json.dumps(data, default=str))
+    elif result.ok:
+        console.print(f"OK: {data.get('rows_checked', data.get('rows'))} audit-log rows, chain intact")
+    else:
+        console.print(f"[red]BROKEN[/red] at seq {data.get('first_broken_seq')}: {data.get('reason')}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,62 @@
+"""The one settings object (environment prefix ``MODSWEEP_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob modsweep reads from the environment; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="MODSWEEP_", env_file=None, extra="ignore")
+
+    home: Path = Field(default=Path(".modsweep"), description="State directory: lake, SQLite store, models, reports")
+    database_url: SecretStr | None = Field(default=None, description="SQLAlchemy URL; SQLite under home if unset")
+    lake_url: str | None = Field(default=None, description="Parquet lake root (path or fsspec URL); home/lake if unset")
+    partition_rows: int = Field(default=100_000, ge=1_000, description="Rows per source partition written by generate")
+    max_workers: int = Field(default=2, ge=1, description="Concurrent task runs (thread pool)")
+    quarantine_ceiling: float = Field(default=0.05, ge=0, le=1, description="Max quarantined share before a run fails")
+    max_item_chars: int = Field(default=1_000_000, description="Longer text fields are quarantined as oversize")
+    max_scoring_chars: int = Field(default=20_000, description="Text is truncated to this for scoring (flagged)")
+    hmac_key: SecretStr = Field(default=SecretStr("modsweep-dev-key-change-me"), description="Key for pseudonymous ids")
+    review_capacity_per_queue: int = Field(default=500, ge=0, description="Daily review tasks per queue")
+    qa_half_width: float = Field(default=0.05, gt=0, lt=0.5, description="Target 95% CI half-width per QA stratum")
+    qa_floor: int = Field(default=20, ge=0, description="Minimum QA sample per stratum")
+    qa_cap: int = Field(default=400, ge=1, description="Maximum QA sample per stratum")
+    golden_rate: float = Field(default=0.02, ge=0, le=1, description="Share of golden tasks added to the QA sample")
+    double_review_share: float = Field(default=0.1, ge=0, le=1, description="Share of QA tasks given to two reviewers")
+    prevalence_sample_size: int = Field(default=1_000, ge=0, description="Views-proportional prevalence sample size")
+    reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' accuracy")
+    gate_result_format: str = Field(default="SUMMARY", description="Great Expectations result format in runs")
+
+    @property
+    def lake_root(self) -> str:
+        return self.lake_url or str((self.home / "lake").resolve())
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.home / 'modsweep.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

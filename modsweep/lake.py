@@ -1,0 +1,91 @@
+"""The Parquet lake: date-partitioned datasets on a local path or any fsspec URL, committed atomically."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DATASETS: tuple[str, ...] = ("items", "quarantine", "detections", "decisions", "review_tasks", "metrics", "samples")
+
+
+class LakeError(RuntimeError):
+    """The lake could not be written or read (path, permissions, space)."""
+
+
+@dataclass(frozen=True)
+class PartRef:
+    """A committed partition file: what tasks pass to each other instead of data."""
+
+    dataset: str
+    day: date
+    run_key: str
+    part: str
+    path: str
+    rows: int
+
+
+class Lake:
+    """Reads and writes `<root>/<dataset>/date=YYYY-MM-DD/run_key=K/<part>.parquet`.
+
+    Writes go to `<root>/_staging/` first and are moved into place, so a crash never
+    leaves a half-written partition visible; a partition that exists is committed.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.fs, self.root = fsspec.core.url_to_fs(root)
+        self.url = root
+
+    def _dir(self, dataset: str, day: date, run_key: str) -> str:
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown lake dataset {dataset!r}")
+        return f"{self.root}/{dataset}/date={day.isoformat()}/run_key={run_key}"
+
+    def part_path(self, dataset: str, day: date, run_key: str, part: str) -> str:
+        return f"{self._dir(dataset, day, run_key)}/{part}.parquet"
+
+    def ref(self, dataset: str, day: date, run_key: str, part: str) -> PartRef | None:
+        """The committed partition, or None if it was never committed."""
+        path = self.part_path(dataset, day, run_key, part)
+        if not self.fs.exists(path):
+            return None
+        rows = pq.ParquetFile(path, filesystem=self.fs).metadata.num_rows
+        return PartRef(dataset, day, run_key, part, path, rows)
+
+    def write(self, table: pa.Table, dataset: str, day: date, run_key: str, part: str) -> PartRef:
+        """Write one partition atomically (staged file, then rename)."""
+        final = self.part_path(dataset, day, run_key, part)
+        staging = f"{self.root}/_staging/{uuid.uuid4().hex}.parquet"
+        try:
+            self.fs.makedirs(f"{self.root}/_staging", exist_ok=True)
+            self.fs.makedirs(self._dir(dataset, day, run_key), exist_ok=True)
+            with self.fs.open(staging, "wb") as fh:
+                pq.write_table(table, fh, compression="zstd")
+            self.fs.mv(staging, final)
+        except OSError as exc:
+            if self.fs.exists(staging):
+                self.fs.rm(staging)
+            raise LakeError(f"cannot write {dataset} partition {part} under {self.url}: {exc}") from exc
+        return PartRef(dataset, day, run_key, part, final, table.num_rows)
+
+    def read(self, ref: PartRef | str, columns: list[str] | None = None) -> pa.Table:
+        path = ref.path if isinstance(ref, PartRef) else ref
+        return pq.read_table(path, columns=columns, filesystem=self.fs)
+
+    def parts(self, dataset: str, day: date, run_key: str) -> list[str]:
+        """Committed partition paths of one dataset, day and run key, in name order."""
+        directory = self._dir(dataset, day, run_key)
+        if not self.fs.exists(directory):
+            return []
+        return sorted(p for p in self.fs.ls(directory, detail=False) if p.endswith(".parquet"))
+
+    def read_all(self, dataset: str, day: date, run_key: str, columns: list[str] | None = None) -> pa.Table:
+        """All committed partitions of one dataset, day and run key as one table."""
+        tables = [self.read(p, columns) for p in self.parts(dataset, day, run_key)]
+        if not tables:
+            raise LakeError(f"no {dataset} partitions for {day} / {run_key} under {self.url}")
+        return pa.concat_tables(tables, promote_options="default")

@@ -1,0 +1,57 @@
+"""The run ledger as a run sees it: start, stage counts, gate results, failure with its stage, finish."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from modsweep import store
+
+
+@dataclass
+class RunRecorder:
+    """Writes one run's ledger row as the run goes, and mirrors key events into the audit log."""
+
+    engine: Engine
+    run_id: str
+    run_key: str
+    stage: str = "start"
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, engine: Engine, **fields: Any) -> RunRecorder:
+        run_id = store.start_run(engine, **fields)
+        store.append_audit(engine, actor=fields.get("requested_by", "system"), event="run.started", subject=run_id,
+                           payload={"run_key": fields["run_key"], "flow": fields["flow"], "trigger": fields["trigger"],
+                                    "policy_sha256": fields["policy_sha256"]})  # fmt: skip
+        return cls(engine=engine, run_id=run_id, run_key=fields["run_key"])
+
+    def enter(self, stage: str) -> None:
+        self.stage = stage
+
+    def record_counts(self, stage: str, counts: dict[str, Any]) -> None:
+        self.counts[stage] = counts
+        store.update_run(self.engine, self.run_id, stage_counts={stage: counts})
+
+    def record_gates(self, results: list[dict[str, Any]]) -> None:
+        self.gates.extend(results)
+        store.update_run(self.engine, self.run_id, gate_results=results)
+
+    def update(self, **fields: Any) -> None:
+        store.update_run(self.engine, self.run_id, **fields)
+
+    def fail(self, exc: BaseException, partition: str | None = None) -> None:
+        error = {"stage": self.stage, "partition": partition, "type": type(exc).__name__, "message": str(exc)[:4000],
+                 "traceback": "".join(traceback.format_exception(exc))[-4000:]}  # fmt: skip
+        store.finish_run(self.engine, self.run_id, "failed", error=error)
+        store.append_audit(self.engine, actor="system", event="run.failed", subject=self.run_id,
+                           payload={"stage": self.stage, "type": type(exc).__name__})  # fmt: skip
+
+    def finish(self, outputs: dict[str, Any]) -> None:
+        store.finish_run(self.engine, self.run_id, "completed", outputs=outputs)
+        store.append_audit(self.engine, actor="system", event="run.completed", subject=self.run_id,
+                           payload={"run_key": self.run_key, "outputs": outputs})  # fmt: skip

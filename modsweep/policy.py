@@ -1,0 +1,352 @@
+"""Policy packs: versioned YAML plus resource files, validated on load (DESIGN §4)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from modsweep.schemas import ACTIONS, EEA_REGIONS, POLICY_IDS
+
+DETECTOR_KINDS: tuple[str, ...] = (
+    "lexicon", "regex", "hashtag", "claim_match", "classifier", "hash_match", "aigc", "coordination", "reports",
+)  # fmt: skip
+DSA_CATEGORIES: tuple[str, ...] = (
+    "STATEMENT_CATEGORY_ANIMAL_WELFARE",
+    "STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS",
+    "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+    "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS",
+    "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS",
+    "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
+    "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT",
+    "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+    "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
+    "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
+    "STATEMENT_CATEGORY_SELF_HARM",
+    "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE",
+    "STATEMENT_CATEGORY_UNSAFE_AND_ILLEGAL_PRODUCTS",
+    "STATEMENT_CATEGORY_VIOLENCE",
+    "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
+)
+DECISION_GROUNDS: tuple[str, ...] = ("DECISION_GROUND_ILLEGAL_CONTENT", "DECISION_GROUND_INCOMPATIBLE_CONTENT")
+# Region groups usable as override keys besides ISO-3166-1 alpha-2 codes.
+REGION_GROUPS: dict[str, tuple[str, ...]] = {"EU": EEA_REGIONS}
+ACTION_SEVERITY: dict[str, int] = {"label": 1, "reduce_reach": 2, "age_restrict": 3, "escalate": 4, "remove": 5}
+
+Action = Literal["label", "reduce_reach", "age_restrict", "remove", "escalate"]
+
+
+class PolicyPackError(ValueError):
+    """A pack that cannot be used: names the file, the path inside it and the bad value."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_.-]+$")
+    kind: str
+    weight: float = Field(default=1.0, gt=0, le=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in DETECTOR_KINDS:
+            raise ValueError(f"unknown detector kind {v!r}; expected one of {', '.join(DETECTOR_KINDS)}")
+        return v
+
+
+class Band(_Strict):
+    """Scores ≥ min_score take this action; the highest matching band wins."""
+
+    min_score: float = Field(ge=0, le=1)
+    action: str
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, v: str) -> str:
+        if v not in ACTIONS:
+            raise ValueError(f"unknown action {v!r}; expected one of {', '.join(ACTIONS)}")
+        return v
+
+
+def _sorted_bands(bands: list[Band]) -> list[Band]:
+    scores = [b.min_score for b in bands]
+    if len(set(scores)) != len(scores):
+        raise ValueError("two bands share a min_score")
+    return sorted(bands, key=lambda b: b.min_score)
+
+
+class DsaSpec(_Strict):
+    category: str
+    category_specification: list[str] = Field(default_factory=list)
+    decision_ground: str = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+    incompatible_content_ground: str | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, v: str) -> str:
+        if v not in DSA_CATEGORIES:
+            raise ValueError(f"unknown DSA category {v!r}")
+        return v
+
+    @field_validator("category_specification")
+    @classmethod
+    def _keywords(cls, v: list[str]) -> list[str]:
+        bad = [k for k in v if not k.startswith("KEYWORD_")]
+        if bad:
+            raise ValueError(f"DSA category_specification values must start with KEYWORD_: {bad}")
+        return v
+
+    @field_validator("decision_ground")
+    @classmethod
+    def _known_ground(cls, v: str) -> str:
+        if v not in DECISION_GROUNDS:
+            raise ValueError(f"unknown DSA decision_ground {v!r}")
+        return v
+
+
+class RegionOverride(_Strict):
+    bands: list[Band] = Field(min_length=1)
+
+    @field_validator("bands")
+    @classmethod
+    def _sort(cls, v: list[Band]) -> list[Band]:
+        return _sorted_bands(v)
+
+
+class PolicySpec(_Strict):
+    id: str
+    title: str
+    severity: int = Field(ge=1, le=5)
+    dsa: DsaSpec
+    detectors: list[DetectorSpec] = Field(min_length=1)
+    bands: list[Band] = Field(min_length=1)
+    regions: dict[str, RegionOverride] = Field(default_factory=dict)
+    never_automate: bool = False
+    support_resources: str | None = None
+    precision_floor: float = Field(default=0.8, ge=0, le=1)
+    sla_hours: float = Field(default=24, gt=0)
+    effective_from: date = date(2000, 1, 1)
+    effective_until: date | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _known_policy(cls, v: str) -> str:
+        if v not in POLICY_IDS:
+            raise ValueError(f"unknown policy {v!r}; expected one of {', '.join(POLICY_IDS)}")
+        return v
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, v: dict[str, RegionOverride]) -> dict[str, RegionOverride]:
+        for key in v:
+            if key not in REGION_GROUPS and not (len(key) == 2 and key.isalpha() and key.isupper()):
+                raise ValueError(f"unknown region {key!r}; use an ISO-3166-1 alpha-2 code or one of {list(REGION_GROUPS)}")
+        return v
+
+    @field_validator("bands")
+    @classmethod
+    def _sort(cls, v: list[Band]) -> list[Band]:
+        return _sorted_bands(v)
+
+    @model_validator(mode="after")
+    def _never_automate_means_no_removal(self) -> PolicySpec:
+        if self.never_automate:
+            automated = {b.action for b in self.bands} | {b.action for r in self.regions.values() for b in r.bands}
+            automated -= {"escalate"}
+            if automated:
+                raise ValueError(f"policy {self.id} is never_automate but its bands name {sorted(automated)}")
+        ids = [d.id for d in self.detectors]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"policy {self.id} has duplicate detector ids")
+        return self
+
+    def bands_for(self, region: str) -> list[Band]:
+        """Bands in force for a region: its own override, else its group's, else the default."""
+        if region in self.regions:
+            return self.regions[region].bands
+        for group, members in REGION_GROUPS.items():
+            if group in self.regions and region in members:
+                return self.regions[group].bands
+        return self.bands
+
+    def in_force(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)
+
+
+class ProfileSpec(_Strict):
+    """Adjusts a pack for a kind of run (e.g. an election surge)."""
+
+    description: str = ""
+    threshold_offsets: dict[str, float] = Field(default_factory=dict)  # added to every band's min_score
+    qa_multiplier: float = Field(default=1.0, gt=0, le=10)
+    priority_multiplier: dict[str, float] = Field(default_factory=dict)
+    extra_detectors: dict[str, list[DetectorSpec]] = Field(default_factory=dict)
+
+    @field_validator("threshold_offsets", "priority_multiplier", "extra_detectors")
+    @classmethod
+    def _known_policies(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if key not in POLICY_IDS:
+                raise ValueError(f"unknown policy {key!r}")
+        return v
+
+
+class PackSpec(_Strict):
+    pack: str
+    version: str
+    description: str = ""
+    policies: list[PolicySpec]
+    profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"standard": ProfileSpec()})
+
+    @model_validator(mode="after")
+    def _unique_policies(self) -> PackSpec:
+        ids = [p.id for p in self.policies]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a policy id appears twice")
+        if "standard" not in self.profiles:
+            raise ValueError("a pack needs a 'standard' profile")
+        return self
+
+
+class PolicyPack(BaseModel):
+    """A validated pack with one profile applied; what every stage receives."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    spec: PackSpec
+    profile: str
+    path: str
+    sha256: str
+    resources: dict[str, str]  # relative resource path → text content
+
+    @property
+    def name(self) -> str:
+        return self.spec.pack
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    @property
+    def profile_spec(self) -> ProfileSpec:
+        return self.spec.profiles[self.profile]
+
+    def policies(self, day: date | None = None) -> list[PolicySpec]:
+        """Policies in force on ``day`` with the profile's threshold offsets and extra detectors applied."""
+        prof = self.profile_spec
+        out = []
+        for p in self.spec.policies:
+            if day is not None and not p.in_force(day):
+                continue
+            offset = prof.threshold_offsets.get(p.id, 0.0)
+            update: dict[str, Any] = {}
+            if offset:
+                update["bands"] = _shift(p.bands, offset)
+                update["regions"] = {k: RegionOverride(bands=_shift(r.bands, offset)) for k, r in p.regions.items()}
+            if p.id in prof.extra_detectors:
+                update["detectors"] = [*p.detectors, *prof.extra_detectors[p.id]]
+            out.append(p.model_copy(update=update) if update else p)
+        return out
+
+    def policy(self, policy_id: str) -> PolicySpec:
+        for p in self.policies():
+            if p.id == policy_id:
+                return p
+        raise KeyError(policy_id)
+
+    def resource_lines(self, relpath: str) -> list[str]:
+        """Non-blank, non-comment lines of a resource file."""
+        text = self.resources[relpath]
+        return [ln.rstrip("\n") for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def _shift(bands: list[Band], offset: float) -> list[Band]:
+    return [Band(min_score=min(1.0, max(0.0, b.min_score + offset)), action=b.action) for b in bands]
+
+
+def _resource_refs(spec: PackSpec) -> list[str]:
+    refs: set[str] = set()
+    detectors = [d for p in spec.policies for d in p.detectors]
+    detectors += [d for prof in spec.profiles.values() for ds in prof.extra_detectors.values() for d in ds]
+    for d in detectors:
+        for key, value in d.params.items():
+            if key in ("terms", "claims", "hashes", "patterns") and isinstance(value, str):
+                refs.add(value)
+    return sorted(refs)
+
+
+def resolve_pack_path(name_or_path: str) -> Path:
+    """A pack given by file path, or by name of a pack shipped in `policies/`."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        if not candidate.is_file():
+            raise PolicyPackError(f"{candidate}: no such policy pack file")
+        return candidate
+    shipped = Path(str(resources.files("modsweep.policies"))) / f"{name_or_path}.yaml"
+    if not shipped.is_file():
+        raise PolicyPackError(f"no policy pack named {name_or_path!r} (looked for {shipped}); pass a .yaml path")
+    return shipped
+
+
+def load_pack(name_or_path: str = "community-guidelines", profile: str = "standard") -> PolicyPack:
+    """Load, validate and hash a pack; errors name the file, the path inside it and the bad value."""
+    path = resolve_pack_path(name_or_path)
+    raw_bytes = path.read_bytes()
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise PolicyPackError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        spec = PackSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyPackError(_describe(path, raw, exc)) from exc
+    if profile not in spec.profiles:
+        raise PolicyPackError(f"{path}: profiles: no profile {profile!r}; available: {', '.join(spec.profiles)}")
+    digest = hashlib.sha256()
+    digest.update(raw_bytes)
+    texts: dict[str, str] = {}
+    for rel in _resource_refs(spec):
+        res = (path.parent / rel).resolve()
+        if not res.is_relative_to(path.parent.resolve()) or not res.is_file():
+            raise PolicyPackError(f"{path}: resource {rel!r} is missing or outside the pack folder")
+        data = res.read_bytes()
+        digest.update(rel.encode() + b"\0" + data)
+        texts[rel] = data.decode("utf-8")
+    return PolicyPack(spec=spec, profile=profile, path=str(path), sha256=digest.hexdigest(), resources=texts)
+
+
+def _describe(path: Path, raw: Any, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid policy pack"]
+    for err in exc.errors():
+        loc = _named_location(raw, err["loc"])
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        lines.append(f"  at {loc}: {err['msg']} (got {shown})")
+    return "\n".join(lines)
+
+
+def _named_location(raw: Any, loc: tuple[Any, ...]) -> str:
+    """`policies[3](hate.speech).bands[0].action` rather than `policies.3.bands.0.action`."""
+    parts: list[str] = []
+    node = raw
+    for key in loc:
+        if isinstance(key, int):
+            label = f"[{key}]"
+            if isinstance(node, list) and key < len(node):
+                node = node[key]
+                if isinstance(node, dict) and "id" in node:
+                    label += f"({node['id']})"
+            parts.append(label)
+        else:
+            parts.append(f".{key}" if parts else str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts)

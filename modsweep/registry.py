@@ -1,0 +1,57 @@
+"""The model registry: versioned models with model cards under `MODSWEEP_HOME/models/<name>/<version>/`."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No trained model where scoring expected one; the message names the command to run."""
+
+
+def save_model(models_dir: Path, name: str, version: str, model: Any, card: dict[str, Any]) -> Path:
+    """Write model + card atomically and point `latest` at this version."""
+    target = models_dir / name / version
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+    joblib.dump(model, staging / "model.joblib", compress=3)
+    (staging / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
+    if target.exists():  # same version = same training data and parameters: keep the first
+        for f in staging.iterdir():
+            f.unlink()
+        staging.rmdir()
+    else:
+        os.replace(staging, target)
+    latest = target.parent / "LATEST"
+    tmp = latest.with_suffix(".tmp")
+    tmp.write_text(version)
+    os.replace(tmp, latest)
+    return target
+
+
+def resolve_version(models_dir: Path, name: str, version: str = "latest") -> str:
+    if version != "latest":
+        return version
+    latest = models_dir / name / "LATEST"
+    if not latest.is_file():
+        raise ModelNotFoundError(
+            f"no trained model {name!r} under {models_dir}; run `modsweep train` first "
+            "(or `modsweep demo`, which trains on synthetic data)"
+        )
+    return latest.read_text().strip()
+
+
+def load_model(models_dir: Path, name: str, version: str = "latest") -> tuple[Any, dict[str, Any]]:
+    """(model, card) for a name and version ('latest' by default)."""
+    version = resolve_version(models_dir, name, version)
+    path = models_dir / name / version
+    if not (path / "model.joblib").is_file():
+        raise ModelNotFoundError(f"model {name}@{version} is missing under {models_dir}; run `modsweep train`")
+    card = json.loads((path / "card.json").read_text())
+    return joblib.load(path / "model.joblib"), card

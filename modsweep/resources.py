@@ -1,0 +1,69 @@
+"""Process-wide handles built once from settings: the store engine, the lake, packs and detector banks."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from modsweep.config import get_settings
+from modsweep.lake import Lake
+from modsweep.policy import PolicyPack, load_pack
+from modsweep.registry import load_model
+from modsweep.store import make_engine, upgrade_schema
+
+if TYPE_CHECKING:
+    from modsweep.tasks.detect import DetectorBank
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _engine_for(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade_schema(engine)
+    return engine
+
+
+def store_engine() -> Engine:
+    """The store named by settings, migrated to the newest schema on first use."""
+    with _lock:
+        return _engine_for(get_settings().sqlalchemy_url)
+
+
+def lake(root: str | None = None) -> Lake:
+    return Lake(root or get_settings().lake_root)
+
+
+@lru_cache(maxsize=8)
+def pack(name: str, profile: str) -> PolicyPack:
+    return load_pack(name, profile)
+
+
+@lru_cache(maxsize=4)
+def _bank(name: str, profile: str, models_dir: str) -> DetectorBank:
+    from pathlib import Path
+
+    from modsweep.tasks.detect import build_detector_bank
+    from modsweep.tasks.train import MODEL_NAME
+
+    p = pack(name, profile)
+    needs_model = any(d.kind == "classifier" for pol in p.policies() for d in pol.detectors)
+    model, card = load_model(Path(models_dir), MODEL_NAME) if needs_model else (None, {})
+    return build_detector_bank(p, model, card.get("version"))
+
+
+def detector_bank(name: str, profile: str) -> DetectorBank:
+    """The pack's detectors with the latest registered model, compiled once per process."""
+    with _lock:
+        return _bank(name, profile, str(get_settings().models_dir.resolve()))
+
+
+def reset() -> None:
+    """Forget cached handles (tests change settings between runs)."""
+    _engine_for.cache_clear()
+    pack.cache_clear()
+    _bank.cache_clear()
+    get_settings.cache_clear()

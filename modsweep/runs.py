@@ -1,0 +1,86 @@
+"""Run identity and provenance: run keys, windows, code version and input fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from modsweep import __version__
+
+SOURCE_SUFFIXES = (".parquet", ".csv", ".tsv", ".jsonl", ".json")
+
+
+class RunContext(BaseModel):
+    """What every task of a run needs to know: small, serialisable, no secrets."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    run_key: str
+    flow: str
+    day: date
+    window_start: datetime
+    window_end: datetime
+    pack: str
+    profile: str
+    policy_sha256: str
+    seed: str
+    lake_root: str
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        return (self.window_start, self.window_end)
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def make_run_key(flow: str, window: tuple[datetime, datetime], regions: list[str] | None, policy_sha256: str,
+                 profile: str) -> str:  # fmt: skip
+    """Deterministic: the same flow, window, regions, pack content and profile give the same key."""
+    parts = [flow, window[0].isoformat(), window[1].isoformat(), ",".join(sorted(regions or ["*"])),
+             policy_sha256, profile]  # fmt: skip
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Package version plus the git commit (and `-dirty`) when running from a checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
+        return f"{__version__}+g{sha}{'-dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+
+
+def list_source_files(source: Path, day: date | None = None) -> list[Path]:
+    """Source partitions: a file, or the files of a folder (its `date=YYYY-MM-DD/` sub-folder when present)."""
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise FileNotFoundError(f"source {source} does not exist")
+    folder = source / f"date={day.isoformat()}" if day is not None and (source / f"date={day.isoformat()}").is_dir() else source
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES)
+    return files
+
+
+def input_fingerprint(files: list[Path]) -> str:
+    """sha256 over every source file's name and content, in order: which input a run decided on."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0")
+        with f.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

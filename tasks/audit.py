@@ -1,0 +1,150 @@
+"""Quality audits: stratified estimates with 95% confidence intervals from reviewed samples (DESIGN §6)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from modsweep.schemas import METRICS
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (n may be an effective sample size)."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def stratified_proportion(strata: pd.DataFrame) -> tuple[float, float, float, int]:
+    """Estimate, CI low, CI high and n from rows (population N, sampled n, positives k) per stratum.
+
+    p̂ = Σ W_h p̂_h with W_h = N_h / N; Var = Σ W_h² (1 − n_h/N_h) p̂_h (1 − p̂_h) / (n_h − 1).
+    The CI is Wilson's at the effective sample size p̂(1 − p̂) / Var (Kish), which stays inside [0, 1].
+    """
+    s = strata[strata["n"] > 0]
+    if s.empty:
+        return (float("nan"), float("nan"), float("nan"), 0)
+    w = s["N"] / s["N"].sum()
+    p_h = s["k"] / s["n"]
+    p = float((w * p_h).sum())
+    fpc = 1 - s["n"] / s["N"].clip(lower=1)
+    var = float((w**2 * fpc * p_h * (1 - p_h) / (s["n"] - 1).clip(lower=1)).sum())
+    n_total = int(s["n"].sum())
+    n_eff = p * (1 - p) / var if var > 0 else n_total
+    lo, hi = wilson_interval(p * n_eff, n_eff)
+    return (p, lo, hi, n_total)
+
+
+def _strata_table(labelled: pd.DataFrame, populations: pd.DataFrame, region: str | None) -> pd.DataFrame:
+    pop = populations if region is None else populations[populations["region"] == region]
+    lab = labelled if region is None else labelled[labelled["region"] == region]
+    N = pop.groupby("stratum")["population"].sum()
+    agg = lab.groupby("stratum").agg(n=("violating", "size"), k=("violating", "sum"))
+    out = pd.DataFrame({"N": N}).join(agg, how="left").fillna({"n": 0, "k": 0})
+    out["actioned"] = out.index.str.endswith("|actioned")
+    return out
+
+
+def quality_metrics(
+    qa_outcomes: pd.DataFrame, populations: pd.DataFrame, *, day: date, run_id: str, min_n: int = 10
+) -> pd.DataFrame:
+    """Precision of automated actions, recall and prevalence per policy × region (and 'ALL'), with CIs.
+
+    `qa_outcomes`: decided QA tasks (replica 0) with stratum, policy_id, region and label.
+    `populations`: stratum × region population counts of the whole window.
+    Regions with fewer than `min_n` labelled tasks are reported only within 'ALL'.
+    """
+    qa = qa_outcomes.assign(violating=(qa_outcomes["label"] == "violating").astype(int))
+    pops = populations.assign(policy_id=populations["stratum"].str.split("|").str[0])
+    rows = []
+    for policy, pol_pop in pops.groupby("policy_id"):
+        pol_qa = qa[qa["policy_id"] == policy]
+        regions = [None, *sorted(r for r, n in pol_qa["region"].value_counts().items() if n >= min_n)]
+        for region in regions:
+            t = _strata_table(pol_qa, pol_pop, region)
+            name = region or "ALL"
+            act, unact = t[t["actioned"]], t[~t["actioned"]]
+            if act["N"].sum() > 0:
+                rows.append((policy, name, "automated_precision", *stratified_proportion(act)))
+            # Totals of violating items in each part, with their variances (for recall and prevalence).
+            tp, var_tp = _total(act)
+            fn, var_fn = _total(unact)
+            total_n = int(t["n"].sum())
+            if tp + fn > 0:
+                recall = tp / (tp + fn)
+                se = np.sqrt(fn**2 * var_tp + tp**2 * var_fn) / (tp + fn) ** 2
+                rows.append((policy, name, "estimated_recall", recall, max(0.0, recall - Z95 * se),
+                             min(1.0, recall + Z95 * se), total_n))  # fmt: skip
+            N = t["N"].sum()
+            if N > 0 and total_n > 0:
+                prev = (tp + fn) / N
+                se = np.sqrt(var_tp + var_fn) / N
+                rows.append((policy, name, "prevalence", prev, max(0.0, prev - Z95 * se), min(1.0, prev + Z95 * se), total_n))
+            rows.append((policy, name, "qa_sample_size", float(total_n), None, None, total_n))
+    out = pd.DataFrame(rows, columns=["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n"])
+    out.insert(0, "day", day)
+    out["run_id"] = run_id
+    return out[list(METRICS.names)]
+
+
+def _total(strata: pd.DataFrame) -> tuple[float, float]:
+    """Estimated count of violating items in these strata and its variance."""
+    s = strata[strata["n"] > 0]
+    p = s["k"] / s["n"]
+    total = float((s["N"] * p).sum())
+    fpc = 1 - s["n"] / s["N"].clip(lower=1)
+    var = float((s["N"] ** 2 * fpc * p * (1 - p) / (s["n"] - 1).clip(lower=1)).sum())
+    return total, var
+
+
+def review_metrics(tasks: pd.DataFrame, *, day: date, run_id: str) -> pd.DataFrame:
+    """Escalation confirm rate, reviewer agreement (Cohen's κ on double-reviewed tasks) and time to decision."""
+    rows = []
+    decided = tasks[tasks["status"] == "decided"]
+    esc = decided[decided["reason"] == "review_band"]
+    for policy, g in esc.groupby("policy_id"):
+        k, n = int((g["label"] == "violating").sum()), len(g)
+        rows.append((policy, "ALL", "escalation_confirm_rate", k / n, *wilson_interval(k, n), n))
+    pairs = decided[decided["reason"].str.startswith("qa_")].pivot_table(
+        index=["item_id", "policy_id", "reason"], columns="replica", values="label", aggfunc="first"
+    )
+    if {0, 1} <= set(pairs.columns):
+        both = pairs.dropna(subset=[0, 1]).reset_index()
+        for policy, g in [("ALL", both), *both.groupby("policy_id")]:
+            if len(g) >= 2:
+                rows.append((policy, "ALL", "reviewer_kappa", *cohens_kappa(g[0].to_numpy(), g[1].to_numpy()), len(g)))
+    if len(decided):
+        hours = (pd.to_datetime(decided["decided_at"], utc=True) - pd.to_datetime(decided["created_at"], utc=True))
+        hours = hours.dt.total_seconds() / 3600
+        for policy, g in [("ALL", hours), *hours.groupby(decided["policy_id"])]:
+            rows.append((policy, "ALL", "hours_to_decision_median", float(g.median()), None, None, len(g)))
+            rows.append((policy, "ALL", "hours_to_decision_p90", float(g.quantile(0.9)), None, None, len(g)))
+        breached = pd.to_datetime(decided["decided_at"], utc=True) > pd.to_datetime(decided["due_by"], utc=True)
+        rows.append(("ALL", "ALL", "sla_breach_rate", float(breached.mean()), *wilson_interval(breached.sum(), len(breached)),
+                     len(breached)))  # fmt: skip
+    out = pd.DataFrame(rows, columns=["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n"])
+    out.insert(0, "day", day)
+    out["run_id"] = run_id
+    return out[list(METRICS.names)]
+
+
+def cohens_kappa(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """κ with a normal-approximation 95% CI (Fleiss, Cohen & Everitt's large-sample SE for κ = 0 is not used)."""
+    a, b = np.asarray(a), np.asarray(b)
+    n = len(a)
+    labels = np.union1d(a, b)
+    po = float((a == b).mean())
+    pe = float(sum((a == lab).mean() * (b == lab).mean() for lab in labels))
+    if pe >= 1:
+        return (1.0, 1.0, 1.0) if po == 1 else (0.0, 0.0, 0.0)
+    kappa = (po - pe) / (1 - pe)
+    se = np.sqrt(po * (1 - po) / (n * (1 - pe) ** 2))
+    return (kappa, max(-1.0, kappa - Z95 * se), min(1.0, kappa + Z95 * se))

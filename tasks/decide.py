@@ -1,0 +1,122 @@
+"""Decide: per item × policy, combine detector scores and apply the region's and profile's action bands."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from modsweep.policy import PolicyPack, PolicySpec
+from modsweep.schemas import DECISIONS, EEA_REGIONS
+
+ACTION_VISIBILITY: dict[str, str] = {
+    "remove": "DECISION_VISIBILITY_CONTENT_REMOVED",
+    "reduce_reach": "DECISION_VISIBILITY_CONTENT_DEMOTED",
+    "age_restrict": "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
+    "label": "DECISION_VISIBILITY_CONTENT_LABELLED",
+    "escalate": "DECISION_VISIBILITY_OTHER",  # pending human review: nothing is applied yet
+}
+ITEM_COLUMNS_FOR_DECISIONS = ["item_id", "region", "language", "item_type", "views", "user_reports", "created_at"]
+
+
+def policy_scores(item_ids: pd.Series, detections: pd.DataFrame, policy_ids: list[str]) -> pd.DataFrame:
+    """Dense item × policy score matrix: the maximum of the policy's (already weighted) detector scores.
+
+    The rule is deliberately simple and auditable: every detector's score is multiplied by its pack
+    weight at detection time, and a policy's score is the largest of them (0 when none fired).
+    """
+    wide = pd.DataFrame(0.0, index=pd.Index(item_ids, name="item_id"), columns=policy_ids, dtype=np.float32)
+    if len(detections):
+        best = detections.groupby(["item_id", "policy_id"], sort=False)["score"].max().unstack("policy_id")
+        best = best.reindex(index=wide.index, columns=policy_ids)
+        wide = best.fillna(0.0).astype(np.float32)
+    return wide
+
+
+def _bands_by_region(policy: PolicySpec, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the band thresholds and actions in force for its region (padded with inf / '')."""
+    uniq, inverse = np.unique(regions.astype(str), return_inverse=True)
+    band_sets = [policy.bands_for(r) for r in uniq]
+    width = max(len(b) for b in band_sets)
+    thr = np.full((len(uniq), width), np.inf, dtype=np.float64)
+    act = np.full((len(uniq), width), "", dtype=object)
+    for i, bands in enumerate(band_sets):
+        thr[i, : len(bands)] = [b.min_score for b in bands]
+        act[i, : len(bands)] = [b.action for b in bands]
+    return thr[inverse], act[inverse]
+
+
+def decision_ids(run_key: str, item_ids: np.ndarray, policy_id: str) -> list[str]:
+    """Deterministic ids: the same run key, item and policy always give the same decision id."""
+    prefix = f"{run_key}|{policy_id}|".encode()
+    return [hashlib.sha256(prefix + str(i).encode()).hexdigest()[:32] for i in item_ids]
+
+
+def decide_partition(
+    items: pd.DataFrame,
+    scores: pd.DataFrame,
+    pack: PolicyPack,
+    *,
+    run_key: str,
+    run_id: str,
+    decided_at: datetime,
+    automation_paused: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
+    """Decisions (DECISIONS schema) for every item × policy whose score reaches a band.
+
+    Policies marked `never_automate`, or whose automation is paused by the circuit breaker,
+    escalate to human review instead of acting.
+    """
+    frames = []
+    regions = items["region"].to_numpy()
+    for policy in pack.policies():
+        s = scores[policy.id].to_numpy(dtype=np.float64)
+        thr, act = _bands_by_region(policy, regions)
+        reached = (s[:, None] >= thr).sum(axis=1)
+        rows = np.flatnonzero(reached > 0)
+        if not len(rows):
+            continue
+        level = reached[rows] - 1
+        action = act[rows, level]
+        threshold = thr[rows, level]
+        if policy.never_automate or policy.id in automation_paused:
+            action = np.where(action != "escalate", "escalate", action)
+        automated = action != "escalate"
+        sub = items.iloc[rows]
+        region = sub["region"].to_numpy()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "decision_id": decision_ids(run_key, sub["item_id"].to_numpy(), policy.id),
+                    "item_id": sub["item_id"].to_numpy(),
+                    "policy_id": policy.id,
+                    "policy_version": pack.version,
+                    "action": action,
+                    "automated": automated,
+                    "score": s[rows].astype(np.float32),
+                    "threshold": threshold.astype(np.float32),
+                    "region": region,
+                    "language": sub["language"].to_numpy(),
+                    "item_type": sub["item_type"].to_numpy(),
+                    "views": sub["views"].to_numpy(),
+                    "user_reports": sub["user_reports"].to_numpy(),
+                    "created_at": sub["created_at"].to_numpy(),
+                    "run_id": run_id,
+                    "run_key": run_key,
+                    "decided_at": pd.Timestamp(decided_at).tz_convert("UTC"),
+                    "decision_visibility": [ACTION_VISIBILITY[a] for a in action],
+                    "category": policy.dsa.category,
+                    "category_specification": [list(policy.dsa.category_specification)] * len(rows),
+                    "automated_detection": True,
+                    "automated_decision": np.where(automated, "AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_NOT_AUTOMATED"),
+                    "territorial_scope": [[r] if r in EEA_REGIONS else [] for r in region],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in DECISIONS.names})
+    out = pd.concat(frames, ignore_index=True)
+    out["created_at"] = pd.to_datetime(out["created_at"], utc=True)
+    return out[list(DECISIONS.names)]

@@ -1,0 +1,324 @@
+"""Detectors over one partition: vectorised, one shared normalisation and featurisation for every policy."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from modsweep.policy import PolicyPack
+from modsweep.schemas import DETECTIONS
+from modsweep.tasks.text import NormalisedText, combined_text, featurise, normalise, normalise_term
+from modsweep.tasks.train import TextPolicyModel
+
+SCORE_FLOOR = 0.05  # detections below this are not stored; decisions treat them as 0
+DETECTOR_VERSIONS = {"lexicon": "lexicon-1", "reports": "reports-1", "aigc": "aigc-provenance-1", "coordination": "minhash-lsh-1"}
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    policy_id: str
+    detector_id: str
+    term: str
+    weight: float
+
+
+@dataclass
+class DetectorBank:
+    """Everything detection needs, prepared once per run from the pack and the model registry."""
+
+    pack: PolicyPack
+    automaton: Any | None
+    lexicon_version: str
+    model: TextPolicyModel | None
+    model_version: str | None
+    classifier_detectors: list[tuple[str, str, str, float]] = field(default_factory=list)  # policy, det, label, w
+    report_detectors: list[tuple[str, str, list[str], float]] = field(default_factory=list)
+    aigc_detectors: list[tuple[str, str, float]] = field(default_factory=list)
+    coordination: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
+
+
+def parse_lexicon(lines: list[str]) -> list[tuple[str, float]]:
+    """`term<TAB>weight` lines (weight defaults to 1.0)."""
+    out = []
+    for line in lines:
+        term, _, weight = line.partition("\t")
+        out.append((term.strip(), float(weight) if weight.strip() else 1.0))
+    return out
+
+
+def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_version: str | None) -> DetectorBank:
+    """Compile every lexicon into one Aho-Corasick automaton and index the other detectors by kind."""
+    automaton = ahocorasick.Automaton()
+    n_terms = 0
+    bank = DetectorBank(pack=pack, automaton=None, lexicon_version="", model=model, model_version=model_version)
+    for policy in pack.policies():
+        for det in policy.detectors:
+            if det.kind == "lexicon":
+                for term, weight in parse_lexicon(pack.resource_lines(det.params["terms"])):
+                    key = normalise_term(term)
+                    if key.strip():
+                        entry = LexiconEntry(policy.id, det.id, term, weight * det.weight)
+                        existing = automaton.get(key, ())
+                        automaton.add_word(key, (*existing, entry))
+                        n_terms += 1
+            elif det.kind == "classifier":
+                if model is None:
+                    raise ValueError(f"policy {policy.id} uses a classifier but no model was loaded")
+                label = det.params.get("label", policy.id)
+                if label not in model.labels:
+                    raise ValueError(f"model {model_version} has no label {label!r}; retrain with `modsweep train`")
+                bank.classifier_detectors.append((policy.id, det.id, label, det.weight))
+            elif det.kind == "reports":
+                bank.report_detectors.append((policy.id, det.id, list(det.params.get("reasons", [])), det.weight))
+            elif det.kind == "aigc":
+                bank.aigc_detectors.append((policy.id, det.id, det.weight))
+            elif det.kind == "coordination":
+                bank.coordination.append((policy.id, det.id, dict(det.params), det.weight))
+            else:
+                raise NotImplementedError(f"detector kind {det.kind!r} ({policy.id}/{det.id}) is not available yet")
+    if n_terms:
+        automaton.make_automaton()
+        bank.automaton = automaton
+    bank.lexicon_version = f"lexicon-{pack.sha256[:12]}"
+    return bank
+
+
+def _frame(item_ids: np.ndarray, policy: str, det: str, version: str, scores: np.ndarray, evidence: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "policy_id": policy,
+            "detector_id": det,
+            "detector_version": version,
+            "score": scores.astype(np.float32),
+            "evidence": evidence,
+        }
+    )
+
+
+def match_lexicons(norm: NormalisedText, automaton: Any) -> dict[tuple[str, str], dict[int, list[LexiconEntry]]]:
+    """All lexicon hits in one pass over the partition's concatenated text: (policy, detector) → row → entries."""
+    texts = norm.text.tolist()
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    ends = np.cumsum(lengths)  # each text is followed by one separator character
+    big = "\x01".join(texts)
+    hits: dict[tuple[str, str], dict[int, list[LexiconEntry]]] = {}
+    positions: list[int] = []
+    payloads: list[tuple[LexiconEntry, ...]] = []
+    for end, entries in automaton.iter(big):
+        positions.append(end)
+        payloads.append(entries)
+    if not positions:
+        return hits
+    rows = np.searchsorted(ends, np.asarray(positions), side="right")
+    for row, entries in zip(rows.tolist(), payloads, strict=True):
+        for e in entries:
+            hits.setdefault((e.policy_id, e.detector_id), {}).setdefault(row, []).append(e)
+    return hits
+
+
+def score_lexicons(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBank) -> list[pd.DataFrame]:
+    if bank.automaton is None:
+        return []
+    frames = []
+    for (policy, det), by_row in match_lexicons(norm, bank.automaton).items():
+        rows = np.fromiter(by_row.keys(), dtype=np.int64)
+        # Several distinct terms add evidence: 1 - Π(1 - w) (noisy-or), capped below 1.
+        scores = np.array([1 - np.prod([1 - e.weight for e in {x.term: x for x in v}.values()]) for v in by_row.values()])
+        evidence = [
+            json.dumps({"terms": sorted({e.term for e in v}), "truncated": bool(norm.truncated[r])}, ensure_ascii=False)
+            for r, v in by_row.items()
+        ]
+        frames.append(_frame(item_ids[rows], policy, det, bank.lexicon_version, np.minimum(scores, 0.99), evidence))
+    return frames
+
+
+def score_classifiers(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBank) -> list[pd.DataFrame]:
+    if not bank.classifier_detectors or bank.model is None:
+        return []
+    features = featurise(norm)
+    probs = bank.model.predict_proba(features)
+    frames = []
+    for policy, det, label, weight in bank.classifier_detectors:
+        p = probs[label] * weight
+        rows = np.flatnonzero(p >= SCORE_FLOOR)
+        evidence = [json.dumps({"p": round(float(p[r]), 4), "truncated": bool(norm.truncated[r])}) for r in rows]
+        frames.append(_frame(item_ids[rows], policy, det, str(bank.model_version), p[rows], evidence))
+    return frames
+
+
+def score_reports(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]:
+    """Report velocity: reports whose reason matches the policy, per item, squashed to [0, 1)."""
+    if not bank.report_detectors:
+        return []
+    reasons = pa.array(items["report_reasons"], type=pa.list_(pa.string()))
+    flat = pc.list_flatten(reasons)
+    parents = pc.list_parent_indices(reasons).to_numpy()
+    lengths = pc.fill_null(pc.list_value_length(reasons), 0).to_numpy()
+    reports = items["user_reports"].to_numpy(dtype=np.float64)
+    views = items["views"].to_numpy(dtype=np.float64)
+    frames = []
+    for policy, det, wanted, weight in bank.report_detectors:
+        match = pc.is_in(flat, value_set=pa.array(wanted, type=pa.string())).to_numpy(zero_copy_only=False)
+        matched = np.bincount(parents[match], minlength=len(items)).astype(np.float64)
+        share = np.divide(matched, lengths, out=np.zeros(len(items)), where=lengths > 0)
+        effective = reports * share
+        per_k_views = effective / np.maximum(views, 1.0) * 1000
+        score = (1 - np.exp(-effective / 4)) * weight
+        rows = np.flatnonzero((effective > 0) & (score >= SCORE_FLOOR))
+        evidence = [
+            json.dumps({"reports": int(reports[r]), "matching_reports": round(float(effective[r]), 1),
+                        "reports_per_1k_views": round(float(per_k_views[r]), 3)})
+            for r in rows
+        ]  # fmt: skip
+        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["reports"], score[rows], evidence))
+    return frames
+
+
+def score_aigc(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]:
+    """Provenance metadata says AI-generated while the creator did not disclose it."""
+    if not bank.aigc_detectors:
+        return []
+    provenance = items["ai_provenance"].astype("string")
+    undisclosed = (provenance.notna() & (provenance.str.len() > 0) & ~items["ai_disclosed"].astype(bool)).to_numpy(
+        dtype=bool, na_value=False
+    )
+    rows = np.flatnonzero(undisclosed)
+    evidence = [json.dumps({"provenance": str(provenance.iloc[r]), "ai_disclosed": False}) for r in rows]
+    return [
+        _frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["aigc"], np.full(len(rows), 0.95 * w), evidence)
+        for policy, det, w in bank.aigc_detectors
+    ]
+
+
+def detect_partition(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_chars: int = 20_000) -> pd.DataFrame:
+    """Every per-item detector of the pack over one partition → sparse detections (DETECTIONS schema)."""
+    norm = normalise(combined_text(items), max_chars=max_chars)
+    item_ids = items["item_id"].to_numpy()
+    frames = [
+        *score_lexicons(item_ids, norm, bank),
+        *score_classifiers(item_ids, norm, bank),
+        *score_reports(items, bank),
+        *score_aigc(items, bank),
+    ]
+    frames = [f for f in frames if len(f)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in DETECTIONS.names})
+    out["run_id"] = run_id
+    return out[list(DETECTIONS.names)]
+
+
+# --- coordinated behaviour: signatures per partition, clusters across partitions -------------------------
+
+MINHASH_PERMUTATIONS = 32
+LSH_BANDS = 8  # 8 bands × 4 rows: pairs above ≈ 0.6 Jaccard become candidates
+_MERSENNE = np.uint64((1 << 61) - 1)
+_rng = np.random.default_rng(20261124)
+_A = _rng.integers(1, (1 << 61) - 1, size=MINHASH_PERMUTATIONS, dtype=np.uint64)
+_B = _rng.integers(0, (1 << 61) - 1, size=MINHASH_PERMUTATIONS, dtype=np.uint64)
+
+
+def coordination_signatures(items: pd.DataFrame, max_account_age_days: int) -> pd.DataFrame:
+    """MinHash LSH band keys of young accounts' texts (hashtags and numbers dropped): the input to clustering."""
+    young = items[items["author_account_age_days"].to_numpy() <= max_account_age_days]
+    if young.empty:
+        return pd.DataFrame(columns=["item_id", "author_id", "created_at", "account_age", *_band_cols()])
+    norm = normalise(young["text"].fillna("").astype("string").str.replace(r"#\w+", " ", regex=True))
+    token_lists = [[t for t in s.split() if len(t) > 2 and not t.isdigit()] for s in norm.text.tolist()]
+    keep = np.array([len(t) >= 4 for t in token_lists], dtype=bool)
+    token_lists = [t for t, k in zip(token_lists, keep, strict=True) if k]
+    young = young[keep]
+    if young.empty:
+        return pd.DataFrame(columns=["item_id", "author_id", "created_at", "account_age", *_band_cols()])
+    lengths = np.array([len(set(t)) for t in token_lists])
+    hashes = np.fromiter((zlib.crc32(tok.encode()) for toks in token_lists for tok in set(toks)), dtype=np.uint64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    with np.errstate(over="ignore"):
+        permuted = (hashes[None, :] * _A[:, None] + _B[:, None]) % _MERSENNE
+    sig = np.minimum.reduceat(permuted, starts, axis=1)  # (perms, items)
+    rows_per_band = MINHASH_PERMUTATIONS // LSH_BANDS
+    out = pd.DataFrame(
+        {
+            "item_id": young["item_id"].to_numpy(),
+            "author_id": young["author_id"].to_numpy(),
+            "created_at": young["created_at"].to_numpy(),
+            "account_age": young["author_account_age_days"].to_numpy(),
+        }
+    )
+    for b in range(LSH_BANDS):
+        block = np.ascontiguousarray(sig[b * rows_per_band : (b + 1) * rows_per_band].T)
+        out[f"band_{b}"] = pd.util.hash_array(block.view(f"V{block.dtype.itemsize * rows_per_band}").ravel().astype(object))
+    return out
+
+
+def _band_cols() -> list[str]:
+    return [f"band_{b}" for b in range(LSH_BANDS)]
+
+
+def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: str) -> pd.DataFrame:
+    """Near-duplicate clusters posted by ≥ min_accounts distinct young accounts within the window → detections."""
+    frames = []
+    sig = signatures.reset_index(drop=True)
+    n = len(sig)
+    for policy, det, params, weight in bank.coordination:
+        if n == 0:
+            continue
+        min_accounts = int(params.get("min_accounts", 8))
+        window = pd.Timedelta(minutes=float(params.get("window_minutes", 30)))
+        src, dst = [], []
+        for col in _band_cols():
+            codes = pd.factorize(sig[col])[0]
+            order = np.argsort(codes, kind="stable")
+            sorted_codes = codes[order]
+            same = sorted_codes[1:] == sorted_codes[:-1]
+            src.append(order[1:][same])
+            dst.append(order[:-1][same])
+        s, d = np.concatenate(src), np.concatenate(dst)
+        graph = sparse.coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        sizes = np.bincount(labels)
+        for comp in np.flatnonzero(sizes >= min_accounts):
+            members = sig.iloc[np.flatnonzero(labels == comp)].sort_values("created_at")
+            times = pd.to_datetime(members["created_at"], utc=True)
+            best = _max_accounts_in_window(times.to_numpy(), members["author_id"].to_numpy(), window)
+            if best < min_accounts:
+                continue
+            score = min(0.99, 0.6 + 0.35 * (best - min_accounts) / max(min_accounts, 1)) * weight
+            cluster_id = "c-" + format(zlib.crc32(",".join(sorted(members["item_id"])).encode()), "08x")
+            span = (times.max() - times.min()).total_seconds() / 60
+            evidence = json.dumps(
+                {"cluster_id": cluster_id, "cluster_size": len(members), "accounts": int(best),
+                 "span_minutes": round(span, 1), "median_account_age_days": float(members["account_age"].median())}
+            )  # fmt: skip
+            frames.append(
+                _frame(members["item_id"].to_numpy(), policy, det, DETECTOR_VERSIONS["coordination"],
+                       np.full(len(members), score), [evidence] * len(members))
+            )  # fmt: skip
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in DETECTIONS.names})
+    out["run_id"] = run_id
+    return out[list(DETECTIONS.names)]
+
+
+def _max_accounts_in_window(times: np.ndarray, authors: np.ndarray, window: pd.Timedelta) -> int:
+    """The most distinct authors seen within any `window`-long stretch (times sorted)."""
+    best, left = 0, 0
+    counts: dict[Any, int] = {}
+    w = np.timedelta64(int(window.total_seconds() * 1e6), "us")
+    for right in range(len(times)):
+        counts[authors[right]] = counts.get(authors[right], 0) + 1
+        while times[right] - times[left] > w:
+            counts[authors[left]] -= 1
+            if counts[authors[left]] == 0:
+                del counts[authors[left]]
+            left += 1
+        best = max(best, len(counts))
+    return best

@@ -1,0 +1,261 @@
+"""Ingest: map a raw source partition onto the canonical item schema, quarantining bad rows with a reason."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from modsweep.schemas import ITEM_TYPES, ITEMS, QUARANTINE
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("item_id", "item_type", "author_id", "created_at", "region", "language")
+DEFAULTS: dict[str, object] = {
+    "source": None,
+    "text": None,
+    "transcript": None,
+    "ocr_text": None,
+    "hashtags": None,
+    "media_hash": None,
+    "ai_disclosed": False,
+    "ai_provenance": None,
+    "author_account_age_days": 0,
+    "author_followers": 0,
+    "views": 0,
+    "user_reports": 0,
+    "report_reasons": None,
+}
+_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+# ISO-3166-1 user-assigned codes are never real regions.
+_USER_ASSIGNED = re.compile(r"^(AA|Q[M-Z]|X[A-Z]|ZZ)$")
+_MOJIBAKE = re.compile(r"[ÃÂâ][\u0080-\u00ff€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]")
+
+
+class SourceSchemaError(ValueError):
+    """A source partition lacks a required column or has one of an unusable type (the whole file is unusable)."""
+
+
+@dataclass
+class IngestResult:
+    items: pd.DataFrame
+    quarantine: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def read_source_file(path: Path) -> pd.DataFrame:
+    """Read one raw partition (Parquet, CSV, TSV or JSON lines) without coercing types."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pq.read_table(path).to_pandas()
+    if suffix in (".csv", ".tsv"):
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False, na_values=[""])
+    if suffix in (".jsonl", ".json"):
+        return pd.read_json(path, lines=True, dtype=False)
+    raise SourceSchemaError(f"{path}: unsupported source format {suffix!r} (use parquet, csv, tsv or jsonl)")
+
+
+def _text(col: pd.Series) -> pd.Series:
+    return col.astype("string")
+
+
+def _repair_mojibake(s: str) -> str:
+    """UTF-8 read as cp1252 ("cafÃ©") back to what was meant; unchanged when the round trip fails."""
+    try:
+        return s.encode("cp1252").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return s
+
+
+def _parse_timestamps(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """UTC timestamps and a mask of rows whose value is missing, unparseable or lacks a time zone."""
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        ts = col.dt.tz_convert("UTC")
+        return ts, ts.isna().to_numpy()
+    if pd.api.types.is_datetime64_dtype(col.dtype):  # naive timestamps: the zone is unknown
+        return pd.Series(pd.NaT, index=col.index, dtype="datetime64[us, UTC]"), np.ones(len(col), dtype=bool)
+    s = col.astype("string").str.strip()
+    has_tz = s.str.contains(_TZ_SUFFIX, regex=True).fillna(False).to_numpy(dtype=bool)
+    ts = pd.to_datetime(s.where(has_tz), utc=True, errors="coerce", format="ISO8601")
+    return ts, (ts.isna().to_numpy() | ~has_tz)
+
+
+def _list_column(col: pd.Series) -> pd.Series:
+    """Lists from arrays, JSON strings or '|'-separated strings (CSV sources)."""
+
+    def conv(v: object) -> list[str] | None:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, list | tuple | np.ndarray):
+            return [str(x) for x in v]
+        if isinstance(v, str):
+            v = v.strip()
+            if v.startswith("["):
+                try:
+                    return [str(x) for x in json.loads(v)]
+                except json.JSONDecodeError:
+                    pass
+            return [x for x in v.split("|") if x] if v else []
+        return [str(v)]
+
+    return col.map(conv).astype(object)
+
+
+def normalise_rows(
+    raw: pd.DataFrame,
+    *,
+    source_file: str,
+    source_name: str,
+    run_id: str,
+    window: tuple[datetime, datetime],
+    max_item_chars: int,
+) -> IngestResult:
+    """Check every row; good rows become canonical items, the rest are quarantined with the first failing reason."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise SourceSchemaError(f"{source_file}: missing required column(s) {missing}; found {sorted(raw.columns)}")
+    n = len(raw)
+    raw = raw.reset_index(drop=True)
+    df = pd.DataFrame(index=raw.index)
+    for col in ITEMS.names:
+        df[col] = raw[col] if col in raw.columns else DEFAULTS[col]
+    counts: dict[str, int] = {"read": n, "extra_columns": len(set(raw.columns) - set(ITEMS.names))}
+    reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+
+    def flag(mask: np.ndarray, why: str, what: str) -> None:
+        new = mask & (reason == "")
+        reason[new] = why
+        detail[new] = what
+
+    item_id = _text(df["item_id"]).str.strip()
+    flag(item_id.isna().to_numpy() | (item_id == "").fillna(True).to_numpy(dtype=bool), "null_item_id", "item_id is empty")
+    for col in ("author_id", "item_type", "region", "language"):
+        v = _text(df[col]).str.strip()
+        flag((v.isna() | (v == "")).to_numpy(dtype=bool, na_value=True), "missing_value", f"{col} is empty")
+        df[col] = v
+    created_at, bad_ts = _parse_timestamps(df["created_at"])
+    flag(bad_ts, "bad_timestamp", "created_at is unparseable or has no time zone")
+    start, end = pd.Timestamp(window[0]).tz_convert("UTC"), pd.Timestamp(window[1]).tz_convert("UTC")
+    outside = ((created_at < start) | (created_at >= end)).to_numpy(dtype=bool, na_value=False)
+    flag(outside, "outside_window", f"created_at outside [{start.isoformat()}, {end.isoformat()})")
+
+    df["item_type"] = df["item_type"].str.lower()
+    flag(~df["item_type"].isin(ITEM_TYPES).to_numpy(dtype=bool), "invalid_enum", f"item_type not in {list(ITEM_TYPES)}")
+    region = df["region"].str.upper()
+    bad_region = ~region.str.fullmatch(r"[A-Z]{2}").fillna(False) | region.str.fullmatch(_USER_ASSIGNED.pattern).fillna(False)
+    flag(bad_region.to_numpy(dtype=bool), "invalid_enum", "region is not an ISO-3166-1 alpha-2 code")
+    df["region"] = region
+    language = df["language"].str.lower()
+    flag(~language.str.fullmatch(r"[a-z]{2}").fillna(False).to_numpy(dtype=bool), "invalid_enum", "language is not ISO-639-1")
+    df["language"] = language
+
+    for col in ("text", "transcript", "ocr_text"):
+        s = _text(df[col])
+        undecodable = s.str.contains("\ufffd", regex=False) | s.str.contains(r"[\ud800-\udfff]", regex=True)
+        flag(undecodable.fillna(False).to_numpy(dtype=bool), "undecodable_text", f"{col} has undecodable characters")
+        flag((s.str.len() > max_item_chars).fillna(False).to_numpy(dtype=bool), "oversize_text", f"{col} over {max_item_chars} chars")
+        suspect = s.str.contains(_MOJIBAKE, regex=True).fillna(False).to_numpy(dtype=bool) & (reason == "")
+        if suspect.any():
+            s = s.copy()
+            s[suspect] = s[suspect].map(_repair_mojibake)
+            counts["mojibake_repaired"] = counts.get("mojibake_repaired", 0) + int(suspect.sum())
+        df[col] = s
+
+    for col in ("author_account_age_days", "author_followers", "views", "user_reports"):
+        v = pd.to_numeric(df[col], errors="coerce")
+        flag((v.isna() | (v < 0)).to_numpy(dtype=bool), "invalid_value", f"{col} is not a non-negative number")
+        df[col] = v.fillna(0).clip(lower=0)
+    disclosed = df["ai_disclosed"].map(
+        lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower() in ("true", "1", "yes")
+    )
+    df["ai_disclosed"] = disclosed.astype(bool)
+
+    # Duplicates: the first valid occurrence wins; later ones are quarantined.
+    valid_first = pd.Series(item_id).where(reason == "")
+    dup = valid_first.duplicated(keep="first").to_numpy(dtype=bool) & valid_first.notna().to_numpy()
+    flag(dup, "duplicate_item_id", "item_id seen earlier in this partition")
+
+    bad = reason != ""
+    df["item_id"] = item_id
+    df["created_at"] = created_at
+    df["source"] = _text(df["source"]).fillna(source_name)
+    for col in ("hashtags", "report_reasons"):
+        df[col] = _list_column(df[col])
+    good = df.loc[~bad].reset_index(drop=True)
+    quarantine = quarantine_frame(raw.loc[bad], source_file, reason[bad], detail[bad], run_id)
+    counts.update(
+        processed=len(good),
+        quarantined=int(bad.sum()),
+        **{f"quarantined.{r}": int((reason == r).sum()) for r in sorted(set(reason[bad]))},
+    )
+    return IngestResult(items=to_items_frame(good), quarantine=quarantine, counts=counts)
+
+
+def quarantine_frame(raw_rows: pd.DataFrame, source_file: str, reasons: np.ndarray, details: np.ndarray, run_id: str) -> pd.DataFrame:
+    """Quarantined rows with their reason and the whole original row as JSON (nothing is lost)."""
+    raw_json = raw_rows.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
+    lines = raw_json.splitlines() if len(raw_rows) else []
+    item_ids = raw_rows["item_id"].astype("string") if "item_id" in raw_rows else pd.Series([None] * len(raw_rows))
+    return pd.DataFrame(
+        {
+            "source_file": source_file,
+            "row_number": raw_rows.index.to_numpy(dtype=np.int64),
+            "item_id": item_ids.to_numpy(dtype=object, na_value=None),
+            "reason": reasons.astype(object),
+            "detail": details.astype(object),
+            "raw": lines,
+            "run_id": run_id,
+        }
+    )
+
+
+def unreadable_file_quarantine(source_file: str, error: str, run_id: str) -> pd.DataFrame:
+    """A file that cannot be read at all, quarantined as one entry naming the file and the error."""
+    return pd.DataFrame(
+        {
+            "source_file": [source_file],
+            "row_number": [-1],
+            "item_id": [None],
+            "reason": ["unreadable_file"],
+            "detail": [error[:2000]],
+            "raw": [json.dumps({"file": source_file, "error": error[:2000]})],
+            "run_id": [run_id],
+        }
+    )
+
+
+def to_items_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns and dtypes exactly as the ITEMS schema (round-trips through Arrow)."""
+    table = pa.Table.from_pandas(df[list(ITEMS.names)], schema=ITEMS, preserve_index=False, safe=False)
+    return table.to_pandas()
+
+
+def items_table(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df[list(ITEMS.names)], schema=ITEMS, preserve_index=False, safe=False)
+
+
+def quarantine_table(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df[list(QUARANTINE.names)], schema=QUARANTINE, preserve_index=False)
+
+
+def find_cross_partition_duplicates(id_lists: list[pd.Series]) -> list[np.ndarray]:
+    """Row positions, per partition, of ids already present in an earlier partition (partition order wins)."""
+    if not id_lists:
+        return []
+    values = [ids.to_numpy(dtype=object) for ids in id_lists]
+    hashes = np.concatenate([pd.util.hash_array(v) for v in values])
+    offsets = np.cumsum([0, *(len(v) for v in values)])
+    order = np.argsort(hashes, kind="stable")  # stable: earlier partitions first among equal ids
+    sorted_h = hashes[order]
+    later = order[np.r_[False, sorted_h[1:] == sorted_h[:-1]]]
+    firsts = order[np.searchsorted(sorted_h, hashes[later], side="left")]
+    all_ids = np.concatenate(values)
+    later = later[all_ids[later] == all_ids[firsts]]  # guard against 64-bit hash collisions
+    return [np.sort(later[(later >= lo) & (later < hi)] - lo) for lo, hi in itertools.pairwise(offsets)]

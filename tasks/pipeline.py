@@ -1,0 +1,281 @@
+"""Prefect tasks of the sweep: thin wrappers that read and write the lake and store around the pure stages.
+
+Tasks pass small references (partition names, counts) rather than data. Every task that writes checks
+first whether its output is already committed for the run key, so a re-run resumes instead of redoing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from modsweep import resources, store
+from modsweep.config import get_settings
+from modsweep.lake import PartRef
+from modsweep.runs import RunContext
+from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, REVIEW_TASKS
+from modsweep.tasks import audit, decide, detect, ingest, review, sample
+
+IO_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(1), "retry_jitter_factor": 0.5}
+COORDINATION_PART = "coordination"
+
+
+@dataclass
+class PartitionOutcome:
+    part: str
+    rows: int
+    counts: dict[str, int] = field(default_factory=dict)
+    reused: bool = False
+
+
+def _table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pandas(df[list(schema.names)], schema=schema, preserve_index=False, safe=False)
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}"
+
+
+# --- ingest ------------------------------------------------------------------------------------------
+
+
+@task(name="ingest-partition", cache_policy=NO_CACHE, **IO_RETRIES)
+def ingest_partition(ctx: RunContext, source_file: str, index: int) -> PartitionOutcome:
+    """Read one source file, keep valid rows as canonical items and quarantine the rest with reasons."""
+    lake = resources.lake(ctx.lake_root)
+    part = part_name(index)
+    done = lake.ref("items", ctx.day, ctx.run_key, part)
+    if done is not None:
+        return _ingest_counts(ctx, part, done, reused=True)
+    settings = get_settings()
+    try:
+        raw = ingest.read_source_file(Path(source_file))
+    except Exception as exc:  # any unreadable file is quarantined whole, with the reason
+        quarantined = ingest.unreadable_file_quarantine(source_file, f"{type(exc).__name__}: {exc}", ctx.run_id)
+        lake.write(ingest.quarantine_table(quarantined), "quarantine", ctx.day, ctx.run_key, part)
+        ref = lake.write(ITEMS.empty_table(), "items", ctx.day, ctx.run_key, part)
+        return _ingest_counts(ctx, part, ref, reused=False)
+    try:
+        result = ingest.normalise_rows(raw, source_file=source_file, source_name=Path(source_file).parent.name,
+                                       run_id=ctx.run_id, window=ctx.window, max_item_chars=settings.max_item_chars)  # fmt: skip
+    except ingest.SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
+        reasons = np.full(len(raw), "schema_mismatch", dtype=object)
+        details = np.full(len(raw), str(exc)[:2000], dtype=object)
+        quarantined = ingest.quarantine_frame(raw, source_file, reasons, details, ctx.run_id)
+        lake.write(ingest.quarantine_table(quarantined), "quarantine", ctx.day, ctx.run_key, part)
+        ref = lake.write(ITEMS.empty_table(), "items", ctx.day, ctx.run_key, part)
+        return _ingest_counts(ctx, part, ref, reused=False)
+    lake.write(ingest.quarantine_table(result.quarantine), "quarantine", ctx.day, ctx.run_key, part)
+    ref = lake.write(ingest.items_table(result.items), "items", ctx.day, ctx.run_key, part)
+    return PartitionOutcome(part, ref.rows, result.counts)
+
+
+def _ingest_counts(ctx: RunContext, part: str, items_ref: PartRef, *, reused: bool) -> PartitionOutcome:
+    lake = resources.lake(ctx.lake_root)
+    q = lake.read(lake.part_path("quarantine", ctx.day, ctx.run_key, part), columns=["reason", "row_number"]).to_pandas()
+    file_level = int((q["row_number"] < 0).sum())
+    counts = {"read": items_ref.rows + len(q) - file_level, "processed": items_ref.rows, "quarantined": len(q) - file_level,
+              "unreadable_files": file_level}  # fmt: skip
+    counts.update({f"quarantined.{r}": int(n) for r, n in q["reason"].value_counts().items() if r != "unreadable_file"})
+    return PartitionOutcome(part, items_ref.rows, counts, reused=reused)
+
+
+@task(name="quarantine-cross-partition-duplicates", cache_policy=NO_CACHE, **IO_RETRIES)
+def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str]) -> int:
+    """Move items whose id already appeared in an earlier partition to quarantine (partition order wins)."""
+    lake = resources.lake(ctx.lake_root)
+    paths = [lake.part_path("items", ctx.day, ctx.run_key, p) for p in parts]
+    ids = [lake.read(p, columns=["item_id"]).column(0).to_pandas() for p in paths]
+    moved = 0
+    for part, path, rows in zip(parts, paths, ingest.find_cross_partition_duplicates(ids), strict=True):
+        if not len(rows):
+            continue
+        items = lake.read(path).to_pandas()
+        dup = items.iloc[rows]
+        q_path = lake.part_path("quarantine", ctx.day, ctx.run_key, part)
+        extra = ingest.quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), path, np.full(len(rows), "duplicate_item_id", dtype=object),
+                                        np.full(len(rows), "item_id seen in an earlier partition", dtype=object), ctx.run_id)  # fmt: skip
+        quarantine = pd.concat([lake.read(q_path).to_pandas(), extra], ignore_index=True)
+        # Quarantine first: a crash in between leaves the duplicate in both places, and the re-run moves it again.
+        lake.write(ingest.quarantine_table(quarantine), "quarantine", ctx.day, ctx.run_key, part)
+        lake.write(ingest.items_table(items.drop(items.index[rows])), "items", ctx.day, ctx.run_key, part)
+        moved += len(rows)
+    return moved
+
+
+# --- gates -------------------------------------------------------------------------------------------
+
+
+@task(name="gate", cache_policy=NO_CACHE)
+def gate_partition(ctx: RunContext, suite: str, dataset: str, part: str) -> dict[str, Any]:
+    """Validate one committed partition against a suite; a critical failure raises DataQualityError."""
+    from modsweep.tasks.gates import check_gate
+
+    lake = resources.lake(ctx.lake_root)
+    frame = lake.read(lake.part_path(dataset, ctx.day, ctx.run_key, part)).to_pandas()
+    return check_gate(frame, suite, partition=part).to_dict()
+
+
+@task(name="gate-frame", cache_policy=NO_CACHE)
+def gate_frame(frame: pd.DataFrame, suite: str, partition: str | None = None) -> dict[str, Any]:
+    """Validate an in-memory frame (cross-partition outputs: review tasks, metrics)."""
+    from modsweep.tasks.gates import check_gate
+
+    return check_gate(frame, suite, partition=partition).to_dict()
+
+
+# --- detection ---------------------------------------------------------------------------------------
+
+
+@task(name="detect-partition", cache_policy=NO_CACHE)
+def detect_partition(ctx: RunContext, part: str) -> tuple[PartitionOutcome, pd.DataFrame]:
+    """Run every per-item detector on one partition; return counts and coordination signatures."""
+    lake = resources.lake(ctx.lake_root)
+    bank = resources.detector_bank(ctx.pack, ctx.profile)
+    items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part)).to_pandas()
+    max_age = max((int(p.get("max_account_age_days", 30)) for _, _, p, _ in bank.coordination), default=-1)
+    signatures = detect.coordination_signatures(items, max_age) if bank.coordination else pd.DataFrame()
+    done = lake.ref("detections", ctx.day, ctx.run_key, part)
+    if done is not None:
+        return PartitionOutcome(part, done.rows, {}, reused=True), signatures
+    found = detect.detect_partition(items, bank, ctx.run_id, max_chars=get_settings().max_scoring_chars)
+    ref = lake.write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, part)
+    counts = {f"detections.{k}": int(v) for k, v in found["detector_id"].value_counts().items()}
+    return PartitionOutcome(part, ref.rows, counts), signatures
+
+
+@task(name="cluster-coordinated-behaviour", cache_policy=NO_CACHE)
+def cluster_coordinated_behaviour(ctx: RunContext, signatures: list[pd.DataFrame]) -> PartitionOutcome:
+    """Cross-partition near-duplicate bursts → detections of the coordination policies."""
+    lake = resources.lake(ctx.lake_root)
+    done = lake.ref("detections", ctx.day, ctx.run_key, COORDINATION_PART)
+    if done is not None:
+        return PartitionOutcome(COORDINATION_PART, done.rows, {}, reused=True)
+    bank = resources.detector_bank(ctx.pack, ctx.profile)
+    sigs = [s for s in signatures if len(s)]
+    found = detect.cluster_coordination(pd.concat(sigs, ignore_index=True) if sigs else pd.DataFrame(), bank, ctx.run_id)
+    ref = lake.write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, COORDINATION_PART)
+    clusters = found["evidence"].str.extract(r'"cluster_id": "([^"]+)"')[0].nunique() if len(found) else 0
+    return PartitionOutcome(COORDINATION_PART, ref.rows, {"coordinated_items": ref.rows, "clusters": int(clusters)})
+
+
+# --- decisions and sampling --------------------------------------------------------------------------
+
+
+@dataclass
+class DecideOutcome:
+    outcome: PartitionOutcome
+    populations: pd.DataFrame
+    candidates: pd.DataFrame
+
+
+@task(name="decide-partition", cache_policy=NO_CACHE)
+def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int) -> DecideOutcome:
+    """Combine detector scores into decisions and collect this partition's QA-sampling strata."""
+    lake = resources.lake(ctx.lake_root)
+    p = resources.pack(ctx.pack, ctx.profile)
+    items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part), columns=decide.ITEM_COLUMNS_FOR_DECISIONS).to_pandas()
+    found = lake.read(lake.part_path("detections", ctx.day, ctx.run_key, part), columns=["item_id", "policy_id", "score"]).to_pandas()
+    coord_path = lake.part_path("detections", ctx.day, ctx.run_key, COORDINATION_PART)
+    coordinated = lake.read(coord_path, columns=["item_id", "policy_id", "score"]).to_pandas()
+    found = pd.concat([found, coordinated[coordinated["item_id"].isin(items["item_id"])]], ignore_index=True)
+    scores = decide.policy_scores(items["item_id"], found, [pol.id for pol in p.policies()])
+    done = lake.ref("decisions", ctx.day, ctx.run_key, part)
+    if done is not None:
+        decisions = lake.read(done).to_pandas()
+        reused = True
+    else:
+        decisions = decide.decide_partition(items, scores, p, run_key=ctx.run_key, run_id=ctx.run_id,
+                                            decided_at=datetime.now(UTC), automation_paused=frozenset(automation_paused))  # fmt: skip
+        lake.write(_table(decisions, DECISIONS), "decisions", ctx.day, ctx.run_key, part)
+        reused = False
+    populations, candidates = sample.partition_strata(items["item_id"], items["region"], scores, decisions,
+                                                      seed=ctx.seed, keep_per_stratum=keep_per_stratum)  # fmt: skip
+    attrs = items[["item_id", "region", "language", "views", "user_reports"]]
+    candidates = candidates.merge(attrs, on="item_id", how="left")
+    counts = {f"actions.{a}": int(n) for a, n in decisions["action"].value_counts().items()}
+    return DecideOutcome(PartitionOutcome(part, len(decisions), counts, reused=reused), populations, candidates)
+
+
+@task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
+def persist_decisions(ctx: RunContext) -> dict[str, int]:
+    """Write the run's decisions to the store; the unique decision id makes this idempotent."""
+    lake = resources.lake(ctx.lake_root)
+    frame = lake.read_all("decisions", ctx.day, ctx.run_key).to_pandas()
+    frame["day"] = ctx.day
+    inserted = store.insert_decisions(resources.store_engine(), frame)
+    return {"decisions": len(frame), "decisions_inserted": inserted}
+
+
+@task(name="draw-review-sample", cache_policy=NO_CACHE, **IO_RETRIES)
+def draw_review_sample(ctx: RunContext, populations: pd.DataFrame, candidates: pd.DataFrame) -> dict[str, Any]:
+    """Route escalations into queues, draw the stratified QA sample, store the tasks (idempotent)."""
+    settings = get_settings()
+    lake = resources.lake(ctx.lake_root)
+    p = resources.pack(ctx.pack, ctx.profile)
+    decisions = lake.read_all("decisions", ctx.day, ctx.run_key).to_pandas()
+    sizes = sample.qa_sample_sizes(populations.groupby("stratum")["population"].sum(), half_width=settings.qa_half_width,
+                                   floor=settings.qa_floor, cap=settings.qa_cap, multiplier=p.profile_spec.qa_multiplier)  # fmt: skip
+    qa = sample.draw_qa_sample(populations, candidates, sizes)
+    escalations = decisions[decisions["action"] == "escalate"]
+    attrs = pd.concat([escalations[["item_id", "region", "language", "views", "user_reports"]],
+                       qa[["item_id", "region", "language", "views", "user_reports"]]]).drop_duplicates("item_id")  # fmt: skip
+    tasks = sample.build_review_tasks(escalations, qa.drop(columns=["region", "language", "views", "user_reports"]), attrs, p,
+                                      capacity_per_queue=settings.review_capacity_per_queue,
+                                      double_review_share=settings.double_review_share, seed=ctx.seed,
+                                      run_id=ctx.run_id, run_key=ctx.run_key, now=datetime.now(UTC))  # fmt: skip
+    done = lake.ref("review_tasks", ctx.day, ctx.run_key, "tasks")
+    if done is None:
+        lake.write(_table(tasks, REVIEW_TASKS), "review_tasks", ctx.day, ctx.run_key, "tasks")
+    else:  # resumed: the committed sample is the one of record
+        tasks = lake.read(done).to_pandas()
+    rows = tasks.assign(day=ctx.day, carry_over_reason=np.where(tasks["status"] == "carried_over",
+                        f"queue capacity {settings.review_capacity_per_queue}/day reached", None))  # fmt: skip
+    inserted = store.insert_review_tasks(resources.store_engine(), rows)
+    lake.write(pa.Table.from_pandas(populations, preserve_index=False), "samples", ctx.day, ctx.run_key, "populations")
+    by_reason = tasks.groupby(["reason", "status"]).size()
+    return {"review_tasks": len(tasks), "review_tasks_inserted": inserted,
+            **{f"tasks.{r}.{s}": int(n) for (r, s), n in by_reason.items()}}  # fmt: skip
+
+
+@task(name="simulate-reviews", cache_policy=NO_CACHE, **IO_RETRIES)
+def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
+    """Play simulated reviewers against ground truth and import their outcomes like a real export would be."""
+    settings = get_settings()
+    engine = resources.store_engine()
+    tasks = store.fetch_review_tasks(engine, status="open", run_key=ctx.run_key)
+    truth_files = sorted(Path(truth_dir).rglob("*.parquet"))
+    truth = pd.concat([pd.read_parquet(f, columns=["item_id", "policy_id"]) for f in truth_files], ignore_index=True) \
+        if truth_files else pd.DataFrame(columns=["item_id", "policy_id"])  # fmt: skip
+    outcomes = review.simulate_outcomes(tasks, truth, accuracy=settings.reviewer_accuracy, seed=ctx.seed)
+    result = store.apply_review_outcomes(engine, outcomes)
+    return {"reviews_applied": result.applied, "reviews_unchanged": result.unchanged, "reviews_rejected": result.rejected}
+
+
+@task(name="audit-quality", cache_policy=NO_CACHE, **IO_RETRIES)
+def audit_quality(ctx: RunContext) -> pd.DataFrame:
+    """Quality metrics with CIs from the run's decided review tasks."""
+    lake = resources.lake(ctx.lake_root)
+    populations = lake.read(lake.part_path("samples", ctx.day, ctx.run_key, "populations")).to_pandas()
+    tasks = store.fetch_review_tasks(resources.store_engine(), run_key=ctx.run_key)
+    qa = tasks[(tasks["status"] == "decided") & tasks["reason"].str.startswith("qa_") & (tasks["replica"] == 0)]
+    metrics = pd.concat([audit.quality_metrics(qa, populations, day=ctx.day, run_id=ctx.run_id),
+                         audit.review_metrics(tasks, day=ctx.day, run_id=ctx.run_id)], ignore_index=True)  # fmt: skip
+    return metrics
+
+
+@task(name="persist-metrics", cache_policy=NO_CACHE, **IO_RETRIES)
+def persist_metrics(ctx: RunContext, metrics: pd.DataFrame) -> int:
+    lake = resources.lake(ctx.lake_root)
+    lake.write(pa.Table.from_pandas(metrics[list(METRICS.names)], schema=METRICS, preserve_index=False),
+               "metrics", ctx.day, ctx.run_key, "metrics")  # fmt: skip
+    return store.insert_metrics(resources.store_engine(), metrics.assign(run_key=ctx.run_key))

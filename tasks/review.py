@@ -1,0 +1,42 @@
+"""Simulated reviewers for the demo and tests: they label tasks against the generator's ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from modsweep.tasks.sample import uniform_keys
+
+
+def simulate_outcomes(
+    tasks: pd.DataFrame, truth: pd.DataFrame, *, accuracy: float, seed: str, reviewers: int = 12
+) -> pd.DataFrame:
+    """One outcome per task: the true label with probability `accuracy`, else the other label.
+
+    Reviewer ids, claim and decision times are derived from the task id and seed, so a replay is identical.
+    """
+    if tasks.empty:
+        return pd.DataFrame(columns=["task_id", "reviewer_id", "label", "final_action", "claimed_at", "decided_at"])
+    key = tasks["item_id"].astype(str) + "|" + tasks["policy_id"].astype(str)
+    truth_keys = set((truth["item_id"].astype(str) + "|" + truth["policy_id"].astype(str)).tolist())
+    violating = key.isin(truth_keys).to_numpy()
+    ids = tasks["task_id"].to_numpy(dtype=object)
+    correct = uniform_keys(ids, seed, "accuracy") < accuracy
+    label_violating = np.where(correct, violating, ~violating)
+    # Replicas of one item are reviewed by different people.
+    reviewer = (uniform_keys(ids, seed, "reviewer") * reviewers).astype(int)
+    minutes_to_claim = -np.log1p(-uniform_keys(ids, seed, "claim")) * 90
+    minutes_to_decide = 1 + -np.log1p(-uniform_keys(ids, seed, "decide")) * 4
+    created = pd.to_datetime(tasks["created_at"], utc=True)
+    claimed = created + pd.to_timedelta(minutes_to_claim, unit="m")
+    final_action = np.where(label_violating, np.where(tasks["action"].notna(), tasks["action"], "remove"), "none")
+    return pd.DataFrame(
+        {
+            "task_id": ids,
+            "reviewer_id": [f"sim-reviewer-{r:02d}" for r in reviewer],
+            "label": np.where(label_violating, "violating", "benign"),
+            "final_action": final_action,
+            "claimed_at": claimed.to_numpy(),
+            "decided_at": (claimed + pd.to_timedelta(minutes_to_decide, unit="m")).to_numpy(),
+        }
+    )

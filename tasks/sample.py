@@ -1,0 +1,150 @@
+"""Human-review sampling: routing escalations into queues and stratified QA samples auditors can re-derive."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from modsweep.policy import PolicyPack
+from modsweep.schemas import REVIEW_TASKS
+
+SCORE_BAND_EDGES: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+Z95 = 1.959963984540054
+
+
+def score_bands(scores: np.ndarray) -> np.ndarray:
+    """Band labels like '0.50-0.70' (the last band includes 1.0)."""
+    edges = np.asarray(SCORE_BAND_EDGES)
+    idx = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, len(edges) - 2)
+    labels = np.array([f"{edges[i]:.2f}-{edges[i + 1]:.2f}" for i in range(len(edges) - 1)], dtype=object)
+    return labels[idx]
+
+
+def uniform_keys(item_ids: np.ndarray, seed: str, salt: str) -> np.ndarray:
+    """A reproducible uniform [0, 1) number per item from the run's seed: sampling without any RNG state."""
+    key = hashlib.sha256(f"{seed}|{salt}".encode()).hexdigest()[:16]
+    h = pd.util.hash_array(np.asarray(item_ids, dtype=object), hash_key=key)
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def partition_strata(
+    item_ids: pd.Series,
+    regions: pd.Series,
+    scores: pd.DataFrame,
+    decisions: pd.DataFrame,
+    *,
+    seed: str,
+    keep_per_stratum: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per partition: stratum populations and the `keep_per_stratum` smallest-key candidates of each stratum.
+
+    Strata are policy × score band × actioned (an automated action) or not. Because each partition keeps
+    its smallest keys, merging partitions and keeping the smallest keys again gives the exact
+    simple random sample of every stratum over the whole day.
+    """
+    ids = item_ids.to_numpy(dtype=object)
+    region = regions.to_numpy(dtype=object)
+    counts, candidates = [], []
+    for policy in scores.columns:
+        s = scores[policy].to_numpy(dtype=np.float64)
+        automated = decisions.loc[(decisions["policy_id"] == policy) & decisions["automated"], ["item_id", "action"]]
+        action = pd.Series(ids).map(dict(zip(automated["item_id"], automated["action"], strict=True)))
+        actioned = action.notna().to_numpy()
+        stratum = (
+            policy + "|" + pd.Series(score_bands(s)) + "|" + np.where(actioned, "actioned", "unactioned")
+        ).to_numpy(dtype=object)
+        u = uniform_keys(ids, seed, policy)
+        frame = pd.DataFrame({"item_id": ids, "policy_id": policy, "stratum": stratum, "region": region, "u": u,
+                              "score": s, "action": action.to_numpy(dtype=object)})  # fmt: skip
+        counts.append(frame.groupby(["stratum", "region"], sort=True).size().rename("population").reset_index())
+        frame = frame.sort_values("u", kind="stable")
+        candidates.append(frame.groupby("stratum", sort=False).head(keep_per_stratum))
+    return pd.concat(counts, ignore_index=True), pd.concat(candidates, ignore_index=True).drop(columns="region")
+
+
+def qa_sample_sizes(population: pd.Series, *, half_width: float, floor: int, cap: int, multiplier: float = 1.0) -> pd.Series:
+    """Per-stratum sizes for a 95% CI half-width (worst case p = 0.5) with finite-population correction."""
+    n0 = Z95**2 * 0.25 / half_width**2 * multiplier
+    n = n0 / (1 + (n0 - 1) / population.clip(lower=1))
+    sized = np.ceil(n).clip(lower=floor, upper=int(cap * multiplier))
+    return np.minimum(sized, population).astype(np.int64)
+
+
+def draw_qa_sample(counts: pd.DataFrame, candidates: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
+    """Merge partition candidates and keep each stratum's n smallest keys; inclusion_prob = n / N."""
+    pop = counts.groupby("stratum")["population"].sum()
+    n = sizes.reindex(pop.index).fillna(0).astype(np.int64)
+    ranked = candidates.sort_values(["stratum", "u"], kind="stable")
+    ranked["rank"] = ranked.groupby("stratum").cumcount()
+    chosen = ranked[ranked["rank"] < ranked["stratum"].map(n)].drop(columns="rank")
+    chosen["inclusion_prob"] = chosen["stratum"].map(n / pop).astype(np.float64)
+    chosen["reason"] = np.where(chosen["stratum"].str.endswith("|actioned"), "qa_actioned", "qa_unactioned")
+    return chosen.reset_index(drop=True)
+
+
+def task_ids(item_ids: np.ndarray, policy_ids: np.ndarray, reasons: np.ndarray, replicas: np.ndarray) -> list[str]:
+    """Deterministic task ids: one task per item × policy × reason × replica, whichever run creates it."""
+    return [
+        hashlib.sha256(f"{i}|{p}|{r}|{k}".encode()).hexdigest()[:32]
+        for i, p, r, k in zip(item_ids, policy_ids, reasons, replicas, strict=True)
+    ]
+
+
+def priority(severity: np.ndarray, views: np.ndarray, reports: np.ndarray, multiplier: np.ndarray) -> np.ndarray:
+    """Severity × reach × report boost (× the profile's multiplier)."""
+    return severity * np.log10(np.asarray(views, dtype=np.float64) + 10) * (1 + np.log1p(reports)) * multiplier
+
+
+def build_review_tasks(
+    escalations: pd.DataFrame,
+    qa: pd.DataFrame,
+    items: pd.DataFrame,
+    pack: PolicyPack,
+    *,
+    capacity_per_queue: int,
+    double_review_share: float,
+    seed: str,
+    run_id: str,
+    run_key: str,
+    now: datetime,
+) -> pd.DataFrame:
+    """Review tasks (REVIEW_TASKS schema): routed escalations within queue capacity, then the QA sample.
+
+    Escalations beyond a queue's daily capacity are kept with status `carried_over`, never dropped.
+    A share of QA tasks (chosen by key, so reproducible) gets a second replica for reviewer agreement.
+    """
+    policies = {p.id: p for p in pack.policies()}
+    prof = pack.profile_spec
+    esc = escalations.assign(reason="review_band", stratum=lambda d: d["policy_id"] + "|review_band", inclusion_prob=1.0)
+    esc = esc[["item_id", "policy_id", "reason", "stratum", "inclusion_prob", "score", "action"]].assign(action=None)
+    qa_rows = qa[["item_id", "policy_id", "reason", "stratum", "inclusion_prob", "score", "action"]]
+    tasks = pd.concat([esc, qa_rows], ignore_index=True)
+    tasks = tasks.merge(items[["item_id", "region", "language", "views", "user_reports"]], on="item_id", how="left")
+    tasks["replica"] = 0
+    qa_mask = tasks["reason"].str.startswith("qa_")
+    second = tasks[qa_mask & (uniform_keys(tasks["item_id"].to_numpy(), seed, "double") < double_review_share)]
+    tasks = pd.concat([tasks, second.assign(replica=1)], ignore_index=True)
+
+    severity = tasks["policy_id"].map(lambda p: policies[p].severity).to_numpy(dtype=np.float64)
+    mult = tasks["policy_id"].map(lambda p: prof.priority_multiplier.get(p, 1.0)).to_numpy(dtype=np.float64)
+    tasks["priority"] = priority(severity, tasks["views"].to_numpy(), tasks["user_reports"].to_numpy(), mult)
+    sla = pd.to_timedelta(tasks["policy_id"].map(lambda p: policies[p].sla_hours), unit="h")
+    now_ts = pd.Timestamp(now).tz_convert("UTC")
+    tasks["due_by"] = now_ts + sla
+    tasks["queue"] = tasks["policy_id"] + ":" + tasks["language"] + ":" + tasks["region"]
+    tasks["status"] = "open"
+    is_esc = tasks["reason"] == "review_band"
+    rank = tasks[is_esc].sort_values("priority", ascending=False, kind="stable").groupby("queue").cumcount()
+    over = rank[rank >= capacity_per_queue].index
+    tasks.loc[over, "status"] = "carried_over"
+    tasks["task_id"] = task_ids(tasks["item_id"].to_numpy(), tasks["policy_id"].to_numpy(), tasks["reason"].to_numpy(),
+                                tasks["replica"].to_numpy())  # fmt: skip
+    tasks["created_at"] = now_ts
+    tasks["run_id"] = run_id
+    tasks["run_key"] = run_key
+    tasks["replica"] = tasks["replica"].astype(np.int8)
+    tasks["score"] = tasks["score"].astype(np.float32)
+    return tasks.drop_duplicates("task_id")[list(REVIEW_TASKS.names)].reset_index(drop=True)
