@@ -22,16 +22,12 @@ class Settings(BaseSettings):
     quarantine_ceiling: float = Field(default=0.05, ge=0, le=1, description="Max quarantined share before a run fails")
     max_item_chars: int = Field(default=1_000_000, description="Longer text fields are quarantined as oversize")
     max_scoring_chars: int = Field(default=20_000, description="Text is truncated to this for scoring (flagged)")
-    hmac_key: SecretStr = Field(default=SecretStr("modsweep-dev-key-change-me"), description="Key for pseudonymous ids")
     review_capacity_per_queue: int = Field(default=500, ge=0, description="Daily review tasks per queue")
     qa_half_width: float = Field(default=0.05, gt=0, lt=0.5, description="Target 95% CI half-width per QA stratum")
     qa_floor: int = Field(default=20, ge=0, description="Minimum QA sample per stratum")
     qa_cap: int = Field(default=400, ge=1, description="Maximum QA sample per stratum")
-    golden_rate: float = Field(default=0.02, ge=0, le=1, description="Share of golden tasks added to the QA sample")
     double_review_share: float = Field(default=0.1, ge=0, le=1, description="Share of QA tasks given to two reviewers")
-    prevalence_sample_size: int = Field(default=1_000, ge=0, description="Views-proportional prevalence sample size")
     reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' accuracy")
-    gate_result_format: str = Field(default="SUMMARY", description="Great Expectations result format in runs")
 
     @property
     def lake_root(self) -> str:

@@ -19,7 +19,7 @@ POLICY_IDS: tuple[str, ...] = (
     "deceptive.coordinated",
 )
 TASK_REASONS: tuple[str, ...] = ("review_band", "qa_actioned", "qa_unactioned", "golden", "prevalence", "appeal")
-TASK_STATUSES: tuple[str, ...] = ("open", "claimed", "decided", "expired")
+TASK_STATUSES: tuple[str, ...] = ("open", "claimed", "decided", "expired", "carried_over")
 TRIGGERS: tuple[str, ...] = ("schedule", "manual", "surge", "backfill", "shadow")
 REVIEW_LABELS: tuple[str, ...] = ("violating", "benign")
 # EU/EEA member states (DSA territorial scope) plus the other regions modsweep serves.

@@ -32,7 +32,7 @@ DEFAULTS: dict[str, object] = {
     "user_reports": 0,
     "report_reasons": None,
 }
-_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 # ISO-3166-1 user-assigned codes are never real regions.
 _USER_ASSIGNED = re.compile(r"^(AA|Q[M-Z]|X[A-Z]|ZZ)$")
 _MOJIBAKE = re.compile(r"[ÃÂâ][\u0080-\u00ff€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]")
@@ -247,8 +247,8 @@ def quarantine_table(df: pd.DataFrame) -> pa.Table:
 
 def find_cross_partition_duplicates(id_lists: list[pd.Series]) -> list[np.ndarray]:
     """Row positions, per partition, of ids already present in an earlier partition (partition order wins)."""
-    if not id_lists:
-        return []
+    if not id_lists or sum(len(ids) for ids in id_lists) == 0:
+        return [np.array([], dtype=np.int64) for _ in id_lists]
     values = [ids.to_numpy(dtype=object) for ids in id_lists]
     hashes = np.concatenate([pd.util.hash_array(v) for v in values])
     offsets = np.cumsum([0, *(len(v) for v in values)])

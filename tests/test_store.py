@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -16,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from store_fixtures import postgres_store, postgres_unavailable_reason, sqlite_store
 
+from modsweep import schemas
 from modsweep.store import (
     GENESIS_HASH,
     Base,
@@ -326,6 +328,28 @@ def test_a_failing_bulk_insert_writes_nothing(engine: Engine, table: str, monkey
     with pytest.raises(sa.exc.IntegrityError):
         insert(engine, frame)
     assert count(engine, table) == 0
+
+
+@pytest.mark.parametrize("arrow_dtypes", [False, True], ids=["numpy", "arrow"])
+def test_frames_shaped_by_the_contract_schemas_are_stored(engine: Engine, arrow_dtypes: bool) -> None:
+    mapper = pd.ArrowDtype if arrow_dtypes else None
+    decisions = pa.Table.from_pandas(
+        decisions_frame(3).astype({"score": "float32"}), schema=schemas.DECISIONS, preserve_index=False
+    )
+    tasks = tasks_frame(3).drop(columns="day").astype({"replica": "int8", "score": "float32"})
+    tasks_table = pa.Table.from_pandas(tasks, schema=schemas.REVIEW_TASKS, preserve_index=False)
+    metrics = pa.table(
+        {"day": [DAY], "policy_id": ["hate.speech"], "region": ["ALL"], "metric": ["precision"], "value": [0.9]}
+        | {"ci_low": [0.8], "ci_high": [None], "n": [120], "run_id": ["run-1"]},
+        schema=schemas.METRICS,
+    )
+    assert insert_decisions(engine, decisions.to_pandas(types_mapper=mapper)) == 3
+    assert insert_review_tasks(engine, tasks_table.to_pandas(types_mapper=mapper)) == 3
+    assert insert_metrics(engine, metrics.to_pandas(types_mapper=mapper).assign(run_key="rk")) == 1
+    stored = fetch_decisions(engine).iloc[0]
+    assert stored["category_specification"] == ["KEYWORD_HATE_SPEECH"]
+    assert stored["created_at"] == T0
+    assert fetch_metrics(engine).iloc[0]["n"] == 120
 
 
 def test_unknown_columns_are_refused(engine: Engine) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modsweep.store.engine import make_engine, write_transaction
+from modsweep.store.engine import engine_from_settings, make_engine, write_transaction
 from modsweep.store.models import (
     REVIEW_LABELS,
     RUN_STATES,
@@ -63,6 +63,7 @@ __all__ = [
     "canonical_json",
     "current_revision",
     "downgrade_schema",
+    "engine_from_settings",
     "fetch_decisions",
     "fetch_metrics",
     "fetch_review_tasks",

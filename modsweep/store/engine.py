@@ -8,6 +8,7 @@ import decimal
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def engine_from_settings() -> Engine:
+    """The process-wide engine for ``get_settings().sqlalchemy_url`` (one per URL, created on first use)."""
+    from modsweep.config import get_settings
+
+    return _engine_for(get_settings().sqlalchemy_url)
 
 
 @contextmanager

@@ -293,7 +293,9 @@ def _json_cell(value: Any) -> Any:
         return None
     if isinstance(value, float) and np.isnan(value):
         return None
-    if isinstance(value, np.ndarray | tuple):
+    if isinstance(value, np.ndarray):
+        return [_json_cell(v) for v in value] if value.dtype == object else value.tolist()
+    if isinstance(value, tuple):
         return [_json_cell(v) for v in value]
     if isinstance(value, list):
         return [_json_cell(v) for v in value]
@@ -341,19 +343,26 @@ def _chunks(rows: Sequence[Any], size: int | None = None) -> Iterator[Sequence[A
         yield rows[start : start + size]
 
 
-def _dialect_insert(conn: Connection, table: Table) -> Any:
-    return (sqlite.insert if is_sqlite(conn) else postgresql.insert)(table)
+def _dialect_insert(engine: Engine | Connection, table: Table) -> Any:
+    return (sqlite.insert if is_sqlite(engine) else postgresql.insert)(table)
 
 
 def _insert_ignoring_conflicts(engine: Engine, table: Table, rows: list[dict[str, Any]], key: str) -> int:
     if not rows:
         return 0
-    inserted = 0
+    return _executemany(engine, _dialect_insert(engine, table).on_conflict_do_nothing(index_elements=[key]), rows)
+
+
+def _executemany(engine: Engine, stmt: Any, rows: Sequence[dict[str, Any]]) -> int:
+    """Run ``stmt`` for every row (driver executemany, CHUNK_ROWS at a time) in one write transaction;
+    returns the rows affected. No RETURNING: psycopg's executemany is several times faster than
+    SQLAlchemy's multi-VALUES "insertmanyvalues" path with RETURNING, and rowcount is exact."""
+    affected = 0
     with write_transaction(engine) as conn:
-        stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        conn = conn.execution_options(preserve_rowcount=True)
         for chunk in _chunks(rows):
-            inserted += len(conn.execute(stmt, list(chunk)).all())
-    return inserted
+            affected += conn.execute(stmt, list(chunk)).rowcount
+    return affected
 
 
 def _to_frame(conn: Connection, stmt: Select[Any]) -> pd.DataFrame:
@@ -407,16 +416,10 @@ def insert_metrics(engine: Engine, df: pd.DataFrame) -> int:
     if missing:
         raise ValueError(f"metrics: missing key columns {', '.join(missing)}")
     rows = list({tuple(r[k] for k in METRIC_KEY): r for r in _frame_rows(df, METRICS)}.values())
-    written = 0
-    with write_transaction(engine) as conn:
-        ins = _dialect_insert(conn, METRICS)
-        payload = [c for c in rows[0] if c not in METRIC_KEY]
-        stmt = ins.on_conflict_do_update(
-            index_elements=list(METRIC_KEY), set_={c: ins.excluded[c] for c in payload}
-        ).returning(METRICS.c.id)
-        for chunk in _chunks(rows):
-            written += len(conn.execute(stmt, list(chunk)).all())
-    return written
+    ins = _dialect_insert(engine, METRICS)
+    payload = [c for c in rows[0] if c not in METRIC_KEY]
+    stmt = ins.on_conflict_do_update(index_elements=list(METRIC_KEY), set_={c: ins.excluded[c] for c in payload})
+    return _executemany(engine, stmt, rows)
 
 
 def _where_equal(stmt: Select[Any], table: Table, **filters: Any) -> Select[Any]:
@@ -499,7 +502,8 @@ def _outcome_problem(task_id: Any, reviewer: Any, label: Any, decided_at: Any) -
 def apply_review_outcomes(engine: Engine, outcomes: pd.DataFrame) -> ReviewImportResult:
     """Record reviewers' labels on their tasks in one transaction. Rows are rejected as
     ``invalid_reviewer``, ``invalid_label``, ``invalid_decided_at``, ``unknown_task`` or
-    ``already_decided`` (a repeat of the stored label by the same reviewer counts as ``unchanged``)."""
+    ``already_decided`` (a repeat of the stored label by the same reviewer counts as ``unchanged``).
+    Open, claimed, expired and carried-over tasks can be decided; valid rows are applied all together."""
     missing = [c for c in _OUTCOME_COLUMNS if c not in outcomes.columns]
     if missing:
         raise ValueError(f"review outcomes: missing columns {', '.join(missing)}")

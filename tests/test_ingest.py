@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modsweep.schemas import ITEMS
+from modsweep.tasks.ingest import (
+    SourceSchemaError,
+    find_cross_partition_duplicates,
+    items_table,
+    normalise_rows,
+    quarantine_table,
+)
+
+WINDOW = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
+
+
+def raw_rows(n: int = 6) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "item_id": [f"i{k}" for k in range(n)],
+            "source": "test",
+            "item_type": "comment",
+            "author_id": [f"a{k}" for k in range(n)],
+            "created_at": "2026-11-23T10:00:00Z",
+            "region": "DE",
+            "language": "de",
+            "text": "hallo welt",
+            "transcript": None,
+            "ocr_text": None,
+            "hashtags": [["x"]] * n,
+            "media_hash": None,
+            "ai_disclosed": False,
+            "ai_provenance": None,
+            "author_account_age_days": 100,
+            "author_followers": 10,
+            "views": 5,
+            "user_reports": 0,
+            "report_reasons": [[]] * n,
+        }
+    )
+
+
+def run(raw: pd.DataFrame, max_chars: int = 1_000):
+    return normalise_rows(raw, source_file="f.parquet", source_name="test", run_id="r1", window=WINDOW, max_item_chars=max_chars)
+
+
+def test_clean_rows_pass_and_match_the_item_schema():
+    result = run(raw_rows())
+    assert result.counts["processed"] == 6 and result.counts["quarantined"] == 0
+    assert items_table(result.items).schema.equals(ITEMS)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("item_id", None, "null_item_id"),
+        ("item_id", "  ", "null_item_id"),
+        ("created_at", "not-a-date", "bad_timestamp"),
+        ("created_at", "2026-11-23 10:00:00", "bad_timestamp"),  # no time zone
+        ("created_at", "2026-11-25T10:00:00Z", "outside_window"),
+        ("item_type", "podcast", "invalid_enum"),
+        ("region", "XX", "invalid_enum"),
+        ("region", "usa", "invalid_enum"),
+        ("language", "english", "invalid_enum"),
+        ("text", "broken \ufffd text", "undecodable_text"),
+        ("text", "x" * 2_000, "oversize_text"),
+        ("views", -3, "invalid_value"),
+        ("author_id", None, "missing_value"),
+    ],
+)
+def test_bad_rows_are_quarantined_with_a_reason_and_nothing_is_lost(column, value, reason):
+    raw = raw_rows()
+    raw[column] = raw[column].astype(object)
+    raw.at[2, column] = value
+    result = run(raw)
+    assert result.counts["read"] == result.counts["processed"] + result.counts["quarantined"] == 6
+    q = result.quarantine
+    assert q["reason"].tolist() == [reason]
+    assert q["row_number"].tolist() == [2]
+    assert json.loads(q["raw"].iloc[0])["author_id"] == raw.at[2, "author_id"]  # the original row is kept
+    quarantine_table(q)  # conforms to the quarantine schema
+
+
+def test_duplicate_ids_keep_the_first_occurrence():
+    raw = raw_rows()
+    raw.at[4, "item_id"] = "i1"
+    result = run(raw)
+    assert result.quarantine["reason"].tolist() == ["duplicate_item_id"]
+    assert result.quarantine["row_number"].tolist() == [4]
+    assert result.items["item_id"].is_unique
+
+
+def test_latin1_mojibake_is_repaired_not_quarantined():
+    raw = raw_rows()
+    raw.at[0, "text"] = "café à la crème".encode("utf-8").decode("cp1252")
+    result = run(raw)
+    assert result.items.loc[result.items["item_id"] == "i0", "text"].iloc[0] == "café à la crème"
+    assert result.counts["mojibake_repaired"] == 1
+
+
+def test_lowercase_region_is_normalised():
+    raw = raw_rows()
+    raw.at[0, "region"] = "de"
+    assert run(raw).items["region"].tolist() == ["DE"] * 6
+
+
+def test_missing_required_column_names_file_and_column():
+    with pytest.raises(SourceSchemaError, match=r"f\.parquet: missing required column\(s\) \['created_at'\]"):
+        run(raw_rows().drop(columns="created_at"))
+
+
+def test_extra_and_missing_optional_columns_are_tolerated():
+    raw = raw_rows().drop(columns=["transcript", "views"]).assign(unexpected=1)
+    result = run(raw)
+    assert result.counts["processed"] == 6 and result.counts["extra_columns"] == 1
+    assert (result.items["views"] == 0).all()
+
+
+def test_cross_partition_duplicates_are_found_in_later_partitions_only():
+    out = find_cross_partition_duplicates([pd.Series(["a", "b"]), pd.Series(["c", "a"]), pd.Series(["b", "d", "c"])])
+    assert [o.tolist() for o in out] == [[], [1], [0, 2]]
+    assert find_cross_partition_duplicates([pd.Series(np.array([], dtype=object))])[0].tolist() == []

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modsweep.tasks.audit import cohens_kappa, quality_metrics, stratified_proportion, wilson_interval
+from modsweep.tasks.sample import draw_qa_sample, partition_strata, qa_sample_sizes, score_bands, uniform_keys
+
+
+def test_score_bands_cover_zero_and_one():
+    assert score_bands(np.array([0.0, 0.05, 0.3, 0.95, 1.0])).tolist() == [
+        "0.00-0.10", "0.00-0.10", "0.30-0.50", "0.90-1.00", "0.90-1.00"]  # fmt: skip
+
+
+def test_uniform_keys_are_reproducible_and_uniform():
+    ids = np.array([f"item-{i}" for i in range(20_000)], dtype=object)
+    a, b = uniform_keys(ids, "seed", "p"), uniform_keys(ids, "seed", "p")
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, uniform_keys(ids, "other", "p"))
+    assert 0.48 < a.mean() < 0.52 and a.min() >= 0 and a.max() < 1
+
+
+def test_sample_sizes_follow_wilson_target_with_floor_cap_and_population():
+    sizes = qa_sample_sizes(pd.Series([5, 100, 100_000]), half_width=0.05, floor=20, cap=400)
+    assert sizes.tolist()[0] == 5  # never more than the population
+    assert 20 <= sizes.tolist()[1] <= 100
+    assert sizes.tolist()[2] == 383  # ⌈384.15 / (1 + 383.15 / 100,000)⌉
+
+
+def _partition(n: int, seed: int, offset: int = 0):
+    rng = np.random.default_rng(seed)
+    ids = pd.Series([f"i{offset + k}" for k in range(n)])
+    scores = pd.DataFrame({"hate.speech": rng.random(n).astype(np.float32)})
+    acted = ids[scores["hate.speech"] > 0.9]
+    decisions = pd.DataFrame({"item_id": acted, "policy_id": "hate.speech", "automated": True, "action": "remove"})
+    regions = pd.Series(rng.choice(["DE", "US"], n))
+    return ids, regions, scores, decisions
+
+
+def test_partitioned_sampling_equals_one_pass_sampling():
+    parts = [_partition(3_000, s, offset=s * 10_000) for s in range(3)]
+    merged = [partition_strata(*p, seed="k", keep_per_stratum=50) for p in parts]
+    pops = pd.concat([m[0] for m in merged]).groupby(["stratum", "region"], as_index=False)["population"].sum()
+    cands = pd.concat([m[1] for m in merged])
+    whole = partition_strata(*(pd.concat([p[i] for p in parts], ignore_index=True) for i in range(4)), seed="k",
+                             keep_per_stratum=50)  # fmt: skip
+    sizes = qa_sample_sizes(pops.groupby("stratum")["population"].sum(), half_width=0.2, floor=5, cap=50)
+    a = draw_qa_sample(pops, cands, sizes).sort_values("item_id")["item_id"].tolist()
+    b = draw_qa_sample(whole[0], whole[1], sizes).sort_values("item_id")["item_id"].tolist()
+    assert a == b and len(a) == sizes.sum()
+
+
+def test_selection_frequency_matches_inclusion_probability():
+    ids, regions, scores, decisions = _partition(2_000, 1)
+    hits = pd.Series(0.0, index=ids)
+    probs = None
+    reps = 150
+    for r in range(reps):
+        pops, cands = partition_strata(ids, regions, scores, decisions, seed=f"run-{r}", keep_per_stratum=40)
+        sizes = qa_sample_sizes(pops.groupby("stratum")["population"].sum(), half_width=0.2, floor=5, cap=40)
+        s = draw_qa_sample(pops, cands, sizes)
+        hits[s["item_id"]] += 1
+        probs = s.groupby("stratum")["inclusion_prob"].first()
+    _, cands = partition_strata(ids, regions, scores, decisions, seed="x", keep_per_stratum=10_000)
+    stratum_of = cands.set_index("item_id")["stratum"]
+    freq = (hits / reps).groupby(stratum_of).mean()
+    for stratum, p in probs.items():
+        assert freq[stratum] == pytest.approx(p, rel=0.1)
+
+
+def test_wilson_interval_contains_estimate_and_stays_in_unit_range():
+    lo, hi = wilson_interval(0, 20)
+    assert lo == 0 and 0 < hi < 0.2
+    lo, hi = wilson_interval(18, 20)
+    assert lo < 0.9 < hi <= 1
+
+
+def test_stratified_precision_recovers_truth_within_ci_most_of_the_time():
+    rng = np.random.default_rng(0)
+    truth_p = {"a": 0.9, "b": 0.6}
+    N = {"a": 5_000, "b": 1_000}
+    true = (truth_p["a"] * N["a"] + truth_p["b"] * N["b"]) / (N["a"] + N["b"])
+    covered = 0
+    for _ in range(200):
+        k = {h: rng.hypergeometric(int(truth_p[h] * N[h]), int((1 - truth_p[h]) * N[h]), 100) for h in N}
+        est, lo, hi, n = stratified_proportion(pd.DataFrame({"N": N, "n": {"a": 100, "b": 100}, "k": k}))
+        covered += lo <= true <= hi
+        assert n == 200
+    assert covered >= 180  # nominal 95%
+
+
+def test_quality_metrics_per_policy_and_region():
+    qa = pd.DataFrame({
+        "policy_id": "hate.speech", "region": ["DE"] * 30 + ["US"] * 30,
+        "stratum": ["hate.speech|0.90-1.00|actioned"] * 20 + ["hate.speech|0.00-0.10|unactioned"] * 10
+                   + ["hate.speech|0.90-1.00|actioned"] * 20 + ["hate.speech|0.00-0.10|unactioned"] * 10,
+        "label": (["violating"] * 18 + ["benign"] * 2 + ["benign"] * 10) * 2,
+    })  # fmt: skip
+    pops = pd.DataFrame({"stratum": ["hate.speech|0.90-1.00|actioned", "hate.speech|0.00-0.10|unactioned"] * 2,
+                         "region": ["DE", "DE", "US", "US"], "population": [100, 9_900, 100, 9_900]})  # fmt: skip
+    m = quality_metrics(qa, pops, day=date(2026, 11, 23), run_id="r")
+    precision = m[(m["metric"] == "automated_precision") & (m["region"] == "ALL")].iloc[0]
+    assert precision["value"] == pytest.approx(0.9)
+    assert precision["ci_low"] < 0.9 < precision["ci_high"] and precision["n"] == 40
+    assert set(m["region"]) == {"ALL", "DE", "US"}
+    recall = m[(m["metric"] == "estimated_recall") & (m["region"] == "ALL")].iloc[0]
+    assert recall["value"] == pytest.approx(1.0)
+
+
+def test_cohens_kappa_perfect_and_chance():
+    a = np.array(["violating", "benign"] * 50)
+    assert cohens_kappa(a, a)[0] == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    k = cohens_kappa(rng.choice(["violating", "benign"], 2_000), rng.choice(["violating", "benign"], 2_000))
+    assert abs(k[0]) < 0.1 and k[1] < 0 < k[2]
