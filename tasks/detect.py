@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,16 @@ from modsweep.tasks.text import NormalisedText, combined_text, featurise, normal
 from modsweep.tasks.train import TextPolicyModel
 
 SCORE_FLOOR = 0.05  # detections below this are not stored; decisions treat them as 0
-DETECTOR_VERSIONS = {"lexicon": "lexicon-1", "reports": "reports-1", "aigc": "aigc-provenance-1", "coordination": "minhash-lsh-1"}
+DETECTOR_VERSIONS = {
+    "lexicon": "lexicon-1",
+    "regex": "regex-1",
+    "hashtag": "hashtag-1",
+    "claim_match": "claim-cosine-1",
+    "hash_match": "hamming-1",
+    "reports": "reports-1",
+    "aigc": "aigc-provenance-1",
+    "coordination": "minhash-lsh-1",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,55 @@ class LexiconEntry:
     detector_id: str
     term: str
     weight: float
+
+
+@dataclass(frozen=True)
+class ClaimList:
+    """Fact-checked false claims with their hashed features (same featurisation as the items)."""
+
+    claim_ids: np.ndarray
+    urls: np.ndarray
+    features: sparse.csr_matrix
+
+
+@dataclass(frozen=True)
+class HashList:
+    """Known media hashes (64-bit perceptual hashes as hex) and the list entry they came from."""
+
+    hashes: np.ndarray  # uint64
+    labels: np.ndarray
+
+
+def parse_claims(text: str) -> ClaimList:
+    """A claims CSV: claim_id, text, fact_check_url, language."""
+    import io
+
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    missing = {"claim_id", "text", "fact_check_url"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"claims file lacks column(s) {sorted(missing)}")
+    feats = featurise(normalise(frame["text"]))
+    return ClaimList(frame["claim_id"].to_numpy(dtype=object), frame["fact_check_url"].to_numpy(dtype=object), feats)
+
+
+def parse_hashes(lines: list[str]) -> HashList:
+    """`hexhash<TAB>label` lines; hashes are 16 hex digits (64 bits)."""
+    hashes, labels = [], []
+    for line in lines:
+        value, _, label = line.partition("\t")
+        hashes.append(int(value.strip(), 16))
+        labels.append(label.strip() or value.strip())
+    return HashList(np.array(hashes, dtype=np.uint64), np.array(labels, dtype=object))
+
+
+def hex_to_uint64(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse 16-hex-digit hashes; returns (values, valid mask)."""
+    s = values.astype("string").str.strip().str.lower()
+    valid = s.str.fullmatch(r"[0-9a-f]{16}").fillna(False).to_numpy(dtype=bool)
+    out = np.zeros(len(s), dtype=np.uint64)
+    if valid.any():
+        out[valid] = np.array([int(v, 16) for v in s[valid]], dtype=np.uint64)
+    return out, valid
 
 
 @dataclass
@@ -45,6 +104,14 @@ class DetectorBank:
     report_detectors: list[tuple[str, str, list[str], float]] = field(default_factory=list)
     aigc_detectors: list[tuple[str, str, float]] = field(default_factory=list)
     coordination: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
+    regex_detectors: list[tuple[str, str, list[tuple[str, float]], float]] = field(default_factory=list)
+    hashtag_detectors: list[tuple[str, str, dict[str, float], float]] = field(default_factory=list)
+    claim_detectors: list[tuple[str, str, ClaimList, float, float]] = field(default_factory=list)  # …, min_sim
+    hash_detectors: list[tuple[str, str, HashList, int, float]] = field(default_factory=list)  # …, max_distance
+
+    @property
+    def needs_features(self) -> bool:
+        return bool(self.classifier_detectors or self.claim_detectors)
 
 
 def parse_lexicon(lines: list[str]) -> list[tuple[str, float]]:
@@ -84,6 +151,20 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
                 bank.aigc_detectors.append((policy.id, det.id, det.weight))
             elif det.kind == "coordination":
                 bank.coordination.append((policy.id, det.id, dict(det.params), det.weight))
+            elif det.kind == "regex":
+                patterns = parse_lexicon(pack.resource_lines(det.params["patterns"]))
+                for pattern, _ in patterns:
+                    re.compile(pattern)  # a bad pattern fails at load, naming itself
+                bank.regex_detectors.append((policy.id, det.id, patterns, det.weight))
+            elif det.kind == "hashtag":
+                tags = {t.lstrip("#").casefold(): w for t, w in parse_lexicon(pack.resource_lines(det.params["terms"]))}
+                bank.hashtag_detectors.append((policy.id, det.id, tags, det.weight))
+            elif det.kind == "claim_match":
+                claims = parse_claims(pack.resources[det.params["claims"]])
+                bank.claim_detectors.append((policy.id, det.id, claims, det.weight, float(det.params.get("min_similarity", 0.5))))
+            elif det.kind == "hash_match":
+                hashes = parse_hashes(pack.resource_lines(det.params["hashes"]))
+                bank.hash_detectors.append((policy.id, det.id, hashes, int(det.params.get("max_distance", 6)), det.weight))
             else:
                 raise NotImplementedError(f"detector kind {det.kind!r} ({policy.id}/{det.id}) is not available yet")
     if n_terms:
@@ -143,10 +224,10 @@ def score_lexicons(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBan
     return frames
 
 
-def score_classifiers(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBank) -> list[pd.DataFrame]:
-    if not bank.classifier_detectors or bank.model is None:
+def score_classifiers(item_ids: np.ndarray, features: sparse.csr_matrix | None, norm: NormalisedText,
+                      bank: DetectorBank) -> list[pd.DataFrame]:  # fmt: skip
+    if not bank.classifier_detectors or bank.model is None or features is None:
         return []
-    features = featurise(norm)
     probs = bank.model.predict_proba(features)
     frames = []
     for policy, det, label, weight in bank.classifier_detectors:
@@ -201,13 +282,107 @@ def score_aigc(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]:
     ]
 
 
+def score_regexes(items: pd.DataFrame, raw_text: pd.Series, bank: DetectorBank) -> list[pd.DataFrame]:
+    """Regular expressions over the raw (not normalised) text, e.g. links and phone numbers."""
+    frames = []
+    for policy, det, patterns, weight in bank.regex_detectors:
+        score = np.zeros(len(items))
+        matched: list[list[str]] = [[] for _ in range(len(items))]
+        for pattern, w in patterns:
+            hit = raw_text.str.contains(pattern, regex=True, flags=re.IGNORECASE).fillna(False).to_numpy(dtype=bool)
+            score = np.where(hit, 1 - (1 - score) * (1 - w), score)
+            for r in np.flatnonzero(hit):
+                matched[r].append(pattern)
+        score *= weight
+        rows = np.flatnonzero(score >= SCORE_FLOOR)
+        evidence = [json.dumps({"patterns": matched[r]}) for r in rows]
+        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["regex"], score[rows], evidence))
+    return frames
+
+
+def score_hashtags(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]:
+    """Listed hashtags (case-insensitive, '#' optional) → the highest listed weight among an item's tags."""
+    if not bank.hashtag_detectors:
+        return []
+    tags = pa.array(items["hashtags"], type=pa.list_(pa.string()))
+    flat = pc.utf8_lower(pc.utf8_ltrim(pc.list_flatten(tags), characters="#"))
+    parents = pc.list_parent_indices(tags).to_numpy()
+    flat_values = np.asarray(flat.to_pylist(), dtype=object)
+    frames = []
+    for policy, det, listed, weight in bank.hashtag_detectors:
+        weights = np.array([listed.get(t, 0.0) if t is not None else 0.0 for t in flat_values], dtype=np.float64)
+        score = np.zeros(len(items))
+        np.maximum.at(score, parents, weights)
+        score *= weight
+        rows = np.flatnonzero(score >= SCORE_FLOOR)
+        hit_tags: dict[int, list[str]] = {}
+        for p, t, w in zip(parents, flat_values, weights, strict=True):
+            if w > 0:
+                hit_tags.setdefault(int(p), []).append(str(t))
+        evidence = [json.dumps({"hashtags": sorted(set(hit_tags.get(int(r), [])))}) for r in rows]
+        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["hashtag"], score[rows], evidence))
+    return frames
+
+
+def score_claims(item_ids: np.ndarray, features: sparse.csr_matrix | None, bank: DetectorBank) -> list[pd.DataFrame]:
+    """Cosine similarity of each item to the closest fact-checked false claim (shared hashed features)."""
+    frames = []
+    for policy, det, claims, weight, min_sim in bank.claim_detectors:
+        sims = (features @ claims.features.T).tocsr()
+        best = np.asarray(sims.max(axis=1).todense()).ravel()
+        which = np.asarray(sims.argmax(axis=1)).ravel()
+        rows = np.flatnonzero(best >= min_sim)
+        evidence = [json.dumps({"claim_id": str(claims.claim_ids[which[r]]), "similarity": round(float(best[r]), 3),
+                                "fact_check_url": str(claims.urls[which[r]])}) for r in rows]  # fmt: skip
+        frames.append(_frame(item_ids[rows], policy, det, DETECTOR_VERSIONS["claim_match"], np.minimum(best[rows], 0.99) * weight, evidence))
+    return frames
+
+
+def score_media_hashes(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]:
+    """Exact and near-duplicate matches (Hamming distance on 64-bit perceptual hashes) against hash lists."""
+    if not bank.hash_detectors:
+        return []
+    values, valid = hex_to_uint64(items["media_hash"])
+    idx = np.flatnonzero(valid)
+    frames = []
+    for policy, det, listed, max_distance, weight in bank.hash_detectors:
+        if not len(idx) or not len(listed.hashes):
+            continue
+        best = np.full(len(idx), 65, dtype=np.int64)
+        which = np.zeros(len(idx), dtype=np.int64)
+        for j in range(0, len(listed.hashes), 256):  # blocks keep the distance matrix small
+            block = listed.hashes[j : j + 256]
+            dist = np.bitwise_count(values[idx][:, None] ^ block[None, :]).astype(np.int64)
+            arg = dist.argmin(axis=1)
+            d = dist[np.arange(len(idx)), arg]
+            better = d < best
+            best[better], which[better] = d[better], arg[better] + j
+        hit = best <= max_distance
+        rows = idx[hit]
+        # Exact match 0.99; each differing bit lowers the score, down to 0.6 at the distance limit.
+        score = (0.99 - 0.39 * best[hit] / max(max_distance, 1)) * weight
+        evidence = [json.dumps({"list_entry": str(listed.labels[w]), "hamming_distance": int(d)})
+                    for w, d in zip(which[hit], best[hit], strict=True)]  # fmt: skip
+        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["hash_match"], score, evidence))
+    return frames
+
+
 def detect_partition(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_chars: int = 20_000) -> pd.DataFrame:
-    """Every per-item detector of the pack over one partition → sparse detections (DETECTIONS schema)."""
-    norm = normalise(combined_text(items), max_chars=max_chars)
+    """Every per-item detector of the pack over one partition → sparse detections (DETECTIONS schema).
+
+    The text is combined and normalised once, and featurised once for every classifier and claim list.
+    """
+    raw_text = combined_text(items)
+    norm = normalise(raw_text, max_chars=max_chars)
+    features = featurise(norm) if bank.needs_features else None
     item_ids = items["item_id"].to_numpy()
     frames = [
         *score_lexicons(item_ids, norm, bank),
-        *score_classifiers(item_ids, norm, bank),
+        *score_classifiers(item_ids, features, norm, bank),
+        *score_claims(item_ids, features, bank),
+        *score_regexes(items, raw_text.str.slice(0, max_chars), bank),
+        *score_hashtags(items, bank),
+        *score_media_hashes(items, bank),
         *score_reports(items, bank),
         *score_aigc(items, bank),
     ]
@@ -289,9 +464,10 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
         for comp in np.flatnonzero(sizes >= min_accounts):
             members = sig.iloc[np.flatnonzero(labels == comp)].sort_values("created_at")
             times = pd.to_datetime(members["created_at"], utc=True)
-            best = _max_accounts_in_window(times.to_numpy(), members["author_id"].to_numpy(), window)
-            if best < min_accounts:
+            mask, best = burst_members(times.to_numpy(), members["author_id"].to_numpy(), window, min_accounts)
+            if not mask.any():
                 continue
+            members, times = members[mask], times[mask]
             score = min(0.99, 0.6 + 0.35 * (best - min_accounts) / max(min_accounts, 1)) * weight
             cluster_id = "c-" + format(zlib.crc32(",".join(sorted(members["item_id"])).encode()), "08x")
             span = (times.max() - times.min()).total_seconds() / 60
@@ -308,8 +484,9 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
     return out[list(DETECTIONS.names)]
 
 
-def _max_accounts_in_window(times: np.ndarray, authors: np.ndarray, window: pd.Timedelta) -> int:
-    """The most distinct authors seen within any `window`-long stretch (times sorted)."""
+def burst_members(times: np.ndarray, authors: np.ndarray, window: pd.Timedelta, min_accounts: int) -> tuple[np.ndarray, int]:
+    """Members (times sorted) inside some `window`-long stretch with ≥ min_accounts distinct authors, and the peak count."""
+    in_burst = np.zeros(len(times), dtype=bool)
     best, left = 0, 0
     counts: dict[Any, int] = {}
     w = np.timedelta64(int(window.total_seconds() * 1e6), "us")
@@ -321,4 +498,6 @@ def _max_accounts_in_window(times: np.ndarray, authors: np.ndarray, window: pd.T
                 del counts[authors[left]]
             left += 1
         best = max(best, len(counts))
-    return best
+        if len(counts) >= min_accounts:
+            in_burst[left : right + 1] = True
+    return in_burst, best

@@ -310,7 +310,11 @@ def _fmt_pct(pct: float | None) -> str:
 
 
 def _short(value: Any, limit: int = 200) -> str:
-    text = value if isinstance(value, str) else repr(value) if isinstance(value, tuple) else str(value)
+    if isinstance(value, tuple):  # column-pair examples: (a, b) without numpy reprs
+        value = "(" + ", ".join(str(v) for v in value) + ")"
+    elif isinstance(value, dict):  # compound-column examples: {column: value}
+        value = "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -33,9 +33,18 @@ class NormalisedText:
     truncated: np.ndarray  # bool per row
 
 
+def _as_string(col: pd.Series) -> pd.Series:
+    """A string column; lone surrogates (invalid UTF-16 halves) become U+FFFD instead of failing."""
+    try:
+        return col.fillna("").astype("string")
+    except UnicodeEncodeError:
+        fixed = col.map(lambda v: v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v)
+        return fixed.fillna("").astype("string")
+
+
 def combined_text(frame: pd.DataFrame) -> pd.Series:
     """Caption, transcript and OCR text joined, missing parts skipped."""
-    parts = [frame[c].fillna("").astype("string") for c in ("text", "transcript", "ocr_text") if c in frame]
+    parts = [_as_string(frame[c]) for c in ("text", "transcript", "ocr_text") if c in frame]
     if not parts:
         return pd.Series([""] * len(frame), index=frame.index, dtype="string")
     out = parts[0]
@@ -46,12 +55,10 @@ def combined_text(frame: pd.DataFrame) -> pd.Series:
 
 def normalise(texts: pd.Series, max_chars: int = 20_000) -> NormalisedText:
     """NFKC, casefold, drop zero-width characters, fold leetspeak and repeated letters, keep word boundaries."""
-    s = texts.fillna("").astype("string")
+    s = _as_string(texts)
     truncated = (s.str.len() > max_chars).to_numpy(dtype=bool, na_value=False)
     if truncated.any():
         s = s.str.slice(0, max_chars)
-    # Lone surrogates cannot be normalised; replace them first so nothing downstream crashes.
-    s = s.str.encode("utf-8", errors="replace").str.decode("utf-8")
     s = s.str.normalize("NFKC").str.casefold().str.translate(_DELETE_ZW).str.translate(LEET)
     s = s.str.replace(r"[^\w]+", " ", regex=True).str.replace(r"(\w)\1+", r"\1", regex=True)
     s = " " + s.str.strip() + " "
