@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -127,15 +126,9 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
 
     recorder.enter("sample")
-    import pandas as pd
-
-    populations = pd.concat([d.populations for d in decide_results], ignore_index=True)
-    populations = populations.groupby(["stratum", "region"], as_index=False)["population"].sum()
-    candidates = pd.concat([d.candidates for d in decide_results], ignore_index=True)
-    sampled = t.draw_review_sample(ctx, populations, candidates)
+    sampled = t.draw_review_sample(ctx, decide_results)
     recorder.record_counts("sample", sampled)
     recorder.enter("gate:review.sampled")
-    lake = resources.lake(ctx.lake_root)
     _gates(recorder, [t.gate_partition.submit(ctx, "review.sampled", "review_tasks", "tasks")])
 
     if truth_dir:
@@ -152,10 +145,12 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     report_path = publish_report(ctx, recorder.run_id)
     outputs = {"report": str(report_path), "lake": ctx.lake_root}
     recorder.finish(outputs)
-    summary = _summary(ctx, recorder, ingest_counts, decide_results, sampled, report_path)
+    summary = RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
+                         items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
+                         quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
+                         report_path=str(report_path), **t.summarise_outputs(ctx))  # fmt: skip
     logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
                 summary.quarantined, report_path)  # fmt: skip
-    _ = lake
     return summary
 
 
@@ -167,22 +162,10 @@ def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
     return out
 
 
-def _summary(ctx: RunContext, recorder: RunRecorder, ingest_counts: dict[str, int], decide_results: list[Any],
-             sampled: dict[str, Any], report_path: Path) -> RunSummary:  # fmt: skip
-    lake = resources.lake(ctx.lake_root)
-    decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["policy_id", "action"]).to_pandas()
-    actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in decisions.groupby("policy_id")}
-    gates: dict[str, str] = {}
-    for g in recorder.gates:
-        worst = gates.get(g["suite"], "ok")
-        order = ["ok", "warning", "critical"]
-        gates[g["suite"]] = max(worst, g["severity"], key=order.index)
-    return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
-                      items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
-                      quarantined=ingest_counts["quarantined"], actions=actions,
-                      review_tasks={k: v for k, v in sampled.items() if k.startswith("tasks.") or k == "review_tasks"},
-                      gates=gates, report_path=str(report_path))  # fmt: skip
-
-
-def new_run_id() -> str:
-    return str(uuid.uuid4())
+def _worst_gate_results(results: list[dict[str, Any]]) -> dict[str, str]:
+    """Per suite, the worst result over its partitions."""
+    order = ["ok", "warning", "critical"]
+    worst: dict[str, str] = {}
+    for g in results:
+        worst[g["suite"]] = max(worst.get(g["suite"], "ok"), g["severity"], key=order.index)
+    return worst

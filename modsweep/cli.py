@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -17,7 +18,7 @@ from rich.table import Table
 from modsweep.config import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
-console = Console()
+console = Console(width=max(120, Console().width))
 err = Console(stderr=True)
 
 TEXT_POLICIES = ["misinfo.medical", "civic.election_integrity", "hate.speech", "violent_extremism", "self_harm",
@@ -32,6 +33,7 @@ def _quiet_environment() -> None:
     os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

@@ -23,11 +23,12 @@ class Settings(BaseSettings):
     max_item_chars: int = Field(default=1_000_000, description="Longer text fields are quarantined as oversize")
     max_scoring_chars: int = Field(default=20_000, description="Text is truncated to this for scoring (flagged)")
     review_capacity_per_queue: int = Field(default=500, ge=0, description="Daily review tasks per queue")
-    qa_half_width: float = Field(default=0.05, gt=0, lt=0.5, description="Target 95% CI half-width per QA stratum")
+    qa_half_width: float = Field(default=0.1, gt=0, lt=0.5, description="Target 95% CI half-width per QA stratum")
     qa_floor: int = Field(default=20, ge=0, description="Minimum QA sample per stratum")
-    qa_cap: int = Field(default=400, ge=1, description="Maximum QA sample per stratum")
+    qa_cap: int = Field(default=200, ge=1, description="Maximum QA sample per stratum")
     double_review_share: float = Field(default=0.1, ge=0, le=1, description="Share of QA tasks given to two reviewers")
-    reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' accuracy")
+    reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' recall on violations")
+    reviewer_false_positive_rate: float = Field(default=0.002, ge=0, le=0.5, description="Simulated reviewers' error on benign items")
 
     @property
     def lake_root(self) -> str:

@@ -56,7 +56,10 @@ def _strata_table(labelled: pd.DataFrame, populations: pd.DataFrame, region: str
 def quality_metrics(
     qa_outcomes: pd.DataFrame, populations: pd.DataFrame, *, day: date, run_id: str, min_n: int = 10
 ) -> pd.DataFrame:
-    """Precision of automated actions, recall and prevalence per policy × region (and 'ALL'), with CIs.
+    """Precision of automated actions, automated recall and prevalence per policy × region (and 'ALL'), with CIs.
+
+    Automated recall is the share of violating items that an automated action caught; items escalated to
+    human review count as not (yet) actioned, so policies that never automate report 0.
 
     `qa_outcomes`: decided QA tasks (replica 0) with stratum, policy_id, region and label.
     `populations`: stratum × region population counts of the whole window.
@@ -81,7 +84,7 @@ def quality_metrics(
             if tp + fn > 0:
                 recall = tp / (tp + fn)
                 se = np.sqrt(fn**2 * var_tp + tp**2 * var_fn) / (tp + fn) ** 2
-                rows.append((policy, name, "estimated_recall", recall, max(0.0, recall - Z95 * se),
+                rows.append((policy, name, "automated_recall", recall, max(0.0, recall - Z95 * se),
                              min(1.0, recall + Z95 * se), total_n))  # fmt: skip
             N = t["N"].sum()
             if N > 0 and total_n > 0:

@@ -406,14 +406,14 @@ def coordination_signatures(items: pd.DataFrame, max_account_age_days: int) -> p
     """MinHash LSH band keys of young accounts' texts (hashtags and numbers dropped): the input to clustering."""
     young = items[items["author_account_age_days"].to_numpy() <= max_account_age_days]
     if young.empty:
-        return pd.DataFrame(columns=["item_id", "author_id", "created_at", "account_age", *_band_cols()])
+        return pd.DataFrame(columns=["item_id", "author_id", "created_at", "account_age", "minhash", *_band_cols()])
     norm = normalise(young["text"].fillna("").astype("string").str.replace(r"#\w+", " ", regex=True))
     token_lists = [[t for t in s.split() if len(t) > 2 and not t.isdigit()] for s in norm.text.tolist()]
     keep = np.array([len(t) >= 4 for t in token_lists], dtype=bool)
     token_lists = [t for t, k in zip(token_lists, keep, strict=True) if k]
     young = young[keep]
     if young.empty:
-        return pd.DataFrame(columns=["item_id", "author_id", "created_at", "account_age", *_band_cols()])
+        return pd.DataFrame(columns=["item_id", "author_id", "created_at", "account_age", "minhash", *_band_cols()])
     lengths = np.array([len(set(t)) for t in token_lists])
     hashes = np.fromiter((zlib.crc32(tok.encode()) for toks in token_lists for tok in set(toks)), dtype=np.uint64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -427,6 +427,8 @@ def coordination_signatures(items: pd.DataFrame, max_account_age_days: int) -> p
             "author_id": young["author_id"].to_numpy(),
             "created_at": young["created_at"].to_numpy(),
             "account_age": young["author_account_age_days"].to_numpy(),
+            # The full signature (32 × uint32) verifies LSH candidates: estimated Jaccard = share of equal values.
+            "minhash": [row.tobytes() for row in np.ascontiguousarray(sig.T.astype(np.uint32))],
         }
     )
     for b in range(LSH_BANDS):
@@ -454,10 +456,18 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
             codes = pd.factorize(sig[col])[0]
             order = np.argsort(codes, kind="stable")
             sorted_codes = codes[order]
-            same = sorted_codes[1:] == sorted_codes[:-1]
-            src.append(order[1:][same])
-            dst.append(order[:-1][same])
+            for lag in range(1, 5):  # each bucket member meets up to four others: one bad pair cannot split a cluster
+                same = sorted_codes[lag:] == sorted_codes[:-lag]
+                src.append(order[lag:][same])
+                dst.append(order[:-lag][same])
         s, d = np.concatenate(src), np.concatenate(dst)
+        # Keep only candidate pairs that really are similar and close in time, so clusters cannot chain
+        # loosely related posts across the day.
+        minhash = np.frombuffer(b"".join(sig["minhash"]), dtype=np.uint32).reshape(n, MINHASH_PERMUTATIONS)
+        times_us = pd.to_datetime(sig["created_at"], utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[us]").astype(np.int64)
+        similar = (minhash[s] == minhash[d]).mean(axis=1) >= float(params.get("similarity", 0.7))
+        close = np.abs(times_us[s] - times_us[d]) <= int(window.total_seconds() * 1e6)
+        s, d = s[similar & close], d[similar & close]
         graph = sparse.coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
         _, labels = connected_components(graph, directed=False)
         sizes = np.bincount(labels)
@@ -472,7 +482,7 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
             cluster_id = "c-" + format(zlib.crc32(",".join(sorted(members["item_id"])).encode()), "08x")
             span = (times.max() - times.min()).total_seconds() / 60
             evidence = json.dumps(
-                {"cluster_id": cluster_id, "cluster_size": len(members), "accounts": int(best),
+                {"cluster_id": cluster_id, "similarity_threshold": float(params.get("similarity", 0.7)), "cluster_size": len(members), "accounts": int(best),
                  "span_minutes": round(span, 1), "median_account_age_days": float(members["account_age"].median())}
             )  # fmt: skip
             frames.append(

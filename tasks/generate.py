@@ -130,12 +130,14 @@ REPORT_REASONS: dict[str, tuple[str, ...]] = {
     "deceptive.coordinated": ("spam", "fake_account"),
 }
 _NOISE_REASONS = ("other", "dislike", "spam", "misinformation", "hate", "nudity", "bullying")
+# fmt: off
+# (hand-laid tables from here to `fmt: on`: kept compact, out of the formatter's reach)
 # Expected reports per sqrt(views / 100): violating content is reported far more often than benign content.
 _REPORT_RATE = {
     "misinfo.medical": 0.25, "civic.election_integrity": 0.3, "aigc.undisclosed": 0.1, "hate.speech": 0.5,
     "violent_extremism": 0.6, "self_harm": 0.3, "minor_safety": 0.45, "deceptive.spam": 0.35,
     "deceptive.coordinated": 0.1, "benign": 0.006, "confuser": 0.03,
-}  # fmt: skip
+}
 
 # --- text: benign content per language ---------------------------------------------------------------------
 
@@ -197,6 +199,11 @@ _BENIGN: dict[str, dict] = {
             "politics": ("Read both manifestos before deciding.", "Good turnout at the community forum."),
         },
         "cta": ("Shop now.", "Order today, free returns.", "Learn more on our website."),
+        "openers": ("Okay so", "Honestly,", "Update:", "Guys,", "Wow.", "Quick one:", "Not sure about you but", "PSA:",
+                    "Lowkey", "Ngl"),
+        "closers": ("Can't wait for next time.", "10/10 would recommend.", "Who's coming with me?", "Thoughts?",
+                    "Still smiling.", "Need a nap now.", "Tag someone who needs this.", "More pics later.",
+                    "Best part of my week.", "Back to reality tomorrow."),
         "fillers": ("really", "seriously", "literally"),
         "accent": "Café crème à la française, très bon — naïve résumé.",
     },
@@ -212,8 +219,8 @@ _BENIGN: dict[str, dict] = {
                      "los tacos del centro", "el mercado del barrio", "la paella del domingo"),
             "sport": ("el clásico", "la maratón", "el partido de pádel", "la final de liga", "mi carrera matutina",
                       "el partido de tenis"),
-            "music": ("el nuevo disco", "el concierto en la sala", "el cartel del festival",
-                      "mi práctica de guitarra", "la noche de jazz", "esta playlist"),
+            "music": ("el nuevo disco", "el concierto en la sala", "el cartel del festival", "mi práctica de guitarra",
+                      "la noche de jazz", "esta playlist"),
             "travel": ("el viaje en coche", "el tren a la costa", "el finde en la sierra", "el casco antiguo",
                        "el ferry", "el mercado nocturno"),
             "weather": ("la tormenta", "la primera nevada", "esta ola de calor", "la lluvia de camino al trabajo",
@@ -223,19 +230,27 @@ _BENIGN: dict[str, dict] = {
             "tech": ("la actualización del móvil", "mi servidor casero", "el bootcamp de programación",
                      "el portátil nuevo", "este reloj inteligente barato", "la quedada de software libre"),
             "politics": ("el pleno del ayuntamiento", "la votación del carril bici", "el presupuesto de la biblioteca",
-                         "el debate de candidatos", "la recogida de firmas del parque", "la reunión del consejo escolar"),
+                         "el debate de candidatos", "la recogida de firmas del parque",
+                         "la reunión del consejo escolar"),
         },
         "lines": {
-            "food": ("Cocino para amigos esta noche, deseadme suerte.", "Receta en los comentarios si alguien la quiere."),
+            "food": ("Cocino para amigos esta noche, deseadme suerte.",
+                     "Receta en los comentarios si alguien la quiere."),
             "sport": ("¡Qué remontada en la segunda parte!", "Entrenando para los 10k del mes que viene."),
             "music": ("En bucle toda la semana.", "El público cantó todas las canciones."),
-            "travel": ("La lista de equipaje es más larga que el viaje jaja.", "Las vistas de la ruta valieron cada paso."),
+            "travel": ("La lista de equipaje es más larga que el viaje jaja.",
+                       "Las vistas de la ruta valieron cada paso."),
             "weather": ("Otra vez sin paraguas.", "Tiempo perfecto para pasear."),
             "family": ("Qué orgullo de esta pequeña.", "El abuelo sigue ganando a todos al ajedrez."),
             "tech": ("Por fin la batería dura algo.", "Toda la tarde depurando código, valió la pena."),
             "politics": ("Leed los programas antes de decidir.", "Buena participación en el foro vecinal."),
         },
         "cta": ("Compra ya.", "Pide hoy, devolución gratis.", "Más información en nuestra web."),
+        "openers": ("Bueno,", "A ver,", "Actualización:", "Chicos,", "Madre mía.", "Rápido:", "No sé vosotros pero",
+                    "Aviso:", "Sinceramente,", "Oye,"),
+        "closers": ("Con ganas de repetir.", "Lo recomiendo al cien por cien.", "¿Quién se viene?", "¿Qué opináis?",
+                    "Todavía sonriendo.", "Necesito una siesta.", "Etiqueta a quien lo necesite.", "Más fotos luego.",
+                    "Lo mejor de la semana.", "Mañana vuelta a la rutina."),
         "fillers": ("de verdad", "en serio", "literalmente"),
         "accent": "¡Qué año, señor! Mañana café con leche y piñones.",
     },
@@ -275,6 +290,11 @@ _BENIGN: dict[str, dict] = {
             "politics": ("Leiam as propostas antes de decidir.", "Boa participação na audiência pública."),
         },
         "cta": ("Compre já.", "Peça hoje, frete grátis.", "Saiba mais no nosso site."),
+        "openers": ("Então,", "Gente,", "Atualização:", "Olha,", "Nossa.", "Rapidinho:", "Não sei vocês mas", "Aviso:",
+                    "Sinceramente,", "Bom,"),
+        "closers": ("Já quero repetir.", "Recomendo demais.", "Quem vem junto?", "O que vocês acham?",
+                    "Ainda sorrindo.", "Preciso de um cochilo.", "Marca alguém que precisa ver isso.",
+                    "Mais fotos depois.", "Melhor parte da semana.", "Amanhã volta a rotina."),
         "fillers": ("sério", "mesmo", "literalmente"),
         "accent": "Ação e coração: não é só pão de queijo, é tradição.",
     },
@@ -307,20 +327,27 @@ _BENIGN: dict[str, dict] = {
                      "Recette en commentaire si ça intéresse quelqu'un."),
             "sport": ("Quelle remontada en deuxième mi-temps !", "Je m'entraîne pour le 10 km du mois prochain."),
             "music": ("En boucle toute la semaine.", "Le public a chanté chaque chanson."),
-            "travel": ("La liste de bagages est plus longue que le voyage mdr.", "La vue de la rando valait chaque pas."),
+            "travel": ("La liste de bagages est plus longue que le voyage mdr.",
+                       "La vue de la rando valait chaque pas."),
             "weather": ("J'ai encore oublié mon parapluie.", "Temps parfait pour une balade."),
             "family": ("Trop fière de cette petite.", "Papy bat encore tout le monde aux échecs."),
             "tech": ("La batterie tient enfin la journée.", "Toute la soirée à déboguer, ça valait le coup."),
             "politics": ("Lisez les programmes avant de choisir.", "Belle participation à la réunion de quartier."),
         },
         "cta": ("Achetez maintenant.", "Commandez aujourd'hui, retour gratuit.", "En savoir plus sur notre site."),
+        "openers": ("Bon,", "Alors,", "Petite mise à jour :", "Les amis,", "Waouh.", "Vite fait :",
+                    "Je sais pas vous mais", "Info :", "Franchement,", "Bref,"),
+        "closers": ("Vivement la prochaine fois.", "Je recommande à fond.", "Qui vient avec moi ?",
+                    "Vous en pensez quoi ?", "Toujours le sourire.", "Besoin d'une sieste.",
+                    "Identifiez quelqu'un qui en a besoin.", "Plus de photos plus tard.",
+                    "Le meilleur moment de la semaine.", "Retour à la réalité demain."),
         "fillers": ("vraiment", "sérieusement", "littéralement"),
         "accent": "Café crème à la française, très bon — déjà l'été.",
     },
     "de": {
         "templates": ("{n} {t} war {x}.", "{n} – einfach {x}.", "Ehrlich gesagt: {n} {t} war {x}.",
-                      "Endlich ausprobiert: {n}. {x}!", "Wer ist dabei? {n} {t}!",
-                      "Erinnerung: {n}, immer noch {x}.", "{n} hat mir den Tag gerettet.", "Kurzes Update: {n} {t}."),
+                      "Endlich ausprobiert: {n}. {x}!", "Wer ist dabei? {n} {t}!", "Erinnerung: {n}, immer noch {x}.",
+                      "{n} hat mir den Tag gerettet.", "Kurzes Update: {n} {t}."),
         "evals": ("super", "mega", "richtig gut", "der Hammer", "besser als erwartet", "ganz okay",
                   "etwas überbewertet", "einfach toll"),
         "times": ("heute", "gestern Abend", "am Wochenende", "gestern", "heute Morgen", "heute Abend"),
@@ -343,23 +370,32 @@ _BENIGN: dict[str, dict] = {
                          "die Diskussion der Kandidaten", "die Petition für den Park", "der Elternabend"),
         },
         "lines": {
-            "food": ("Heute koche ich für Freunde, drückt mir die Daumen.", "Rezept in den Kommentaren, falls jemand will."),
-            "sport": ("Was für eine Aufholjagd in der zweiten Halbzeit!", "Ich trainiere für den 10-km-Lauf nächsten Monat."),
+            "food": ("Heute koche ich für Freunde, drückt mir die Daumen.",
+                     "Rezept in den Kommentaren, falls jemand will."),
+            "sport": ("Was für eine Aufholjagd in der zweiten Halbzeit!",
+                      "Ich trainiere für den 10-km-Lauf nächsten Monat."),
             "music": ("Läuft die ganze Woche in Dauerschleife.", "Das Publikum hat jedes Lied mitgesungen."),
-            "travel": ("Die Packliste ist länger als die Reise haha.", "Die Aussicht von der Wanderung war jeden Schritt wert."),
+            "travel": ("Die Packliste ist länger als die Reise haha.",
+                       "Die Aussicht von der Wanderung war jeden Schritt wert."),
             "weather": ("Schon wieder den Regenschirm vergessen.", "Perfektes Wetter für einen Spaziergang."),
             "family": ("So stolz auf die Kleine.", "Opa schlägt immer noch alle im Schach."),
             "tech": ("Der Akku hält endlich durch.", "Den ganzen Abend debuggt, hat sich gelohnt."),
             "politics": ("Lest die Wahlprogramme, bevor ihr entscheidet.", "Gute Beteiligung beim Bürgerforum."),
         },
         "cta": ("Jetzt kaufen.", "Heute bestellen, kostenlose Rücksendung.", "Mehr auf unserer Website."),
+        "openers": ("Also,", "Leute,", "Kleines Update:", "Boah.", "Kurz:", "Keine Ahnung wie es euch geht, aber",
+                    "Info:", "Ehrlich,", "Na ja,", "Ganz ehrlich:"),
+        "closers": ("Freue mich schon aufs nächste Mal.", "Klare Empfehlung.", "Wer kommt mit?", "Was meint ihr?",
+                    "Immer noch am Grinsen.", "Jetzt brauche ich ein Nickerchen.",
+                    "Markiert jemanden, der das braucht.", "Mehr Fotos später.", "Bester Teil der Woche.",
+                    "Morgen wieder Alltag."),
         "fillers": ("echt", "wirklich", "ehrlich"),
         "accent": "Schöne Grüße aus München, übrigens: Käsespätzle für alle.",
     },
     "hi": {
-        "templates": ("{n} {t} ekdum {x} tha!", "{n} ke baare mein sochna band nahi ho raha.", "Aur kisko {n} pasand hai?",
-                      "Finally {n} try kiya, {x}!", "Sach bolun toh {n} {t} {x} tha.", "Kaun chal raha hai {n} ke liye {t}?",
-                      "Throwback: {n}, abhi bhi {x}.", "{n} ne din bana diya."),
+        "templates": ("{n} {t} ekdum {x} tha!", "{n} ke baare mein sochna band nahi ho raha.",
+                      "Aur kisko {n} pasand hai?", "Finally {n} try kiya, {x}!", "Sach bolun toh {n} {t} {x} tha.",
+                      "Kaun chal raha hai {n} ke liye {t}?", "Throwback: {n}, abhi bhi {x}.", "{n} ne din bana diya."),
         "evals": ("zabardast", "mast", "kamaal", "bahut badhiya", "expected se better", "theek-thaak", "bindaas",
                   "shandaar"),
         "times": ("aaj", "kal raat", "is weekend", "kal", "aaj subah", "aaj shaam"),
@@ -373,8 +409,8 @@ _BENIGN: dict[str, dict] = {
             "travel": ("road trip", "Goa wali train", "pahadon mein weekend", "purani dilli", "ferry ride",
                        "night market"),
             "weather": ("aandhi toofan", "pehli baarish", "ye garmi", "office jaate hue baarish", "sunset", "dhund"),
-            "family": ("didi ki shaadi", "school ka function", "Sunday lunch mummy papa ke saath", "bhatije ka birthday",
-                       "family game night", "naya puppy"),
+            "family": ("didi ki shaadi", "school ka function", "Sunday lunch mummy papa ke saath",
+                       "bhatije ka birthday", "family game night", "naya puppy"),
             "tech": ("phone ka naya update", "mera home server", "coding bootcamp", "naya laptop", "sasta smartwatch",
                      "open source meetup"),
             "politics": ("ward sabha meeting", "cycle track pe vote", "library ka budget", "candidates ki debate",
@@ -391,6 +427,12 @@ _BENIGN: dict[str, dict] = {
             "politics": ("फैसला करने से पहले घोषणापत्र पढ़ें।", "मोहल्ला सभा में अच्छी भागीदारी रही।"),
         },
         "cta": ("Abhi order karein.", "Aaj hi khareedein, free delivery.", "Website pe aur jaaniye."),
+        "openers": ("Toh,", "Dosto,", "Update:", "Arre,", "Wah.", "Jaldi se:", "Pata nahi tumhara, par", "Suno,",
+                    "Sach mein,", "Yaar,"),
+        "closers": ("Agli baar phir chalenge.", "Full recommend karta hoon.", "Kaun kaun aa raha hai?",
+                    "Tum log kya sochte ho?", "Abhi tak smile hai.", "Ab neend chahiye.",
+                    "Us dost ko tag karo jisko chahiye.", "Photos baad mein.", "Hafte ka best part.",
+                    "Kal se wahi routine."),
         "fillers": ("sach mein", "yaar", "bilkul"),
         "accent": "Café wali chai, très bon — naïve résumé.",
     },
@@ -417,19 +459,27 @@ _BENIGN: dict[str, dict] = {
             "tech": ("l'aggiornamento del telefono", "il mio server di casa", "il bootcamp di programmazione",
                      "il portatile nuovo", "questo smartwatch economico", "il meetup open source"),
             "politics": ("il consiglio comunale", "il voto sulle piste ciclabili", "il bilancio della biblioteca",
-                         "il dibattito tra i candidati", "la petizione per il parco", "la riunione del consiglio d'istituto"),
+                         "il dibattito tra i candidati", "la petizione per il parco",
+                         "la riunione del consiglio d'istituto"),
         },
         "lines": {
-            "food": ("Stasera cucino per gli amici, incrociate le dita.", "Ricetta nei commenti se a qualcuno interessa."),
+            "food": ("Stasera cucino per gli amici, incrociate le dita.",
+                     "Ricetta nei commenti se a qualcuno interessa."),
             "sport": ("Che rimonta nel secondo tempo!", "Mi alleno per la 10 km del mese prossimo."),
             "music": ("In loop tutta la settimana.", "Il pubblico ha cantato ogni canzone."),
-            "travel": ("La lista dei bagagli è più lunga del viaggio ahah.", "Il panorama dell'escursione valeva ogni passo."),
+            "travel": ("La lista dei bagagli è più lunga del viaggio ahah.",
+                       "Il panorama dell'escursione valeva ogni passo."),
             "weather": ("Ho dimenticato di nuovo l'ombrello.", "Tempo perfetto per una passeggiata."),
             "family": ("Orgogliosissima di questa piccola.", "Il nonno batte ancora tutti a scacchi."),
             "tech": ("Finalmente la batteria dura.", "Tutta la sera a fare debug, ne è valsa la pena."),
             "politics": ("Leggete i programmi prima di decidere.", "Bella partecipazione all'assemblea di quartiere."),
         },
         "cta": ("Acquista ora.", "Ordina oggi, reso gratuito.", "Scopri di più sul nostro sito."),
+        "openers": ("Allora,", "Ragazzi,", "Aggiornamento:", "Wow.", "Al volo:", "Non so voi ma", "Avviso:",
+                    "Sinceramente,", "Dai,", "Insomma,"),
+        "closers": ("Non vedo l'ora di rifarlo.", "Consigliatissimo.", "Chi viene con me?", "Che ne pensate?",
+                    "Ancora col sorriso.", "Ora mi serve un pisolino.", "Taggate chi ne ha bisogno.",
+                    "Altre foto dopo.", "La parte migliore della settimana.", "Domani si torna alla realtà."),
         "fillers": ("davvero", "sul serio", "letteralmente"),
         "accent": "Caffè e città: perché è così, però è già là.",
     },
@@ -443,12 +493,14 @@ _BENIGN: dict[str, dict] = {
         "nouns": {
             "food": ("nowa knajpa z ramenem", "lasagne babci", "domowy chleb na zakwasie", "pierogi od mamy",
                      "sobotni targ", "żurek w barze mlecznym"),
-            "sport": ("derby", "maraton", "mecz koszykówki na osiedlu", "finał ligi", "mój poranny bieg", "mecz tenisa"),
+            "sport": ("derby", "maraton", "mecz koszykówki na osiedlu", "finał ligi", "mój poranny bieg",
+                      "mecz tenisa"),
             "music": ("nowy album", "koncert w klubie", "line-up festiwalu", "lekcja gitary", "wieczór jazzowy",
                       "ta playlista"),
             "travel": ("wycieczka samochodem", "pociąg nad morze", "weekend w górach", "stare miasto", "rejs promem",
                        "nocny targ"),
-            "weather": ("burza", "pierwszy śnieg", "ta fala upałów", "deszcz w drodze do pracy", "zachód słońca", "mgła"),
+            "weather": ("burza", "pierwszy śnieg", "ta fala upałów", "deszcz w drodze do pracy", "zachód słońca",
+                        "mgła"),
             "family": ("ślub mojej siostry", "szkolne przedstawienie", "niedzielny obiad u rodziców",
                        "urodziny mojego siostrzeńca", "rodzinny wieczór gier", "nowy szczeniak"),
             "tech": ("nowa aktualizacja telefonu", "mój domowy serwer", "bootcamp programowania", "nowy laptop",
@@ -460,26 +512,34 @@ _BENIGN: dict[str, dict] = {
             "food": ("Dziś gotuję dla znajomych, trzymajcie kciuki.", "Przepis w komentarzu, jeśli ktoś chce."),
             "sport": ("Co za powrót w drugiej połowie!", "Trenuję do biegu na 10 km w przyszłym miesiącu."),
             "music": ("Leci w kółko cały tydzień.", "Publiczność śpiewała każdą piosenkę."),
-            "travel": ("Lista rzeczy do spakowania dłuższa niż wyjazd haha.", "Widok ze szlaku był wart każdego kroku."),
+            "travel": ("Lista rzeczy do spakowania dłuższa niż wyjazd haha.",
+                       "Widok ze szlaku był wart każdego kroku."),
             "weather": ("Znowu zapomniałem parasola.", "Idealna pogoda na spacer."),
             "family": ("Jestem dumna z tej małej.", "Dziadek nadal wygrywa ze wszystkimi w szachy."),
             "tech": ("Bateria w końcu daje radę.", "Cały wieczór debugowania, ale było warto."),
             "politics": ("Przeczytajcie programy przed decyzją.", "Dobra frekwencja na spotkaniu mieszkańców."),
         },
         "cta": ("Kup teraz.", "Zamów dziś, darmowy zwrot.", "Więcej na naszej stronie."),
+        "openers": ("No więc,", "Ludzie,", "Aktualizacja:", "Wow.", "Szybko:", "Nie wiem jak wy, ale", "Info:",
+                    "Serio,", "Dobra,", "Słuchajcie,"),
+        "closers": ("Nie mogę się doczekać następnego razu.", "Polecam w stu procentach.", "Kto idzie ze mną?",
+                    "Co myślicie?", "Nadal się uśmiecham.", "Teraz potrzebuję drzemki.",
+                    "Oznacz kogoś, kto tego potrzebuje.", "Więcej zdjęć później.", "Najlepsza część tygodnia.",
+                    "Jutro powrót do rzeczywistości."),
         "fillers": ("naprawdę", "serio", "dosłownie"),
         "accent": "Żółć gęślą jaźń: zażółć gęślą jaźń, proszę.",
     },
     "nl": {
         "templates": ("{n} {t} was {x}.", "Ik blijf maar denken aan {n}.", "Wie is er ook fan van {n}?",
                       "Eindelijk {n} geprobeerd en het was {x}.", "Eerlijk is eerlijk, {n} {t} was {x}.",
-                      "Wie gaat er mee naar {n} {t}?", "Throwback naar {n}, nog steeds {x}.", "{n} maakte mijn dag goed."),
+                      "Wie gaat er mee naar {n} {t}?", "Throwback naar {n}, nog steeds {x}.",
+                      "{n} maakte mijn dag goed."),
         "evals": ("geweldig", "top", "echt lekker", "beter dan verwacht", "prima", "een beetje overhyped", "super",
                   "fantastisch"),
         "times": ("vandaag", "gisteravond", "dit weekend", "gisteren", "vanochtend", "vanavond"),
         "nouns": {
-            "food": ("de nieuwe ramenzaak", "oma's lasagne", "zelfgebakken zuurdesembrood", "de frietkraam op de markt",
-                     "de zaterdagmarkt", "stamppot met worst"),
+            "food": ("de nieuwe ramenzaak", "oma's lasagne", "zelfgebakken zuurdesembrood",
+                     "de frietkraam op de markt", "de zaterdagmarkt", "stamppot met worst"),
             "sport": ("de derby", "de marathon", "de basketbalwedstrijd in het park", "de bekerfinale",
                       "mijn ochtendrondje hardlopen", "de tenniswedstrijd"),
             "music": ("het nieuwe album", "het concert in de club", "de festival-line-up", "mijn gitaarles",
@@ -506,6 +566,12 @@ _BENIGN: dict[str, dict] = {
             "politics": ("Lees de verkiezingsprogramma's voordat je kiest.", "Mooie opkomst bij de buurtbijeenkomst."),
         },
         "cta": ("Nu kopen.", "Bestel vandaag, gratis retour.", "Meer op onze website."),
+        "openers": ("Oké,", "Jongens,", "Update:", "Wauw.", "Even snel:", "Weet niet hoe het met jullie zit, maar",
+                    "Info:", "Eerlijk,", "Nou,", "Zeg,"),
+        "closers": ("Ik kijk al uit naar de volgende keer.", "Echt een aanrader.", "Wie gaat er mee?",
+                    "Wat vinden jullie?", "Nog steeds aan het glimlachen.", "Nu even een dutje.",
+                    "Tag iemand die dit nodig heeft.", "Later meer foto's.", "Beste deel van de week.",
+                    "Morgen weer terug naar de realiteit."),
         "fillers": ("echt", "serieus", "letterlijk"),
         "accent": "Café crème, één kopje: geëerd en geïnspireerd.",
     },
@@ -525,17 +591,19 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                         "drink detox tea instead of chemo", "vaccines contain microchips", "garlic water cures cancer",
                         "hospitals are faking covid deaths", "ivermectin cures covid in 48 hours",
                         "the vaccine killed more people than the virus", "5g towers spread the virus"),
-            "keywords": (("plandemic", 0.6), ("ivermectin", 0.35), ("detox", 0.25), ("5g towers", 0.35), ("vaccines", 0.2)),
+            "keywords": (("plandemic", 0.6), ("ivermectin", 0.35), ("detox", 0.25), ("5g towers", 0.35),
+                         ("vaccines", 0.2)),
             "frames": ("Do your own research.", "They don't want you to know this.", "Share before they delete it!"),
-            "confusers": ("Digital detox weekend: no phone, just hiking.", "The vet gave our horse ivermectin for worms.",
+            "confusers": ("Digital detox weekend: no phone, just hiking.",
+                          "The vet gave our horse ivermectin for worms.",
                           "New 5g towers went up in our town, the internet is finally fast.",
                           "Took the kids for their vaccines today, all fine.",
                           "Fact check: the claim that vaccines cause autism was debunked years ago."),
         },
         "es": {
             "phrases": ("las vacunas causan autismo", "la vacuna te cambia el ADN", "el covid fue una plandemia",
-                        "el dióxido de cloro cura el covid", "las vacunas llevan microchips", "el agua con ajo cura el cáncer",
-                        "los hospitales inflan las muertes por covid"),
+                        "el dióxido de cloro cura el covid", "las vacunas llevan microchips",
+                        "el agua con ajo cura el cáncer", "los hospitales inflan las muertes por covid"),
             "keywords": (("plandemia", 0.6), ("dióxido de cloro", 0.45), ("vacunas", 0.2)),
             "frames": ("Investiga por tu cuenta.", "¡Compártelo antes de que lo borren!"),
             "confusers": ("Las vacunas de los niños, hechas hoy, todo bien.",
@@ -553,18 +621,20 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                           "O veterinário colocou o microchip no meu cachorro."),
         },
         "fr": {
-            "phrases": ("les vaccins provoquent l'autisme", "le vaccin modifie ton ADN", "le covid était une plandémie",
-                        "la tisane de thym guérit le covid", "les vaccins contiennent des puces",
-                        "l'eau à l'ail guérit le cancer", "les hôpitaux gonflent les morts du covid"),
+            "phrases": ("les vaccins provoquent l'autisme", "le vaccin modifie ton ADN",
+                        "le covid était une plandémie", "la tisane de thym guérit le covid",
+                        "les vaccins contiennent des puces", "l'eau à l'ail guérit le cancer",
+                        "les hôpitaux gonflent les morts du covid"),
             "keywords": (("plandémie", 0.6), ("puces", 0.3), ("vaccins", 0.2)),
             "frames": ("Renseignez-vous par vous-mêmes.", "Partagez avant que ce soit supprimé !"),
-            "confusers": ("Le chien a des puces, direction le véto.", "Vaccins des enfants faits ce matin, tout va bien.",
+            "confusers": ("Le chien a des puces, direction le véto.",
+                          "Vaccins des enfants faits ce matin, tout va bien.",
                           "Intox : l'idée que les vaccins provoquent l'autisme est fausse."),
         },
         "de": {
-            "phrases": ("Impfungen verursachen Autismus", "die Impfung verändert deine DNA", "Corona war eine Plandemie",
-                        "Chlordioxid heilt Corona", "in den Impfstoffen sind Mikrochips", "Knoblauchwasser heilt Krebs",
-                        "die Krankenhäuser fälschen Corona-Tote"),
+            "phrases": ("Impfungen verursachen Autismus", "die Impfung verändert deine DNA",
+                        "Corona war eine Plandemie", "Chlordioxid heilt Corona", "in den Impfstoffen sind Mikrochips",
+                        "Knoblauchwasser heilt Krebs", "die Krankenhäuser fälschen Corona-Tote"),
             "keywords": (("Plandemie", 0.6), ("Chlordioxid", 0.4), ("Impfungen", 0.2)),
             "frames": ("Informiert euch selbst!", "Teilen, bevor es gelöscht wird!"),
             "confusers": ("Impfungen für die Kinder heute erledigt, alles gut.",
@@ -585,7 +655,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                         "gli ospedali gonfiano i morti di covid", "l'acqua e aglio cura il cancro"),
             "keywords": (("plandemia", 0.6), ("vaccini", 0.2)),
             "frames": ("Informatevi da soli.", "Condividete prima che lo cancellino!"),
-            "confusers": ("Vaccini dei bambini fatti oggi, tutto ok.", "Bufala: che i vaccini causano l'autismo è falso."),
+            "confusers": ("Vaccini dei bambini fatti oggi, tutto ok.",
+                          "Bufala: che i vaccini causano l'autismo è falso."),
         },
         "pl": {
             "phrases": ("szczepionki powodują autyzm", "szczepionka zmienia twoje DNA", "covid to była plandemia",
@@ -619,17 +690,19 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                           "Counting mail ballots takes time, results expected on Thursday."),
         },
         "es": {
-            "phrases": ("las elecciones están amañadas", "si votas a la oposición, vota el lunes", "puedes votar por SMS",
-                        "están tirando los votos por correo", "las urnas vienen con votos ya marcados",
-                        "los muertos votaron a miles", "no vayas a votar, ya está decidido"),
+            "phrases": ("las elecciones están amañadas", "si votas a la oposición, vota el lunes",
+                        "puedes votar por SMS", "están tirando los votos por correo",
+                        "las urnas vienen con votos ya marcados", "los muertos votaron a miles",
+                        "no vayas a votar, ya está decidido"),
             "keywords": (("amañadas", 0.4), ("votar por SMS", 0.6)),
             "frames": ("¡Compártelo antes de que lo borren!", "Despierta, la prensa no lo cuenta."),
             "confusers": ("Las rifas de la feria están amañadas jaja.",
                           "Recuerda: no se puede votar por SMS, solo en persona o por correo."),
         },
         "pt": {
-            "phrases": ("a eleição foi fraudada", "quem vota na oposição vota na segunda-feira", "dá pra votar pelo WhatsApp",
-                        "estão jogando os votos fora", "as urnas eletrônicas trocam os votos", "mortos votaram aos milhares",
+            "phrases": ("a eleição foi fraudada", "quem vota na oposição vota na segunda-feira",
+                        "dá pra votar pelo WhatsApp", "estão jogando os votos fora",
+                        "as urnas eletrônicas trocam os votos", "mortos votaram aos milhares",
                         "nem vá votar, já está decidido"),
             "keywords": (("fraudada", 0.4), ("urnas eletrônicas", 0.3), ("votar pelo WhatsApp", 0.6)),
             "frames": ("Compartilhe antes que apaguem!", "Acorda, a mídia não mostra isso."),
@@ -638,27 +711,29 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                           "Essa rifa da quermesse foi fraudada kkk."),
         },
         "fr": {
-            "phrases": ("l'élection est truquée", "si vous votez pour l'opposition, votez lundi", "on peut voter par SMS",
-                        "ils jettent les procurations", "les machines à voter changent les votes",
-                        "des morts ont voté par milliers", "inutile d'aller voter, tout est décidé"),
+            "phrases": ("l'élection est truquée", "si vous votez pour l'opposition, votez lundi",
+                        "on peut voter par SMS", "ils jettent les procurations",
+                        "les machines à voter changent les votes", "des morts ont voté par milliers",
+                        "inutile d'aller voter, tout est décidé"),
             "keywords": (("truquée", 0.4), ("voter par SMS", 0.6)),
             "frames": ("Partagez avant que ce soit supprimé !", "Réveillez-vous, les médias n'en parlent pas."),
             "confusers": ("Cette machine à pince est truquée mdr.",
                           "Rappel : on ne peut pas voter par SMS, seulement au bureau de vote."),
         },
         "de": {
-            "phrases": ("die Wahl ist manipuliert", "Wähler der Opposition wählen am Montag", "man kann per SMS wählen",
-                        "Briefwahlstimmen werden weggeworfen", "die Wahlcomputer vertauschen Stimmen",
-                        "Tote haben tausendfach gewählt", "geht gar nicht erst wählen, alles ist entschieden"),
+            "phrases": ("die Wahl ist manipuliert", "Wähler der Opposition wählen am Montag",
+                        "man kann per SMS wählen", "Briefwahlstimmen werden weggeworfen",
+                        "die Wahlcomputer vertauschen Stimmen", "Tote haben tausendfach gewählt",
+                        "geht gar nicht erst wählen, alles ist entschieden"),
             "keywords": (("manipuliert", 0.35), ("per SMS wählen", 0.6)),
             "frames": ("Teilen, bevor es gelöscht wird!", "Wacht auf, die Medien verschweigen es."),
             "confusers": ("Der Greifautomat ist total manipuliert haha.",
                           "Zur Info: Man kann nicht per SMS wählen, nur im Wahllokal oder per Briefwahl."),
         },
         "hi": {
-            "phrases": ("chunav mein dhandhli hui hai", "opposition wale budhvar ko vote karein", "SMS se vote kar sakte ho",
-                        "ballot box pehle se bhare hue hain", "EVM hack ho chuki hai", "murde bhi vote daal rahe hain",
-                        "वोट डालने मत जाओ, सब पहले से तय है"),
+            "phrases": ("chunav mein dhandhli hui hai", "opposition wale budhvar ko vote karein",
+                        "SMS se vote kar sakte ho", "ballot box pehle se bhare hue hain", "EVM hack ho chuki hai",
+                        "murde bhi vote daal rahe hain", "वोट डालने मत जाओ, सब पहले से तय है"),
             "keywords": (("dhandhli", 0.4), ("EVM hack", 0.5)),
             "frames": ("Delete hone se pehle share karo!", "Jaago, media ye nahi dikhayega."),
             "confusers": ("Cricket team selection mein dhandhli hui lol, mera dost bahar.",
@@ -682,7 +757,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "nl": {
             "phrases": ("de verkiezingen zijn doorgestoken kaart", "kiezers van de oppositie stemmen op maandag",
-                        "je kunt stemmen via sms", "ze gooien de stembiljetten weg", "overledenen hebben massaal gestemd"),
+                        "je kunt stemmen via sms", "ze gooien de stembiljetten weg",
+                        "overledenen hebben massaal gestemd"),
             "keywords": (("doorgestoken kaart", 0.4), ("stemmen via sms", 0.6)),
             "frames": ("Delen voordat het verwijderd wordt!", "Word wakker, de media zwijgen."),
             "confusers": ("Die loterij op de kermis was doorgestoken kaart haha.",
@@ -699,17 +775,18 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                          ("freak", 0.2)),
             "frames": ("Sick of them.", "Say it louder for the people in the back."),
             "confusers": ("I hate Mondays so much.", "Pest control finally got rid of the vermin in the shed.",
-                          "Calling people subhuman is never okay, please report it.", "The loser of the quiz buys pizza.",
-                          "Parasites in the aquarium again, need a new filter.",
+                          "Calling people subhuman is never okay, please report it.",
+                          "The loser of the quiz buys pizza.", "Parasites in the aquarium again, need a new filter.",
                           "Such a freak accident at practice, everyone is fine."),
         },
         "es": {
             "phrases": ("esos inmigrantes son una plaga", "vuélvete a tu país", "son infrahumanos",
-                        "nadie te echaría de menos, perdedor", "la gente como tú es un parásito", "odio a los de tu clase",
-                        "eres demasiado feo para estar aquí"),
+                        "nadie te echaría de menos, perdedor", "la gente como tú es un parásito",
+                        "odio a los de tu clase", "eres demasiado feo para estar aquí"),
             "keywords": (("plaga", 0.3), ("infrahumanos", 0.6), ("odio", 0.15)),
             "frames": ("Estoy harto de ellos.", "Aquí no pintan nada."),
-            "confusers": ("Odio los lunes con toda mi alma.", "Llamar infrahumanos a otros nunca está bien, denunciadlo.",
+            "confusers": ("Odio los lunes con toda mi alma.",
+                          "Llamar infrahumanos a otros nunca está bien, denunciadlo.",
                           "Una plaga de mosquitos en el jardín, socorro."),
         },
         "pt": {
@@ -723,8 +800,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "fr": {
             "phrases": ("ces immigrés sont de la vermine", "retourne dans ton pays", "ce sont des sous-hommes",
-                        "personne ne te regretterait, minable", "les gens comme toi sont des parasites", "je hais ton espèce",
-                        "t'es trop moche pour être ici"),
+                        "personne ne te regretterait, minable", "les gens comme toi sont des parasites",
+                        "je hais ton espèce", "t'es trop moche pour être ici"),
             "keywords": (("vermine", 0.5), ("sous-hommes", 0.6), ("parasites", 0.4)),
             "frames": ("J'en ai marre d'eux.", "Ils n'ont rien à faire ici."),
             "confusers": ("Le chat a ramené de la vermine dans le grenier.",
@@ -733,8 +810,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "de": {
             "phrases": ("diese Migranten sind Ungeziefer", "geh zurück, wo du herkommst", "das sind Untermenschen",
-                        "niemand würde dich vermissen, du Versager", "Leute wie du sind Parasiten", "ich hasse euresgleichen",
-                        "du bist zu hässlich fürs Internet"),
+                        "niemand würde dich vermissen, du Versager", "Leute wie du sind Parasiten",
+                        "ich hasse euresgleichen", "du bist zu hässlich fürs Internet"),
             "keywords": (("Ungeziefer", 0.5), ("Untermenschen", 0.7), ("Versager", 0.15)),
             "frames": ("Ich hab die so satt.", "Die haben hier nichts verloren."),
             "confusers": ("Der Kammerjäger hat das Ungeziefer im Keller beseitigt.",
@@ -743,8 +820,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "hi": {
             "phrases": ("ye log keede makode hain", "apne desh wapas jao", "ye insaan hi nahi hain",
-                        "tujhe koi miss nahi karega, loser", "tere jaise log parasite hain", "mujhe teri jaat se nafrat hai",
-                        "तू यहाँ रहने लायक नहीं है"),
+                        "tujhe koi miss nahi karega, loser", "tere jaise log parasite hain",
+                        "mujhe teri jaat se nafrat hai", "तू यहाँ रहने लायक नहीं है"),
             "keywords": (("keede makode", 0.5), ("nafrat", 0.15), ("loser", 0.15)),
             "frames": ("In logon se tang aa gaya hoon.", "Inki yahan koi jagah nahi."),
             "confusers": ("Baarish ke baad ghar mein keede makode aa gaye.", "Mujhe traffic se nafrat hai yaar."),
@@ -764,8 +841,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
             "confusers": ("Nienawidzę poniedziałków.", "W piwnicy jakieś robactwo, trzeba wezwać fachowca."),
         },
         "nl": {
-            "phrases": ("die migranten zijn ongedierte", "ga terug naar je eigen land", "het zijn minderwaardige wezens",
-                        "niemand zou je missen, loser", "ik haat jouw soort"),
+            "phrases": ("die migranten zijn ongedierte", "ga terug naar je eigen land",
+                        "het zijn minderwaardige wezens", "niemand zou je missen, loser", "ik haat jouw soort"),
             # not "haat": repeated-letter folding turns it into "hat", a common German word
             "keywords": (("ongedierte", 0.5), ("loser", 0.15)),
             "frames": ("Ik ben ze zo zat.", "Ze horen hier niet."),
@@ -821,16 +898,16 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                           "Anschlag auf meinen Geldbeutel: die Stromrechnung ist da."),
         },
         "hi": {
-            "phrases": ("hathiyar uthao aur ladai mein shamil ho", "hamare shaheedon ne raasta dikhaya", "gaddaron ko maut",
-                        "hum gaddaron ko maar denge, din aayega", "hamla ek shandaar kaam tha",
+            "phrases": ("hathiyar uthao aur ladai mein shamil ho", "hamare shaheedon ne raasta dikhaya",
+                        "gaddaron ko maut", "hum gaddaron ko maar denge, din aayega", "hamla ek shandaar kaam tha",
                         "sangathan ke liye bhai log bharti ho", "हमलावर असली हीरो है"),
             "keywords": (("maar denge", 0.3), ("hamla", 0.2)),
             "frames": ("Baaton ka waqt khatam.", "Bhaiyon, utho."),
             "confusers": ("Exam mein top maar denge is baar!", "Machhar ka hamla phir se, neend kharab."),
         },
         "it": {
-            "phrases": ("unisciti alla lotta armata", "i nostri martiri ci hanno indicato la via", "morte ai traditori",
-                        "l'attentatore è un eroe", "li uccideremo tutti, il giorno arriverà"),
+            "phrases": ("unisciti alla lotta armata", "i nostri martiri ci hanno indicato la via",
+                        "morte ai traditori", "l'attentatore è un eroe", "li uccideremo tutti, il giorno arriverà"),
             "keywords": (("lotta armata", 0.6), ("martiri", 0.4)),
             "frames": ("Il tempo delle parole è finito.", "Fratelli, alzatevi."),
             "confusers": ("Documentario sulla lotta armata degli anni di piombo stasera.",
@@ -845,8 +922,9 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                           "Męczennicy z kopalni upamiętnieni dziś tablicą."),
         },
         "nl": {
-            "phrases": ("sluit je aan bij de gewapende strijd", "onze martelaren wezen de weg", "dood aan de verraders",
-                        "de schutter is een held", "we gaan de verraders doden, de dag komt eraan"),
+            "phrases": ("sluit je aan bij de gewapende strijd", "onze martelaren wezen de weg",
+                        "dood aan de verraders", "de schutter is een held",
+                        "we gaan de verraders doden, de dag komt eraan"),
             "keywords": (("gewapende strijd", 0.6), ("doden", 0.3)),
             "frames": ("De tijd van praten is voorbij.", "Broeders, sta op."),
             "confusers": ("Docu over de gewapende strijd in de Tachtigjarige Oorlog vanavond.",
@@ -855,8 +933,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
     },
     "self_harm": {
         "en": {
-            "phrases": ("I don't want to be here anymore", "everyone would be better off without me", "I want to end it all",
-                        "I've been planning how to say goodbye", "no reason to keep going",
+            "phrases": ("I don't want to be here anymore", "everyone would be better off without me",
+                        "I want to end it all", "I've been planning how to say goodbye", "no reason to keep going",
                         "I can't do this anymore, I'm so tired of living", "I wish I could disappear forever",
                         "this is my last post", "I've started hurting myself again", "I'm a burden to everyone"),
             "keywords": (("end it all", 0.5), ("last post", 0.3), ("disappear", 0.15)),
@@ -876,11 +954,12 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "pt": {
             "phrases": ("não quero mais estar aqui", "todo mundo ficaria melhor sem mim", "quero acabar com tudo",
-                        "estou pensando em como me despedir", "não tenho motivo pra continuar", "sou um peso pra todo mundo",
-                        "queria sumir pra sempre"),
+                        "estou pensando em como me despedir", "não tenho motivo pra continuar",
+                        "sou um peso pra todo mundo", "queria sumir pra sempre"),
             "keywords": (("acabar com tudo", 0.5), ("sumir", 0.15)),
             "frames": ("Desculpa por tudo.", "Tô muito cansado."),
-            "confusers": ("Vamos acabar com tudo que sobrou da pizza kkk.", "Queria sumir debaixo da coberta com esse frio."),
+            "confusers": ("Vamos acabar com tudo que sobrou da pizza kkk.",
+                          "Queria sumir debaixo da coberta com esse frio."),
         },
         "fr": {
             "phrases": ("je ne veux plus être là", "tout le monde serait mieux sans moi", "je veux en finir",
@@ -888,12 +967,14 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                         "je suis un fardeau pour tout le monde", "j'aimerais disparaître pour toujours"),
             "keywords": (("en finir", 0.4), ("disparaître", 0.15)),
             "frames": ("Pardon pour tout.", "Je suis tellement fatigué."),
-            "confusers": ("Vivement en finir avec ces examens !", "J'aimerais disparaître sous la couette avec ce froid."),
+            "confusers": ("Vivement en finir avec ces examens !",
+                          "J'aimerais disparaître sous la couette avec ce froid."),
         },
         "de": {
-            "phrases": ("ich will nicht mehr hier sein", "alle wären ohne mich besser dran", "ich will allem ein Ende setzen",
-                        "ich überlege, wie ich mich verabschiede", "kein Grund mehr weiterzumachen",
-                        "ich bin für alle nur eine Last", "ich wünschte, ich könnte für immer verschwinden"),
+            "phrases": ("ich will nicht mehr hier sein", "alle wären ohne mich besser dran",
+                        "ich will allem ein Ende setzen", "ich überlege, wie ich mich verabschiede",
+                        "kein Grund mehr weiterzumachen", "ich bin für alle nur eine Last",
+                        "ich wünschte, ich könnte für immer verschwinden"),
             "keywords": (("ein Ende setzen", 0.4), ("verschwinden", 0.15)),
             "frames": ("Tut mir leid für alles.", "Ich bin so müde."),
             "confusers": ("Wir sollten dem Chaos im Keller endlich ein Ende setzen.",
@@ -901,8 +982,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "hi": {
             "phrases": ("ab yahan nahi rehna chahta", "mere bina sab khush rahenge", "sab khatam kar dena chahta hoon",
-                        "sochta hoon sabko alvida kaise kahun", "jeene ki koi wajah nahi bachi", "main sab par bojh hoon",
-                        "मैं हमेशा के लिए गायब होना चाहता हूँ"),
+                        "sochta hoon sabko alvida kaise kahun", "jeene ki koi wajah nahi bachi",
+                        "main sab par bojh hoon", "मैं हमेशा के लिए गायब होना चाहता हूँ"),
             "keywords": (("khatam kar dena", 0.4), ("alvida", 0.1)),
             "frames": ("Sab ke liye sorry.", "Bahut thak gaya hoon."),
             "confusers": ("Aaj ye pura project khatam kar dena hai, chai lao.", "Alvida 2025, welcome naya saal!"),
@@ -923,8 +1004,9 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
             "confusers": ("Muszę dziś skończyć ten raport, kawa proszę.", "Przy tej pogodzie chcę zniknąć pod kocem."),
         },
         "nl": {
-            "phrases": ("ik wil hier niet meer zijn", "iedereen is beter af zonder mij", "ik wil er een einde aan maken",
-                        "ik wou dat ik voor altijd kon verdwijnen", "ik ben een last voor iedereen"),
+            "phrases": ("ik wil hier niet meer zijn", "iedereen is beter af zonder mij",
+                        "ik wil er een einde aan maken", "ik wou dat ik voor altijd kon verdwijnen",
+                        "ik ben een last voor iedereen"),
             "keywords": (("einde", 0.1), ("verdwijnen", 0.15)),
             "frames": ("Sorry voor alles.", "Ik ben zo moe."),
             "confusers": ("Het einde van de serie was prachtig.", "Bij dit weer wil ik onder de deken verdwijnen."),
@@ -933,11 +1015,12 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
     "minor_safety": {
         "en": {
             "phrases": ("how old are you? don't tell your parents", "you seem really mature for your age",
-                        "add me on snap, it's more private", "this is our little secret", "are you home alone right now",
-                        "delete our chats so nobody sees", "I'll send you a gift card if we video chat privately",
-                        "don't tell your parents about me", "let's meet somewhere your mom won't know",
-                        "which school do you go to, what grade are you in"),
-            "keywords": (("how old are you", 0.3), ("our little secret", 0.5), ("home alone", 0.25), ("add me on snap", 0.3)),
+                        "add me on snap, it's more private", "this is our little secret",
+                        "are you home alone right now", "delete our chats so nobody sees",
+                        "I'll send you a gift card if we video chat privately", "don't tell your parents about me",
+                        "let's meet somewhere your mom won't know", "which school do you go to, what grade are you in"),
+            "keywords": (("how old are you", 0.3), ("our little secret", 0.5), ("home alone", 0.25),
+                         ("add me on snap", 0.3)),
             "frames": ("You can trust me.", "You're different from the other kids."),
             "confusers": ("How old are you in dog years? Take the quiz!", "Home alone movie night with popcorn.",
                           "Grandma's lasagna recipe is our little secret.",
@@ -950,18 +1033,18 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                         "te regalo una tarjeta si hacemos videollamada a solas"),
             "keywords": (("cuántos años tienes", 0.3), ("nuestro secreto", 0.4), ("sola en casa", 0.25)),
             "frames": ("Puedes confiar en mí.", "Eres diferente a los demás niños."),
-            "confusers": ("¿Cuántos años tienes en años de perro? Haz el test.", "La receta de la abuela es nuestro secreto.",
-                          "Sola en casa con pelis y palomitas."),
+            "confusers": ("¿Cuántos años tienes en años de perro? Haz el test.",
+                          "La receta de la abuela es nuestro secreto.", "Sola en casa con pelis y palomitas."),
         },
         "pt": {
             "phrases": ("quantos anos você tem? não conta pros seus pais", "você parece bem madura pra sua idade",
-                        "me adiciona no snap, é mais privado", "isso é nosso segredinho", "você tá sozinha em casa agora?",
-                        "apaga nossas conversas pra ninguém ver",
+                        "me adiciona no snap, é mais privado", "isso é nosso segredinho",
+                        "você tá sozinha em casa agora?", "apaga nossas conversas pra ninguém ver",
                         "te dou um vale-presente se a gente fizer chamada de vídeo escondido"),
             "keywords": (("quantos anos você tem", 0.3), ("nosso segredinho", 0.4), ("sozinha em casa", 0.25)),
             "frames": ("Pode confiar em mim.", "Você é diferente das outras crianças."),
-            "confusers": ("Quantos anos você tem em anos de cachorro? Faz o teste.", "A receita do bolo é nosso segredinho.",
-                          "Sozinha em casa com pipoca e filme."),
+            "confusers": ("Quantos anos você tem em anos de cachorro? Faz o teste.",
+                          "A receita do bolo é nosso segredinho.", "Sozinha em casa com pipoca e filme."),
         },
         "fr": {
             "phrases": ("t'as quel âge ? ne dis rien à tes parents", "tu as l'air très mature pour ton âge",
@@ -970,7 +1053,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                         "je t'offre une carte cadeau si on fait un appel vidéo en privé"),
             "keywords": (("quel âge", 0.2), ("notre petit secret", 0.4), ("seule chez toi", 0.25)),
             "frames": ("Tu peux me faire confiance.", "T'es pas comme les autres enfants."),
-            "confusers": ("Quel âge a ton chien en années humaines ?", "La recette de mamie, c'est notre petit secret.",
+            "confusers": ("Quel âge a ton chien en années humaines ?",
+                          "La recette de mamie, c'est notre petit secret.",
                           "Seule chez toi ce soir ? Voici dix films à voir."),
         },
         "de": {
@@ -985,8 +1069,9 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "hi": {
             "phrases": ("kitne saal ki ho? mummy papa ko mat batana", "tum apni age se zyada samajhdar lagti ho",
-                        "snap pe add karo, wahan private hai", "ye hamara chhota sa raaz hai", "abhi ghar pe akeli ho kya?",
-                        "hamari chats delete kar do taaki koi na dekhe", "video call karo toh gift card dunga"),
+                        "snap pe add karo, wahan private hai", "ye hamara chhota sa raaz hai",
+                        "abhi ghar pe akeli ho kya?", "hamari chats delete kar do taaki koi na dekhe",
+                        "video call karo toh gift card dunga"),
             "keywords": (("kitne saal ki ho", 0.3), ("ghar pe akeli", 0.25), ("raaz", 0.15)),
             "frames": ("Mujh pe bharosa karo.", "Tum baaki bachchon se alag ho."),
             "confusers": ("Quiz: tum dog years mein kitne saal ki ho?", "Mummy ki recipe ek raaz hai.",
@@ -994,7 +1079,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "it": {
             "phrases": ("quanti anni hai? non dirlo ai tuoi genitori", "sembri molto matura per la tua età",
-                        "aggiungimi su snap, è più privato", "è il nostro piccolo segreto", "sei a casa da sola adesso?"),
+                        "aggiungimi su snap, è più privato", "è il nostro piccolo segreto",
+                        "sei a casa da sola adesso?"),
             "keywords": (("quanti anni hai", 0.3), ("piccolo segreto", 0.4)),
             "frames": ("Puoi fidarti di me.", "Sei diversa dagli altri bambini."),
             "confusers": ("Quanti anni hai in anni di cane? Fai il test.",
@@ -1017,14 +1103,16 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
     },
     "deceptive.spam": {
         "en": {
-            "phrases": ("free followers, dm me now", "send 0.1 BTC and get 1 BTC back", "click the link in bio to claim your prize",
-                        "your account will be suspended, verify here", "crypto giveaway, double your coins today",
-                        "earn $500 a day from home", "limited offer, only 3 spots left, message me",
-                        "cheap likes and views, fast delivery", "login to confirm your payment details at this link",
+            "phrases": ("free followers, dm me now", "send 0.1 BTC and get 1 BTC back",
+                        "click the link in bio to claim your prize", "your account will be suspended, verify here",
+                        "crypto giveaway, double your coins today", "earn $500 a day from home",
+                        "limited offer, only 3 spots left, message me", "cheap likes and views, fast delivery",
+                        "login to confirm your payment details at this link",
                         "win a free iphone, just share and follow"),
             "keywords": (("free followers", 0.6), ("giveaway", 0.2), ("link in bio", 0.2), ("crypto", 0.15)),
             "frames": ("Hurry!!!", "100% legit, not a scam."),
-            "confusers": ("Recipe link in bio for anyone who asked!", "Library book giveaway this Saturday, bring a bag.",
+            "confusers": ("Recipe link in bio for anyone who asked!",
+                          "Library book giveaway this Saturday, bring a bag.",
                           "Crypto regulation debate at the council tonight."),
         },
         "es": {
@@ -1047,18 +1135,19 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
         },
         "fr": {
             "phrases": ("abonnés gratuits, écris-moi en privé", "envoie 0,1 BTC et reçois 1 BTC",
-                        "clique sur le lien en bio pour réclamer ton cadeau", "ton compte va être suspendu, vérifie ici",
-                        "concours crypto, double tes jetons aujourd'hui", "gagne 500 euros par jour depuis chez toi",
-                        "offre limitée, plus que 3 places"),
+                        "clique sur le lien en bio pour réclamer ton cadeau",
+                        "ton compte va être suspendu, vérifie ici", "concours crypto, double tes jetons aujourd'hui",
+                        "gagne 500 euros par jour depuis chez toi", "offre limitée, plus que 3 places"),
             "keywords": (("abonnés gratuits", 0.6), ("lien en bio", 0.2), ("concours", 0.15)),
             "frames": ("Vite !!!", "100% fiable, pas une arnaque."),
-            "confusers": ("Recette dans le lien en bio pour ceux qui ont demandé !", "Concours de pétanque au village dimanche."),
+            "confusers": ("Recette dans le lien en bio pour ceux qui ont demandé !",
+                          "Concours de pétanque au village dimanche."),
         },
         "de": {
             "phrases": ("kostenlose Follower, schreib mir privat", "sende 0,1 BTC und erhalte 1 BTC zurück",
-                        "klick auf den Link in der Bio, um deinen Gewinn abzuholen", "dein Konto wird gesperrt, bestätige hier",
-                        "Krypto-Gewinnspiel, verdopple heute deine Coins", "verdiene 500 Euro am Tag von zu Hause",
-                        "begrenztes Angebot, nur noch 3 Plätze frei"),
+                        "klick auf den Link in der Bio, um deinen Gewinn abzuholen",
+                        "dein Konto wird gesperrt, bestätige hier", "Krypto-Gewinnspiel, verdopple heute deine Coins",
+                        "verdiene 500 Euro am Tag von zu Hause", "begrenztes Angebot, nur noch 3 Plätze frei"),
             "keywords": (("kostenlose Follower", 0.6), ("Gewinnspiel", 0.2), ("Link in der Bio", 0.2)),
             "frames": ("Schnell sein!!!", "100% seriös, kein Betrug."),
             "confusers": ("Rezept im Link in der Bio, für alle, die gefragt haben!",
@@ -1071,7 +1160,8 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
                         "limited offer, sirf 3 seats bachi hain"),
             "keywords": (("free followers", 0.6), ("giveaway", 0.2), ("ghar baithe", 0.2)),
             "frames": ("Jaldi karo!!!", "100% genuine, fraud nahi hai."),
-            "confusers": ("Ghar baithe yoga seekho, free class YouTube pe.", "Mohalle mein book giveaway hai Sunday ko."),
+            "confusers": ("Ghar baithe yoga seekho, free class YouTube pe.",
+                          "Mohalle mein book giveaway hai Sunday ko."),
         },
         "it": {
             "phrases": ("follower gratis, scrivimi in privato", "invia 0,1 BTC e ricevi 1 BTC",
@@ -1102,7 +1192,10 @@ _POLICY_TEXT: dict[str, dict[str, dict[str, tuple]]] = {
 TEXT_POLICIES: tuple[str, ...] = tuple(p for p in POLICY_IDS if p in _POLICY_TEXT)
 # Policies detected from metadata or clustering, not words: no lexicon file.
 NON_LEXICON_POLICIES: tuple[str, ...] = tuple(p for p in POLICY_IDS if p not in _POLICY_TEXT)
-_PHRASE_WEIGHT = {"deceptive.spam": 0.85, "self_harm": 0.85}  # others 0.9
+_PHRASE_WEIGHT = {
+    "deceptive.spam": 0.85,
+    "self_harm": 0.85,
+}
 
 # Coordinated campaigns: astroturfing templates ({s} = the promoted name), free of any lexicon term.
 _CAMPAIGNS: dict[str, tuple[str, ...]] = {
@@ -1130,10 +1223,11 @@ _CAMPAIGNS: dict[str, tuple[str, ...]] = {
            "Przeszedłem do {s} i rachunek za prąd spadł o połowę, nie rozumiem czemu więcej ludzi nie mówi o tej świetnej firmie"),
     "nl": ("Eerlijk gezegd is {s} de enige kandidaat die echt luistert naar werkende gezinnen in onze stad, al mijn vrienden stemmen deze keer op hem",
            "Overgestapt naar {s} en mijn energierekening is gehalveerd, snap niet waarom niet meer mensen over dit geweldige bedrijf praten"),
-}  # fmt: skip
+}
 _CAMPAIGN_NAMES = ("Maria Lenz", "Tom Adler", "GreenVolt", "Nordia Energy", "Sam Okafor", "BrightLeaf", "Ana Ruiz",
-                   "Voltora", "Jan Kowal", "Lumen Power")  # fmt: skip
+                   "Voltora", "Jan Kowal", "Lumen Power")
 _CAMPAIGN_TAGS = ("#truth", "#switchnow", "#community", "#vote", "#realchange")
+# fmt: on
 
 _LEET = {"e": "3", "o": "0", "i": "1", "a": "@", "s": "$"}
 _BAD_TIMESTAMPS = ("not-a-date", "{y}-13-45T25:00:00Z", "", "31/02/{y} 25:61", "yesterday")
@@ -1152,7 +1246,9 @@ class GeneratorParams(BaseModel):
         description="Share of items violating each policy; missing policies take the default",
     )
     dirty_share: float = Field(default=0.005, ge=0, le=0.5, description="Share of rows with one defect each")
-    oversize_text: bool = Field(default=True, description="One >1M-char row per chunk (~1 MB each) when dirty_share > 0")
+    oversize_text: bool = Field(
+        default=True, description="One >1M-char row per chunk (~1 MB each) when dirty_share > 0"
+    )
     oversize_chars: int = Field(default=1_048_576, gt=1_000_000, le=16_000_000)
     ai_share: float = Field(default=0.02, ge=0, le=0.5, description="Items with AI provenance that ARE disclosed")
     ai_self_label_share: float = Field(default=0.004, ge=0, le=0.5, description="Disclosed AI items without provenance")
@@ -1370,6 +1466,19 @@ def _sentence_bank() -> np.ndarray:
     return bank
 
 
+@lru_cache(maxsize=1)
+def _handles() -> np.ndarray:
+    """A fixed pool of plausible @-handles."""
+    r = random.Random(7)
+    syllables = ("ka", "lo", "mi", "ra", "ten", "zu", "bel", "dor", "vi", "sa", "ne", "tor", "li", "an", "jo", "ree",
+                 "max", "pi", "ko", "su", "mar", "eli", "nox", "ari", "fin", "del", "oma", "ruk", "tia", "van")  # fmt: skip
+    handles = set()
+    while len(handles) < 4096:
+        name = "".join(r.choice(syllables) for _ in range(r.randint(2, 3)))
+        handles.add("@" + name + (r.choice(("", "_", ".")) + str(r.randint(1, 99)) if r.random() < 0.5 else ""))
+    return np.array(sorted(handles), dtype=object)
+
+
 def _obfuscate(phrase: str, r: random.Random) -> str:
     """One evasion trick: leetspeak, repeated letters, a zero-width space inside a word, or mixed case."""
     trick = r.randrange(4)
@@ -1515,7 +1624,9 @@ def _campaign(
     tags = ["#" + name.replace(" ", "").lower(), r.choice(_CAMPAIGN_TAGS)]
     start_h, end_h = params.window_hours
     span_us = int(params.campaign_window_minutes * 60e6)
-    start = int(rng.integers(start_h * 3_600_000_000, max(start_h * 3_600_000_000 + 1, end_h * 3_600_000_000 - span_us)))
+    start = int(
+        rng.integers(start_h * 3_600_000_000, max(start_h * 3_600_000_000 + 1, end_h * 3_600_000_000 - span_us))
+    )
     offsets = np.sort(rng.integers(0, span_us, size))
     members: dict[str, list] = {k: [] for k in ("text", "hashtags", "author_id", "age", "followers", "type", "us")}
     for m in range(size):
@@ -1537,7 +1648,13 @@ def _campaign(
 
 
 def _campaigns_for_chunk(
-    day: date, n_rows: int, seed: int, chunk_index: int, n_chunks: int, params: GeneratorParams, regions: tuple[str, ...]
+    day: date,
+    n_rows: int,
+    seed: int,
+    chunk_index: int,
+    n_chunks: int,
+    params: GeneratorParams,
+    regions: tuple[str, ...],
 ) -> dict[str, list]:
     """This chunk's campaigns plus its half of the cross-chunk campaign (chunks 0 and 1 of a multi-chunk day)."""
     rate = params.violation_rates["deceptive.coordinated"]
@@ -1549,7 +1666,9 @@ def _campaigns_for_chunk(
     for k in range(n_campaigns):
         size = int(rng.integers(params.campaign_size_min, params.campaign_size_max + 1))
         cid = f"camp-{day:%Y%m%d}-{chunk_index:05d}-{k:02d}"
-        parts.append(_campaign(rng, cid, size, _mix(seed, day.toordinal(), chunk_index, k, _SALT["campaign"]), params, regions))
+        parts.append(
+            _campaign(rng, cid, size, _mix(seed, day.toordinal(), chunk_index, k, _SALT["campaign"]), params, regions)
+        )
     if params.cross_chunk_campaign and rate > 0 and n_chunks >= 2 and chunk_index in (0, 1) and n_rows >= 1000:
         bridge_rng = np.random.default_rng([seed, day.toordinal(), _SALT["bridge"]])
         size = params.bridge_campaign_size
@@ -1639,11 +1758,27 @@ def generate_chunk(
     picks = rng.integers(0, _BANK_SIZE, (5, n))
     s = [bank[lang_i, topic_i, picks[k]] for k in range(5)]
     types = np.array(ITEM_TYPES, dtype=object)[type_i]
-    n_sent = np.where(types == "text_post", rng.integers(1, 4, n), np.where(types == "comment", rng.integers(1, 3, n), 1))
+    n_sent = np.where(
+        types == "text_post", rng.integers(1, 4, n), np.where(types == "comment", rng.integers(1, 3, n), 1)
+    )
     text = s[0].copy()
     text[n_sent >= 2] = s[0][n_sent >= 2] + " " + s[1][n_sent >= 2]
     text[n_sent >= 3] = text[n_sent >= 3] + " " + s[2][n_sent >= 3]
+    # Openers, closers and @-mentions vary the template skeletons, as real posts do.
+    openers = np.array([_BENIGN[lang]["openers"] for lang in LANGUAGES], dtype=object)
+    closers = np.array([_BENIGN[lang]["closers"] for lang in LANGUAGES], dtype=object)
+    oc_pick, oc_u = rng.integers(0, openers.shape[1], (2, n)), rng.random((3, n))
+    for i in np.flatnonzero(oc_u[0] < 0.35).tolist():
+        opener, body = openers[lang_i[i], oc_pick[0, i]], text[i]
+        if opener[-1] not in ".:" and LANGUAGES[lang_i[i]] != "de":
+            body = body[0].lower() + body[1:]
+        text[i] = f"{opener} {body}"
     ads = types == "ad"
+    with_closer = (oc_u[1] < 0.4) & ~ads
+    text[with_closer] = text[with_closer] + " " + closers[lang_i[with_closer], oc_pick[1, with_closer]]
+    mention = oc_u[2] < 0.2
+    handles = _handles()
+    text[mention] = text[mention] + " " + handles[rng.integers(0, len(handles), int(mention.sum()))]
     if ads.any():
         cta = np.array([_BENIGN[lang]["cta"] for lang in LANGUAGES], dtype=object)
         text[ads] = text[ads] + " " + cta[lang_i[ads], rng.integers(0, 3, int(ads.sum()))]
@@ -1903,7 +2038,9 @@ def write_synthetic_day(
         _write_atomic(truth, dirs["truth"] / name)
         item_files.append(str(dirs["items"] / name))
         truth_files.append(str(dirs["truth"] / name))
-        for policy, count in zip(*np.unique(truth["policy_id"].to_numpy(zero_copy_only=False), return_counts=True), strict=True):
+        for policy, count in zip(
+            *np.unique(truth["policy_id"].to_numpy(zero_copy_only=False), return_counts=True), strict=True
+        ):
             violations[str(policy)] += int(count)
         violating_items += len(pc.unique(truth["item_id"]))
         camps = truth["campaign_id"].drop_null().to_pylist()

@@ -217,9 +217,12 @@ def persist_decisions(ctx: RunContext) -> dict[str, int]:
 
 
 @task(name="draw-review-sample", cache_policy=NO_CACHE, **IO_RETRIES)
-def draw_review_sample(ctx: RunContext, populations: pd.DataFrame, candidates: pd.DataFrame) -> dict[str, Any]:
+def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[str, Any]:
     """Route escalations into queues, draw the stratified QA sample, store the tasks (idempotent)."""
     settings = get_settings()
+    populations = pd.concat([d.populations for d in decided], ignore_index=True)
+    populations = populations.groupby(["stratum", "region"], as_index=False)["population"].sum()
+    candidates = pd.concat([d.candidates for d in decided], ignore_index=True)
     lake = resources.lake(ctx.lake_root)
     p = resources.pack(ctx.pack, ctx.profile)
     decisions = lake.read_all("decisions", ctx.day, ctx.run_key).to_pandas()
@@ -256,7 +259,8 @@ def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
     truth_files = sorted(Path(truth_dir).rglob("*.parquet"))
     truth = pd.concat([pd.read_parquet(f, columns=["item_id", "policy_id"]) for f in truth_files], ignore_index=True) \
         if truth_files else pd.DataFrame(columns=["item_id", "policy_id"])  # fmt: skip
-    outcomes = review.simulate_outcomes(tasks, truth, accuracy=settings.reviewer_accuracy, seed=ctx.seed)
+    outcomes = review.simulate_outcomes(tasks, truth, accuracy=settings.reviewer_accuracy,
+                                        false_positive_rate=settings.reviewer_false_positive_rate, seed=ctx.seed)
     result = store.apply_review_outcomes(engine, outcomes)
     return {"reviews_applied": result.applied, "reviews_unchanged": result.unchanged, "reviews_rejected": result.rejected}
 
@@ -279,3 +283,14 @@ def persist_metrics(ctx: RunContext, metrics: pd.DataFrame) -> int:
     lake.write(pa.Table.from_pandas(metrics[list(METRICS.names)], schema=METRICS, preserve_index=False),
                "metrics", ctx.day, ctx.run_key, "metrics")  # fmt: skip
     return store.insert_metrics(resources.store_engine(), metrics.assign(run_key=ctx.run_key))
+
+
+@task(name="summarise-outputs", cache_policy=NO_CACHE, **IO_RETRIES)
+def summarise_outputs(ctx: RunContext) -> dict[str, Any]:
+    """Actions by policy (from the lake) and review tasks by reason and status (from the store)."""
+    lake = resources.lake(ctx.lake_root)
+    decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["policy_id", "action"]).to_pandas()
+    actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in decisions.groupby("policy_id")}
+    tasks = store.fetch_review_tasks(resources.store_engine(), run_key=ctx.run_key)
+    by_state = {f"{r}.{s}": int(n) for (r, s), n in tasks.groupby(["reason", "status"]).size().items()} if len(tasks) else {}
+    return {"actions": actions, "review_tasks": by_state}

@@ -9,9 +9,16 @@ from modsweep.tasks.sample import uniform_keys
 
 
 def simulate_outcomes(
-    tasks: pd.DataFrame, truth: pd.DataFrame, *, accuracy: float, seed: str, reviewers: int = 12
+    tasks: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    accuracy: float,
+    false_positive_rate: float,
+    seed: str,
+    reviewers: int = 12,
 ) -> pd.DataFrame:
-    """One outcome per task: the true label with probability `accuracy`, else the other label.
+    """One outcome per task: violating items are recognised with probability `accuracy`; benign items are
+    wrongly labelled violating with probability `false_positive_rate` (reviewers rarely flag plainly benign posts).
 
     Reviewer ids, claim and decision times are derived from the task id and seed, so a replay is identical.
     """
@@ -21,8 +28,8 @@ def simulate_outcomes(
     truth_keys = set((truth["item_id"].astype(str) + "|" + truth["policy_id"].astype(str)).tolist())
     violating = key.isin(truth_keys).to_numpy()
     ids = tasks["task_id"].to_numpy(dtype=object)
-    correct = uniform_keys(ids, seed, "accuracy") < accuracy
-    label_violating = np.where(correct, violating, ~violating)
+    u = uniform_keys(ids, seed, "accuracy")
+    label_violating = np.where(violating, u < accuracy, u < false_positive_rate)
     # Replicas of one item are reviewed by different people.
     reviewer = (uniform_keys(ids, seed, "reviewer") * reviewers).astype(int)
     minutes_to_claim = -np.log1p(-uniform_keys(ids, seed, "claim")) * 90

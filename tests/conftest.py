@@ -76,8 +76,8 @@ def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     import uuid
     from urllib.parse import quote
 
-    from store_fixtures import postgres_unavailable_reason
     from sqlalchemy import create_engine, text
+    from store_fixtures import postgres_unavailable_reason
 
     from modsweep import resources
 

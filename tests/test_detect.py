@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -95,14 +95,14 @@ def make_review_tasks(n: int = N, seed: int = 4) -> pd.DataFrame:
 def make_metrics(seed: int = 5) -> pd.DataFrame:
     rows = [  # metric names as tasks/audit.py writes them; value ∈ [ci_low, ci_high] where both exist
         ("hate.speech", "ALL", "automated_precision", 0.93, 0.90, 0.96, 400),
-        ("hate.speech", "DE", "estimated_recall", 0.71, 0.60, 0.80, 380),
+        ("hate.speech", "DE", "automated_recall", 0.71, 0.60, 0.80, 380),
         ("hate.speech", "ALL", "prevalence", 0.002, 0.001, 0.004, 1000),
         ("hate.speech", "ALL", "qa_sample_size", 400.0, None, None, 400),
         ("ALL", "ALL", "reviewer_kappa", -0.2, -0.5, 0.1, 40),
         ("ALL", "ALL", "hours_to_decision_p90", 30.5, None, None, 120),  # not a rate: > 1 is fine
         ("ALL", "ALL", "sla_breach_rate", 0.05, 0.02, 0.09, 120),
         ("self_harm", "ALL", "escalation_confirm_rate", 1.0, 0.8, 1.0, 12),
-        ("self_harm", "FR", "estimated_recall", None, None, None, 0),
+        ("self_harm", "FR", "automated_recall", None, None, None, 0),
     ]
     cols = ["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n"]
     data = {c: [r[i] for r in rows] for i, c in enumerate(cols)}

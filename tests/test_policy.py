@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,7 @@ def _write_variant(tmp_path: Path, mutate) -> Path:
     src = resolve_pack_path("community-guidelines")
     raw = yaml.safe_load(src.read_text())
     mutate(raw)
-    (tmp_path / "community-guidelines").symlink_to(src.parent / "community-guidelines")
+    shutil.copytree(src.parent / "community-guidelines", tmp_path / "community-guidelines")
     out = tmp_path / "pack.yaml"
     out.write_text(yaml.safe_dump(raw))
     return out
@@ -93,3 +94,11 @@ def test_effective_dates_filter_policies(tmp_path):
 
 def raw_ids(pack, day):
     return {p.id for p in pack.policies(day)}
+
+
+def test_resources_outside_the_pack_folder_are_refused(tmp_path):
+    def mutate(raw):
+        raw["policies"][0]["detectors"][0]["params"]["terms"] = "../../etc/passwd"
+
+    with pytest.raises(PolicyPackError, match="outside the pack folder"):
+        load_pack(str(_write_variant(tmp_path, mutate)))

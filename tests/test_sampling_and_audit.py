@@ -86,7 +86,7 @@ def test_stratified_precision_recovers_truth_within_ci_most_of_the_time():
     covered = 0
     for _ in range(200):
         k = {h: rng.hypergeometric(int(truth_p[h] * N[h]), int((1 - truth_p[h]) * N[h]), 100) for h in N}
-        est, lo, hi, n = stratified_proportion(pd.DataFrame({"N": N, "n": {"a": 100, "b": 100}, "k": k}))
+        _est, lo, hi, n = stratified_proportion(pd.DataFrame({"N": N, "n": {"a": 100, "b": 100}, "k": k}))
         covered += lo <= true <= hi
         assert n == 200
     assert covered >= 180  # nominal 95%
@@ -106,7 +106,7 @@ def test_quality_metrics_per_policy_and_region():
     assert precision["value"] == pytest.approx(0.9)
     assert precision["ci_low"] < 0.9 < precision["ci_high"] and precision["n"] == 40
     assert set(m["region"]) == {"ALL", "DE", "US"}
-    recall = m[(m["metric"] == "estimated_recall") & (m["region"] == "ALL")].iloc[0]
+    recall = m[(m["metric"] == "automated_recall") & (m["region"] == "ALL")].iloc[0]
     assert recall["value"] == pytest.approx(1.0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -59,7 +60,7 @@ def test_daily_sweep_end_to_end_is_conserving_audited_and_idempotent(sweep_home,
     assert len(precision) > 0 and (precision["ci_low"] <= precision["value"]).all()
 
     # The report names every policy and escapes content.
-    html = open(first.report_path, encoding="utf-8").read()
+    html = Path(first.report_path).read_text(encoding="utf-8")
     for policy in POLICY_IDS:
         assert policy in html
     assert "<script" not in html
