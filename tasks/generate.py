@@ -1686,6 +1686,22 @@ def _campaigns_for_chunk(
 # --- one chunk --------------------------------------------------------------------------------------------
 
 
+KNOWN_MEDIA_POLICIES: tuple[str, ...] = ("violent_extremism", "minor_safety")
+
+
+def known_media_hashes(policy_id: str, count: int = 24) -> list[int]:
+    """The hash list entries of known violating media for a policy (stable across days and seeds)."""
+    index = KNOWN_MEDIA_POLICIES.index(policy_id)
+    return [_mix(0x5EED, 1000 + index, j) & ((1 << 64) - 1) for j in range(count)]
+
+
+def render_hash_list(policy_id: str) -> str:
+    """The pack's hash-list file for a policy: `hexhash<TAB>label` lines."""
+    lines = [f"# Known {policy_id} media: 64-bit perceptual hashes (hex) and their list entry."]
+    lines += [f"{h:016x}\t{policy_id}:{j:03d}" for j, h in enumerate(known_media_hashes(policy_id))]
+    return "\n".join(lines) + "\n"
+
+
 def generate_chunk(
     day: date, n_rows: int, seed: int, chunk_index: int, params: GeneratorParams, *, n_chunks: int = 1
 ) -> tuple[pa.Table, pa.Table]:
@@ -1847,6 +1863,16 @@ def generate_chunk(
     media_hash = np.full(n, None, dtype=object)
     for i in np.flatnonzero(hashed).tolist():
         media_hash[i] = pool[pool_pick[i]] if viral[i] else f"{int(raw_hashes[i]):016x}"
+    # Half of the violent-extremism and minor-safety media are re-uploads of known material: a listed
+    # hash with up to three bits flipped (what perceptual hashing of a re-encoded copy looks like).
+    for p_index, policy in enumerate(TEXT_POLICIES):
+        if policy not in KNOWN_MEDIA_POLICIES:
+            continue
+        rows = np.flatnonzero(hashed & violating & (policy_i == p_index) & (rng.random(n) < 0.5))
+        known = known_media_hashes(policy)
+        for i in rows.tolist():
+            flips = sum(1 << int(b) for b in rng.choice(64, size=int(rng.integers(0, 4)), replace=False))
+            media_hash[i] = f"{known[int(rng.integers(0, len(known)))] ^ flips:016x}"
     provenance = np.full(n, None, dtype=object)
     with_prov = ai_undisclosed | ai_disclosed_prov
     prov_pick = rng.integers(0, 12, n)

@@ -468,3 +468,23 @@ def test_regenerating_a_day_is_byte_identical_and_drops_stale_parts(tmp_path: Pa
         f"{d}/date=2026-11-23/part-0000{i}.parquet" for d in ("items", "truth") for i in range(2)
     ]
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+
+
+def test_known_media_reuploads_are_near_duplicates_of_the_pack_hash_lists():
+    from modsweep.policy import load_pack
+    from modsweep.tasks.generate import KNOWN_MEDIA_POLICIES, known_media_hashes, render_hash_list
+
+    pack = load_pack("community-guidelines")
+    items, truth = generate_chunk(date(2026, 11, 23), 60_000, 5, 0, GeneratorParams())
+    frame = items.to_pandas()
+    for policy in KNOWN_MEDIA_POLICIES:
+        assert pack.resources[f"community-guidelines/lists/{policy}-hashes.txt"] == render_hash_list(policy)
+        known = np.array(known_media_hashes(policy), dtype=np.uint64)
+        ids = set(truth.to_pandas().query("policy_id == @policy")["item_id"])
+        hashes = frame.loc[frame["item_id"].isin(ids) & frame["media_hash"].notna(), "media_hash"]
+        values = np.array([int(h, 16) for h in hashes], dtype=np.uint64)
+        near = np.bitwise_count(values[:, None] ^ known[None, :]).min(axis=1) <= 3
+        assert near.any()
+        benign = frame.loc[~frame["item_id"].isin(ids) & frame["media_hash"].notna(), "media_hash"].head(5_000)
+        bvalues = np.array([int(h, 16) for h in benign], dtype=np.uint64)
+        assert not (np.bitwise_count(bvalues[:, None] ^ known[None, :]).min(axis=1) <= 6).any()

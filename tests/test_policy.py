@@ -45,7 +45,8 @@ def test_election_surge_tightens_civic_thresholds():
 def test_region_override_and_eu_group():
     policy = load_pack("community-guidelines").policy("misinfo.medical")
     assert policy.bands_for("DE")[-1].action == "remove"  # EU group override
-    assert policy.bands_for("US")[-1].action == "reduce_reach"  # default bands
+    assert policy.bands_for("JP")[-1].action == "reduce_reach"  # default bands
+    assert policy.bands_for("US")[-1].action == "label"  # own override
 
 
 @pytest.mark.parametrize(
