@@ -19,7 +19,7 @@ from modsweep.config import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
 console = Console(width=max(120, Console().width))
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 TEXT_POLICIES = ["misinfo.medical", "civic.election_integrity", "hate.speech", "violent_extremism", "self_harm",
                  "minor_safety", "deceptive.spam"]  # fmt: skip
@@ -194,6 +194,71 @@ def demo(
     print_summary(summary)
     console.print(f"sweep of {summary.items_read:,} items took {time.perf_counter() - t2:.1f} s (incl. Prefect start-up); "
                   f"history: `modsweep history`, details: `modsweep show {summary.run_id[:8]}`")  # fmt: skip
+
+
+@app.command()
+def score(
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, TSV, JSONL or Parquet file")],
+    text_column: Annotated[str, typer.Option(help="Column holding the text")],
+    out: Annotated[Path, typer.Option(help="Output Parquet file")],
+    input_format: Annotated[str | None, typer.Option("--format", help="csv|tsv|jsonl|parquet (default: from suffix)")] = None,
+    pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
+    profile: Annotated[str, typer.Option(help="Pack profile")] = "standard",
+    label_column: Annotated[str | None, typer.Option(help="Binary label column: print per-policy ROC-AUC")] = None,
+    positive: Annotated[list[str] | None, typer.Option(help="Label value(s) meaning violating (repeatable)")] = None,
+) -> None:
+    """Score every row of a file with every policy: score, action under the pack's bands, detectors that fired."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from modsweep import resources
+    from modsweep.policy import PolicyPackError
+    from modsweep.registry import ModelNotFoundError
+    from modsweep.tasks.score import infer_format, label_metrics, read_chunks, score_chunk
+
+    source = _safe_path(input_file, "INPUT")
+    target = _safe_path(out, "--out")
+    if not source.is_file():
+        raise _fail(f"{source}: no such file")
+    try:
+        fmt = input_format or infer_format(source)
+        p = resources.pack(pack, profile)
+        bank = resources.detector_bank(pack, profile)
+    except (PolicyPackError, ModelNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_suffix(".partial")
+    writer, rows, t0, scored_all = None, 0, time.perf_counter(), []
+    try:
+        for chunk in read_chunks(source, fmt):
+            scored = score_chunk(chunk, text_column, rows, p, bank, get_settings().max_scoring_chars)
+            table = pa.Table.from_pandas(scored, preserve_index=False)
+            writer = writer or pq.ParquetWriter(staging, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += len(chunk)
+            if label_column:
+                keep = [label_column, *(c for c in scored.columns if c.startswith(("score.", "action.")))]
+                scored_all.append(scored[keep])
+    except KeyError as exc:
+        raise _fail(f"{source}: {exc.args[0]}") from exc
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise _fail(f"{source}: no rows to score")
+    staging.replace(target)
+    seconds = time.perf_counter() - t0
+    console.print(f"scored {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s) → {target}")
+    if label_column:
+        import pandas as pd
+
+        frame = pd.concat(scored_all, ignore_index=True)
+        policy_ids = [c.removeprefix("score.") for c in frame.columns if c.startswith("score.")]
+        metrics = label_metrics(frame, label_column, positive or ["1"], policy_ids)
+        table = Table(*metrics.columns, title=f"Scores against {label_column} ∈ {positive or ['1']}")
+        for row in metrics.itertuples(index=False):
+            table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        console.print(table)
 
 
 def _engine() -> Any:
