@@ -102,7 +102,7 @@ class DetectorBank:
     model_version: str | None
     classifier_detectors: list[tuple[str, str, str, float]] = field(default_factory=list)  # policy, det, label, w
     report_detectors: list[tuple[str, str, list[str], float]] = field(default_factory=list)
-    aigc_detectors: list[tuple[str, str, float]] = field(default_factory=list)
+    aigc_detectors: list[tuple[str, str, float, str | None, float]] = field(default_factory=list)  # …, text label, w
     coordination: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
     regex_detectors: list[tuple[str, str, list[tuple[str, float]], float]] = field(default_factory=list)
     hashtag_detectors: list[tuple[str, str, dict[str, float], float]] = field(default_factory=list)
@@ -111,7 +111,7 @@ class DetectorBank:
 
     @property
     def needs_features(self) -> bool:
-        return bool(self.classifier_detectors or self.claim_detectors)
+        return bool(self.classifier_detectors or self.claim_detectors or any(a[3] for a in self.aigc_detectors))
 
 
 def parse_lexicon(lines: list[str]) -> list[tuple[str, float]]:
@@ -148,7 +148,10 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
             elif det.kind == "reports":
                 bank.report_detectors.append((policy.id, det.id, list(det.params.get("reasons", [])), det.weight))
             elif det.kind == "aigc":
-                bank.aigc_detectors.append((policy.id, det.id, det.weight))
+                # The machine-text signal needs a model trained with that label (`modsweep train --manifest`).
+                text_label = det.params.get("text_label")
+                usable = text_label if model is not None and text_label in model.labels else None
+                bank.aigc_detectors.append((policy.id, det.id, det.weight, usable, float(det.params.get("text_weight", 0.7))))
             elif det.kind == "coordination":
                 bank.coordination.append((policy.id, det.id, dict(det.params), det.weight))
             elif det.kind == "regex":
@@ -224,11 +227,10 @@ def score_lexicons(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBan
     return frames
 
 
-def score_classifiers(item_ids: np.ndarray, features: sparse.csr_matrix | None, norm: NormalisedText,
+def score_classifiers(item_ids: np.ndarray, probs: dict[str, np.ndarray] | None, norm: NormalisedText,
                       bank: DetectorBank) -> list[pd.DataFrame]:  # fmt: skip
-    if not bank.classifier_detectors or bank.model is None or features is None:
+    if not bank.classifier_detectors or probs is None:
         return []
-    probs = bank.model.predict_proba(features)
     frames = []
     for policy, det, label, weight in bank.classifier_detectors:
         p = probs[label] * weight
@@ -266,20 +268,26 @@ def score_reports(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]
     return frames
 
 
-def score_aigc(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]:
-    """Provenance metadata says AI-generated while the creator did not disclose it."""
+def score_aigc(items: pd.DataFrame, probs: dict[str, np.ndarray] | None, bank: DetectorBank) -> list[pd.DataFrame]:
+    """Undisclosed AI content: provenance metadata says AI-generated, or a machine-text classifier says so,
+    while the creator did not disclose it."""
     if not bank.aigc_detectors:
         return []
     provenance = items["ai_provenance"].astype("string")
-    undisclosed = (provenance.notna() & (provenance.str.len() > 0) & ~items["ai_disclosed"].astype(bool)).to_numpy(
-        dtype=bool, na_value=False
-    )
-    rows = np.flatnonzero(undisclosed)
-    evidence = [json.dumps({"provenance": str(provenance.iloc[r]), "ai_disclosed": False}) for r in rows]
-    return [
-        _frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["aigc"], np.full(len(rows), 0.95 * w), evidence)
-        for policy, det, w in bank.aigc_detectors
-    ]
+    disclosed = items["ai_disclosed"].astype(bool).to_numpy()
+    has_provenance = (provenance.notna() & (provenance.str.len() > 0)).to_numpy(dtype=bool, na_value=False)
+    ids = items["item_id"].to_numpy()
+    frames = []
+    for policy, det, w, text_label, text_weight in bank.aigc_detectors:
+        rows = np.flatnonzero(has_provenance & ~disclosed)
+        evidence = [json.dumps({"provenance": str(provenance.iloc[r]), "ai_disclosed": False}) for r in rows]
+        frames.append(_frame(ids[rows], policy, det, DETECTOR_VERSIONS["aigc"], np.full(len(rows), 0.95 * w), evidence))
+        if text_label and probs is not None:
+            p = probs[text_label] * text_weight * w
+            rows = np.flatnonzero((p >= SCORE_FLOOR) & ~disclosed)
+            evidence = [json.dumps({"machine_text_p": round(float(p[r]), 4), "ai_disclosed": False}) for r in rows]
+            frames.append(_frame(ids[rows], policy, f"{det}:machine-text", str(bank.model_version), p[rows], evidence))
+    return frames
 
 
 def score_regexes(items: pd.DataFrame, raw_text: pd.Series, bank: DetectorBank) -> list[pd.DataFrame]:
@@ -375,16 +383,18 @@ def detect_partition(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_c
     raw_text = combined_text(items)
     norm = normalise(raw_text, max_chars=max_chars)
     features = featurise(norm) if bank.needs_features else None
+    # Every model label is scored once per partition and shared by classifier and AI-text detectors.
+    probs = bank.model.predict_proba(features) if bank.model is not None and features is not None else None
     item_ids = items["item_id"].to_numpy()
     frames = [
         *score_lexicons(item_ids, norm, bank),
-        *score_classifiers(item_ids, features, norm, bank),
+        *score_classifiers(item_ids, probs, norm, bank),
         *score_claims(item_ids, features, bank),
         *score_regexes(items, raw_text.str.slice(0, max_chars), bank),
         *score_hashtags(items, bank),
         *score_media_hashes(items, bank),
         *score_reports(items, bank),
-        *score_aigc(items, bank),
+        *score_aigc(items, probs, bank),
     ]
     frames = [f for f in frames if len(f)]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in DETECTIONS.names})

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -158,3 +159,29 @@ def test_truncation_is_flagged_in_evidence(bank):
     assert json.loads(by(det, "hate-lex").loc["i0", "evidence"])["truncated"] is True
 
 
+
+
+def test_machine_text_signal_flags_only_undisclosed_items(tmp_path):
+    from modsweep.tasks.train import train_text_policy_model
+
+    rng = np.random.default_rng(0)
+    human = [f"lol my cat {w} again today {k}" for k, w in enumerate(rng.choice(["slept", "ate", "ran", "hid"], 300))]
+    machine = [f"as an ai language model i can {w} this topic comprehensively {k}" for k, w in
+               enumerate(rng.choice(["explain", "summarise", "outline", "discuss", "analyse"], 300))]  # fmt: skip
+    texts = pd.Series(human + machine)
+    labels = pd.DataFrame({"aigc.machine_text": [False] * 300 + [True] * 300})
+    model = train_text_policy_model(texts, labels, source="test").model
+    (tmp_path / "pack.yaml").write_text(
+        'pack: t\nversion: "1"\npolicies:\n  - id: aigc.undisclosed\n    title: AI\n    severity: 2\n'
+        "    dsa: {category: STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE}\n"
+        "    detectors: [{id: ai, kind: aigc, params: {text_label: aigc.machine_text, text_weight: 0.7}}]\n"
+        "    bands: [{min_score: 0.5, action: escalate}]\n"
+    )
+    bank = build_detector_bank(load_pack(str(tmp_path / "pack.yaml")), model, "v-test")
+    frame = items(["as an ai language model i can explain this topic comprehensively"] * 2 + ["lol my cat slept again"],
+                  ai_disclosed=[False, True, False])  # fmt: skip
+    det = detect_partition(frame, bank, "r")
+    text_hits = by(det, "ai:machine-text")
+    assert list(text_hits.index) == ["i0"]
+    assert json.loads(text_hits.loc["i0", "evidence"])["machine_text_p"] > 0.5
+    assert text_hits.loc["i0", "detector_version"] == "v-test"
