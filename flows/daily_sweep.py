@@ -118,7 +118,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     recorder.enter("decide")
     paused: list[str] = []
     keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
-    decided = [t.decide_partition.submit(ctx, p, paused, keep) for p in parts]
+    decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
     decide_results = [f.result() for f in decided]
     recorder.enter("gate:decisions.made")
     _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     qa_half_width: float = Field(default=0.1, gt=0, lt=0.5, description="Target 95% CI half-width per QA stratum")
     qa_floor: int = Field(default=20, ge=0, description="Minimum QA sample per stratum")
     qa_cap: int = Field(default=200, ge=1, description="Maximum QA sample per stratum")
+    prevalence_sample_size: int = Field(default=200, ge=0, description="Views-proportional sample per policy per run")
     double_review_share: float = Field(default=0.1, ge=0, le=1, description="Share of QA tasks given to two reviewers")
     reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' recall on violations")
     reviewer_false_positive_rate: float = Field(default=0.002, ge=0, le=0.5, description="Simulated reviewers' error on benign items")

@@ -98,6 +98,34 @@ def quality_metrics(
     return out[list(METRICS.names)]
 
 
+def violative_view_rate(
+    prevalence: pd.DataFrame, views_by_region: pd.Series, *, day: date, run_id: str, min_n: int = 10
+) -> pd.DataFrame:
+    """Violative view rate per policy × region (and 'ALL') from the views-proportional Poisson sample.
+
+    Horvitz–Thompson: VVR = Σ_s y_i v_i / π_i ÷ V, with variance estimate Σ_s (1 − π_i) (y_i v_i / π_i)² ÷ V²
+    (Poisson sampling), where y_i = 1 when reviewers found the item violating, v_i its views, V the views of
+    every item in the domain.
+    """
+    rows = []
+    for policy, g in prevalence.groupby("policy_id"):
+        domains = [("ALL", g, float(views_by_region.sum()))]
+        domains += [(r, d, float(views_by_region.get(r, 0))) for r, d in g.groupby("region") if len(d) >= min_n]
+        for region, d, total in domains:
+            if total <= 0:
+                continue
+            y = (d["label"] == "violating").to_numpy(dtype=np.float64) * d["views"].to_numpy(dtype=np.float64)
+            pi = d["inclusion_prob"].to_numpy(dtype=np.float64)
+            estimate = float((y / pi).sum() / total)
+            se = float(np.sqrt(((1 - pi) * (y / pi) ** 2).sum()) / total)
+            rows.append((policy, region, "violative_view_rate", estimate, max(0.0, estimate - Z95 * se),
+                         min(1.0, estimate + Z95 * se), len(d)))  # fmt: skip
+    out = pd.DataFrame(rows, columns=["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n"])
+    out.insert(0, "day", day)
+    out["run_id"] = run_id
+    return out[list(METRICS.names)]
+
+
 def _total(strata: pd.DataFrame) -> tuple[float, float]:
     """Estimated count of violating items in these strata and its variance."""
     s = strata[strata["n"] > 0]

@@ -76,7 +76,7 @@ def ingest_partition(ctx: RunContext, source_file: str, index: int) -> Partition
         return _ingest_counts(ctx, part, ref, reused=False)
     lake.write(ingest.quarantine_table(result.quarantine), "quarantine", ctx.day, ctx.run_key, part)
     ref = lake.write(ingest.items_table(result.items), "items", ctx.day, ctx.run_key, part)
-    return PartitionOutcome(part, ref.rows, result.counts)
+    return PartitionOutcome(part, ref.rows, {**result.counts, "views": int(result.items["views"].sum())})
 
 
 def _ingest_counts(ctx: RunContext, part: str, items_ref: PartRef, *, reused: bool) -> PartitionOutcome:
@@ -86,6 +86,7 @@ def _ingest_counts(ctx: RunContext, part: str, items_ref: PartRef, *, reused: bo
     counts = {"read": items_ref.rows + len(q) - file_level, "processed": items_ref.rows, "quarantined": len(q) - file_level,
               "unreadable_files": file_level}  # fmt: skip
     counts.update({f"quarantined.{r}": int(n) for r, n in q["reason"].value_counts().items() if r != "unreadable_file"})
+    counts["views"] = int(lake.read(items_ref, columns=["views"]).column(0).to_numpy().sum()) if items_ref.rows else 0
     return PartitionOutcome(part, items_ref.rows, counts, reused=reused)
 
 
@@ -176,10 +177,12 @@ class DecideOutcome:
     outcome: PartitionOutcome
     populations: pd.DataFrame
     candidates: pd.DataFrame
+    prevalence: pd.DataFrame
 
 
 @task(name="decide-partition", cache_policy=NO_CACHE)
-def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int) -> DecideOutcome:
+def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int,
+                     total_views: int) -> DecideOutcome:  # fmt: skip
     """Combine detector scores into decisions and collect this partition's QA-sampling strata."""
     lake = resources.lake(ctx.lake_root)
     p = resources.pack(ctx.pack, ctx.profile)
@@ -200,10 +203,14 @@ def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], k
         reused = False
     populations, candidates = sample.partition_strata(items["item_id"], items["region"], scores, decisions,
                                                       seed=ctx.seed, keep_per_stratum=keep_per_stratum)  # fmt: skip
+    n_prevalence = int(get_settings().prevalence_sample_size * p.profile_spec.qa_multiplier)
+    prevalence = sample.prevalence_candidates(items, scores, seed=ctx.seed, n_per_policy=n_prevalence,
+                                              total_views=total_views)  # fmt: skip
     attrs = items[["item_id", "region", "language", "views", "user_reports"]]
     candidates = candidates.merge(attrs, on="item_id", how="left")
+    prevalence = prevalence.merge(attrs, on="item_id", how="left")
     counts = {f"actions.{a}": int(n) for a, n in decisions["action"].value_counts().items()}
-    return DecideOutcome(PartitionOutcome(part, len(decisions), counts, reused=reused), populations, candidates)
+    return DecideOutcome(PartitionOutcome(part, len(decisions), counts, reused=reused), populations, candidates, prevalence)
 
 
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -229,24 +236,31 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     sizes = sample.qa_sample_sizes(populations.groupby("stratum")["population"].sum(), half_width=settings.qa_half_width,
                                    floor=settings.qa_floor, cap=settings.qa_cap, multiplier=p.profile_spec.qa_multiplier)  # fmt: skip
     qa = sample.draw_qa_sample(populations, candidates, sizes)
+    prevalence = pd.concat([d.prevalence for d in decided], ignore_index=True)
+    sampled = pd.concat([qa, prevalence], ignore_index=True)
     escalations = decisions[decisions["action"] == "escalate"]
-    attrs = pd.concat([escalations[["item_id", "region", "language", "views", "user_reports"]],
-                       qa[["item_id", "region", "language", "views", "user_reports"]]]).drop_duplicates("item_id")  # fmt: skip
-    tasks = sample.build_review_tasks(escalations, qa.drop(columns=["region", "language", "views", "user_reports"]), attrs, p,
-                                      capacity_per_queue=settings.review_capacity_per_queue,
+    attr_cols = ["item_id", "region", "language", "views", "user_reports"]
+    attrs = pd.concat([escalations[attr_cols], sampled[attr_cols]]).drop_duplicates("item_id")
+    tasks = sample.build_review_tasks(escalations, sampled.drop(columns=attr_cols[1:]), attrs, p,
                                       double_review_share=settings.double_review_share, seed=ctx.seed,
                                       run_id=ctx.run_id, run_key=ctx.run_key, now=datetime.now(UTC))  # fmt: skip
+    engine = resources.store_engine()
     done = lake.ref("review_tasks", ctx.day, ctx.run_key, "tasks")
     if done is None:
+        carried = store.fetch_review_tasks(engine, status="carried_over")
+        carried = carried[carried["run_key"] != ctx.run_key]
+        tasks, reopen = sample.apply_queue_capacity(tasks, carried, settings.review_capacity_per_queue)
+        reopened = store.reopen_carried_over(engine, reopen)
         lake.write(_table(tasks, REVIEW_TASKS), "review_tasks", ctx.day, ctx.run_key, "tasks")
     else:  # resumed: the committed sample is the one of record
         tasks = lake.read(done).to_pandas()
+        reopened = 0
     rows = tasks.assign(day=ctx.day, carry_over_reason=np.where(tasks["status"] == "carried_over",
                         f"queue capacity {settings.review_capacity_per_queue}/day reached", None))  # fmt: skip
-    inserted = store.insert_review_tasks(resources.store_engine(), rows)
+    inserted = store.insert_review_tasks(engine, rows)
     lake.write(pa.Table.from_pandas(populations, preserve_index=False), "samples", ctx.day, ctx.run_key, "populations")
     by_reason = tasks.groupby(["reason", "status"]).size()
-    return {"review_tasks": len(tasks), "review_tasks_inserted": inserted,
+    return {"review_tasks": len(tasks), "review_tasks_inserted": inserted, "carried_over_reopened": reopened,
             **{f"tasks.{r}.{s}": int(n) for (r, s), n in by_reason.items()}}  # fmt: skip
 
 
@@ -271,8 +285,12 @@ def audit_quality(ctx: RunContext) -> pd.DataFrame:
     lake = resources.lake(ctx.lake_root)
     populations = lake.read(lake.part_path("samples", ctx.day, ctx.run_key, "populations")).to_pandas()
     tasks = store.fetch_review_tasks(resources.store_engine(), run_key=ctx.run_key)
-    qa = tasks[(tasks["status"] == "decided") & tasks["reason"].str.startswith("qa_") & (tasks["replica"] == 0)]
+    decided = tasks[(tasks["status"] == "decided") & (tasks["replica"] == 0)]
+    qa = decided[decided["reason"].str.startswith("qa_")]
+    views = lake.read_all("items", ctx.day, ctx.run_key, columns=["region", "views"]).to_pandas()
     metrics = pd.concat([audit.quality_metrics(qa, populations, day=ctx.day, run_id=ctx.run_id),
+                         audit.violative_view_rate(decided[decided["reason"] == "prevalence"],
+                                                   views.groupby("region")["views"].sum(), day=ctx.day, run_id=ctx.run_id),
                          audit.review_metrics(tasks, day=ctx.day, run_id=ctx.run_id)], ignore_index=True)  # fmt: skip
     return metrics
 

@@ -65,6 +65,26 @@ def partition_strata(
     return pd.concat(counts, ignore_index=True), pd.concat(candidates, ignore_index=True).drop(columns="region")
 
 
+def prevalence_candidates(
+    items: pd.DataFrame, scores: pd.DataFrame, *, seed: str, n_per_policy: int, total_views: float
+) -> pd.DataFrame:
+    """Per policy, a Poisson sample with probability proportional to views: π_i = min(1, n · v_i / V).
+
+    Drawn partition by partition with the day's total views V, it is the same sample as one drawn over the
+    whole day; Horvitz–Thompson weights 1/π_i then estimate the violative view rate (DESIGN §6).
+    """
+    views = items["views"].to_numpy(dtype=np.float64)
+    pi = np.minimum(1.0, n_per_policy * views / max(total_views, 1.0))
+    ids = items["item_id"].to_numpy(dtype=object)
+    frames = []
+    for policy in scores.columns:
+        chosen = np.flatnonzero(uniform_keys(ids, seed, f"prevalence|{policy}") < pi)
+        frames.append(pd.DataFrame({"item_id": ids[chosen], "policy_id": policy, "stratum": f"{policy}|prevalence",
+                                    "inclusion_prob": pi[chosen], "score": scores[policy].to_numpy()[chosen],
+                                    "action": None, "reason": "prevalence"}))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
 def qa_sample_sizes(population: pd.Series, *, half_width: float, floor: int, cap: int, multiplier: float = 1.0) -> pd.Series:
     """Per-stratum sizes for a 95% CI half-width (worst case p = 0.5) with finite-population correction."""
     n0 = Z95**2 * 0.25 / half_width**2 * multiplier
@@ -104,24 +124,23 @@ def build_review_tasks(
     items: pd.DataFrame,
     pack: PolicyPack,
     *,
-    capacity_per_queue: int,
     double_review_share: float,
     seed: str,
     run_id: str,
     run_key: str,
     now: datetime,
 ) -> pd.DataFrame:
-    """Review tasks (REVIEW_TASKS schema): routed escalations within queue capacity, then the QA sample.
+    """Review tasks (REVIEW_TASKS schema): routed escalations, then the QA and prevalence samples.
 
-    Escalations beyond a queue's daily capacity are kept with status `carried_over`, never dropped.
     A share of QA tasks (chosen by key, so reproducible) gets a second replica for reviewer agreement.
+    `qa` holds every sampled row: stratified QA and prevalence samples alike.
     """
     policies = {p.id: p for p in pack.policies()}
     prof = pack.profile_spec
     esc = escalations.assign(reason="review_band", stratum=lambda d: d["policy_id"] + "|review_band", inclusion_prob=1.0)
-    esc = esc[["item_id", "policy_id", "reason", "stratum", "inclusion_prob", "score", "action"]].assign(action=None)
-    qa_rows = qa[["item_id", "policy_id", "reason", "stratum", "inclusion_prob", "score", "action"]]
-    tasks = pd.concat([esc, qa_rows], ignore_index=True)
+    cols = ["item_id", "policy_id", "reason", "stratum", "inclusion_prob", "score", "action"]
+    esc = esc[cols].assign(action=None)
+    tasks = pd.concat([esc, qa[cols]], ignore_index=True)
     tasks = tasks.merge(items[["item_id", "region", "language", "views", "user_reports"]], on="item_id", how="left")
     tasks["replica"] = 0
     qa_mask = tasks["reason"].str.startswith("qa_")
@@ -136,10 +155,6 @@ def build_review_tasks(
     tasks["due_by"] = now_ts + sla
     tasks["queue"] = tasks["policy_id"] + ":" + tasks["language"] + ":" + tasks["region"]
     tasks["status"] = "open"
-    is_esc = tasks["reason"] == "review_band"
-    rank = tasks[is_esc].sort_values("priority", ascending=False, kind="stable").groupby("queue").cumcount()
-    over = rank[rank >= capacity_per_queue].index
-    tasks.loc[over, "status"] = "carried_over"
     tasks["task_id"] = task_ids(tasks["item_id"].to_numpy(), tasks["policy_id"].to_numpy(), tasks["reason"].to_numpy(),
                                 tasks["replica"].to_numpy())  # fmt: skip
     tasks["created_at"] = now_ts
@@ -148,3 +163,26 @@ def build_review_tasks(
     tasks["replica"] = tasks["replica"].astype(np.int8)
     tasks["score"] = tasks["score"].astype(np.float32)
     return tasks.drop_duplicates("task_id")[list(REVIEW_TASKS.names)].reset_index(drop=True)
+
+
+def apply_queue_capacity(
+    tasks: pd.DataFrame, carried: pd.DataFrame, capacity_per_queue: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """Fill each queue's daily capacity with escalations by priority, new and carried over alike.
+
+    Returns the new tasks with escalations beyond capacity marked `carried_over` (never dropped), and the
+    ids of earlier carried-over tasks that now fit and should be opened. QA and prevalence samples are
+    outside queue capacity: a sample cut short would no longer be the sample its probabilities describe.
+    """
+    tasks = tasks.copy()
+    is_esc = (tasks["reason"] == "review_band").to_numpy()
+    pool = pd.concat([
+        tasks.loc[is_esc, ["task_id", "queue", "priority"]].assign(new=True),
+        carried[["task_id", "queue", "priority"]].assign(new=False),
+    ], ignore_index=True).drop_duplicates("task_id")  # fmt: skip
+    pool = pool.sort_values(["queue", "priority", "task_id"], ascending=[True, False, True], kind="stable")
+    fits = pool.groupby("queue").cumcount() < capacity_per_queue
+    over_new = set(pool.loc[~fits & pool["new"], "task_id"])
+    tasks.loc[tasks["task_id"].isin(over_new), "status"] = "carried_over"
+    reopen = pool.loc[fits & ~pool["new"], "task_id"].tolist()
+    return tasks, reopen

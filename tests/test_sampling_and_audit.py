@@ -116,3 +116,54 @@ def test_cohens_kappa_perfect_and_chance():
     rng = np.random.default_rng(1)
     k = cohens_kappa(rng.choice(["violating", "benign"], 2_000), rng.choice(["violating", "benign"], 2_000))
     assert abs(k[0]) < 0.1 and k[1] < 0 < k[2]
+
+
+def test_views_proportional_sample_recovers_violative_view_rate_within_ci():
+    from modsweep.tasks.audit import violative_view_rate
+    from modsweep.tasks.sample import prevalence_candidates
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    views = np.floor(rng.lognormal(3, 2, n)).astype(np.int64)
+    violating = rng.random(n) < np.where(views > 500, 0.05, 0.01)  # viral content violates more often
+    items = pd.DataFrame({"item_id": [f"i{k}" for k in range(n)], "views": views, "region": "DE"})
+    truth = views[violating].sum() / views.sum()
+    covered, sizes = 0, []
+    for rep in range(120):
+        s = prevalence_candidates(items, pd.DataFrame({"hate.speech": np.zeros(n)}), seed=f"r{rep}", n_per_policy=300,
+                                  total_views=float(views.sum()))  # fmt: skip
+        s = s.merge(items[["item_id", "views", "region"]], on="item_id")
+        s["label"] = np.where(s["item_id"].isin(items["item_id"][violating]), "violating", "benign")
+        m = violative_view_rate(s, pd.Series({"DE": views.sum()}), day=date(2026, 11, 23), run_id="r").iloc[0]
+        covered += m["ci_low"] <= truth <= m["ci_high"]
+        sizes.append(len(s))
+    assert covered >= 0.9 * 120
+    assert 240 < np.mean(sizes) < 330  # expected size n (items with π capped at 1 count once)
+
+
+def test_same_seed_gives_the_identical_sample_and_another_seed_does_not():
+    ids, regions, scores, decisions = _partition(5_000, 2)
+
+    def draw(seed):
+        pops, cands = partition_strata(ids, regions, scores, decisions, seed=seed, keep_per_stratum=60)
+        sizes = qa_sample_sizes(pops.groupby("stratum")["population"].sum(), half_width=0.1, floor=10, cap=60)
+        return draw_qa_sample(pops, cands, sizes).sort_values(["stratum", "item_id"]).reset_index(drop=True)
+
+    a, b = draw("run-key-1"), draw("run-key-1")
+    pd.testing.assert_frame_equal(a, b)
+    assert a.to_csv().encode() == b.to_csv().encode()
+    assert not a["item_id"].equals(draw("run-key-2")["item_id"])
+
+
+def test_queue_capacity_carries_over_and_reopens_by_priority():
+    from modsweep.tasks.sample import apply_queue_capacity
+
+    new = pd.DataFrame({"task_id": ["n1", "n2", "n3", "q1"], "queue": ["A", "A", "A", "A"],
+                        "priority": [5.0, 3.0, 1.0, 0.1], "reason": ["review_band"] * 3 + ["qa_actioned"],
+                        "status": "open"})  # fmt: skip
+    carried = pd.DataFrame({"task_id": ["old"], "queue": ["A"], "priority": [4.0]})
+    tasks, reopen = apply_queue_capacity(new, carried, capacity_per_queue=2)
+    assert reopen == ["old"]  # the older task outranks n2 and n3
+    assert tasks.set_index("task_id")["status"].to_dict() == {
+        "n1": "open", "n2": "carried_over", "n3": "carried_over", "q1": "open"}  # fmt: skip
+    assert len(tasks) == 4  # nothing dropped

@@ -130,3 +130,21 @@ def test_history_and_show_print_the_run(sweep_home, synthetic_day):
     assert runner.invoke(app, ["show", "nope"]).exit_code == 2
     assert runner.invoke(app, ["verify-log"]).exit_code == 0
     assert isinstance(pd.DataFrame(runs), pd.DataFrame)
+
+
+def test_escalations_beyond_queue_capacity_are_carried_over_not_dropped(sweep_home, synthetic_day, monkeypatch):
+    monkeypatch.setenv("MODSWEEP_REVIEW_CAPACITY_PER_QUEUE", "2")
+    resources.reset()
+    summary = _run(synthetic_day)
+    engine = resources.store_engine()
+    tasks = store.fetch_review_tasks(engine, run_key=summary.run_key)
+    decisions = store.fetch_decisions(engine, run_key=summary.run_key)
+    escalated = tasks[tasks["reason"] == "review_band"]
+    assert len(escalated) == (decisions["action"] == "escalate").sum()  # every escalation has a task
+    carried = escalated[escalated["status"] == "carried_over"]
+    assert len(carried) > 0 and carried["carry_over_reason"].str.contains("capacity").all()
+    assert (escalated[escalated["status"] != "carried_over"].groupby("queue").size() <= 2).all()
+    prevalence = tasks[tasks["reason"] == "prevalence"]
+    assert len(prevalence) > 0 and prevalence["inclusion_prob"].between(0, 1, inclusive="right").all()
+    metrics = store.fetch_metrics(engine, run_key=summary.run_key)
+    assert "violative_view_rate" in set(metrics["metric"])

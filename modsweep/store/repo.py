@@ -407,6 +407,22 @@ def insert_review_tasks(engine: Engine, df: pd.DataFrame) -> int:
     return _insert_ignoring_conflicts(engine, REVIEW_TASKS, _frame_rows(df, REVIEW_TASKS), "task_id")
 
 
+def reopen_carried_over(engine: Engine, task_ids: Sequence[str]) -> int:
+    """Open carried-over tasks that now fit a queue's capacity; returns how many changed."""
+    if not len(task_ids):
+        return 0
+    changed = 0
+    with write_transaction(engine) as conn:
+        for chunk in _chunks(list(task_ids)):
+            result = conn.execute(
+                update(REVIEW_TASKS)
+                .where(REVIEW_TASKS.c.task_id.in_(chunk), REVIEW_TASKS.c.status == "carried_over")
+                .values(status="open", carry_over_reason=None)
+            )
+            changed += result.rowcount
+    return changed
+
+
 def insert_metrics(engine: Engine, df: pd.DataFrame) -> int:
     """Upsert metric rows on (run_key, day, policy_id, region, metric); returns rows written.
     A key repeated within ``df`` keeps its last row."""
