@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
@@ -16,6 +19,7 @@ from modsweep.config import get_settings
 from modsweep.ledger import RunRecorder
 from modsweep.runs import RunContext, code_version, day_window, input_fingerprint, list_source_files, make_run_key
 from modsweep.tasks import pipeline as t
+from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError
 from modsweep.tasks.report import publish_report
 
@@ -122,6 +126,8 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     decide_results = [f.result() for f in decided]
     recorder.enter("gate:decisions.made")
     _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])
+    recorder.enter("approval")
+    _approve_removal_surges(ctx, recorder)
     stored = t.persist_decisions(ctx)
     recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
 
@@ -152,6 +158,36 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
                 summary.quarantined, report_path)  # fmt: skip
     return summary
+
+
+def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
+    """Pause for a person when automated removals in a policy × region exceed the ceiling."""
+    over, request = t.find_removals_over_ceiling(ctx)
+    if over.empty:
+        return
+    settings = get_settings()
+    create_markdown_artifact(key=f"approval-{ctx.run_key}", markdown=request, description="Removals awaiting approval")
+    try:
+        answer = pause_flow_run(wait_for_input=RemovalApproval, timeout=settings.approval_timeout_seconds,
+                                poll_interval=min(10, max(1, settings.approval_timeout_seconds // 4)),
+                                key=f"removal-approval-{ctx.run_key}")  # fmt: skip
+        outcome = {"approved": answer.approve, "approver": answer.approver, "note": answer.note}
+    except FlowPauseTimeout:
+        outcome = {"approved": False, "approver": None, "note": f"no answer within {settings.approval_timeout_seconds} s"}
+        _resume_own_run()
+    held = 0 if outcome["approved"] else t.route_held_removals_to_review(ctx, over)
+    record = {**outcome, "pairs": over.to_dict("records"), "removals_routed_to_review": held}
+    recorder.record_counts("approval", record)
+    recorder.audit("removals.approval", record, actor=outcome["approver"] or "system")
+
+
+def _resume_own_run() -> None:
+    """After a pause timed out, move this flow run back to Running so it can finish normally."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(flow_run.get_id(), Running(), force=True)
 
 
 def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:

@@ -28,8 +28,12 @@ class Settings(BaseSettings):
     qa_cap: int = Field(default=200, ge=1, description="Maximum QA sample per stratum")
     prevalence_sample_size: int = Field(default=200, ge=0, description="Views-proportional sample per policy per run")
     double_review_share: float = Field(default=0.1, ge=0, le=1, description="Share of QA tasks given to two reviewers")
+    removal_ceiling: int = Field(default=5_000, ge=0, description="Automated removals per policy × region before a run asks for approval")
+    approval_timeout_seconds: int = Field(default=3_600, ge=1, description="How long a paused run waits for approval")
     reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' recall on violations")
     reviewer_false_positive_rate: float = Field(default=0.002, ge=0, le=0.5, description="Simulated reviewers' error on benign items")
+    hmac_key: SecretStr = Field(default=SecretStr("modsweep-dev-hmac-key-NOT-FOR-PRODUCTION"),
+                                description="Key of the author pseudonyms in review exports (HMAC-SHA256)")
 
     @property
     def lake_root(self) -> str:

@@ -41,6 +41,9 @@ class RunRecorder:
         self.gates.extend(results)
         store.update_run(self.engine, self.run_id, gate_results=results)
 
+    def audit(self, event: str, payload: dict[str, Any], actor: str = "system") -> None:
+        store.append_audit(self.engine, actor=actor, event=event, subject=self.run_id, payload=payload)
+
     def update(self, **fields: Any) -> None:
         store.update_run(self.engine, self.run_id, **fields)
 

@@ -23,7 +23,7 @@ from modsweep.config import get_settings
 from modsweep.lake import PartRef
 from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, REVIEW_TASKS
-from modsweep.tasks import audit, decide, detect, ingest, review, sample
+from modsweep.tasks import approval, audit, decide, detect, ingest, review, sample
 
 IO_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(1), "retry_jitter_factor": 0.5}
 COORDINATION_PART = "coordination"
@@ -211,6 +211,31 @@ def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], k
     prevalence = prevalence.merge(attrs, on="item_id", how="left")
     counts = {f"actions.{a}": int(n) for a, n in decisions["action"].value_counts().items()}
     return DecideOutcome(PartitionOutcome(part, len(decisions), counts, reused=reused), populations, candidates, prevalence)
+
+
+@task(name="find-removals-over-ceiling", cache_policy=NO_CACHE, **IO_RETRIES)
+def find_removals_over_ceiling(ctx: RunContext) -> tuple[pd.DataFrame, str]:
+    """Policy × region pairs above the removal ceiling, and the markdown an approver will see."""
+    lake = resources.lake(ctx.lake_root)
+    decisions = lake.read_all("decisions", ctx.day, ctx.run_key,
+                              columns=["item_id", "policy_id", "region", "action", "automated", "score"]).to_pandas()  # fmt: skip
+    ceiling = get_settings().removal_ceiling
+    over = approval.removals_over_ceiling(decisions, ceiling)
+    return over, approval.approval_request_markdown(over, decisions, ceiling) if len(over) else ""
+
+
+@task(name="route-held-removals-to-review", cache_policy=NO_CACHE, **IO_RETRIES)
+def route_held_removals_to_review(ctx: RunContext, over: pd.DataFrame) -> int:
+    """Rewrite the decision partitions so the held removals become escalations (idempotent)."""
+    lake = resources.lake(ctx.lake_root)
+    changed = 0
+    for path in lake.parts("decisions", ctx.day, ctx.run_key):
+        decisions = lake.read(path).to_pandas()
+        rewritten, n = approval.route_removals_to_review(decisions, over)
+        if n:
+            lake.write(_table(rewritten, DECISIONS), "decisions", ctx.day, ctx.run_key, Path(path).stem)
+            changed += n
+    return changed
 
 
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
