@@ -1,45 +1,15 @@
-"""The daily sweep: ingest → gate → detect → gate → decide → gate → sample → gate → review → audit → gate → report."""
+"""The daily sweep: one UTC day of content, scheduled (see infra/prefect.yaml)."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
-from typing import Any
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
-from prefect.runtime import flow_run
+from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel
 
-from modsweep import resources
 from modsweep.config import get_settings
-from modsweep.ledger import RunRecorder
-from modsweep.runs import RunContext, code_version, day_window, input_fingerprint, list_source_files, make_run_key
-from modsweep.tasks import pipeline as t
-from modsweep.tasks.approval import RemovalApproval
-from modsweep.tasks.gates import DataQualityError
-from modsweep.tasks.report import publish_report
-
-
-class QuarantineCeilingError(RuntimeError):
-    """More rows were quarantined than the configured ceiling allows."""
-
-
-class RunSummary(BaseModel):
-    run_id: str
-    run_key: str
-    state: str
-    day: date
-    items_read: int
-    items_processed: int
-    quarantined: int
-    actions: dict[str, dict[str, int]]
-    review_tasks: dict[str, int]
-    gates: dict[str, str]
-    report_path: str | None
+from modsweep.flows.sweep import RunSummary, run_sweep
+from modsweep.runs import day_window
 
 
 @flow(name="daily-sweep", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers))
@@ -53,155 +23,9 @@ def daily_sweep(
     simulate_reviews_from: str | None = None,
 ) -> RunSummary:
     """Sweep one UTC day of content from `source` with a policy pack; re-running the same day resumes."""
-    settings = get_settings()
-    files = list_source_files(Path(source), day)
-    policy_pack = resources.pack(pack, profile)
-    window = day_window(day)
-    run_key = make_run_key("daily-sweep", window, None, policy_pack.sha256, profile)
-    recorder = RunRecorder.start(
-        resources.store_engine(), run_key=run_key, flow="daily-sweep", trigger=trigger, requested_by=requested_by,
+    return run_sweep(
+        flow_name="daily-sweep", window=day_window(day), regions=None, source=source, pack=pack, profile=profile,
+        trigger=trigger, requested_by=requested_by, simulate_reviews_from=simulate_reviews_from,
         parameters={"day": day.isoformat(), "source": source, "pack": pack, "profile": profile,
-                    "simulate_reviews_from": simulate_reviews_from, "source_files": len(files)},
-        policy_pack=policy_pack.name, policy_version=policy_pack.version, policy_sha256=policy_pack.sha256,
-        code_version=code_version(), input_fingerprint=input_fingerprint(files), prefect_flow_run_id=flow_run.get_id(),
+                    "simulate_reviews_from": simulate_reviews_from},
     )  # fmt: skip
-    ctx = RunContext(run_id=recorder.run_id, run_key=run_key, flow="daily-sweep", day=day, window_start=window[0],
-                     window_end=window[1], pack=pack, profile=profile, policy_sha256=policy_pack.sha256,
-                     seed=run_key, lake_root=settings.lake_root)  # fmt: skip
-    try:
-        summary = _run_stages(ctx, recorder, files, simulate_reviews_from)
-    except BaseException as exc:
-        recorder.fail(exc)
-        raise
-    return summary
-
-
-def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
-    """Resolve gate futures, recording every result (a critical failure is recorded, then raised)."""
-    results, failure = [], None
-    for f in futures:
-        try:
-            results.append(f.result())
-        except DataQualityError as exc:
-            results.append(exc.result.to_dict())
-            failure = failure or exc
-    recorder.record_gates(results)
-    if failure is not None:
-        raise failure
-    return results
-
-
-def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth_dir: str | None) -> RunSummary:
-    settings = get_settings()
-    logger = get_run_logger()
-    recorder.enter("ingest")
-    ingested = [t.ingest_partition.submit(ctx, str(f), i) for i, f in enumerate(files)]
-    outcomes = [f.result() for f in ingested]
-    parts = [o.part for o in outcomes]
-    moved = t.quarantine_cross_partition_duplicates(ctx, parts)
-    ingest_counts = _sum_counts([o.counts for o in outcomes])
-    ingest_counts["processed"] -= moved
-    ingest_counts["quarantined"] += moved
-    ingest_counts["quarantined.duplicate_item_id"] = ingest_counts.get("quarantined.duplicate_item_id", 0) + moved
-    recorder.record_counts("ingest", ingest_counts)
-    share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
-    if share > settings.quarantine_ceiling:
-        raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}")
-    recorder.enter("gate:items.ingested")
-    _gates(recorder, [t.gate_partition.submit(ctx, "items.ingested", "items", p) for p in parts])
-
-    recorder.enter("detect")
-    detected = [t.detect_partition.submit(ctx, p) for p in parts]
-    detect_results = [f.result() for f in detected]
-    coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
-    recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
-    recorder.enter("gate:detections.scored")
-    _gates(recorder, [t.gate_partition.submit(ctx, "detections.scored", "detections", p)
-                      for p in [*parts, t.COORDINATION_PART]])  # fmt: skip
-
-    recorder.enter("decide")
-    paused: list[str] = []
-    keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
-    decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
-    decide_results = [f.result() for f in decided]
-    recorder.enter("gate:decisions.made")
-    _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])
-    recorder.enter("approval")
-    _approve_removal_surges(ctx, recorder)
-    stored = t.persist_decisions(ctx)
-    recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
-
-    recorder.enter("sample")
-    sampled = t.draw_review_sample(ctx, decide_results)
-    recorder.record_counts("sample", sampled)
-    recorder.enter("gate:review.sampled")
-    _gates(recorder, [t.gate_partition.submit(ctx, "review.sampled", "review_tasks", "tasks")])
-
-    if truth_dir:
-        recorder.enter("review")
-        recorder.record_counts("review", t.simulate_reviews(ctx, truth_dir))
-
-    recorder.enter("audit")
-    metrics = t.audit_quality(ctx)
-    recorder.enter("gate:metrics.audited")
-    _gates(recorder, [t.gate_frame.submit(metrics, "metrics.audited", "metrics")])
-    recorder.record_counts("audit", {"metrics": len(metrics), "metrics_written": t.persist_metrics(ctx, metrics)})
-
-    recorder.enter("report")
-    report_path = publish_report(ctx, recorder.run_id)
-    outputs = {"report": str(report_path), "lake": ctx.lake_root}
-    recorder.finish(outputs)
-    summary = RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
-                         items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
-                         quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
-                         report_path=str(report_path), **t.summarise_outputs(ctx))  # fmt: skip
-    logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
-                summary.quarantined, report_path)  # fmt: skip
-    return summary
-
-
-def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
-    """Pause for a person when automated removals in a policy × region exceed the ceiling."""
-    over, request = t.find_removals_over_ceiling(ctx)
-    if over.empty:
-        return
-    settings = get_settings()
-    create_markdown_artifact(key=f"approval-{ctx.run_key}", markdown=request, description="Removals awaiting approval")
-    try:
-        answer = pause_flow_run(wait_for_input=RemovalApproval, timeout=settings.approval_timeout_seconds,
-                                poll_interval=min(10, max(1, settings.approval_timeout_seconds // 4)),
-                                key=f"removal-approval-{ctx.run_key}")  # fmt: skip
-        outcome = {"approved": answer.approve, "approver": answer.approver, "note": answer.note}
-    except FlowPauseTimeout:
-        outcome = {"approved": False, "approver": None, "note": f"no answer within {settings.approval_timeout_seconds} s"}
-        _resume_own_run()
-    held = 0 if outcome["approved"] else t.route_held_removals_to_review(ctx, over)
-    record = {**outcome, "pairs": over.to_dict("records"), "removals_routed_to_review": held}
-    recorder.record_counts("approval", record)
-    recorder.audit("removals.approval", record, actor=outcome["approver"] or "system")
-
-
-def _resume_own_run() -> None:
-    """After a pause timed out, move this flow run back to Running so it can finish normally."""
-    from prefect.client.orchestration import get_client
-    from prefect.states import Running
-
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(flow_run.get_id(), Running(), force=True)
-
-
-def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for d in dicts:
-        for k, v in d.items():
-            out[k] = out.get(k, 0) + int(v)
-    return out
-
-
-def _worst_gate_results(results: list[dict[str, Any]]) -> dict[str, str]:
-    """Per suite, the worst result over its partitions."""
-    order = ["ok", "warning", "critical"]
-    worst: dict[str, str] = {}
-    for g in results:
-        worst[g["suite"]] = max(worst.get(g["suite"], "ok"), g["severity"], key=order.index)
-    return worst

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -100,30 +100,42 @@ def _parse_day(value: str) -> date:
         raise _fail(f"--day {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, requested_by: str,
-               simulate_from: Path | None) -> Any:  # fmt: skip
-    _quiet_environment()
+def _validate_pack(pack: str, profile: str) -> None:
+    """A bad pack is bad input (exit 2), found before any data is touched."""
     from modsweep.policy import PolicyPackError, load_pack
-    from modsweep.registry import ModelNotFoundError
 
     try:
-        load_pack(pack, profile)  # validate before any data is touched
+        load_pack(pack, profile)
     except PolicyPackError as exc:
         raise _fail(str(exc)) from exc
-    if not source.exists():
-        raise _fail(f"source {source} does not exist")
-    from modsweep.flows.daily_sweep import daily_sweep as sweep_flow
+
+
+def _guarded(call: Any) -> Any:
+    """Run a flow call, turning its failures into the documented exit codes."""
+    from modsweep.registry import ModelNotFoundError
     from modsweep.tasks.gates import DataQualityError
 
     try:
-        return sweep_flow(day=day, source=str(source.resolve()), pack=pack, profile=profile, trigger=trigger,
-                          requested_by=requested_by, simulate_reviews_from=str(simulate_from) if simulate_from else None)  # fmt: skip
-    except ModelNotFoundError as exc:
+        return call()
+    except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     except DataQualityError as exc:
         raise _fail(f"run failed at a data-quality gate: {exc}", 1) from exc
     except Exception as exc:
         raise _fail(f"run failed: {type(exc).__name__}: {exc}", 1) from exc
+
+
+def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, requested_by: str,
+               simulate_from: Path | None) -> Any:  # fmt: skip
+    _quiet_environment()
+    _validate_pack(pack, profile)
+    if not source.exists():
+        raise _fail(f"source {source} does not exist")
+    from modsweep.flows.daily_sweep import daily_sweep
+
+    return _guarded(lambda: daily_sweep(day=day, source=str(source.resolve()), pack=pack, profile=profile,
+                                        trigger=trigger, requested_by=requested_by,
+                                        simulate_reviews_from=str(simulate_from) if simulate_from else None))  # fmt: skip
 
 
 @app.command()
@@ -139,6 +151,97 @@ def sweep(
     summary = _run_sweep(_parse_day(day), _safe_path(source, "--source"), pack, profile, trigger,
                          os.environ.get("USER", "cli"), simulate_reviews)  # fmt: skip
     print_summary(summary)
+
+
+def _parse_duration(value: str) -> timedelta:
+    """'6h', '30m', '2d' → a timedelta."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", value)
+    if not match:
+        raise _fail(f"--last {value!r}: use a number and a unit, e.g. 30m, 6h, 2d")
+    n, unit = int(match.group(1)), match.group(2)
+    unit_name = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]
+    return timedelta(**{unit_name: n})
+
+
+def _parse_time(value: str, what: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _fail(f"{what} {value!r} is not an ISO-8601 time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def surge(
+    region: Annotated[list[str], typer.Option(help="Region (ISO alpha-2); repeat for several")],
+    last: Annotated[str | None, typer.Option(help="Window ending now, e.g. 6h")] = None,
+    since: Annotated[str | None, typer.Option(help="Window start (ISO-8601, UTC if no zone)")] = None,
+    until: Annotated[str | None, typer.Option(help="Window end (default now)")] = None,
+    source: Annotated[Path | None, typer.Option(help="Source folder (default MODSWEEP_HOME/source/items)")] = None,
+    pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
+    profile: Annotated[str, typer.Option(help="Pack profile")] = "election-surge",
+    simulate_reviews: Annotated[Path | None, typer.Option(help="Ground-truth folder: play simulated reviewers")] = None,
+) -> None:
+    """An on-demand surge run for some regions and a time window (recorded with trigger `surge` and who asked)."""
+    bad = [r for r in region if not (len(r) == 2 and r.isalpha())]
+    if bad:
+        raise _fail(f"--region {bad}: use ISO-3166-1 alpha-2 codes such as US, DE, IN, BR")
+    if (last is None) == (since is None):
+        raise _fail("give either --last or --since (with an optional --until)")
+    end = _parse_time(until, "--until") if until else datetime.now(UTC)
+    start = end - _parse_duration(last) if last else _parse_time(since, "--since")
+    settings = get_settings()
+    folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
+    _quiet_environment()
+    _validate_pack(pack, profile)
+    from modsweep.flows.surge_run import surge_run
+
+    summary = _guarded(lambda: surge_run(regions=[r.upper() for r in region], since=start, until=end,
+                                         source=str(folder.resolve()), pack=pack, profile=profile,
+                                         requested_by=os.environ.get("USER", "cli"),
+                                         simulate_reviews_from=str(simulate_reviews) if simulate_reviews else None))  # fmt: skip
+    print_summary(summary)
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="Last day (inclusive), YYYY-MM-DD")],
+    source: Annotated[Path | None, typer.Option(help="Source folder with date=YYYY-MM-DD/ sub-folders")] = None,
+    pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
+    profile: Annotated[str, typer.Option(help="Pack profile")] = "standard",
+) -> None:
+    """Sweep a range of days; days already swept with this pack and profile are skipped."""
+    first, last_day = _parse_day(start), _parse_day(end)
+    if last_day < first:
+        raise _fail(f"--end {end} is before --start {start}")
+    settings = get_settings()
+    folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
+    _quiet_environment()
+    _validate_pack(pack, profile)
+    from rich.progress import Progress
+
+    from modsweep.flows.backfill import backfill as backfill_flow
+
+    days = (last_day - first).days + 1
+    results: dict[str, list[str]] = {"swept": [], "skipped": [], "failed": []}
+    with Progress(console=console) as progress:
+        bar = progress.add_task("backfill", total=days)
+        for k in range(days):  # one day per flow call, so the bar moves as days finish
+            day = first + timedelta(days=k)
+            out = _guarded(lambda day=day: backfill_flow(start=day, end=day, source=str(folder.resolve()), pack=pack,
+                                                         profile=profile, requested_by=os.environ.get("USER", "cli")))  # fmt: skip
+            for key, values in out.items():
+                results[key].extend(values)
+            progress.advance(bar)
+    table = Table("result", "days", "which", title=f"Backfill {first} → {last_day}")
+    for key, values in results.items():
+        table.add_row(key, str(len(values)), ", ".join(values[:10]) + (" …" if len(values) > 10 else ""))
+    console.print(table)
+    if results["failed"]:
+        raise typer.Exit(1)
 
 
 def print_summary(summary: Any) -> None:

@@ -7,6 +7,7 @@ import subprocess
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,6 +32,7 @@ class RunContext(BaseModel):
     policy_sha256: str
     seed: str
     lake_root: str
+    regions: tuple[str, ...] | None = None
 
     @property
     def window(self) -> tuple[datetime, datetime]:
@@ -40,6 +42,16 @@ class RunContext(BaseModel):
 def day_window(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
+
+
+def utc_window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """A validated [since, until) window in UTC (naive datetimes are taken as UTC)."""
+    start, end = (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC) for t in (since, until))
+    if end <= start:
+        raise ValueError(f"empty window: until ({end.isoformat()}) is not after since ({start.isoformat()})")
+    if end - start > timedelta(days=31):
+        raise ValueError("a window longer than 31 days is a backfill: use `modsweep backfill`")
+    return start, end
 
 
 def make_run_key(flow: str, window: tuple[datetime, datetime], regions: list[str] | None, policy_sha256: str,
@@ -75,10 +87,28 @@ def list_source_files(source: Path, day: date | None = None) -> list[Path]:
     return files
 
 
-def input_fingerprint(files: list[Path]) -> str:
+def list_window_files(source: Path, window: tuple[datetime, datetime]) -> list[tuple[Path, tuple[datetime, datetime]]]:
+    """Source files for every UTC day the window touches, each with the day it holds (its valid window).
+
+    A source without `date=` folders is taken to hold the window's first day.
+    """
+    first, last = window[0].date(), (window[1] - timedelta(microseconds=1)).date()
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    if source.is_dir() and any((source / f"date={d.isoformat()}").is_dir() for d in days):
+        pairs = [(f, day_window(d)) for d in days if (source / f"date={d.isoformat()}").is_dir()
+                 for f in list_source_files(source, d)]  # fmt: skip
+    else:
+        pairs = [(f, day_window(first)) for f in list_source_files(source)]
+    if not pairs:
+        raise FileNotFoundError(f"no source files under {source} for {first} to {last}")
+    return pairs
+
+
+def input_fingerprint(files: list[Path] | list[tuple[Path, Any]]) -> str:
     """sha256 over every source file's name and content, in order: which input a run decided on."""
     digest = hashlib.sha256()
-    for f in files:
+    for entry in files:
+        f = entry[0] if isinstance(entry, tuple) else entry
         digest.update(f.name.encode() + b"\0")
         with f.open("rb") as fh:
             for block in iter(lambda fh=fh: fh.read(1 << 20), b""):

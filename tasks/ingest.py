@@ -259,3 +259,15 @@ def find_cross_partition_duplicates(id_lists: list[pd.Series]) -> list[np.ndarra
     all_ids = np.concatenate(values)
     later = later[all_ids[later] == all_ids[firsts]]  # guard against 64-bit hash collisions
     return [np.sort(later[(later >= lo) & (later < hi)] - lo) for lo, hi in itertools.pairwise(offsets)]
+
+
+def select_scope(items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None
+                 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
+    """Items inside the run's window (and regions, when given), and how many valid items fell outside."""
+    if items.empty:
+        return items, 0
+    created = pd.to_datetime(items["created_at"], utc=True)
+    keep = ((created >= pd.Timestamp(window[0])) & (created < pd.Timestamp(window[1]))).to_numpy(dtype=bool, copy=True)
+    if regions:
+        keep = keep & items["region"].isin(regions).to_numpy(dtype=bool)
+    return items.loc[keep].reset_index(drop=True), int((~keep).sum())

@@ -6,6 +6,7 @@ first whether its output is already committed for the run key, so a re-run resum
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from modsweep import resources, store
 from modsweep.config import get_settings
-from modsweep.lake import PartRef
 from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, REVIEW_TASKS
 from modsweep.tasks import approval, audit, decide, detect, ingest, review, sample
@@ -48,69 +49,83 @@ def part_name(index: int) -> str:
 # --- ingest ------------------------------------------------------------------------------------------
 
 
+COUNTS_KEY = b"modsweep.ingest_counts"
+
+
 @task(name="ingest-partition", cache_policy=NO_CACHE, **IO_RETRIES)
-def ingest_partition(ctx: RunContext, source_file: str, index: int) -> PartitionOutcome:
-    """Read one source file, keep valid rows as canonical items and quarantine the rest with reasons."""
+def ingest_partition(ctx: RunContext, source_file: str, index: int, valid_start: datetime,
+                     valid_end: datetime) -> PartitionOutcome:  # fmt: skip
+    """Read one source file, keep valid in-scope rows as canonical items and quarantine the rest with reasons.
+
+    Rows outside the file's day are quarantined; valid rows outside the run's window or regions are
+    counted as out of scope. The counts travel in the items partition's metadata, so a resumed run
+    reports the same numbers without reading the source again.
+    """
     lake = resources.lake(ctx.lake_root)
     part = part_name(index)
     done = lake.ref("items", ctx.day, ctx.run_key, part)
     if done is not None:
-        return _ingest_counts(ctx, part, done, reused=True)
+        counts = json.loads(pq.read_schema(done.path, filesystem=lake.fs).metadata[COUNTS_KEY])
+        return PartitionOutcome(part, done.rows, counts, reused=True)
     settings = get_settings()
+    items = pd.DataFrame({c: pd.Series(dtype=object) for c in ITEMS.names})
     try:
         raw = ingest.read_source_file(Path(source_file))
     except Exception as exc:  # any unreadable file is quarantined whole, with the reason
         quarantined = ingest.unreadable_file_quarantine(source_file, f"{type(exc).__name__}: {exc}", ctx.run_id)
-        lake.write(ingest.quarantine_table(quarantined), "quarantine", ctx.day, ctx.run_key, part)
-        ref = lake.write(ITEMS.empty_table(), "items", ctx.day, ctx.run_key, part)
-        return _ingest_counts(ctx, part, ref, reused=False)
-    try:
-        result = ingest.normalise_rows(raw, source_file=source_file, source_name=Path(source_file).parent.name,
-                                       run_id=ctx.run_id, window=ctx.window, max_item_chars=settings.max_item_chars)  # fmt: skip
-    except ingest.SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
-        reasons = np.full(len(raw), "schema_mismatch", dtype=object)
-        details = np.full(len(raw), str(exc)[:2000], dtype=object)
-        quarantined = ingest.quarantine_frame(raw, source_file, reasons, details, ctx.run_id)
-        lake.write(ingest.quarantine_table(quarantined), "quarantine", ctx.day, ctx.run_key, part)
-        ref = lake.write(ITEMS.empty_table(), "items", ctx.day, ctx.run_key, part)
-        return _ingest_counts(ctx, part, ref, reused=False)
-    lake.write(ingest.quarantine_table(result.quarantine), "quarantine", ctx.day, ctx.run_key, part)
-    ref = lake.write(ingest.items_table(result.items), "items", ctx.day, ctx.run_key, part)
-    return PartitionOutcome(part, ref.rows, {**result.counts, "views": int(result.items["views"].sum())})
-
-
-def _ingest_counts(ctx: RunContext, part: str, items_ref: PartRef, *, reused: bool) -> PartitionOutcome:
-    lake = resources.lake(ctx.lake_root)
-    q = lake.read(lake.part_path("quarantine", ctx.day, ctx.run_key, part), columns=["reason", "row_number"]).to_pandas()
-    file_level = int((q["row_number"] < 0).sum())
-    counts = {"read": items_ref.rows + len(q) - file_level, "processed": items_ref.rows, "quarantined": len(q) - file_level,
-              "unreadable_files": file_level}  # fmt: skip
-    counts.update({f"quarantined.{r}": int(n) for r, n in q["reason"].value_counts().items() if r != "unreadable_file"})
-    counts["views"] = int(lake.read(items_ref, columns=["views"]).column(0).to_numpy().sum()) if items_ref.rows else 0
-    return PartitionOutcome(part, items_ref.rows, counts, reused=reused)
+        counts = {"read": 0, "processed": 0, "quarantined": 0, "unreadable_files": 1}
+    else:
+        try:
+            result = ingest.normalise_rows(raw, source_file=source_file, source_name=Path(source_file).parent.name,
+                                           run_id=ctx.run_id, window=(valid_start, valid_end),
+                                           max_item_chars=settings.max_item_chars)  # fmt: skip
+            items, quarantined, counts = result.items, result.quarantine, result.counts
+        except ingest.SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
+            reasons = np.full(len(raw), "schema_mismatch", dtype=object)
+            details = np.full(len(raw), str(exc)[:2000], dtype=object)
+            quarantined = ingest.quarantine_frame(raw, source_file, reasons, details, ctx.run_id)
+            counts = {"read": len(raw), "processed": 0, "quarantined": len(raw), "quarantined.schema_mismatch": len(raw)}
+        items, out_of_scope = ingest.select_scope(items, ctx.window, ctx.regions)
+        counts.update(processed=counts["processed"] - out_of_scope, out_of_scope=out_of_scope)
+    counts["views"] = int(items["views"].sum()) if len(items) else 0
+    lake.write(ingest.quarantine_table(quarantined), "quarantine", ctx.day, ctx.run_key, part)
+    table = ingest.items_table(items) if len(items) else ITEMS.empty_table()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), COUNTS_KEY: json.dumps(counts).encode()})
+    ref = lake.write(table, "items", ctx.day, ctx.run_key, part)
+    return PartitionOutcome(part, ref.rows, counts)
 
 
 @task(name="quarantine-cross-partition-duplicates", cache_policy=NO_CACHE, **IO_RETRIES)
-def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str]) -> int:
-    """Move items whose id already appeared in an earlier partition to quarantine (partition order wins)."""
+def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str]) -> list[dict[str, int]]:
+    """Move items whose id already appeared in an earlier partition to quarantine (partition order wins).
+
+    Returns every partition's final ingest counts (kept in the partition's metadata, so they stay right
+    when a resumed run finds the duplicates already moved).
+    """
     lake = resources.lake(ctx.lake_root)
     paths = [lake.part_path("items", ctx.day, ctx.run_key, p) for p in parts]
     ids = [lake.read(p, columns=["item_id"]).column(0).to_pandas() for p in paths]
-    moved = 0
     for part, path, rows in zip(parts, paths, ingest.find_cross_partition_duplicates(ids), strict=True):
         if not len(rows):
             continue
-        items = lake.read(path).to_pandas()
+        table = lake.read(path)
+        counts = json.loads(table.schema.metadata[COUNTS_KEY])
+        items = table.to_pandas()
         dup = items.iloc[rows]
         q_path = lake.part_path("quarantine", ctx.day, ctx.run_key, part)
-        extra = ingest.quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), path, np.full(len(rows), "duplicate_item_id", dtype=object),
+        extra = ingest.quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), path,
+                                        np.full(len(rows), "duplicate_item_id", dtype=object),
                                         np.full(len(rows), "item_id seen in an earlier partition", dtype=object), ctx.run_id)  # fmt: skip
         quarantine = pd.concat([lake.read(q_path).to_pandas(), extra], ignore_index=True)
+        counts.update(processed=counts["processed"] - len(rows), quarantined=counts["quarantined"] + len(rows),
+                      views=counts["views"] - int(dup["views"].sum()))  # fmt: skip
+        counts["quarantined.duplicate_item_id"] = counts.get("quarantined.duplicate_item_id", 0) + len(rows)
         # Quarantine first: a crash in between leaves the duplicate in both places, and the re-run moves it again.
         lake.write(ingest.quarantine_table(quarantine), "quarantine", ctx.day, ctx.run_key, part)
-        lake.write(ingest.items_table(items.drop(items.index[rows])), "items", ctx.day, ctx.run_key, part)
-        moved += len(rows)
-    return moved
+        kept = ingest.items_table(items.drop(items.index[rows]))
+        lake.write(kept.replace_schema_metadata({COUNTS_KEY: json.dumps(counts).encode()}), "items", ctx.day,
+                   ctx.run_key, part)  # fmt: skip
+    return [json.loads(pq.read_schema(p, filesystem=lake.fs).metadata[COUNTS_KEY]) for p in paths]
 
 
 # --- gates -------------------------------------------------------------------------------------------

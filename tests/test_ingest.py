@@ -125,3 +125,13 @@ def test_cross_partition_duplicates_are_found_in_later_partitions_only():
     out = find_cross_partition_duplicates([pd.Series(["a", "b"]), pd.Series(["c", "a"]), pd.Series(["b", "d", "c"])])
     assert [o.tolist() for o in out] == [[], [1], [0, 2]]
     assert find_cross_partition_duplicates([pd.Series(np.array([], dtype=object))])[0].tolist() == []
+
+
+def test_scope_keeps_the_window_and_regions_and_counts_the_rest():
+    from modsweep.tasks.ingest import select_scope
+
+    items = run(raw_rows()).items
+    items.loc[0, "region"] = "US"
+    items.loc[1, "created_at"] = pd.Timestamp("2026-11-23T20:00:00Z")
+    kept, out = select_scope(items, (datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)), ("DE",))
+    assert out == 2 and len(kept) == 4 and set(kept["region"]) == {"DE"}

@@ -101,7 +101,7 @@ def test_critical_gate_failure_fails_the_run_naming_suite_expectation_and_column
 
 
 def test_quarantine_ceiling_stops_the_run_at_ingest(sweep_home, synthetic_day, monkeypatch):
-    from modsweep.flows.daily_sweep import QuarantineCeilingError
+    from modsweep.flows.sweep import QuarantineCeilingError
 
     monkeypatch.setenv("MODSWEEP_QUARANTINE_CEILING", "0.0001")
     resources.reset()

@@ -1,0 +1,205 @@
+"""The sweep both the daily and the surge flows run: orchestration only, stage by stage, with gates between.
+
+ingest → gate → detect → gate → decide → gate → approval → sample → gate → (review) → audit → gate → report
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from modsweep import resources
+from modsweep.config import get_settings
+from modsweep.ledger import RunRecorder
+from modsweep.runs import RunContext, code_version, input_fingerprint, list_window_files, make_run_key
+from modsweep.tasks import pipeline as t
+from modsweep.tasks.approval import RemovalApproval
+from modsweep.tasks.gates import DataQualityError
+from modsweep.tasks.report import publish_report
+
+
+class QuarantineCeilingError(RuntimeError):
+    """More rows were quarantined than the configured ceiling allows."""
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    run_key: str
+    state: str
+    day: date
+    items_read: int
+    items_processed: int
+    quarantined: int
+    actions: dict[str, dict[str, int]]
+    review_tasks: dict[str, int]
+    gates: dict[str, str]
+    report_path: str | None
+
+
+def run_sweep(
+    *,
+    flow_name: str,
+    window: tuple[datetime, datetime],
+    regions: list[str] | None,
+    source: str,
+    pack: str,
+    profile: str,
+    trigger: str,
+    requested_by: str,
+    simulate_reviews_from: str | None,
+    parameters: dict[str, Any],
+) -> RunSummary:
+    """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised."""
+    settings = get_settings()
+    files = list_window_files(Path(source), window)
+    policy_pack = resources.pack(pack, profile)
+    run_key = make_run_key(flow_name, window, regions, policy_pack.sha256, profile)
+    recorder = RunRecorder.start(
+        resources.store_engine(), run_key=run_key, flow=flow_name, trigger=trigger, requested_by=requested_by,
+        parameters={**parameters, "source_files": len(files)},
+        policy_pack=policy_pack.name, policy_version=policy_pack.version, policy_sha256=policy_pack.sha256,
+        code_version=code_version(), input_fingerprint=input_fingerprint(files), prefect_flow_run_id=flow_run.get_id(),
+    )  # fmt: skip
+    ctx = RunContext(run_id=recorder.run_id, run_key=run_key, flow=flow_name, day=window[0].date(),
+                     window_start=window[0], window_end=window[1], regions=tuple(sorted(regions)) if regions else None,
+                     pack=pack, profile=profile, policy_sha256=policy_pack.sha256, seed=run_key,
+                     lake_root=settings.lake_root)  # fmt: skip
+    try:
+        return _run_stages(ctx, recorder, files, simulate_reviews_from)
+    except BaseException as exc:
+        recorder.fail(exc)
+        raise
+
+
+def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
+    """Resolve gate futures, recording every result (a critical failure is recorded, then raised)."""
+    results, failure = [], None
+    for f in futures:
+        try:
+            results.append(f.result())
+        except DataQualityError as exc:
+            results.append(exc.result.to_dict())
+            failure = failure or exc
+    recorder.record_gates(results)
+    if failure is not None:
+        raise failure
+    return results
+
+
+def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth_dir: str | None) -> RunSummary:
+    settings = get_settings()
+    logger = get_run_logger()
+    recorder.enter("ingest")
+    ingested = [t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)]
+    parts = [f.result().part for f in ingested]
+    ingest_counts = _sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts))
+    recorder.record_counts("ingest", ingest_counts)
+    share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
+    if share > settings.quarantine_ceiling:
+        raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}")
+    recorder.enter("gate:items.ingested")
+    _gates(recorder, [t.gate_partition.submit(ctx, "items.ingested", "items", p) for p in parts])
+
+    recorder.enter("detect")
+    detected = [t.detect_partition.submit(ctx, p) for p in parts]
+    detect_results = [f.result() for f in detected]
+    coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
+    recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
+    recorder.enter("gate:detections.scored")
+    _gates(recorder, [t.gate_partition.submit(ctx, "detections.scored", "detections", p)
+                      for p in [*parts, t.COORDINATION_PART]])  # fmt: skip
+
+    recorder.enter("decide")
+    paused: list[str] = []
+    keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
+    decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
+    decide_results = [f.result() for f in decided]
+    recorder.enter("gate:decisions.made")
+    _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])
+    recorder.enter("approval")
+    _approve_removal_surges(ctx, recorder)
+    stored = t.persist_decisions(ctx)
+    recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
+
+    recorder.enter("sample")
+    sampled = t.draw_review_sample(ctx, decide_results)
+    recorder.record_counts("sample", sampled)
+    recorder.enter("gate:review.sampled")
+    _gates(recorder, [t.gate_partition.submit(ctx, "review.sampled", "review_tasks", "tasks")])
+
+    if truth_dir:
+        recorder.enter("review")
+        recorder.record_counts("review", t.simulate_reviews(ctx, truth_dir))
+
+    recorder.enter("audit")
+    metrics = t.audit_quality(ctx)
+    recorder.enter("gate:metrics.audited")
+    _gates(recorder, [t.gate_frame.submit(metrics, "metrics.audited", "metrics")])
+    recorder.record_counts("audit", {"metrics": len(metrics), "metrics_written": t.persist_metrics(ctx, metrics)})
+
+    recorder.enter("report")
+    report_path = publish_report(ctx, recorder.run_id)
+    outputs = {"report": str(report_path), "lake": ctx.lake_root}
+    recorder.finish(outputs)
+    summary = RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
+                         items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
+                         quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
+                         report_path=str(report_path), **t.summarise_outputs(ctx))  # fmt: skip
+    logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
+                summary.quarantined, report_path)  # fmt: skip
+    return summary
+
+
+def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
+    """Pause for a person when automated removals in a policy × region exceed the ceiling."""
+    over, request = t.find_removals_over_ceiling(ctx)
+    if over.empty:
+        return
+    settings = get_settings()
+    create_markdown_artifact(key=f"approval-{ctx.run_key}", markdown=request, description="Removals awaiting approval")
+    try:
+        answer = pause_flow_run(wait_for_input=RemovalApproval, timeout=settings.approval_timeout_seconds,
+                                poll_interval=min(10, max(1, settings.approval_timeout_seconds // 4)),
+                                key=f"removal-approval-{ctx.run_key}")  # fmt: skip
+        outcome = {"approved": answer.approve, "approver": answer.approver, "note": answer.note}
+    except FlowPauseTimeout:
+        outcome = {"approved": False, "approver": None, "note": f"no answer within {settings.approval_timeout_seconds} s"}
+        _resume_own_run()
+    held = 0 if outcome["approved"] else t.route_held_removals_to_review(ctx, over)
+    record = {**outcome, "pairs": over.to_dict("records"), "removals_routed_to_review": held}
+    recorder.record_counts("approval", record)
+    recorder.audit("removals.approval", record, actor=outcome["approver"] or "system")
+
+
+def _resume_own_run() -> None:
+    """After a pause timed out, move this flow run back to Running so it can finish normally."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(flow_run.get_id(), Running(), force=True)
+
+
+def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + int(v)
+    return out
+
+
+def _worst_gate_results(results: list[dict[str, Any]]) -> dict[str, str]:
+    """Per suite, the worst result over its partitions."""
+    order = ["ok", "warning", "critical"]
+    worst: dict[str, str] = {}
+    for g in results:
+        worst[g["suite"]] = max(worst.get(g["suite"], "ok"), g["severity"], key=order.index)
+    return worst
