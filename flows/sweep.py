@@ -118,7 +118,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
                       for p in [*parts, t.COORDINATION_PART]])  # fmt: skip
 
     recorder.enter("decide")
-    paused: list[str] = []
+    paused = t.read_paused_policies()
     keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
     decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
     decide_results = [f.result() for f in decided]
@@ -143,7 +143,10 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     metrics = t.audit_quality(ctx)
     recorder.enter("gate:metrics.audited")
     _gates(recorder, [t.gate_frame.submit(metrics, "metrics.audited", "metrics")])
-    recorder.record_counts("audit", {"metrics": len(metrics), "metrics_written": t.persist_metrics(ctx, metrics)})
+    written = t.persist_metrics(ctx, metrics)
+    findings = t.apply_findings(ctx, metrics)
+    recorder.record_counts("audit", {"metrics": len(metrics), "metrics_written": written, "findings": findings,
+                                     "automation_paused_during_run": paused})  # fmt: skip
 
     recorder.enter("report")
     report_path = publish_report(ctx, recorder.run_id)

@@ -364,6 +364,77 @@ def score(
         console.print(table)
 
 
+policy_app = typer.Typer(no_args_is_help=True, help="Policy automation (the circuit breaker), recorded in the audit log.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("disable")
+def policy_disable(
+    policy_id: Annotated[str, typer.Argument(help="Policy id, e.g. hate.speech")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")],
+) -> None:
+    """Pause a policy's automated actions: later runs route them to human review."""
+    _set_automation(policy_id, "paused", reason)
+
+
+@policy_app.command("enable")
+def policy_enable(
+    policy_id: Annotated[str, typer.Argument(help="Policy id, e.g. hate.speech")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")],
+) -> None:
+    """Re-enable a policy's automated actions after the circuit breaker (or a person) paused them."""
+    _set_automation(policy_id, "enabled", reason)
+
+
+@policy_app.command("status")
+def policy_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each policy's automation state."""
+    from modsweep import store
+    from modsweep.schemas import POLICY_IDS
+
+    records = store.policy_automation(_engine()).set_index("policy_id")
+    rows = [{"policy_id": p, "state": records["state"].get(p, "enabled"), "reason": records["reason"].get(p, ""),
+             "changed_by": records["changed_by"].get(p, ""), "changed_at": str(records["changed_at"].get(p, ""))}
+            for p in POLICY_IDS]  # fmt: skip
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("policy", "automation", "since", "by", "reason", title="Policy automation")
+    for r in rows:
+        colour = "red" if r["state"] == "paused" else "green"
+        table.add_row(r["policy_id"], f"[{colour}]{r['state']}[/]", r["changed_at"][:19], r["changed_by"], r["reason"])
+    console.print(table)
+
+
+def _set_automation(policy_id: str, state: str, reason: str) -> None:
+    from modsweep import store
+    from modsweep.schemas import POLICY_IDS
+
+    if policy_id not in POLICY_IDS:
+        raise _fail(f"unknown policy {policy_id!r}; one of {', '.join(POLICY_IDS)}")
+    changed = store.set_policy_automation(_engine(), policy_id, state=state, reason=reason,
+                                          changed_by=os.environ.get("USER", "cli"))  # fmt: skip
+    console.print(f"{policy_id}: automation {state}" + ("" if changed else " (no change)"))
+
+
+@app.command()
+def audit(
+    run: Annotated[str, typer.Argument(help="Run id or a unique prefix of it")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-audit a run after review outcomes were imported: metrics, findings, circuit breaker, report."""
+    _quiet_environment()
+    from modsweep.flows.audit import audit_run
+
+    outcome = _guarded(lambda: audit_run(run=run, requested_by=os.environ.get("USER", "cli")))
+    if as_json:
+        print(json.dumps(outcome, default=str, indent=2))
+        return
+    console.print(f"{outcome['metrics']} metrics ({outcome['gate']}), report {outcome['report']}")
+    for f in outcome["findings"]:
+        console.print(f"[{'red' if f['severity'] == 'critical' else 'yellow'}]{f['severity']}[/]: {f}")
+
+
 def _engine() -> Any:
     from modsweep import resources
 

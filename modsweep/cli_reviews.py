@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from modsweep.config import Settings, get_settings
 
@@ -69,7 +69,8 @@ def _run_key(engine: Any, run: str | None) -> str | None:
 
 
 def _print_import(report: Any) -> None:
-    table = Table("", "rows", title=f"Imported {Path(report.file).name} ({report.format}, sha256 {report.sha256[:12]})")
+    console.print(f"imported {report.file} ({report.format}, {report.rows:,} rows, sha256 {report.sha256[:16]})")
+    table = Table("", "rows")
     table.add_row("applied", f"{report.applied:,}")
     table.add_row("unchanged", f"{report.unchanged:,}")
     table.add_row("rejected", f"{report.rejected:,}")
@@ -116,7 +117,9 @@ def export(
     if not result.queues:
         console.print("no open review tasks match; nothing written")
         return
-    table = Table("queue", "tasks", "file", title=f"Review export → {result.out_dir}")
+    table = Table(
+        Column("queue", no_wrap=True), "tasks", Column("file", no_wrap=True), title=f"Review export → {result.out_dir}"
+    )
     for q in result.queues:
         table.add_row(q.queue, f"{q.tasks:,}", "\n".join(Path(f).name for f in q.files))
     table.add_row("[bold]total[/bold]", f"[bold]{result.tasks:,}[/bold]", "")
@@ -203,8 +206,9 @@ def queues(
         rows = summary.astype(object).where(summary.notna(), None).to_dict("records")
         print(json.dumps({"now": now.isoformat(), "queues": rows}, default=str, indent=2))
         return
-    table = Table("queue", "open", "claimed", "decided", "carried over", "expired", "oldest due (pending)",
-                  "decided late", "overdue", "SLA breaches", title=f"Review queues at {now:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    table = Table(Column("queue", no_wrap=True), "open", "claimed", "decided", "carried", "expired",
+                  Column("oldest due", no_wrap=True), "late", "overdue", "breaches",
+                  title=f"Review queues at {now:%Y-%m-%d %H:%M} UTC (breaches = decided late + overdue)")  # fmt: skip
     for r in summary.itertuples(index=False):
         due = (
             "" if r.oldest_due_by is None or r.oldest_due_by != r.oldest_due_by else f"{r.oldest_due_by:%Y-%m-%d %H:%M}"

@@ -75,7 +75,7 @@ def quality_metrics(
             t = _strata_table(pol_qa, pol_pop, region)
             name = region or "ALL"
             act, unact = t[t["actioned"]], t[~t["actioned"]]
-            if act["N"].sum() > 0:
+            if act["n"].sum() > 0:
                 rows.append((policy, name, "automated_precision", *stratified_proportion(act)))
             # Totals of violating items in each part, with their variances (for recall and prevalence).
             tp, var_tp = _total(act)
@@ -179,3 +179,78 @@ def cohens_kappa(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     kappa = (po - pe) / (1 - pe)
     se = np.sqrt(po * (1 - po) / (n * (1 - pe) ** 2))
     return (kappa, max(-1.0, kappa - Z95 * se), min(1.0, kappa + Z95 * se))
+
+
+def proactive_rate(decisions: pd.DataFrame, *, day: date, run_id: str) -> pd.DataFrame:
+    """Share of automated actions taken before any user report, per policy (a census of the run, with a
+    Wilson interval for the underlying rate)."""
+    acted = decisions[decisions["automated"].astype(bool)]
+    rows = []
+    for policy, g in [("ALL", acted), *acted.groupby("policy_id")]:
+        if len(g):
+            k = int((g["user_reports"] == 0).sum())
+            rows.append((policy, "ALL", "proactive_rate", k / len(g), *wilson_interval(k, len(g)), len(g)))
+    return _metric_frame(rows, day, run_id)
+
+
+def population_stability_index(current: np.ndarray, baseline: np.ndarray, eps: float = 1e-4) -> float:
+    """PSI = Σ (p − q) ln(p / q) over bins; < 0.1 stable, 0.1–0.25 moderate, > 0.25 significant shift."""
+    p = current / max(current.sum(), 1)
+    q = baseline / max(baseline.sum(), 1)
+    p, q = np.clip(p, eps, None), np.clip(q, eps, None)
+    return float(((p - q) * np.log(p / q)).sum())
+
+
+def score_drift(populations: pd.DataFrame, baseline: pd.DataFrame, *, day: date, run_id: str) -> pd.DataFrame:
+    """PSI of each policy's score-band distribution against the baseline window's (stratum populations)."""
+    if baseline.empty:
+        return _metric_frame([], day, run_id)
+
+    def bands(frame: pd.DataFrame) -> pd.DataFrame:
+        parts = frame["stratum"].str.split("|", expand=True)
+        return frame.assign(policy_id=parts[0], band=parts[1]).groupby(["policy_id", "band"])["population"].sum()
+
+    now, base = bands(populations), bands(baseline)
+    rows = []
+    for policy in now.index.get_level_values(0).unique():
+        joined = pd.concat([now.loc[policy], base.loc[policy] if policy in base.index.get_level_values(0) else None],
+                           axis=1, keys=["now", "base"]).fillna(0)  # fmt: skip
+        if joined["base"].sum() == 0:
+            continue
+        psi = population_stability_index(joined["now"].to_numpy(float), joined["base"].to_numpy(float))
+        rows.append((policy, "ALL", "score_psi", psi, None, None, int(joined["now"].sum())))
+    return _metric_frame(rows, day, run_id)
+
+
+def volume_anomaly(processed: int, baseline: list[int], *, day: date, run_id: str) -> pd.DataFrame:
+    """How unusual today's volume is: z-score against the baseline runs (needs ≥ 3 of them)."""
+    if len(baseline) < 3:
+        return _metric_frame([], day, run_id)
+    mean, std = float(np.mean(baseline)), float(np.std(baseline, ddof=1))
+    z = (processed - mean) / std if std > 0 else 0.0
+    return _metric_frame([("ALL", "ALL", "volume_zscore", z, None, None, len(baseline))], day, run_id)
+
+
+def findings(metrics: pd.DataFrame, floors: dict[str, float], *, min_n: int = 20) -> list[dict[str, object]]:
+    """Policies whose automated precision is below the pack's floor with 95% confidence (CI upper bound
+    below the floor, at least `min_n` reviewed actions), plus drift and volume warnings."""
+    out: list[dict[str, object]] = []
+    m = metrics[metrics["region"] == "ALL"]
+    for r in m[m["metric"] == "automated_precision"].itertuples():
+        floor = floors.get(r.policy_id)
+        if floor is not None and r.n >= min_n and pd.notna(r.ci_high) and r.ci_high < floor:
+            out.append({"policy_id": r.policy_id, "severity": "critical", "kind": "precision_below_floor",
+                        "value": round(float(r.value), 4), "ci_high": round(float(r.ci_high), 4), "floor": floor,
+                        "n": int(r.n)})  # fmt: skip
+    for r in m[(m["metric"] == "score_psi") & (m["value"] > 0.25)].itertuples():
+        out.append({"policy_id": r.policy_id, "severity": "warning", "kind": "score_drift", "value": round(float(r.value), 4)})
+    for r in m[(m["metric"] == "volume_zscore") & (m["value"].abs() > 3)].itertuples():
+        out.append({"policy_id": "ALL", "severity": "warning", "kind": "volume_anomaly", "value": round(float(r.value), 2)})
+    return out
+
+
+def _metric_frame(rows: list[tuple], day: date, run_id: str) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n"])
+    out.insert(0, "day", day)
+    out["run_id"] = run_id
+    return out[list(METRICS.names)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,12 @@ def route_held_removals_to_review(ctx: RunContext, over: pd.DataFrame) -> int:
     return changed
 
 
+@task(name="read-paused-policies", cache_policy=NO_CACHE, **IO_RETRIES)
+def read_paused_policies() -> list[str]:
+    """Policies whose automation the circuit breaker has paused (their actions go to review)."""
+    return store.paused_policies(resources.store_engine())
+
+
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
 def persist_decisions(ctx: RunContext) -> dict[str, int]:
     """Write the run's decisions to the store; the unique decision id makes this idempotent."""
@@ -320,19 +326,53 @@ def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
 
 
 @task(name="audit-quality", cache_policy=NO_CACHE, **IO_RETRIES)
-def audit_quality(ctx: RunContext) -> pd.DataFrame:
-    """Quality metrics with CIs from the run's decided review tasks."""
+def audit_quality(ctx: RunContext, baseline_days: int = 7) -> pd.DataFrame:
+    """Quality metrics with CIs from the run's decided review tasks, plus drift and volume against the
+    completed runs of the same flow in the previous `baseline_days` days."""
     lake = resources.lake(ctx.lake_root)
+    engine = resources.store_engine()
     populations = lake.read(lake.part_path("samples", ctx.day, ctx.run_key, "populations")).to_pandas()
-    tasks = store.fetch_review_tasks(resources.store_engine(), run_key=ctx.run_key)
+    tasks = store.fetch_review_tasks(engine, run_key=ctx.run_key)
     decided = tasks[(tasks["status"] == "decided") & (tasks["replica"] == 0)]
     qa = decided[decided["reason"].str.startswith("qa_")]
-    views = lake.read_all("items", ctx.day, ctx.run_key, columns=["region", "views"]).to_pandas()
-    metrics = pd.concat([audit.quality_metrics(qa, populations, day=ctx.day, run_id=ctx.run_id),
-                         audit.violative_view_rate(decided[decided["reason"] == "prevalence"],
-                                                   views.groupby("region")["views"].sum(), day=ctx.day, run_id=ctx.run_id),
-                         audit.review_metrics(tasks, day=ctx.day, run_id=ctx.run_id)], ignore_index=True)  # fmt: skip
-    return metrics
+    items = lake.read_all("items", ctx.day, ctx.run_key, columns=["region", "views"]).to_pandas()
+    decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["policy_id", "automated", "user_reports"]).to_pandas()
+    since = datetime.combine(ctx.day - timedelta(days=baseline_days), datetime.min.time(), tzinfo=UTC)
+    earlier = [r for r in store.list_runs(engine, flow=ctx.flow, state="completed", since=since, limit=200)
+               if r["run_key"] != ctx.run_key and r["parameters"].get("day", "") < ctx.day.isoformat()]  # fmt: skip
+    baseline_pops = [_populations_of(lake, r) for r in earlier]
+    baseline = pd.concat([b for b in baseline_pops if b is not None] or [pd.DataFrame(columns=populations.columns)])
+    volumes = [int(r["stage_counts"].get("ingest", {}).get("processed", 0)) for r in earlier]
+    kw = {"day": ctx.day, "run_id": ctx.run_id}
+    return pd.concat([
+        audit.quality_metrics(qa, populations, **kw),
+        audit.violative_view_rate(decided[decided["reason"] == "prevalence"], items.groupby("region")["views"].sum(), **kw),
+        audit.review_metrics(tasks, **kw),
+        audit.proactive_rate(decisions, **kw),
+        audit.score_drift(populations, baseline, **kw),
+        audit.volume_anomaly(len(items), volumes, **kw),
+    ], ignore_index=True)  # fmt: skip
+
+
+def _populations_of(lake: Any, run: dict[str, Any]) -> pd.DataFrame | None:
+    day = date.fromisoformat(run["parameters"]["day"])
+    ref = lake.ref("samples", day, run["run_key"], "populations")
+    return lake.read(ref).to_pandas() if ref is not None else None
+
+
+@task(name="apply-findings", cache_policy=NO_CACHE, **IO_RETRIES)
+def apply_findings(ctx: RunContext, metrics: pd.DataFrame) -> list[dict[str, Any]]:
+    """Findings against the pack's floors; a precision finding trips the policy's circuit breaker."""
+    p = resources.pack(ctx.pack, ctx.profile)
+    found = audit.findings(metrics, {pol.id: pol.precision_floor for pol in p.policies()})
+    engine = resources.store_engine()
+    for f in found:
+        if f["kind"] == "precision_below_floor":
+            reason = (f"audited automated precision {f['value']:.3f} (95% CI upper {f['ci_high']:.3f}, n={f['n']}) "
+                      f"below the floor {f['floor']:.2f} in run {ctx.run_id}")  # fmt: skip
+            f["circuit_breaker_tripped"] = store.set_policy_automation(
+                engine, str(f["policy_id"]), state="paused", reason=reason, changed_by="circuit-breaker", run_id=ctx.run_id)
+    return found
 
 
 @task(name="persist-metrics", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -167,3 +167,26 @@ def test_queue_capacity_carries_over_and_reopens_by_priority():
     assert tasks.set_index("task_id")["status"].to_dict() == {
         "n1": "open", "n2": "carried_over", "n3": "carried_over", "q1": "open"}  # fmt: skip
     assert len(tasks) == 4  # nothing dropped
+
+
+def test_psi_volume_proactive_and_findings():
+    from modsweep.tasks.audit import findings, population_stability_index, proactive_rate, score_drift, volume_anomaly
+
+    assert population_stability_index(np.array([50, 50.0]), np.array([50, 50.0])) == pytest.approx(0)
+    assert population_stability_index(np.array([90, 10.0]), np.array([50, 50.0])) > 0.25
+    pops = pd.DataFrame({"stratum": ["p|0.00-0.10|unactioned", "p|0.90-1.00|actioned"], "region": "DE",
+                         "population": [900, 100]})  # fmt: skip
+    same = score_drift(pops, pops, day=date(2026, 11, 23), run_id="r")
+    assert same["value"].iloc[0] == pytest.approx(0)
+    shifted = score_drift(pops.assign(population=[500, 500]), pops, day=date(2026, 11, 23), run_id="r")
+    assert shifted["value"].iloc[0] > 0.25
+    assert volume_anomaly(100, [10, 11], day=date(2026, 11, 23), run_id="r").empty  # too little history
+    assert volume_anomaly(100, [10, 11, 9, 10], day=date(2026, 11, 23), run_id="r")["value"].iloc[0] > 3
+    decisions = pd.DataFrame({"policy_id": ["p"] * 4, "automated": [True, True, True, False], "user_reports": [0, 0, 3, 0]})
+    pr = proactive_rate(decisions, day=date(2026, 11, 23), run_id="r").set_index("policy_id")
+    assert pr.loc["p", "value"] == pytest.approx(2 / 3) and pr.loc["p", "n"] == 3
+    metrics = pd.DataFrame({"policy_id": ["a", "b", "c"], "region": "ALL", "metric": "automated_precision",
+                            "value": [0.5, 0.5, 0.95], "ci_low": [0.4, 0.2, 0.9], "ci_high": [0.6, 0.8, 0.99],
+                            "n": [100, 10, 100]})  # fmt: skip
+    found = findings(metrics, {"a": 0.8, "b": 0.9, "c": 0.8})
+    assert [f["policy_id"] for f in found] == ["a"]  # b's interval still reaches its floor; c is fine

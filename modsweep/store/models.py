@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -222,3 +223,17 @@ class AuditEntry(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(_json())
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PolicyAutomation(Base):
+    """Circuit-breaker state per policy: `paused` routes its automated actions to human review."""
+
+    __tablename__ = "policy_automation"
+    __table_args__ = (CheckConstraint("state IN ('paused', 'enabled')", name="state"),)
+
+    policy_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text())
+    changed_by: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

@@ -688,3 +688,40 @@ def verify_audit_log(engine: Engine) -> AuditVerification:
         last_seq=expected_seq - 1 if checked else None,
         last_hash=prev_hash if checked else None,
     )
+
+
+POLICY_AUTOMATION: Table = Base.metadata.tables["policy_automation"]
+
+
+def paused_policies(engine: Engine) -> list[str]:
+    """Policies whose automated enforcement the circuit breaker has paused."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(POLICY_AUTOMATION.c.policy_id).where(POLICY_AUTOMATION.c.state == "paused"))
+        return sorted(r[0] for r in rows)
+
+
+def set_policy_automation(engine: Engine, policy_id: str, *, state: str, reason: str, changed_by: str,
+                          run_id: str | None = None) -> bool:  # fmt: skip
+    """Pause or enable a policy's automation; returns False when it was already in that state.
+
+    The change and the audit-log entry are written in one transaction.
+    """
+    _check_choice("state", state, ("paused", "enabled"))
+    with write_transaction(engine) as conn:
+        current = conn.execute(select(POLICY_AUTOMATION.c.state).where(POLICY_AUTOMATION.c.policy_id == policy_id)).scalar()
+        if current == state or (current is None and state == "enabled"):
+            return False
+        values = {"state": state, "reason": reason, "changed_by": changed_by, "changed_at": utcnow(), "run_id": run_id}
+        if current is None:
+            conn.execute(insert(POLICY_AUTOMATION).values(policy_id=policy_id, **values))
+        else:
+            conn.execute(update(POLICY_AUTOMATION).where(POLICY_AUTOMATION.c.policy_id == policy_id).values(**values))
+    append_audit(engine, actor=changed_by, event=f"policy.automation.{state}", subject=policy_id,
+                 payload={"reason": reason, "run_id": run_id})  # fmt: skip
+    return True
+
+
+def policy_automation(engine: Engine) -> pd.DataFrame:
+    """Every policy's circuit-breaker record."""
+    with engine.connect() as conn:
+        return _to_frame(conn, select(POLICY_AUTOMATION))
