@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modsweep.cli_reviews import reviews_app
 from modsweep.config import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
@@ -363,6 +364,8 @@ def score(
             table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(table)
 
+
+app.add_typer(reviews_app, name="reviews")
 
 policy_app = typer.Typer(no_args_is_help=True, help="Policy automation (the circuit breaker), recorded in the audit log.")
 app.add_typer(policy_app, name="policy")

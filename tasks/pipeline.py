@@ -289,6 +289,7 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     attrs = pd.concat([escalations[attr_cols], sampled[attr_cols]]).drop_duplicates("item_id")
     tasks = sample.build_review_tasks(escalations, sampled.drop(columns=attr_cols[1:]), attrs, p,
                                       double_review_share=settings.double_review_share, seed=ctx.seed,
+                                      id_key=settings.hmac_key.get_secret_value().encode(),
                                       run_id=ctx.run_id, run_key=ctx.run_key, now=datetime.now(UTC))  # fmt: skip
     engine = resources.store_engine()
     done = lake.ref("review_tasks", ctx.day, ctx.run_key, "tasks")

@@ -91,9 +91,20 @@ code{background:#f5f5f5;padding:1px 4px}
 <table><tr><th>policy</th><th>region</th><th>metric</th><th>value</th><th>95% CI</th><th>n</th></tr>
 {% for m in metrics %}<tr><td>{{ m.policy_id }}</td><td>{{ m.region }}</td><td>{{ m.metric }}</td><td>{{ m.value_fmt }}</td><td>{{ m.ci }}</td><td>{{ m.n }}</td></tr>{% endfor %}
 </table>
-<h2>Review queues</h2>
+<h2>Findings</h2>
+{% if findings %}<table><tr><th>severity</th><th>policy</th><th>finding</th><th>details</th></tr>
+{% for f in findings %}<tr><td class="{{ f.severity }}">{{ f.severity }}</td><td>{{ f.policy_id }}</td><td>{{ f.kind }}</td><td>{{ f.details }}</td></tr>{% endfor %}
+</table>{% else %}<p class="ok">No findings: every audited policy is within its floors, no drift or volume anomaly.</p>{% endif %}
+{% if paused %}<p class="critical">Automation paused (circuit breaker) during this run: {{ paused | join(", ") }}</p>{% endif %}
+{% if drift_chart %}<h3>Score drift against the previous week (PSI; &gt; 0.25 is a significant shift)</h3>{{ drift_chart | safe }}{% endif %}
+<h2>Review work</h2>
+{{ tasks_chart | safe }}
 <table><tr><th>reason</th><th>status</th><th>tasks</th></tr>
 {% for r in tasks %}<tr><td>{{ r.reason }}</td><td>{{ r.status }}</td><td>{{ r.n }}</td></tr>{% endfor %}</table>
+<h3>Busiest queues</h3>
+<table><tr><th>queue</th><th>open</th><th>decided</th><th>carried over</th><th>decided after due</th></tr>
+{% for q in queues %}<tr><td>{{ q.queue }}</td><td>{{ q.open }}</td><td>{{ q.decided }}</td><td>{{ q.carried_over }}</td><td>{{ q.late }}</td></tr>{% endfor %}
+</table>
 <h2>Gate results</h2>
 <table><tr><th>suite</th><th>partition</th><th>rows</th><th>result</th><th>failed expectations</th></tr>
 {% for g in gates %}<tr><td>{{ g.suite }}</td><td>{{ g.partition }}</td><td>{{ g.rows }}</td><td class="{{ g.severity }}">{{ g.severity }}</td><td>{{ g.failures }}</td></tr>{% endfor %}
@@ -103,6 +114,16 @@ code{background:#f5f5f5;padding:1px 4px}
 {% for e in examples %}<tr><td>{{ e.item_id }}</td><td>{{ e.policy_id }}</td><td>{{ e.action }}</td><td>{{ "%.3f"|format(e.score) }}</td><td>{{ e.region }}</td></tr>{% endfor %}
 </table>
 <p>Generated {{ generated }} by modsweep {{ run.code_version }}.</p>
+<script>
+// Self-check used by the report test: every chart must have drawn marks with a size.
+window.addEventListener("load", () => {
+  const charts = [...document.querySelectorAll("svg.chart")];
+  const drawn = charts.filter((svg) => svg.getBBox().width > 0 && svg.querySelector("rect.bar, circle.point"));
+  document.body.dataset.chartsTotal = charts.length;
+  document.body.dataset.chartsDrawn = drawn.length;
+  if (drawn.length !== charts.length) console.error(`${charts.length - drawn.length} chart(s) did not draw`);
+});
+</script>
 </body></html>"""
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
@@ -135,6 +156,23 @@ def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Data
               "failures": "; ".join(f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])})"
                                     for f in g.get("failures", []))} for g in run.get("gate_results") or []]  # fmt: skip
     task_rows = tasks.groupby(["reason", "status"]).size().rename("n").reset_index().to_dict("records") if len(tasks) else []
+    audit_counts = counts.get("audit", {})
+    found = [{**f, "details": ", ".join(f"{k}={v}" for k, v in f.items() if k not in ("policy_id", "severity", "kind"))}
+             for f in audit_counts.get("findings", [])]  # fmt: skip
+    psi = metrics[(metrics["metric"] == "score_psi") & (metrics["region"] == "ALL")]
+    drift_chart = bar_chart_svg("Score PSI by policy", list(psi["policy_id"]), [float(v) for v in psi["value"]],
+                                fmt="{:.3f}") if len(psi) else ""  # fmt: skip
+    queues = []
+    tasks_chart = ""
+    if len(tasks):
+        by_status = tasks.pivot_table(index="queue", columns="status", values="task_id", aggfunc="count", fill_value=0)
+        late = tasks[pd.to_datetime(tasks["decided_at"], utc=True) > pd.to_datetime(tasks["due_by"], utc=True)]
+        by_status["late"] = late.groupby("queue").size().reindex(by_status.index).fillna(0).astype(int)
+        by_status = by_status.reindex(columns=["open", "decided", "carried_over", "late"], fill_value=0)
+        by_status = by_status.sort_values(["open", "decided"], ascending=False).head(20)
+        queues = [{"queue": q, **{k: int(v) for k, v in row.items()}} for q, row in by_status.iterrows()]
+        per_reason = tasks["reason"].value_counts()
+        tasks_chart = bar_chart_svg("Review tasks by reason", list(per_reason.index), list(per_reason.values))
     examples = decisions[decisions["automated"]].sort_values("score", ascending=False).head(20).to_dict("records") \
         if len(decisions) else []  # fmt: skip
     facts = [("run id", run["run_id"]), ("run key", run["run_key"]), ("trigger", run["trigger"]),
@@ -151,7 +189,8 @@ def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Data
                                    [sum(r.values()) for _, r in action_table]),
         region_chart=bar_chart_svg("Decisions by region (top 15)", list(by_region.index), list(by_region.values)),
         actions=actions, action_table=action_table, precision_chart=precision_chart, metrics=metric_rows,
-        tasks=task_rows, gates=gates, examples=examples, generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        tasks=task_rows, gates=gates, examples=examples, findings=found, paused=audit_counts.get("automation_paused_during_run"),
+        drift_chart=drift_chart, queues=queues, tasks_chart=tasks_chart, generated=datetime.now(UTC).isoformat(timespec="seconds"),
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import datetime
 
 import numpy as np
@@ -105,10 +106,14 @@ def draw_qa_sample(counts: pd.DataFrame, candidates: pd.DataFrame, sizes: pd.Ser
     return chosen.reset_index(drop=True)
 
 
-def task_ids(item_ids: np.ndarray, policy_ids: np.ndarray, reasons: np.ndarray, replicas: np.ndarray) -> list[str]:
-    """Deterministic task ids: one task per item × policy × reason × replica, whichever run creates it."""
+def task_ids(item_ids: np.ndarray, policy_ids: np.ndarray, reasons: np.ndarray, replicas: np.ndarray,
+             key: bytes) -> list[str]:  # fmt: skip
+    """Deterministic task ids: one task per item × policy × reason × replica, whichever run creates it.
+
+    Keyed (HMAC), so reviewers who see an id cannot work out whether it is a QA, golden or prevalence task.
+    """
     return [
-        hashlib.sha256(f"{i}|{p}|{r}|{k}".encode()).hexdigest()[:32]
+        hmac.new(key, f"{i}|{p}|{r}|{k}".encode(), hashlib.sha256).hexdigest()[:32]
         for i, p, r, k in zip(item_ids, policy_ids, reasons, replicas, strict=True)
     ]
 
@@ -126,6 +131,7 @@ def build_review_tasks(
     *,
     double_review_share: float,
     seed: str,
+    id_key: bytes,
     run_id: str,
     run_key: str,
     now: datetime,
@@ -156,7 +162,7 @@ def build_review_tasks(
     tasks["queue"] = tasks["policy_id"] + ":" + tasks["language"] + ":" + tasks["region"]
     tasks["status"] = "open"
     tasks["task_id"] = task_ids(tasks["item_id"].to_numpy(), tasks["policy_id"].to_numpy(), tasks["reason"].to_numpy(),
-                                tasks["replica"].to_numpy())  # fmt: skip
+                                tasks["replica"].to_numpy(), id_key)  # fmt: skip
     tasks["created_at"] = now_ts
     tasks["run_id"] = run_id
     tasks["run_key"] = run_key
