@@ -61,17 +61,19 @@ def run_sweep(
     settings = get_settings()
     files = list_window_files(Path(source), window)
     policy_pack = resources.pack(pack, profile)
+    model_version = resources.model_version_for(pack, profile)
     run_key = make_run_key(flow_name, window, regions, policy_pack.sha256, profile)
     recorder = RunRecorder.start(
         resources.store_engine(), run_key=run_key, flow=flow_name, trigger=trigger, requested_by=requested_by,
-        parameters={**parameters, "source_files": len(files)},
+        parameters={**parameters, "source_files": len(files), "model_version": model_version},
         policy_pack=policy_pack.name, policy_version=policy_pack.version, policy_sha256=policy_pack.sha256,
         code_version=code_version(), input_fingerprint=input_fingerprint(files), prefect_flow_run_id=flow_run.get_id(),
     )  # fmt: skip
     ctx = RunContext(run_id=recorder.run_id, run_key=run_key, flow=flow_name, day=window[0].date(),
                      window_start=window[0], window_end=window[1], regions=tuple(sorted(regions)) if regions else None,
                      pack=pack, profile=profile, policy_sha256=policy_pack.sha256, seed=run_key,
-                     lake_root=settings.lake_root)  # fmt: skip
+                     lake_root=settings.lake_root, model_version=model_version,
+                     models_dir=str(settings.models_dir.resolve()))  # fmt: skip
     try:
         return _run_stages(ctx, recorder, files, simulate_reviews_from)
     except BaseException as exc:

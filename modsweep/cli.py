@@ -282,8 +282,10 @@ def demo(
     train_dir, source_dir = settings.home / "training", settings.home / "source"
     t0 = time.perf_counter()
     console.rule("1/3 synthetic data")
-    write_synthetic_day(train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=settings.partition_rows)
-    write_synthetic_day(source_dir, sweep_day, rows, seed=42, partition_rows=settings.partition_rows)
+    # Partitions of a quarter of the day at most, so both cores score partitions at once.
+    partition_rows = min(settings.partition_rows, max(rows // 4, 1_000))
+    write_synthetic_day(train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=partition_rows)
+    write_synthetic_day(source_dir, sweep_day, rows, seed=42, partition_rows=partition_rows)
     console.print(f"generated training and sweep days in {time.perf_counter() - t0:.1f} s")
     console.rule("2/3 training the text classifiers")
     t1 = time.perf_counter()

@@ -43,27 +43,45 @@ def pack(name: str, profile: str) -> PolicyPack:
 
 
 @lru_cache(maxsize=4)
-def _bank(name: str, profile: str, models_dir: str) -> DetectorBank:
+def bank_for(name: str, profile: str, models_dir: str, model_version: str, pack_sha256: str | None = None) -> DetectorBank:
+    """A pack's detectors with one model version, compiled once per process (and per pack content)."""
     from pathlib import Path
 
     from modsweep.tasks.detect import build_detector_bank
     from modsweep.tasks.train import MODEL_NAME
 
     p = pack(name, profile)
-    needs_model = any(d.kind == "classifier" for pol in p.policies() for d in pol.detectors)
-    model, card = load_model(Path(models_dir), MODEL_NAME) if needs_model else (None, {})
+    if pack_sha256 is not None and p.sha256 != pack_sha256:  # the pack file changed since this process loaded it
+        pack.cache_clear()
+        p = pack(name, profile)
+    needs_model = any(d.kind in ("classifier", "aigc") for pol in p.policies() for d in pol.detectors)
+    if not needs_model or model_version == "none":
+        return build_detector_bank(p, None, None)
+    model, card = load_model(Path(models_dir), MODEL_NAME, model_version)
     return build_detector_bank(p, model, card.get("version"))
 
 
-def detector_bank(name: str, profile: str) -> DetectorBank:
-    """The pack's detectors with the latest registered model, compiled once per process."""
+def model_version_for(name: str, profile: str) -> str:
+    """The model version a run will use: the registry's latest, or 'none' when the pack needs no model."""
+    from modsweep.registry import resolve_version
+    from modsweep.tasks.train import MODEL_NAME
+
+    p = pack(name, profile)
+    if not any(d.kind == "classifier" for pol in p.policies() for d in pol.detectors):
+        return "none"
+    return resolve_version(get_settings().models_dir, MODEL_NAME)
+
+
+def detector_bank(name: str, profile: str, model_version: str = "latest") -> DetectorBank:
+    """The pack's detectors with a model version ('latest' by default), compiled once per process."""
     with _lock:
-        return _bank(name, profile, str(get_settings().models_dir.resolve()))
+        version = model_version_for(name, profile) if model_version == "latest" else model_version
+        return bank_for(name, profile, str(get_settings().models_dir.resolve()), version)
 
 
 def reset() -> None:
     """Forget cached handles (tests change settings between runs)."""
     _engine_for.cache_clear()
     pack.cache_clear()
-    _bank.cache_clear()
+    bank_for.cache_clear()
     get_settings.cache_clear()

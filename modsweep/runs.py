@@ -33,6 +33,8 @@ class RunContext(BaseModel):
     seed: str
     lake_root: str
     regions: tuple[str, ...] | None = None
+    model_version: str = "latest"
+    models_dir: str = ""
 
     @property
     def window(self) -> tuple[datetime, datetime]:

@@ -7,6 +7,10 @@ first whether its output is already committed for the run key, so a re-run resum
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -152,21 +156,50 @@ def gate_frame(frame: pd.DataFrame, suite: str, partition: str | None = None) ->
 # --- detection ---------------------------------------------------------------------------------------
 
 
-@task(name="detect-partition", cache_policy=NO_CACHE)
-def detect_partition(ctx: RunContext, part: str) -> tuple[PartitionOutcome, pd.DataFrame]:
-    """Run every per-item detector on one partition; return counts and coordination signatures."""
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _cpu_pool() -> ProcessPoolExecutor | None:
+    """One pool of scoring processes per process (None: score in the calling thread).
+
+    Detection is CPU-bound Python and NumPy; threads would share one interpreter lock, so partitions are
+    scored in worker processes (started with `spawn`: safe beside Prefect's threads) to keep every core busy.
+    """
+    global _POOL
+    n = get_settings().detect_processes or os.cpu_count() or 1
+    if n <= 1:
+        return None
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def score_partition_files(ctx: RunContext, part: str, max_chars: int) -> tuple[PartitionOutcome, pd.DataFrame]:
+    """Score one committed items partition and commit its detections (runs in a worker process)."""
     lake = resources.lake(ctx.lake_root)
-    bank = resources.detector_bank(ctx.pack, ctx.profile)
+    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
     items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part)).to_pandas()
     max_age = max((int(p.get("max_account_age_days", 30)) for _, _, p, _ in bank.coordination), default=-1)
     signatures = detect.coordination_signatures(items, max_age) if bank.coordination else pd.DataFrame()
     done = lake.ref("detections", ctx.day, ctx.run_key, part)
     if done is not None:
         return PartitionOutcome(part, done.rows, {}, reused=True), signatures
-    found = detect.detect_partition(items, bank, ctx.run_id, max_chars=get_settings().max_scoring_chars)
+    found = detect.detect_partition(items, bank, ctx.run_id, max_chars=max_chars)
     ref = lake.write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, part)
     counts = {f"detections.{k}": int(v) for k, v in found["detector_id"].value_counts().items()}
     return PartitionOutcome(part, ref.rows, counts), signatures
+
+
+@task(name="detect-partition", cache_policy=NO_CACHE)
+def detect_partition(ctx: RunContext, part: str) -> tuple[PartitionOutcome, pd.DataFrame]:
+    """Run every per-item detector on one partition; return counts and coordination signatures."""
+    max_chars = get_settings().max_scoring_chars
+    pool = _cpu_pool()
+    if pool is None:
+        return score_partition_files(ctx, part, max_chars)
+    return pool.submit(score_partition_files, ctx, part, max_chars).result()
 
 
 @task(name="cluster-coordinated-behaviour", cache_policy=NO_CACHE)
@@ -176,7 +209,7 @@ def cluster_coordinated_behaviour(ctx: RunContext, signatures: list[pd.DataFrame
     done = lake.ref("detections", ctx.day, ctx.run_key, COORDINATION_PART)
     if done is not None:
         return PartitionOutcome(COORDINATION_PART, done.rows, {}, reused=True)
-    bank = resources.detector_bank(ctx.pack, ctx.profile)
+    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
     sigs = [s for s in signatures if len(s)]
     found = detect.cluster_coordination(pd.concat(sigs, ignore_index=True) if sigs else pd.DataFrame(), bank, ctx.run_id)
     ref = lake.write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, COORDINATION_PART)

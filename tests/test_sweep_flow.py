@@ -89,6 +89,8 @@ def test_critical_gate_failure_fails_the_run_naming_suite_expectation_and_column
         return out
 
     monkeypatch.setattr(detect, "detect_partition", broken)
+    monkeypatch.setenv("MODSWEEP_DETECT_PROCESSES", "1")  # score in this process, where the patch applies
+    resources.reset()
     with pytest.raises(DataQualityError) as info:
         _run(synthetic_day)
     message = str(info.value)
