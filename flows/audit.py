@@ -25,7 +25,8 @@ def context_of(record: dict[str, Any]) -> RunContext:
     return RunContext(run_id=record["run_id"], run_key=record["run_key"], flow=record["flow"], day=window[0].date(),
                       window_start=window[0], window_end=window[1], regions=regions, pack=params["pack"],
                       profile=params["profile"], policy_sha256=record["policy_sha256"], seed=record["run_key"],
-                      lake_root=get_settings().lake_root)  # fmt: skip
+                      lake_root=get_settings().lake_root, model_version=params.get("model_version", "latest"),
+                      golden_dir=params.get("golden_set_from"))  # fmt: skip
 
 
 @flow(name="audit", log_prints=True)

@@ -21,11 +21,13 @@ def daily_sweep(
     trigger: str = "schedule",
     requested_by: str = "scheduler",
     simulate_reviews_from: str | None = None,
+    golden_set_from: str | None = None,
 ) -> RunSummary:
     """Sweep one UTC day of content from `source` with a policy pack; re-running the same day resumes."""
     return run_sweep(
         flow_name="daily-sweep", window=day_window(day), regions=None, source=source, pack=pack, profile=profile,
         trigger=trigger, requested_by=requested_by, simulate_reviews_from=simulate_reviews_from,
+        golden_set_from=golden_set_from,
         parameters={"day": day.isoformat(), "source": source, "pack": pack, "profile": profile,
-                    "simulate_reviews_from": simulate_reviews_from},
+                    "simulate_reviews_from": simulate_reviews_from, "golden_set_from": golden_set_from},
     )  # fmt: skip

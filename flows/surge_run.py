@@ -22,12 +22,14 @@ def surge_run(
     profile: str = "election-surge",
     requested_by: str = "unknown",
     simulate_reviews_from: str | None = None,
+    golden_set_from: str | None = None,
 ) -> RunSummary:
     """Sweep `regions` between `since` and `until` (UTC); the same request again resumes, never duplicates."""
     window = utc_window(since, until)
     return run_sweep(
         flow_name="surge-run", window=window, regions=regions, source=source, pack=pack, profile=profile,
         trigger="surge", requested_by=requested_by, simulate_reviews_from=simulate_reviews_from,
+        golden_set_from=golden_set_from,
         parameters={"regions": sorted(regions), "since": window[0].isoformat(), "until": window[1].isoformat(),
-                    "source": source, "pack": pack, "profile": profile, "simulate_reviews_from": simulate_reviews_from},
+                    "source": source, "pack": pack, "profile": profile, "simulate_reviews_from": simulate_reviews_from, "golden_set_from": golden_set_from},
     )  # fmt: skip

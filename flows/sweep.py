@@ -56,6 +56,7 @@ def run_sweep(
     requested_by: str,
     simulate_reviews_from: str | None,
     parameters: dict[str, Any],
+    golden_set_from: str | None = None,
 ) -> RunSummary:
     """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised."""
     settings = get_settings()
@@ -72,7 +73,7 @@ def run_sweep(
     ctx = RunContext(run_id=recorder.run_id, run_key=run_key, flow=flow_name, day=window[0].date(),
                      window_start=window[0], window_end=window[1], regions=tuple(sorted(regions)) if regions else None,
                      pack=pack, profile=profile, policy_sha256=policy_pack.sha256, seed=run_key,
-                     lake_root=settings.lake_root, model_version=model_version,
+                     lake_root=settings.lake_root, model_version=model_version, golden_dir=golden_set_from,
                      models_dir=str(settings.models_dir.resolve()))  # fmt: skip
     try:
         return _run_stages(ctx, recorder, files, simulate_reviews_from)

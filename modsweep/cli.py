@@ -127,7 +127,7 @@ def _guarded(call: Any) -> Any:
 
 
 def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, requested_by: str,
-               simulate_from: Path | None) -> Any:  # fmt: skip
+               simulate_from: Path | None, golden_from: Path | None = None) -> Any:  # fmt: skip
     _quiet_environment()
     _validate_pack(pack, profile)
     if not source.exists():
@@ -136,7 +136,8 @@ def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, r
 
     return _guarded(lambda: daily_sweep(day=day, source=str(source.resolve()), pack=pack, profile=profile,
                                         trigger=trigger, requested_by=requested_by,
-                                        simulate_reviews_from=str(simulate_from) if simulate_from else None))  # fmt: skip
+                                        simulate_reviews_from=str(simulate_from) if simulate_from else None,
+                                        golden_set_from=str(golden_from) if golden_from else None))  # fmt: skip
 
 
 @app.command()
@@ -146,11 +147,12 @@ def sweep(
     pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
     profile: Annotated[str, typer.Option(help="Pack profile")] = "standard",
     simulate_reviews: Annotated[Path | None, typer.Option(help="Ground-truth folder: play simulated reviewers")] = None,
+    golden_set: Annotated[Path | None, typer.Option(help="Known-label item × policy pairs for golden tasks")] = None,
     trigger: Annotated[str, typer.Option(help="schedule|manual|surge|backfill|shadow")] = "manual",
 ) -> None:
     """Run the daily sweep flow for one day and print its summary."""
     summary = _run_sweep(_parse_day(day), _safe_path(source, "--source"), pack, profile, trigger,
-                         os.environ.get("USER", "cli"), simulate_reviews)  # fmt: skip
+                         os.environ.get("USER", "cli"), simulate_reviews, golden_set)  # fmt: skip
     print_summary(summary)
 
 
@@ -296,7 +298,7 @@ def demo(
     console.rule("3/3 daily sweep (Prefect flow)")
     t2 = time.perf_counter()
     summary = _run_sweep(sweep_day, source_dir / "items", "community-guidelines", "standard", "manual", "demo",
-                         source_dir / "truth")  # fmt: skip
+                         source_dir / "truth", source_dir / "golden")  # fmt: skip
     print_summary(summary)
     console.print(f"sweep of {summary.items_read:,} items took {time.perf_counter() - t2:.1f} s (incl. Prefect start-up); "
                   f"history: `modsweep history`, details: `modsweep show {summary.run_id[:8]}`")  # fmt: skip

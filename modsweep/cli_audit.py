@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from modsweep.config import get_settings
 
@@ -149,7 +149,9 @@ def _lake_rows(lake: Lake, dataset: str, locations: Iterable[tuple[date, str]], 
         found = _read_filtered(lake, lake.parts(dataset, day, run_key), item_ids, columns)
         if len(found):
             frames.append(found.assign(day=day, run_key=run_key))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*(columns or []), "day", "run_key"])
+    return (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*(columns or []), "day", "run_key"])
+    )
 
 
 # ------------------------------------------------------------------------------------- export dsa
@@ -188,7 +190,9 @@ def _write_batches(directory: Path, day: date, bodies: list[dict[str, Any]]) -> 
 @export_app.command("dsa")
 def export_dsa(
     day: Annotated[str, typer.Option(help="Decision day (the swept day), YYYY-MM-DD")],
-    out: Annotated[Path | None, typer.Option(help="JSONL file (default MODSWEEP_HOME/exports/dsa-statements-D.jsonl)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="JSONL file (default MODSWEEP_HOME/exports/dsa-statements-D.jsonl)")
+    ] = None,
     api_batches: Annotated[Path | None, typer.Option(help="Also write request bodies of ≤ 100 statements here")] = None,
 ) -> None:
     """Statements of reasons (DSA Transparency Database API fields and values) for the day's EU/EEA enforcement."""
@@ -246,7 +250,9 @@ def export_dsa(
         if more > 0:
             err.print(f"  … and {more} more problems", markup=False)
         fields = sorted({p.field for p in batch.problems})
-        raise _fail(f"{len(rejected)} statement(s) failed validation and were not written (fields: {', '.join(fields)})", 1)
+        raise _fail(
+            f"{len(rejected)} statement(s) failed validation and were not written (fields: {', '.join(fields)})", 1
+        )
 
 
 # --------------------------------------------------------------------------- export transparency
@@ -281,7 +287,10 @@ def export_transparency(
     head.add_row("automated / reviewed", f"{summary['automated']:,} / {summary['reviewed']:,}")
     share = summary["automated_share"]
     head.add_row("automated share", "n/a" if share is None else f"{share:.1%}")
-    for key, label in (("median_hours_to_action", "median time to action"), ("p90_hours_to_action", "p90 time to action")):
+    for key, label in (
+        ("median_hours_to_action", "median time to action"),
+        ("p90_hours_to_action", "p90 time to action"),
+    ):
         value = summary[key]
         head.add_row(label, "n/a" if value is None else f"{value:.2f} h")
     head.add_row("outside the EU/EEA", f"{summary['outside_eea']:,}")
@@ -304,7 +313,9 @@ def export_transparency(
 def explain(
     item: Annotated[str, typer.Argument(metavar="ITEM", help="Item id")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
-    scan_runs: Annotated[int, typer.Option(min=1, max=500, help="Recent runs scanned when the item was never decided")] = SCAN_RUNS,
+    scan_runs: Annotated[
+        int, typer.Option(min=1, max=500, help="Recent runs scanned when the item was never decided")
+    ] = SCAN_RUNS,
 ) -> None:
     """Everything about one item: detections of every run that saw it, decisions and bands, reviews, runs."""
     from modsweep import store
@@ -337,9 +348,11 @@ def explain(
     doc = explain_item(item_id, decisions=decisions, tasks=tasks, detections=detections, items=items,
                        runs=runs.values(), packs=packs)  # fmt: skip
     if is_unknown(doc):
-        raise _fail(f"unknown item {item_id!r}: no decision, review task or detection (scanned {scan_runs} recent runs)")
+        raise _fail(
+            f"unknown item {item_id!r}: no decision, review task or detection (scanned {scan_runs} recent runs)"
+        )
     if as_json:
-        print(json.dumps(doc, indent=2, default=str))
+        print(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
         return
     _print_explanation(doc)
 
@@ -378,7 +391,7 @@ def _short(value: Any, limit: int = 90) -> str:
 
 def _print_explanation(doc: dict[str, Any]) -> None:
     s = doc["summary"]
-    head = Table("", "value", title=f"Item {doc['item_id']}")
+    head = Table("", Column("value", overflow="fold"), title=f"Item {doc['item_id']}")
     for key, value in (doc.get("item") or {}).items():
         if key != "seen_in":
             head.add_row(key, _short(value))
@@ -387,35 +400,40 @@ def _print_explanation(doc: dict[str, Any]) -> None:
         head.add_row(f"outcome: {policy}", outcome)
     console.print(head)
     if doc["decisions"]:
-        t = Table("policy", "action", "score", "band (min score → action)", "bands in force", "pack version",
-                  "region", "decided at", "run", title="Decisions")  # fmt: skip
+        t = Table(*_folded("policy", "action", "score", "band applied", "bands in force (min score → action)",
+                           "region", "decided at", "decision", "run"), title="Decisions")  # fmt: skip
         for d in doc["decisions"]:
             ladder = d.get("bands_in_force")
-            shown = " · ".join(f"{b['min_score']:.2f}→{b['action']}" for b in ladder) if ladder else "n/a"
+            shown = ", ".join(f"{b['min_score']:.2f} → {b['action']}" for b in ladder) if ladder else "n/a"
             if d.get("bands_from_run_pack") is False:
-                shown += " (current pack; differs from the run's)"
+                shown += " (current pack, not the run's)"
             t.add_row(d["policy_id"], d["action"], f"{d['score']:.3f}", f"{d['threshold']:.2f} → {d['action']}",
-                      shown, str(d["policy_version"]), d["region"], str(d["decided_at"])[:19], str(d["run_id"])[:8])  # fmt: skip
+                      shown, d["region"], str(d["decided_at"])[:19], str(d["decision_id"]), str(d["run_id"])[:8])  # fmt: skip
         console.print(t)
     if doc["review_tasks"]:
-        t = Table("policy", "reason", "queue", "status", "reviewer", "label", "final action", "decided at", "run",
-                  title="Review tasks")  # fmt: skip
+        t = Table(*_folded("policy", "reason", "status", "reviewer", "label", "final action", "decided at", "queue",
+                           "run"), title="Review tasks")  # fmt: skip
         for r in doc["review_tasks"]:
-            t.add_row(r["policy_id"], r["reason"], r["queue"], r["status"], str(r.get("reviewer_id") or ""),
+            t.add_row(r["policy_id"], r["reason"], r["status"], str(r.get("reviewer_id") or ""),
                       str(r.get("label") or ""), str(r.get("final_action") or ""), str(r.get("decided_at") or "")[:19],
-                      str(r["run_id"])[:8])  # fmt: skip
+                      r["queue"], str(r["run_id"])[:8])  # fmt: skip
         console.print(t)
     if doc["detections"]:
-        t = Table("day", "policy", "detector", "version", "score", "evidence", "run", title="Detections")
+        t = Table(*_folded("day", "policy", "detector", "version", "score", "evidence", "run"), title="Detections")
         for d in doc["detections"]:
             t.add_row(str(d["day"]), d["policy_id"], d["detector_id"], d["detector_version"], f"{d['score']:.3f}",
-                      _short(d["evidence"]), str(d["run_id"])[:8])  # fmt: skip
+                      _short(d["evidence"], 200), str(d["run_id"])[:8])  # fmt: skip
         console.print(t)
     if doc["runs"]:
-        t = Table("run", "flow", "trigger", "state", "pack", "profile", "policy sha256", "code version", "started",
-                  title="Runs")  # fmt: skip
+        t = Table(*_folded("run", "flow", "trigger", "state", "pack", "profile", "policy sha256", "code version",
+                           "started"), title="Runs")  # fmt: skip
         for r in doc["runs"]:
             t.add_row(str(r["run_id"]), r["flow"], r["trigger"], r["state"], f"{r['policy_pack']} {r['policy_version']}",
                       str(r.get("profile") or ""), str(r["policy_sha256"]), str(r["code_version"]),
                       str(r["started_at"])[:19])  # fmt: skip
         console.print(t)
+
+
+def _folded(*names: str) -> list[Column]:
+    """Columns that wrap long ids instead of cutting them off."""
+    return [Column(n, overflow="fold") for n in names]

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     qa_floor: int = Field(default=20, ge=0, description="Minimum QA sample per stratum")
     qa_cap: int = Field(default=200, ge=1, description="Maximum QA sample per stratum")
     prevalence_sample_size: int = Field(default=200, ge=0, description="Views-proportional sample per policy per run")
+    golden_rate: float = Field(default=0.02, ge=0, le=1, description="Golden (known-label) tasks per QA/prevalence task")
     double_review_share: float = Field(default=0.1, ge=0, le=1, description="Share of QA tasks given to two reviewers")
     removal_ceiling: int = Field(default=5_000, ge=0, description="Automated removals per policy × region before a run asks for approval")
     approval_timeout_seconds: int = Field(default=3_600, ge=1, description="How long a paused run waits for approval")

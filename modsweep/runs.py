@@ -34,6 +34,7 @@ class RunContext(BaseModel):
     lake_root: str
     regions: tuple[str, ...] | None = None
     model_version: str = "latest"
+    golden_dir: str | None = None
     models_dir: str = ""
 
     @property

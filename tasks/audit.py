@@ -249,6 +249,17 @@ def findings(metrics: pd.DataFrame, floors: dict[str, float], *, min_n: int = 20
     return out
 
 
+def golden_accuracy(golden_tasks: pd.DataFrame, golden: pd.DataFrame, *, day: date, run_id: str) -> pd.DataFrame:
+    """Reviewer accuracy on golden tasks (agreement with the known label), per policy and overall."""
+    joined = golden_tasks.merge(golden.rename(columns={"label": "known"}), on=["item_id", "policy_id"], how="inner")
+    rows = []
+    for policy, g in [("ALL", joined), *joined.groupby("policy_id")]:
+        if len(g):
+            k = int((g["label"] == g["known"]).sum())
+            rows.append((policy, "ALL", "golden_accuracy", k / len(g), *wilson_interval(k, len(g)), len(g)))
+    return _metric_frame(rows, day, run_id)
+
+
 def _metric_frame(rows: list[tuple], day: date, run_id: str) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n"])
     out.insert(0, "day", day)

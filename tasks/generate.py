@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -1245,6 +1246,7 @@ class GeneratorParams(BaseModel):
         default_factory=lambda: dict(DEFAULT_VIOLATION_RATES),
         description="Share of items violating each policy; missing policies take the default",
     )
+    golden_share: float = Field(default=0.05, ge=0, le=1, description="share of violations kept as known-label golden items")
     dirty_share: float = Field(default=0.005, ge=0, le=0.5, description="Share of rows with one defect each")
     oversize_text: bool = Field(
         default=True, description="One >1M-char row per chunk (~1 MB each) when dirty_share > 0"
@@ -1298,6 +1300,29 @@ class GeneratorParams(BaseModel):
         if sum(self.violation_rates[p] for p in TEXT_POLICIES) > 0.5:
             raise ValueError("text-policy violation rates must sum to at most 0.5")
         return self
+
+
+GOLDEN = pa.schema([pa.field("item_id", pa.string(), nullable=False), pa.field("policy_id", pa.string(), nullable=False),
+                    pa.field("label", pa.string(), nullable=False)])  # fmt: skip
+
+
+def golden_set(items: pa.Table, truth: pa.Table, dirty_codes: np.ndarray, *, seed: int, share: float) -> pa.Table:
+    """Known-label item × policy pairs a policy team would curate: a share of the true violations and as many
+    clean benign pairs (dirty rows are never golden, since ingest quarantines them)."""
+    rng = np.random.default_rng(_mix(seed, 0x601D))
+    t = truth.to_pandas()
+    positives = t.sample(frac=share, random_state=int(rng.integers(1 << 31))) if len(t) else t
+    ids = items["item_id"].to_numpy(zero_copy_only=False)
+    clean = ids[(dirty_codes < 0) & pd.notna(ids)]
+    violating = set(zip(t["item_id"], t["policy_id"], strict=True))
+    n = len(positives)
+    picks = rng.choice(clean, size=min(len(clean), 2 * n), replace=False) if n else np.array([], dtype=object)
+    policies = rng.choice(np.array(POLICY_IDS, dtype=object), size=len(picks))
+    negatives = [(i, p) for i, p in zip(picks, policies, strict=True) if (i, p) not in violating][:n]
+    frame = pd.concat([positives[["item_id", "policy_id"]].assign(label="violating"),
+                       pd.DataFrame(negatives, columns=["item_id", "policy_id"]).assign(label="benign")],
+                      ignore_index=True)  # fmt: skip
+    return pa.Table.from_pandas(frame, schema=GOLDEN, preserve_index=False)
 
 
 class GenerateSummary(BaseModel):
@@ -2047,7 +2072,7 @@ def write_synthetic_day(
     params = params or GeneratorParams()
     out_dir = Path(out_dir)
     n_chunks = max(1, math.ceil(rows / partition_rows))
-    dirs = {name: out_dir / name / f"date={day.isoformat()}" for name in ("items", "truth")}
+    dirs = {name: out_dir / name / f"date={day.isoformat()}" for name in ("items", "truth", "golden")}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     item_files, truth_files = [], []
@@ -2062,6 +2087,8 @@ def write_synthetic_day(
         name = f"part-{c:05d}.parquet"
         _write_atomic(items, dirs["items"] / name)
         _write_atomic(truth, dirs["truth"] / name)
+        _write_atomic(golden_set(items, truth, dirty_plan(day, n, seed, c, params), seed=seed, share=params.golden_share),
+                      dirs["golden"] / name)  # fmt: skip
         item_files.append(str(dirs["items"] / name))
         truth_files.append(str(dirs["truth"] / name))
         for policy, count in zip(

@@ -317,6 +317,12 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     qa = sample.draw_qa_sample(populations, candidates, sizes)
     prevalence = pd.concat([d.prevalence for d in decided], ignore_index=True)
     sampled = pd.concat([qa, prevalence], ignore_index=True)
+    if ctx.golden_dir:
+        n_golden = int(np.ceil(settings.golden_rate * len(sampled)))
+        items = lake.read_all("items", ctx.day, ctx.run_key, columns=["item_id", "region", "language", "views",
+                                                                      "user_reports"]).to_pandas()  # fmt: skip
+        golden = sample.golden_tasks(read_golden_set(ctx.golden_dir), items["item_id"], n_golden, seed=ctx.seed)
+        sampled = pd.concat([sampled, golden.merge(items, on="item_id", how="left")], ignore_index=True)
     escalations = decisions[decisions["action"] == "escalate"]
     attr_cols = ["item_id", "region", "language", "views", "user_reports"]
     attrs = pd.concat([escalations[attr_cols], sampled[attr_cols]]).drop_duplicates("item_id")
@@ -342,6 +348,20 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     by_reason = tasks.groupby(["reason", "status"]).size()
     return {"review_tasks": len(tasks), "review_tasks_inserted": inserted, "carried_over_reopened": reopened,
             **{f"tasks.{r}.{s}": int(n) for (r, s), n in by_reason.items()}}  # fmt: skip
+
+
+def read_golden_set(path: str) -> pd.DataFrame:
+    """Known-label pairs (item_id, policy_id, label) from a Parquet/CSV file or a folder of them."""
+    root = Path(path)
+    files = [root] if root.is_file() else sorted([*root.rglob("*.parquet"), *root.rglob("*.csv")])
+    frames = [pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f, dtype=str) for f in files]
+    if not frames:
+        raise FileNotFoundError(f"no golden-set files under {path}")
+    golden = pd.concat(frames, ignore_index=True)
+    missing = {"item_id", "policy_id", "label"} - set(golden.columns)
+    if missing:
+        raise ValueError(f"golden set {path} lacks column(s) {sorted(missing)}")
+    return golden[["item_id", "policy_id", "label"]].astype(str)
 
 
 @task(name="simulate-reviews", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -378,12 +398,14 @@ def audit_quality(ctx: RunContext, baseline_days: int = 7) -> pd.DataFrame:
     baseline = pd.concat([b for b in baseline_pops if b is not None] or [pd.DataFrame(columns=populations.columns)])
     volumes = [int(r["stage_counts"].get("ingest", {}).get("processed", 0)) for r in earlier]
     kw = {"day": ctx.day, "run_id": ctx.run_id}
+    golden = read_golden_set(ctx.golden_dir) if ctx.golden_dir else pd.DataFrame(columns=["item_id", "policy_id", "label"])
     return pd.concat([
         audit.quality_metrics(qa, populations, **kw),
         audit.violative_view_rate(decided[decided["reason"] == "prevalence"], items.groupby("region")["views"].sum(), **kw),
         audit.review_metrics(tasks, **kw),
         audit.proactive_rate(decisions, **kw),
         audit.score_drift(populations, baseline, **kw),
+        audit.golden_accuracy(decided[decided["reason"] == "golden"], golden, **kw),
         audit.volume_anomaly(len(items), volumes, **kw),
     ], ignore_index=True)  # fmt: skip
 

@@ -192,3 +192,18 @@ def apply_queue_capacity(
     tasks.loc[tasks["task_id"].isin(over_new), "status"] = "carried_over"
     reopen = pool.loc[fits & ~pool["new"], "task_id"].tolist()
     return tasks, reopen
+
+
+def golden_tasks(golden: pd.DataFrame, item_ids: pd.Series, n: int, *, seed: str) -> pd.DataFrame:
+    """Up to `n` known-label pairs whose items are in this run, chosen by key (reproducible), as sample rows.
+
+    Reviewers cannot tell them apart; their known labels measure reviewer accuracy.
+    """
+    pool = golden[golden["item_id"].isin(set(item_ids))].drop_duplicates(["item_id", "policy_id"])
+    if pool.empty or n <= 0:
+        return pd.DataFrame(columns=["item_id", "policy_id", "stratum", "inclusion_prob", "score", "action", "reason"])
+    keys = uniform_keys((pool["item_id"] + "|" + pool["policy_id"]).to_numpy(dtype=object), seed, "golden")
+    chosen = pool.assign(u=keys).nsmallest(min(n, len(pool)), "u")
+    return pd.DataFrame({"item_id": chosen["item_id"].to_numpy(), "policy_id": chosen["policy_id"].to_numpy(),
+                         "stratum": chosen["policy_id"].to_numpy() + "|golden",
+                         "inclusion_prob": len(chosen) / len(pool), "score": 0.0, "action": None, "reason": "golden"})  # fmt: skip

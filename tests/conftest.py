@@ -56,7 +56,8 @@ def synthetic_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     result = train_text_policy_model(texts, labels, source="synthetic:test")
     models = root / "models"
     save_model(models, MODEL_NAME, result.version, result.model, result.card)
-    return {"day": day, "items": root / "source" / "items", "truth": root / "source" / "truth", "models": models}
+    return {"day": day, "items": root / "source" / "items", "truth": root / "source" / "truth",
+            "golden": root / "source" / "golden", "models": models}
 
 
 @pytest.fixture

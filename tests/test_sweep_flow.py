@@ -23,7 +23,8 @@ def _run(synthetic_day, **kw):
     from modsweep.flows.daily_sweep import daily_sweep
 
     return daily_sweep(day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual",
-                       requested_by="pytest", simulate_reviews_from=str(synthetic_day["truth"]), **kw)  # fmt: skip
+                       requested_by="pytest", simulate_reviews_from=str(synthetic_day["truth"]),
+                       golden_set_from=str(synthetic_day["golden"]), **kw)  # fmt: skip
 
 
 def test_daily_sweep_end_to_end_is_conserving_audited_and_idempotent(sweep_home, synthetic_day, store_backend):
@@ -58,6 +59,10 @@ def test_daily_sweep_end_to_end_is_conserving_audited_and_idempotent(sweep_home,
     metrics = store.fetch_metrics(engine, run_key=first.run_key)
     precision = metrics[(metrics["metric"] == "automated_precision") & (metrics["region"] == "ALL")]
     assert len(precision) > 0 and (precision["ci_low"] <= precision["value"]).all()
+    golden = metrics[(metrics["metric"] == "golden_accuracy") & (metrics["policy_id"] == "ALL")].iloc[0]
+    assert golden["n"] > 0 and golden["value"] > 0.8  # simulated reviewers are 95% / 99.8% accurate
+    tasks = store.fetch_review_tasks(engine, run_key=first.run_key)
+    assert {"review_band", "qa_actioned", "qa_unactioned", "prevalence", "golden"} <= set(tasks["reason"])
 
     # The report names every policy and escapes content.
     html = Path(first.report_path).read_text(encoding="utf-8")
