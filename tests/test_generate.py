@@ -462,10 +462,10 @@ def test_regenerating_a_day_is_byte_identical_and_drops_stale_parts(tmp_path: Pa
     write_synthetic_day(tmp_path, DAY, 12_000, seed=4, partition_rows=4_000)
     first = _digests(tmp_path)
     write_synthetic_day(tmp_path, DAY, 12_000, seed=4, partition_rows=4_000)
-    assert _digests(tmp_path) == first and len(first) == 6
+    assert _digests(tmp_path) == first and len(first) == 9  # items, truth and golden, three parts each
     write_synthetic_day(tmp_path, DAY, 5_000, seed=4, partition_rows=4_000)
     assert sorted(_digests(tmp_path)) == [
-        f"{d}/date=2026-11-23/part-0000{i}.parquet" for d in ("items", "truth") for i in range(2)
+        f"{d}/date=2026-11-23/part-0000{i}.parquet" for d in ("golden", "items", "truth") for i in range(2)
     ]
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
 
@@ -488,3 +488,21 @@ def test_known_media_reuploads_are_near_duplicates_of_the_pack_hash_lists():
         benign = frame.loc[~frame["item_id"].isin(ids) & frame["media_hash"].notna(), "media_hash"].head(5_000)
         bvalues = np.array([int(h, 16) for h in benign], dtype=np.uint64)
         assert not (np.bitwise_count(bvalues[:, None] ^ known[None, :]).min(axis=1) <= 6).any()
+
+
+def test_golden_set_holds_known_labels_of_clean_items_only():
+    from modsweep.tasks.generate import golden_set
+
+    params = GeneratorParams()
+    items, truth = generate_chunk(DAY, 20_000, 3, 0, params)
+    codes = dirty_plan(DAY, 20_000, 3, 0, params)
+    golden = golden_set(items, truth, codes, seed=3, share=0.1).to_pandas()
+    t = truth.to_pandas()
+    positives = golden[golden["label"] == "violating"]
+    assert len(positives) == round(0.1 * len(t)) and len(golden) == 2 * len(positives)
+    violating = set(zip(t["item_id"], t["policy_id"], strict=True))
+    assert all((i, p) in violating for i, p in zip(positives["item_id"], positives["policy_id"], strict=True))
+    negatives = golden[golden["label"] == "benign"]
+    assert not any((i, p) in violating for i, p in zip(negatives["item_id"], negatives["policy_id"], strict=True))
+    dirty_ids = set(items["item_id"].to_numpy(zero_copy_only=False)[codes >= 0])
+    assert not dirty_ids & set(negatives["item_id"])
