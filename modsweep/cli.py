@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modsweep.cli_audit import explain, export_app
 from modsweep.cli_reviews import reviews_app
 from modsweep.config import get_settings
 
@@ -370,6 +371,8 @@ def score(
 
 
 app.add_typer(reviews_app, name="reviews")
+app.add_typer(export_app, name="export")
+app.command("explain")(explain)
 
 policy_app = typer.Typer(no_args_is_help=True, help="Policy automation (the circuit breaker), recorded in the audit log.")
 app.add_typer(policy_app, name="policy")

@@ -16,22 +16,24 @@ from modsweep.schemas import ACTIONS, EEA_REGIONS, POLICY_IDS
 DETECTOR_KINDS: tuple[str, ...] = (
     "lexicon", "regex", "hashtag", "claim_match", "classifier", "hash_match", "aigc", "coordination", "reports",
 )  # fmt: skip
+# DSA Transparency Database statement categories (API v2, in force since 1 July 2025).
 DSA_CATEGORIES: tuple[str, ...] = (
     "STATEMENT_CATEGORY_ANIMAL_WELFARE",
+    "STATEMENT_CATEGORY_CONSUMER_INFORMATION",
+    "STATEMENT_CATEGORY_CYBER_VIOLENCE",
+    "STATEMENT_CATEGORY_CYBER_VIOLENCE_AGAINST_WOMEN",
     "STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS",
     "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
     "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS",
     "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS",
-    "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
-    "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT",
+    "STATEMENT_CATEGORY_NOT_SPECIFIED_NOTICE",
+    "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
     "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
     "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
     "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
     "STATEMENT_CATEGORY_SELF_HARM",
-    "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE",
-    "STATEMENT_CATEGORY_UNSAFE_AND_ILLEGAL_PRODUCTS",
+    "STATEMENT_CATEGORY_UNSAFE_AND_PROHIBITED_PRODUCTS",
     "STATEMENT_CATEGORY_VIOLENCE",
-    "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
 )
 DECISION_GROUNDS: tuple[str, ...] = ("DECISION_GROUND_ILLEGAL_CONTENT", "DECISION_GROUND_INCOMPATIBLE_CONTENT")
 # Region groups usable as override keys besides ISO-3166-1 alpha-2 codes.
@@ -89,6 +91,7 @@ class DsaSpec(_Strict):
     category_specification: list[str] = Field(default_factory=list)
     decision_ground: str = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
     incompatible_content_ground: str | None = None
+    illegal_content_legal_ground: str | None = Field(default=None, max_length=500)
 
     @field_validator("category")
     @classmethod
@@ -100,9 +103,11 @@ class DsaSpec(_Strict):
     @field_validator("category_specification")
     @classmethod
     def _keywords(cls, v: list[str]) -> list[str]:
-        bad = [k for k in v if not k.startswith("KEYWORD_")]
+        from modsweep.tasks.dsa import KEYWORDS  # the Transparency Database's own list
+
+        bad = [k for k in v if k not in KEYWORDS]
         if bad:
-            raise ValueError(f"DSA category_specification values must start with KEYWORD_: {bad}")
+            raise ValueError(f"unknown DSA category_specification keyword(s) {bad}")
         return v
 
     @field_validator("decision_ground")
@@ -111,6 +116,12 @@ class DsaSpec(_Strict):
         if v not in DECISION_GROUNDS:
             raise ValueError(f"unknown DSA decision_ground {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _illegal_needs_legal_ground(self) -> DsaSpec:
+        if self.decision_ground == "DECISION_GROUND_ILLEGAL_CONTENT" and not self.illegal_content_legal_ground:
+            raise ValueError("illegal-content policies need illegal_content_legal_ground (the law they rely on)")
+        return self
 
 
 class RegionOverride(_Strict):

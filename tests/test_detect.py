@@ -47,7 +47,7 @@ policies:
   - id: aigc.undisclosed
     title: AI
     severity: 2
-    dsa: {category: STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE}
+    dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC}
     detectors: [{id: provenance, kind: aigc}]
     bands: [{min_score: 0.5, action: escalate}]
   - id: deceptive.coordinated
@@ -173,7 +173,7 @@ def test_machine_text_signal_flags_only_undisclosed_items(tmp_path):
     model = train_text_policy_model(texts, labels, source="test").model
     (tmp_path / "pack.yaml").write_text(
         'pack: t\nversion: "1"\npolicies:\n  - id: aigc.undisclosed\n    title: AI\n    severity: 2\n'
-        "    dsa: {category: STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE}\n"
+        "    dsa: {category: STATEMENT_CATEGORY_OTHER_VIOLATION_TC}\n"
         "    detectors: [{id: ai, kind: aigc, params: {text_label: aigc.machine_text, text_weight: 0.7}}]\n"
         "    bands: [{min_score: 0.5, action: escalate}]\n"
     )
