@@ -57,6 +57,7 @@ def run_sweep(
     simulate_reviews_from: str | None,
     parameters: dict[str, Any],
     golden_set_from: str | None = None,
+    shadow_of: str | None = None,
 ) -> RunSummary:
     """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised."""
     settings = get_settings()
@@ -76,7 +77,7 @@ def run_sweep(
                      lake_root=settings.lake_root, model_version=model_version, golden_dir=golden_set_from,
                      models_dir=str(settings.models_dir.resolve()))  # fmt: skip
     try:
-        return _run_stages(ctx, recorder, files, simulate_reviews_from)
+        return _run_stages(ctx, recorder, files, simulate_reviews_from, shadow_of)
     except BaseException as exc:
         recorder.fail(exc)
         raise
@@ -97,7 +98,8 @@ def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
     return results
 
 
-def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth_dir: str | None) -> RunSummary:
+def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth_dir: str | None,
+                shadow_of: str | None = None) -> RunSummary:  # fmt: skip
     settings = get_settings()
     logger = get_run_logger()
     recorder.enter("ingest")
@@ -127,6 +129,15 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     decide_results = [f.result() for f in decided]
     recorder.enter("gate:decisions.made")
     _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])
+    if shadow_of is not None:  # a shadow run enforces nothing: compare with the live run and stop
+        recorder.enter("shadow-diff")
+        outputs = t.compare_with_live(ctx, shadow_of)
+        recorder.record_counts("shadow", outputs)
+        recorder.finish(outputs)
+        return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
+                          items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
+                          quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
+                          report_path=outputs["report"], actions=outputs["candidate_actions"], review_tasks={})  # fmt: skip
     recorder.enter("approval")
     _approve_removal_surges(ctx, recorder)
     stored = t.persist_decisions(ctx)

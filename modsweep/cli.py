@@ -248,6 +248,37 @@ def backfill(
         raise typer.Exit(1)
 
 
+@app.command()
+def shadow(
+    candidate: Annotated[str, typer.Option(help="Candidate pack: name or YAML path")],
+    day: Annotated[str, typer.Option(help="Day already swept by the live pack, YYYY-MM-DD")],
+    source: Annotated[Path | None, typer.Option(help="Source folder (default MODSWEEP_HOME/source/items)")] = None,
+    live_pack: Annotated[str, typer.Option(help="The live pack to compare with")] = "community-guidelines",
+    profile: Annotated[str, typer.Option(help="Profile for both packs")] = "standard",
+) -> None:
+    """Run a candidate pack beside the live one without enforcing anything; report the differences per policy."""
+    settings = get_settings()
+    folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
+    _quiet_environment()
+    _validate_pack(candidate, profile)
+    _validate_pack(live_pack, profile)
+    from modsweep.flows.shadow_run import shadow_run
+
+    summary = _guarded(lambda: shadow_run(candidate=candidate, day=_parse_day(day), source=str(folder.resolve()),
+                                          live_pack=live_pack, profile=profile,
+                                          requested_by=os.environ.get("USER", "cli")))  # fmt: skip
+    import pandas as pd
+
+    from modsweep import store
+
+    policies = pd.DataFrame(store.get_run(_engine(), summary.run_id)["stage_counts"]["shadow"]["policies"])
+    table = Table(*policies.columns, title=f"Shadow run {summary.run_id[:8]}: {candidate} vs {live_pack} on {day}")
+    for row in policies.itertuples(index=False):
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+    console.print(f"details: {summary.report_path}")
+
+
 def print_summary(summary: Any) -> None:
     table = Table("", "value", title=f"Sweep {summary.day} · run {summary.run_id}")
     table.add_row("items read", f"{summary.items_read:,}")

@@ -448,3 +448,36 @@ def summarise_outputs(ctx: RunContext) -> dict[str, Any]:
     tasks = store.fetch_review_tasks(resources.store_engine(), run_key=ctx.run_key)
     by_state = {f"{r}.{s}": int(n) for (r, s), n in tasks.groupby(["reason", "status"]).size().items()} if len(tasks) else {}
     return {"actions": actions, "review_tasks": by_state}
+
+
+@task(name="compare-with-live", cache_policy=NO_CACHE, **IO_RETRIES)
+def compare_with_live(ctx: RunContext, live_run_key: str) -> dict[str, Any]:
+    """Diff this (shadow) run's decisions against the live run's, with expected precision from past reviews."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from modsweep.tasks import shadow
+
+    lake = resources.lake(ctx.lake_root)
+    cols = ["item_id", "policy_id", "action", "score", "automated", "region"]
+    candidate = lake.read_all("decisions", ctx.day, ctx.run_key, columns=cols).to_pandas()
+    live_parts = lake.parts("decisions", ctx.day, live_run_key)
+    if not live_parts:
+        raise FileNotFoundError(f"no live decisions for {ctx.day} (run key {live_run_key}): run the daily sweep first")
+    live = lake.read_all("decisions", ctx.day, live_run_key, columns=cols).to_pandas()
+    diff = shadow.diff_decisions(live, candidate)
+    reviewed = store.fetch_review_tasks(resources.store_engine(), status="decided")
+    summary = shadow.summarise_diff(diff, shadow.band_precision(reviewed[reviewed["replica"] == 0]))
+    out_dir = get_settings().reports_dir / ctx.day.isoformat()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"shadow-{ctx.run_key}.csv"
+    summary.to_csv(path, index=False)
+    lake.write(pa.Table.from_pandas(diff.astype({"score_live": "float64", "score_candidate": "float64"}), preserve_index=False),
+               "samples", ctx.day, ctx.run_key, "shadow-diff")  # fmt: skip
+    table = shadow.markdown_table(summary.drop(columns="examples").round(3)) if len(summary) else "no decisions"
+    create_markdown_artifact(key=f"shadow-{ctx.run_key}", markdown=f"# Shadow run vs live ({live_run_key})\n\n{table}",
+                             description="Candidate pack vs live pack")  # fmt: skip
+    actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in candidate.groupby("policy_id")}
+    records = summary.drop(columns="examples")
+    records = records.astype(object).where(records.notna(), None).to_dict("records")  # NaN is not JSON
+    return {"report": str(path), "live_run_key": live_run_key, "policies": records,
+            "candidate_actions": actions}

@@ -1,0 +1,32 @@
+"""A shadow run: a candidate policy pack beside the live one on the same day; nothing is enforced."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from modsweep import resources
+from modsweep.config import get_settings
+from modsweep.flows.sweep import RunSummary, run_sweep
+from modsweep.runs import day_window, make_run_key
+
+
+@flow(name="shadow-run", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers))
+def shadow_run(
+    candidate: str,
+    day: date,
+    source: str,
+    live_pack: str = "community-guidelines",
+    profile: str = "standard",
+    requested_by: str = "unknown",
+) -> RunSummary:
+    """Decide `day` with the candidate pack and report the differences per policy against the live run."""
+    live_key = make_run_key("daily-sweep", day_window(day), None, resources.pack(live_pack, profile).sha256, profile)
+    return run_sweep(
+        flow_name="shadow-run", window=day_window(day), regions=None, source=source, pack=candidate, profile=profile,
+        trigger="shadow", requested_by=requested_by, simulate_reviews_from=None, shadow_of=live_key,
+        parameters={"day": day.isoformat(), "source": source, "pack": candidate, "live_pack": live_pack,
+                    "profile": profile, "live_run_key": live_key},
+    )  # fmt: skip
