@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ class RunRecorder:
     stage: str = "start"
     gates: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    _entered: float = field(default_factory=time.perf_counter)
 
     @classmethod
     def start(cls, engine: Engine, **fields: Any) -> RunRecorder:
@@ -31,7 +34,14 @@ class RunRecorder:
         return cls(engine=engine, run_id=run_id, run_key=fields["run_key"])
 
     def enter(self, stage: str) -> None:
+        """Start a stage; the previous one's wall time is kept for the ledger (`outputs.stage_seconds`)."""
+        self._close_stage()
         self.stage = stage
+
+    def _close_stage(self) -> None:
+        now = time.perf_counter()
+        self.seconds[self.stage] = round(self.seconds.get(self.stage, 0.0) + now - self._entered, 3)
+        self._entered = now
 
     def record_counts(self, stage: str, counts: dict[str, Any]) -> None:
         self.counts[stage] = counts
@@ -48,13 +58,16 @@ class RunRecorder:
         store.update_run(self.engine, self.run_id, **fields)
 
     def fail(self, exc: BaseException, partition: str | None = None) -> None:
+        self._close_stage()
         error = {"stage": self.stage, "partition": partition, "type": type(exc).__name__, "message": str(exc)[:4000],
                  "traceback": "".join(traceback.format_exception(exc))[-4000:]}  # fmt: skip
-        store.finish_run(self.engine, self.run_id, "failed", error=error)
+        store.finish_run(self.engine, self.run_id, "failed", error=error, outputs={"stage_seconds": self.seconds})
         store.append_audit(self.engine, actor="system", event="run.failed", subject=self.run_id,
                            payload={"stage": self.stage, "type": type(exc).__name__})  # fmt: skip
 
     def finish(self, outputs: dict[str, Any]) -> None:
+        self._close_stage()
+        outputs = {**outputs, "stage_seconds": self.seconds}
         store.finish_run(self.engine, self.run_id, "completed", outputs=outputs)
         store.append_audit(self.engine, actor="system", event="run.completed", subject=self.run_id,
                            payload={"run_key": self.run_key, "outputs": outputs})  # fmt: skip

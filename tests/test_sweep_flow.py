@@ -46,6 +46,9 @@ def test_daily_sweep_end_to_end_is_conserving_audited_and_idempotent(sweep_home,
     # Audit trail: versions, hashes, fingerprint, and every gate's result.
     assert run["state"] == "completed" and len(run["policy_sha256"]) == 64 and len(run["input_fingerprint"]) == 64
     assert run["code_version"] and run["prefect_flow_run_id"]
+    timings = run["outputs"]["stage_seconds"]
+    assert {"ingest", "detect", "decide", "sample", "audit", "report", "gate:items.ingested"} <= set(timings)
+    assert all(v >= 0 for v in timings.values())
     suites = {g["suite"] for g in run["gate_results"]}
     assert suites == {"items.ingested", "detections.scored", "decisions.made", "review.sampled", "metrics.audited"}
     assert all(g["success"] for g in run["gate_results"])
