@@ -79,8 +79,24 @@ def run_sweep(
     try:
         return _run_stages(ctx, recorder, files, simulate_reviews_from, shadow_of)
     except BaseException as exc:
-        recorder.fail(exc)
+        partition = getattr(exc, "modsweep_partition", None)
+        if isinstance(exc, DataQualityError):
+            partition = exc.result.partition
+        recorder.fail(exc, partition=partition)
         raise
+
+
+def _results(futures: list[Any], parts: list[str]) -> list[Any]:
+    """Results of per-partition futures; a failure carries the partition it happened in (for the ledger)."""
+    out = []
+    for future, part in zip(futures, parts, strict=True):
+        try:
+            out.append(future.result())
+        except Exception as exc:
+            exc.modsweep_partition = part  # type: ignore[attr-defined]
+            exc.add_note(f"while processing partition {part}")
+            raise
+    return out
 
 
 def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
@@ -104,7 +120,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     logger = get_run_logger()
     recorder.enter("ingest")
     ingested = [t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)]
-    parts = [f.result().part for f in ingested]
+    parts = [o.part for o in _results(ingested, [f"part-{i:05d}" for i in range(len(files))])]
     ingest_counts = _sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts))
     recorder.record_counts("ingest", ingest_counts)
     share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
@@ -115,7 +131,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
 
     recorder.enter("detect")
     detected = [t.detect_partition.submit(ctx, p) for p in parts]
-    detect_results = [f.result() for f in detected]
+    detect_results = _results(detected, parts)
     coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
     recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
     recorder.enter("gate:detections.scored")
@@ -126,7 +142,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     paused = t.read_paused_policies()
     keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
     decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
-    decide_results = [f.result() for f in decided]
+    decide_results = _results(decided, parts)
     recorder.enter("gate:decisions.made")
     _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])
     if shadow_of is not None:  # a shadow run enforces nothing: compare with the live run and stop

@@ -490,6 +490,7 @@ def history(
     since: Annotated[str | None, typer.Option(help="Started on or after (YYYY-MM-DD)")] = None,
     until: Annotated[str | None, typer.Option(help="Started before (YYYY-MM-DD)")] = None,
     policy_version: Annotated[str | None, typer.Option(help="Filter by policy pack version")] = None,
+    region: Annotated[str | None, typer.Option(help="Runs covering this region (daily sweeps cover all)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
@@ -503,6 +504,8 @@ def history(
 
     runs = store.list_runs(_engine(), flow=flow, trigger=trigger, state=state, since=ts(since), until=ts(until),
                            policy_version=policy_version, limit=limit)  # fmt: skip
+    if region:
+        runs = [r for r in runs if not r["parameters"].get("regions") or region.upper() in r["parameters"]["regions"]]
     if as_json:
         print(json.dumps(runs, default=str, indent=2))
         return

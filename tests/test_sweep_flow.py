@@ -105,6 +105,7 @@ def test_critical_gate_failure_fails_the_run_naming_suite_expectation_and_column
     assert "detections.scored" in message and "expect_column_values_to_be_between" in message and "score" in message
     failed = store.list_runs(resources.store_engine(), state="failed")[0]
     assert failed["error"]["stage"] == "gate:detections.scored"
+    assert failed["error"]["partition"].startswith("part-")  # which partition failed the gate
     recorded = [g for g in failed["gate_results"] if g["suite"] == "detections.scored"]
     assert recorded and not recorded[0]["success"]
     assert any("score" in f["columns"] for f in recorded[0]["failures"])
@@ -158,3 +159,23 @@ def test_escalations_beyond_queue_capacity_are_carried_over_not_dropped(sweep_ho
     assert len(prevalence) > 0 and prevalence["inclusion_prob"].between(0, 1, inclusive="right").all()
     metrics = store.fetch_metrics(engine, run_key=summary.run_key)
     assert "violative_view_rate" in set(metrics["metric"])
+
+
+def test_a_failing_partition_is_named_in_the_ledger(sweep_home, synthetic_day, monkeypatch):
+    from modsweep.tasks import detect
+
+    real = detect.detect_partition
+
+    def crash_on_third(items, *args, **kwargs):
+        if items["item_id"].iloc[0].split("-")[1] == "00002":  # generator ids: YYYYMMDD-CCCCC-RRRRRRR
+            raise RuntimeError("scorer crashed")
+        return real(items, *args, **kwargs)
+
+    monkeypatch.setattr(detect, "detect_partition", crash_on_third)
+    monkeypatch.setenv("MODSWEEP_DETECT_PROCESSES", "1")
+    resources.reset()
+    with pytest.raises(RuntimeError, match="scorer crashed"):
+        _run(synthetic_day)
+    failed = store.list_runs(resources.store_engine(), state="failed")[0]
+    assert failed["error"]["stage"] == "detect" and failed["error"]["partition"] == "part-00002"
+    assert "scorer crashed" in failed["error"]["message"]
