@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,dask]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -36,3 +36,10 @@ lint: $(STAMP)
 
 clean:
 	rm -rf .modsweep tests/artifacts
+
+# Sweep benchmark (bench/sweep.py): figures to stdout and bench/RESULTS.md. The 10M run takes many minutes.
+bench: $(STAMP)
+	$(PY) -m bench.sweep --sizes 100000,1000000,10000000 --overhead-at 1000000 --command "make bench"
+
+bench-quick: $(STAMP)
+	$(PY) -m bench.sweep --sizes 100000,1000000 --overhead-at 1000000 --command "make bench-quick"

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from modsweep import resources
-from modsweep.config import get_settings
 from modsweep.flows.sweep import RunSummary, run_sweep
 from modsweep.runs import day_window, make_run_key
+from modsweep.serving import task_runner
 
 
-@flow(name="shadow-run", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers))
+@flow(name="shadow-run", log_prints=True, task_runner=task_runner())
 def shadow_run(
     candidate: str,
     day: date,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
-from modsweep.config import get_settings
 from modsweep.flows.sweep import RunSummary, run_sweep
 from modsweep.runs import utc_window
+from modsweep.serving import task_runner
 
 
-@flow(name="surge-run", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=get_settings().max_workers))
+@flow(name="surge-run", log_prints=True, task_runner=task_runner())
 def surge_run(
     regions: list[str],
     since: datetime,

@@ -20,6 +20,7 @@ from modsweep import resources
 from modsweep.config import get_settings
 from modsweep.ledger import RunRecorder
 from modsweep.runs import RunContext, code_version, input_fingerprint, list_window_files, make_run_key
+from modsweep.serving import run_key_lock
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError
@@ -77,7 +78,8 @@ def run_sweep(
                      lake_root=settings.lake_root, model_version=model_version, golden_dir=golden_set_from,
                      models_dir=str(settings.models_dir.resolve()))  # fmt: skip
     try:
-        return _run_stages(ctx, recorder, files, simulate_reviews_from, shadow_of)
+        with run_key_lock(run_key):  # two runs of one key never overlap (a Prefect global concurrency limit per key)
+            return _run_stages(ctx, recorder, files, simulate_reviews_from, shadow_of)
     except BaseException as exc:
         partition = getattr(exc, "modsweep_partition", None)
         if isinstance(exc, DataQualityError):

@@ -187,8 +187,12 @@ def surge(
     pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
     profile: Annotated[str, typer.Option(help="Pack profile")] = "election-surge",
     simulate_reviews: Annotated[Path | None, typer.Option(help="Ground-truth folder: play simulated reviewers")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Run here even when a Prefect server has the deployment")] = False,
 ) -> None:
-    """An on-demand surge run for some regions and a time window (recorded with trigger `surge` and who asked)."""
+    """An on-demand surge run for some regions and a time window (recorded with trigger `surge` and who asked).
+
+    With PREFECT_API_URL set and the `surge-run/modsweep` deployment on that server, the run is submitted to its
+    work pool and this prints the flow run's UI link; otherwise it runs in this process."""
     bad = [r for r in region if not (len(r) == 2 and r.isalpha())]
     if bad:
         raise _fail(f"--region {bad}: use ISO-3166-1 alpha-2 codes such as US, DE, IN, BR")
@@ -200,12 +204,26 @@ def surge(
     folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
     _quiet_environment()
     _validate_pack(pack, profile)
+    from modsweep.runs import utc_window
+
+    _guarded(lambda: utc_window(start, end))  # a bad window is bad input here, not a failed run on a worker
+    params = {"regions": [r.upper() for r in region], "since": start, "until": end, "source": str(folder.resolve()),
+              "pack": pack, "profile": profile, "requested_by": os.environ.get("USER", "cli"),
+              "simulate_reviews_from": str(simulate_reviews) if simulate_reviews else None}  # fmt: skip
+    if not local:
+        from modsweep.serving import PrefectServerUnreachable, trigger_or_run
+
+        try:
+            submitted = trigger_or_run("surge-run", params)
+        except PrefectServerUnreachable as exc:
+            raise _fail(str(exc)) from exc
+        if submitted is not None:
+            console.print(f"submitted to {submitted.deployment}: flow run {submitted.flow_run_name} "
+                          f"({submitted.flow_run_id})\n{submitted.url or ''}")  # fmt: skip
+            return
     from modsweep.flows.surge_run import surge_run
 
-    summary = _guarded(lambda: surge_run(regions=[r.upper() for r in region], since=start, until=end,
-                                         source=str(folder.resolve()), pack=pack, profile=profile,
-                                         requested_by=os.environ.get("USER", "cli"),
-                                         simulate_reviews_from=str(simulate_reviews) if simulate_reviews else None))  # fmt: skip
+    summary = _guarded(lambda: surge_run(**params))
     print_summary(summary)
 
 
@@ -476,6 +494,24 @@ def audit(
         console.print(f"[{'red' if f['severity'] == 'critical' else 'yellow'}]{f['severity']}[/]: {f}")
 
 
+@app.command()
+def serve(
+    timezone: Annotated[str | None, typer.Option(help="Time zone of the daily schedule (default MODSWEEP_SCHEDULE_TIMEZONE, UTC)")] = None,
+    cron: Annotated[str | None, typer.Option(help="Cron of the daily sweep (default infra/prefect.yaml's: 0 2 * * *)")] = None,
+    source: Annotated[Path | None, typer.Option(help="Source folder (default MODSWEEP_SOURCE, MODSWEEP_HOME/source/items)")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Flow runs at once (default: no limit)")] = None,
+) -> None:
+    """Serve daily-sweep (on its schedule), surge-run and backfill from this process; needs a Prefect server."""
+    _quiet_environment()
+    from modsweep.serving import serve_deployments
+
+    folder = str(_safe_path(source, "--source").resolve()) if source else None
+    try:
+        serve_deployments(cron=cron, timezone=timezone, source=folder, limit=limit)
+    except (RuntimeError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from exc
+
+
 def _engine() -> Any:
     from modsweep import resources
 
@@ -541,6 +577,11 @@ def show(
     table.add_row("parameters", json.dumps(record.get("parameters"), indent=1, default=str))
     table.add_row("stage counts", json.dumps(record.get("stage_counts"), indent=1, default=str))
     table.add_row("outputs", json.dumps(record.get("outputs"), default=str))
+    from modsweep.serving import flow_run_link
+
+    link = flow_run_link(record.get("prefect_flow_run_id"))
+    if link:
+        table.add_row("prefect UI", link)
     if record.get("error"):
         e = record["error"]
         table.add_row("error", f"stage {e.get('stage')} partition {e.get('partition')}: {e.get('type')}: {e.get('message')}")

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     lake_url: str | None = Field(default=None, description="Parquet lake root (path or fsspec URL); home/lake if unset")
     partition_rows: int = Field(default=100_000, ge=1_000, description="Rows per source partition written by generate")
     max_workers: int = Field(default=2, ge=1, description="Concurrent task runs (thread pool)")
+    run_key_lock: bool = Field(default=False, description="Runs hold a Prefect lock per run key (needs a Prefect server; set by infra/start-prefect-server.sh and `modsweep serve`)")
+    dask_address: str | None = Field(default=None, description="Dask scheduler (tcp://host:8786): run the flows' tasks on that cluster (extra `dask`)")
     detect_processes: int = Field(default=0, ge=0, description="Processes scoring partitions (0: one per core; 1: in the task's thread)")
     quarantine_ceiling: float = Field(default=0.05, ge=0, le=1, description="Max quarantined share before a run fails")
     max_item_chars: int = Field(default=1_000_000, description="Longer text fields are quarantined as oversize")

@@ -3,7 +3,8 @@
 - `serve_deployments` serves the three deployments, with their schedules, from one process (`prefect.serve`).
 - `ensure_work_pool` creates the work pool and its queues declared in infra/prefect.yaml (`definitions.work_pool`).
 - `trigger_or_run` submits a flow run to a configured server's deployment, or answers None (run in-process).
-- `run_key_lock` keeps two runs of one run key from overlapping (a Prefect global concurrency limit per key).
+- `run_key_lock` keeps two runs of one run key from overlapping (a Prefect global concurrency limit per key),
+  when MODSWEEP_RUN_KEY_LOCK is on (the production set-up turns it on).
 - `task_runner` picks the flows' task runner: `DaskTaskRunner(address=...)` when a Dask address is configured.
 
 Prefect is imported inside functions: `flow_run_link` (used by `modsweep show`) stays cheap when no server is set.
@@ -16,7 +17,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,6 +138,8 @@ def serve_deployments(
                            "infra/start-prefect-server.sh) and set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api")  # fmt: skip
     from prefect import serve
 
+    os.environ.setdefault("MODSWEEP_RUN_KEY_LOCK", "true")  # inherited by the served runs' processes
+    get_settings.cache_clear()
     serve(*build_deployments(prefect_file, cron=cron, timezone=timezone, source=source), limit=limit)
 
 
@@ -190,7 +193,9 @@ class PrefectServerUnreachable(RuntimeError):
     """PREFECT_API_URL is set but the server does not answer (an in-process run would fail on it too)."""
 
 
-def trigger_or_run(flow_name: str, parameters: dict[str, Any], *, deployment: str = DEPLOYMENT_NAME) -> SubmittedRun | None:
+def trigger_or_run(
+    flow_name: str, parameters: dict[str, Any], *, deployment: str = DEPLOYMENT_NAME
+) -> SubmittedRun | None:
     """Submit `parameters` to the deployment `flow_name/deployment` when a Prefect server is configured and has it.
 
     Returns None when no server is configured (PREFECT_API_URL unset) or the server has no such deployment: the
@@ -228,29 +233,33 @@ def flow_run_link(flow_run_id: str | None) -> str | None:
     return url_for("flow-run", obj_id=str(flow_run_id)) or None
 
 
+def run_key_lock_enabled() -> bool:
+    """Whether runs take their run-key lock: MODSWEEP_RUN_KEY_LOCK is on and a Prefect server is configured."""
+    return bool(getattr(get_settings(), "run_key_lock", False)) and bool(_api_url())  # field: modsweep/config.py
+
+
 @contextmanager
 def run_key_lock(run_key: str, timeout_seconds: float | None = None) -> Iterator[None]:
     """Hold the global concurrency limit `modsweep-run:<run key>` (limit 1, created on first use) while a run runs.
 
-    A no-op without a Prefect server (ephemeral API): there no service frees the slot of a crashed run, so a lock
-    could block that key's resume forever. On a server, a crashed holder's lease expires and is revoked.
+    Only when enabled (MODSWEEP_RUN_KEY_LOCK, set by infra/start-prefect-server.sh and `modsweep serve`): a killed
+    holder's slot is freed only by a server's lease repossessor, about a minute after its lease (60 s, renewed while
+    the run lives) expires. An ephemeral API (plain CLI runs, the test harness) runs no such service, so a lock there
+    would keep a crashed run's resume waiting forever.
     """
-    if not _api_url():
+    if not run_key_lock_enabled():
         yield
         return
     from prefect import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.concurrency.sync import concurrency
     from prefect.exceptions import ObjectAlreadyExists
 
     name = f"{RUN_KEY_LIMIT_PREFIX}{run_key}"
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-        except ObjectAlreadyExists:
-            pass
+    with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):  # another run may create it first
+        client.upsert_global_concurrency_limit_by_name(name, limit=1)
     # A lease that fails to renew must not kill a long sweep: re-runs of a key are idempotent anyway.
-    with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, strict=True, raise_on_lease_renewal_failure=False):
+    with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, lease_duration=60, strict=True,
+                     raise_on_lease_renewal_failure=False):  # fmt: skip
         yield
 
 
@@ -293,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "ensure-pool":
         print(ensure_work_pool(args.prefect_file))
     else:
-        serve_deployments(args.prefect_file, cron=args.cron, timezone=args.timezone, source=args.source, limit=args.limit)
+        serve_deployments(
+            args.prefect_file, cron=args.cron, timezone=args.timezone, source=args.source, limit=args.limit
+        )
     return 0
 
 

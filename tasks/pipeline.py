@@ -168,7 +168,7 @@ def _cpu_pool() -> ProcessPoolExecutor | None:
     """
     global _POOL
     n = get_settings().detect_processes or os.cpu_count() or 1
-    if n <= 1:
+    if n <= 1 or multiprocessing.current_process().daemon:  # a daemonic process (a Dask worker) may not fork
         return None
     with _POOL_LOCK:
         if _POOL is None:
