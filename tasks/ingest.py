@@ -62,7 +62,29 @@ def read_source_file(path: Path) -> pd.DataFrame:
 
 
 def _text(col: pd.Series) -> pd.Series:
+    """A string column from any scalars (numbers, booleans); lists and mappings become their text."""
+    if col.dtype == object:
+        col = col.map(lambda v: v if v is None or isinstance(v, str) or (isinstance(v, float) and np.isnan(v)) else str(v))
     return col.astype("string")
+
+
+def _without_lone_surrogates(raw: pd.DataFrame) -> pd.DataFrame:
+    """Lone UTF-16 surrogates (invalid in UTF-8) become U+FFFD, so text with them is quarantined as
+    undecodable and every other value can be stored; the raw row stays otherwise as it came."""
+
+    def clean(v: object) -> object:
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return v.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return v
+
+    out = raw.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(clean)
+    return out
 
 
 def _repair_mojibake(s: str) -> str:
@@ -121,7 +143,7 @@ def normalise_rows(
     if missing:
         raise SourceSchemaError(f"{source_file}: missing required column(s) {missing}; found {sorted(raw.columns)}")
     n = len(raw)
-    raw = raw.reset_index(drop=True)
+    raw = _without_lone_surrogates(raw.reset_index(drop=True))
     df = pd.DataFrame(index=raw.index)
     for col in ITEMS.names:
         df[col] = raw[col] if col in raw.columns else DEFAULTS[col]
@@ -170,7 +192,10 @@ def normalise_rows(
 
     for col in ("author_account_age_days", "author_followers", "views", "user_reports"):
         v = pd.to_numeric(df[col], errors="coerce")
-        flag((v.isna() | (v < 0)).to_numpy(dtype=bool), "invalid_value", f"{col} is not a non-negative number")
+        limit = np.iinfo(np.int32 if col in ("author_account_age_days", "user_reports") else np.int64).max
+        bad = (v.isna() | (v < 0) | (v > limit)).to_numpy(dtype=bool)
+        flag(bad, "invalid_value", f"{col} is not a non-negative number within range")
+        v = v.where(~bad, 0)
         df[col] = v.fillna(0).clip(lower=0)
     disclosed = df["ai_disclosed"].map(
         lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower() in ("true", "1", "yes")
@@ -186,6 +211,8 @@ def normalise_rows(
     df["item_id"] = item_id
     df["created_at"] = created_at
     df["source"] = _text(df["source"]).fillna(source_name)
+    for col in ("ai_provenance", "media_hash"):
+        df[col] = _text(df[col])
     for col in ("hashtags", "report_reasons"):
         df[col] = _list_column(df[col])
     good = df.loc[~bad].reset_index(drop=True)

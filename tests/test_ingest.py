@@ -135,3 +135,20 @@ def test_scope_keeps_the_window_and_regions_and_counts_the_rest():
     items.loc[1, "created_at"] = pd.Timestamp("2026-11-23T20:00:00Z")
     kept, out = select_scope(items, (datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)), ("DE",))
     assert out == 2 and len(kept) == 4 and set(kept["region"]) == {"DE"}
+
+
+def test_hostile_values_in_any_column_are_quarantined_or_kept_never_crash():
+    raw = raw_rows(5)
+    for col in ("item_id", "author_id", "text", "ai_provenance", "media_hash"):
+        raw[col] = raw[col].astype(object)
+    raw.at[0, "text"] = "\ud800 lone surrogate"
+    raw.at[1, "author_id"] = "a\udfff"
+    raw.at[2, "user_reports"] = 36_792_575_572_918_760
+    raw.at[3, "ai_provenance"] = True
+    raw.at[4, "media_hash"] = {"not": "a hash"}
+    result = run(raw)
+    assert result.counts["read"] == result.counts["processed"] + result.counts["quarantined"] == 5
+    reasons = dict(zip(result.quarantine["row_number"], result.quarantine["reason"], strict=True))
+    assert reasons[0] == "undecodable_text" and reasons[2] == "invalid_value"
+    assert items_table(result.items).num_rows == result.counts["processed"]  # everything kept is storable
+    quarantine_table(result.quarantine)
