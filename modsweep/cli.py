@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from modsweep.cli_audit import explain, export_app
+from modsweep.cli_common import console
+from modsweep.cli_common import fail as _fail
+from modsweep.cli_common import safe_path as _safe_path
 from modsweep.cli_reviews import reviews_app
 from modsweep.config import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
-console = Console(width=max(120, Console().width))
-err = Console(stderr=True, soft_wrap=True)
 
 TEXT_POLICIES = ["misinfo.medical", "civic.election_integrity", "hate.speech", "violent_extremism", "self_harm",
                  "minor_safety", "deceptive.spam"]  # fmt: skip
@@ -38,16 +38,8 @@ def _quiet_environment() -> None:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
-def _safe_path(value: Path, what: str) -> Path:
-    """Reject path traversal in user-given paths ('..' components)."""
-    if ".." in value.parts:
-        raise _fail(f"{what} {value} contains '..'; give a path without parent references")
-    return value
 
 
 @app.command()

@@ -23,9 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Column, Table
 
+from modsweep.cli_common import actor as _actor
+from modsweep.cli_common import console, err
+from modsweep.cli_common import engine as _engine
+from modsweep.cli_common import fail as _fail
+from modsweep.cli_common import parse_day as _parse_day
+from modsweep.cli_common import safe_path as _safe_path
 from modsweep.config import get_settings
 
 if TYPE_CHECKING:
@@ -36,41 +41,18 @@ if TYPE_CHECKING:
 
 export_app = typer.Typer(add_completion=False, no_args_is_help=True,
                          help="Regulatory exports: DSA statements of reasons, period transparency summaries.")  # fmt: skip
-console = Console(width=max(120, Console().width))
-err = Console(stderr=True, soft_wrap=True)
 SHOWN_PROBLEMS = 20
 SCAN_RUNS = 10  # runs whose detections `explain` scans for an item that was never decided
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    from rich.markup import escape
-
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    return typer.Exit(code)
 
 
-def _safe_path(value: Path, what: str) -> Path:
-    """Reject path traversal in user-given paths ('..' components)."""
-    if ".." in value.parts:
-        raise _fail(f"{what} {value} contains '..'; give a path without parent references")
-    return value
 
 
-def _parse_day(value: str, what: str = "--day") -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise _fail(f"{what} {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _actor() -> str:
-    return os.environ.get("USER") or "cli"
 
 
-def _engine() -> Any:
-    from modsweep import resources
-
-    return resources.store_engine()
 
 
 def _lake() -> Lake:

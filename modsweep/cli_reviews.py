@@ -7,50 +7,33 @@ main CLI: 0 success, 1 some rows were rejected (the valid ones were applied), 2 
 from __future__ import annotations
 
 import json
-import os
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Column, Table
 
+from modsweep.cli_common import actor as _actor
+from modsweep.cli_common import console, err
+from modsweep.cli_common import engine as _engine
+from modsweep.cli_common import fail as _fail
+from modsweep.cli_common import parse_day as _parse_day
+from modsweep.cli_common import safe_path as _safe_path
 from modsweep.config import Settings, get_settings
 
 reviews_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Review tasks with an external review tool: export, import, simulate, queues.")  # fmt: skip
-console = Console(width=max(120, Console().width))
-err = Console(stderr=True, soft_wrap=True)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
-def _safe_path(value: Path, what: str) -> Path:
-    """Reject path traversal in user-given paths ('..' components)."""
-    if ".." in value.parts:
-        raise _fail(f"{what} {value} contains '..'; give a path without parent references")
-    return value
 
 
-def _parse_day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise _fail(f"--day {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _actor() -> str:
-    return os.environ.get("USER") or "cli"
 
 
-def _engine() -> Any:
-    from modsweep import resources
-
-    return resources.store_engine()
 
 
 def _run_key(engine: Any, run: str | None) -> str | None:
