@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     max_workers: int = Field(default=2, ge=1, description="Concurrent task runs (thread pool)")
     run_key_lock: bool = Field(default=False, description="Runs hold a Prefect lock per run key (needs a Prefect server; set by infra/start-prefect-server.sh and `modsweep serve`)")
     dask_address: str | None = Field(default=None, description="Dask scheduler (tcp://host:8786): run the flows' tasks on that cluster (extra `dask`)")
-    detect_processes: int = Field(default=0, ge=0, description="Processes scoring partitions (0: one per core; 1: in the task's thread)")
+    detect_processes: int = Field(default=0, ge=0, description="Worker processes for the CPU-bound stages: ingest, detection, decisions (0: one per core; 1: in the task's thread)")
     quarantine_ceiling: float = Field(default=0.05, ge=0, le=1, description="Max quarantined share before a run fails")
     max_item_chars: int = Field(default=1_000_000, description="Longer text fields are quarantined as oversize")
     max_scoring_chars: int = Field(default=20_000, description="Text is truncated to this for scoring (flagged)")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ from modsweep.policy import PolicyPack
 from modsweep.schemas import DETECTIONS
 from modsweep.tasks.text import NormalisedText, combined_text, featurise, normalise, normalise_term
 from modsweep.tasks.train import TextPolicyModel
+
+log = logging.getLogger(__name__)
 
 SCORE_FLOOR = 0.05  # detections below this are not stored; decisions treat them as 0
 DETECTOR_VERSIONS = {
@@ -158,6 +162,9 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
                 patterns = parse_lexicon(pack.resource_lines(det.params["patterns"]))
                 for pattern, _ in patterns:
                     re.compile(pattern)  # a bad pattern fails at load, naming itself
+                    if not runs_in_re2(pattern):
+                        log.warning("regex %r of %s/%s needs Python's re (lookaround or backreference): slower",
+                                    pattern, policy.id, det.id)  # fmt: skip
                 bank.regex_detectors.append((policy.id, det.id, patterns, det.weight))
             elif det.kind == "hashtag":
                 tags = {t.lstrip("#").casefold(): w for t, w in parse_lexicon(pack.resource_lines(det.params["terms"]))}
@@ -290,15 +297,34 @@ def score_aigc(items: pd.DataFrame, probs: dict[str, np.ndarray] | None, bank: D
     return frames
 
 
+@functools.cache
+def runs_in_re2(pattern: str) -> bool:
+    """Whether Arrow's RE2 engine compiles the pattern (everything but lookaround and backreferences)."""
+    try:
+        pc.match_substring_regex(pa.array([""]), pattern, ignore_case=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def regex_hits(text: pa.Array, pattern: str) -> np.ndarray:
+    """Rows whose text contains a match, case-insensitive: RE2 in Arrow (about 20× faster than a Python
+    loop), Python's `re` for the patterns RE2 cannot run. RE2's `\\w`, `\\d` and `\\b` are ASCII classes."""
+    if runs_in_re2(pattern):
+        return pc.match_substring_regex(text, pattern, ignore_case=True).to_numpy(zero_copy_only=False).astype(bool)
+    rx = re.compile(pattern, re.IGNORECASE)
+    return np.fromiter((rx.search(t) is not None for t in text.to_pylist()), dtype=bool, count=len(text))
+
+
 def score_regexes(items: pd.DataFrame, raw_text: pd.Series, bank: DetectorBank) -> list[pd.DataFrame]:
     """Regular expressions over the raw (not normalised) text, e.g. links and phone numbers."""
     frames = []
+    text = pa.array(raw_text.fillna(""), type=pa.large_string(), from_pandas=True) if bank.regex_detectors else None
     for policy, det, patterns, weight in bank.regex_detectors:
         score = np.zeros(len(items))
         matched: list[list[str]] = [[] for _ in range(len(items))]
         for pattern, w in patterns:
-            # An inline (?i) keeps the match inside Arrow's RE2 engine (a flags= argument falls back to Python).
-            hit = raw_text.str.contains(f"(?i){pattern}", regex=True).fillna(False).to_numpy(dtype=bool)
+            hit = regex_hits(text, pattern)
             score = np.where(hit, 1 - (1 - score) * (1 - w), score)
             for r in np.flatnonzero(hit):
                 matched[r].append(pattern)
@@ -333,13 +359,26 @@ def score_hashtags(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame
     return frames
 
 
+def row_max(m: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a non-negative sparse matrix: the largest value (0 if none) and its column (the lowest on ties).
+
+    Vectorised (scipy's own sparse argmax loops over rows in Python)."""
+    best = np.zeros(m.shape[0], dtype=np.float64)
+    which = np.zeros(m.shape[0], dtype=np.int64)
+    if m.nnz:
+        row = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        order = np.lexsort((m.indices, -m.data, row))
+        first = order[np.r_[True, row[order][1:] != row[order][:-1]]]
+        best[row[first]] = m.data[first]
+        which[row[first]] = m.indices[first]
+    return best, which
+
+
 def score_claims(item_ids: np.ndarray, features: sparse.csr_matrix | None, bank: DetectorBank) -> list[pd.DataFrame]:
     """Cosine similarity of each item to the closest fact-checked false claim (shared hashed features)."""
     frames = []
     for policy, det, claims, weight, min_sim in bank.claim_detectors:
-        sims = (features @ claims.features.T).tocsr()
-        best = np.asarray(sims.max(axis=1).todense()).ravel()
-        which = np.asarray(sims.argmax(axis=1)).ravel()
+        best, which = row_max((features @ claims.features.T).tocsr())
         rows = np.flatnonzero(best >= min_sim)
         evidence = [json.dumps({"claim_id": str(claims.claim_ids[which[r]]), "similarity": round(float(best[r]), 3),
                                 "fact_check_url": str(claims.urls[which[r]])}) for r in rows]  # fmt: skip

@@ -110,6 +110,12 @@ def _parse_timestamps(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def _list_column(col: pd.Series) -> pd.Series:
     """Lists from arrays, JSON strings or '|'-separated strings (CSV sources)."""
+    if col.dtype == object:
+        try:  # the common case, a Parquet list column: Arrow converts it whole (each value must already be a string)
+            arrow = pa.array(col.to_numpy(dtype=object), type=pa.list_(pa.string()), from_pandas=True)
+            return pd.Series(arrow.to_pandas(), index=col.index, dtype=object)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
 
     def conv(v: object) -> list[str] | None:
         if v is None or (isinstance(v, float) and np.isnan(v)):

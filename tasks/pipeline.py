@@ -10,11 +10,13 @@ import json
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ from modsweep.tasks import approval, audit, decide, detect, ingest, review, samp
 
 IO_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(1), "retry_jitter_factor": 0.5}
 COORDINATION_PART = "coordination"
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,6 +53,44 @@ def part_name(index: int) -> str:
     return f"part-{index:05d}"
 
 
+# --- worker processes ---------------------------------------------------------------------------
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _cpu_pool() -> ProcessPoolExecutor | None:
+    """One pool of scoring processes per process (None: score in the calling thread).
+
+    Ingest, detection and decisions are CPU-bound Python and NumPy; threads would share one interpreter
+    lock, so their partitions are processed in worker processes (started with `spawn`: safe beside Prefect's threads) to keep every core busy.
+    """
+    global _POOL
+    n = get_settings().detect_processes or os.cpu_count() or 1
+    if n <= 1 or multiprocessing.current_process().daemon:  # a daemonic process (a Dask worker) may not fork
+        return None
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def on_cpu(fn: Callable[..., T], *args: Any) -> T:
+    """Run a CPU-bound stage body in the pool of worker processes, or here when there is none."""
+    global _POOL
+    pool = _cpu_pool()
+    if pool is None:
+        return fn(*args)
+    try:
+        return pool.submit(fn, *args).result()
+    except BrokenProcessPool:  # a worker died (killed, out of memory): the next attempt gets a fresh pool
+        with _POOL_LOCK:
+            if _POOL is pool:
+                _POOL = None
+        raise
+
+
 # --- ingest ------------------------------------------------------------------------------------------
 
 
@@ -65,13 +106,18 @@ def ingest_partition(ctx: RunContext, source_file: str, index: int, valid_start:
     counted as out of scope. The counts travel in the items partition's metadata, so a resumed run
     reports the same numbers without reading the source again.
     """
+    return on_cpu(ingest_source_file, ctx, source_file, index, valid_start, valid_end, get_settings().max_item_chars)
+
+
+def ingest_source_file(ctx: RunContext, source_file: str, index: int, valid_start: datetime, valid_end: datetime,
+                       max_item_chars: int) -> PartitionOutcome:  # fmt: skip
+    """The body of `ingest_partition` (runs in a worker process when there is a pool)."""
     lake = resources.lake(ctx.lake_root)
     part = part_name(index)
     done = lake.ref("items", ctx.day, ctx.run_key, part)
     if done is not None:
         counts = json.loads(pq.read_schema(done.path, filesystem=lake.fs).metadata[COUNTS_KEY])
         return PartitionOutcome(part, done.rows, counts, reused=True)
-    settings = get_settings()
     items = pd.DataFrame({c: pd.Series(dtype=object) for c in ITEMS.names})
     try:
         raw = ingest.read_source_file(Path(source_file))
@@ -82,7 +128,7 @@ def ingest_partition(ctx: RunContext, source_file: str, index: int, valid_start:
         try:
             result = ingest.normalise_rows(raw, source_file=source_file, source_name=Path(source_file).parent.name,
                                            run_id=ctx.run_id, window=(valid_start, valid_end),
-                                           max_item_chars=settings.max_item_chars)  # fmt: skip
+                                           max_item_chars=max_item_chars)  # fmt: skip
             items, quarantined, counts = result.items, result.quarantine, result.counts
         except ingest.SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
             reasons = np.full(len(raw), "schema_mismatch", dtype=object)
@@ -156,26 +202,6 @@ def gate_frame(frame: pd.DataFrame, suite: str, partition: str | None = None) ->
 # --- detection ---------------------------------------------------------------------------------------
 
 
-_POOL: ProcessPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _cpu_pool() -> ProcessPoolExecutor | None:
-    """One pool of scoring processes per process (None: score in the calling thread).
-
-    Detection is CPU-bound Python and NumPy; threads would share one interpreter lock, so partitions are
-    scored in worker processes (started with `spawn`: safe beside Prefect's threads) to keep every core busy.
-    """
-    global _POOL
-    n = get_settings().detect_processes or os.cpu_count() or 1
-    if n <= 1 or multiprocessing.current_process().daemon:  # a daemonic process (a Dask worker) may not fork
-        return None
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
-        return _POOL
-
-
 def score_partition_files(ctx: RunContext, part: str, max_chars: int) -> tuple[PartitionOutcome, pd.DataFrame]:
     """Score one committed items partition and commit its detections (runs in a worker process)."""
     lake = resources.lake(ctx.lake_root)
@@ -195,11 +221,7 @@ def score_partition_files(ctx: RunContext, part: str, max_chars: int) -> tuple[P
 @task(name="detect-partition", cache_policy=NO_CACHE)
 def detect_partition(ctx: RunContext, part: str) -> tuple[PartitionOutcome, pd.DataFrame]:
     """Run every per-item detector on one partition; return counts and coordination signatures."""
-    max_chars = get_settings().max_scoring_chars
-    pool = _cpu_pool()
-    if pool is None:
-        return score_partition_files(ctx, part, max_chars)
-    return pool.submit(score_partition_files, ctx, part, max_chars).result()
+    return on_cpu(score_partition_files, ctx, part, get_settings().max_scoring_chars)
 
 
 @task(name="cluster-coordinated-behaviour", cache_policy=NO_CACHE)
@@ -232,6 +254,13 @@ class DecideOutcome:
 def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int,
                      total_views: int) -> DecideOutcome:  # fmt: skip
     """Combine detector scores into decisions and collect this partition's QA-sampling strata."""
+    n_prevalence = int(get_settings().prevalence_sample_size * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
+    return on_cpu(decide_partition_files, ctx, part, automation_paused, keep_per_stratum, total_views, n_prevalence)
+
+
+def decide_partition_files(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int,
+                           total_views: int, n_prevalence: int) -> DecideOutcome:  # fmt: skip
+    """The body of `decide_partition` (runs in a worker process when there is a pool)."""
     lake = resources.lake(ctx.lake_root)
     p = resources.pack(ctx.pack, ctx.profile)
     items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part), columns=decide.ITEM_COLUMNS_FOR_DECISIONS).to_pandas()
@@ -251,7 +280,6 @@ def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], k
         reused = False
     populations, candidates = sample.partition_strata(items["item_id"], items["region"], scores, decisions,
                                                       seed=ctx.seed, keep_per_stratum=keep_per_stratum)  # fmt: skip
-    n_prevalence = int(get_settings().prevalence_sample_size * p.profile_spec.qa_multiplier)
     prevalence = sample.prevalence_candidates(items, scores, seed=ctx.seed, n_per_policy=n_prevalence,
                                               total_views=total_views)  # fmt: skip
     attrs = items[["item_id", "region", "language", "views", "user_reports"]]

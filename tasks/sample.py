@@ -24,11 +24,29 @@ def score_bands(scores: np.ndarray) -> np.ndarray:
     return labels[idx]
 
 
-def uniform_keys(item_ids: np.ndarray, seed: str, salt: str) -> np.ndarray:
-    """A reproducible uniform [0, 1) number per item from the run's seed: sampling without any RNG state."""
-    key = hashlib.sha256(f"{seed}|{salt}".encode()).hexdigest()[:16]
-    h = pd.util.hash_array(np.asarray(item_ids, dtype=object), hash_key=key)
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+def id_hashes(item_ids: np.ndarray, seed: str) -> np.ndarray:
+    """A 64-bit keyed hash per id for the run's seed: hashed once per partition, mixed per salt."""
+    key = hashlib.sha256(seed.encode()).hexdigest()[:16]
+    return pd.util.hash_array(np.asarray(item_ids, dtype=object), hash_key=key, categorize=False)
+
+
+def uniform_keys(item_ids: np.ndarray, seed: str, salt: str, hashed: np.ndarray | None = None) -> np.ndarray:
+    """A reproducible uniform [0, 1) number per item from the run's seed: sampling without any RNG state.
+
+    u = SplitMix64(id_hash(seed) XOR salt_hash) / 2^64, so one id hash serves every salt (`hashed`
+    passes it in).
+    """
+    h = id_hashes(item_ids, seed) if hashed is None else hashed
+    salt_hash = np.uint64(int.from_bytes(hashlib.sha256(salt.encode()).digest()[:8], "little"))
+    x = h ^ salt_hash
+    with np.errstate(over="ignore"):
+        x += np.uint64(0x9E3779B97F4A7C15)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def partition_strata(
@@ -44,26 +62,43 @@ def partition_strata(
 
     Strata are policy × score band × actioned (an automated action) or not. Because each partition keeps
     its smallest keys, merging partitions and keeping the smallest keys again gives the exact
-    simple random sample of every stratum over the whole day.
+    simple random sample of every stratum over the whole day. Vectorised: strata are integer codes until
+    the few candidate rows are labelled.
     """
     ids = item_ids.to_numpy(dtype=object)
-    region = regions.to_numpy(dtype=object)
+    region_code, region_names = pd.factorize(regions.to_numpy(dtype=object))
+    n_regions = max(len(region_names), 1)
+    automated = decisions.loc[decisions["automated"].to_numpy(dtype=bool), ["item_id", "policy_id", "action"]]
+    positions = pd.Index(ids).get_indexer(automated["item_id"])
+    edges = np.asarray(SCORE_BAND_EDGES)
+    band_labels = [f"{edges[i]:.2f}-{edges[i + 1]:.2f}" for i in range(len(edges) - 1)]
+    n_codes = len(band_labels) * 2
+    rows = np.arange(len(ids))
+    hashed = id_hashes(ids, seed)
     counts, candidates = [], []
     for policy in scores.columns:
         s = scores[policy].to_numpy(dtype=np.float64)
-        automated = decisions.loc[(decisions["policy_id"] == policy) & decisions["automated"], ["item_id", "action"]]
-        action = pd.Series(ids).map(dict(zip(automated["item_id"], automated["action"], strict=True)))
-        actioned = action.notna().to_numpy()
-        stratum = (
-            policy + "|" + pd.Series(score_bands(s)) + "|" + np.where(actioned, "actioned", "unactioned")
-        ).to_numpy(dtype=object)
-        u = uniform_keys(ids, seed, policy)
-        frame = pd.DataFrame({"item_id": ids, "policy_id": policy, "stratum": stratum, "region": region, "u": u,
-                              "score": s, "action": action.to_numpy(dtype=object)})  # fmt: skip
-        counts.append(frame.groupby(["stratum", "region"], sort=True).size().rename("population").reset_index())
-        frame = frame.sort_values("u", kind="stable")
-        candidates.append(frame.groupby("stratum", sort=False).head(keep_per_stratum))
-    return pd.concat(counts, ignore_index=True), pd.concat(candidates, ignore_index=True).drop(columns="region")
+        mine = (automated["policy_id"] == policy).to_numpy(dtype=bool)
+        action = np.full(len(ids), None, dtype=object)
+        action[positions[mine]] = automated["action"].to_numpy(dtype=object)[mine]
+        band = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, len(band_labels) - 1)
+        code = band * 2 + np.not_equal(action, None)  # even: unactioned, odd: actioned
+        labels = np.array([f"{policy}|{band_labels[c // 2]}|{'actioned' if c % 2 else 'unactioned'}"
+                           for c in range(n_codes)], dtype=object)  # fmt: skip
+        population = np.bincount(code * n_regions + region_code, minlength=n_codes * n_regions)
+        present = np.flatnonzero(population)
+        population_frame = pd.DataFrame({"stratum": labels[present // n_regions],
+                                         "region": np.asarray(region_names, dtype=object)[present % n_regions],
+                                         "population": population[present].astype(np.int64)})  # fmt: skip
+        counts.append(population_frame.sort_values(["stratum", "region"], ignore_index=True))
+        u = uniform_keys(ids, seed, policy, hashed)
+        order = np.lexsort((rows, u, code))  # by stratum, then key, then row
+        first = np.searchsorted(code[order], code[order], side="left")
+        chosen = order[np.arange(len(order)) - first < keep_per_stratum]
+        chosen = chosen[np.lexsort((chosen, u[chosen]))]  # the day-wide merge reads them in key order
+        candidates.append(pd.DataFrame({"item_id": ids[chosen], "policy_id": policy, "stratum": labels[code[chosen]],
+                                        "u": u[chosen], "score": s[chosen], "action": action[chosen]}))  # fmt: skip
+    return pd.concat(counts, ignore_index=True), pd.concat(candidates, ignore_index=True)
 
 
 def prevalence_candidates(
@@ -77,9 +112,10 @@ def prevalence_candidates(
     views = items["views"].to_numpy(dtype=np.float64)
     pi = np.minimum(1.0, n_per_policy * views / max(total_views, 1.0))
     ids = items["item_id"].to_numpy(dtype=object)
+    hashed = id_hashes(ids, seed)
     frames = []
     for policy in scores.columns:
-        chosen = np.flatnonzero(uniform_keys(ids, seed, f"prevalence|{policy}") < pi)
+        chosen = np.flatnonzero(uniform_keys(ids, seed, f"prevalence|{policy}", hashed) < pi)
         frames.append(pd.DataFrame({"item_id": ids[chosen], "policy_id": policy, "stratum": f"{policy}|prevalence",
                                     "inclusion_prob": pi[chosen], "score": scores[policy].to_numpy()[chosen],
                                     "action": None, "reason": "prevalence"}))  # fmt: skip

@@ -185,3 +185,37 @@ def test_machine_text_signal_flags_only_undisclosed_items(tmp_path):
     assert list(text_hits.index) == ["i0"]
     assert json.loads(text_hits.loc["i0", "evidence"])["machine_text_p"] > 0.5
     assert text_hits.loc["i0", "detector_version"] == "v-test"
+
+
+def test_regex_runs_in_arrow_re2_and_falls_back_to_python_for_lookaround():
+    import re
+
+    import pyarrow as pa
+
+    from modsweep.tasks.detect import regex_hits, runs_in_re2
+
+    texts = ["Get FREE followers now", "free  likes", "freedom likes", "", "verify your account via link here",
+             "paid 50 usdt, got 100 back", "nothing"]  # fmt: skip
+    arrow = pa.array(texts, type=pa.large_string())
+    for pattern in (r"\b(?:free|cheap)\s+(?:followers|likes|views)\b", r"\d+\s*usdt\b.{0,40}\bback\b",
+                    r"\b(?:verify|confirm)\b.{0,30}\b(?:account|payment|login)\b.{0,30}\b(?:here|link)\b"):  # fmt: skip
+        assert runs_in_re2(pattern)
+        expected = [re.search(pattern, t, re.IGNORECASE) is not None for t in texts]
+        assert regex_hits(arrow, pattern).tolist() == expected
+    lookahead = r"free(?!dom)"
+    assert not runs_in_re2(lookahead)
+    assert regex_hits(arrow, lookahead).tolist() == [True, True, False, False, False, False, False]
+
+
+def test_row_max_matches_dense_max_and_first_argmax():
+    from scipy import sparse
+
+    from modsweep.tasks.detect import row_max
+
+    m = sparse.random(500, 40, density=0.05, format="csr", random_state=1, dtype=np.float64)
+    m.data = np.round(m.data, 1)  # ties: the lowest column wins, as numpy's argmax
+    best, which = row_max(m)
+    dense = m.toarray()
+    assert np.allclose(best, dense.max(axis=1))
+    hit = dense.max(axis=1) > 0
+    assert (which[hit] == dense.argmax(axis=1)[hit]).all() and hit.sum() > 50

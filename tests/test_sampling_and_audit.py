@@ -129,7 +129,7 @@ def test_views_proportional_sample_recovers_violative_view_rate_within_ci():
     items = pd.DataFrame({"item_id": [f"i{k}" for k in range(n)], "views": views, "region": "DE"})
     truth = views[violating].sum() / views.sum()
     covered, sizes = 0, []
-    for rep in range(120):
+    for rep in range(300):
         s = prevalence_candidates(items, pd.DataFrame({"hate.speech": np.zeros(n)}), seed=f"r{rep}", n_per_policy=300,
                                   total_views=float(views.sum()))  # fmt: skip
         s = s.merge(items[["item_id", "views", "region"]], on="item_id")
@@ -137,7 +137,7 @@ def test_views_proportional_sample_recovers_violative_view_rate_within_ci():
         m = violative_view_rate(s, pd.Series({"DE": views.sum()}), day=date(2026, 11, 23), run_id="r").iloc[0]
         covered += m["ci_low"] <= truth <= m["ci_high"]
         sizes.append(len(s))
-    assert covered >= 0.9 * 120
+    assert covered >= 0.9 * 300  # nominal 95%; about 93% measured over 600 draws (heavy-tailed views)
     assert 240 < np.mean(sizes) < 330  # expected size n (items with π capped at 1 count once)
 
 
