@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modsweep.schemas import ITEM_TYPES, ITEMS, QUARANTINE
@@ -35,7 +36,8 @@ DEFAULTS: dict[str, object] = {
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 # ISO-3166-1 user-assigned codes are never real regions.
 _USER_ASSIGNED = re.compile(r"^(AA|Q[M-Z]|X[A-Z]|ZZ)$")
-_MOJIBAKE = re.compile(r"[ÃÂâ][\u0080-\u00ff€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]")
+# UTF-8 read as cp1252: a lead byte shown as Ã/Â/â followed by a continuation byte's cp1252 glyph (RE2 syntax).
+_MOJIBAKE = r"[ÃÂâ][\x{80}-\x{ff}€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]"
 
 
 class SourceSchemaError(ValueError):
@@ -83,7 +85,11 @@ def _without_lone_surrogates(raw: pd.DataFrame) -> pd.DataFrame:
     out = raw.copy()
     for col in out.columns:
         if out[col].dtype == object:
-            out[col] = out[col].map(clean)
+            try:  # Arrow encodes a whole column at once and refuses lone surrogates: then (or for mixed types) map
+                pa.array(out[col].to_numpy(dtype=object), from_pandas=True)
+                continue
+            except (UnicodeEncodeError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                out[col] = out[col].map(clean)
     return out
 
 
@@ -186,10 +192,13 @@ def normalise_rows(
 
     for col in ("text", "transcript", "ocr_text"):
         s = _text(df[col])
-        undecodable = s.str.contains("\ufffd", regex=False) | s.str.contains(r"[\ud800-\udfff]", regex=True)
+        # Lone surrogates were replaced by U+FFFD already (Arrow-backed strings cannot hold them).
+        undecodable = s.str.contains("\ufffd", regex=False)
         flag(undecodable.fillna(False).to_numpy(dtype=bool), "undecodable_text", f"{col} has undecodable characters")
         flag((s.str.len() > max_item_chars).fillna(False).to_numpy(dtype=bool), "oversize_text", f"{col} over {max_item_chars} chars")
-        suspect = s.str.contains(_MOJIBAKE, regex=True).fillna(False).to_numpy(dtype=bool) & (reason == "")
+        arrow = pa.chunked_array(pa.array(s.array))
+        suspect = pc.match_substring_regex(arrow, _MOJIBAKE).to_numpy(zero_copy_only=False)
+        suspect = np.asarray(pd.Series(suspect).fillna(False), dtype=bool) & (reason == "")
         if suspect.any():
             s = s.copy()
             s[suspect] = s[suspect].map(_repair_mojibake)
@@ -203,9 +212,11 @@ def normalise_rows(
         flag(bad, "invalid_value", f"{col} is not a non-negative number within range")
         v = v.where(~bad, 0)
         df[col] = v.fillna(0).clip(lower=0)
-    disclosed = df["ai_disclosed"].map(
-        lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower() in ("true", "1", "yes")
-    )
+    disclosed = df["ai_disclosed"]
+    if not (pd.api.types.is_bool_dtype(disclosed.dtype) and not disclosed.isna().any()):  # else: text, numbers, nulls
+        disclosed = disclosed.map(
+            lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower() in ("true", "1", "yes")
+        )
     df["ai_disclosed"] = disclosed.astype(bool)
 
     # Duplicates: the first valid occurrence wins; later ones are quarantined.
