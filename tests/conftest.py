@@ -15,6 +15,26 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 PG_URL = os.environ.get("MODSWEEP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def shared_datasets_dir() -> tuple[Path | None, str]:
+    """The real labelled data sets (see their DATASETS.md): $MODSWEEP_SHARED_DATASETS if set, else
+    `shared/datasets` beside the repository; (None, why) when they are not on this machine."""
+    env = os.environ.get("MODSWEEP_SHARED_DATASETS")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if root.is_dir():
+        return root, ""
+    source = "MODSWEEP_SHARED_DATASETS" if env else "beside the repository (set MODSWEEP_SHARED_DATASETS to point elsewhere)"
+    return None, f"the shared labelled data sets are not at {root} ({source})"
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    """The shared labelled data sets' root; the test is skipped, saying where it looked, when they are absent."""
+    root, why = shared_datasets_dir()
+    if root is None:
+        pytest.skip(why)
+    return root
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One ephemeral Prefect API for the whole session (starting one costs ~10 s)."""
