@@ -132,6 +132,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     _gates(recorder, [t.gate_partition.submit(ctx, "items.ingested", "items", p) for p in parts])
 
     recorder.enter("detect")
+    _record_skipped_detectors(ctx, recorder)
     detected = [t.detect_partition.submit(ctx, p) for p in parts]
     detect_results = _results(detected, parts)
     coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
@@ -191,6 +192,20 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
                 summary.quarantined, report_path)  # fmt: skip
     return summary
+
+
+def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
+    """Classifier detectors whose label the model lacks are skipped, not fatal: say so in the run's log, its
+    ledger row (`outputs.skipped_detectors`) and the audit log. The policies' other detectors still run."""
+    skipped = resources.skipped_detectors(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version)
+    if not skipped:
+        return
+    logger = get_run_logger()
+    for s in skipped:
+        logger.warning("detector %s/%s skipped: %s; the policy's other detectors still run",
+                       s["policy_id"], s["detector_id"], s["reason"])  # fmt: skip
+    recorder.update(outputs={"skipped_detectors": skipped})
+    recorder.audit("detectors.skipped", {"model_version": ctx.model_version, "detectors": skipped})
 
 
 def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:

@@ -47,6 +47,15 @@ def resolve_version(models_dir: Path, name: str, version: str = "latest") -> str
     return latest.read_text().strip()
 
 
+def load_card(models_dir: Path, name: str, version: str = "latest") -> dict[str, Any]:
+    """The model card of a name and version ('latest' by default), without loading the model."""
+    version = resolve_version(models_dir, name, version)
+    path = models_dir / name / version / "card.json"
+    if not path.is_file():
+        raise ModelNotFoundError(f"model {name}@{version} is missing under {models_dir}; run `modsweep train`")
+    return json.loads(path.read_text())
+
+
 def load_model(models_dir: Path, name: str, version: str = "latest") -> tuple[Any, dict[str, Any]]:
     """(model, card) for a name and version ('latest' by default)."""
     version = resolve_version(models_dir, name, version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -59,6 +59,21 @@ def bank_for(name: str, profile: str, models_dir: str, model_version: str, pack_
         return build_detector_bank(p, None, None)
     model, card = load_model(Path(models_dir), MODEL_NAME, model_version)
     return build_detector_bank(p, model, card.get("version"))
+
+
+def skipped_detectors(name: str, profile: str, models_dir: str, model_version: str) -> list[dict[str, Any]]:
+    """The pack's classifier detectors that a run with this model version skips (their label is not in the
+    model), read from the model card: what the detection stage's banks skip, without loading the model."""
+    from pathlib import Path
+
+    from modsweep.registry import load_card
+    from modsweep.tasks.detect import skipped_classifiers
+    from modsweep.tasks.train import MODEL_NAME
+
+    if model_version == "none":
+        return []
+    card = load_card(Path(models_dir or get_settings().models_dir), MODEL_NAME, model_version)
+    return skipped_classifiers(pack(name, profile), list(card.get("labels", [])), card.get("version", model_version))
 
 
 def model_version_for(name: str, profile: str) -> str:

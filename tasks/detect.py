@@ -112,6 +112,7 @@ class DetectorBank:
     hashtag_detectors: list[tuple[str, str, dict[str, float], float]] = field(default_factory=list)
     claim_detectors: list[tuple[str, str, ClaimList, float, float]] = field(default_factory=list)  # …, min_sim
     hash_detectors: list[tuple[str, str, HashList, int, float]] = field(default_factory=list)  # …, max_distance
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # detectors that cannot run (see skipped_classifiers)
 
     @property
     def needs_features(self) -> bool:
@@ -127,11 +128,33 @@ def parse_lexicon(lines: list[str]) -> list[tuple[str, float]]:
     return out
 
 
+def skipped_classifiers(pack: PolicyPack, labels: list[str] | None, model_version: str | None) -> list[dict[str, Any]]:
+    """The pack's classifier detectors whose label the model lacks (e.g. a manifest-trained model has no
+    minor_safety data): they are skipped, and the policy's other detectors still run."""
+    if labels is None:
+        return []
+    return [{"policy_id": policy.id, "detector_id": det.id, "kind": det.kind, "label": label, "model_version": model_version,
+             "reason": f"model {model_version} has no label {label!r}"}
+            for policy in pack.policies() for det in policy.detectors
+            if det.kind == "classifier" and (label := det.params.get("label", policy.id)) not in labels]  # fmt: skip
+
+
 def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_version: str | None) -> DetectorBank:
-    """Compile every lexicon into one Aho-Corasick automaton and index the other detectors by kind."""
+    """Compile every lexicon into one Aho-Corasick automaton and index the other detectors by kind.
+
+    A model from an older featurisation fails here, naming the command that replaces it; classifier
+    detectors whose label the model lacks are skipped with a warning and listed in `bank.skipped`.
+    """
     automaton = ahocorasick.Automaton()
     n_terms = 0
     bank = DetectorBank(pack=pack, automaton=None, lexicon_version="", model=model, model_version=model_version)
+    if model is not None:
+        model.check_current(model_version)
+    bank.skipped = skipped_classifiers(pack, model.labels if model is not None else None, model_version)
+    for s in bank.skipped:
+        log.warning("detector %s/%s skipped: %s (the policy's other detectors still run)",
+                    s["policy_id"], s["detector_id"], s["reason"])  # fmt: skip
+    skip = {(s["policy_id"], s["detector_id"]) for s in bank.skipped}
     for policy in pack.policies():
         for det in policy.detectors:
             if det.kind == "lexicon":
@@ -145,9 +168,9 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
             elif det.kind == "classifier":
                 if model is None:
                     raise ValueError(f"policy {policy.id} uses a classifier but no model was loaded")
+                if (policy.id, det.id) in skip:
+                    continue
                 label = det.params.get("label", policy.id)
-                if label not in model.labels:
-                    raise ValueError(f"model {model_version} has no label {label!r}; retrain with `modsweep train`")
                 bank.classifier_detectors.append((policy.id, det.id, label, det.weight))
             elif det.kind == "reports":
                 bank.report_detectors.append((policy.id, det.id, list(det.params.get("reasons", [])), det.weight))
