@@ -65,8 +65,27 @@ def generate(
 @app.command()
 def train(
     synthetic: Annotated[Path | None, typer.Option(help="Train on generator output in this folder")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="Train on the labelled data sets this YAML manifest describes")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="With --manifest: the folder its paths are relative to")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(help="With --manifest: only this data set id (repeatable)")] = None,
+    max_train_rows: Annotated[int | None, typer.Option(min=10, help="With --manifest: cap each data set's training rows")] = None,
 ) -> None:
-    """Train the text-policy classifiers and register a new model version under MODSWEEP_HOME/models."""
+    """Train the text-policy classifiers and register a new model version under MODSWEEP_HOME/models.
+
+    Without --manifest: on synthetic generator output (the demo).
+    With --manifest M --data-root D: on real labelled data sets, printing each one's validation metrics.
+    """
+    if manifest is not None:
+        from modsweep.cli_train import train_from_manifest_command
+
+        if synthetic is not None:
+            raise _fail("give either --synthetic or --manifest, not both")
+        if data_root is None:
+            raise _fail("--manifest needs --data-root (the folder the manifest's paths are relative to)")
+        # Both are only read; '..' is allowed here: the shared data sets live beside the repository.
+        return train_from_manifest_command(manifest, data_root, dataset, max_train_rows)
+    if data_root is not None or dataset or max_train_rows is not None:
+        raise _fail("--data-root, --dataset and --max-train-rows apply only with --manifest")
     from modsweep.registry import save_model
     from modsweep.tasks.train import MODEL_NAME, read_synthetic_training_set, train_text_policy_model
 
