@@ -82,11 +82,12 @@ def _results(futures: list[Future[Any]], parts: list[str]) -> list[Any]:
     return out
 
 
-def _gates(recorder: RunRecorder, futures: list[Future[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _gates(recorder: RunRecorder, futures: list[Future[Any]]) -> list[dict[str, Any]]:
     results, failure = [], None
     for f in futures:
         try:
-            results.append(f.result())
+            outcome = f.result()
+            results += outcome if isinstance(outcome, list) else [outcome]
         except DataQualityError as exc:
             results.append(exc.result.to_dict())
             failure = failure or exc
@@ -94,13 +95,6 @@ def _gates(recorder: RunRecorder, futures: list[Future[dict[str, Any]]]) -> list
     if failure is not None:
         raise failure
     return results
-
-
-def gate_partition(ctx: RunContext, suite: str, dataset: str, part: str) -> dict[str, Any]:
-    """The `gate` task's body: read the committed partition, `check_gate` it."""
-    lake = resources.lake(ctx.lake_root)
-    frame = lake.read(lake.part_path(dataset, ctx.day, ctx.run_key, part)).to_pandas()
-    return check_gate(frame, suite, partition=part).to_dict()
 
 
 def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder,
@@ -118,7 +112,7 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
             f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}"
         )
     recorder.enter("gate:items.ingested")
-    _gates(recorder, [submit(gate_partition, ctx, "items.ingested", "items", p) for p in parts])
+    _gates(recorder, [submit(t.gate_partitions.fn, ctx, "items.ingested", "items", parts, settings.gate_batch_rows)])
 
     recorder.enter("detect")
     detected = [submit(t.detect_partition.fn, ctx, p) for p in parts]
@@ -126,8 +120,8 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
     coordination = t.cluster_coordinated_behaviour.fn(ctx, [sig for _, sig in detect_results])
     recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
     recorder.enter("gate:detections.scored")
-    _gates(recorder, [submit(gate_partition, ctx, "detections.scored", "detections", p)
-                      for p in [*parts, t.COORDINATION_PART]])  # fmt: skip
+    _gates(recorder, [submit(t.gate_partitions.fn, ctx, "detections.scored", "detections", [*parts, t.COORDINATION_PART],
+                             settings.gate_batch_rows)])  # fmt: skip
 
     recorder.enter("decide")
     paused = t.read_paused_policies.fn()
@@ -135,7 +129,7 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
     decided = [submit(t.decide_partition.fn, ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
     decide_results = _results(decided, parts)
     recorder.enter("gate:decisions.made")
-    _gates(recorder, [submit(gate_partition, ctx, "decisions.made", "decisions", p) for p in parts])
+    _gates(recorder, [submit(t.gate_partitions.fn, ctx, "decisions.made", "decisions", parts, settings.gate_batch_rows)])
 
     recorder.enter("approval")
     over, _request = t.find_removals_over_ceiling.fn(ctx)
@@ -152,7 +146,7 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
     sampled = t.draw_review_sample.fn(ctx, decide_results)
     recorder.record_counts("sample", sampled)
     recorder.enter("gate:review.sampled")
-    _gates(recorder, [submit(gate_partition, ctx, "review.sampled", "review_tasks", "tasks")])
+    _gates(recorder, [submit(t.gate_partition.fn, ctx, "review.sampled", "review_tasks", "tasks")])
 
     recorder.enter("audit")
     metrics = t.audit_quality.fn(ctx)

@@ -19,7 +19,14 @@ from pydantic import BaseModel
 from modsweep import resources
 from modsweep.config import get_settings
 from modsweep.ledger import RunRecorder
-from modsweep.runs import RunContext, code_version, input_fingerprint, list_window_files, make_run_key
+from modsweep.runs import (
+    RunContext,
+    code_version,
+    input_fingerprint,
+    list_window_files,
+    make_run_key,
+    reject_parent_references,
+)
 from modsweep.serving import run_key_lock
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.approval import RemovalApproval
@@ -29,6 +36,10 @@ from modsweep.tasks.report import publish_report
 
 class QuarantineCeilingError(RuntimeError):
     """More rows were quarantined than the configured ceiling allows."""
+
+
+class UnreadableSourceFilesError(RuntimeError):
+    """Source files could not be parsed, and settings say a run stops then (or no file at all was readable)."""
 
 
 class RunSummary(BaseModel):
@@ -61,6 +72,8 @@ def run_sweep(
     shadow_of: str | None = None,
 ) -> RunSummary:
     """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised."""
+    reject_parent_references(source=source, pack=pack, simulate_reviews_from=simulate_reviews_from,
+                             golden_set_from=golden_set_from)  # fmt: skip
     settings = get_settings()
     files = list_window_files(Path(source), window)
     policy_pack = resources.pack(pack, profile)
@@ -106,7 +119,8 @@ def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
     results, failure = [], None
     for f in futures:
         try:
-            results.append(f.result())
+            outcome = f.result()
+            results += outcome if isinstance(outcome, list) else [outcome]
         except DataQualityError as exc:
             results.append(exc.result.to_dict())
             failure = failure or exc
@@ -122,14 +136,21 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     logger = get_run_logger()
     recorder.enter("ingest")
     ingested = [t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)]
-    parts = [o.part for o in _results(ingested, [f"part-{i:05d}" for i in range(len(files))])]
-    ingest_counts = _sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts))
+    outcomes = _results(ingested, [f"part-{i:05d}" for i in range(len(files))])
+    parts = [o.part for o in outcomes]
+    ingest_counts = _sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts, [str(f) for f, _ in files]))
     recorder.record_counts("ingest", ingest_counts)
+    unreadable = [str(f) for (f, _), o in zip(files, outcomes, strict=True) if o.counts.get("unreadable_files")]
+    if unreadable and (settings.unreadable_files == "fail" or len(unreadable) == len(files)):
+        raise UnreadableSourceFilesError(
+            f"{len(unreadable)} of {len(files)} source files unreadable (quarantined with the parser's reason): "
+            + ", ".join(unreadable[:10]) + (" …" if len(unreadable) > 10 else "")
+        )
     share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
     if share > settings.quarantine_ceiling:
         raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}")
     recorder.enter("gate:items.ingested")
-    _gates(recorder, [t.gate_partition.submit(ctx, "items.ingested", "items", p) for p in parts])
+    _gates(recorder, [t.gate_partitions.submit(ctx, "items.ingested", "items", parts, settings.gate_batch_rows)])
 
     recorder.enter("detect")
     _record_skipped_detectors(ctx, recorder)
@@ -138,8 +159,8 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
     recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
     recorder.enter("gate:detections.scored")
-    _gates(recorder, [t.gate_partition.submit(ctx, "detections.scored", "detections", p)
-                      for p in [*parts, t.COORDINATION_PART]])  # fmt: skip
+    _gates(recorder, [t.gate_partitions.submit(ctx, "detections.scored", "detections", [*parts, t.COORDINATION_PART],
+                                               settings.gate_batch_rows)])  # fmt: skip
 
     recorder.enter("decide")
     paused = t.read_paused_policies()
@@ -147,7 +168,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
     decide_results = _results(decided, parts)
     recorder.enter("gate:decisions.made")
-    _gates(recorder, [t.gate_partition.submit(ctx, "decisions.made", "decisions", p) for p in parts])
+    _gates(recorder, [t.gate_partitions.submit(ctx, "decisions.made", "decisions", parts, settings.gate_batch_rows)])
     if shadow_of is not None:  # a shadow run enforces nothing: compare with the live run and stop
         recorder.enter("shadow-diff")
         outputs = t.compare_with_live(ctx, shadow_of)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +23,9 @@ class Settings(BaseSettings):
     run_key_lock: bool = Field(default=False, description="Runs hold a Prefect lock per run key (needs a Prefect server; set by infra/start-prefect-server.sh and `modsweep serve`)")
     dask_address: str | None = Field(default=None, description="Dask scheduler (tcp://host:8786): run the flows' tasks on that cluster (extra `dask`)")
     detect_processes: int = Field(default=0, ge=0, description="Worker processes for the CPU-bound stages: ingest, detection, decisions (0: one per core; 1: in the task's thread)")
+    gate_batch_rows: int = Field(default=500_000, ge=0, description="Rows per Great Expectations call when a gate checks a stage's partitions (0: one call per partition)")
     quarantine_ceiling: float = Field(default=0.05, ge=0, le=1, description="Max quarantined share before a run fails")
+    unreadable_files: Literal["quarantine", "fail"] = Field(default="quarantine", description="A source file that cannot be parsed (corrupt, truncated): quarantine it whole and go on, or fail the run")
     max_item_chars: int = Field(default=1_000_000, description="Longer text fields are quarantined as oversize")
     max_scoring_chars: int = Field(default=20_000, description="Text is truncated to this for scoring (flagged)")
     review_capacity_per_queue: int = Field(default=500, ge=0, description="Daily review tasks per queue")

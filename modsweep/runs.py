@@ -6,7 +6,7 @@ import hashlib
 import subprocess
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -88,6 +88,13 @@ def list_source_files(source: Path, day: date | None = None) -> list[Path]:
     folder = source / f"date={day.isoformat()}" if day is not None and (source / f"date={day.isoformat()}").is_dir() else source
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES)
     return files
+
+
+def reject_parent_references(**paths: str | None) -> None:
+    """Path parameters of a flow (from the CLI, a deployment's form or an API call) may not climb out with '..'."""
+    for name, value in paths.items():
+        if value is not None and ".." in PurePath(str(value)).parts:
+            raise ValueError(f"flow parameter {name}={value!r} contains '..'; give a path without parent references")
 
 
 def list_window_files(source: Path, window: tuple[datetime, datetime]) -> list[tuple[Path, tuple[datetime, datetime]]]:

@@ -39,7 +39,7 @@ def _bands_by_region(policy: PolicySpec, regions: np.ndarray) -> tuple[np.ndarra
     """Per row: the band thresholds and actions in force for its region (padded with inf / '')."""
     uniq, inverse = np.unique(regions.astype(str), return_inverse=True)
     band_sets = [policy.bands_for(r) for r in uniq]
-    width = max(len(b) for b in band_sets)
+    width = max((len(b) for b in band_sets), default=0)
     thr = np.full((len(uniq), width), np.inf, dtype=np.float64)
     act = np.full((len(uniq), width), "", dtype=object)
     for i, bands in enumerate(band_sets):

@@ -151,6 +151,9 @@ class DataQualityError(Exception):
         details = "; ".join(f.describe() for f in result.critical_failures)
         super().__init__(f"gate {result.suite}{where} failed: {details}")
 
+    def __reduce__(self) -> tuple[type, tuple[GateResult]]:  # rebuilt from its result when sent between processes
+        return (type(self), (self.result,))
+
 
 # --------------------------------------------------------------------------- suite files
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import re
@@ -44,6 +45,14 @@ class SourceSchemaError(ValueError):
     """A source partition lacks a required column or has one of an unusable type (the whole file is unusable)."""
 
 
+class UnreadableFileError(ValueError):
+    """A source file's bytes were read but cannot be parsed (corrupt, truncated, not the format its name says).
+
+    Unlike an I/O error while reading (retried: the storage may answer next time), this will not change on retry:
+    the file is quarantined whole with this reason.
+    """
+
+
 @dataclass
 class IngestResult:
     items: pd.DataFrame
@@ -52,21 +61,55 @@ class IngestResult:
 
 
 def read_source_file(path: Path) -> pd.DataFrame:
-    """Read one raw partition (Parquet, CSV, TSV or JSON lines) without coercing types."""
+    """Read one raw partition (Parquet, CSV, TSV or JSON lines) without coercing types.
+
+    I/O errors while reading the bytes propagate as they are (OSError: worth a retry); bytes that cannot be
+    parsed raise UnreadableFileError naming the file. Undecodable UTF-8 in CSV/JSON text becomes U+FFFD, so
+    the row is quarantined as undecodable rather than the whole file lost.
+    """
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pq.read_table(path).to_pandas()
-    if suffix in (".csv", ".tsv"):
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False, na_values=[""])
-    if suffix in (".jsonl", ".json"):
-        return pd.read_json(path, lines=True, dtype=False)
-    raise SourceSchemaError(f"{path}: unsupported source format {suffix!r} (use parquet, csv, tsv or jsonl)")
+    if suffix not in (".parquet", ".csv", ".tsv", ".jsonl", ".json"):
+        raise SourceSchemaError(f"{path}: unsupported source format {suffix!r} (use parquet, csv, tsv or jsonl)")
+    data = path.read_bytes()
+    try:
+        if suffix == ".parquet":
+            return pq.read_table(pa.BufferReader(data)).to_pandas()
+        if suffix in (".csv", ".tsv"):
+            return pd.read_csv(io.BytesIO(data), sep="\t" if suffix == ".tsv" else ",", dtype=str,
+                               keep_default_na=False, na_values=[""], encoding_errors="replace")  # fmt: skip
+        return _read_json_lines(data)
+    except UnreadableFileError as exc:
+        raise UnreadableFileError(f"{path}: {exc}") from None
+    except Exception as exc:  # the parser's own reason is kept in the message
+        raise UnreadableFileError(f"{path}: cannot be read as {suffix[1:]}: {type(exc).__name__}: {exc}") from exc
+
+
+def _read_json_lines(data: bytes) -> pd.DataFrame:
+    """One object per line with Python's json (it keeps escaped lone surrogates, which are then quarantined as
+    undecodable, and integers of any size, which are then range-checked), every column as objects."""
+    records = []
+    for number, line in enumerate(data.decode("utf-8", "replace").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UnreadableFileError(f"line {number} is not JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise UnreadableFileError(f"line {number} is a JSON {type(record).__name__}, not an object")
+        records.append(record)
+    return pd.DataFrame(records, dtype=object)
+
+
+def _missing(v: object) -> bool:
+    """None, NaN, pd.NA or NaT (a scalar check: lists and arrays are values, never missing)."""
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
 
 
 def _text(col: pd.Series) -> pd.Series:
     """A string column from any scalars (numbers, booleans); lists and mappings become their text."""
     if col.dtype == object:
-        col = col.map(lambda v: v if v is None or isinstance(v, str) or (isinstance(v, float) and np.isnan(v)) else str(v))
+        col = col.map(lambda v: v if isinstance(v, str) else None if _missing(v) else str(v))
     return col.astype("string")
 
 
@@ -80,6 +123,10 @@ def _without_lone_surrogates(raw: pd.DataFrame) -> pd.DataFrame:
                 v.encode("utf-8")
             except UnicodeEncodeError:
                 return v.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        elif isinstance(v, list | tuple | np.ndarray):  # lists (hashtags, JSON arrays) carry strings too
+            return [clean(x) for x in v]
+        elif isinstance(v, dict):
+            return {clean(k): clean(x) for k, x in v.items()}
         return v
 
     out = raw.copy()
@@ -88,7 +135,7 @@ def _without_lone_surrogates(raw: pd.DataFrame) -> pd.DataFrame:
             try:  # Arrow encodes a whole column at once and refuses lone surrogates: then (or for mixed types) map
                 pa.array(out[col].to_numpy(dtype=object), from_pandas=True)
                 continue
-            except (UnicodeEncodeError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            except (UnicodeEncodeError, OverflowError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 out[col] = out[col].map(clean)
     return out
 
@@ -114,25 +161,33 @@ def _parse_timestamps(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return ts, (ts.isna().to_numpy() | ~has_tz)
 
 
+def _element(x: object) -> str | None:
+    """One list element as text; a missing element stays missing (never the text "None" or "nan")."""
+    return None if _missing(x) else str(x)
+
+
 def _list_column(col: pd.Series) -> pd.Series:
     """Lists from arrays, JSON strings or '|'-separated strings (CSV sources)."""
     if col.dtype == object:
         try:  # the common case, a Parquet list column: Arrow converts it whole (each value must already be a string)
-            arrow = pa.array(col.to_numpy(dtype=object), type=pa.list_(pa.string()), from_pandas=True)
-            return pd.Series(arrow.to_pandas(), index=col.index, dtype=object)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
+            arrow = pa.array(col.to_numpy(dtype=object), from_pandas=True)
+        except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            arrow = None
+        # Only lists of strings: a plain string ("#a|#b", '["#a"]') would otherwise become a list of its characters.
+        if arrow is not None and pa.types.is_list(arrow.type) and arrow.type.value_type in (pa.string(), pa.null()):
+            return pd.Series(arrow.cast(pa.list_(pa.string())).to_pandas(), index=col.index, dtype=object)
 
     def conv(v: object) -> list[str] | None:
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return None
         if isinstance(v, list | tuple | np.ndarray):
-            return [str(x) for x in v]
+            return [_element(x) for x in v]
         if isinstance(v, str):
             v = v.strip()
             if v.startswith("["):
                 try:
-                    return [str(x) for x in json.loads(v)]
+                    parsed = json.loads(v)
+                    return [_element(x) for x in parsed] if isinstance(parsed, list) else [str(parsed)]
                 except json.JSONDecodeError:
                     pass
             return [x for x in v.split("|") if x] if v else []

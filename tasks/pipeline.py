@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
@@ -121,7 +122,8 @@ def ingest_source_file(ctx: RunContext, source_file: str, index: int, valid_star
     items = pd.DataFrame({c: pd.Series(dtype=object) for c in ITEMS.names})
     try:
         raw = ingest.read_source_file(Path(source_file))
-    except Exception as exc:  # any unreadable file is quarantined whole, with the reason
+    except (ingest.UnreadableFileError, ingest.SourceSchemaError) as exc:  # quarantined whole, with the reason
+        # (an OSError while reading propagates: the task's retries give flaky storage another chance)
         quarantined = ingest.unreadable_file_quarantine(source_file, f"{type(exc).__name__}: {exc}", ctx.run_id)
         counts = {"read": 0, "processed": 0, "quarantined": 0, "unreadable_files": 1}
     else:
@@ -146,16 +148,21 @@ def ingest_source_file(ctx: RunContext, source_file: str, index: int, valid_star
 
 
 @task(name="quarantine-cross-partition-duplicates", cache_policy=NO_CACHE, **IO_RETRIES)
-def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str]) -> list[dict[str, int]]:
+def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str],
+                                          source_files: list[str] | None = None) -> list[dict[str, int]]:  # fmt: skip
     """Move items whose id already appeared in an earlier partition to quarantine (partition order wins).
 
-    Returns every partition's final ingest counts (kept in the partition's metadata, so they stay right
-    when a resumed run finds the duplicates already moved).
+    Quarantined rows name the source file of their partition (`source_files`, one per part; the items
+    partition when not given) and their row in the items partition. Returns every partition's final ingest
+    counts (kept in the partition's metadata, so they stay right when a resumed run finds the duplicates
+    already moved).
     """
     lake = resources.lake(ctx.lake_root)
     paths = [lake.part_path("items", ctx.day, ctx.run_key, p) for p in parts]
+    sources = source_files if source_files is not None else paths
     ids = [lake.read(p, columns=["item_id"]).column(0).to_pandas() for p in paths]
-    for part, path, rows in zip(parts, paths, ingest.find_cross_partition_duplicates(ids), strict=True):
+    for part, path, source, rows in zip(parts, paths, sources, ingest.find_cross_partition_duplicates(ids),
+                                        strict=True):  # fmt: skip
         if not len(rows):
             continue
         table = lake.read(path)
@@ -163,9 +170,10 @@ def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str]) -> 
         items = table.to_pandas()
         dup = items.iloc[rows]
         q_path = lake.part_path("quarantine", ctx.day, ctx.run_key, part)
-        extra = ingest.quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), path,
-                                        np.full(len(rows), "duplicate_item_id", dtype=object),
-                                        np.full(len(rows), "item_id seen in an earlier partition", dtype=object), ctx.run_id)  # fmt: skip
+        # row_number -2-k: the k-th row of the ingested items partition (its source row is not kept with items)
+        where = np.array([f"item_id seen in an earlier partition (row {k} of items {part})" for k in rows], dtype=object)
+        extra = ingest.quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), source,
+                                        np.full(len(rows), "duplicate_item_id", dtype=object), where, ctx.run_id)  # fmt: skip
         quarantine = pd.concat([lake.read(q_path).to_pandas(), extra], ignore_index=True)
         counts.update(processed=counts["processed"] - len(rows), quarantined=counts["quarantined"] + len(rows),
                       views=counts["views"] - int(dup["views"].sum()))  # fmt: skip
@@ -184,11 +192,60 @@ def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str]) -> 
 @task(name="gate", cache_policy=NO_CACHE)
 def gate_partition(ctx: RunContext, suite: str, dataset: str, part: str) -> dict[str, Any]:
     """Validate one committed partition against a suite; a critical failure raises DataQualityError."""
-    from modsweep.tasks.gates import check_gate
+    return gate_lake_partitions(ctx, suite, dataset, [part], batch_rows=0)[0]
+
+
+@task(name="gate-partitions", cache_policy=NO_CACHE)
+def gate_partitions(ctx: RunContext, suite: str, dataset: str, parts: list[str], batch_rows: int) -> list[dict[str, Any]]:
+    """Validate a stage's committed partitions, several per Great Expectations call; a critical failure raises
+    DataQualityError naming the partition it is in."""
+    return gate_lake_partitions(ctx, suite, dataset, parts, batch_rows)
+
+
+def gate_lake_partitions(ctx: RunContext, suite: str, dataset: str, parts: list[str],
+                         batch_rows: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Validate partitions in batches of up to `batch_rows` rows (0: one partition per batch).
+
+    A GX validation costs about 15 ms per expectation whatever the row count, so a 20-expectation suite
+    over ten 100k-row partitions costs several seconds in overhead alone when called per partition; batching
+    keeps that to one call per batch while memory stays bounded by `batch_rows`. When a batch fails, its
+    partitions are checked one by one so the error names the partition (and a failure that only shows
+    across partitions, e.g. a duplicate id, names the batch).
+    """
+    from modsweep.tasks.gates import DataQualityError, check_gate, validate_frame
 
     lake = resources.lake(ctx.lake_root)
-    frame = lake.read(lake.part_path(dataset, ctx.day, ctx.run_key, part)).to_pandas()
-    return check_gate(frame, suite, partition=part).to_dict()
+    paths = {part: lake.part_path(dataset, ctx.day, ctx.run_key, part) for part in parts}
+    rows = {part: pq.ParquetFile(path, filesystem=lake.fs).metadata.num_rows for part, path in paths.items()}
+    results = []
+    for batch in _batches(parts, rows, batch_rows):
+        label = batch[0] if len(batch) == 1 else f"{batch[0]}..{batch[-1]}"
+        tables = [lake.read(paths[part]) for part in batch]
+        if len(tables) > 1 and any(not t.schema.equals(tables[0].schema) for t in tables[1:]):
+            results += [check_gate(t.to_pandas(), suite, partition=part).to_dict() for t, part in zip(tables, batch, strict=True)]
+            continue
+        result = validate_frame(pa.concat_tables(tables).to_pandas(), suite, partition=label)
+        if not result.success and len(batch) > 1:
+            for table, part in zip(tables, batch, strict=True):
+                check_gate(table.to_pandas(), suite, partition=part)  # raises for the partition at fault
+        if not result.success:
+            raise DataQualityError(result)
+        results.append(result.to_dict())
+    return results
+
+
+def _batches(parts: list[str], rows: dict[str, int], batch_rows: int) -> list[list[str]]:
+    """Consecutive partitions grouped up to `batch_rows` rows (a larger partition is a batch of its own)."""
+    batches: list[list[str]] = []
+    size = 0
+    for part in parts:
+        if batches and batch_rows and size + rows[part] <= batch_rows:
+            batches[-1].append(part)
+            size += rows[part]
+        else:
+            batches.append([part])
+            size = rows[part]
+    return batches
 
 
 @task(name="gate-frame", cache_policy=NO_CACHE)
@@ -266,8 +323,10 @@ def decide_partition_files(ctx: RunContext, part: str, automation_paused: list[s
     items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part), columns=decide.ITEM_COLUMNS_FOR_DECISIONS).to_pandas()
     found = lake.read(lake.part_path("detections", ctx.day, ctx.run_key, part), columns=["item_id", "policy_id", "score"]).to_pandas()
     coord_path = lake.part_path("detections", ctx.day, ctx.run_key, COORDINATION_PART)
-    coordinated = lake.read(coord_path, columns=["item_id", "policy_id", "score"]).to_pandas()
-    found = pd.concat([found, coordinated[coordinated["item_id"].isin(items["item_id"])]], ignore_index=True)
+    coordinated = lake.read(coord_path, columns=["item_id", "policy_id", "score"])
+    ids = coordinated.column("item_id")
+    mine = pc.is_in(ids, value_set=pa.array(items["item_id"].to_numpy(dtype=object), type=ids.type))
+    found = pd.concat([found, coordinated.filter(mine).to_pandas()], ignore_index=True)
     scores = decide.policy_scores(items["item_id"], found, [pol.id for pol in p.policies()])
     done = lake.ref("decisions", ctx.day, ctx.run_key, part)
     if done is not None:
@@ -392,12 +451,33 @@ def read_golden_set(path: str) -> pd.DataFrame:
     return golden[["item_id", "policy_id", "label"]].astype(str)
 
 
+def sampled_tasks(ctx: RunContext, engine: Any) -> pd.DataFrame:
+    """The run's committed review sample as stored now (status, labels, reviewers).
+
+    A task id is item × policy × reason × replica, so a task of this sample may have been stored first by
+    another run (a surge after the daily sweep of the same day): it keeps that run's key in the store, but
+    belongs to this sample too, with this run's stratum and inclusion probability (what its estimates need).
+    """
+    own = store.fetch_review_tasks(engine, run_key=ctx.run_key)
+    ref = resources.lake(ctx.lake_root).ref("review_tasks", ctx.day, ctx.run_key, "tasks")
+    if ref is None:
+        return own
+    design = resources.lake(ctx.lake_root).read(ref, columns=["task_id", "stratum", "inclusion_prob"]).to_pandas()
+    elsewhere = design[~design["task_id"].isin(own["task_id"])]
+    if elsewhere.empty:
+        return own
+    shared = store.fetch_review_tasks(engine, task_ids=elsewhere["task_id"].tolist())
+    shared = shared.drop(columns=["stratum", "inclusion_prob"]).merge(elsewhere, on="task_id", how="left")
+    return pd.concat([own, shared[own.columns]], ignore_index=True)
+
+
 @task(name="simulate-reviews", cache_policy=NO_CACHE, **IO_RETRIES)
 def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
     """Play simulated reviewers against ground truth and import their outcomes like a real export would be."""
     settings = get_settings()
     engine = resources.store_engine()
-    tasks = store.fetch_review_tasks(engine, status="open", run_key=ctx.run_key)
+    tasks = sampled_tasks(ctx, engine)
+    tasks = tasks[tasks["status"] == "open"]
     truth_files = sorted(Path(truth_dir).rglob("*.parquet"))
     truth = pd.concat([pd.read_parquet(f, columns=["item_id", "policy_id"]) for f in truth_files], ignore_index=True) \
         if truth_files else pd.DataFrame(columns=["item_id", "policy_id"])  # fmt: skip
@@ -414,7 +494,7 @@ def audit_quality(ctx: RunContext, baseline_days: int = 7) -> pd.DataFrame:
     lake = resources.lake(ctx.lake_root)
     engine = resources.store_engine()
     populations = lake.read(lake.part_path("samples", ctx.day, ctx.run_key, "populations")).to_pandas()
-    tasks = store.fetch_review_tasks(engine, run_key=ctx.run_key)
+    tasks = sampled_tasks(ctx, engine)
     decided = tasks[(tasks["status"] == "decided") & (tasks["replica"] == 0)]
     qa = decided[decided["reason"].str.startswith("qa_")]
     items = lake.read_all("items", ctx.day, ctx.run_key, columns=["region", "views"]).to_pandas()

@@ -456,3 +456,61 @@ def test_gx_batch_fingerprinting_stays_switched_off(good: dict[str, pd.DataFrame
     assert "HASH_THRESHOLD" in inspect.getsource(
         pandas_execution_engine.PandasExecutionEngine.get_batch_data_and_markers
     )
+
+
+def test_data_quality_error_survives_the_trip_from_a_worker_process():
+    import pickle
+
+    from modsweep.tasks.gates import DataQualityError, check_gate
+
+    bad = pd.DataFrame({"item_id": ["a", "a"]})
+    try:
+        check_gate(bad, "items.ingested", partition="part-00007")
+    except DataQualityError as exc:
+        again = pickle.loads(pickle.dumps(exc))
+        assert isinstance(again, DataQualityError) and str(again) == str(exc)
+        assert again.result.partition == "part-00007" and again.result.critical_failures
+    else:
+        raise AssertionError("the gate should have failed")
+
+
+def _decisions_lake(tmp_path: Path, frames: dict[str, pd.DataFrame]):
+    from datetime import UTC, datetime
+
+    from modsweep import resources
+    from modsweep.runs import RunContext
+
+    day = date(2026, 11, 23)
+    ctx = RunContext(run_id="r", run_key="k", flow="f", day=day, window_start=datetime(2026, 11, 23, tzinfo=UTC),
+                     window_end=datetime(2026, 11, 24, tzinfo=UTC), pack="p", profile="standard", policy_sha256="x",
+                     seed="s", lake_root=str(tmp_path / "lake"))  # fmt: skip
+    lake = resources.lake(ctx.lake_root)
+    for part, frame in frames.items():
+        lake.write(pa.Table.from_pandas(frame[list(schemas.DETECTIONS.names)], schema=schemas.DETECTIONS, preserve_index=False),
+                   "detections", day, "k", part)  # fmt: skip
+    return ctx
+
+
+def _detections(ids: list[str], score: float = 0.5) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame({"item_id": ids, "policy_id": "hate.speech", "detector_id": "lex", "detector_version": "1", "score": np.full(n, score, dtype=np.float32), "evidence": "{}",
+                         "run_id": "r"})  # fmt: skip
+
+
+def test_stage_gate_batches_partitions_and_names_the_failing_one(tmp_path: Path):
+    from modsweep.tasks.pipeline import _batches, gate_lake_partitions
+
+    assert _batches(["a", "b", "c", "d"], {"a": 4, "b": 4, "c": 9, "d": 1}, 8) == [["a", "b"], ["c"], ["d"]]
+    assert _batches(["a", "b"], {"a": 4, "b": 4}, 0) == [["a"], ["b"]]
+    frames = {f"part-{i:05d}": _detections([f"i{i}-{k}" for k in range(50)]) for i in range(4)}
+    ctx = _decisions_lake(tmp_path, frames)
+    results = gate_lake_partitions(ctx, "detections.scored", "detections", list(frames), batch_rows=100)
+    assert [r["partition"] for r in results] == ["part-00000..part-00001", "part-00002..part-00003"]
+    assert all(r["rows"] == 100 and r["success"] for r in results)
+
+    frames["part-00002"] = _detections([f"j{k}" for k in range(50)], score=7.0)  # scores above 1: critical
+    ctx = _decisions_lake(tmp_path / "bad", frames)
+    with pytest.raises(DataQualityError) as caught:
+        gate_lake_partitions(ctx, "detections.scored", "detections", list(frames), batch_rows=1_000)
+    assert caught.value.result.partition == "part-00002"
+    assert "score" in str(caught.value)
