@@ -462,12 +462,21 @@ def fetch_review_tasks(
     run_key: str | None = None,
     queue: str | None = None,
     item_id: str | None = None,
+    task_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Stored review tasks matching every given filter, by queue then priority (highest first)."""
+    """Stored review tasks matching every given filter (`task_ids`: any of these ids, queried CHUNK_ROWS at a
+    time), by queue then priority (highest first)."""
     stmt = select(REVIEW_TASKS).order_by(REVIEW_TASKS.c.queue, REVIEW_TASKS.c.priority.desc(), REVIEW_TASKS.c.task_id)
     stmt = _where_equal(stmt, REVIEW_TASKS, status=status, run_key=run_key, queue=queue, item_id=item_id)
     with engine.connect() as conn:
-        return _to_frame(conn, stmt)
+        if task_ids is None:
+            return _to_frame(conn, stmt)
+        ids = list(dict.fromkeys(task_ids))
+        frames = [_to_frame(conn, stmt.where(REVIEW_TASKS.c.task_id.in_(chunk))) for chunk in _chunks(ids)]
+        if len(frames) <= 1:
+            return frames[0] if frames else _to_frame(conn, stmt.where(REVIEW_TASKS.c.task_id.in_([])))
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["queue", "priority", "task_id"], ascending=[True, False, True], ignore_index=True)
 
 
 def fetch_metrics(engine: Engine, *, run_key: str | None = None, day: dt.date | None = None) -> pd.DataFrame:
