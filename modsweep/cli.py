@@ -113,10 +113,11 @@ def _parse_day(value: str) -> date:
         raise _fail(f"--day {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _validate_pack(pack: str, profile: str) -> None:
+def _validate_pack(pack: str, profile: str, what: str = "--pack") -> None:
     """A bad pack is bad input (exit 2), found before any data is touched."""
     from modsweep.policy import PolicyPackError, load_pack
 
+    _safe_path(Path(pack), what)  # a name or a YAML path; never one that climbs out with '..'
     try:
         load_pack(pack, profile)
     except PolicyPackError as exc:
@@ -163,8 +164,10 @@ def sweep(
     trigger: Annotated[str, typer.Option(help="schedule|manual|surge|backfill|shadow")] = "manual",
 ) -> None:
     """Run the daily sweep flow for one day and print its summary."""
+    simulate_from = _safe_path(simulate_reviews, "--simulate-reviews") if simulate_reviews else None
+    golden_from = _safe_path(golden_set, "--golden-set") if golden_set else None
     summary = _run_sweep(_parse_day(day), _safe_path(source, "--source"), pack, profile, trigger,
-                         os.environ.get("USER", "cli"), simulate_reviews, golden_set)  # fmt: skip
+                         os.environ.get("USER", "cli"), simulate_from, golden_from)  # fmt: skip
     print_summary(summary)
 
 
@@ -213,6 +216,8 @@ def surge(
     start = end - _parse_duration(last) if last else _parse_time(since, "--since")
     settings = get_settings()
     folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
+    if simulate_reviews:
+        _safe_path(simulate_reviews, "--simulate-reviews")
     _quiet_environment()
     _validate_pack(pack, profile)
     from modsweep.runs import utc_window
@@ -289,8 +294,8 @@ def shadow(
     settings = get_settings()
     folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
     _quiet_environment()
-    _validate_pack(candidate, profile)
-    _validate_pack(live_pack, profile)
+    _validate_pack(candidate, profile, "--candidate")
+    _validate_pack(live_pack, profile, "--live-pack")
     from modsweep.flows.shadow_run import shadow_run
 
     summary = _guarded(lambda: shadow_run(candidate=candidate, day=_parse_day(day), source=str(folder.resolve()),

@@ -28,6 +28,15 @@ def removals_over_ceiling(decisions: pd.DataFrame, ceiling: int) -> pd.DataFrame
     return counts[counts["removals"] > ceiling].reset_index(drop=True)
 
 
+_MARKDOWN_LITERAL = {c: f"&#{ord(c)};" for c in "&<>\"'`|[]()*_~\\!#"}
+
+
+def markdown_text(value: object) -> str:
+    """A value from the data as literal Markdown text: no HTML, and no backtick, pipe, bracket, emphasis or line
+    break that could open a code span, a table cell, a link or markup (each becomes a character reference)."""
+    return "".join(_MARKDOWN_LITERAL.get(c, c) for c in " ".join(str(value).split()))
+
+
 def approval_request_markdown(over: pd.DataFrame, decisions: pd.DataFrame, ceiling: int, examples: int = 5) -> str:
     """What the approver sees: counts per policy × region and the highest-scoring examples of each."""
     lines = [f"## Automated removals above the ceiling ({ceiling:,} per policy × region)", "",
@@ -37,7 +46,7 @@ def approval_request_markdown(over: pd.DataFrame, decisions: pd.DataFrame, ceili
         top = decisions[(decisions["policy_id"] == r.policy_id) & (decisions["region"] == r.region)
                         & (decisions["action"] == "remove")].nlargest(examples, "score")  # fmt: skip
         lines += ["", f"Examples for {r.policy_id} / {r.region}: " + ", ".join(
-            f"`{i}` ({s:.3f})" for i, s in zip(top["item_id"], top["score"], strict=True))]  # fmt: skip
+            f"{markdown_text(i)} ({s:.3f})" for i, s in zip(top["item_id"], top["score"], strict=True))]  # fmt: skip
     lines += ["", "Resume the flow run with `approve: true` to apply them, or `false` to send them to review."]
     return "\n".join(lines)
 

@@ -17,6 +17,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 from modsweep import resources, store
 from modsweep.config import get_settings
 from modsweep.runs import RunContext
+from modsweep.tasks.approval import markdown_text
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
 
@@ -197,18 +198,19 @@ def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Data
 def render_markdown(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.DataFrame, report_path: Path) -> str:
     """The summary shown on the Prefect flow-run page."""
     ingest = (run.get("stage_counts") or {}).get("ingest", {})
-    lines = [f"# modsweep {run['flow']} · run `{run['run_id']}`", "",
-             f"- run key `{run['run_key']}`, trigger **{run['trigger']}**",
-             f"- pack **{run['policy_pack']} {run['policy_version']}** (sha256 `{run['policy_sha256'][:16]}…`), code `{run['code_version']}`",
+    md = markdown_text  # every value that is not a number is shown literally (no markup from packs or data)
+    lines = [f"# modsweep {md(run['flow'])} · run {md(run['run_id'])}", "",
+             f"- run key {md(run['run_key'])}, trigger **{md(run['trigger'])}**",
+             f"- pack **{md(run['policy_pack'])} {md(run['policy_version'])}** (sha256 {md(run['policy_sha256'][:16])}…), code {md(run['code_version'])}",
              f"- items read {ingest.get('read', 0):,}, processed {ingest.get('processed', 0):,}, quarantined {ingest.get('quarantined', 0):,}",
-             f"- report: `{report_path}`", "", "| policy | action | decisions |", "|---|---|---|"]  # fmt: skip
+             f"- report: {md(report_path)}", "", "| policy | action | decisions |", "|---|---|---|"]  # fmt: skip
     if len(decisions):
         for (p, a), n in decisions.groupby(["policy_id", "action"]).size().items():
-            lines.append(f"| {p} | {a} | {n:,} |")
+            lines.append(f"| {md(p)} | {md(a)} | {n:,} |")
     precision = metrics[(metrics["metric"] == "automated_precision") & (metrics["region"] == "ALL")]
     if len(precision):
         lines += ["", "| policy | automated precision | 95% CI | n |", "|---|---|---|---|"]
-        lines += [f"| {r.policy_id} | {r.value:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.n} |" for r in precision.itertuples()]
+        lines += [f"| {md(r.policy_id)} | {r.value:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.n} |" for r in precision.itertuples()]
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from modsweep.tasks.approval import markdown_text
 from modsweep.tasks.sample import score_bands
 
 KEY = ["item_id", "policy_id"]
@@ -62,7 +63,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table (for Prefect artifacts)."""
     if frame.empty:
         return "_no rows_"
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    head = "| " + " | ".join(map(markdown_text, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    body = ["| " + " | ".join("" if pd.isna(v) else markdown_text(v) for v in row) + " |"
+            for row in frame.itertuples(index=False)]  # fmt: skip
     return "\n".join([head, rule, *body])

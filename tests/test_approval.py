@@ -30,7 +30,7 @@ def test_only_pairs_over_the_ceiling_are_held_and_become_escalations():
     decisions = _decisions()
     over = removals_over_ceiling(decisions, ceiling=2)
     assert over.to_dict("records") == [{"policy_id": "hate.speech", "region": "DE", "removals": 3}]
-    assert "`i0` (0.990)" in approval_request_markdown(over, decisions, 2)
+    assert "i0 (0.990)" in approval_request_markdown(over, decisions, 2)
     out, held = route_removals_to_review(decisions, over)
     assert held == 3
     assert out.loc[:2, "action"].eq("escalate").all() and not out.loc[:2, "automated"].any()
