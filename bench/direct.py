@@ -20,7 +20,7 @@ from typing import Any
 
 from modsweep import resources
 from modsweep.config import get_settings
-from modsweep.flows.sweep import QuarantineCeilingError, RunSummary, _sum_counts, _worst_gate_results
+from modsweep.flows.sweep import QuarantineCeilingError, RunSummary, _gates, _sum_counts, _worst_gate_results
 from modsweep.ledger import RunRecorder
 from modsweep.runs import RunContext, code_version, day_window, input_fingerprint, list_window_files, make_run_key
 from modsweep.tasks import pipeline as t
@@ -80,21 +80,6 @@ def _results(futures: list[Future[Any]], parts: list[str]) -> list[Any]:
             exc.modsweep_partition = part  # type: ignore[attr-defined]
             raise
     return out
-
-
-def _gates(recorder: RunRecorder, futures: list[Future[Any]]) -> list[dict[str, Any]]:
-    results, failure = [], None
-    for f in futures:
-        try:
-            outcome = f.result()
-            results += outcome if isinstance(outcome, list) else [outcome]
-        except DataQualityError as exc:
-            results.append(exc.result.to_dict())
-            failure = failure or exc
-    recorder.record_gates(results)
-    if failure is not None:
-        raise failure
-    return results
 
 
 def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from modsweep.policy import PolicyPack
 from modsweep.schemas import REVIEW_TASKS
+from modsweep.tasks.text import splitmix64
 
 SCORE_BAND_EDGES: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 Z95 = 1.959963984540054
@@ -38,15 +39,7 @@ def uniform_keys(item_ids: np.ndarray, seed: str, salt: str, hashed: np.ndarray 
     """
     h = id_hashes(item_ids, seed) if hashed is None else hashed
     salt_hash = np.uint64(int.from_bytes(hashlib.sha256(salt.encode()).digest()[:8], "little"))
-    x = h ^ salt_hash
-    with np.errstate(over="ignore"):
-        x += np.uint64(0x9E3779B97F4A7C15)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return (splitmix64(h ^ salt_hash) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def partition_strata(

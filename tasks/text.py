@@ -223,7 +223,7 @@ def normalise_term(term: str) -> str:
 # --- hashed features --------------------------------------------------------------------------------------
 
 
-def _splitmix(x: np.ndarray) -> np.ndarray:
+def splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser: a fast, well-mixed 64-bit hash of 64-bit integers (vectorised)."""
     x = x.astype(np.uint64, copy=True)
     with np.errstate(over="ignore"):
@@ -276,7 +276,7 @@ def _word_block(text: pd.Series, p: dict[str, Any]) -> sparse.csr_matrix:
     rows = np.repeat(np.arange(n, dtype=np.int32), counts)[keep]
     codes = codes[keep].astype(np.int32)
     del keep
-    token_hash = _splitmix(pd.util.hash_array(vocab.astype(object), categorize=False) ^ np.uint64(1))
+    token_hash = splitmix64(pd.util.hash_array(vocab.astype(object), categorize=False) ^ np.uint64(1))
     # Each row's unigrams, then its bigrams, written straight into CSR order (no sort of all entries).
     uni_cols = (token_hash % np.uint64(width)).astype(np.int32)[codes] if lo <= 1 else np.zeros(0, dtype=np.int32)
     uni_rows = rows if lo <= 1 else np.zeros(0, dtype=np.int32)
@@ -284,7 +284,7 @@ def _word_block(text: pd.Series, p: dict[str, Any]) -> sparse.csr_matrix:
         same_row = rows[1:] == rows[:-1]
         with np.errstate(over="ignore"):
             mixed = token_hash[codes[:-1][same_row]] * np.uint64(0x100000001B3) + token_hash[codes[1:][same_row]]
-        bi_cols = (_splitmix(mixed) % np.uint64(width)).astype(np.int32)
+        bi_cols = (splitmix64(mixed) % np.uint64(width)).astype(np.int32)
         bi_rows = rows[1:][same_row]
         del mixed, same_row
     else:
@@ -319,7 +319,7 @@ def _char_ngrams_of(vocab: np.ndarray, lo: int, hi: int, width: int) -> sparse.c
         if size >= lo:
             inside = position[: len(h)] + size <= end_of[: len(h)]
             rows.append(token_of[: len(h)][inside])
-            cols.append(_splitmix(h[inside] ^ (np.uint64(size) << np.uint64(56))) % np.uint64(width))
+            cols.append(splitmix64(h[inside] ^ (np.uint64(size) << np.uint64(56))) % np.uint64(width))
     r = np.concatenate(rows)
     c = np.concatenate(cols)
     order = np.argsort(r, kind="stable")
