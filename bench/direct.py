@@ -25,7 +25,7 @@ from modsweep.ledger import RunRecorder
 from modsweep.runs import RunContext, code_version, day_window, input_fingerprint, list_window_files, make_run_key
 from modsweep.tasks import pipeline as t
 from modsweep.tasks import report as report_mod
-from modsweep.tasks.gates import DataQualityError, check_gate
+from modsweep.tasks.gates import DataQualityError, check_gate, warm_up_in_background
 
 log = logging.getLogger("bench.direct")
 FLOW_NAME = "daily-sweep"
@@ -87,6 +87,7 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
     settings = get_settings()
     submit = pool.submit
     recorder.enter("ingest")
+    warm_up_in_background()
     ingested = [submit(t.ingest_partition.fn, ctx, str(f), i, *window) for i, (f, window) in enumerate(files)]
     parts = [o.part for o in _results(ingested, [t.part_name(i) for i in range(len(files))])]
     ingest_counts = _sum_counts(t.quarantine_cross_partition_duplicates.fn(ctx, parts))

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     quarantine_ceiling: float = Field(default=0.05, ge=0, le=1, description="Max quarantined share before a run fails")
     unreadable_files: Literal["quarantine", "fail"] = Field(default="quarantine", description="A source file that cannot be parsed (corrupt, truncated): quarantine it whole and go on, or fail the run")
     max_item_chars: int = Field(default=1_000_000, description="Longer text fields are quarantined as oversize")
+    detect_chunk_rows: int = Field(default=25_000, ge=0, description="Rows featurised and scored at a time within a partition: bounds a worker's memory (0: the whole partition)")
     max_scoring_chars: int = Field(default=20_000, description="Text is truncated to this for scoring (flagged)")
     review_capacity_per_queue: int = Field(default=500, ge=0, description="Daily review tasks per queue")
     qa_half_width: float = Field(default=0.1, gt=0, lt=0.5, description="Target 95% CI half-width per QA stratum")

@@ -465,6 +465,20 @@ def detect_partition(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_c
     return out[list(DETECTIONS.names)]
 
 
+def detect_in_chunks(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_chars: int = 20_000,
+                     chunk_rows: int = 25_000) -> pd.DataFrame:  # fmt: skip
+    """`detect_partition` over consecutive slices of at most `chunk_rows` rows (0: the whole partition).
+
+    Every per-item detector looks at one row at a time, so the result is the same; the sparse features of a
+    slice (a few hundred non-zeros per item) are what bound a worker's memory, not the partition size.
+    """
+    if not chunk_rows or len(items) <= chunk_rows:
+        return detect_partition(items, bank, run_id, max_chars=max_chars)
+    parts = [detect_partition(items.iloc[i : i + chunk_rows], bank, run_id, max_chars=max_chars)
+             for i in range(0, len(items), chunk_rows)]  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
 # --- coordinated behaviour: signatures per partition, clusters across partitions -------------------------
 
 MINHASH_PERMUTATIONS = 32

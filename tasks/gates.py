@@ -379,6 +379,52 @@ def _widen_numbers(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype(narrow) if narrow else df
 
 
+def referenced_columns(spec: SuiteSpec) -> set[str]:
+    """Columns some expectation of the suite reads values of (table-level expectations read only names)."""
+    return {c for exp in spec.expectations for c in exp.columns}
+
+
+def arrow_to_frame(table: pa.Table, keep_arrow: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
+    """``table`` as pandas; columns in ``keep_arrow`` stay Arrow-backed (``pd.ArrowDtype``): no per-value Python
+    objects for columns no expectation reads (list columns cost ~0.35 µs a row to convert otherwise)."""
+    if not keep_arrow:
+        return table.to_pandas()
+    fields = {f.name: f.type for f in table.schema if f.name in keep_arrow}
+    types = {t: pd.ArrowDtype(t) for t in fields.values()}
+    df = table.select([n for n in table.column_names if n not in fields]).to_pandas()
+    arrow_part = table.select(list(fields)).to_pandas(types_mapper=types.get)
+    return pd.concat([df, arrow_part], axis=1)[table.column_names]
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Import Great Expectations and build its context in a daemon thread (≈ 2 s), so the first gate of a run does
+    not wait for it; call at the start of a run, while its first stage works in other processes."""
+
+    def warm() -> None:
+        with _LOCK:
+            _datasource()
+
+    thread = threading.Thread(target=warm, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_suite(gate: _Gate, df: pd.DataFrame, result_format: str) -> Any:
+    from great_expectations.validator.v1_validator import Validator
+
+    try:
+        # What ValidationDefinition.run does, minus storing every result in the context's result store (which
+        # would grow for the life of the process) and Batch.validate's second load of the same frame.
+        validator = Validator(
+            batch_definition=gate.batch_definition,
+            batch_parameters={"dataframe": df},
+            result_format=result_format,
+        )
+        return validator.validate_expectation_suite(gate.suite)
+    finally:
+        _release_batches()
+
+
 def validate_frame(
     df: pd.DataFrame | pa.Table,
     suite_name: str,
@@ -386,26 +432,22 @@ def validate_frame(
     partition: str | None = None,
     result_format: str = "SUMMARY",
 ) -> GateResult:
-    """Run the suite ``suite_name`` on ``df`` (a pyarrow Table is converted); never raises for failed expectations."""
+    """Run the suite ``suite_name`` on ``df``; never raises for failed expectations.
+
+    A pyarrow Table is converted with the columns no expectation reads kept Arrow-backed. The suite runs
+    first with ``BOOLEAN_ONLY`` results (same pass/fail, no unexpected-row lookups: ~4× faster on 10^5-10^6
+    rows); only when something failed does it run again with ``result_format`` for counts and examples.
+    """
     start = time.perf_counter()
-    if isinstance(df, pa.Table):
-        df = df.to_pandas()
-    df = _widen_numbers(df)
     with _LOCK:
         gate = _gate(suite_name)
-        from great_expectations.validator.v1_validator import Validator
-
-        try:
-            # What ValidationDefinition.run does, minus storing every result in the context's result store (which
-            # would grow for the life of the process) and Batch.validate's second load of the same frame.
-            validator = Validator(
-                batch_definition=gate.batch_definition,
-                batch_parameters={"dataframe": df},
-                result_format=result_format,
-            )
-            outcome = validator.validate_expectation_suite(gate.suite)
-        finally:
-            _release_batches()
+    if isinstance(df, pa.Table):
+        df = arrow_to_frame(df, set(df.column_names) - referenced_columns(gate.spec))
+    df = _widen_numbers(df)
+    with _LOCK:
+        outcome = _run_suite(gate, df, "BOOLEAN_ONLY")
+        if result_format != "BOOLEAN_ONLY" and not all(res.success for res in outcome.results):
+            outcome = _run_suite(gate, df, result_format)
     failures = []
     for res in outcome.results:
         if res.success:

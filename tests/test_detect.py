@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from modsweep.policy import load_pack
-from modsweep.tasks.detect import build_detector_bank, cluster_coordination, coordination_signatures, detect_partition
+from modsweep.tasks.detect import (
+    build_detector_bank,
+    cluster_coordination,
+    coordination_signatures,
+    detect_in_chunks,
+    detect_partition,
+)
 from modsweep.tasks.text import normalise
 
 PACK = """
@@ -96,6 +102,22 @@ def by(det, detector):
 def test_normalisation_folds_obfuscation():
     out = normalise(pd.Series(["V3RM\u200bIN!!", "veeeermin", "Ｖｅｒｍｉｎ"])).text.tolist()
     assert len(set(out)) == 1
+
+
+def test_scoring_in_chunks_gives_the_partition_result(bank):
+    """Workers score a partition a slice at a time (memory); every detector is per item, so nothing changes."""
+    frame = items(
+        ["you are v3rmin", "get free followers at bit.ly/abc", "5G towers spread coronavirus!", "ok", "vermin", "x"],
+        hashtags=[["#PurgeThem"], [], [], [], [], ["#purgethem"]],
+        media_hash=[None, None, None, "00ff00ff00ff00fe", None, None],
+        user_reports=[0, 6, 0, 0, 0, 3], report_reasons=[[], ["spam", "spam"], [], [], [], ["hate"]],
+    )
+    whole = detect_partition(frame, bank, "r")
+    key = ["item_id", "policy_id", "detector_id"]
+    for chunk_rows in (1, 4, 0):
+        chunked = detect_in_chunks(frame, bank, "r", chunk_rows=chunk_rows)
+        pd.testing.assert_frame_equal(chunked.sort_values(key, ignore_index=True), whole.sort_values(key, ignore_index=True))
+    assert len(whole) >= 6
 
 
 def test_lexicon_is_word_boundary_aware_and_reports_terms(bank):

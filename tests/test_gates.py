@@ -248,6 +248,20 @@ def test_pyarrow_table_is_accepted(good: dict[str, pd.DataFrame]) -> None:
     assert validate_frame(table, "items.ingested").severity == "ok"
 
 
+def test_failures_in_a_pyarrow_table_carry_counts_and_examples(good: dict[str, pd.DataFrame]) -> None:
+    """Tables are checked first without unexpected-row lookups; a failure is re-checked for its details, and the
+    columns no expectation reads (here the list columns, kept Arrow-backed) are still part of the frame."""
+    bad = _set(_set(good["items.ingested"], "language", [1, 2], "xx"), "views", [3], -5)
+    table = pa.Table.from_pandas(bad, schema=schemas.ITEMS, preserve_index=False)
+    result = validate_frame(table, "items.ingested", partition="part-00003")
+    by_column = {f.columns[0]: f for f in result.failures}
+    assert (result.severity, set(by_column)) == ("critical", {"language", "views"})
+    assert (by_column["language"].unexpected_count, by_column["language"].partial_unexpected) == (2, ["xx", "xx"])
+    assert (by_column["views"].unexpected_count, by_column["views"].partial_unexpected) == (1, ["-5"])
+    assert validate_frame(table.drop_columns(["hashtags"]), "items.ingested").failures[0].observed == (
+        "missing: ['hashtags']")  # fmt: skip
+
+
 # --------------------------------------------------------------------------- known-bad frames
 
 BAD = [  # suite, column to break, rows, value, expected expectation type (a duplicate makes 2 unexpected rows)
