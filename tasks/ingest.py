@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -344,20 +345,30 @@ def quarantine_table(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df[list(QUARANTINE.names)], schema=QUARANTINE, preserve_index=False)
 
 
-def find_cross_partition_duplicates(id_lists: list[pd.Series]) -> list[np.ndarray]:
-    """Row positions, per partition, of ids already present in an earlier partition (partition order wins)."""
-    if not id_lists or sum(len(ids) for ids in id_lists) == 0:
-        return [np.array([], dtype=np.int64) for _ in id_lists]
-    values = [ids.to_numpy(dtype=object) for ids in id_lists]
-    hashes = np.concatenate([pd.util.hash_array(v) for v in values])
-    offsets = np.cumsum([0, *(len(v) for v in values)])
-    order = np.argsort(hashes, kind="stable")  # stable: earlier partitions first among equal ids
-    sorted_h = hashes[order]
-    later = order[np.r_[False, sorted_h[1:] == sorted_h[:-1]]]
-    firsts = order[np.searchsorted(sorted_h, hashes[later], side="left")]
-    all_ids = np.concatenate(values)
-    later = later[all_ids[later] == all_ids[firsts]]  # guard against 64-bit hash collisions
-    return [np.sort(later[(later >= lo) & (later < hi)] - lo) for lo, hi in itertools.pairwise(offsets)]
+def find_cross_partition_duplicates(id_lists: Sequence[pd.Series | pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:
+    """Row positions, per partition, of ids already present in an earlier partition (partition order wins).
+
+    Exact and vectorised in Arrow: every id gets the index of its value among the distinct ids, numbered in
+    order of first appearance, so a row repeats an earlier id exactly when its index is not a new maximum.
+    """
+    arrays = [pa.array(ids, type=pa.string(), from_pandas=True) if isinstance(ids, pd.Series) else ids
+              for ids in id_lists]  # fmt: skip
+    lengths = [len(a) for a in arrays]
+    if sum(lengths) == 0:
+        return [np.array([], dtype=np.int64) for _ in arrays]
+    chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a]) if len(c)]
+    ids = pa.chunked_array([c.cast(pa.large_string()) for c in chunks])  # one type; no 2 GiB offset limit
+    if ids.null_count:
+        raise ValueError("item ids must not be null (ingest quarantines rows without one)")
+    distinct = pc.unique(ids)
+    codes = pc.index_in(ids, value_set=distinct).to_numpy(zero_copy_only=False).astype(np.int64)
+    previous_max = np.maximum.accumulate(np.r_[-1, codes[:-1]])
+    repeated = np.flatnonzero(codes <= previous_max)
+    if len(codes) - len(repeated) != len(distinct):  # distinct values not in order of first appearance
+        first = np.unique(codes, return_index=True)[1]
+        repeated = np.setdiff1d(np.arange(len(codes)), first)
+    offsets = np.cumsum([0, *lengths])
+    return [repeated[(repeated >= lo) & (repeated < hi)] - lo for lo, hi in itertools.pairwise(offsets)]
 
 
 def select_scope(items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -190,30 +190,37 @@ def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str],
     lake = resources.lake(ctx.lake_root)
     paths = [lake.part_path("items", ctx.day, ctx.run_key, p) for p in parts]
     sources = source_files if source_files is not None else paths
-    ids = [lake.read(p, columns=["item_id"]).column(0).to_pandas() for p in paths]
-    for part, path, source, rows in zip(parts, paths, sources, ingest.find_cross_partition_duplicates(ids),
-                                        strict=True):  # fmt: skip
-        if not len(rows):
-            continue
-        table = lake.read(path)
-        counts = json.loads(table.schema.metadata[COUNTS_KEY])
-        items = table.to_pandas()
-        dup = items.iloc[rows]
-        q_path = lake.part_path("quarantine", ctx.day, ctx.run_key, part)
-        # row_number -2-k: the k-th row of the ingested items partition (its source row is not kept with items)
-        where = np.array([f"item_id seen in an earlier partition (row {k} of items {part})" for k in rows], dtype=object)
-        extra = ingest.quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), source,
-                                        np.full(len(rows), "duplicate_item_id", dtype=object), where, ctx.run_id)  # fmt: skip
-        quarantine = pd.concat([lake.read(q_path).to_pandas(), extra], ignore_index=True)
-        counts.update(processed=counts["processed"] - len(rows), quarantined=counts["quarantined"] + len(rows),
-                      views=counts["views"] - int(dup["views"].sum()))  # fmt: skip
-        counts["quarantined.duplicate_item_id"] = counts.get("quarantined.duplicate_item_id", 0) + len(rows)
-        # Quarantine first: a crash in between leaves the duplicate in both places, and the re-run moves it again.
-        lake.write(ingest.quarantine_table(quarantine), "quarantine", ctx.day, ctx.run_key, part)
-        kept = ingest.items_table(items.drop(items.index[rows]))
-        lake.write(kept.replace_schema_metadata({COUNTS_KEY: json.dumps(counts).encode()}), "items", ctx.day,
-                   ctx.run_key, part)  # fmt: skip
+    ids = [lake.read(p, columns=["item_id"]).column(0) for p in paths]
+    moves = [(part, path, source, rows) for part, path, source, rows
+             in zip(parts, paths, sources, ingest.find_cross_partition_duplicates(ids), strict=True) if len(rows)]  # fmt: skip
+    # Parquet reads and writes release the GIL: partitions are rewritten side by side.
+    with ThreadPoolExecutor(max_workers=get_settings().max_workers, thread_name_prefix="dedupe") as pool:
+        list(pool.map(lambda m: _move_duplicates_to_quarantine(ctx, *m), moves))
     return [json.loads(pq.read_schema(p, filesystem=lake.fs).metadata[COUNTS_KEY]) for p in paths]
+
+
+def _move_duplicates_to_quarantine(ctx: RunContext, part: str, path: str, source: str, rows: np.ndarray) -> None:
+    """Rows `rows` of one committed items partition move to its quarantine partition (counts updated)."""
+    lake = resources.lake(ctx.lake_root)
+    table = lake.read(path)
+    counts = json.loads(table.schema.metadata[COUNTS_KEY])
+    dup = table.take(pa.array(rows)).to_pandas()
+    q_path = lake.part_path("quarantine", ctx.day, ctx.run_key, part)
+    # row_number -2-k: the k-th row of the ingested items partition (its source row is not kept with items)
+    where = np.array([f"item_id seen in an earlier partition (row {k} of items {part})" for k in rows], dtype=object)
+    extra = ingest.quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), source,
+                                    np.full(len(rows), "duplicate_item_id", dtype=object), where, ctx.run_id)  # fmt: skip
+    quarantine = pd.concat([lake.read(q_path).to_pandas(), extra], ignore_index=True)
+    counts.update(processed=counts["processed"] - len(rows), quarantined=counts["quarantined"] + len(rows),
+                  views=counts["views"] - int(dup["views"].sum()))  # fmt: skip
+    counts["quarantined.duplicate_item_id"] = counts.get("quarantined.duplicate_item_id", 0) + len(rows)
+    # Quarantine first: a crash in between leaves the duplicate in both places, and the re-run moves it again.
+    lake.write(ingest.quarantine_table(quarantine), "quarantine", ctx.day, ctx.run_key, part)
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[rows] = False
+    kept = table.filter(pa.array(keep))
+    lake.write(kept.replace_schema_metadata({**table.schema.metadata, COUNTS_KEY: json.dumps(counts).encode()}),
+               "items", ctx.day, ctx.run_key, part)  # fmt: skip
 
 
 # --- gates -------------------------------------------------------------------------------------------
@@ -413,12 +420,13 @@ def read_paused_policies() -> list[str]:
 
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
 def persist_decisions(ctx: RunContext) -> dict[str, int]:
-    """Write the run's decisions to the store; the unique decision id makes this idempotent."""
+    """Write the run's decisions to the store, partition by partition in one transaction (memory bounded by a
+    partition); the unique decision id makes this idempotent."""
     lake = resources.lake(ctx.lake_root)
-    frame = lake.read_all("decisions", ctx.day, ctx.run_key).to_pandas()
-    frame["day"] = ctx.day
-    inserted = store.insert_decisions(resources.store_engine(), frame)
-    return {"decisions": len(frame), "decisions_inserted": inserted}
+    parts = lake.parts("decisions", ctx.day, ctx.run_key)
+    frames = (lake.read(p).to_pandas().assign(day=ctx.day) for p in parts)
+    rows, inserted = store.insert_decision_frames(resources.store_engine(), frames)
+    return {"decisions": rows, "decisions_inserted": inserted}
 
 
 @task(name="draw-review-sample", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -221,7 +221,9 @@ def test_connection_dropped_while_writing_decisions_rolls_back_and_the_retry_wri
     # The first chunk went out before the drop; it was rolled back, so the retry inserted every row itself.
     assert decide["decisions"] == decide["decisions_inserted"] == len(stored) == len(lake_ids) > 100
     assert stored["decision_id"].is_unique and set(stored["decision_id"]) == set(lake_ids)
-    assert seen["calls"] == 2 + -(-len(stored) // 100)  # two chunks of the failed attempt + every chunk of the retry
+    lake = resources.lake()
+    chunks = sum(-(-lake.read(p).num_rows // 100) for p in lake.parts("decisions", DAY, summary.run_key))
+    assert seen["calls"] == 2 + chunks  # two chunks of the failed attempt + every chunk (per partition) of the retry
     assert any("OperationalError" in line and "Retry 1/3" in line for line in logs.lines)
     assert [r.run_count for r in task_runs(run["prefect_flow_run_id"], "persist-decisions")] == [2]
     _assert_conserved(run["stage_counts"]["ingest"])

@@ -330,6 +330,28 @@ def test_a_failing_bulk_insert_writes_nothing(engine: Engine, table: str, monkey
     assert count(engine, table) == 0
 
 
+def test_decision_frames_go_in_one_transaction(engine: Engine) -> None:
+    """Partitions are inserted one frame at a time, but all or nothing: a bad later frame undoes the earlier."""
+    bad = decisions_frame(5, start=10).assign(day=DAY)
+    bad.loc[4, "action"] = None
+    frames = [decisions_frame(10).assign(day=DAY), bad]
+    with pytest.raises(sa.exc.IntegrityError):
+        store_repo.insert_decision_frames(engine, iter(frames))
+    assert count(engine, "decisions") == 0
+    frames[1].loc[4, "action"] = "remove"
+    assert store_repo.insert_decision_frames(engine, iter(frames)) == (15, 15)
+    assert store_repo.insert_decision_frames(engine, iter(frames)) == (15, 0)
+
+
+def test_equal_json_values_of_other_types_are_stored_apart(engine: Engine) -> None:
+    """JSON text is made once per distinct value; True, 1 and 1.0 (equal in Python) stay distinct."""
+    frame = decisions_frame(4)
+    frame["category_specification"] = [[True], [1], [1.0], [True]]
+    insert_decisions(engine, frame)
+    stored = fetch_decisions(engine, run_key="rk")["category_specification"].tolist()
+    assert [type(v[0]) for v in stored] == [bool, int, float, bool] and stored == [[True], [1], [1.0], [True]]
+
+
 @pytest.mark.parametrize("arrow_dtypes", [False, True], ids=["numpy", "arrow"])
 def test_frames_shaped_by_the_contract_schemas_are_stored(engine: Engine, arrow_dtypes: bool) -> None:
     mapper = pd.ArrowDtype if arrow_dtypes else None

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -353,6 +353,78 @@ def _insert_ignoring_conflicts(engine: Engine, table: Table, rows: list[dict[str
     return _executemany(engine, _dialect_insert(engine, table).on_conflict_do_nothing(index_elements=[key]), rows)
 
 
+def _insert_frames_ignoring_conflicts(engine: Engine, table: Table, frames: Iterable[pd.DataFrame],
+                                      key: str) -> tuple[int, int]:  # fmt: skip
+    """Insert the rows of several frames (e.g. one per lake partition, read lazily) in one write transaction,
+    skipping keys already stored; returns (rows offered, rows new).
+
+    Values are converted a column at a time by the same bind processors SQLAlchemy applies row by row (the
+    columns' own types: UTC timestamps, JSON text, booleans; equal JSON values serialised once) and handed to
+    the driver's executemany in CHUNK_ROWS batches: about 2× faster than `_executemany`, and memory is
+    bounded by one frame, not the whole set.
+    """
+    offered = affected = 0
+    with write_transaction(engine) as conn:
+        for df in frames:
+            if df.empty:
+                continue
+            sql, params = _driver_params(engine, table, df, key)
+            for chunk in _chunks(params):
+                affected += conn.exec_driver_sql(sql, list(chunk)).rowcount
+            offered += len(df)
+    return offered, affected
+
+
+def _driver_params(engine: Engine, table: Table, df: pd.DataFrame, key: str) -> tuple[str, list[Any]]:
+    """The insert's SQL text and the frame's rows as driver parameters (tuples or dicts, per paramstyle)."""
+    names = [str(c) for c in df.columns]
+    unknown = [n for n in names if n not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name}: unknown columns {', '.join(unknown)}")
+    dialect = engine.dialect
+    compiled = _dialect_insert(engine, table).on_conflict_do_nothing(index_elements=[key]).compile(
+        dialect=dialect, column_keys=names)  # fmt: skip
+    if set(compiled.binds) != set(names):
+        raise ValueError(f"{table.name}: bind names {sorted(compiled.binds)} differ from the columns {names}")
+    columns: dict[str, list[Any]] = {}
+    for name in names:
+        column_type = table.c[name].type
+        values = _column_values(df[name], column_type)
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and isinstance(column_type, JSON):
+            process = _memoised(process)
+        columns[name] = [None if v is None else process(v) for v in values] if process else values
+    if compiled.positional:
+        return compiled.string, list(zip(*(columns[n] for n in compiled.positiontup or []), strict=True))
+    return compiled.string, [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process` with its result kept per distinct value (JSON columns repeat a few lists: one dumps each)."""
+    cache: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        try:
+            key = _frozen(value)
+        except TypeError:  # unhashable inside: no memo
+            return process(value)
+        if key not in cache:
+            cache[key] = process(value)
+        return cache[key]
+
+    return run
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable key equal only for values that serialise alike (types kept apart: True, 1 and 1.0 differ)."""
+    if isinstance(value, list | tuple):
+        return (list, tuple(_frozen(v) for v in value))
+    if isinstance(value, dict):
+        return (dict, tuple((k, _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return (type(value), value)
+
+
 def _executemany(engine: Engine, stmt: Any, rows: Sequence[dict[str, Any]]) -> int:
     """Run ``stmt`` for every row (driver executemany, CHUNK_ROWS at a time) in one write transaction;
     returns the rows affected. No RETURNING: psycopg's executemany is several times faster than
@@ -392,7 +464,13 @@ def insert_decisions(engine: Engine, df: pd.DataFrame) -> int:
         return 0
     if "day" not in df.columns and "created_at" in df.columns:
         df = df.assign(day=pd.to_datetime(df["created_at"], utc=True).dt.date)
-    return _insert_ignoring_conflicts(engine, DECISIONS, _frame_rows(df, DECISIONS), "decision_id")
+    return insert_decision_frames(engine, [df])[1]
+
+
+def insert_decision_frames(engine: Engine, frames: Iterable[pd.DataFrame]) -> tuple[int, int]:
+    """Decisions from several frames (read lazily, e.g. one per lake partition) in one transaction, skipping
+    ``decision_id``s already stored; returns (rows, rows new). Every frame needs a ``day`` column."""
+    return _insert_frames_ignoring_conflicts(engine, DECISIONS, frames, "decision_id")
 
 
 def insert_review_tasks(engine: Engine, df: pd.DataFrame) -> int:
@@ -404,7 +482,7 @@ def insert_review_tasks(engine: Engine, df: pd.DataFrame) -> int:
         df = df.assign(status="open")
     if "replica" not in df.columns:
         df = df.assign(replica=0)
-    return _insert_ignoring_conflicts(engine, REVIEW_TASKS, _frame_rows(df, REVIEW_TASKS), "task_id")
+    return _insert_frames_ignoring_conflicts(engine, REVIEW_TASKS, [df], "task_id")[1]
 
 
 def reopen_carried_over(engine: Engine, task_ids: Sequence[str]) -> int:
