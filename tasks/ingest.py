@@ -6,7 +6,7 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -346,29 +346,55 @@ def quarantine_table(df: pd.DataFrame) -> pa.Table:
 
 
 def find_cross_partition_duplicates(id_lists: Sequence[pd.Series | pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:
-    """Row positions, per partition, of ids already present in an earlier partition (partition order wins).
+    """Row positions, per partition, of ids already present in an earlier partition (partition order wins)."""
+    return cross_partition_repeats([id_hashes(ids) for ids in id_lists], lambda k: id_lists[k])
 
-    Exact and vectorised in Arrow: every id gets the index of its value among the distinct ids, numbered in
-    order of first appearance, so a row repeats an earlier id exactly when its index is not a new maximum.
-    """
-    arrays = [pa.array(ids, type=pa.string(), from_pandas=True) if isinstance(ids, pd.Series) else ids
-              for ids in id_lists]  # fmt: skip
-    lengths = [len(a) for a in arrays]
-    if sum(lengths) == 0:
-        return [np.array([], dtype=np.int64) for _ in arrays]
-    chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a]) if len(c)]
-    ids = pa.chunked_array([c.cast(pa.large_string()) for c in chunks])  # one type; no 2 GiB offset limit
-    if ids.null_count:
+
+def id_hashes(ids: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """64-bit hashes of one partition's ids (8 bytes an item: what a day-wide duplicate search keeps)."""
+    values = ids.to_numpy(dtype=object) if isinstance(ids, pd.Series) else ids.to_numpy(zero_copy_only=False)
+    if pd.isna(values).any():
         raise ValueError("item ids must not be null (ingest quarantines rows without one)")
-    distinct = pc.unique(ids)
-    codes = pc.index_in(ids, value_set=distinct).to_numpy(zero_copy_only=False).astype(np.int64)
-    previous_max = np.maximum.accumulate(np.r_[-1, codes[:-1]])
-    repeated = np.flatnonzero(codes <= previous_max)
-    if len(codes) - len(repeated) != len(distinct):  # distinct values not in order of first appearance
-        first = np.unique(codes, return_index=True)[1]
-        repeated = np.setdiff1d(np.arange(len(codes)), first)
+    return pd.util.hash_array(values.astype(object, copy=False), categorize=False)
+
+
+def cross_partition_repeats(hashes: list[np.ndarray],
+                            ids_of: Callable[[int], pd.Series | pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:  # fmt: skip
+    """Row positions, per partition, of ids already seen in an earlier partition, from the partitions' id hashes.
+
+    Equal hashes make candidates; their ids are then compared exactly (`ids_of(k)` gives partition k's ids,
+    read only for partitions holding a candidate), so a hash collision never quarantines a distinct id.
+    Memory is the hashes plus a sort of them: ~24 bytes an item, not the ids themselves.
+    """
+    lengths = [len(h) for h in hashes]
+    empty = [np.array([], dtype=np.int64) for _ in hashes]
+    if sum(lengths) == 0:
+        return empty
     offsets = np.cumsum([0, *lengths])
-    return [repeated[(repeated >= lo) & (repeated < hi)] - lo for lo, hi in itertools.pairwise(offsets)]
+    all_hashes = np.concatenate(hashes)
+    order = np.argsort(all_hashes, kind="stable")  # stable: earlier partitions first among equal hashes
+    sorted_h = all_hashes[order]
+    del all_hashes
+    group_start = np.r_[True, sorted_h[1:] != sorted_h[:-1]]
+    if group_start.all():
+        return empty
+    in_groups = ~group_start | np.r_[~group_start[1:], False]  # every member of a group of equal hashes
+    members, group = order[in_groups], np.cumsum(group_start)[in_groups]
+    part = np.searchsorted(offsets, members, side="right") - 1
+    values = np.empty(len(members), dtype=object)
+    for k in np.unique(part):
+        ids = ids_of(int(k))
+        local = members[part == k] - offsets[k]
+        values[part == k] = (ids.to_numpy(dtype=object) if isinstance(ids, pd.Series)
+                             else ids.to_numpy(zero_copy_only=False))[local]  # fmt: skip
+    seen: set[tuple[int, str]] = set()
+    repeated = []
+    for pos, g, value in zip(members, group, values, strict=True):  # only rows sharing a hash: few
+        if (g, value) in seen:
+            repeated.append(pos)
+        seen.add((g, value))
+    rows = np.sort(np.array(repeated, dtype=np.int64))
+    return [rows[(rows >= lo) & (rows < hi)] - lo for lo, hi in itertools.pairwise(offsets)]
 
 
 def select_scope(items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None

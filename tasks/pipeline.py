@@ -190,9 +190,12 @@ def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str],
     lake = resources.lake(ctx.lake_root)
     paths = [lake.part_path("items", ctx.day, ctx.run_key, p) for p in parts]
     sources = source_files if source_files is not None else paths
-    ids = [lake.read(p, columns=["item_id"]).column(0) for p in paths]
+    def ids_of(k: int) -> pa.ChunkedArray:
+        return lake.read(paths[k], columns=["item_id"]).column(0)
+
+    repeats = ingest.cross_partition_repeats([ingest.id_hashes(ids_of(k)) for k in range(len(paths))], ids_of)
     moves = [(part, path, source, rows) for part, path, source, rows
-             in zip(parts, paths, sources, ingest.find_cross_partition_duplicates(ids), strict=True) if len(rows)]  # fmt: skip
+             in zip(parts, paths, sources, repeats, strict=True) if len(rows)]  # fmt: skip
     # Parquet reads and writes release the GIL: partitions are rewritten side by side.
     with ThreadPoolExecutor(max_workers=get_settings().max_workers, thread_name_prefix="dedupe") as pool:
         list(pool.map(lambda m: _move_duplicates_to_quarantine(ctx, *m), moves))
@@ -438,7 +441,9 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     candidates = pd.concat([d.candidates for d in decided], ignore_index=True)
     lake = resources.lake(ctx.lake_root)
     p = resources.pack(ctx.pack, ctx.profile)
-    decisions = lake.read_all("decisions", ctx.day, ctx.run_key).to_pandas()
+    decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["item_id", "policy_id", "score", "action", "region",
+                                                                          "language", "views", "user_reports"])  # fmt: skip
+    escalations = decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas()
     sizes = sample.qa_sample_sizes(populations.groupby("stratum")["population"].sum(), half_width=settings.qa_half_width,
                                    floor=settings.qa_floor, cap=settings.qa_cap, multiplier=p.profile_spec.qa_multiplier)  # fmt: skip
     qa = sample.draw_qa_sample(populations, candidates, sizes)
@@ -450,7 +455,6 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
                                                                       "user_reports"]).to_pandas()  # fmt: skip
         golden = sample.golden_tasks(read_golden_set(ctx.golden_dir), items["item_id"], n_golden, seed=ctx.seed)
         sampled = pd.concat([sampled, golden.merge(items, on="item_id", how="left")], ignore_index=True)
-    escalations = decisions[decisions["action"] == "escalate"]
     attr_cols = ["item_id", "region", "language", "views", "user_reports"]
     attrs = pd.concat([escalations[attr_cols], sampled[attr_cols]]).drop_duplicates("item_id")
     tasks = sample.build_review_tasks(escalations, sampled.drop(columns=attr_cols[1:]), attrs, p,
@@ -537,7 +541,7 @@ def audit_quality(ctx: RunContext, baseline_days: int = 7) -> pd.DataFrame:
     tasks = sampled_tasks(ctx, engine)
     decided = tasks[(tasks["status"] == "decided") & (tasks["replica"] == 0)]
     qa = decided[decided["reason"].str.startswith("qa_")]
-    items = lake.read_all("items", ctx.day, ctx.run_key, columns=["region", "views"]).to_pandas()
+    views, n_items = _views_by_region(lake, ctx)
     decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["policy_id", "automated", "user_reports"]).to_pandas()
     since = datetime.combine(ctx.day - timedelta(days=baseline_days), datetime.min.time(), tzinfo=UTC)
     earlier = [r for r in store.list_runs(engine, flow=ctx.flow, state="completed", since=since, limit=200)
@@ -549,13 +553,26 @@ def audit_quality(ctx: RunContext, baseline_days: int = 7) -> pd.DataFrame:
     golden = read_golden_set(ctx.golden_dir) if ctx.golden_dir else pd.DataFrame(columns=["item_id", "policy_id", "label"])
     return pd.concat([
         audit.quality_metrics(qa, populations, **kw),
-        audit.violative_view_rate(decided[decided["reason"] == "prevalence"], items.groupby("region")["views"].sum(), **kw),
+        audit.violative_view_rate(decided[decided["reason"] == "prevalence"], views, **kw),
         audit.review_metrics(tasks, **kw),
         audit.proactive_rate(decisions, **kw),
         audit.score_drift(populations, baseline, **kw),
         audit.golden_accuracy(decided[decided["reason"] == "golden"], golden, **kw),
-        audit.volume_anomaly(len(items), volumes, **kw),
+        audit.volume_anomaly(n_items, volumes, **kw),
     ], ignore_index=True)  # fmt: skip
+
+
+def _views_by_region(lake: Any, ctx: RunContext) -> tuple[pd.Series, int]:
+    """Views per region and the item count of the run's items, a partition at a time (memory: one partition)."""
+    sums, n = [], 0
+    for path in lake.parts("items", ctx.day, ctx.run_key):
+        table = lake.read(path, columns=["region", "views"])
+        sums.append(table.group_by("region").aggregate([("views", "sum")]).to_pandas())
+        n += table.num_rows
+    if not sums:
+        return pd.Series(dtype=np.int64, name="views"), 0
+    views = pd.concat(sums).groupby("region")["views_sum"].sum().rename("views")
+    return views, n
 
 
 def _populations_of(lake: Any, run: dict[str, Any]) -> pd.DataFrame | None:

@@ -214,13 +214,16 @@ def render_markdown(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Da
     return "\n".join(lines)
 
 
+REPORT_DECISION_COLUMNS = ("item_id", "policy_id", "action", "automated", "score", "region")
+
+
 @task(name="publish-report", cache_policy=NO_CACHE)
 def publish_report(ctx: RunContext, run_id: str) -> Path:
     """Write the HTML report under MODSWEEP_HOME/reports and attach the summary to the flow run as artifacts."""
     engine = resources.store_engine()
     run = store.get_run(engine, run_id)
     lake = resources.lake(ctx.lake_root)
-    decisions = lake.read_all("decisions", ctx.day, ctx.run_key).to_pandas()
+    decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=list(REPORT_DECISION_COLUMNS)).to_pandas()
     metrics = store.fetch_metrics(engine, run_key=ctx.run_key)
     tasks = store.fetch_review_tasks(engine, run_key=ctx.run_key)
     policy_ids = [p.id for p in resources.pack(ctx.pack, ctx.profile).policies()]

@@ -12,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
+
+if TYPE_CHECKING:  # scikit-learn is imported where a model is trained or evaluated (≈ 0.5 s), not to score
+    from sklearn.linear_model import LogisticRegression
 
 from modsweep.tasks.text import (
     FEATURE_PARAMS,
@@ -245,6 +245,9 @@ def _fit_linear(x: sparse.csr_matrix, y: np.ndarray, c: float, seed: int) -> Log
     # The dual solver is an order of magnitude faster than the primal one when features outnumber rows.
     # At large C it may stop at max_iter short of tol 1e-3; those weights are still usable (and C is
     # chosen by cross-validated loss, so an under-converged C loses the selection on merit).
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
     clf = LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=MAX_ITER, tol=1e-3, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -277,6 +280,8 @@ def evaluate_scores(
     y: np.ndarray, p: np.ndarray, removal: float = REMOVAL_THRESHOLD, review: float = REVIEW_THRESHOLD
 ) -> dict[str, Any]:
     """Validation figures of calibrated probabilities: ranking, F1 and the two action thresholds."""
+    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
+
     y = np.asarray(y, dtype=bool)
     both = 0 < y.sum() < len(y)
     removed, reviewed = p >= removal, p >= review
@@ -446,6 +451,8 @@ def _select_and_calibrate(
     x: sparse.csr_matrix, y: np.ndarray, folds: np.ndarray, c_grid: tuple[float, ...], seed: int
 ) -> tuple[float, tuple[float, float], dict[str, Any]]:
     """C by cross-validated log loss of Platt-calibrated out-of-fold scores; Platt fitted on those scores."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
     results: dict[float, tuple[float, np.ndarray]] = {}
     k = int(folds.max()) + 1
     usable = [f for f in range(k) if (folds == f).any() and 0 < y[folds != f].sum() < (folds != f).sum()]

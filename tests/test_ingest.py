@@ -5,11 +5,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from modsweep.schemas import ITEMS
 from modsweep.tasks.ingest import (
     SourceSchemaError,
+    cross_partition_repeats,
     find_cross_partition_duplicates,
     items_table,
     normalise_rows,
@@ -125,6 +127,17 @@ def test_cross_partition_duplicates_are_found_in_later_partitions_only():
     out = find_cross_partition_duplicates([pd.Series(["a", "b"]), pd.Series(["c", "a"]), pd.Series(["b", "d", "c"])])
     assert [o.tolist() for o in out] == [[], [1], [0, 2]]
     assert find_cross_partition_duplicates([pd.Series(np.array([], dtype=object))])[0].tolist() == []
+
+
+def test_a_hash_collision_never_quarantines_a_distinct_id():
+    """The day-wide search keeps only 64-bit hashes; equal hashes are checked on the ids themselves."""
+    parts = [pa.array(["B", "x"]), pa.array(["A", "y"]), pa.array(["A", "B", "z"])]
+    collided = [np.array([7, 1], dtype=np.uint64), np.array([7, 2], dtype=np.uint64), np.array([7, 7, 3], dtype=np.uint64)]
+    read = []
+    out = cross_partition_repeats(collided, lambda k: read.append(k) or parts[k])
+    assert [o.tolist() for o in out] == [[], [], [0, 1]]  # A repeats part 1's A (not part 0's B); B repeats part 0
+    assert sorted(read) == [0, 1, 2]  # ids read only where hashes collided
+    assert [o.tolist() for o in cross_partition_repeats([np.array([1], dtype=np.uint64)] * 1, parts.__getitem__)] == [[]]
 
 
 def test_scope_keeps_the_window_and_regions_and_counts_the_rest():
