@@ -111,7 +111,7 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
 
     recorder.enter("decide")
     paused = t.read_paused_policies.fn()
-    keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
+    keep = t.qa_keep_per_stratum(ctx)
     decided = [submit(t.decide_partition.fn, ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
     decide_results = _results(decided, parts)
     recorder.enter("gate:decisions.made")
@@ -125,6 +125,7 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
                   "pairs": over.to_dict("records"), "removals_routed_to_review": held}  # fmt: skip
         recorder.record_counts("approval", record)
         recorder.audit("removals.approval", record)
+    recorder.enter("store:decisions")
     stored = t.persist_decisions.fn(ctx)
     recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
 

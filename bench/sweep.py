@@ -44,7 +44,7 @@ PACK, PROFILE = "community-guidelines", "standard"
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_MD = REPO / "bench" / "RESULTS.md"
 STAGE_ORDER = ["start", "ingest", "gate:items.ingested", "detect", "gate:detections.scored", "decide",
-               "gate:decisions.made", "approval", "sample", "gate:review.sampled", "review", "audit",
+               "gate:decisions.made", "approval", "store:decisions", "sample", "gate:review.sampled", "review", "audit",
                "gate:metrics.audited", "report"]  # fmt: skip
 TARGETS = {"wall_1m_s": 60.0, "rss_1m_gib": 3.0, "scale_10m_time": 11.0, "scale_10m_rss": 1.25, "overhead": 1.15,
            "gate_share": 0.10, "detect_cores": 0.9}  # fmt: skip

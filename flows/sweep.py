@@ -165,7 +165,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
 
     recorder.enter("decide")
     paused = t.read_paused_policies()
-    keep = int(settings.qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
+    keep = t.qa_keep_per_stratum(ctx)
     decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
     decide_results = _results(decided, parts)
     recorder.enter("gate:decisions.made")
@@ -181,6 +181,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
                           report_path=outputs["report"], actions=outputs["candidate_actions"], review_tasks={})  # fmt: skip
     recorder.enter("approval")
     _approve_removal_surges(ctx, recorder)
+    recorder.enter("store:decisions")
     stored = t.persist_decisions(ctx)
     recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
 

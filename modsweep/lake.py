@@ -10,7 +10,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-DATASETS: tuple[str, ...] = ("items", "quarantine", "detections", "decisions", "review_tasks", "metrics", "samples")
+DATASETS: tuple[str, ...] = ("items", "quarantine", "detections", "decisions", "candidates", "review_tasks", "metrics",
+                             "samples")
 
 
 class LakeError(RuntimeError):

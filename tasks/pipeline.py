@@ -343,10 +343,15 @@ def cluster_coordinated_behaviour(ctx: RunContext, signatures: list[pd.DataFrame
 
 @dataclass
 class DecideOutcome:
+    """A decided partition: counts and its QA strata populations (its sample candidates are in the lake)."""
+
     outcome: PartitionOutcome
     populations: pd.DataFrame
-    candidates: pd.DataFrame
-    prevalence: pd.DataFrame
+
+
+def qa_keep_per_stratum(ctx: RunContext) -> int:
+    """QA candidates kept per stratum and partition: the largest per-stratum sample the profile can ask for."""
+    return int(get_settings().qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
 
 
 @task(name="decide-partition", cache_policy=NO_CACHE)
@@ -384,10 +389,14 @@ def decide_partition_files(ctx: RunContext, part: str, automation_paused: list[s
     prevalence = sample.prevalence_candidates(items, scores, seed=ctx.seed, n_per_policy=n_prevalence,
                                               total_views=total_views)  # fmt: skip
     attrs = items[["item_id", "region", "language", "views", "user_reports"]]
-    candidates = candidates.merge(attrs, on="item_id", how="left")
-    prevalence = prevalence.merge(attrs, on="item_id", how="left")
+    # Sample candidates go to the lake, not back to the flow (which keeps every task's result until it ends);
+    # a resumed run keeps the committed ones (they are the same: the keys depend on the run key only).
+    for name, frame in ((f"qa-{part}", candidates), (f"prevalence-{part}", prevalence)):
+        if lake.ref("candidates", ctx.day, ctx.run_key, name) is None:
+            table = pa.Table.from_pandas(frame.merge(attrs, on="item_id", how="left"), preserve_index=False)
+            lake.write(table, "candidates", ctx.day, ctx.run_key, name)
     counts = {f"actions.{a}": int(n) for a, n in decisions["action"].value_counts().items()}
-    return DecideOutcome(PartitionOutcome(part, len(decisions), counts, reused=reused), populations, candidates, prevalence)
+    return DecideOutcome(PartitionOutcome(part, len(decisions), counts, reused=reused), populations)
 
 
 @task(name="find-removals-over-ceiling", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -438,8 +447,14 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     settings = get_settings()
     populations = pd.concat([d.populations for d in decided], ignore_index=True)
     populations = populations.groupby(["stratum", "region"], as_index=False)["population"].sum()
-    candidates = pd.concat([d.candidates for d in decided], ignore_index=True)
     lake = resources.lake(ctx.lake_root)
+    parts = [d.outcome.part for d in decided]
+    keep = qa_keep_per_stratum(ctx)
+    candidates: pd.DataFrame | None = None
+    for part in parts:  # folded in a partition at a time: memory is strata × keep rows, not the day's candidates
+        found = lake.read(lake.part_path("candidates", ctx.day, ctx.run_key, f"qa-{part}")).to_pandas()
+        both = found if candidates is None else pd.concat([candidates, found], ignore_index=True)
+        candidates = sample.smallest_keys(both, keep)
     p = resources.pack(ctx.pack, ctx.profile)
     decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["item_id", "policy_id", "score", "action", "region",
                                                                           "language", "views", "user_reports"])  # fmt: skip
@@ -447,7 +462,8 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     sizes = sample.qa_sample_sizes(populations.groupby("stratum")["population"].sum(), half_width=settings.qa_half_width,
                                    floor=settings.qa_floor, cap=settings.qa_cap, multiplier=p.profile_spec.qa_multiplier)  # fmt: skip
     qa = sample.draw_qa_sample(populations, candidates, sizes)
-    prevalence = pd.concat([d.prevalence for d in decided], ignore_index=True)
+    prevalence = pd.concat([lake.read(lake.part_path("candidates", ctx.day, ctx.run_key, f"prevalence-{part}")).to_pandas()
+                            for part in parts], ignore_index=True)  # fmt: skip
     sampled = pd.concat([qa, prevalence], ignore_index=True)
     if ctx.golden_dir:
         n_golden = int(np.ceil(settings.golden_rate * len(sampled)))

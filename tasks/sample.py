@@ -123,6 +123,16 @@ def qa_sample_sizes(population: pd.Series, *, half_width: float, floor: int, cap
     return np.minimum(sized, population).astype(np.int64)
 
 
+def smallest_keys(candidates: pd.DataFrame, keep_per_stratum: int) -> pd.DataFrame:
+    """Each stratum's `keep_per_stratum` smallest-key candidates (equal keys: earlier rows first).
+
+    Folding partitions in with this as they are read keeps strata × keep rows in memory, not the day's
+    candidates, and leaves `draw_qa_sample` the same rows to draw from (every sample size is at most keep).
+    """
+    ranked = candidates.sort_values(["stratum", "u"], kind="stable")
+    return ranked[ranked.groupby("stratum").cumcount().to_numpy() < keep_per_stratum].reset_index(drop=True)
+
+
 def draw_qa_sample(counts: pd.DataFrame, candidates: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
     """Merge partition candidates and keep each stratum's n smallest keys; inclusion_prob = n / N."""
     pop = counts.groupby("stratum")["population"].sum()

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from modsweep.tasks.audit import cohens_kappa, quality_metrics, stratified_proportion, wilson_interval
-from modsweep.tasks.sample import draw_qa_sample, partition_strata, qa_sample_sizes, score_bands, uniform_keys
+from modsweep.tasks.sample import (
+    draw_qa_sample,
+    partition_strata,
+    qa_sample_sizes,
+    score_bands,
+    smallest_keys,
+    uniform_keys,
+)
 
 
 def test_score_bands_cover_zero_and_one():
@@ -51,6 +58,11 @@ def test_partitioned_sampling_equals_one_pass_sampling():
     a = draw_qa_sample(pops, cands, sizes).sort_values("item_id")["item_id"].tolist()
     b = draw_qa_sample(whole[0], whole[1], sizes).sort_values("item_id")["item_id"].tolist()
     assert a == b and len(a) == sizes.sum()
+    folded = merged[0][1]  # the sweep folds partitions in one at a time, keeping strata × keep rows
+    for _, more in merged[1:]:
+        folded = smallest_keys(pd.concat([folded, more], ignore_index=True), 50)
+        assert folded.groupby("stratum").size().max() <= 50
+    pd.testing.assert_frame_equal(draw_qa_sample(pops, folded, sizes), draw_qa_sample(pops, cands, sizes))
 
 
 def test_selection_frequency_matches_inclusion_probability():
