@@ -552,9 +552,9 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
         # loosely related posts across the day.
         minhash = np.frombuffer(b"".join(sig["minhash"]), dtype=np.uint32).reshape(n, MINHASH_PERMUTATIONS)
         times_us = pd.to_datetime(sig["created_at"], utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[us]").astype(np.int64)
-        similar = (minhash[s] == minhash[d]).mean(axis=1) >= float(params.get("similarity", 0.7))
         close = np.abs(times_us[s] - times_us[d]) <= int(window.total_seconds() * 1e6)
-        s, d = s[similar & close], d[similar & close]
+        s, d = s[close], d[close]
+        s, d = similar_pairs(minhash, s, d, float(params.get("similarity", 0.7)))
         graph = sparse.coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
         _, labels = connected_components(graph, directed=False)
         sizes = np.bincount(labels)
@@ -579,6 +579,17 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in DETECTIONS.names})
     out["run_id"] = run_id
     return out[list(DETECTIONS.names)]
+
+
+def similar_pairs(minhash: np.ndarray, s: np.ndarray, d: np.ndarray, threshold: float,
+                  chunk: int = 250_000) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The candidate pairs whose estimated Jaccard similarity (share of equal MinHash values) reaches `threshold`,
+    compared `chunk` pairs at a time: two gathered signature blocks per chunk (~64 MB), not per day."""
+    keep = np.zeros(len(s), dtype=bool)
+    for i in range(0, len(s), chunk):
+        a, b = s[i : i + chunk], d[i : i + chunk]
+        keep[i : i + chunk] = (minhash[a] == minhash[b]).mean(axis=1) >= threshold
+    return s[keep], d[keep]
 
 
 def burst_members(times: np.ndarray, authors: np.ndarray, window: pd.Timedelta, min_accounts: int) -> tuple[np.ndarray, int]:

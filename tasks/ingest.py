@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -364,37 +363,31 @@ def cross_partition_repeats(hashes: list[np.ndarray],
 
     Equal hashes make candidates; their ids are then compared exactly (`ids_of(k)` gives partition k's ids,
     read only for partitions holding a candidate), so a hash collision never quarantines a distinct id.
-    Memory is the hashes plus a sort of them: ~24 bytes an item, not the ids themselves.
+    Memory is the hashes and one sorted copy of them (16 bytes an item), not the ids themselves.
     """
     lengths = [len(h) for h in hashes]
     empty = [np.array([], dtype=np.int64) for _ in hashes]
     if sum(lengths) == 0:
         return empty
-    offsets = np.cumsum([0, *lengths])
-    all_hashes = np.concatenate(hashes)
-    order = np.argsort(all_hashes, kind="stable")  # stable: earlier partitions first among equal hashes
-    sorted_h = all_hashes[order]
-    del all_hashes
-    group_start = np.r_[True, sorted_h[1:] != sorted_h[:-1]]
-    if group_start.all():
+    day = np.sort(np.concatenate(hashes))  # in place of an argsort: no index array
+    shared = np.unique(day[1:][day[1:] == day[:-1]])  # hash values met more than once
+    del day
+    if not len(shared):
         return empty
-    in_groups = ~group_start | np.r_[~group_start[1:], False]  # every member of a group of equal hashes
-    members, group = order[in_groups], np.cumsum(group_start)[in_groups]
-    part = np.searchsorted(offsets, members, side="right") - 1
-    values = np.empty(len(members), dtype=object)
-    for k in np.unique(part):
-        ids = ids_of(int(k))
-        local = members[part == k] - offsets[k]
-        values[part == k] = (ids.to_numpy(dtype=object) if isinstance(ids, pd.Series)
-                             else ids.to_numpy(zero_copy_only=False))[local]  # fmt: skip
     seen: set[tuple[int, str]] = set()
-    repeated = []
-    for pos, g, value in zip(members, group, values, strict=True):  # only rows sharing a hash: few
-        if (g, value) in seen:
-            repeated.append(pos)
-        seen.add((g, value))
-    rows = np.sort(np.array(repeated, dtype=np.int64))
-    return [rows[(rows >= lo) & (rows < hi)] - lo for lo, hi in itertools.pairwise(offsets)]
+    out = []
+    for k, h in enumerate(hashes):  # partition order, then row order: the first occurrence wins
+        rows = np.flatnonzero(np.isin(h, shared))
+        repeated = []
+        if len(rows):
+            ids = ids_of(k)
+            values = (ids.to_numpy(dtype=object) if isinstance(ids, pd.Series) else ids.to_numpy(zero_copy_only=False))[rows]
+            for row, key, value in zip(rows, h[rows], values, strict=True):  # only rows sharing a hash: few
+                if (key, value) in seen:
+                    repeated.append(row)
+                seen.add((key, value))
+        out.append(np.array(repeated, dtype=np.int64))
+    return out
 
 
 def select_scope(items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None

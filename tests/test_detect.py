@@ -241,3 +241,20 @@ def test_row_max_matches_dense_max_and_first_argmax():
     assert np.allclose(best, dense.max(axis=1))
     hit = dense.max(axis=1) > 0
     assert (which[hit] == dense.argmax(axis=1)[hit]).all() and hit.sum() > 50
+
+
+def test_similar_pairs_are_the_same_whatever_the_chunk():
+    """MinHash pairs are compared a chunk at a time (memory); the kept pairs do not depend on the chunk."""
+    from modsweep.tasks.detect import MINHASH_PERMUTATIONS, similar_pairs
+
+    rng = np.random.default_rng(3)
+    minhash = rng.integers(0, 4, size=(50, MINHASH_PERMUTATIONS), dtype=np.uint32)
+    minhash[10] = minhash[11]  # one identical pair
+    s, d = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    s[0], d[0] = 10, 11
+    whole = similar_pairs(minhash, s, d, 0.4, chunk=10_000)
+    for chunk in (1, 7, 64):
+        got = similar_pairs(minhash, s, d, 0.4, chunk=chunk)
+        assert all(np.array_equal(x, y) for x, y in zip(got, whole, strict=True))
+    expected = (minhash[s] == minhash[d]).mean(axis=1) >= 0.4
+    assert np.array_equal(whole[0], s[expected]) and (10, 11) in set(zip(*whole, strict=True))
