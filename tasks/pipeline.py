@@ -7,6 +7,7 @@ first whether its output is already committed for the run key, so a re-run resum
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import multiprocessing
 import os
@@ -107,6 +108,20 @@ def _body_then_release(fn: Callable[..., T], *args: Any) -> T:
         release_freed_memory()
 
 
+def releasing_memory(fn: Callable[..., T]) -> Callable[..., T]:
+    """A task body that reads a whole stage in the flow's process: its freed memory goes back to the system when it
+    returns, so the next stage's peak does not stack on what the allocator kept."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            release_freed_memory()
+
+    return run
+
+
 def on_cpu(fn: Callable[..., T], *args: Any) -> T:
     """Run a CPU-bound stage body in the pool of worker processes, or here when there is none."""
     global _POOL
@@ -178,6 +193,7 @@ def ingest_source_file(ctx: RunContext, source_file: str, index: int, valid_star
 
 
 @task(name="quarantine-cross-partition-duplicates", cache_policy=NO_CACHE, **IO_RETRIES)
+@releasing_memory
 def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str],
                                           source_files: list[str] | None = None) -> list[dict[str, int]]:  # fmt: skip
     """Move items whose id already appeared in an earlier partition to quarantine (partition order wins).
@@ -236,6 +252,7 @@ def gate_partition(ctx: RunContext, suite: str, dataset: str, part: str) -> dict
 
 
 @task(name="gate-partitions", cache_policy=NO_CACHE)
+@releasing_memory
 def gate_partitions(ctx: RunContext, suite: str, dataset: str, parts: list[str], batch_rows: int) -> list[dict[str, Any]]:
     """Validate a stage's committed partitions, several per Great Expectations call; a critical failure raises
     DataQualityError naming the partition it is in."""
@@ -324,6 +341,7 @@ def detect_partition(ctx: RunContext, part: str) -> tuple[PartitionOutcome, pd.D
 
 
 @task(name="cluster-coordinated-behaviour", cache_policy=NO_CACHE)
+@releasing_memory
 def cluster_coordinated_behaviour(ctx: RunContext, signatures: list[pd.DataFrame]) -> PartitionOutcome:
     """Cross-partition near-duplicate bursts → detections of the coordination policies."""
     lake = resources.lake(ctx.lake_root)
@@ -431,6 +449,7 @@ def read_paused_policies() -> list[str]:
 
 
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
+@releasing_memory
 def persist_decisions(ctx: RunContext) -> dict[str, int]:
     """Write the run's decisions to the store, partition by partition in one transaction (memory bounded by a
     partition); the unique decision id makes this idempotent."""
@@ -442,6 +461,7 @@ def persist_decisions(ctx: RunContext) -> dict[str, int]:
 
 
 @task(name="draw-review-sample", cache_policy=NO_CACHE, **IO_RETRIES)
+@releasing_memory
 def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[str, Any]:
     """Route escalations into queues, draw the stratified QA sample, store the tasks (idempotent)."""
     settings = get_settings()
@@ -548,6 +568,7 @@ def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
 
 
 @task(name="audit-quality", cache_policy=NO_CACHE, **IO_RETRIES)
+@releasing_memory
 def audit_quality(ctx: RunContext, baseline_days: int = 7) -> pd.DataFrame:
     """Quality metrics with CIs from the run's decided review tasks, plus drift and volume against the
     completed runs of the same flow in the previous `baseline_days` days."""
