@@ -155,7 +155,8 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
 
     recorder.enter("detect")
     _record_skipped_detectors(ctx, recorder)
-    detected = [t.detect_partition.submit(ctx, p) for p in parts]
+    slices = t.detect_slices(len(parts))  # a day of fewer partitions than cores: each one scored in slices
+    detected = [t.detect_partition.submit(ctx, p, slices) for p in parts]
     detect_results = _results(detected, parts)
     coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
     recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -76,7 +78,13 @@ def _cpu_pool() -> ProcessPoolExecutor | None:
         return None
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+            # Every worker starts now and imports the stage bodies (≈ 2 s) while the first stage runs: a spawn pool
+            # would start them one per busy submit, and a worker first used late (a one-file day's second
+            # detection slice) would make its stage wait for that start-up.
+            _POOL = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=importlib.import_module, initargs=(__name__,))  # fmt: skip
+            for _ in range(n):
+                _POOL.submit(int)
         return _POOL
 
 
@@ -320,24 +328,57 @@ def score_partition_files(ctx: RunContext, part: str, max_chars: int,
                           chunk_rows: int = 0) -> tuple[PartitionOutcome, pd.DataFrame]:  # fmt: skip
     """Score one committed items partition and commit its detections (runs in a worker process)."""
     lake = resources.lake(ctx.lake_root)
-    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
-    items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part)).to_pandas()
-    max_age = max((int(p.get("max_account_age_days", 30)) for _, _, p, _ in bank.coordination), default=-1)
-    signatures = detect.coordination_signatures(items, max_age) if bank.coordination else pd.DataFrame()
     done = lake.ref("detections", ctx.day, ctx.run_key, part)
+    found, signatures = score_rows(ctx, part, 0, None, max_chars, chunk_rows, signatures_only=done is not None)
     if done is not None:
         return PartitionOutcome(part, done.rows, {}, reused=True), signatures
-    found = detect.detect_in_chunks(items, bank, ctx.run_id, max_chars=max_chars, chunk_rows=chunk_rows)
-    ref = lake.write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, part)
+    return _commit_detections(ctx, part, found), signatures
+
+
+def score_rows(ctx: RunContext, part: str, start: int, stop: int | None, max_chars: int, chunk_rows: int,
+               signatures_only: bool = False) -> tuple[pd.DataFrame | None, pd.DataFrame]:  # fmt: skip
+    """Detections and coordination signatures of rows [start, stop) of a committed items partition (a worker's
+    share of it); every detector looks at one item at a time, so slices add up to the whole partition."""
+    lake = resources.lake(ctx.lake_root)
+    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
+    table = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part))
+    items = table.slice(start, None if stop is None else stop - start).to_pandas()
+    max_age = max((int(p.get("max_account_age_days", 30)) for _, _, p, _ in bank.coordination), default=-1)
+    signatures = detect.coordination_signatures(items, max_age) if bank.coordination else pd.DataFrame()
+    if signatures_only:
+        return None, signatures
+    return detect.detect_in_chunks(items, bank, ctx.run_id, max_chars=max_chars, chunk_rows=chunk_rows), signatures
+
+
+def _commit_detections(ctx: RunContext, part: str, found: pd.DataFrame) -> PartitionOutcome:
+    ref = resources.lake(ctx.lake_root).write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, part)
     counts = {f"detections.{k}": int(v) for k, v in found["detector_id"].value_counts().items()}
-    return PartitionOutcome(part, ref.rows, counts), signatures
+    return PartitionOutcome(part, ref.rows, counts)
+
+
+def detect_slices(partitions: int) -> int:
+    """Slices each partition is scored in: 1, unless a day has fewer partitions than worker processes (a one-file
+    day would otherwise keep one core busy)."""
+    processes = get_settings().detect_processes or os.cpu_count() or 1
+    return max(1, processes // max(partitions, 1)) if _cpu_pool() is not None else 1
 
 
 @task(name="detect-partition", cache_policy=NO_CACHE)
-def detect_partition(ctx: RunContext, part: str) -> tuple[PartitionOutcome, pd.DataFrame]:
-    """Run every per-item detector on one partition; return counts and coordination signatures."""
+def detect_partition(ctx: RunContext, part: str, slices: int = 1) -> tuple[PartitionOutcome, pd.DataFrame]:
+    """Run every per-item detector on one partition; return counts and coordination signatures. With `slices`
+    > 1 its rows are scored side by side in that many worker processes, then committed as one partition."""
     settings = get_settings()
-    return on_cpu(score_partition_files, ctx, part, settings.max_scoring_chars, settings.detect_chunk_rows)
+    lake = resources.lake(ctx.lake_root)
+    if slices <= 1 or lake.ref("detections", ctx.day, ctx.run_key, part) is not None:
+        return on_cpu(score_partition_files, ctx, part, settings.max_scoring_chars, settings.detect_chunk_rows)
+    rows = lake.ref("items", ctx.day, ctx.run_key, part).rows  # type: ignore[union-attr]
+    edges = np.linspace(0, rows, slices + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=slices, thread_name_prefix="detect-slice") as pool:
+        scored = list(pool.map(lambda b: on_cpu(score_rows, ctx, part, int(b[0]), int(b[1]), settings.max_scoring_chars,
+                                                settings.detect_chunk_rows), itertools.pairwise(edges)))  # fmt: skip
+    found = pd.concat([f for f, _ in scored], ignore_index=True)
+    signatures = pd.concat([sig for _, sig in scored], ignore_index=True)
+    return _commit_detections(ctx, part, found), signatures
 
 
 @task(name="cluster-coordinated-behaviour", cache_policy=NO_CACHE)

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from helpers.logs import capture_all_logs, task_runs
@@ -573,3 +574,26 @@ def test_a_source_where_no_file_is_readable_fails_the_run_instead_of_sweeping_no
     assert len(failed) == 1 and failed[0]["error"]["stage"] == "ingest"
     assert failed[0]["stage_counts"]["ingest"]["unreadable_files"] == 3
     _survived("no readable source file")
+
+
+def test_a_one_partition_day_is_scored_in_slices_with_the_same_outputs(prefect_harness, synthetic_day,
+                                                                       tmp_path_factory):  # fmt: skip
+    """With fewer partitions than worker processes, each partition's rows are scored in slices side by side (both
+    cores busy on a one-file day); the committed detections and every output equal those of one-process scoring."""
+    from modsweep.tasks import pipeline
+
+    one_file = write_small_day(tmp_path_factory.mktemp("one-file"), DAY, 1_500, 1_500)
+    slices, snaps, detections = {}, {}, {}
+    for processes in ("1", "2"):
+        with isolated_home(tmp_path_factory.mktemp(f"slices-{processes}"), synthetic_day["models"],
+                           MODSWEEP_DETECT_PROCESSES=processes):  # fmt: skip
+            slices[processes] = pipeline.detect_slices(1)
+            summary = run_daily(one_file)
+            snaps[processes] = snapshot(resources.store_engine(), resources.lake(), DAY, summary.run_key)
+            found = resources.lake().read_all("detections", DAY, summary.run_key).to_pandas().drop(columns="run_id")
+            detections[processes] = found.sort_values(["item_id", "policy_id", "detector_id"], ignore_index=True)
+    assert slices == {"1": 1, "2": 2}
+    assert len(detections["2"]) > 0
+    pd.testing.assert_frame_equal(detections["1"], detections["2"])
+    for name in snaps["1"]:
+        pd.testing.assert_frame_equal(snaps["1"][name], snaps["2"][name])
