@@ -528,9 +528,9 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     sampled = pd.concat([qa, prevalence], ignore_index=True)
     if ctx.golden_dir:
         n_golden = int(np.ceil(settings.golden_rate * len(sampled)))
-        items = lake.read_all("items", ctx.day, ctx.run_key, columns=["item_id", "region", "language", "views",
-                                                                      "user_reports"]).to_pandas()  # fmt: skip
-        golden = sample.golden_tasks(read_golden_set(ctx.golden_dir), items["item_id"], n_golden, seed=ctx.seed)
+        known = read_golden_set(ctx.golden_dir)
+        items = _items_among(lake, ctx, known["item_id"], ["item_id", "region", "language", "views", "user_reports"])
+        golden = sample.golden_tasks(known, items["item_id"], n_golden, seed=ctx.seed)
         sampled = pd.concat([sampled, golden.merge(items, on="item_id", how="left")], ignore_index=True)
     attr_cols = ["item_id", "region", "language", "views", "user_reports"]
     attrs = pd.concat([escalations[attr_cols], sampled[attr_cols]]).drop_duplicates("item_id")
@@ -556,6 +556,16 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
     by_reason = tasks.groupby(["reason", "status"]).size()
     return {"review_tasks": len(tasks), "review_tasks_inserted": inserted, "carried_over_reopened": reopened,
             **{f"tasks.{r}.{s}": int(n) for (r, s), n in by_reason.items()}}  # fmt: skip
+
+
+def _items_among(lake: Any, ctx: RunContext, item_ids: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The run's items whose id is in `item_ids`, read a partition at a time (not the whole day's ids)."""
+    wanted = pa.array(item_ids.dropna().astype(str).unique(), type=pa.string())
+    tables = []
+    for path in lake.parts("items", ctx.day, ctx.run_key):
+        table = lake.read(path, columns=columns)
+        tables.append(table.filter(pc.is_in(table["item_id"], value_set=wanted.cast(table.schema.field("item_id").type))))
+    return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame(columns=columns)
 
 
 def read_golden_set(path: str) -> pd.DataFrame:
