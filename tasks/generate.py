@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from modsweep.schemas import ITEM_TYPES, ITEMS, LANGUAGES, POLICY_IDS, TRUTH
+from modsweep.tasks.text import splitmix64
 
 SOURCE_NAME = "synthetic"
 
@@ -1362,16 +1363,9 @@ def _mix(*parts: int) -> int:
     return x
 
 
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser over a uint64 array (wrapping arithmetic)."""
-    z = x + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 def _hash_rows(key: int, idx: np.ndarray) -> np.ndarray:
-    return _splitmix(idx.astype(np.uint64) + np.uint64(key))
+    with np.errstate(over="ignore"):
+        return splitmix64(idx.astype(np.uint64) + np.uint64(key))
 
 
 def _unit(h: np.ndarray) -> np.ndarray:
