@@ -360,7 +360,7 @@ def detect_slices(partitions: int) -> int:
     """Slices each partition is scored in: 1, unless a day has fewer partitions than worker processes (a one-file
     day would otherwise keep one core busy)."""
     processes = get_settings().detect_processes or os.cpu_count() or 1
-    return max(1, processes // max(partitions, 1)) if _cpu_pool() is not None else 1
+    return max(1, processes // max(partitions, 1))
 
 
 @task(name="detect-partition", cache_policy=NO_CACHE)
@@ -369,7 +369,7 @@ def detect_partition(ctx: RunContext, part: str, slices: int = 1) -> tuple[Parti
     > 1 its rows are scored side by side in that many worker processes, then committed as one partition."""
     settings = get_settings()
     lake = resources.lake(ctx.lake_root)
-    if slices <= 1 or lake.ref("detections", ctx.day, ctx.run_key, part) is not None:
+    if slices <= 1 or _cpu_pool() is None or lake.ref("detections", ctx.day, ctx.run_key, part) is not None:
         return on_cpu(score_partition_files, ctx, part, settings.max_scoring_chars, settings.detect_chunk_rows)
     rows = lake.ref("items", ctx.day, ctx.run_key, part).rows  # type: ignore[union-attr]
     edges = np.linspace(0, rows, slices + 1).astype(int)
