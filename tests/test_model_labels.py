@@ -168,3 +168,11 @@ def test_sweep_with_a_model_lacking_labels_records_the_skipped_detectors(modswee
     assert {"hate-classifier", "spam-classifier"} <= set(detections["detector_id"])
     shown = CliRunner().invoke(app, ["show", summary.run_id[:8]])
     assert shown.exit_code == 0 and "skipped_detectors" in shown.output and "minors-classifier" in shown.output
+
+    source = tmp_path / "in.csv"  # scoring a file says so on the console too
+    pd.DataFrame({"body": ["hello", "you vermin"]}).to_csv(source, index=False)
+    scored = CliRunner().invoke(app, ["score", str(source), "--text-column", "body", "--out", str(tmp_path / "o.parquet")])
+    assert scored.exit_code == 0, scored.output
+    said = " ".join(scored.output.split())
+    assert "detector minor_safety/minors-classifier skipped" in said and "other detectors still run" in said
+    assert "detector violent_extremism/extremism-classifier skipped" in said
