@@ -379,8 +379,11 @@ def _widen_numbers(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype(narrow) if narrow else df
 
 
-def referenced_columns(spec: SuiteSpec) -> set[str]:
-    """Columns some expectation of the suite reads values of (table-level expectations read only names)."""
+def referenced_columns(spec: SuiteSpec, available: list[str]) -> set[str]:
+    """Columns some expectation of the suite reads values of (table-level expectations read only names). A
+    `row_condition` may name any column: then all of them."""
+    if any("row_condition" in exp.kwargs for exp in spec.expectations):
+        return set(available)
     return {c for exp in spec.expectations for c in exp.columns}
 
 
@@ -442,7 +445,7 @@ def validate_frame(
     with _LOCK:
         gate = _gate(suite_name)
     if isinstance(df, pa.Table):
-        df = arrow_to_frame(df, set(df.column_names) - referenced_columns(gate.spec))
+        df = arrow_to_frame(df, set(df.column_names) - referenced_columns(gate.spec, df.column_names))
     df = _widen_numbers(df)
     with _LOCK:
         outcome = _run_suite(gate, df, "BOOLEAN_ONLY")

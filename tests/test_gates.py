@@ -528,3 +528,18 @@ def test_stage_gate_batches_partitions_and_names_the_failing_one(tmp_path: Path)
         gate_lake_partitions(ctx, "detections.scored", "detections", list(frames), batch_rows=1_000)
     assert caught.value.result.partition == "part-00002"
     assert "score" in str(caught.value)
+
+
+def test_a_row_condition_suite_gets_every_column_as_values(good: dict[str, pd.DataFrame]) -> None:
+    """Columns are kept Arrow-backed only when no expectation can read them; a row_condition may read any."""
+    from modsweep.tasks.gates import referenced_columns
+
+    metrics = load_suite("metrics.audited")
+    assert any("row_condition" in e.kwargs for e in metrics.expectations)
+    cols = list(good["metrics.audited"].columns)
+    assert referenced_columns(metrics, cols) == set(cols)
+    items = load_suite("items.ingested")
+    assert "hashtags" not in referenced_columns(items, list(schemas.ITEMS.names))
+    bad = _set(_set(good["metrics.audited"], "value", [0], 1.2), "ci_high", [0], 1.3)
+    result = validate_frame(pa.Table.from_pandas(bad, preserve_index=False), "metrics.audited")
+    assert [(f.columns, f.unexpected_count) for f in result.failures] == [(["value"], 1)]
