@@ -104,8 +104,8 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, recorder: RunRecorder
     slices = t.detect_slices(len(parts))
     detected = [submit(t.detect_partition.fn, ctx, p, slices) for p in parts]
     detect_results = _results(detected, parts)
-    coordination = t.cluster_coordinated_behaviour.fn(ctx, [sig for _, sig in detect_results])
-    recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
+    coordination = t.cluster_coordinated_behaviour.fn(ctx, parts)
+    recorder.record_counts("detect", _sum_counts([o.counts for o in detect_results] + [coordination.counts]))
     recorder.enter("gate:detections.scored")
     _gates(recorder, [submit(t.gate_partitions.fn, ctx, "detections.scored", "detections", [*parts, t.COORDINATION_PART],
                              settings.gate_batch_rows)])  # fmt: skip

@@ -158,8 +158,8 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     slices = t.detect_slices(len(parts))  # a day of fewer partitions than cores: each one scored in slices
     detected = [t.detect_partition.submit(ctx, p, slices) for p in parts]
     detect_results = _results(detected, parts)
-    coordination = t.cluster_coordinated_behaviour(ctx, [sig for _, sig in detect_results])
-    recorder.record_counts("detect", _sum_counts([o.counts for o, _ in detect_results] + [coordination.counts]))
+    coordination = t.cluster_coordinated_behaviour(ctx, parts)
+    recorder.record_counts("detect", _sum_counts([o.counts for o in detect_results] + [coordination.counts]))
     recorder.enter("gate:detections.scored")
     _gates(recorder, [t.gate_partitions.submit(ctx, "detections.scored", "detections", [*parts, t.COORDINATION_PART],
                                                settings.gate_batch_rows)])  # fmt: skip

@@ -324,15 +324,20 @@ def gate_frame(frame: pd.DataFrame, suite: str, partition: str | None = None) ->
 # --- detection ---------------------------------------------------------------------------------------
 
 
-def score_partition_files(ctx: RunContext, part: str, max_chars: int,
-                          chunk_rows: int = 0) -> tuple[PartitionOutcome, pd.DataFrame]:  # fmt: skip
-    """Score one committed items partition and commit its detections (runs in a worker process)."""
+def score_partition_files(ctx: RunContext, part: str, max_chars: int, chunk_rows: int = 0) -> PartitionOutcome:
+    """Score one committed items partition and commit its detections and coordination signatures (runs in a
+    worker process); what a resumed run finds committed is kept."""
     lake = resources.lake(ctx.lake_root)
     done = lake.ref("detections", ctx.day, ctx.run_key, part)
+    signed = lake.ref("signatures", ctx.day, ctx.run_key, part) is not None
+    if done is not None and signed:
+        return PartitionOutcome(part, done.rows, {}, reused=True)
     found, signatures = score_rows(ctx, part, 0, None, max_chars, chunk_rows, signatures_only=done is not None)
+    if not signed:
+        _commit_signatures(ctx, part, signatures)
     if done is not None:
-        return PartitionOutcome(part, done.rows, {}, reused=True), signatures
-    return _commit_detections(ctx, part, found), signatures
+        return PartitionOutcome(part, done.rows, {}, reused=True)
+    return _commit_detections(ctx, part, found)
 
 
 def score_rows(ctx: RunContext, part: str, start: int, stop: int | None, max_chars: int, chunk_rows: int,
@@ -350,6 +355,13 @@ def score_rows(ctx: RunContext, part: str, start: int, stop: int | None, max_cha
     return detect.detect_in_chunks(items, bank, ctx.run_id, max_chars=max_chars, chunk_rows=chunk_rows), signatures
 
 
+def _commit_signatures(ctx: RunContext, part: str, signatures: pd.DataFrame) -> None:
+    """A partition's coordination signatures go to the lake (read back by the day-wide clustering), not through
+    the flow, which keeps every task's result until the run ends."""
+    table = pa.Table.from_pandas(signatures, preserve_index=False) if len(signatures.columns) else pa.table({})
+    resources.lake(ctx.lake_root).write(table, "signatures", ctx.day, ctx.run_key, part)
+
+
 def _commit_detections(ctx: RunContext, part: str, found: pd.DataFrame) -> PartitionOutcome:
     ref = resources.lake(ctx.lake_root).write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, part)
     counts = {f"detections.{k}": int(v) for k, v in found["detector_id"].value_counts().items()}
@@ -364,33 +376,35 @@ def detect_slices(partitions: int) -> int:
 
 
 @task(name="detect-partition", cache_policy=NO_CACHE)
-def detect_partition(ctx: RunContext, part: str, slices: int = 1) -> tuple[PartitionOutcome, pd.DataFrame]:
-    """Run every per-item detector on one partition; return counts and coordination signatures. With `slices`
-    > 1 its rows are scored side by side in that many worker processes, then committed as one partition."""
+def detect_partition(ctx: RunContext, part: str, slices: int = 1) -> PartitionOutcome:
+    """Run every per-item detector on one partition and commit its detections and coordination signatures.
+    With `slices` > 1 its rows are scored side by side in that many worker processes, then committed whole."""
     settings = get_settings()
     lake = resources.lake(ctx.lake_root)
-    if slices <= 1 or _cpu_pool() is None or lake.ref("detections", ctx.day, ctx.run_key, part) is not None:
+    committed = [lake.ref(d, ctx.day, ctx.run_key, part) is not None for d in ("detections", "signatures")]
+    if slices <= 1 or _cpu_pool() is None or any(committed):
         return on_cpu(score_partition_files, ctx, part, settings.max_scoring_chars, settings.detect_chunk_rows)
     rows = lake.ref("items", ctx.day, ctx.run_key, part).rows  # type: ignore[union-attr]
     edges = np.linspace(0, rows, slices + 1).astype(int)
     with ThreadPoolExecutor(max_workers=slices, thread_name_prefix="detect-slice") as pool:
         scored = list(pool.map(lambda b: on_cpu(score_rows, ctx, part, int(b[0]), int(b[1]), settings.max_scoring_chars,
                                                 settings.detect_chunk_rows), itertools.pairwise(edges)))  # fmt: skip
-    found = pd.concat([f for f, _ in scored], ignore_index=True)
-    signatures = pd.concat([sig for _, sig in scored], ignore_index=True)
-    return _commit_detections(ctx, part, found), signatures
+    _commit_signatures(ctx, part, pd.concat([sig for _, sig in scored], ignore_index=True))
+    return _commit_detections(ctx, part, pd.concat([f for f, _ in scored], ignore_index=True))
 
 
 @task(name="cluster-coordinated-behaviour", cache_policy=NO_CACHE)
 @releasing_memory
-def cluster_coordinated_behaviour(ctx: RunContext, signatures: list[pd.DataFrame]) -> PartitionOutcome:
-    """Cross-partition near-duplicate bursts → detections of the coordination policies."""
+def cluster_coordinated_behaviour(ctx: RunContext, parts: list[str]) -> PartitionOutcome:
+    """Cross-partition near-duplicate bursts → detections of the coordination policies (from the partitions'
+    committed signatures)."""
     lake = resources.lake(ctx.lake_root)
     done = lake.ref("detections", ctx.day, ctx.run_key, COORDINATION_PART)
     if done is not None:
         return PartitionOutcome(COORDINATION_PART, done.rows, {}, reused=True)
     bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
-    sigs = [s for s in signatures if len(s)]
+    signatures = (lake.read(lake.part_path("signatures", ctx.day, ctx.run_key, p)) for p in parts)
+    sigs = [s.to_pandas() for s in signatures if s.num_rows]
     found = detect.cluster_coordination(pd.concat(sigs, ignore_index=True) if sigs else pd.DataFrame(), bank, ctx.run_id)
     ref = lake.write(_table(found, DETECTIONS), "detections", ctx.day, ctx.run_key, COORDINATION_PART)
     clusters = found["evidence"].str.extract(r'"cluster_id": "([^"]+)"')[0].nunique() if len(found) else 0
