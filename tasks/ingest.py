@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modsweep.schemas import ITEM_TYPES, ITEMS, QUARANTINE
+from modsweep.tasks.sample import id_hashes
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("item_id", "item_type", "author_id", "created_at", "region", "language")
 DEFAULTS: dict[str, object] = {
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, object] = {
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 # ISO-3166-1 user-assigned codes are never real regions.
 _USER_ASSIGNED = re.compile(r"^(AA|Q[M-Z]|X[A-Z]|ZZ)$")
+DUPLICATE_SEARCH_KEY = "cross-partition-duplicates"  # any fixed key: equal ids hash alike, ids are then compared
 # UTF-8 read as cp1252: a lead byte shown as Ã/Â/â followed by a continuation byte's cp1252 glyph (RE2 syntax).
 _MOJIBAKE = r"[ÃÂâ][\x{80}-\x{ff}€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]"
 
@@ -346,15 +348,21 @@ def quarantine_table(df: pd.DataFrame) -> pa.Table:
 
 def find_cross_partition_duplicates(id_lists: Sequence[pd.Series | pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:
     """Row positions, per partition, of ids already present in an earlier partition (partition order wins)."""
-    return cross_partition_repeats([id_hashes(ids) for ids in id_lists], lambda k: id_lists[k])
+    return cross_partition_repeats([partition_id_hashes(ids) for ids in id_lists], lambda k: id_lists[k])
 
 
-def id_hashes(ids: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """64-bit hashes of one partition's ids (8 bytes an item: what a day-wide duplicate search keeps)."""
+def _id_values(ids: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A partition's ids as a NumPy object array (from pandas or Arrow)."""
     values = ids.to_numpy(dtype=object) if isinstance(ids, pd.Series) else ids.to_numpy(zero_copy_only=False)
+    return values.astype(object, copy=False)
+
+
+def partition_id_hashes(ids: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """64-bit hashes of one partition's ids (8 bytes an item: what a day-wide duplicate search keeps)."""
+    values = _id_values(ids)
     if pd.isna(values).any():
         raise ValueError("item ids must not be null (ingest quarantines rows without one)")
-    return pd.util.hash_array(values.astype(object, copy=False), categorize=False)
+    return id_hashes(values, DUPLICATE_SEARCH_KEY)
 
 
 def cross_partition_repeats(hashes: list[np.ndarray],
@@ -380,8 +388,7 @@ def cross_partition_repeats(hashes: list[np.ndarray],
         rows = np.flatnonzero(np.isin(h, shared))
         repeated = []
         if len(rows):
-            ids = ids_of(k)
-            values = (ids.to_numpy(dtype=object) if isinstance(ids, pd.Series) else ids.to_numpy(zero_copy_only=False))[rows]
+            values = _id_values(ids_of(k))[rows]
             for row, key, value in zip(rows, h[rows], values, strict=True):  # only rows sharing a hash: few
                 if (key, value) in seen:
                     repeated.append(row)

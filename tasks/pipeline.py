@@ -109,11 +109,9 @@ _LIBC = _load_libc() if sys.platform.startswith("linux") else None
 
 
 def _body_then_release(fn: Callable[..., T], *args: Any) -> T:
-    """A stage body in a worker process, then its freed memory back to the system."""
-    try:
-        return fn(*args)
-    finally:
-        release_freed_memory()
+    """A stage body in a worker process, then its freed memory back to the system (a module-level function:
+    what a spawn pool sends must be picklable, a wrapped closure is not)."""
+    return releasing_memory(fn)(*args)
 
 
 def releasing_memory(fn: Callable[..., T]) -> Callable[..., T]:
@@ -217,7 +215,7 @@ def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str],
     def ids_of(k: int) -> pa.ChunkedArray:
         return lake.read(paths[k], columns=["item_id"]).column(0)
 
-    repeats = ingest.cross_partition_repeats([ingest.id_hashes(ids_of(k)) for k in range(len(paths))], ids_of)
+    repeats = ingest.cross_partition_repeats([ingest.partition_id_hashes(ids_of(k)) for k in range(len(paths))], ids_of)
     moves = [(part, path, source, rows) for part, path, source, rows
              in zip(parts, paths, sources, repeats, strict=True) if len(rows)]  # fmt: skip
     # Parquet reads and writes release the GIL: partitions are rewritten side by side.
@@ -457,10 +455,11 @@ def decide_partition_files(ctx: RunContext, part: str, automation_paused: list[s
                                             decided_at=datetime.now(UTC), automation_paused=frozenset(automation_paused))  # fmt: skip
         lake.write(_table(decisions, DECISIONS), "decisions", ctx.day, ctx.run_key, part)
         reused = False
+    hashed = sample.id_hashes(items["item_id"].to_numpy(dtype=object), ctx.seed)  # one hash for both samples' keys
     populations, candidates = sample.partition_strata(items["item_id"], items["region"], scores, decisions,
-                                                      seed=ctx.seed, keep_per_stratum=keep_per_stratum)  # fmt: skip
+                                                      seed=ctx.seed, keep_per_stratum=keep_per_stratum, hashed=hashed)  # fmt: skip
     prevalence = sample.prevalence_candidates(items, scores, seed=ctx.seed, n_per_policy=n_prevalence,
-                                              total_views=total_views)  # fmt: skip
+                                              total_views=total_views, hashed=hashed)  # fmt: skip
     attrs = items[["item_id", "region", "language", "views", "user_reports"]]
     # Sample candidates go to the lake, not back to the flow (which keeps every task's result until it ends);
     # a resumed run keeps the committed ones (they are the same: the keys depend on the run key only).

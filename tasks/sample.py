@@ -50,6 +50,7 @@ def partition_strata(
     *,
     seed: str,
     keep_per_stratum: int,
+    hashed: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per partition: stratum populations and the `keep_per_stratum` smallest-key candidates of each stratum.
 
@@ -67,7 +68,7 @@ def partition_strata(
     band_labels = [f"{edges[i]:.2f}-{edges[i + 1]:.2f}" for i in range(len(edges) - 1)]
     n_codes = len(band_labels) * 2
     rows = np.arange(len(ids))
-    hashed = id_hashes(ids, seed)
+    hashed = id_hashes(ids, seed) if hashed is None else hashed  # the caller may share one hash per partition
     counts, candidates = [], []
     for policy in scores.columns:
         s = scores[policy].to_numpy(dtype=np.float64)
@@ -95,7 +96,8 @@ def partition_strata(
 
 
 def prevalence_candidates(
-    items: pd.DataFrame, scores: pd.DataFrame, *, seed: str, n_per_policy: int, total_views: float
+    items: pd.DataFrame, scores: pd.DataFrame, *, seed: str, n_per_policy: int, total_views: float,
+    hashed: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per policy, a Poisson sample with probability proportional to views: π_i = min(1, n · v_i / V).
 
@@ -105,7 +107,7 @@ def prevalence_candidates(
     views = items["views"].to_numpy(dtype=np.float64)
     pi = np.minimum(1.0, n_per_policy * views / max(total_views, 1.0))
     ids = items["item_id"].to_numpy(dtype=object)
-    hashed = id_hashes(ids, seed)
+    hashed = id_hashes(ids, seed) if hashed is None else hashed
     frames = []
     for policy in scores.columns:
         chosen = np.flatnonzero(uniform_keys(ids, seed, f"prevalence|{policy}", hashed) < pi)

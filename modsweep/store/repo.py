@@ -347,12 +347,6 @@ def _dialect_insert(engine: Engine | Connection, table: Table) -> Any:
     return (sqlite.insert if is_sqlite(engine) else postgresql.insert)(table)
 
 
-def _insert_ignoring_conflicts(engine: Engine, table: Table, rows: list[dict[str, Any]], key: str) -> int:
-    if not rows:
-        return 0
-    return _executemany(engine, _dialect_insert(engine, table).on_conflict_do_nothing(index_elements=[key]), rows)
-
-
 def _insert_frames_ignoring_conflicts(engine: Engine, table: Table, frames: Iterable[pd.DataFrame],
                                       key: str) -> tuple[int, int]:  # fmt: skip
     """Insert the rows of several frames (e.g. one per lake partition, read lazily) in one write transaction,
