@@ -257,14 +257,20 @@ def _instant(text: str) -> tuple[pd.Timestamp | None, str | None]:
     return pd.Timestamp(value).tz_convert("UTC"), None
 
 
-def parse_outcomes(raw: pd.DataFrame, *, reviewer_default: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+CLOCK_SKEW = dt.timedelta(minutes=5)  # a reviewer's clock may run a little ahead; more is a wrong timestamp
+
+
+def parse_outcomes(raw: pd.DataFrame, *, reviewer_default: str | None = None,
+                   now: dt.datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Split a raw outcomes frame into rows the store can apply and rows rejected here.
 
     Valid rows: OUTCOME_COLUMNS (label and final_action lower-cased, timestamps UTC) plus ``__line``. Rejected
     rows: ``__line``, ``rejection`` (malformed_row, missing_value, bad_timestamp, invalid_final_action), ``detail``.
     Raises OutcomesFileError when a required column is missing (then nothing may be applied). Reviewer ids and
-    labels are checked by the store, which also knows unknown and already-decided tasks.
+    labels are checked by the store, which also knows unknown and already-decided tasks. A decision (or claim)
+    timed after `now` (default: the clock) plus CLOCK_SKEW has not happened yet: ``bad_timestamp``.
     """
+    latest = pd.Timestamp(now or dt.datetime.now(dt.UTC)).tz_convert("UTC") + CLOCK_SKEW
     required = [c for c in REQUIRED_OUTCOME_COLUMNS if not (c == "reviewer_id" and reviewer_default)]
     missing = [c for c in required if c not in raw.columns]
     if missing:
@@ -298,12 +304,21 @@ def parse_outcomes(raw: pd.DataFrame, *, reviewer_default: str | None = None) ->
         if problem:
             reject("bad_timestamp", f"decided_at {decided_text!r} {problem}")
             continue
+        if decided > latest:
+            reject(
+                "bad_timestamp",
+                f"decided_at {decided_text} is in the future (now {latest - CLOCK_SKEW:%Y-%m-%dT%H:%M:%SZ})",
+            )
+            continue
         claimed_text = get(row, "claimed_at")
         claimed = None
         if claimed_text is not None:
             claimed, problem = _instant(str(claimed_text))
             if problem:
                 reject("bad_timestamp", f"claimed_at {claimed_text!r} {problem}")
+                continue
+            if claimed > latest:
+                reject("bad_timestamp", f"claimed_at {claimed_text} is in the future")
                 continue
             if claimed > decided:
                 reject("bad_timestamp", f"claimed_at {claimed_text} is after decided_at {decided_text}")

@@ -267,6 +267,25 @@ def test_parse_outcomes_rejects_each_problem_with_a_reason():
     assert rejected[rio.LINE].tolist() == [3, 4]
 
 
+def test_a_decision_timed_in_the_future_is_rejected_with_its_reason(world, tmp_path):
+    engine = world["engine"]
+    future = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # within the clock skew
+    path = tmp_path / "ahead.csv"
+    path.write_text(HEADER + f"t-rb-1,rev-1,violating,remove,,{future}\n"
+                    f"t-rb-2,rev-1,benign,none,{future},{future}\n"
+                    f"t-qa-1,rev-2,benign,none,,{soon}\n", encoding="utf-8")  # fmt: skip
+    out = invoke("import", str(path))
+    assert out.exit_code == 1, out.output
+    report = pd.read_csv(tmp_path / "ahead.rejected.csv", dtype=str, keep_default_na=False)
+    assert dict(zip(report["line"].astype(int), report["rejection"], strict=True)) == {2: "bad_timestamp",
+                                                                                      3: "bad_timestamp"}  # fmt: skip
+    assert report["detail"].str.contains("in the future").all()
+    tasks = _tasks(engine)
+    assert tasks.loc["t-rb-1", "status"] == "open" and tasks.loc["t-rb-2", "status"] == "open"
+    assert tasks.loc["t-qa-1", "status"] == "decided"
+
+
 def test_import_applies_a_valid_file_once_and_audits_every_import(world, tmp_path):
     engine = world["engine"]
     path = tmp_path / "decisions.csv"
