@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from modsweep.cli_audit import explain, export_app
 from modsweep.cli_common import console
@@ -38,10 +38,6 @@ def _quiet_environment() -> None:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
-
-
-
-
 @app.command()
 def generate(
     day: Annotated[str, typer.Option(help="UTC day, YYYY-MM-DD")] = "2026-11-23",
@@ -59,16 +55,37 @@ def generate(
     summary = write_synthetic_day(target, _parse_day(day), rows, seed, partition_rows=settings.partition_rows,
                                   params=GeneratorParams(dirty_share=dirty_share))  # fmt: skip
     console.print(f"generated {rows:,} items for {day} in {time.perf_counter() - t0:.1f} s → {target}")
-    console.print_json(data=json.loads(summary.model_dump_json()) if hasattr(summary, "model_dump_json") else str(summary))
+    console.print_json(
+        data=json.loads(summary.model_dump_json()) if hasattr(summary, "model_dump_json") else str(summary)
+    )
 
 
 @app.command()
 def train(
     synthetic: Annotated[Path | None, typer.Option(help="Train on generator output in this folder")] = None,
-    manifest: Annotated[Path | None, typer.Option(help="Train on the labelled data sets this YAML manifest describes")] = None,
-    data_root: Annotated[Path | None, typer.Option(help="With --manifest: the folder its paths are relative to")] = None,
-    dataset: Annotated[list[str] | None, typer.Option(help="With --manifest: only this data set id (repeatable)")] = None,
-    max_train_rows: Annotated[int | None, typer.Option(min=10, help="With --manifest: cap each data set's training rows")] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="Train on the labelled data sets this YAML manifest describes")
+    ] = None,
+    data_root: Annotated[
+        Path | None, typer.Option(help="With --manifest: the folder its paths are relative to")
+    ] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="With --manifest: only this data set id (repeatable)")
+    ] = None,
+    max_train_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=10,
+            help="With --manifest: cap each data set's training rows (a quick model: registered, not made active unless --promote)",
+        ),
+    ] = None,
+    promote: Annotated[
+        bool | None,
+        typer.Option(
+            "--promote/--no-promote",
+            help="Make the new version the one sweeps use (default: yes, except with --max-train-rows)",
+        ),
+    ] = None,
 ) -> None:
     """Train the text-policy classifiers and register a new model version under MODSWEEP_HOME/models.
 
@@ -83,7 +100,7 @@ def train(
         if data_root is None:
             raise _fail("--manifest needs --data-root (the folder the manifest's paths are relative to)")
         # Both are only read; '..' is allowed here: the shared data sets live beside the repository.
-        return train_from_manifest_command(manifest, data_root, dataset, max_train_rows)
+        return train_from_manifest_command(manifest, data_root, dataset, max_train_rows, promote)
     if data_root is not None or dataset or max_train_rows is not None:
         raise _fail("--data-root, --dataset and --max-train-rows apply only with --manifest")
     from modsweep.registry import save_model
@@ -97,13 +114,19 @@ def train(
         raise _fail(str(exc)) from exc
     t0 = time.perf_counter()
     result = train_text_policy_model(texts, labels, source=f"synthetic:{source}")
-    path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card)
-    table = Table("policy", "positives (train)", "ROC-AUC", "avg precision", "F1@0.5", title=f"{MODEL_NAME} {result.version}")
+    promoted = promote is not False
+    path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card, promote=promoted)
+    table = Table(
+        "policy", "positives (train)", "ROC-AUC", "avg precision", "F1@0.5", title=f"{MODEL_NAME} {result.version}"
+    )
     for label, m in result.card["validation_metrics"].items():
         table.add_row(label, str(m["positives_train"]), f"{m['roc_auc']:.3f}", f"{m['average_precision']:.3f}",
                       f"{m['f1_at_0.5']:.3f}")  # fmt: skip
     console.print(table)
     console.print(f"trained on {len(texts):,} rows in {time.perf_counter() - t0:.1f} s → {path}")
+    from modsweep.cli_train import print_promotion
+
+    print_promotion(result.version, promoted, None)
 
 
 def _parse_day(value: str) -> date:
@@ -201,7 +224,9 @@ def surge(
     pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
     profile: Annotated[str, typer.Option(help="Pack profile")] = "election-surge",
     simulate_reviews: Annotated[Path | None, typer.Option(help="Ground-truth folder: play simulated reviewers")] = None,
-    local: Annotated[bool, typer.Option("--local", help="Run here even when a Prefect server has the deployment")] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Run here even when a Prefect server has the deployment")
+    ] = False,
 ) -> None:
     """An on-demand surge run for some regions and a time window (recorded with trigger `surge` and who asked).
 
@@ -262,24 +287,30 @@ def backfill(
     from rich.progress import Progress
 
     from modsweep.flows.backfill import backfill as backfill_flow
+    from modsweep.flows.backfill import backfill_outcome
 
     days = (last_day - first).days + 1
     results: dict[str, list[str]] = {"swept": [], "skipped": [], "failed": []}
+    failures: list[dict[str, str]] = []
     with Progress(console=console) as progress:
         bar = progress.add_task("backfill", total=days)
         for k in range(days):  # one day per flow call, so the bar moves as days finish
             day = first + timedelta(days=k)
-            out = _guarded(lambda day=day: backfill_flow(start=day, end=day, source=str(folder.resolve()), pack=pack,
-                                                         profile=profile, requested_by=os.environ.get("USER", "cli")))  # fmt: skip
+            out, failed = _guarded(lambda day=day: backfill_outcome(backfill_flow(
+                start=day, end=day, source=str(folder.resolve()), pack=pack, profile=profile,
+                requested_by=os.environ.get("USER", "cli"), return_state=True)))  # fmt: skip
             for key, values in out.items():
                 results[key].extend(values)
+            failures += failed
             progress.advance(bar)
     table = Table("result", "days", "which", title=f"Backfill {first} → {last_day}")
     for key, values in results.items():
         table.add_row(key, str(len(values)), ", ".join(values[:10]) + (" …" if len(values) > 10 else ""))
     console.print(table)
-    if results["failed"]:
-        raise typer.Exit(1)
+    for f in failures:
+        console.print(f"{f['day']} failed: {f['error']}", style="red", markup=False, highlight=False)
+    if failures:
+        raise _fail(f"backfill failed on {len(failures)} of {days} days: {', '.join(f['day'] for f in failures)}", 1)
 
 
 @app.command()
@@ -321,7 +352,9 @@ def print_summary(summary: Any) -> None:
     console.print(table)
     actions = Table("policy", "label", "reduce_reach", "age_restrict", "remove", "escalate", title="Actions by policy")
     for policy, counts in sorted(summary.actions.items()):
-        actions.add_row(policy, *(f"{counts.get(a, 0):,}" for a in ("label", "reduce_reach", "age_restrict", "remove", "escalate")))
+        actions.add_row(
+            policy, *(f"{counts.get(a, 0):,}" for a in ("label", "reduce_reach", "age_restrict", "remove", "escalate"))
+        )
     console.print(actions)
     tasks = Table("review tasks", "count", title="Review tasks")
     for k, v in sorted(summary.review_tasks.items()):
@@ -352,7 +385,9 @@ def demo(
     console.rule("1/3 synthetic data")
     # Partitions of a quarter of the day at most, so both cores score partitions at once.
     partition_rows = min(settings.partition_rows, max(rows // 4, 1_000))
-    write_synthetic_day(train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=partition_rows)
+    write_synthetic_day(
+        train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=partition_rows
+    )
     write_synthetic_day(source_dir, sweep_day, rows, seed=42, partition_rows=partition_rows)
     console.print(f"generated training and sweep days in {time.perf_counter() - t0:.1f} s")
     console.rule("2/3 training the text classifiers")
@@ -360,7 +395,9 @@ def demo(
     texts, labels = read_synthetic_training_set(train_dir, TEXT_POLICIES)
     result = train_text_policy_model(texts, labels, source=f"synthetic:{train_dir}")
     save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card)
-    console.print(f"model {MODEL_NAME} {result.version} trained on {len(texts):,} rows in {time.perf_counter() - t1:.1f} s")
+    console.print(
+        f"model {MODEL_NAME} {result.version} trained on {len(texts):,} rows in {time.perf_counter() - t1:.1f} s"
+    )
     console.rule("3/3 daily sweep (Prefect flow)")
     t2 = time.perf_counter()
     summary = _run_sweep(sweep_day, source_dir / "items", "community-guidelines", "standard", "manual", "demo",
@@ -375,7 +412,9 @@ def score(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, TSV, JSONL or Parquet file")],
     text_column: Annotated[str, typer.Option(help="Column holding the text")],
     out: Annotated[Path, typer.Option(help="Output Parquet file")],
-    input_format: Annotated[str | None, typer.Option("--format", help="csv|tsv|jsonl|parquet (default: from suffix)")] = None,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="csv|tsv|jsonl|parquet (default: from suffix)")
+    ] = None,
     pack: Annotated[str, typer.Option(help="Policy pack name or YAML path")] = "community-guidelines",
     profile: Annotated[str, typer.Option(help="Pack profile")] = "standard",
     label_column: Annotated[str | None, typer.Option(help="Binary label column: print per-policy ROC-AUC")] = None,
@@ -442,7 +481,29 @@ app.add_typer(reviews_app, name="reviews")
 app.add_typer(export_app, name="export")
 app.command("explain")(explain)
 
-policy_app = typer.Typer(no_args_is_help=True, help="Policy automation (the circuit breaker), recorded in the audit log.")
+models_app = typer.Typer(no_args_is_help=True, help="The model registry: versions, and which one sweeps use.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Registered model versions: which one sweeps use, when each was trained, on what."""
+    from modsweep.cli_train import models_list_command
+
+    models_list_command(as_json)
+
+
+@models_app.command("promote")
+def models_promote(version: Annotated[str, typer.Argument(help="A version from `modsweep models list`")]) -> None:
+    """Make a registered version the one sweeps use (recorded in the audit log)."""
+    from modsweep.cli_train import models_promote_command
+
+    models_promote_command(version)
+
+
+policy_app = typer.Typer(
+    no_args_is_help=True, help="Policy automation (the circuit breaker), recorded in the audit log."
+)
 app.add_typer(policy_app, name="policy")
 
 
@@ -508,16 +569,26 @@ def audit(
     if as_json:
         print(json.dumps(outcome, default=str, indent=2))
         return
+    from modsweep.tasks.findings import sentences
+
     console.print(f"{outcome['metrics']} metrics ({outcome['gate']}), report {outcome['report']}")
-    for f in outcome["findings"]:
-        console.print(f"[{'red' if f['severity'] == 'critical' else 'yellow'}]{f['severity']}[/]: {f}")
+    for f, text in zip(outcome["findings"], sentences(outcome["findings"]), strict=True):
+        console.print(text, style="red" if f.get("severity") == "critical" else "yellow", markup=False, highlight=False)
+    if not outcome["findings"]:
+        console.print("no findings")
 
 
 @app.command()
 def serve(
-    timezone: Annotated[str | None, typer.Option(help="Time zone of the daily schedule (default MODSWEEP_SCHEDULE_TIMEZONE, UTC)")] = None,
-    cron: Annotated[str | None, typer.Option(help="Cron of the daily sweep (default infra/prefect.yaml's: 0 2 * * *)")] = None,
-    source: Annotated[Path | None, typer.Option(help="Source folder (default MODSWEEP_SOURCE, MODSWEEP_HOME/source/items)")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Time zone of the daily schedule (default MODSWEEP_SCHEDULE_TIMEZONE, UTC)")
+    ] = None,
+    cron: Annotated[
+        str | None, typer.Option(help="Cron of the daily sweep (default infra/prefect.yaml's: 0 2 * * *)")
+    ] = None,
+    source: Annotated[
+        Path | None, typer.Option(help="Source folder (default MODSWEEP_SOURCE, MODSWEEP_HOME/source/items)")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Flow runs at once (default: no limit)")] = None,
 ) -> None:
     """Serve daily-sweep (on its schedule), surge-run and backfill from this process; needs a Prefect server."""
@@ -564,7 +635,9 @@ def history(
     if as_json:
         print(json.dumps(runs, default=str, indent=2))
         return
-    table = Table("run", "flow", "trigger", "state", "started", "pack", "policy sha256", "items", "gates", title="Run history")
+    table = Table(
+        "run", "flow", "trigger", "state", "started", "pack", "policy sha256", "items", "gates", title="Run history"
+    )
     for r in runs:
         ingest = (r.get("stage_counts") or {}).get("ingest", {})
         gates = r.get("gate_results") or []
@@ -603,14 +676,34 @@ def show(
         table.add_row("prefect UI", link)
     if record.get("error"):
         e = record["error"]
-        table.add_row("error", f"stage {e.get('stage')} partition {e.get('partition')}: {e.get('type')}: {e.get('message')}")
+        table.add_row(
+            "error", f"stage {e.get('stage')} partition {e.get('partition')}: {e.get('type')}: {e.get('message')}"
+        )
     console.print(table)
+    _print_findings(record)
     gates = Table("suite", "partition", "rows", "result", "failed expectations", title="Gate results")
     for g in record.get("gate_results") or []:
         failures = "; ".join(f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])}) ×{f.get('unexpected_count')}"
                              for f in g.get("failures", []))  # fmt: skip
         gates.add_row(g.get("suite", ""), str(g.get("partition")), str(g.get("rows")), g.get("severity", ""), failures)
     console.print(gates)
+
+
+def _print_findings(record: dict[str, Any]) -> None:
+    """The latest audit's findings, one sentence each, and the policies whose automation was paused."""
+    from rich.text import Text
+
+    from modsweep.ledger import findings_of
+    from modsweep.tasks.findings import sentences
+
+    found = findings_of(record)
+    table = Table("severity", Column("finding", overflow="fold"), title=f"Findings ({len(found)})")
+    for f, text in zip(found, sentences(found), strict=True):
+        table.add_row(Text(str(f.get("severity", ""))), Text(text))  # data shown literally, never as markup
+    console.print(table if found else "Findings: none")
+    paused = ((record.get("stage_counts") or {}).get("audit") or {}).get("automation_paused_during_run")
+    if paused:
+        console.print(f"automation paused (circuit breaker) during this run: {', '.join(paused)}", markup=False)
 
 
 @app.command("verify-log")

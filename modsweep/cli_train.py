@@ -20,9 +20,13 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def train_from_manifest_command(
-    manifest: Path, data_root: Path, datasets: list[str] | None, max_train_rows: int | None
+    manifest: Path, data_root: Path, datasets: list[str] | None, max_train_rows: int | None, promote: bool | None = None
 ) -> None:
-    """Train, save to MODSWEEP_HOME/models, print per data set validation metrics (exit 2 on bad input)."""
+    """Train, save to MODSWEEP_HOME/models, print per data set validation metrics (exit 2 on bad input).
+
+    The new version becomes the one runs use unless its training rows were capped (`max_train_rows`, a quick
+    model): that one is only registered, unless `promote` says so; `promote=False` never promotes.
+    """
     from modsweep.config import get_settings
     from modsweep.registry import save_model
     from modsweep.tasks.datasets import ManifestError, load_manifest
@@ -48,7 +52,8 @@ def train_from_manifest_command(
     except (ManifestError, FileNotFoundError, ValueError) as exc:  # a missing file, column or label value
         raise _fail(f"{manifest}: {exc}" if str(manifest) not in str(exc) else str(exc)) from exc
     seconds = time.perf_counter() - t0
-    path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card)
+    promoted = promote if promote is not None else max_train_rows is None
+    path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card, promote=promoted)
 
     card = result.card
     removal, review = card["thresholds"]["removal"], card["thresholds"]["review"]
@@ -75,6 +80,74 @@ def train_from_manifest_command(
     console.print(
         f"trained on {card['training_data']['rows']:,} rows in {seconds:.1f} s → {path} (model card: card.json)"
     )
+    print_promotion(result.version, promoted, max_train_rows)
+
+
+def print_promotion(version: str, promoted: bool, max_train_rows: int | None) -> None:
+    """Say which model runs use after training: the new version, or (a capped or unpromoted one) the old one."""
+    from modsweep.config import get_settings
+    from modsweep.registry import ModelNotFoundError, resolve_version
+    from modsweep.tasks.train import MODEL_NAME
+
+    if promoted:
+        console.print(f"model {MODEL_NAME} {version} is now the one sweeps use")
+        return
+    try:
+        active = f"sweeps keep using {resolve_version(get_settings().models_dir, MODEL_NAME)}"
+    except ModelNotFoundError:
+        active = "no model is active yet, so sweeps cannot run"
+    why = (
+        f"trained with --max-train-rows {max_train_rows} (a quick model)"
+        if max_train_rows
+        else "trained with --no-promote"
+    )
+    console.print(f"[yellow]note:[/yellow] {MODEL_NAME} {version} was {why} and is registered but not active; "
+                  f"{active}. To use it: `modsweep models promote {version}` (or train again with --promote)")  # fmt: skip
+
+
+def models_list_command(as_json: bool) -> None:
+    """Registered versions of the text-policy model, which one runs use, and what each was trained on."""
+    import json
+
+    from modsweep.config import get_settings
+    from modsweep.registry import list_versions
+    from modsweep.tasks.train import MODEL_NAME
+
+    versions = list_versions(get_settings().models_dir, MODEL_NAME)
+    if as_json:
+        print(json.dumps(versions, indent=2, default=str))
+        return
+    if not versions:
+        console.print(f"no {MODEL_NAME} model under {get_settings().models_dir}; run `modsweep train`")
+        return
+    table = Table("version", "active", "created", "rows", "capped at", "trained on", title=f"{MODEL_NAME} versions")
+    for v in versions:
+        table.add_row(v["version"], "yes" if v["active"] else "", str(v["created_at"] or "")[:19],
+                      f"{v['rows']:,}" if v["rows"] is not None else "", str(v["max_train_rows"] or ""),
+                      str(v["source"] or ""))  # fmt: skip
+    console.print(table)
+
+
+def models_promote_command(version: str) -> None:
+    """Make a registered version the one runs use (recorded in the audit log)."""
+    from modsweep import resources, store
+    from modsweep.cli_common import actor
+    from modsweep.config import get_settings
+    from modsweep.registry import ModelNotFoundError, promote_model, resolve_version
+    from modsweep.tasks.train import MODEL_NAME
+
+    models_dir = get_settings().models_dir
+    try:
+        previous = resolve_version(models_dir, MODEL_NAME)
+    except ModelNotFoundError:
+        previous = None
+    try:
+        promote_model(models_dir, MODEL_NAME, version)
+    except ModelNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    store.append_audit(resources.store_engine(), actor=actor(), event="model.promoted", subject=f"{MODEL_NAME}@{version}",
+                       payload={"version": version, "previous": previous})  # fmt: skip
+    console.print(f"model {MODEL_NAME} {version} is now the one sweeps use (was {previous or 'none'})")
 
 
 def _print_uncovered(labels: list[str]) -> None:

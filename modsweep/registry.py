@@ -15,8 +15,9 @@ class ModelNotFoundError(FileNotFoundError):
     """No trained model where scoring expected one; the message names the command to run."""
 
 
-def save_model(models_dir: Path, name: str, version: str, model: Any, card: dict[str, Any]) -> Path:
-    """Write model + card atomically and point `latest` at this version."""
+def save_model(models_dir: Path, name: str, version: str, model: Any, card: dict[str, Any], *,
+               promote: bool = True) -> Path:  # fmt: skip
+    """Write model + card atomically; with `promote`, point `latest` (the version runs use) at this version."""
     target = models_dir / name / version
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
@@ -28,11 +29,35 @@ def save_model(models_dir: Path, name: str, version: str, model: Any, card: dict
         staging.rmdir()
     else:
         os.replace(staging, target)
-    latest = target.parent / "LATEST"
+    if promote:
+        promote_model(models_dir, name, version)
+    return target
+
+
+def promote_model(models_dir: Path, name: str, version: str) -> None:
+    """Make a registered version the one runs use (`LATEST`), atomically."""
+    if not (models_dir / name / version / "model.joblib").is_file():
+        raise ModelNotFoundError(
+            f"no model {name}@{version} under {models_dir}; `modsweep models list` shows the versions"
+        )
+    latest = models_dir / name / "LATEST"
     tmp = latest.with_suffix(".tmp")
     tmp.write_text(version)
     os.replace(tmp, latest)
-    return target
+
+
+def list_versions(models_dir: Path, name: str) -> list[dict[str, Any]]:
+    """Registered versions of a model, oldest first, each with its card's training summary and whether runs use it."""
+    folder = models_dir / name
+    latest = (folder / "LATEST").read_text().strip() if (folder / "LATEST").is_file() else None
+    out = []
+    for card_path in sorted(folder.glob("*/card.json"), key=lambda p: p.stat().st_mtime):
+        card = json.loads(card_path.read_text())
+        data = card.get("training_data") or {}
+        out.append({"version": card_path.parent.name, "active": card_path.parent.name == latest,
+                    "created_at": card.get("created_at"), "rows": data.get("rows"), "source": data.get("source"),
+                    "max_train_rows": (card.get("training_params") or {}).get("max_train_rows")})  # fmt: skip
+    return out
 
 
 def resolve_version(models_dir: Path, name: str, version: str = "latest") -> str:

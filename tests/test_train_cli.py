@@ -35,9 +35,20 @@ def test_train_manifest_registers_a_model_and_prints_validation_metrics(modsweep
         assert text in result.output, text
     # The default pack's policies without training data are named: sweeps skip those classifiers.
     assert "hate.speech/hate-classifier" in result.output and "minor_safety/minors-classifier" in result.output
+    # A capped model is registered but not made the one sweeps use, and the output says so.
+    latest = modsweep_home / "models" / MODEL_NAME / "LATEST"
+    (version,) = [p.parent.name for p in (modsweep_home / "models" / MODEL_NAME).glob("*/card.json")]
+    assert not latest.exists()
+    assert "registered but not active" in result.output and f"modsweep models promote {version}" in result.output
+    listed = CliRunner().invoke(app, ["models", "list", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.output)[0] == json.loads(listed.output)[0] | {
+        "version": version, "active": False, "max_train_rows": 800}  # fmt: skip
+    promoted = CliRunner().invoke(app, ["models", "promote", version])
+    assert promoted.exit_code == 0, promoted.output
     model, card = load_model(modsweep_home / "models", MODEL_NAME)
     assert model.labels == ["deceptive.spam", "self_harm"]
-    assert (modsweep_home / "models" / MODEL_NAME / "LATEST").read_text() == card["version"]
+    assert latest.read_text() == card["version"] == version
+    assert CliRunner().invoke(app, ["models", "promote", "no-such-version"]).exit_code == 2
     spam = card["training_data"]["datasets"]["sms-spam"]
     assert spam["rows_train"] == 800 and spam["validation"]["rows"] > 1000 and spam["validation"]["roc_auc"] > 0.95
     assert card["training_data"]["source"] == f"manifest:{manifest}" and json.dumps(card)
@@ -115,3 +126,4 @@ def test_train_without_manifest_still_trains_on_synthetic_output(modsweep_home, 
     assert "F1@0.5" in result.output and "trained on" in result.output
     model, card = load_model(modsweep_home / "models", MODEL_NAME)
     assert card["training_data"]["source"].startswith("synthetic:") and "minor_safety" in model.labels
+    assert "is now the one sweeps use" in result.output
