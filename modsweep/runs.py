@@ -42,6 +42,16 @@ class RunContext(BaseModel):
         return (self.window_start, self.window_end)
 
 
+def run_day(run: dict[str, Any]) -> date | None:
+    """The lake day of a ledger run: a daily sweep's `day`, a surge's first day (`since`); None if it has neither."""
+    params = run.get("parameters") or {}
+    if params.get("day"):
+        return date.fromisoformat(str(params["day"]))
+    if params.get("since"):
+        return datetime.fromisoformat(str(params["since"])).astimezone(UTC).date()
+    return None
+
+
 def day_window(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)

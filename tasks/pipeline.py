@@ -34,7 +34,7 @@ from prefect.tasks import exponential_backoff
 
 from modsweep import resources, store
 from modsweep.config import get_settings
-from modsweep.runs import RunContext
+from modsweep.runs import RunContext, run_day
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, REVIEW_TASKS
 from modsweep.tasks import approval, audit, decide, detect, ingest, review, sample
 
@@ -646,7 +646,7 @@ def audit_quality(ctx: RunContext, baseline_days: int = 7) -> pd.DataFrame:
     decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["policy_id", "automated", "user_reports"]).to_pandas()
     since = datetime.combine(ctx.day - timedelta(days=baseline_days), datetime.min.time(), tzinfo=UTC)
     earlier = [r for r in store.list_runs(engine, flow=ctx.flow, state="completed", since=since, limit=200)
-               if r["run_key"] != ctx.run_key and r["parameters"].get("day", "") < ctx.day.isoformat()]  # fmt: skip
+               if r["run_key"] != ctx.run_key and run_day(r) is not None and run_day(r) < ctx.day]  # fmt: skip
     baseline_pops = [_populations_of(lake, r) for r in earlier]
     baseline = pd.concat([b for b in baseline_pops if b is not None] or [pd.DataFrame(columns=populations.columns)])
     volumes = [int(r["stage_counts"].get("ingest", {}).get("processed", 0)) for r in earlier]
@@ -677,7 +677,9 @@ def _views_by_region(lake: Any, ctx: RunContext) -> tuple[pd.Series, int]:
 
 
 def _populations_of(lake: Any, run: dict[str, Any]) -> pd.DataFrame | None:
-    day = date.fromisoformat(run["parameters"]["day"])
+    day = run_day(run)
+    if day is None:
+        return None
     ref = lake.ref("samples", day, run["run_key"], "populations")
     return lake.read(ref).to_pandas() if ref is not None else None
 

@@ -60,3 +60,21 @@ def test_cli_surge_validates_its_input(sweep_home, synthetic_day):
     ok = runner.invoke(app, ["surge", "--region", "BR", "--since", "2026-11-23T20:00", "--until", "2026-11-23T22:00",
                              "--source", src])  # fmt: skip
     assert ok.exit_code == 0, ok.output
+
+
+def test_two_surges_with_different_regions_and_windows_share_one_store(sweep_home, synthetic_day, store_backend):
+    """The second surge's audit reads the first surge's ledger row as a baseline (it has `since`, not `day`)."""
+    from modsweep.flows.surge_run import surge_run
+
+    src = str(synthetic_day["items"])
+    first = surge_run(regions=["US"], since=datetime(2026, 11, 23, 6, tzinfo=UTC),
+                      until=datetime(2026, 11, 23, 12, tzinfo=UTC), source=src, requested_by="desk-1")  # fmt: skip
+    second = surge_run(regions=["DE", "IN"], since=datetime(2026, 11, 23, 12, tzinfo=UTC),
+                       until=datetime(2026, 11, 23, 20, tzinfo=UTC), source=src, requested_by="desk-2")  # fmt: skip
+    engine = resources.store_engine()
+    assert first.run_key != second.run_key
+    for summary in (first, second):
+        run = store.get_run(engine, summary.run_id)
+        assert run["state"] == "completed", run.get("error")
+        assert "metrics" in run["stage_counts"]["audit"]
+    assert set(store.fetch_decisions(engine, run_key=second.run_key)["region"]) <= {"DE", "IN"}
