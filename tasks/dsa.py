@@ -386,8 +386,10 @@ def statements_frame(statements: Iterable[Statement | Mapping[str, Any]]) -> pd.
 
 
 def to_json_line(statement: Statement) -> str:
-    """Compact, deterministic JSON (field order fixed by the model, UTF-8 kept as is)."""
-    return json.dumps(statement.to_api(), ensure_ascii=False, separators=(",", ":"))
+    """Compact, deterministic JSON (field order fixed by the model, UTF-8 kept as is but U+2028/U+2029 escaped, so
+    no line reader splits a statement)."""
+    text = json.dumps(statement.to_api(), ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def api_batches(statements: list[Statement], size: int = API_BATCH_SIZE) -> list[dict[str, Any]]:

@@ -225,8 +225,11 @@ def normalise_rows(
         reason[new] = why
         detail[new] = what
 
-    item_id = _text(df["item_id"]).str.strip()
-    flag(item_id.isna().to_numpy() | (item_id == "").fillna(True).to_numpy(dtype=bool), "null_item_id", "item_id is empty")
+    # An id is kept byte for byte (a platform's id may end in a space or U+2029; stripping it would name an
+    # item the platform does not have, or merge two ids); only an id of nothing but whitespace counts as empty.
+    item_id = _text(df["item_id"])
+    blank = (item_id.str.strip() == "").fillna(True).to_numpy(dtype=bool)
+    flag(item_id.isna().to_numpy() | blank, "null_item_id", "item_id is empty or only whitespace")
     for col in ("author_id", "item_type", "region", "language"):
         v = _text(df[col]).str.strip()
         flag((v.isna() | (v == "")).to_numpy(dtype=bool, na_value=True), "missing_value", f"{col} is empty")

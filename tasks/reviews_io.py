@@ -169,9 +169,17 @@ def render_csv(frame: pd.DataFrame) -> bytes:
 
 
 def render_jsonl(frame: pd.DataFrame) -> bytes:
-    """One JSON object per line, keys in EXPORT_COLUMNS order, content verbatim (UTF-8, not escaped)."""
-    lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in _export_records(frame)]
+    """One JSON object per line, keys in EXPORT_COLUMNS order, content verbatim (UTF-8, not escaped) except
+    U+2028/U+2029, written as JSON escapes: readers that split lines on them (Python's splitlines, JavaScript)
+    would otherwise cut a record in two; every JSON parser reads the same value back."""
+    lines = [json_line(r) for r in _export_records(frame)]
     return "".join(f"{line}\n" for line in lines).encode("utf-8")
+
+
+def json_line(record: Any) -> str:
+    """Compact JSON on one line in every reader's sense (U+2028 and U+2029 escaped)."""
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 RENDERERS = {"csv": render_csv, "jsonl": render_jsonl}

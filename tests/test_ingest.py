@@ -48,7 +48,9 @@ def raw_rows(n: int = 6) -> pd.DataFrame:
 
 
 def run(raw: pd.DataFrame, max_chars: int = 1_000):
-    return normalise_rows(raw, source_file="f.parquet", source_name="test", run_id="r1", window=WINDOW, max_item_chars=max_chars)
+    return normalise_rows(
+        raw, source_file="f.parquet", source_name="test", run_id="r1", window=WINDOW, max_item_chars=max_chars
+    )
 
 
 def test_clean_rows_pass_and_match_the_item_schema():
@@ -132,12 +134,18 @@ def test_cross_partition_duplicates_are_found_in_later_partitions_only():
 def test_a_hash_collision_never_quarantines_a_distinct_id():
     """The day-wide search keeps only 64-bit hashes; equal hashes are checked on the ids themselves."""
     parts = [pa.array(["B", "x"]), pa.array(["A", "y"]), pa.array(["A", "B", "z"])]
-    collided = [np.array([7, 1], dtype=np.uint64), np.array([7, 2], dtype=np.uint64), np.array([7, 7, 3], dtype=np.uint64)]
+    collided = [
+        np.array([7, 1], dtype=np.uint64),
+        np.array([7, 2], dtype=np.uint64),
+        np.array([7, 7, 3], dtype=np.uint64),
+    ]
     read = []
     out = cross_partition_repeats(collided, lambda k: read.append(k) or parts[k])
     assert [o.tolist() for o in out] == [[], [], [0, 1]]  # A repeats part 1's A (not part 0's B); B repeats part 0
     assert sorted(read) == [0, 1, 2]  # ids read only where hashes collided
-    assert [o.tolist() for o in cross_partition_repeats([np.array([1], dtype=np.uint64)] * 1, parts.__getitem__)] == [[]]
+    assert [o.tolist() for o in cross_partition_repeats([np.array([1], dtype=np.uint64)] * 1, parts.__getitem__)] == [
+        []
+    ]
 
 
 def test_scope_keeps_the_window_and_regions_and_counts_the_rest():
@@ -146,7 +154,9 @@ def test_scope_keeps_the_window_and_regions_and_counts_the_rest():
     items = run(raw_rows()).items
     items.loc[0, "region"] = "US"
     items.loc[1, "created_at"] = pd.Timestamp("2026-11-23T20:00:00Z")
-    kept, out = select_scope(items, (datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)), ("DE",))
+    kept, out = select_scope(
+        items, (datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)), ("DE",)
+    )
     assert out == 2 and len(kept) == 4 and set(kept["region"]) == {"DE"}
 
 
@@ -165,3 +175,16 @@ def test_hostile_values_in_any_column_are_quarantined_or_kept_never_crash():
     assert reasons[0] == "undecodable_text" and reasons[2] == "invalid_value"
     assert items_table(result.items).num_rows == result.counts["processed"]  # everything kept is storable
     quarantine_table(result.quarantine)
+
+
+def test_item_ids_are_kept_byte_for_byte_and_blank_ones_quarantined():
+    """Trailing (or leading) whitespace is part of an id: stripping it would name an item the platform does not
+    have, or merge two distinct ids. An id of nothing but whitespace is empty."""
+    raw = raw_rows(8)
+    raw["item_id"] = ["abc\u2029", "abc", "x ", "x", " lead", "tab\t", "\u00a0", "\u2029 "]
+    result = run(raw)
+    assert result.items["item_id"].tolist() == ["abc\u2029", "abc", "x ", "x", " lead", "tab\t"]
+    assert result.quarantine["reason"].tolist() == ["null_item_id", "null_item_id"]
+    assert result.quarantine["item_id"].tolist() == ["\u00a0", "\u2029 "]
+    assert items_table(result.items).column("item_id").to_pylist() == result.items["item_id"].tolist()
+    assert all(len(r) == 0 for r in find_cross_partition_duplicates([pd.Series(["x"]), pd.Series(["x "])]))
