@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow
@@ -11,7 +11,8 @@ from modsweep import resources, store
 from modsweep.config import get_settings
 from modsweep.runs import RunContext, day_window
 from modsweep.tasks import pipeline as t
-from modsweep.tasks.report import publish_report
+from modsweep.tasks.findings import sentences
+from modsweep.tasks.report import publish_report, report_file
 
 
 def context_of(record: dict[str, Any]) -> RunContext:
@@ -43,10 +44,14 @@ def audit_run(run: str, requested_by: str = "unknown") -> dict[str, Any]:
     gate = t.gate_frame(metrics, "metrics.audited", "metrics")
     written = t.persist_metrics(ctx, metrics)
     findings = t.apply_findings(ctx, metrics)
-    report = publish_report(ctx, record["run_id"])
     outcome = {"metrics": len(metrics), "metrics_written": written, "findings": findings, "gate": gate["severity"],
-               "report": str(report)}  # fmt: skip
-    store.update_run(engine, record["run_id"], stage_counts={"re_audit": outcome}, gate_results=[gate])
+               "report": str(report_file(ctx)), "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
+               "requested_by": requested_by}  # fmt: skip
+    # The ledger first, then the report: the rewritten report shows this audit's findings.
+    store.update_run(engine, record["run_id"], stage_counts={"re_audit": outcome}, gate_results=[gate],
+                     outputs={"findings": findings})  # fmt: skip
     store.append_audit(engine, actor=requested_by, event="run.audited", subject=record["run_id"],
-                       payload={k: v for k, v in outcome.items() if k != "findings"} | {"findings": len(findings)})  # fmt: skip
+                       payload={k: v for k, v in outcome.items() if k != "findings"}
+                       | {"findings": sentences(findings)})  # fmt: skip
+    publish_report(ctx, record["run_id"])
     return outcome

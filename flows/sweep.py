@@ -31,7 +31,7 @@ from modsweep.serving import run_key_lock
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError, warm_up_in_background
-from modsweep.tasks.report import publish_report
+from modsweep.tasks.report import publish_report, report_file
 
 
 class QuarantineCeilingError(RuntimeError):
@@ -204,15 +204,19 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     findings = t.apply_findings(ctx, metrics)
     recorder.record_counts("audit", {"metrics": len(metrics), "metrics_written": written, "findings": findings,
                                      "automation_paused_during_run": paused})  # fmt: skip
+    recorder.update(outputs={"findings": findings})  # the latest audit's findings (a re-audit replaces them)
 
     recorder.enter("report")
-    report_path = publish_report(ctx, recorder.run_id)
+    report_path = report_file(ctx)
     outputs = {"report": str(report_path), "lake": ctx.lake_root}
-    recorder.finish(outputs)
+    summarised = t.summarise_outputs(ctx)
+    recorder.finish(outputs)  # closed first, so the report shows the run's final state and end time
+    with recorder.after_finish("report"):
+        publish_report(ctx, recorder.run_id)
     summary = RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
                          items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
                          quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
-                         report_path=str(report_path), **t.summarise_outputs(ctx))  # fmt: skip
+                         report_path=str(report_path), **summarised)  # fmt: skip
     logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
                 summary.quarantined, report_path)  # fmt: skip
     return summary

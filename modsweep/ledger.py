@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,3 +73,24 @@ class RunRecorder:
         store.finish_run(self.engine, self.run_id, "completed", outputs=outputs)
         store.append_audit(self.engine, actor="system", event="run.completed", subject=self.run_id,
                            payload={"run_key": self.run_key, "outputs": outputs})  # fmt: skip
+
+    @contextmanager
+    def after_finish(self, stage: str) -> Iterator[None]:
+        """Time work done once the run is closed (its report shows the final state and end time) as `stage`."""
+        t0 = time.perf_counter()
+        self.stage = stage
+        yield
+        seconds = round(time.perf_counter() - t0, 3)
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + seconds, 3)
+        store.update_run(self.engine, self.run_id, outputs={"stage_seconds": {stage: self.seconds[stage]}})
+
+
+def findings_of(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings of a run's latest audit (a re-audit replaces the sweep's own), each with a `text` sentence."""
+    if "findings" in (run.get("outputs") or {}):
+        return list(run["outputs"]["findings"] or [])
+    counts = run.get("stage_counts") or {}
+    for stage in ("re_audit", "audit"):
+        if isinstance(counts.get(stage), dict) and "findings" in counts[stage]:
+            return list(counts[stage]["findings"] or [])
+    return []

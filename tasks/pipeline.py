@@ -36,7 +36,7 @@ from modsweep import resources, store
 from modsweep.config import get_settings
 from modsweep.runs import RunContext, run_day
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, REVIEW_TASKS
-from modsweep.tasks import approval, audit, decide, detect, ingest, review, sample
+from modsweep.tasks import approval, audit, decide, detect, findings, ingest, review, sample
 
 IO_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(1), "retry_jitter_factor": 0.5}
 COORDINATION_PART = "coordination"
@@ -696,6 +696,12 @@ def apply_findings(ctx: RunContext, metrics: pd.DataFrame) -> list[dict[str, Any
                       f"below the floor {f['floor']:.2f} in run {ctx.run_id}")  # fmt: skip
             f["circuit_breaker_tripped"] = store.set_policy_automation(
                 engine, str(f["policy_id"]), state="paused", reason=reason, changed_by="circuit-breaker", run_id=ctx.run_id)
+    found = findings.with_text(findings.annotate(found, metrics))  # one sentence each, the same in every view
+    if found:
+        store.append_audit(engine, actor="system", event="audit.findings", subject=ctx.run_id,
+                           payload={"run_key": ctx.run_key, "findings": findings.sentences(found),
+                                    "circuit_breaker_tripped": [f["policy_id"] for f in found
+                                                                if f.get("circuit_breaker_tripped")]})  # fmt: skip
     return found
 
 

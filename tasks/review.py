@@ -7,6 +7,8 @@ import pandas as pd
 
 from modsweep.tasks.sample import uniform_keys
 
+SIMULATED_REVIEWER_PREFIX = "sim-reviewer-"  # how reports tell simulated outcomes from people's
+
 
 def simulate_outcomes(
     tasks: pd.DataFrame,
@@ -40,7 +42,7 @@ def simulate_outcomes(
     return pd.DataFrame(
         {
             "task_id": ids,
-            "reviewer_id": [f"sim-reviewer-{r:02d}" for r in reviewer],
+            "reviewer_id": [f"{SIMULATED_REVIEWER_PREFIX}{r:02d}" for r in reviewer],
             "label": np.where(label_violating, "violating", "benign"),
             "final_action": final_action,
             "claimed_at": claimed.to_numpy(),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from modsweep import resources, store
 from modsweep.cli import app
+from modsweep.tasks.approval import markdown_text
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -66,3 +69,53 @@ def test_audit_command_recomputes_metrics_after_reviews_arrive(sweep_home, synth
     assert "automated_precision" in set(after["metric"]) and "proactive_rate" in set(after["metric"])
     assert store.get_run(engine, summary.run_id)["stage_counts"]["re_audit"]["metrics"] == len(after)
     assert CliRunner().invoke(app, ["audit", "nope"]).exit_code == 2
+
+
+def _newest_artifact(key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    return str(max(found, key=lambda a: a.created).data)
+
+
+def test_a_re_audit_finding_reaches_the_ledger_report_artifact_and_audit_log_as_a_sentence(sweep_home, synthetic_day):
+    from modsweep.tasks.review import simulate_outcomes
+
+    summary = _sweep(synthetic_day, simulate=False)
+    engine = resources.store_engine()
+    tasks = store.fetch_review_tasks(engine, run_key=summary.run_key, status="open")
+    truth = pd.concat([pd.read_parquet(f) for f in Path(synthetic_day["truth"]).rglob("*.parquet")])
+    # Reviewers reject half of the true violations: automated precision falls below the floors.
+    store.apply_review_outcomes(engine, simulate_outcomes(tasks, truth, accuracy=0.5, false_positive_rate=0.0, seed="t"))
+    runner = CliRunner()
+    out = runner.invoke(app, ["audit", summary.run_id[:8]])
+    assert out.exit_code == 0, out.output
+    run = store.get_run(engine, summary.run_id)
+    found = [f for f in run["outputs"]["findings"] if f["kind"] == "precision_below_floor"]
+    assert found and run["stage_counts"]["re_audit"]["findings"] == run["outputs"]["findings"]
+    tripped = {f["policy_id"] for f in found if f["circuit_breaker_tripped"]}
+    assert tripped and tripped <= set(store.paused_policies(engine))
+    first = next(f for f in found if f["circuit_breaker_tripped"])
+    text = first["text"]
+    assert text.startswith(f"Critical: {first['policy_id']}, all regions: automated precision {first['value']:.3f} "
+                           f"(95% CI {first['ci_low']:.3f}–{first['ci_high']:.3f}, n = {first['n']} ")  # fmt: skip
+    assert f"below the floor {first['floor']:.2f}; circuit breaker tripped" in text
+    assert text in " ".join(out.output.split()) and "{'" not in out.output  # the CLI prints sentences, not dicts
+
+    shown = runner.invoke(app, ["show", summary.run_id[:8]])
+    assert shown.exit_code == 0 and f"Findings ({len(run['outputs']['findings'])})" in shown.output
+    assert first["policy_id"] in shown.output and "circuit breaker tripped" in " ".join(shown.output.split())
+    history = json.loads(runner.invoke(app, ["history", "--json"]).output)
+    assert next(r for r in history if r["run_id"] == summary.run_id)["outputs"]["findings"] == run["outputs"]["findings"]
+
+    report = Path(run["outputs"]["report"]).read_text(encoding="utf-8")
+    assert "No findings" not in report and str(escape(text)) in report  # as the template escapes it
+    assert "Run completed at" in report and "latest re-audit" in report
+    assert markdown_text(text) in _newest_artifact(f"daily-sweep-{synthetic_day['day'].isoformat()}")
+    log = pd.read_sql("select event, subject, payload from audit_log order by seq", engine)
+    mine = log[log["subject"] == summary.run_id]
+    assert text in " ".join(mine.loc[mine["event"] == "audit.findings", "payload"].astype(str))
+    assert text in " ".join(mine.loc[mine["event"] == "run.audited", "payload"].astype(str))
+    assert set(log.loc[log["event"] == "policy.automation.paused", "subject"]) >= tripped
