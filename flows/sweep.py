@@ -26,6 +26,7 @@ from modsweep.runs import (
     list_window_files,
     make_run_key,
     reject_parent_references,
+    resolve_source,
 )
 from modsweep.serving import run_key_lock
 from modsweep.tasks import pipeline as t
@@ -54,6 +55,8 @@ class RunSummary(BaseModel):
     review_tasks: dict[str, int]
     gates: dict[str, str]
     report_path: str | None
+    out_of_scope: int = 0  # valid rows outside the run's window or regions (read = processed + quarantined + this)
+    note: str | None = None  # e.g. "no items in window …": the run completed with nothing to do
 
 
 def run_sweep(
@@ -75,6 +78,7 @@ def run_sweep(
     reject_parent_references(source=source, pack=pack, simulate_reviews_from=simulate_reviews_from,
                              golden_set_from=golden_set_from)  # fmt: skip
     settings = get_settings()
+    source = str(resolve_source(Path(source))[0])  # generator output: its items/, not truth/ or golden/
     files = list_window_files(Path(source), window)
     policy_pack = resources.pack(pack, profile)
     model_version = resources.model_version_for(pack, profile)
@@ -135,6 +139,10 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     settings = get_settings()
     logger = get_run_logger()
     recorder.enter("ingest")
+    if not files:  # a partitioned source with no date= folder for the window's days
+        recorder.record_counts("ingest", {"read": 0, "processed": 0, "quarantined": 0, "out_of_scope": 0})
+        return _finish_empty(ctx, recorder, {"read": 0, "processed": 0, "quarantined": 0, "out_of_scope": 0},
+                             "no source partition for its days")  # fmt: skip
     warm_up_in_background()  # Great Expectations loads (≈ 2 s) while the workers ingest
     ingested = [t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)]
     outcomes = _results(ingested, [f"part-{i:05d}" for i in range(len(files))])
@@ -150,6 +158,8 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
     if share > settings.quarantine_ceiling:
         raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}")
+    if ingest_counts["processed"] == 0:  # every valid row outside the window or regions: nothing to decide
+        return _finish_empty(ctx, recorder, ingest_counts, f"{ingest_counts.get('out_of_scope', 0):,} rows out of scope")
     recorder.enter("gate:items.ingested")
     _gates(recorder, [t.gate_partitions.submit(ctx, "items.ingested", "items", parts, settings.gate_batch_rows)])
 
@@ -179,7 +189,8 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
         return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
                           items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
                           quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
-                          report_path=outputs["report"], actions=outputs["candidate_actions"], review_tasks={})  # fmt: skip
+                          report_path=outputs["report"], actions=outputs["candidate_actions"], review_tasks={},
+                          out_of_scope=ingest_counts.get("out_of_scope", 0))  # fmt: skip
     recorder.enter("approval")
     _approve_removal_surges(ctx, recorder)
     recorder.enter("store:decisions")
@@ -216,10 +227,24 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     summary = RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
                          items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
                          quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
-                         report_path=str(report_path), **summarised)  # fmt: skip
+                         report_path=str(report_path), out_of_scope=ingest_counts.get("out_of_scope", 0),
+                         **summarised)  # fmt: skip
     logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
                 summary.quarantined, report_path)  # fmt: skip
     return summary
+
+
+def _finish_empty(ctx: RunContext, recorder: RunRecorder, counts: dict[str, int], why: str) -> RunSummary:
+    """A window without items to process completes as a run that says so: nothing decided, sampled or reported."""
+    scope = f" for {', '.join(ctx.regions)}" if ctx.regions else ""
+    note = (f"no items in window {ctx.window_start:%Y-%m-%dT%H:%M}Z – {ctx.window_end:%Y-%m-%dT%H:%M}Z{scope} "
+            f"({why})")  # fmt: skip
+    recorder.finish({"note": note, "empty_window": True})
+    get_run_logger().info("sweep %s: %s", ctx.run_key, note)
+    return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
+                      items_read=counts.get("read", 0), items_processed=0, quarantined=counts.get("quarantined", 0),
+                      out_of_scope=counts.get("out_of_scope", 0), actions={}, review_tasks={},
+                      gates=_worst_gate_results(recorder.gates), report_path=None, note=note)  # fmt: skip
 
 
 def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:

@@ -162,12 +162,28 @@ def _guarded(call: Any) -> Any:
         raise _fail(f"run failed: {type(exc).__name__}: {exc}", 1) from exc
 
 
+def _check_source(source: Path, what: str = "--source") -> Path:
+    """The folder of items to read (exit 2 naming the problem when there is none), before Prefect starts."""
+    from modsweep.runs import SOURCE_SUFFIXES, list_source_files, resolve_source
+
+    _safe_path(source, what)
+    if not source.exists():
+        raise _fail(
+            f"{what} {source} does not exist (give the folder `modsweep generate` wrote items/ into, or a file)"
+        )
+    folder, note = resolve_source(source)
+    if note:
+        console.print(f"note: {note}")
+    if not list_source_files(folder):
+        raise _fail(f"{what} {folder} holds no source files ({', '.join(SOURCE_SUFFIXES)})")
+    return folder.resolve()
+
+
 def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, requested_by: str,
                simulate_from: Path | None, golden_from: Path | None = None) -> Any:  # fmt: skip
     _quiet_environment()
     _validate_pack(pack, profile)
-    if not source.exists():
-        raise _fail(f"source {source} does not exist")
+    source = _check_source(source)
     from modsweep.flows.daily_sweep import daily_sweep
 
     return _guarded(lambda: daily_sweep(day=day, source=str(source.resolve()), pack=pack, profile=profile,
@@ -240,11 +256,13 @@ def surge(
     end = _parse_time(until, "--until") if until else datetime.now(UTC)
     start = end - _parse_duration(last) if last else _parse_time(since, "--since")
     settings = get_settings()
-    folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
+    if source:
+        _safe_path(source, "--source")
     if simulate_reviews:
         _safe_path(simulate_reviews, "--simulate-reviews")
     _quiet_environment()
     _validate_pack(pack, profile)
+    folder = _check_source(source if source else settings.home / "source" / "items")
     from modsweep.runs import utc_window
 
     _guarded(lambda: utc_window(start, end))  # a bad window is bad input here, not a failed run on a worker
@@ -281,9 +299,9 @@ def backfill(
     if last_day < first:
         raise _fail(f"--end {end} is before --start {start}")
     settings = get_settings()
-    folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
     _quiet_environment()
     _validate_pack(pack, profile)
+    folder = _check_source(source if source else settings.home / "source" / "items")
     from rich.progress import Progress
 
     from modsweep.flows.backfill import backfill as backfill_flow
@@ -323,10 +341,10 @@ def shadow(
 ) -> None:
     """Run a candidate pack beside the live one without enforcing anything; report the differences per policy."""
     settings = get_settings()
-    folder = _safe_path(source, "--source") if source else settings.home / "source" / "items"
     _quiet_environment()
     _validate_pack(candidate, profile, "--candidate")
     _validate_pack(live_pack, profile, "--live-pack")
+    folder = _check_source(source if source else settings.home / "source" / "items")
     from modsweep.flows.shadow_run import shadow_run
 
     summary = _guarded(lambda: shadow_run(candidate=candidate, day=_parse_day(day), source=str(folder.resolve()),
@@ -336,11 +354,14 @@ def shadow(
 
     from modsweep import store
 
-    policies = pd.DataFrame(store.get_run(_engine(), summary.run_id)["stage_counts"]["shadow"]["policies"])
+    compared = store.get_run(_engine(), summary.run_id)["stage_counts"]["shadow"]
+    policies = pd.DataFrame(compared["policies"])
     table = Table(*policies.columns, title=f"Shadow run {summary.run_id[:8]}: {candidate} vs {live_pack} on {day}")
     for row in policies.itertuples(index=False):
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
+    for note in compared.get("notes", []):
+        console.print(note, markup=False, highlight=False)
     console.print(f"details: {summary.report_path}")
 
 
@@ -349,7 +370,11 @@ def print_summary(summary: Any) -> None:
     table.add_row("items read", f"{summary.items_read:,}")
     table.add_row("processed", f"{summary.items_processed:,}")
     table.add_row("quarantined", f"{summary.quarantined:,}")
+    table.add_row("out of scope", f"{getattr(summary, 'out_of_scope', 0):,}")
     console.print(table)
+    if getattr(summary, "note", None):
+        console.print(f"[yellow]{summary.note}[/yellow]: the run completed with nothing to decide")
+        return
     actions = Table("policy", "label", "reduce_reach", "age_restrict", "remove", "escalate", title="Actions by policy")
     for policy, counts in sorted(summary.actions.items()):
         actions.add_row(

@@ -95,7 +95,11 @@ def list_source_files(source: Path, day: date | None = None) -> list[Path]:
         return [source]
     if not source.is_dir():
         raise FileNotFoundError(f"source {source} does not exist")
-    folder = source / f"date={day.isoformat()}" if day is not None and (source / f"date={day.isoformat()}").is_dir() else source
+    folder = (
+        source / f"date={day.isoformat()}"
+        if day is not None and (source / f"date={day.isoformat()}").is_dir()
+        else source
+    )
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES)
     return files
 
@@ -107,21 +111,40 @@ def reject_parent_references(**paths: str | None) -> None:
             raise ValueError(f"flow parameter {name}={value!r} contains '..'; give a path without parent references")
 
 
-def list_window_files(source: Path, window: tuple[datetime, datetime]) -> list[tuple[Path, tuple[datetime, datetime]]]:
-    """Source files for every UTC day the window touches, each with the day it holds (its valid window).
+GENERATOR_EXTRAS = ("truth", "golden")  # what `modsweep generate` writes beside items/: never items
 
-    A source without `date=` folders is taken to hold the window's first day.
+
+def resolve_source(source: Path) -> tuple[Path, str | None]:
+    """The folder of items in `source`: `modsweep generate --out DIR` writes DIR/items/ beside DIR/truth/ and
+    DIR/golden/ (ground truth, not items), so such a DIR means its items/; returns the folder and a note saying so."""
+    items = source / "items"
+    if source.is_dir() and items.is_dir() and any((source / extra).is_dir() for extra in GENERATOR_EXTRAS):
+        return items, f"{source} is generator output: reading its items/ ({', '.join(GENERATOR_EXTRAS)} are not items)"
+    return source, None
+
+
+def list_window_files(source: Path, window: tuple[datetime, datetime]
+                      ) -> list[tuple[Path, tuple[datetime, datetime] | tuple[None, None]]]:  # fmt: skip
+    """Source files that can hold the window's items, each with the day its `date=` folder says it holds.
+
+    A source of `date=YYYY-MM-DD/` folders is read only for the days the window touches (none of them present:
+    no files, an empty window); a row outside its folder's day is misfiled and quarantined at ingest. A file
+    or a folder without `date=` folders is read whole, its day unknown (`(None, None)`): rows outside the
+    window are out of scope, not bad data. Raises FileNotFoundError when the source is missing or holds no
+    source file at all.
     """
+    source, _ = resolve_source(source)
+    if not source.exists():
+        raise FileNotFoundError(f"source {source} does not exist")
     first, last = window[0].date(), (window[1] - timedelta(microseconds=1)).date()
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
-    if source.is_dir() and any((source / f"date={d.isoformat()}").is_dir() for d in days):
-        pairs = [(f, day_window(d)) for d in days if (source / f"date={d.isoformat()}").is_dir()
-                 for f in list_source_files(source, d)]  # fmt: skip
-    else:
-        pairs = [(f, day_window(first)) for f in list_source_files(source)]
-    if not pairs:
-        raise FileNotFoundError(f"no source files under {source} for {first} to {last}")
-    return pairs
+    if source.is_dir() and any(p.is_dir() for p in source.glob("date=*")):
+        return [(f, day_window(d)) for d in days if (source / f"date={d.isoformat()}").is_dir()
+                for f in list_source_files(source, d)]  # fmt: skip
+    files = list_source_files(source)
+    if not files:
+        raise FileNotFoundError(f"no source files ({', '.join(SOURCE_SUFFIXES)}) under {source}")
+    return [(f, (None, None)) for f in files]
 
 
 def input_fingerprint(files: list[Path] | list[tuple[Path, Any]]) -> str:

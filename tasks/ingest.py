@@ -204,10 +204,14 @@ def normalise_rows(
     source_file: str,
     source_name: str,
     run_id: str,
-    window: tuple[datetime, datetime],
+    window: tuple[datetime, datetime] | tuple[None, None],
     max_item_chars: int,
 ) -> IngestResult:
-    """Check every row; good rows become canonical items, the rest are quarantined with the first failing reason."""
+    """Check every row; good rows become canonical items, the rest are quarantined with the first failing reason.
+
+    `window` is the day the file holds (its `date=` folder): a row outside it is misfiled (`outside_window`);
+    `(None, None)` when the file's day is unknown (the run's scope selection counts such rows as out of scope).
+    """
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise SourceSchemaError(f"{source_file}: missing required column(s) {missing}; found {sorted(raw.columns)}")
@@ -236,18 +240,29 @@ def normalise_rows(
         df[col] = v
     created_at, bad_ts = _parse_timestamps(df["created_at"])
     flag(bad_ts, "bad_timestamp", "created_at is unparseable or has no time zone")
-    start, end = pd.Timestamp(window[0]).tz_convert("UTC"), pd.Timestamp(window[1]).tz_convert("UTC")
-    outside = ((created_at < start) | (created_at >= end)).to_numpy(dtype=bool, na_value=False)
-    flag(outside, "outside_window", f"created_at outside [{start.isoformat()}, {end.isoformat()})")
+    if window[0] is not None and window[1] is not None:
+        start, end = pd.Timestamp(window[0]).tz_convert("UTC"), pd.Timestamp(window[1]).tz_convert("UTC")
+        outside = ((created_at < start) | (created_at >= end)).to_numpy(dtype=bool, na_value=False)
+        flag(
+            outside,
+            "outside_window",
+            f"created_at outside its partition's day [{start.isoformat()}, {end.isoformat()})",
+        )
 
     df["item_type"] = df["item_type"].str.lower()
     flag(~df["item_type"].isin(ITEM_TYPES).to_numpy(dtype=bool), "invalid_enum", f"item_type not in {list(ITEM_TYPES)}")
     region = df["region"].str.upper()
-    bad_region = ~region.str.fullmatch(r"[A-Z]{2}").fillna(False) | region.str.fullmatch(_USER_ASSIGNED.pattern).fillna(False)
+    bad_region = ~region.str.fullmatch(r"[A-Z]{2}").fillna(False) | region.str.fullmatch(_USER_ASSIGNED.pattern).fillna(
+        False
+    )
     flag(bad_region.to_numpy(dtype=bool), "invalid_enum", "region is not an ISO-3166-1 alpha-2 code")
     df["region"] = region
     language = df["language"].str.lower()
-    flag(~language.str.fullmatch(r"[a-z]{2}").fillna(False).to_numpy(dtype=bool), "invalid_enum", "language is not ISO-639-1")
+    flag(
+        ~language.str.fullmatch(r"[a-z]{2}").fillna(False).to_numpy(dtype=bool),
+        "invalid_enum",
+        "language is not ISO-639-1",
+    )
     df["language"] = language
 
     for col in ("text", "transcript", "ocr_text"):
@@ -255,7 +270,11 @@ def normalise_rows(
         # Lone surrogates were replaced by U+FFFD already (Arrow-backed strings cannot hold them).
         undecodable = s.str.contains("\ufffd", regex=False)
         flag(undecodable.fillna(False).to_numpy(dtype=bool), "undecodable_text", f"{col} has undecodable characters")
-        flag((s.str.len() > max_item_chars).fillna(False).to_numpy(dtype=bool), "oversize_text", f"{col} over {max_item_chars} chars")
+        flag(
+            (s.str.len() > max_item_chars).fillna(False).to_numpy(dtype=bool),
+            "oversize_text",
+            f"{col} over {max_item_chars} chars",
+        )
         arrow = pa.chunked_array(pa.array(s.array))
         suspect = pc.match_substring_regex(arrow, _MOJIBAKE).to_numpy(zero_copy_only=False)
         suspect = np.asarray(pd.Series(suspect).fillna(False), dtype=bool) & (reason == "")
@@ -302,7 +321,9 @@ def normalise_rows(
     return IngestResult(items=to_items_frame(good), quarantine=quarantine, counts=counts)
 
 
-def quarantine_frame(raw_rows: pd.DataFrame, source_file: str, reasons: np.ndarray, details: np.ndarray, run_id: str) -> pd.DataFrame:
+def quarantine_frame(
+    raw_rows: pd.DataFrame, source_file: str, reasons: np.ndarray, details: np.ndarray, run_id: str
+) -> pd.DataFrame:
     """Quarantined rows with their reason and the whole original row as JSON (nothing is lost)."""
     raw_json = raw_rows.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
     lines = raw_json.splitlines() if len(raw_rows) else []

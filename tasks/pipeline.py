@@ -150,19 +150,19 @@ COUNTS_KEY = b"modsweep.ingest_counts"
 
 
 @task(name="ingest-partition", cache_policy=NO_CACHE, **IO_RETRIES)
-def ingest_partition(ctx: RunContext, source_file: str, index: int, valid_start: datetime,
-                     valid_end: datetime) -> PartitionOutcome:  # fmt: skip
+def ingest_partition(ctx: RunContext, source_file: str, index: int, valid_start: datetime | None,
+                     valid_end: datetime | None) -> PartitionOutcome:  # fmt: skip
     """Read one source file, keep valid in-scope rows as canonical items and quarantine the rest with reasons.
 
-    Rows outside the file's day are quarantined; valid rows outside the run's window or regions are
-    counted as out of scope. The counts travel in the items partition's metadata, so a resumed run
+    Rows outside the file's day (its `date=` folder; None: unknown) are quarantined as misfiled; valid rows
+    outside the run's window or regions are counted as out of scope. The counts travel in the items partition's metadata, so a resumed run
     reports the same numbers without reading the source again.
     """
     return on_cpu(ingest_source_file, ctx, source_file, index, valid_start, valid_end, get_settings().max_item_chars)
 
 
-def ingest_source_file(ctx: RunContext, source_file: str, index: int, valid_start: datetime, valid_end: datetime,
-                       max_item_chars: int) -> PartitionOutcome:  # fmt: skip
+def ingest_source_file(ctx: RunContext, source_file: str, index: int, valid_start: datetime | None,
+                       valid_end: datetime | None, max_item_chars: int) -> PartitionOutcome:  # fmt: skip
     """The body of `ingest_partition` (runs in a worker process when there is a pool)."""
     lake = resources.lake(ctx.lake_root)
     part = part_name(index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -60,6 +61,64 @@ def test_cli_surge_validates_its_input(sweep_home, synthetic_day):
     ok = runner.invoke(app, ["surge", "--region", "BR", "--since", "2026-11-23T20:00", "--until", "2026-11-23T22:00",
                              "--source", src])  # fmt: skip
     assert ok.exit_code == 0, ok.output
+    # The summary shows every row read: read = processed + quarantined + out of scope, on screen too.
+    shown = {
+        k: int(v.replace(",", ""))
+        for k, v in re.findall(r"│ (items read|processed|quarantined|out of scope)\s+│\s+([\d,]+)", ok.output)
+    }
+    assert set(shown) == {"items read", "processed", "quarantined", "out of scope"}, ok.output
+    assert shown["items read"] == shown["processed"] + shown["quarantined"] + shown["out of scope"] == 20_000
+    assert shown["out of scope"] > shown["processed"] > 0
+
+
+def test_surge_and_backfill_over_days_without_data_complete_with_nothing_to_do(sweep_home, synthetic_day):
+    """The demo source holds 2026-11-23 only: a surge of the last 6 h and a backfill day before it read no file,
+    quarantine nothing and complete (exit 0) saying the window had no items."""
+    runner = CliRunner()
+    src = str(synthetic_day["items"])
+    surge = runner.invoke(app, ["surge", "--region", "US", "--last", "6h", "--source", src])
+    assert surge.exit_code == 0, surge.output
+    assert "no items in window" in surge.output and "quarantined" in surge.output
+    backfill = runner.invoke(app, ["backfill", "--start", "2026-11-21", "--end", "2026-11-22", "--source", src])
+    assert backfill.exit_code == 0, backfill.output
+    engine = resources.store_engine()
+    runs = store.list_runs(engine)
+    assert len(runs) == 3 and {r["state"] for r in runs} == {"completed"}
+    for run in runs:
+        assert run["stage_counts"]["ingest"] == {"read": 0, "processed": 0, "quarantined": 0, "out_of_scope": 0}
+        assert "no items in window" in run["outputs"]["note"]
+
+
+def test_rows_of_a_flat_source_outside_the_window_are_out_of_scope_not_quarantined(sweep_home, synthetic_day,
+                                                                                   tmp_path):  # fmt: skip
+    """A folder without date= sub-folders: the files' day is unknown, so a window that misses every row is empty
+    (out of scope), not 100% bad data."""
+    import shutil
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for f in sorted(synthetic_day["items"].rglob("*.parquet"))[:2]:
+        shutil.copy(f, flat / f.name)
+    result = CliRunner().invoke(app, ["surge", "--region", "DE", "--since", "2026-11-25T00:00", "--until",
+                                      "2026-11-25T06:00", "--source", str(flat)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "no items in window" in result.output
+    (run,) = store.list_runs(resources.store_engine())
+    ingest = run["stage_counts"]["ingest"]
+    assert ingest["read"] == 10_000 and ingest["processed"] == 0
+    assert ingest["read"] == ingest["quarantined"] + ingest["out_of_scope"]
+    assert "quarantined.outside_window" not in ingest and ingest["quarantined"] < 0.05 * ingest["read"]
+
+
+def test_generator_output_folder_as_source_reads_its_items_only(sweep_home, synthetic_day):
+    """`generate --out DIR` writes DIR/items, DIR/truth and DIR/golden: `sweep --source DIR` reads items/ and says so."""
+    root = synthetic_day["items"].parent
+    result = CliRunner().invoke(app, ["sweep", "--day", "2026-11-23", "--source", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "generator output: reading its items/" in result.output
+    (run,) = store.list_runs(resources.store_engine())
+    assert run["parameters"]["source_files"] == len(list(synthetic_day["items"].rglob("*.parquet")))
+    assert run["stage_counts"]["ingest"]["read"] == 20_000
 
 
 def test_two_surges_with_different_regions_and_windows_share_one_store(sweep_home, synthetic_day, store_backend):
