@@ -169,6 +169,15 @@ def _write_batches(directory: Path, day: date, bodies: list[dict[str, Any]]) -> 
     return written
 
 
+def _swept(engine: Any, day: date) -> bool:
+    """Whether a completed (non-shadow) run of the ledger covers `day`."""
+    from modsweep import store
+    from modsweep.runs import run_day
+
+    runs = store.list_runs(engine, state="completed", limit=100_000)
+    return any(run_day(r) == day and r["trigger"] != "shadow" for r in runs)
+
+
 @export_app.command("dsa")
 def export_dsa(
     day: Annotated[str, typer.Option(help="Decision day (the swept day), YYYY-MM-DD")],
@@ -190,6 +199,9 @@ def export_dsa(
         raise _fail(f"--api-batches {batch_dir} is not a directory")
     engine = _engine()
     enforced, runs = _enforced_for_day(engine, when)
+    if not runs and not _swept(engine, when):  # an empty file would read as "no enforcement that day"
+        raise _fail(f"no completed sweep of {when} in the ledger: nothing to export (sweep it first: "
+                    f"`modsweep sweep --day {when} --source DIR`; `modsweep history` lists the runs)")  # fmt: skip
     scoped = dsa.in_dsa_scope(enforced)
 
     lake = _lake()

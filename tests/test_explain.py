@@ -186,8 +186,18 @@ def test_export_rejects_an_invalid_statement_naming_the_field_and_writes_the_res
 
 def test_export_and_explain_reject_bad_input(modsweep_home, tmp_path):
     runner, app = CliRunner(), _app()
-    empty = runner.invoke(app, ["export", "dsa", "--day", "2026-01-01", "--out", str(tmp_path / "none.jsonl")])
-    assert empty.exit_code == 0 and (tmp_path / "none.jsonl").read_bytes() == b""
+    # A day never swept is an error (exit 2, no file), not an empty export that reads as "no enforcement".
+    never = runner.invoke(app, ["export", "dsa", "--day", "2026-01-01", "--out", str(tmp_path / "none.jsonl")])
+    assert never.exit_code == 2 and "no completed sweep of 2026-01-01" in never.output, never.output
+    assert not (tmp_path / "none.jsonl").exists()
+    # A day swept without enforcement gives an empty file, exit 0.
+    engine = resources.store_engine()
+    run_id = store.start_run(engine, run_key="key-empty", flow="daily-sweep", trigger="manual", requested_by="pytest",
+                             parameters={"day": "2026-01-02"}, policy_pack="community-guidelines",
+                             policy_version="2026.11.1", policy_sha256="0" * 64, code_version="test")  # fmt: skip
+    store.finish_run(engine, run_id, "completed")
+    empty = runner.invoke(app, ["export", "dsa", "--day", "2026-01-02", "--out", str(tmp_path / "empty.jsonl")])
+    assert empty.exit_code == 0 and (tmp_path / "empty.jsonl").read_bytes() == b"", empty.output
     assert runner.invoke(app, ["export", "dsa", "--day", "23/11/2026"]).exit_code == 2
     assert runner.invoke(app, ["export", "dsa", "--day", "2026-11-23", "--out", "../escape.jsonl"]).exit_code == 2
     assert runner.invoke(app, ["export", "transparency", "--start", "2026-11-23", "--end", "2026-11-01"]).exit_code == 2
