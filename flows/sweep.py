@@ -175,7 +175,8 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
                                                settings.gate_batch_rows)])  # fmt: skip
 
     recorder.enter("decide")
-    paused = t.read_paused_policies()
+    # A shadow decides under the live run's circuit-breaker state, so its differences are the candidate pack's.
+    paused = t.read_paused_policies() if shadow_of is None else t.paused_during_live_run(shadow_of)
     keep = t.qa_keep_per_stratum(ctx)
     decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
     decide_results = _results(decided, parts)
@@ -183,7 +184,7 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     _gates(recorder, [t.gate_partitions.submit(ctx, "decisions.made", "decisions", parts, settings.gate_batch_rows)])
     if shadow_of is not None:  # a shadow run enforces nothing: compare with the live run and stop
         recorder.enter("shadow-diff")
-        outputs = t.compare_with_live(ctx, shadow_of)
+        outputs = t.compare_with_live(ctx, shadow_of, paused)
         recorder.record_counts("shadow", outputs)
         recorder.finish(outputs)
         return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,

@@ -724,9 +724,21 @@ def summarise_outputs(ctx: RunContext) -> dict[str, Any]:
     return {"actions": actions, "review_tasks": by_state}
 
 
+@task(name="read-live-run-automation", cache_policy=NO_CACHE, **IO_RETRIES)
+def paused_during_live_run(live_run_key: str) -> list[str]:
+    """Policies whose automation was paused when the live run of this key decided (a shadow decides the same
+    way); the current state when there is no completed live run (the comparison then says so)."""
+    engine = resources.store_engine()
+    live = store.last_completed_run(engine, live_run_key)
+    if live is None:
+        return store.paused_policies(engine)
+    return sorted(((live.get("stage_counts") or {}).get("audit") or {}).get("automation_paused_during_run") or [])
+
+
 @task(name="compare-with-live", cache_policy=NO_CACHE, **IO_RETRIES)
-def compare_with_live(ctx: RunContext, live_run_key: str) -> dict[str, Any]:
-    """Diff this (shadow) run's decisions against the live run's, with expected precision from past reviews."""
+def compare_with_live(ctx: RunContext, live_run_key: str, decided_paused: list[str]) -> dict[str, Any]:
+    """Diff this (shadow) run's decisions against the live run's, with expected precision from past reviews;
+    the circuit breaker's effects (`decided_paused`: the live run's paused policies) are reported apart."""
     from prefect.artifacts import create_markdown_artifact
 
     from modsweep.tasks import shadow
@@ -739,8 +751,13 @@ def compare_with_live(ctx: RunContext, live_run_key: str) -> dict[str, Any]:
         raise FileNotFoundError(f"no live decisions for {ctx.day} (run key {live_run_key}): run the daily sweep first")
     live = lake.read_all("decisions", ctx.day, live_run_key, columns=cols).to_pandas()
     diff = shadow.diff_decisions(live, candidate)
-    reviewed = store.fetch_review_tasks(resources.store_engine(), status="decided")
+    engine = resources.store_engine()
+    reviewed = store.fetch_review_tasks(engine, status="decided")
     summary = shadow.summarise_diff(diff, shadow.band_precision(reviewed[reviewed["replica"] == 0]))
+    paused_now = store.paused_policies(engine)
+    if len(summary):
+        summary = shadow.with_automation(summary, candidate, decided_paused, paused_now)
+    notes = shadow.automation_notes(summary, decided_paused, paused_now) if len(summary) else []
     out_dir = get_settings().reports_dir / ctx.day.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"shadow-{ctx.run_key}.csv"
@@ -748,10 +765,11 @@ def compare_with_live(ctx: RunContext, live_run_key: str) -> dict[str, Any]:
     lake.write(pa.Table.from_pandas(diff.astype({"score_live": "float64", "score_candidate": "float64"}), preserve_index=False),
                "samples", ctx.day, ctx.run_key, "shadow-diff")  # fmt: skip
     table = shadow.markdown_table(summary.drop(columns="examples").round(3)) if len(summary) else "no decisions"
-    create_markdown_artifact(key=f"shadow-{ctx.run_key}", markdown=f"# Shadow run vs live ({live_run_key})\n\n{table}",
+    notes_md = "".join(f"\n- {approval.markdown_text(n)}" for n in notes)
+    create_markdown_artifact(key=f"shadow-{ctx.run_key}", markdown=f"# Shadow run vs live ({live_run_key})\n\n{table}\n{notes_md}",
                              description="Candidate pack vs live pack")  # fmt: skip
     actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in candidate.groupby("policy_id")}
     records = summary.drop(columns="examples")
     records = records.astype(object).where(records.notna(), None).to_dict("records")  # NaN is not JSON
-    return {"report": str(path), "live_run_key": live_run_key, "policies": records,
-            "candidate_actions": actions}
+    return {"report": str(path), "live_run_key": live_run_key, "policies": records, "candidate_actions": actions,
+            "automation": {"compared_paused": decided_paused, "paused_now": paused_now}, "notes": notes}

@@ -68,3 +68,31 @@ def markdown_table(frame: pd.DataFrame) -> str:
     body = ["| " + " | ".join("" if pd.isna(v) else markdown_text(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]  # fmt: skip
     return "\n".join([head, rule, *body])
+
+
+def with_automation(summary: pd.DataFrame, candidate: pd.DataFrame, decided_paused: list[str],
+                    paused_now: list[str]) -> pd.DataFrame:  # fmt: skip
+    """Per policy: the circuit-breaker state both packs were compared under, the state now, and how many of the
+    candidate's automated actions would go to human review instead if it went live today (paused now)."""
+    automated = candidate[candidate["automated"].astype(bool)]["policy_id"].value_counts()
+    out = summary.copy()
+    out["automation_compared"] = ["paused" if p in decided_paused else "on" for p in out["policy_id"]]
+    out["automation_now"] = ["paused" if p in paused_now else "on" for p in out["policy_id"]]
+    out["to_review_if_live_now"] = [int(automated.get(p, 0)) if p in paused_now else 0 for p in out["policy_id"]]
+    return out
+
+
+def automation_notes(summary: pd.DataFrame, decided_paused: list[str], paused_now: list[str]) -> list[str]:
+    """Sentences that keep changes from the candidate pack apart from the circuit breaker's effects."""
+    then = ", ".join(sorted(decided_paused)) or "none"
+    notes = [f"Both packs are compared under the live run's circuit-breaker state (automation paused then: {then}), "
+             "so every new, dropped or changed action above comes from the candidate pack."]  # fmt: skip
+    for r in summary.itertuples():
+        if r.policy_id in paused_now and r.policy_id not in decided_paused:
+            notes.append(f"{r.policy_id}: automation is paused now (circuit breaker); if the candidate went live today, "
+                         f"its {r.to_review_if_live_now:,} automated actions of this policy would go to human review "
+                         "instead (not counted as changes).")  # fmt: skip
+        elif r.policy_id in decided_paused and r.policy_id not in paused_now:
+            notes.append(f"{r.policy_id}: automation was paused when the live run decided and is on now; both packs "
+                         "are compared with it paused, so its actions show as escalations to review.")  # fmt: skip
+    return notes

@@ -10,7 +10,7 @@ import yaml
 
 from modsweep import resources, store
 from modsweep.policy import resolve_pack_path
-from modsweep.tasks.shadow import band_precision, diff_decisions, summarise_diff
+from modsweep.tasks.shadow import automation_notes, band_precision, diff_decisions, summarise_diff, with_automation
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -22,7 +22,9 @@ def test_diff_and_expected_precision_on_hand_built_decisions():
                          "score": [0.95, 0.93, 0.91], "automated": True, "region": "DE"})  # fmt: skip
     diff = diff_decisions(live, cand).set_index("item_id")["change"].to_dict()
     assert diff == {"a": "same", "b": "dropped", "c": "changed", "d": "new"}
-    reviewed = pd.DataFrame({"policy_id": "hate.speech", "score": [0.95, 0.92, 0.5], "label": ["violating", "benign", "benign"]})
+    reviewed = pd.DataFrame(
+        {"policy_id": "hate.speech", "score": [0.95, 0.92, 0.5], "label": ["violating", "benign", "benign"]}
+    )
     s = summarise_diff(diff_decisions(live, cand), band_precision(reviewed)).iloc[0]
     assert (s["new"], s["dropped"], s["changed"]) == (1, 1, 1)
     assert s["expected_precision"] == pytest.approx(0.5)  # every candidate action falls in the 0.90–1.00 band
@@ -43,6 +45,8 @@ def test_shadow_run_enforces_nothing_and_reports_per_policy(sweep_home, syntheti
     raw["version"] = "candidate-1"
     (tmp_path / "candidate.yaml").write_text(yaml.safe_dump(raw))
     engine = resources.store_engine()
+    # The breaker pauses misinfo.medical after the live run: that is not a change the candidate pack makes.
+    store.set_policy_automation(engine, "misinfo.medical", state="paused", reason="test", changed_by="pytest")
     decisions_before = len(store.fetch_decisions(engine))
     tasks_before = len(store.fetch_review_tasks(engine))
     summary = shadow_run(candidate=str(tmp_path / "candidate.yaml"), day=synthetic_day["day"],
@@ -52,7 +56,38 @@ def test_shadow_run_enforces_nothing_and_reports_per_policy(sweep_home, syntheti
     run = store.get_run(engine, summary.run_id)
     assert run["trigger"] == "shadow" and run["parameters"]["live_run_key"] == live.run_key
     policies = {p["policy_id"]: p for p in run["stage_counts"]["shadow"]["policies"]}
-    assert policies["hate.speech"]["new"] > 0 and policies["hate.speech"]["candidate_actions"] > policies["hate.speech"]["live_actions"]
+    assert (
+        policies["hate.speech"]["new"] > 0
+        and policies["hate.speech"]["candidate_actions"] > policies["hate.speech"]["live_actions"]
+    )
     assert policies["deceptive.spam"]["new"] == policies["deceptive.spam"]["dropped"] == 0
     assert 0 <= policies["hate.speech"]["expected_precision"] <= 1
     assert pd.read_csv(summary.report_path)["policy_id"].nunique() == len(policies)
+    medical = policies["misinfo.medical"]
+    assert medical["new"] == medical["dropped"] == medical["changed"] == 0
+    assert (medical["automation_compared"], medical["automation_now"]) == ("on", "paused")
+    live_auto = store.fetch_decisions(engine, run_key=live.run_key)
+    live_auto = int((live_auto["automated"] & (live_auto["policy_id"] == "misinfo.medical")).sum())
+    assert medical["to_review_if_live_now"] == live_auto > 0  # same bands for this policy in both packs
+    notes = run["stage_counts"]["shadow"]["notes"]
+    assert notes[0].startswith("Both packs are compared under the live run's circuit-breaker state")
+    assert any(n.startswith("misinfo.medical: automation is paused now") for n in notes)
+
+
+def test_breaker_effects_are_reported_apart_from_the_candidate_packs_changes():
+    summary = pd.DataFrame({"policy_id": ["hate.speech", "misinfo.medical", "self_harm"], "changed": [3, 0, 0]})
+    candidate = pd.DataFrame(
+        {"policy_id": ["misinfo.medical"] * 3 + ["hate.speech"], "automated": [True, True, False, True]}
+    )
+    out = with_automation(summary, candidate, decided_paused=["self_harm"], paused_now=["misinfo.medical"]).set_index(
+        "policy_id"
+    )
+    assert out["automation_compared"].to_dict() == {"hate.speech": "on", "misinfo.medical": "on", "self_harm": "paused"}
+    assert out["to_review_if_live_now"].to_dict() == {"hate.speech": 0, "misinfo.medical": 2, "self_harm": 0}
+    notes = automation_notes(out.reset_index(), ["self_harm"], ["misinfo.medical"])
+    assert "automation paused then: self_harm" in notes[0]
+    assert notes[1] == (
+        "misinfo.medical: automation is paused now (circuit breaker); if the candidate went live today, "
+        "its 2 automated actions of this policy would go to human review instead (not counted as changes)."
+    )
+    assert notes[2].startswith("self_harm: automation was paused when the live run decided and is on now")
