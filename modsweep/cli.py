@@ -470,8 +470,30 @@ def score(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_suffix(".partial")
     writer, rows, t0, scored_all = None, 0, time.perf_counter(), []
+    import pandas as pd
+
+    chunks = read_chunks(source, fmt)
     try:
-        for chunk in read_chunks(source, fmt):
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except (
+                pd.errors.ParserError,
+                pd.errors.EmptyDataError,
+                ValueError,
+                UnicodeError,
+                pa.ArrowException,
+            ) as exc:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise _fail(f"{source}: cannot be read as {fmt} ({reason}); nothing was written") from exc
+            for column, what in ((text_column, "--text-column"), (label_column, "--label-column")):
+                if column is not None and column not in chunk.columns:
+                    raise _fail(f"{what} {column!r} is not a column of {source}; its columns: "
+                                f"{', '.join(map(str, chunk.columns)) or 'none'}")  # fmt: skip
+            if chunk.empty:  # a header without rows (or an empty chunk): nothing to score in it
+                continue
             scored = score_chunk(chunk, text_column, rows, p, bank, get_settings().max_scoring_chars)
             table = pa.Table.from_pandas(scored, preserve_index=False)
             writer = writer or pq.ParquetWriter(staging, table.schema)
@@ -480,19 +502,19 @@ def score(
             if label_column:
                 keep = [label_column, *(c for c in scored.columns if c.startswith(("score.", "action.")))]
                 scored_all.append(scored[keep])
-    except KeyError as exc:
-        raise _fail(f"{source}: {exc.args[0]}") from exc
-    finally:
+    except BaseException:
         if writer is not None:
             writer.close()
+            writer = None
+        staging.unlink(missing_ok=True)  # a failed score leaves no partial output
+        raise
     if writer is None:
-        raise _fail(f"{source}: no rows to score")
+        raise _fail(f"{source}: no rows to score (the file has a header only, or nothing)")
+    writer.close()
     staging.replace(target)
     seconds = time.perf_counter() - t0
     console.print(f"scored {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s) → {target}")
     if label_column:
-        import pandas as pd
-
         frame = pd.concat(scored_all, ignore_index=True)
         policy_ids = [c.removeprefix("score.") for c in frame.columns if c.startswith("score.")]
         metrics = label_metrics(frame, label_column, positive or ["1"], policy_ids)

@@ -46,8 +46,34 @@ def test_score_errors_are_clear(sweep_home, tmp_path):
     runner = CliRunner()
     path, _ = _sample(tmp_path, "csv")
     missing = runner.invoke(app, ["score", str(path), "--text-column", "nope", "--out", str(tmp_path / "o.parquet")])
-    assert missing.exit_code == 2 and "no column 'nope'" in missing.output
-    unknown = runner.invoke(app, ["score", str(tmp_path / "x.xlsx"), "--text-column", "a", "--out", str(tmp_path / "o.parquet")])
+    assert missing.exit_code == 2 and "--text-column 'nope' is not a column" in missing.output
+    unknown = runner.invoke(
+        app, ["score", str(tmp_path / "x.xlsx"), "--text-column", "a", "--out", str(tmp_path / "o.parquet")]
+    )
     assert unknown.exit_code == 2
     traversal = runner.invoke(app, ["score", str(path), "--text-column", "body", "--out", "../../etc/out.parquet"])
     assert traversal.exit_code == 2 and "'..'" in traversal.output
+
+
+def test_unreadable_inputs_and_a_missing_label_column_exit_2_with_one_line_and_no_output(sweep_home, tmp_path):
+    runner = CliRunner()
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("body,y\n")
+    unterminated = tmp_path / "quote.csv"
+    unterminated.write_text('body,y\n"an unterminated quote,1\nnext,0\n')
+    path, _ = _sample(tmp_path, "csv")
+    cases = [
+        (["score", str(header_only), "--text-column", "body"], "no rows to score"),
+        (["score", str(unterminated), "--text-column", "body"], "cannot be read as csv"),
+        (
+            ["score", str(path), "--text-column", "body", "--label-column", "lbl"],
+            "--label-column 'lbl' is not a column",
+        ),
+    ]
+    for args, expected in cases:
+        out = tmp_path / "o.parquet"
+        result = runner.invoke(app, [*args, "--out", str(out)])
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert expected in result.output and "Traceback" not in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert not out.exists() and not out.with_suffix(".partial").exists()
