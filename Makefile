@@ -48,8 +48,15 @@ bench-quick: $(STAMP)
 # validation macro-F1, ROC-AUC, precision at the removal threshold, recall at the review threshold and items/s,
 # against a tuned TF-IDF baseline; figures to stdout (latest in bench/DETECTION.md). Data: ../shared/datasets,
 # or MODSWEEP_SHARED_DATASETS. The full run takes about 9 minutes on 2 idle cores; bench-detection-quick caps training rows (3,000 per data set, ~1-2 minutes).
+# Then bench/stream.py: the whole default pack over the mixed validation stream (every validation split + ordinary
+# tweets at 10% violating) beside a pooled TF-IDF baseline and alt-profanity-check (installed if missing).
+BENCH_MODEL := $(shell mktemp -d -u /tmp/modsweep-bench-model-XXXXXX)
 bench-detection: $(STAMP)
-	$(PY) -m bench.detection $(BENCH_DETECTION_ARGS)
+	@$(PY) -c "import profanity_check" 2>/dev/null || $(PY) -m pip install --quiet --no-deps alt-profanity-check==1.9.1
+	$(PY) -m bench.detection --save-model $(BENCH_MODEL) $(BENCH_DETECTION_ARGS)
+	$(PY) -m bench.stream --model-dir $(BENCH_MODEL)
 
 bench-detection-quick: $(STAMP)
-	$(PY) -m bench.detection --quick --featurise-rows 20000 $(BENCH_DETECTION_ARGS)
+	@$(PY) -c "import profanity_check" 2>/dev/null || $(PY) -m pip install --quiet --no-deps alt-profanity-check==1.9.1
+	$(PY) -m bench.detection --quick --featurise-rows 20000 --save-model $(BENCH_MODEL) $(BENCH_DETECTION_ARGS)
+	$(PY) -m bench.stream --model-dir $(BENCH_MODEL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from modsweep.schemas import ACTIONS, EEA_REGIONS, POLICY_IDS
 DETECTOR_KINDS: tuple[str, ...] = (
     "lexicon", "regex", "hashtag", "claim_match", "classifier", "hash_match", "aigc", "coordination", "reports",
 )  # fmt: skip
+NON_ENFORCING_KINDS: frozenset[str] = frozenset({"reports"})
 # DSA Transparency Database statement categories (API v2, in force since 1 July 2025).
 DSA_CATEGORIES: tuple[str, ...] = (
     "STATEMENT_CATEGORY_ANIMAL_WELFARE",
@@ -56,6 +58,13 @@ class DetectorSpec(_Strict):
     kind: str
     weight: float = Field(default=1.0, gt=0, le=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    # May this detector's score alone take an automated action? Default: every kind but `reports` (user
+    # reports are a reason to look, not evidence). Scores of non-enforcing detectors still escalate.
+    enforce: bool | None = None
+
+    @property
+    def enforces(self) -> bool:
+        return self.enforce if self.enforce is not None else self.kind not in NON_ENFORCING_KINDS
 
     @field_validator("kind")
     @classmethod
@@ -65,11 +74,56 @@ class DetectorSpec(_Strict):
         return v
 
 
-class Band(_Strict):
-    """Scores ≥ min_score take this action; the highest matching band wins."""
+AUTO_BAND = re.compile(r"^auto@(0?\.\d+|1(\.0+)?)$")
+# Precision each automated action must reach on the model card's mixed validation stream when a pack
+# does not say (`precision_targets:` per policy overrides them; `escalate` is the review queue's floor).
+DEFAULT_PRECISION_TARGETS: dict[str, float] = {
+    "remove": 0.95, "age_restrict": 0.9, "reduce_reach": 0.9, "label": 0.9, "escalate": 0.3,
+}  # fmt: skip
 
-    min_score: float = Field(ge=0, le=1)
+
+class UnresolvedThresholdError(PolicyPackError):
+    """A band written `auto@X` used before the model card's thresholds were applied, or one the card lacks."""
+
+
+class Band(_Strict):
+    """Scores ≥ min_score take this action; the highest matching band wins.
+
+    `min_score: auto@0.95` means "the classifier score at which this policy's automated decisions reach
+    precision 0.95 on the model card's mixed validation stream"; `auto_precision` keeps the 0.95 and
+    `min_score` stays unset until `PolicyPack.with_model_thresholds` fills it in from a card.
+    """
+
+    min_score: float | None = Field(default=None, ge=0, le=1)
     action: str
+    auto_precision: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        if isinstance(v, dict) and isinstance(v.get("min_score"), str):
+            text = v["min_score"].strip()
+            m = AUTO_BAND.match(text)
+            if not m:
+                raise ValueError(f"min_score {text!r}: a number in [0, 1] or auto@P with P a precision in (0, 1]")
+            v = {**v, "min_score": None, "auto_precision": float(m.group(1))}
+        return v
+
+    @model_validator(mode="after")
+    def _has_score(self) -> Band:
+        if self.min_score is None and self.auto_precision is None:
+            raise ValueError("a band needs min_score (a number or auto@P)")
+        return self
+
+    @property
+    def resolved(self) -> bool:
+        return self.min_score is not None
+
+    def describe(self) -> str:
+        if self.auto_precision is None:
+            return f"{self.min_score:g}"
+        shown = "unresolved" if self.min_score is None else f"{self.min_score:.3f}"
+        return f"auto@{self.auto_precision:g} ({shown})"
 
     @field_validator("action")
     @classmethod
@@ -80,10 +134,18 @@ class Band(_Strict):
 
 
 def _sorted_bands(bands: list[Band]) -> list[Band]:
-    scores = [b.min_score for b in bands]
-    if len(set(scores)) != len(scores):
-        raise ValueError("two bands share a min_score")
-    return sorted(bands, key=lambda b: b.min_score)
+    """Bands in ascending order: numeric ones by score, auto@P ones by precision (resolved later)."""
+    if all(b.resolved for b in bands):
+        scores = [b.min_score for b in bands]
+        if len(set(scores)) != len(scores):
+            raise ValueError("two bands share a min_score")
+        return sorted(bands, key=lambda b: b.min_score)  # type: ignore[arg-type, return-value]
+    if any(b.resolved for b in bands):
+        raise ValueError("a band ladder is either all numbers or all auto@P (a ladder mixing both has no order)")
+    precisions = [b.auto_precision for b in bands]
+    if len(set(precisions)) != len(precisions):
+        raise ValueError("two bands share an auto@ precision")
+    return sorted(bands, key=lambda b: b.auto_precision)  # type: ignore[arg-type, return-value]
 
 
 class DsaSpec(_Strict):
@@ -147,6 +209,29 @@ class PolicySpec(_Strict):
     sla_hours: float = Field(default=24, gt=0)
     effective_from: date = date(2000, 1, 1)
     effective_until: date | None = None
+    # Precision each action must reach (on the model card's stream for auto@ bands; on reviewed samples for
+    # `modsweep calibrate`); actions not named take DEFAULT_PRECISION_TARGETS.
+    precision_targets: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("precision_targets")
+    @classmethod
+    def _target_actions(cls, v: dict[str, float]) -> dict[str, float]:
+        for action, target in v.items():
+            if action not in ACTIONS:
+                raise ValueError(f"precision_targets: unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+            if not 0 < target <= 1:
+                raise ValueError(f"precision_targets.{action}: {target} is not a precision in (0, 1]")
+        return v
+
+    def precision_target(self, action: str) -> float:
+        return self.precision_targets.get(action, DEFAULT_PRECISION_TARGETS[action])
+
+    @property
+    def has_auto_bands(self) -> bool:
+        return any(b.auto_precision is not None and not b.resolved for b in self._all_bands())
+
+    def _all_bands(self) -> list[Band]:
+        return [*self.bands, *(b for r in self.regions.values() for b in r.bands)]
 
     @field_validator("id")
     @classmethod
@@ -160,7 +245,9 @@ class PolicySpec(_Strict):
     def _known_regions(cls, v: dict[str, RegionOverride]) -> dict[str, RegionOverride]:
         for key in v:
             if key not in REGION_GROUPS and not (len(key) == 2 and key.isalpha() and key.isupper()):
-                raise ValueError(f"unknown region {key!r}; use an ISO-3166-1 alpha-2 code or one of {list(REGION_GROUPS)}")
+                raise ValueError(
+                    f"unknown region {key!r}; use an ISO-3166-1 alpha-2 code or one of {list(REGION_GROUPS)}"
+                )
         return v
 
     @field_validator("bands")
@@ -182,12 +269,60 @@ class PolicySpec(_Strict):
 
     def bands_for(self, region: str) -> list[Band]:
         """Bands in force for a region: its own override, else its group's, else the default."""
+        bands = self._ladder_for(region)
+        if any(not b.resolved for b in bands):
+            raise UnresolvedThresholdError(
+                f"policy {self.id}: band {next(b for b in bands if not b.resolved).describe()} needs a model card's "
+                "thresholds; load the pack with the model (`modsweep train` makes one)"
+            )
+        return bands
+
+    def _ladder_for(self, region: str) -> list[Band]:
         if region in self.regions:
             return self.regions[region].bands
         for group, members in REGION_GROUPS.items():
             if group in self.regions and region in members:
                 return self.regions[group].bands
         return self.bands
+
+    def with_thresholds(self, curve: dict[str, Any] | None, source: str) -> tuple[PolicySpec, list[str]]:
+        """This policy with every auto@P band set from a precision curve (`model card stream.policies[id]`).
+
+        A precision no threshold reaches drops that band (the action is never automated for the policy);
+        two precisions that resolve to one score keep the stricter action. Returns the notes to show.
+        """
+        if not self.has_auto_bands:
+            return self, []
+        if not curve:
+            raise UnresolvedThresholdError(
+                f"policy {self.id}: auto@ bands need thresholds for {self.id!r}, which {source} lacks "
+                "(train with a manifest that has data for this policy, or write numeric bands)"
+            )
+        notes: list[str] = []
+
+        def resolve(bands: list[Band], where: str) -> list[Band]:
+            out: dict[float, Band] = {}
+            for b in bands:
+                if b.resolved:
+                    out[b.min_score] = b  # type: ignore[index]
+                    continue
+                t = threshold_for_precision(curve, b.auto_precision)  # type: ignore[arg-type]
+                if t is None:
+                    notes.append(f"{self.id}{where}: {b.action} at auto@{b.auto_precision:g} is never automated: "
+                                 f"no score reaches precision {b.auto_precision:g} on {source}")  # fmt: skip
+                    continue
+                out[t] = Band(min_score=t, action=b.action, auto_precision=b.auto_precision)  # stricter overwrites
+            if not out:
+                notes.append(f"{self.id}{where}: no band can be reached; the policy only routes nothing")
+            return sorted(out.values(), key=lambda b: b.min_score)  # type: ignore[arg-type, return-value]
+
+        bands = resolve(self.bands, "")
+        regions = {k: resolve(r.bands, f" in {k}") for k, r in self.regions.items()}
+        update: dict[str, Any] = {
+            "bands": bands or [Band(min_score=1.0, action="escalate")],
+            "regions": {k: RegionOverride(bands=v or [Band(min_score=1.0, action="escalate")]) for k, v in regions.items()},
+        }  # fmt: skip
+        return self.model_copy(update=update), notes
 
     def in_force(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)
@@ -238,6 +373,8 @@ class PolicyPack(BaseModel):
     path: str
     sha256: str
     resources: dict[str, str]  # relative resource path → text content
+    threshold_notes: tuple[str, ...] = ()  # auto@ bands that no threshold could serve (with_model_thresholds)
+    thresholds_from: str | None = None  # the model version whose card resolved the auto@ bands
 
     @property
     def name(self) -> str:
@@ -274,6 +411,25 @@ class PolicyPack(BaseModel):
                 return p
         raise KeyError(policy_id)
 
+    def with_model_thresholds(self, card: dict[str, Any] | None, version: str | None = None) -> PolicyPack:
+        """The pack with auto@P bands resolved from a model card's stream thresholds (a copy; notes kept)."""
+        if not any(p.has_auto_bands for p in self.spec.policies):
+            return self
+        source = f"model card {version or (card or {}).get('version', '?')}"
+        if card is None:
+            raise UnresolvedThresholdError(
+                f"{self.path}: auto@ bands need a trained model's card; run `modsweep train` first"
+            )
+        curves = (card.get("stream") or {}).get("policies") or {}
+        policies, notes = [], []
+        for p in self.spec.policies:
+            resolved, said = p.with_thresholds(curves.get(p.id), source)
+            policies.append(resolved)
+            notes.extend(said)
+        spec = self.spec.model_copy(update={"policies": policies})
+        return self.model_copy(update={"spec": spec, "threshold_notes": tuple(notes),
+                                       "thresholds_from": (card or {}).get("version")})  # fmt: skip
+
     def resource_lines(self, relpath: str) -> list[str]:
         """Non-blank, non-comment lines of a resource file."""
         text = self.resources[relpath]
@@ -281,7 +437,21 @@ class PolicyPack(BaseModel):
 
 
 def _shift(bands: list[Band], offset: float) -> list[Band]:
-    return [Band(min_score=min(1.0, max(0.0, b.min_score + offset)), action=b.action) for b in bands]
+    """Bands moved by a profile's offset; auto@ bands move once they are resolved."""
+    if not all(b.resolved for b in bands):
+        return bands
+    return [b.model_copy(update={"min_score": min(1.0, max(0.0, b.min_score + offset))}) for b in bands]  # type: ignore[operator]
+
+
+def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | None:
+    """The lowest threshold of `curve` whose conservative precision (all rows scoring at or above it) is at
+    least `precision`: the most recall at that precision. None when no threshold qualifies.
+
+    `curve` holds `thresholds` with `precision_lower` at each (see tasks/train.stream_precision_curve).
+    """
+    met = [float(t) for t, p in zip(curve.get("thresholds") or [], curve.get("precision_lower") or [], strict=True)
+           if p is not None and p >= precision]  # fmt: skip
+    return min(met) if met else None
 
 
 def _resource_refs(spec: PackSpec) -> list[str]:

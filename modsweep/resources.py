@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from modsweep.tasks.detect import DetectorBank
 
 _lock = threading.Lock()
+log = logging.getLogger("modsweep.resources")
 
 
 @lru_cache(maxsize=4)
@@ -38,22 +40,35 @@ def lake(root: str | None = None) -> Lake:
 
 
 @lru_cache(maxsize=8)
-def pack(name: str, profile: str) -> PolicyPack:
-    return load_pack(name, profile)
+def pack(name: str, profile: str, model_version: str = "latest") -> PolicyPack:
+    """A pack with its profile, auto@ bands resolved from the model card of `model_version` (when it has any)."""
+    loaded = load_pack(name, profile)
+    if not any(p.has_auto_bands for p in loaded.spec.policies):
+        return loaded
+    from modsweep.registry import load_card
+    from modsweep.tasks.train import MODEL_NAME
+
+    card = None if model_version == "none" else load_card(get_settings().models_dir, MODEL_NAME, model_version)
+    resolved = loaded.with_model_thresholds(card, None if card is None else card.get("version"))
+    for note in resolved.threshold_notes:
+        log.warning("%s", note)
+    return resolved
 
 
 @lru_cache(maxsize=4)
-def bank_for(name: str, profile: str, models_dir: str, model_version: str, pack_sha256: str | None = None) -> DetectorBank:
+def bank_for(
+    name: str, profile: str, models_dir: str, model_version: str, pack_sha256: str | None = None
+) -> DetectorBank:
     """A pack's detectors with one model version, compiled once per process (and per pack content)."""
     from pathlib import Path
 
     from modsweep.tasks.detect import build_detector_bank
     from modsweep.tasks.train import MODEL_NAME
 
-    p = pack(name, profile)
+    p = pack(name, profile, model_version)
     if pack_sha256 is not None and p.sha256 != pack_sha256:  # the pack file changed since this process loaded it
         pack.cache_clear()
-        p = pack(name, profile)
+        p = pack(name, profile, model_version)
     needs_model = any(d.kind in ("classifier", "aigc") for pol in p.policies() for d in pol.detectors)
     if not needs_model or model_version == "none":
         return build_detector_bank(p, None, None)

@@ -90,7 +90,21 @@ class DatasetEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    label: str = Field(pattern=POLICY_ID, description="the model label (policy id) this data set trains")
+    role: Literal["labelled", "background"] = Field(
+        default="labelled",
+        description="'background': unlabelled ordinary posts, a negative for every label (lines files need no labels)",
+    )
+    label: str | None = Field(
+        default=None, pattern=POLICY_ID, description="the model label (classifier head) this data set trains"
+    )
+    policy: str | None = Field(
+        default=None,
+        pattern=POLICY_ID,
+        description="the policy the label serves (default: the label); heads of one policy are not each other's negatives",
+    )
+    violation: bool = Field(
+        default=True, description="positives violate the policy (false for signals such as machine-written text)"
+    )
     description: str = ""
     licence: str = Field(default="", description="the data's licence terms, copied into the model card")
     format: Literal["lines", "csv", "tsv"]
@@ -120,6 +134,11 @@ class DatasetEntry(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetEntry:
+        if self.role == "background":
+            if self.label is not None or self.positive or self.negative is not None:
+                raise ValueError("a background entry has no `label`, `positive` or `negative` (every row is benign)")
+        elif self.label is None:
+            raise ValueError("needs `label` (the model label it trains), or `role: background`")
         if self.source is not None:
             if self.train is not None or self.validation is not None:
                 raise ValueError("give either `source` + `holdout` or `train`/`validation`, not both")
@@ -129,15 +148,19 @@ class DatasetEntry(BaseModel):
             raise ValueError("needs `validation` (and usually `train`), or `source` + `holdout`")
         elif self.holdout is not None:
             raise ValueError("`holdout` applies only to `source`")
-        if not self.positive and not self.negative:
+        if self.role == "labelled" and not self.positive and not self.negative:
             raise ValueError("needs `positive` (or `negative`) label values")
         if self.format == "lines":
             for name in ("train", "validation", "source"):
                 files = getattr(self, name)
-                if files is not None and (files.labels is None or len(files.labels) != len(files.path)):
+                if files is None:
+                    continue
+                if self.role == "background" and files.labels is not None:
+                    raise ValueError(f"a background entry reads texts only: drop `{name}.labels`")
+                if self.role == "labelled" and (files.labels is None or len(files.labels) != len(files.path)):
                     raise ValueError(f"lines format: `{name}.labels` must name one label file per text file")
         else:
-            if self.text_column is None or self.label_column is None:
+            if self.text_column is None or (self.label_column is None and self.role == "labelled"):
                 raise ValueError(f"{self.format} format needs `text_column` and `label_column`")
             if (
                 not self.options.header
@@ -153,6 +176,11 @@ class DatasetEntry(BaseModel):
             p for s in (self.train, self.validation, self.source) if s is not None for p in [*s.path, *(s.labels or [])]
         ]
         return sorted(set(out))
+
+    @property
+    def policy_id(self) -> str | None:
+        """The policy this entry's positives belong to (None for background)."""
+        return self.policy or self.label
 
     @property
     def trains(self) -> bool:
@@ -171,7 +199,7 @@ class DatasetManifest(BaseModel):
 
     def labels(self) -> list[str]:
         """Model labels in first-appearance order (only those with training rows)."""
-        return list(dict.fromkeys(d.label for d in self.datasets if d.trains))
+        return list(dict.fromkeys(d.label for d in self.datasets if d.trains and d.label is not None))
 
     def entries_for(self, label: str) -> list[DatasetEntry]:
         return [d for d in self.datasets if d.label == label]
@@ -303,7 +331,11 @@ def _read_files(
                 f"dataset {entry.id!r}: {path} not found (paths are relative to --data-root {data_root})"
             )
         try:
-            if entry.format == "lines":
+            if entry.format == "lines" and files.labels is None:  # background: texts only
+                t = _read_lines(path, entry.options.encoding)
+                texts.append(pd.Series(t, dtype=object))
+                labels.append(pd.Series([""] * len(t), dtype=object))
+            elif entry.format == "lines":
                 assert files.labels is not None
                 label_path = data_root / files.labels[i]
                 if not label_path.is_file():
@@ -317,7 +349,10 @@ def _read_files(
             else:
                 frame = _read_table(entry, path)
                 texts.append(_column(frame, entry.text_column, entry, path, "text_column").astype(object))  # type: ignore[arg-type]
-                labels.append(_column(frame, entry.label_column, entry, path, "label_column").astype(object))  # type: ignore[arg-type]
+                if entry.label_column is None:  # background table
+                    labels.append(pd.Series([""] * len(frame), dtype=object))
+                else:
+                    labels.append(_column(frame, entry.label_column, entry, path, "label_column").astype(object))
                 if entry.where is not None:
                     filters.append(_column(frame, entry.where.column, entry, path, "where.column").astype(object))
         except (pd.errors.ParserError, UnicodeError, LookupError) as exc:
@@ -346,6 +381,13 @@ def read_split(entry: DatasetEntry, data_root: Path | str, split: Split) -> Labe
     if entry.format != "lines" and entry.where is not None and filt is None:
         raise ValueError(f"dataset {entry.id!r}: `where` needs a table format")
     text = repair_mojibake(text.where(text.notna(), "")).astype(object)
+    if entry.role == "background":
+        keep = text.map(lambda v: isinstance(v, str) and v.strip() != "").to_numpy(dtype=bool)
+        if entry.source is not None:
+            assert entry.holdout is not None
+            in_validation = holdout_mask(text, entry.holdout)
+            keep &= in_validation if split == "validation" else ~in_validation
+        return LabelledSplit(text[keep].reset_index(drop=True), np.zeros(int(keep.sum()), dtype=bool))
     label = raw_label.where(raw_label.notna(), "").astype(str)
     if entry.strip_labels:
         label = label.str.strip()

@@ -21,18 +21,47 @@ ACTION_VISIBILITY: dict[str, str] = {
 ITEM_COLUMNS_FOR_DECISIONS = ["item_id", "region", "language", "item_type", "views", "user_reports", "created_at"]
 
 
-def policy_scores(item_ids: pd.Series, detections: pd.DataFrame, policy_ids: list[str]) -> pd.DataFrame:
-    """Dense item × policy score matrix: the maximum of the policy's (already weighted) detector scores.
+ENFORCE = "|enforce"  # suffix of a policy's column of scores from detectors that may act alone
+MACHINE_TEXT_SUFFIX = ":machine-text"  # aigc detectors' text-only signal (tasks/detect.score_aigc)
+
+
+def non_enforcing_detectors(pack: PolicyPack) -> frozenset[tuple[str, str]]:
+    """(policy, detector) pairs whose scores may route to review but never act alone: detectors the pack marks
+    `enforce: false`, user reports by default, and every machine-written-text signal (text alone never
+    proves undisclosed AI content)."""
+    out = set()
+    for policy in pack.policies():
+        for det in policy.detectors:
+            if not det.enforces:
+                out.add((policy.id, det.id))
+            if det.kind == "aigc":
+                out.add((policy.id, det.id + MACHINE_TEXT_SUFFIX))
+    return frozenset(out)
+
+
+def policy_scores(item_ids: pd.Series, detections: pd.DataFrame, policy_ids: list[str],
+                  non_enforcing: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:  # fmt: skip
+    """Dense item × policy score matrix: the maximum of the policy's (already weighted) detector scores, and
+    (columns `<policy>|enforce`) the maximum over the detectors that may act alone.
 
     The rule is deliberately simple and auditable: every detector's score is multiplied by its pack
-    weight at detection time, and a policy's score is the largest of them (0 when none fired).
+    weight at detection time; a policy's score is the largest of them (0 when none fired) and picks the
+    band; an automated band also needs an enforcing detector to reach it on its own (tasks/decide.py).
     """
-    wide = pd.DataFrame(0.0, index=pd.Index(item_ids, name="item_id"), columns=policy_ids, dtype=np.float32)
-    if len(detections):
-        best = detections.groupby(["item_id", "policy_id"], sort=False)["score"].max().unstack("policy_id")
-        best = best.reindex(index=wide.index, columns=policy_ids)
-        wide = best.fillna(0.0).astype(np.float32)
-    return wide
+    columns = [*policy_ids, *(p + ENFORCE for p in policy_ids)]
+    wide = pd.DataFrame(0.0, index=pd.Index(item_ids, name="item_id"), columns=columns, dtype=np.float32)
+    if not len(detections):
+        return wide
+    best = detections.groupby(["item_id", "policy_id"], sort=False)["score"].max().unstack("policy_id")
+    best = best.reindex(index=wide.index, columns=policy_ids).fillna(0.0).astype(np.float32)
+    enforcing = detections
+    if non_enforcing:
+        pairs = pd.MultiIndex.from_arrays([detections["policy_id"], detections["detector_id"]])
+        enforcing = detections[~pairs.isin(list(non_enforcing))]
+    strong = enforcing.groupby(["item_id", "policy_id"], sort=False)["score"].max().unstack("policy_id")
+    strong = strong.reindex(index=wide.index, columns=policy_ids).fillna(0.0).astype(np.float32)
+    strong.columns = [p + ENFORCE for p in policy_ids]
+    return pd.concat([best, strong], axis=1)
 
 
 def _bands_by_region(policy: PolicySpec, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +110,13 @@ def decide_partition(
         level = reached[rows] - 1
         action = act[rows, level]
         threshold = thr[rows, level]
+        # An automated band must be reached by enforcing evidence alone (a classifier, a lexicon phrase, a
+        # claim, a hash, provenance): a band reached only with reports or machine-text scores escalates.
+        column = policy.id + ENFORCE
+        if column in scores.columns:
+            strong = scores[column].to_numpy(dtype=np.float64)[rows]
+            strong_level = (strong[:, None] >= thr[rows]).sum(axis=1) - 1
+            action = np.where((action != "escalate") & (strong_level < level), "escalate", action)
         if policy.never_automate or policy.id in automation_paused:
             action = np.where(action != "escalate", "escalate", action)
         automated = action != "escalate"
@@ -110,7 +146,9 @@ def decide_partition(
                     "category": policy.dsa.category,
                     "category_specification": [list(policy.dsa.category_specification)] * len(rows),
                     "automated_detection": True,
-                    "automated_decision": np.where(automated, "AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_NOT_AUTOMATED"),
+                    "automated_decision": np.where(
+                        automated, "AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_NOT_AUTOMATED"
+                    ),
                     "territorial_scope": [[r] if r in EEA_REGIONS else [] for r in region],
                 }
             )

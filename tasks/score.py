@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from sklearn.metrics import roc_auc_score
 
 from modsweep.policy import PolicyPack
-from modsweep.tasks.decide import policy_scores
+from modsweep.tasks.decide import ENFORCE, non_enforcing_detectors, policy_scores
 from modsweep.tasks.detect import DetectorBank, detect_partition
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
@@ -58,17 +58,25 @@ def score_chunk(chunk: pd.DataFrame, text_column: str, offset: int, pack: Policy
     found = detect_partition(items, bank, run_id="score", max_chars=max_chars)
     # Coordination needs a whole day of posts, so policies detected only that way are left out.
     policies = [p for p in pack.policies() if any(d.kind != "coordination" for d in p.detectors)]
-    scores = policy_scores(items["item_id"], found, [p.id for p in policies])
+    scores = policy_scores(items["item_id"], found, [p.id for p in policies], non_enforcing_detectors(pack))
     out = chunk.reset_index(drop=True).copy()
     fired = found.groupby(["policy_id", "item_id"])["detector_id"].agg(lambda s: ",".join(sorted(set(s))))
     for p in policies:
         s = scores[p.id].to_numpy()
         out[f"score.{p.id}"] = s
+        strong = scores[p.id + ENFORCE].to_numpy()
         action = np.full(len(s), "none", dtype=object)
         for region in pd.unique(items["region"]):
             rows = (items["region"] == region).to_numpy()
             for band in p.bands_for(str(region)):
-                action[rows & (s >= band.min_score)] = band.action
+                reached = rows & (s >= band.min_score)
+                # as in decide: an automated band needs an enforcing detector to reach it alone
+                alone = band.action == "escalate" or p.never_automate
+                action[reached] = (
+                    band.action if alone else np.where(strong[reached] >= band.min_score, band.action, "escalate")
+                )
+            if p.never_automate:
+                action[rows & (action != "none")] = "escalate"
         out[f"action.{p.id}"] = action
         by_item = fired.loc[p.id] if p.id in fired.index.get_level_values(0) else pd.Series(dtype=object)
         out[f"detectors.{p.id}"] = items["item_id"].map(by_item).fillna("").to_numpy()

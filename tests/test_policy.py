@@ -9,6 +9,7 @@ import yaml
 
 from modsweep.policy import PolicyPackError, load_pack, resolve_pack_path
 from modsweep.schemas import POLICY_IDS
+from tests.helpers.cards import linear_card
 
 
 def _write_variant(tmp_path: Path, mutate) -> Path:
@@ -36,14 +37,17 @@ def test_self_harm_never_removes_in_any_profile():
 
 
 def test_election_surge_tightens_civic_thresholds():
-    std = load_pack("community-guidelines", "standard").policy("civic.election_integrity")
-    surge = load_pack("community-guidelines", "election-surge").policy("civic.election_integrity")
+    card = linear_card()
+    std = load_pack("community-guidelines", "standard").with_model_thresholds(card).policy("civic.election_integrity")
+    surge = (
+        load_pack("community-guidelines", "election-surge").with_model_thresholds(card).policy("civic.election_integrity")
+    )
     assert surge.bands[0].min_score < std.bands[0].min_score
     assert surge.bands_for("US")[0].min_score < std.bands_for("US")[0].min_score
 
 
 def test_region_override_and_eu_group():
-    policy = load_pack("community-guidelines").policy("misinfo.medical")
+    policy = load_pack("community-guidelines").with_model_thresholds(linear_card()).policy("misinfo.medical")
     assert policy.bands_for("DE")[-1].action == "remove"  # EU group override
     assert policy.bands_for("JP")[-1].action == "reduce_reach"  # default bands
     assert policy.bands_for("US")[-1].action == "label"  # own override
@@ -72,7 +76,7 @@ def test_invalid_pack_names_file_path_and_value(tmp_path, mutate, expected):
 def test_self_harm_with_removal_band_is_rejected(tmp_path):
     def mutate(raw):
         sh = next(p for p in raw["policies"] if p["id"] == "self_harm")
-        sh["bands"].append({"min_score": 0.9, "action": "remove"})
+        sh["bands"].append({"min_score": "auto@0.9", "action": "remove"})
 
     with pytest.raises(PolicyPackError, match="never_automate"):
         load_pack(str(_write_variant(tmp_path, mutate)))

@@ -1,0 +1,173 @@
+"""Detection for the stream (issue 13): precision-targeted thresholds, auto@P bands, evidence rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from modsweep.policy import PolicyPackError, UnresolvedThresholdError, load_pack, threshold_for_precision
+from modsweep.tasks.decide import decide_partition, non_enforcing_detectors, policy_scores
+from modsweep.tasks.train import stream_precision_curve, stream_weights, wilson_lower
+from tests.helpers.cards import linear_card
+
+REPO = Path(__file__).resolve().parents[1]
+PACK = REPO / "policies" / "community-guidelines.yaml"
+
+
+# --- threshold selection on a mixed stream --------------------------------------------------------------
+
+
+def _fixed_stream() -> tuple[np.ndarray, np.ndarray]:
+    """40 rows: scores 0.975 … 0.0 step 0.025; positives where the score is high, with two planted errors."""
+    score = np.round(np.arange(39, -1, -1) * 0.025, 3)
+    y = score >= 0.5
+    y[[2, 25]] = [False, True]  # a negative at 0.925, a positive at 0.35
+    return y, score
+
+
+def test_curve_counts_flagged_rows_and_precision_at_each_threshold():
+    y, score = _fixed_stream()
+    curve = stream_precision_curve(y, score, step=0.025)
+    k = curve["thresholds"].index(0.5)
+    assert curve["flagged"][k] == 20  # scores 0.5 … 0.975
+    assert curve["precision"][k] == pytest.approx(19 / 20)
+    assert curve["recall"][k] == pytest.approx(19 / 20)  # 20 positives, the one at 0.35 missed
+    assert curve["precision_lower"][k] == pytest.approx(wilson_lower(np.array([0.95]), np.array([20]))[0], abs=1e-4)
+    assert curve["precision_lower"][k] < curve["precision"][k]
+
+
+def test_threshold_is_the_lowest_whose_bound_meets_the_target():
+    y, score = _fixed_stream()
+    curve = stream_precision_curve(y, score, step=0.025)
+    t = threshold_for_precision(curve, 0.8)
+    assert t is not None
+    lower = dict(zip(curve["thresholds"], curve["precision_lower"], strict=True))
+    assert lower[t] >= 0.8 and all(v < 0.8 for th, v in lower.items() if th < t)
+    # a 1.0 bound needs infinitely many rows: never met
+    assert threshold_for_precision(curve, 1.0) is None
+
+
+def test_reweighting_to_a_lower_prevalence_raises_the_threshold():
+    y, score = _fixed_stream()
+    natural = threshold_for_precision(stream_precision_curve(y, score, step=0.025), 0.7)
+    w = stream_weights(y, 0.1)
+    assert (w[y].sum() / w.sum()) == pytest.approx(0.1)
+    rare = threshold_for_precision(stream_precision_curve(y, score, w, step=0.025), 0.7)
+    assert natural is not None and (rare is None or rare > natural)
+
+
+# --- auto@P bands -----------------------------------------------------------------------------------------
+
+
+def test_auto_band_resolves_from_the_card():
+    pack = load_pack("community-guidelines").with_model_thresholds(linear_card())
+    bands = pack.policy("misinfo.medical").bands_for("JP")
+    assert [(b.action, b.min_score) for b in bands] == [("escalate", 0.3), ("label", 0.9), ("reduce_reach", 0.95)]
+    assert bands[1].auto_precision == 0.9 and "auto@0.9" in bands[1].describe()
+    assert pack.thresholds_from == "vtest"
+
+
+def test_unresolved_auto_band_and_a_card_without_the_policy_fail_clearly():
+    pack = load_pack("community-guidelines")
+    with pytest.raises(UnresolvedThresholdError, match="auto@0.3.*modsweep train"):
+        pack.policy("hate.speech").bands_for("US")
+    with pytest.raises(UnresolvedThresholdError, match="civic.election_integrity.*lacks"):
+        pack.with_model_thresholds(linear_card(["misinfo.medical"]))
+    with pytest.raises(UnresolvedThresholdError, match="modsweep train"):
+        pack.with_model_thresholds(None)
+
+
+def test_a_precision_no_threshold_reaches_is_never_automated_and_said():
+    card = linear_card()
+    card["stream"]["policies"]["hate.speech"]["precision_lower"] = [0.5] * len(
+        card["stream"]["policies"]["hate.speech"]["thresholds"]
+    )
+    pack = load_pack("community-guidelines").with_model_thresholds(card)
+    actions = [b.action for b in pack.policy("hate.speech").bands_for("FR")]
+    assert actions == ["escalate"]
+    assert any("hate.speech" in n and "remove" in n and "never automated" in n for n in pack.threshold_notes)
+
+
+def test_malformed_auto_band_is_a_pack_error(tmp_path):
+    raw = yaml.safe_load(PACK.read_text())
+    raw["policies"][0]["bands"][0]["min_score"] = "auto@high"
+    target = tmp_path / "pack.yaml"
+    target.write_text(yaml.safe_dump(raw))
+    import shutil
+
+    shutil.copytree(PACK.parent / "community-guidelines", tmp_path / "community-guidelines")
+    with pytest.raises(PolicyPackError, match="auto@P"):
+        load_pack(str(target))
+
+
+# --- evidence rules in decide -------------------------------------------------------------------------------
+
+
+def _items(n: int) -> pd.DataFrame:
+    return pd.DataFrame({
+        "item_id": [f"i{k}" for k in range(n)], "region": "FR", "language": "en", "item_type": "text_post",
+        "views": 10, "user_reports": 0, "created_at": pd.Timestamp("2026-11-20T10:00:00Z"),
+    })  # fmt: skip
+
+
+def _decide(detections: pd.DataFrame, n: int) -> pd.DataFrame:
+    pack = load_pack("community-guidelines").with_model_thresholds(linear_card())
+    items = _items(n)
+    scores = policy_scores(items["item_id"], detections, [p.id for p in pack.policies()], non_enforcing_detectors(pack))
+    return decide_partition(items, scores, pack, run_key="k", run_id="r", decided_at=datetime.now(UTC))
+
+
+def test_reports_or_machine_text_alone_never_enforce():
+    det = pd.DataFrame({
+        "item_id": ["i0", "i1", "i2"],
+        "policy_id": ["hate.speech", "aigc.undisclosed", "hate.speech"],
+        "detector_id": ["hate-reports", "aigc-provenance:machine-text", "hate-classifier"],
+        "score": [0.99, 0.99, 0.99],
+    })  # fmt: skip
+    out = _decide(det, 3).set_index("item_id")
+    assert out.loc["i0", "action"] == "escalate" and not out.loc["i0", "automated"]
+    assert out.loc["i1", "action"] == "escalate"
+    assert out.loc["i2", "action"] == "remove" and out.loc["i2", "automated"]
+
+
+def test_off_topic_partition_below_every_enforcing_threshold_is_not_enforced():
+    # Ordinary posts: classifier scores under the auto@0.9 thresholds, a few user reports.
+    rng = np.random.default_rng(5)
+    n = 500
+    policies = ["misinfo.medical", "hate.speech", "civic.election_integrity", "deceptive.spam"]
+    det = pd.DataFrame({
+        "item_id": np.repeat([f"i{k}" for k in range(n)], len(policies)),
+        "policy_id": np.tile(policies, n),
+        "detector_id": np.tile(["medical-classifier", "hate-classifier", "civic-classifier", "spam-classifier"], n),
+        "score": rng.uniform(0, 0.6, n * len(policies)),
+    })  # fmt: skip
+    reports = pd.DataFrame({"item_id": ["i1", "i2"], "policy_id": "hate.speech", "detector_id": "hate-reports",
+                            "score": [0.95, 0.97]})  # fmt: skip
+    out = _decide(pd.concat([det, reports], ignore_index=True), n)
+    assert not out["automated"].any()
+    assert set(out["action"]) <= {"escalate"}
+
+
+def test_real_background_tweets_get_no_automated_enforcement(shared_datasets, tmp_path):
+    """A quick model from the shared data; the pack over ordinary tweets (the background's validation split)."""
+    from modsweep.tasks.datasets import load_manifest, read_split
+    from modsweep.tasks.detect import build_detector_bank
+    from modsweep.tasks.score import score_chunk
+    from modsweep.tasks.train import train_from_manifest
+
+    manifest = REPO / "manifests" / "shared-datasets.yaml"
+    result = train_from_manifest(manifest, shared_datasets, max_train_rows=1500, c_grid=(4.0,), folds=3)
+    pack = load_pack("community-guidelines").with_model_thresholds(result.card)
+    bank = build_detector_bank(pack, result.model, result.version)
+    background = next(e for e in load_manifest(manifest).datasets if e.role == "background")
+    texts = read_split(background, shared_datasets, "validation").texts
+    scored = score_chunk(pd.DataFrame({"text": texts}), "text", 0, pack, bank, 20_000)
+    actions = scored[[c for c in scored.columns if c.startswith("action.")]].to_numpy().ravel()
+    enforced = np.isin(actions, ["label", "reduce_reach", "age_restrict", "remove"])
+    # ordinary tweets (a few may really be offensive): at most 1% enforced by any policy
+    assert enforced.mean() <= 0.01, pd.Series(actions[enforced]).value_counts().to_dict()
