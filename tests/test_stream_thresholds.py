@@ -74,9 +74,9 @@ def test_auto_band_resolves_from_the_card():
 
 def test_unresolved_auto_band_and_a_card_without_the_policy_fail_clearly():
     pack = load_pack("community-guidelines")
-    with pytest.raises(UnresolvedThresholdError, match="auto@0.3.*modsweep train"):
+    with pytest.raises(UnresolvedThresholdError, match=r"auto@0.3.*modsweep train"):
         pack.policy("hate.speech").bands_for("US")
-    with pytest.raises(UnresolvedThresholdError, match="civic.election_integrity.*lacks"):
+    with pytest.raises(UnresolvedThresholdError, match=r"civic.election_integrity.*lacks"):
         pack.with_model_thresholds(linear_card(["misinfo.medical"]))
     with pytest.raises(UnresolvedThresholdError, match="modsweep train"):
         pack.with_model_thresholds(None)
