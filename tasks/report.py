@@ -235,7 +235,7 @@ def drift_notes(metrics: pd.DataFrame, policy_ids: list[str], baseline_runs: int
     if not psi:
         found = "" if baseline_runs is None else f"; found {baseline_runs}"
         return [f"No baseline yet (needs 1 earlier completed run of this flow in the {BASELINE_DAYS} days before "
-                f"this one{found} with score bands): no drift measured."], False  # fmt: skip
+                f"this one{found}): no drift measured."], False  # fmt: skip
     missing = [p for p in policy_ids if p not in psi]
     return ([f"Not in the drift chart: {', '.join(missing)} (no scored items in this run or in the baseline)."]
             if missing else []), True  # fmt: skip
