@@ -209,8 +209,9 @@ def quality_metrics(
     'ALL': each stratum's total is drawn from its Pólya posterior (`stratified_proportion`'s bounds). A
     region: each stratum × region cell's rate has a prior centred on the stratum's rate in the *other*
     regions (itself a posterior draw, `mean_centred_prior`), updated by the cell's own reviews; a cell with
-    no review still contributes its uncertainty. Recall draws numerator and denominator together, so the unactioned violations' uncertainty
-    is in its interval. Point estimates: post-stratified k/n per cell (unsampled cells: the stratum's rate).
+    no review still contributes its uncertainty. Recall draws numerator and denominator together, so the
+    uncertainty of the violations among the unactioned is in its interval. Point estimates: post-stratified
+    k/n per cell (an unsampled cell takes its stratum's rate in the other regions).
     """
     qa = qa_outcomes.assign(violating=(qa_outcomes["label"] == "violating").astype(int))
     all_cells = _cells(qa, populations)
