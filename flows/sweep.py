@@ -29,6 +29,7 @@ from modsweep.runs import (
     resolve_source,
 )
 from modsweep.serving import run_key_lock
+from modsweep.tasks import approval
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError, warm_up_in_background
@@ -98,11 +99,20 @@ def run_sweep(
         with run_key_lock(run_key):  # two runs of one key never overlap (a Prefect global concurrency limit per key)
             return _run_stages(ctx, recorder, files, simulate_reviews_from, shadow_of)
     except BaseException as exc:
+        if _stopped_from_outside(exc):  # SIGTERM or Ctrl-C: cancelled, not failed; re-running the key resumes
+            recorder.cancel(f"stopped by {type(exc).__name__}")
+            raise
         partition = getattr(exc, "modsweep_partition", None)
         if isinstance(exc, DataQualityError):
             partition = exc.result.partition
         recorder.fail(exc, partition=partition)
         raise
+
+
+def _stopped_from_outside(exc: BaseException) -> bool:
+    from prefect.exceptions import TerminationSignal
+
+    return isinstance(exc, KeyboardInterrupt | TerminationSignal) or (isinstance(exc, SystemExit) and exc.code == 143)
 
 
 def _results(futures: list[Any], parts: list[str]) -> list[Any]:
@@ -153,13 +163,18 @@ def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth
     if unreadable and (settings.unreadable_files == "fail" or len(unreadable) == len(files)):
         raise UnreadableSourceFilesError(
             f"{len(unreadable)} of {len(files)} source files unreadable (quarantined with the parser's reason): "
-            + ", ".join(unreadable[:10]) + (" …" if len(unreadable) > 10 else "")
+            + ", ".join(unreadable[:10])
+            + (" …" if len(unreadable) > 10 else "")
         )
     share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
     if share > settings.quarantine_ceiling:
-        raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}")
+        raise QuarantineCeilingError(
+            f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}"
+        )
     if ingest_counts["processed"] == 0:  # every valid row outside the window or regions: nothing to decide
-        return _finish_empty(ctx, recorder, ingest_counts, f"{ingest_counts.get('out_of_scope', 0):,} rows out of scope")
+        return _finish_empty(
+            ctx, recorder, ingest_counts, f"{ingest_counts.get('out_of_scope', 0):,} rows out of scope"
+        )
     recorder.enter("gate:items.ingested")
     _gates(recorder, [t.gate_partitions.submit(ctx, "items.ingested", "items", parts, settings.gate_batch_rows)])
 
@@ -263,24 +278,62 @@ def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
 
 
 def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
-    """Pause for a person when automated removals in a policy × region exceed the ceiling."""
+    """When automated removals in a policy × region exceed the ceiling, a person decides: an answer already
+    recorded by `modsweep approve` is applied; on a Prefect server the flow run pauses for one (saying what is
+    awaited and how to answer); where nobody can answer (ephemeral API) the run stops before enforcing anything."""
     over, request = t.find_removals_over_ceiling(ctx)
     if over.empty:
         return
     settings = get_settings()
-    create_markdown_artifact(key=f"approval-{ctx.run_key}", markdown=request, description="Removals awaiting approval")
-    try:
-        answer = pause_flow_run(wait_for_input=RemovalApproval, timeout=settings.approval_timeout_seconds,
-                                poll_interval=min(10, max(1, settings.approval_timeout_seconds // 4)),
-                                key=f"removal-approval-{ctx.run_key}")  # fmt: skip
-        outcome = {"approved": answer.approve, "approver": answer.approver, "note": answer.note}
-    except FlowPauseTimeout:
-        outcome = {"approved": False, "approver": None, "note": f"no answer within {settings.approval_timeout_seconds} s"}
-        _resume_own_run()
+    held_line = approval.held_removals_line(over, settings.removal_ceiling)
+    command = f"modsweep approve {recorder.run_id} --by NAME"
+    answer = t.recorded_approval(ctx)
+    if answer is not None:
+        outcome = {"approved": answer["approve"], "approver": answer["approver"], "note": answer["note"],
+                   "answered_with": "modsweep approve"}  # fmt: skip
+    elif _approval_wait() == "pause":
+        create_markdown_artifact(
+            key=f"approval-{ctx.run_key}", markdown=request, description="Removals awaiting approval"
+        )
+        get_run_logger().warning(
+            "run %s paused: %s. Waiting up to %s s for an answer: `%s` (or `--reject` to send them to human review), "
+            "or resume flow run %s in the Prefect UI; no answer sends them to review", recorder.run_id, held_line,
+            settings.approval_timeout_seconds, command, flow_run.get_id())  # fmt: skip
+        try:
+            form = pause_flow_run(wait_for_input=RemovalApproval, timeout=settings.approval_timeout_seconds,
+                                  poll_interval=min(10, max(1, settings.approval_timeout_seconds // 4)),
+                                  key=f"removal-approval-{ctx.run_key}")  # fmt: skip
+            outcome = {"approved": form.approve, "approver": form.approver, "note": form.note}
+        except FlowPauseTimeout:
+            outcome = {
+                "approved": False,
+                "approver": None,
+                "note": f"no answer within {settings.approval_timeout_seconds} s",
+            }
+            _resume_own_run()
+    else:
+        pending = {"pending": True, "ceiling": settings.removal_ceiling, "pairs": over.to_dict("records"),
+                   "command": command}  # fmt: skip
+        recorder.update(outputs={"approval": pending})
+        recorder.audit("removals.held", pending)
+        raise approval.ApprovalRequired(
+            f"{held_line}; nothing was enforced (the run stopped before storing decisions). Apply them: `{command}`; "
+            f"or send them to human review: `{command} --reject`. Either completes the run"
+        )
     held = 0 if outcome["approved"] else t.route_held_removals_to_review(ctx, over)
     record = {**outcome, "pairs": over.to_dict("records"), "removals_routed_to_review": held}
     recorder.record_counts("approval", record)
     recorder.audit("removals.approval", record, actor=outcome["approver"] or "system")
+
+
+def _approval_wait() -> str:
+    """`pause` when a person can answer through Prefect (a server: PREFECT_API_URL), else `hold` (MODSWEEP_APPROVAL_WAIT)."""
+    mode = get_settings().approval_wait
+    if mode != "auto":
+        return mode
+    from prefect.settings import PREFECT_API_URL
+
+    return "pause" if PREFECT_API_URL.value() else "hold"
 
 
 def _resume_own_run() -> None:

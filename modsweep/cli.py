@@ -15,6 +15,7 @@ import typer
 from rich.table import Column, Table
 
 from modsweep.cli_audit import explain, export_app
+from modsweep.cli_calibrate import calibrate
 from modsweep.cli_common import console
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
@@ -28,13 +29,25 @@ TEXT_POLICIES = ["misinfo.medical", "civic.election_integrity", "hate.speech", "
 
 
 def _quiet_environment() -> None:
-    """Offline, local defaults for Prefect and Great Expectations (set before they are imported)."""
+    """Offline, local defaults for Prefect and Great Expectations (set before they are imported), and a usable
+    MODSWEEP_HOME (created with Prefect's home under it), or one clear line before Prefect starts."""
     settings = get_settings()
+    home = settings.home
+    try:
+        (home / "prefect").mkdir(parents=True, exist_ok=True)
+        probe = home / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise _fail(f"MODSWEEP_HOME {home} cannot be created or written ({exc.strerror or exc}); "
+                    "set MODSWEEP_HOME to a folder you can write") from exc  # fmt: skip
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    # Prefect waits 20 s for its ephemeral server; a busy machine (or first migrations) can take longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
@@ -136,30 +149,58 @@ def _parse_day(value: str) -> date:
         raise _fail(f"--day {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
+_VALIDATED_PACKS: dict[tuple[str, str], Any] = {}
+
+
 def _validate_pack(pack: str, profile: str, what: str = "--pack") -> None:
     """A bad pack is bad input (exit 2), found before any data is touched."""
     from modsweep.policy import PolicyPackError, load_pack
 
     _safe_path(Path(pack), what)  # a name or a YAML path; never one that climbs out with '..'
     try:
-        load_pack(pack, profile)
+        _VALIDATED_PACKS[(pack, profile)] = load_pack(pack, profile)
     except PolicyPackError as exc:
         raise _fail(str(exc)) from exc
 
 
 def _guarded(call: Any) -> Any:
     """Run a flow call, turning its failures into the documented exit codes."""
+    from modsweep.cli_common import one_line, route_engine_logs
     from modsweep.registry import ModelNotFoundError
+    from modsweep.tasks.approval import ApprovalRequired
     from modsweep.tasks.gates import DataQualityError
 
+    log = route_engine_logs()  # the engine's tracebacks go to this file; the console gets one line
     try:
         return call()
+    except typer.Exit:
+        raise
     except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(one_line(exc)) from exc
+    except ApprovalRequired as exc:
+        raise _fail(f"run stopped for approval: {one_line(exc)}", 1) from exc
     except DataQualityError as exc:
-        raise _fail(f"run failed at a data-quality gate: {exc}", 1) from exc
+        raise _fail(
+            f"run failed at a data-quality gate: {one_line(exc)} (details: `modsweep history`, {log})", 1
+        ) from exc
     except Exception as exc:
-        raise _fail(f"run failed: {type(exc).__name__}: {exc}", 1) from exc
+        raise _fail(
+            f"run failed: {type(exc).__name__}: {one_line(exc)} (details: `modsweep history`, {log})", 1
+        ) from exc
+
+
+def _check_model(pack: str, profile: str) -> None:
+    """A pack with classifier detectors needs a trained model: say so (with the command) before Prefect starts."""
+    from modsweep.registry import ModelNotFoundError, resolve_version
+    from modsweep.tasks.train import MODEL_NAME
+
+    loaded = _VALIDATED_PACKS.get((pack, profile))
+    if loaded is not None and not any(d.kind == "classifier" for pol in loaded.policies() for d in pol.detectors):
+        return
+    try:
+        resolve_version(get_settings().models_dir, MODEL_NAME)
+    except ModelNotFoundError as exc:
+        raise _fail(str(exc)) from exc
 
 
 def _check_source(source: Path, what: str = "--source") -> Path:
@@ -184,6 +225,7 @@ def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, r
     _quiet_environment()
     _validate_pack(pack, profile)
     source = _check_source(source)
+    _check_model(pack, profile)
     from modsweep.flows.daily_sweep import daily_sweep
 
     return _guarded(lambda: daily_sweep(day=day, source=str(source.resolve()), pack=pack, profile=profile,
@@ -280,6 +322,7 @@ def surge(
             console.print(f"submitted to {submitted.deployment}: flow run {submitted.flow_run_name} "
                           f"({submitted.flow_run_id})\n{submitted.url or ''}")  # fmt: skip
             return
+    _check_model(pack, profile)
     from modsweep.flows.surge_run import surge_run
 
     summary = _guarded(lambda: surge_run(**params))
@@ -302,6 +345,7 @@ def backfill(
     _quiet_environment()
     _validate_pack(pack, profile)
     folder = _check_source(source if source else settings.home / "source" / "items")
+    _check_model(pack, profile)
     from rich.progress import Progress
 
     from modsweep.flows.backfill import backfill as backfill_flow
@@ -345,6 +389,8 @@ def shadow(
     _validate_pack(candidate, profile, "--candidate")
     _validate_pack(live_pack, profile, "--live-pack")
     folder = _check_source(source if source else settings.home / "source" / "items")
+    _check_model(candidate, profile)
+    _check_model(live_pack, profile)
     from modsweep.flows.shadow_run import shadow_run
 
     summary = _guarded(lambda: shadow_run(candidate=candidate, day=_parse_day(day), source=str(folder.resolve()),
@@ -527,6 +573,25 @@ def score(
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(export_app, name="export")
 app.command("explain")(explain)
+app.command("calibrate")(calibrate)
+
+
+@app.command()
+def approve(
+    run: Annotated[str, typer.Argument(help="The run holding removals (id or unique prefix, as printed)")],
+    by: Annotated[str, typer.Option(help="Who decides (recorded in the ledger and the audit log)")],
+    reject: Annotated[bool, typer.Option("--reject", help="Send the held removals to human review instead")] = False,
+    note: Annotated[str, typer.Option(help="Why (recorded)")] = "",
+) -> None:
+    """Answer a run whose automated removals exceed MODSWEEP_REMOVAL_CEILING: apply them, or (--reject) send them
+    to human review; the run then completes (or, paused on a Prefect server, resumes there)."""
+    _quiet_environment()
+    from modsweep.cli_approve import approve_command
+
+    summary = _guarded(lambda: approve_command(run, by, reject, note))
+    if summary is not None:
+        print_summary(summary)
+
 
 models_app = typer.Typer(no_args_is_help=True, help="The model registry: versions, and which one sweeps use.")
 app.add_typer(models_app, name="models")
@@ -610,6 +675,16 @@ def audit(
 ) -> None:
     """Re-audit a run after review outcomes were imported: metrics, findings, circuit breaker, report."""
     _quiet_environment()
+    from modsweep import store
+
+    try:
+        record = store.get_run(_engine(), run)
+    except ValueError as exc:  # an ambiguous prefix
+        raise _fail(str(exc)) from exc
+    if record is None:
+        raise _fail(f"no run matches {run!r}; `modsweep history` lists the runs")
+    if record["state"] != "completed":
+        raise _fail(f"run {record['run_id']} is {record['state']}; only completed runs can be audited")
     from modsweep.flows.audit import audit_run
 
     outcome = _guarded(lambda: audit_run(run=run, requested_by=os.environ.get("USER", "cli")))
@@ -772,7 +847,18 @@ def verify_log(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         raise typer.Exit(1)
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM (systemd, docker stop, kill) stops the command promptly: the run is recorded as cancelled."""
+    from modsweep.cli_common import err
+
+    err.print("stopped by SIGTERM: a run in progress is recorded as cancelled; the same command resumes it")
+    raise SystemExit(143)
+
+
 def main() -> None:  # pragma: no cover - console entry point
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         app()
     except KeyboardInterrupt:

@@ -43,3 +43,44 @@ def engine() -> Any:
     from modsweep import resources
 
     return resources.store_engine()
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (notes and continuation lines folded in)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class _NoEngineTracebacks:
+    """Console filter: the engine's failure records (a traceback, or an error line of a flow or task run) stay
+    out of the console, where the CLI prints one line of its own; they still reach the log file."""
+
+    def filter(self, record: Any) -> bool:
+        if record.exc_info or record.exc_text:
+            return False
+        return not (record.levelno >= 40 and record.name.startswith(("prefect.flow_runs", "prefect.task_runs")))
+
+
+def route_engine_logs() -> Path:
+    """Send Prefect's records to MODSWEEP_HOME/logs/prefect.log and keep tracebacks off the console (idempotent)."""
+    import logging
+
+    from prefect.logging.configuration import setup_logging
+
+    from modsweep.config import get_settings
+
+    path = (get_settings().home / "logs" / "prefect.log").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from prefect.logging import configuration
+
+    if not configuration.PROCESS_LOGGING_CONFIG:
+        setup_logging()
+    root = logging.getLogger()
+    if not any(getattr(h, "modsweep_log", None) == str(path) for h in root.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.modsweep_log = str(path)  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    for h in root.handlers:
+        if getattr(h, "modsweep_log", None) is None and not any(isinstance(f, _NoEngineTracebacks) for f in h.filters):
+            h.addFilter(_NoEngineTracebacks())
+    return path

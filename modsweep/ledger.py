@@ -67,6 +67,14 @@ class RunRecorder:
         store.append_audit(self.engine, actor="system", event="run.failed", subject=self.run_id,
                            payload={"stage": self.stage, "type": type(exc).__name__})  # fmt: skip
 
+    def cancel(self, reason: str) -> None:
+        """The run was stopped from outside (SIGTERM, Ctrl-C): recorded as cancelled; re-running its key resumes."""
+        self._close_stage()
+        store.finish_run(self.engine, self.run_id, "cancelled", error={"stage": self.stage, "type": "Cancelled",
+                         "message": reason}, outputs={"stage_seconds": self.seconds})  # fmt: skip
+        store.append_audit(self.engine, actor="system", event="run.cancelled", subject=self.run_id,
+                           payload={"stage": self.stage, "reason": reason})  # fmt: skip
+
     def finish(self, outputs: dict[str, Any]) -> None:
         self._close_stage()
         outputs = {**outputs, "stage_seconds": self.seconds}

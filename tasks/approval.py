@@ -13,6 +13,20 @@ from pydantic import BaseModel, Field
 from modsweep.schemas import DECISIONS
 
 
+class ApprovalRequired(RuntimeError):
+    """Removals over the ceiling were held and nobody can answer a pause (ephemeral API): the run stops before
+    enforcing anything, and `modsweep approve RUN` answers it and completes the run."""
+
+
+def held_removals_line(over: pd.DataFrame, ceiling: int, shown: int = 5) -> str:
+    """One line naming what is held: the pairs over the ceiling with their counts."""
+    pairs = sorted(over.itertuples(), key=lambda r: -int(r.removals))
+    text = ", ".join(f"{r.policy_id}/{r.region} {int(r.removals):,}" for r in pairs[:shown])
+    more = f" and {len(pairs) - shown} more pairs" if len(pairs) > shown else ""
+    return (f"{int(over['removals'].sum()):,} automated removals in {len(pairs)} policy × region pair(s) exceed "
+            f"MODSWEEP_REMOVAL_CEILING={ceiling:,} ({text}{more})")  # fmt: skip
+
+
 class RemovalApproval(BaseModel):
     """The form a person fills in (Prefect UI, or `prefect flow-run resume`) to answer the pause."""
 

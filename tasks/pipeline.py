@@ -482,6 +482,19 @@ def find_removals_over_ceiling(ctx: RunContext) -> tuple[pd.DataFrame, str]:
     return over, approval.approval_request_markdown(over, decisions, ceiling) if len(over) else ""
 
 
+APPROVAL_ANSWER_EVENT = "removals.approval.answer"
+
+
+@task(name="read-approval-answer", cache_policy=NO_CACHE, **IO_RETRIES)
+def recorded_approval(ctx: RunContext) -> dict[str, Any] | None:
+    """The answer `modsweep approve` recorded for this run key (audit log), if any: approve, approver, note."""
+    entry = store.latest_audit_entry(resources.store_engine(), event=APPROVAL_ANSWER_EVENT, subject=ctx.run_key)
+    if entry is None:
+        return None
+    return {"approve": bool(entry["payload"].get("approve")), "approver": entry["actor"],
+            "note": str(entry["payload"].get("note") or "")}  # fmt: skip
+
+
 @task(name="route-held-removals-to-review", cache_policy=NO_CACHE, **IO_RETRIES)
 def route_held_removals_to_review(ctx: RunContext, over: pd.DataFrame) -> int:
     """Rewrite the decision partitions so the held removals become escalations (idempotent)."""

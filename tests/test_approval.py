@@ -97,3 +97,68 @@ def test_approved_surge_keeps_its_removals_and_records_the_approver(sweep_home, 
     assert (decisions[decisions["action"] == "remove"].groupby(["policy_id", "region"]).size() > 3).any()
     events = pd.read_sql("select event, actor from audit_log", engine)
     assert ((events["event"] == "removals.approval") & (events["actor"] == "alice")).any()
+
+
+def _held_sweep(runner, synthetic_day, monkeypatch):
+    """A CLI sweep over the ceiling where nobody can answer a pause (hold): exit 1, one line, nothing enforced."""
+    from modsweep.cli import app
+
+    monkeypatch.setenv("MODSWEEP_REMOVAL_CEILING", "3")
+    monkeypatch.setenv("MODSWEEP_APPROVAL_WAIT", "hold")
+    resources.reset()
+    result = runner.invoke(app, ["sweep", "--day", synthetic_day["day"].isoformat(), "--source",
+                                 str(synthetic_day["items"])])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "MODSWEEP_REMOVAL_CEILING=3" in result.output and "nothing was enforced" in result.output
+    assert "Traceback" not in result.output
+    engine = resources.store_engine()
+    (held,) = store.list_runs(engine)
+    assert held["state"] == "failed" and held["error"]["type"] == "ApprovalRequired"
+    assert f"modsweep approve {held['run_id']} --by NAME" in result.output
+    assert store.fetch_decisions(engine, run_key=held["run_key"]).empty  # nothing stored, nothing enforced
+    return app, held
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_held_removals_are_approved_from_the_terminal_and_the_run_completes(sweep_home, synthetic_day, monkeypatch):
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    app, held = _held_sweep(runner, synthetic_day, monkeypatch)
+    approved = runner.invoke(app, ["approve", held["run_id"][:8], "--by", "alice", "--note", "verified surge"])
+    assert approved.exit_code == 0, approved.output
+    assert "answer by alice recorded" in approved.output
+    engine = resources.store_engine()
+    done = store.last_completed_run(engine, held["run_key"])
+    assert done["stage_counts"]["approval"] == done["stage_counts"]["approval"] | {
+        "approved": True,
+        "approver": "alice",
+    }
+    decisions = store.fetch_decisions(engine, run_key=held["run_key"])
+    assert (decisions[decisions["action"] == "remove"].groupby(["policy_id", "region"]).size() > 3).any()
+    events = pd.read_sql("select event, actor from audit_log", engine)
+    for event in ("removals.approval.answer", "removals.approval"):
+        assert ((events["event"] == event) & (events["actor"] == "alice")).any(), event
+    assert store.verify_audit_log(engine).ok
+    again = runner.invoke(app, ["approve", done["run_id"], "--by", "alice"])
+    assert again.exit_code == 2 and "holds no removals awaiting approval" in again.output
+    assert len(store.fetch_decisions(engine, run_key=held["run_key"])) == len(decisions)
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_held_removals_rejected_from_the_terminal_go_to_review(sweep_home, synthetic_day, monkeypatch):
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    app, held = _held_sweep(runner, synthetic_day, monkeypatch)
+    rejected = runner.invoke(app, ["approve", held["run_id"], "--by", "bob", "--reject"])
+    assert rejected.exit_code == 0, rejected.output
+    engine = resources.store_engine()
+    done = store.last_completed_run(engine, held["run_key"])
+    approval = done["stage_counts"]["approval"]
+    assert approval["approved"] is False and approval["approver"] == "bob" and approval["removals_routed_to_review"] > 0
+    decisions = store.fetch_decisions(engine, run_key=held["run_key"])
+    removals = decisions[decisions["action"] == "remove"].groupby(["policy_id", "region"]).size()
+    assert (removals <= 3).all()

@@ -732,6 +732,15 @@ def append_audit(engine: Engine, *, actor: str, event: str, subject: str, payloa
     return seq
 
 
+def latest_audit_entry(engine: Engine, *, event: str, subject: str) -> dict[str, Any] | None:
+    """The newest audit-log entry of an event about a subject (e.g. the answer to a run key's approval)."""
+    stmt = (select(AUDIT_LOG).where(AUDIT_LOG.c.event == event, AUDIT_LOG.c.subject == subject)
+            .order_by(AUDIT_LOG.c.seq.desc()).limit(1))  # fmt: skip
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def _audit_rows(conn: Connection) -> Iterable[Any]:
     stmt = select(AUDIT_LOG).order_by(AUDIT_LOG.c.seq)
     return conn.execution_options(yield_per=2_000).execute(stmt)
@@ -789,7 +798,9 @@ def set_policy_automation(engine: Engine, policy_id: str, *, state: str, reason:
     """
     _check_choice("state", state, ("paused", "enabled"))
     with write_transaction(engine) as conn:
-        current = conn.execute(select(POLICY_AUTOMATION.c.state).where(POLICY_AUTOMATION.c.policy_id == policy_id)).scalar()
+        current = conn.execute(
+            select(POLICY_AUTOMATION.c.state).where(POLICY_AUTOMATION.c.policy_id == policy_id)
+        ).scalar()
         if current == state or (current is None and state == "enabled"):
             return False
         values = {"state": state, "reason": reason, "changed_by": changed_by, "changed_at": utcnow(), "run_id": run_id}
