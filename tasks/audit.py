@@ -18,7 +18,7 @@ from scipy import stats
 from modsweep.schemas import METRICS
 
 Z95 = 1.959963984540054
-DRAWS = 4000  # posterior draws per domain: Monte Carlo error of a 2.5% quantile ≈ ±0.25 percentile points
+DRAWS = 2000  # posterior draws per domain: Monte Carlo error of a 2.5% quantile ≈ ±0.35 percentile points
 JEFFREYS = 0.5
 
 # How each metric's interval is computed (docs/statistics.md); a zero-width interval always means "census".

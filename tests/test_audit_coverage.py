@@ -34,7 +34,7 @@ RATE_BOOST = {"BE": 3.0}  # BE has three times every policy's base rate
 POLICIES = {"rare.policy": (0.005, 0.3, 0.002), "common.policy": (0.04, 0.4, 0.01), "exact.policy": (0.02, 0.2, 0.0)}
 SEEDS = 30
 MIN_COVERAGE = 0.93
-DRAWS = 1000  # fewer posterior draws than a run's 4000: the test measures coverage, not Monte Carlo error
+DRAWS = 1000  # fewer posterior draws than a run's 2000: the test measures coverage, not Monte Carlo error
 
 
 @dataclass(frozen=True)
