@@ -307,7 +307,12 @@ def surge(
     folder = _check_source(source if source else settings.home / "source" / "items")
     from modsweep.runs import utc_window
 
-    _guarded(lambda: utc_window(start, end))  # a bad window is bad input here, not a failed run on a worker
+    try:  # a bad window is bad input here, not a failed run on a worker
+        utc_window(start, end)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    if local or not os.environ.get("PREFECT_API_URL"):  # it runs here: its model must be here
+        _check_model(pack, profile)
     params = {"regions": [r.upper() for r in region], "since": start, "until": end, "source": str(folder.resolve()),
               "pack": pack, "profile": profile, "requested_by": os.environ.get("USER", "cli"),
               "simulate_reviews_from": str(simulate_reviews) if simulate_reviews else None}  # fmt: skip
@@ -322,7 +327,7 @@ def surge(
             console.print(f"submitted to {submitted.deployment}: flow run {submitted.flow_run_name} "
                           f"({submitted.flow_run_id})\n{submitted.url or ''}")  # fmt: skip
             return
-    _check_model(pack, profile)
+    _check_model(pack, profile)  # no server took it: it runs here after all
     from modsweep.flows.surge_run import surge_run
 
     summary = _guarded(lambda: surge_run(**params))

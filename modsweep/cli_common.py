@@ -57,6 +57,8 @@ class _NoEngineTracebacks:
     def filter(self, record: Any) -> bool:
         if record.exc_info or record.exc_text:
             return False
+        if record.levelno < 30 and record.name.startswith("great_expectations"):  # its INFO chatter
+            return False
         return not (record.levelno >= 40 and record.name.startswith(("prefect.flow_runs", "prefect.task_runs")))
 
 
