@@ -40,13 +40,17 @@ def test_shadow_run_enforces_nothing_and_reports_per_policy(sweep_home, syntheti
     shutil.copytree(src.parent / "community-guidelines", tmp_path / "community-guidelines")
     raw = yaml.safe_load(src.read_text())
     hate = next(p for p in raw["policies"] if p["id"] == "hate.speech")
-    hate["bands"] = [{"min_score": 0.3, "action": "escalate"}, {"min_score": 0.6, "action": "remove"}]
+    # a stricter candidate: escalate only from 0.7 (the live pack's auto@ bands start lower), remove from 0.9
+    hate["bands"] = [{"min_score": 0.7, "action": "escalate"}, {"min_score": 0.9, "action": "remove"}]
     hate["regions"] = {}
     raw["version"] = "candidate-1"
     (tmp_path / "candidate.yaml").write_text(yaml.safe_dump(raw))
     engine = resources.store_engine()
-    # The breaker pauses misinfo.medical after the live run: that is not a change the candidate pack makes.
-    store.set_policy_automation(engine, "misinfo.medical", state="paused", reason="test", changed_by="pytest")
+    # The breaker pauses another policy after the live run: that is not a change the candidate pack makes.
+    live_decisions = store.fetch_decisions(engine, run_key=live.run_key)
+    automated = live_decisions[live_decisions["automated"] & (live_decisions["policy_id"] != "hate.speech")]
+    paused = automated["policy_id"].value_counts().idxmax()
+    store.set_policy_automation(engine, paused, state="paused", reason="test", changed_by="pytest")
     decisions_before = len(store.fetch_decisions(engine))
     tasks_before = len(store.fetch_review_tasks(engine))
     summary = shadow_run(candidate=str(tmp_path / "candidate.yaml"), day=synthetic_day["day"],
@@ -56,22 +60,19 @@ def test_shadow_run_enforces_nothing_and_reports_per_policy(sweep_home, syntheti
     run = store.get_run(engine, summary.run_id)
     assert run["trigger"] == "shadow" and run["parameters"]["live_run_key"] == live.run_key
     policies = {p["policy_id"]: p for p in run["stage_counts"]["shadow"]["policies"]}
-    assert (
-        policies["hate.speech"]["new"] > 0
-        and policies["hate.speech"]["candidate_actions"] > policies["hate.speech"]["live_actions"]
-    )
+    hate_diff = policies["hate.speech"]
+    assert hate_diff["dropped"] > 0 and hate_diff["candidate_actions"] < hate_diff["live_actions"], hate_diff
     assert policies["deceptive.spam"]["new"] == policies["deceptive.spam"]["dropped"] == 0
     assert 0 <= policies["hate.speech"]["expected_precision"] <= 1
     assert pd.read_csv(summary.report_path)["policy_id"].nunique() == len(policies)
-    medical = policies["misinfo.medical"]
-    assert medical["new"] == medical["dropped"] == medical["changed"] == 0
-    assert (medical["automation_compared"], medical["automation_now"]) == ("on", "paused")
-    live_auto = store.fetch_decisions(engine, run_key=live.run_key)
-    live_auto = int((live_auto["automated"] & (live_auto["policy_id"] == "misinfo.medical")).sum())
-    assert medical["to_review_if_live_now"] == live_auto > 0  # same bands for this policy in both packs
+    held = policies[paused]
+    assert held["new"] == held["dropped"] == held["changed"] == 0
+    assert (held["automation_compared"], held["automation_now"]) == ("on", "paused")
+    # same bands for this policy in both packs: every automated action of the live run would now go to review
+    assert held["to_review_if_live_now"] == int((automated["policy_id"] == paused).sum()) > 0
     notes = run["stage_counts"]["shadow"]["notes"]
     assert notes[0].startswith("Both packs are compared under the live run's circuit-breaker state")
-    assert any(n.startswith("misinfo.medical: automation is paused now") for n in notes)
+    assert any(n.startswith(f"{paused}: automation is paused now") for n in notes)
 
 
 def test_breaker_effects_are_reported_apart_from_the_candidate_packs_changes():
