@@ -1,6 +1,9 @@
 """Detection throughput: every policy's detectors over a synthetic day, partition by partition.
 
-    .venv/bin/python -m bench.detect_speed --rows 1000000 [--workers 2]
+    .venv/bin/python -m bench.detect_speed --rows 1000000 [--workers 2] [--model-dir DIR]
+
+--model-dir scores with the latest model registered in DIR (e.g. the manifest model `make bench-detection`
+saves, domain gates included); without it a model is trained on a synthetic day.
 
 Prints items/s, peak RSS of the parent and workers, and where the time goes per detector kind (measured in
 one worker process on one partition). Partitions are scored in a process pool (one process per core): the
@@ -22,7 +25,7 @@ from pathlib import Path
 DAY = date(2026, 11, 23)
 
 
-def _prepare(workdir: Path, rows: int) -> list[Path]:
+def _prepare(workdir: Path, rows: int, model_dir: Path | None = None) -> list[Path]:
     """Generate a training day and the day to score; train and register the model; ingest the day."""
     import pyarrow.parquet as pq
 
@@ -33,10 +36,16 @@ def _prepare(workdir: Path, rows: int) -> list[Path]:
     from modsweep.tasks.ingest import items_table, normalise_rows, read_source_file
     from modsweep.tasks.train import MODEL_NAME, read_synthetic_training_set, train_text_policy_model
 
-    write_synthetic_day(workdir / "training", date(2026, 11, 22), 50_000, seed=7)
-    texts, labels = read_synthetic_training_set(workdir / "training", TEXT_POLICIES)
-    result = train_text_policy_model(texts, labels, source="bench")
-    save_model(workdir / "home" / "models", MODEL_NAME, result.version, result.model, result.card)
+    if model_dir is not None:
+        from modsweep.registry import load_model
+
+        model, card = load_model(model_dir, MODEL_NAME)
+        save_model(workdir / "home" / "models", MODEL_NAME, card["version"], model, card)
+    else:
+        write_synthetic_day(workdir / "training", date(2026, 11, 22), 50_000, seed=7)
+        texts, labels = read_synthetic_training_set(workdir / "training", TEXT_POLICIES)
+        result = train_text_policy_model(texts, labels, source="bench")
+        save_model(workdir / "home" / "models", MODEL_NAME, result.version, result.model, result.card)
     write_synthetic_day(workdir / "source", DAY, rows, seed=42)
     parts = []
     for i, f in enumerate(sorted((workdir / "source" / "items").rglob("*.parquet"))):
@@ -104,12 +113,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--model-dir", type=Path, default=None, help="score with the latest model registered here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="modsweep-bench-") as tmp:
         workdir = Path(tmp)
         os.environ["MODSWEEP_HOME"] = str(workdir / "home")
         t0 = time.perf_counter()
-        parts = _prepare(workdir, args.rows)
+        parts = _prepare(workdir, args.rows, args.model_dir)
         print(f"prepared {args.rows:,} items in {len(parts)} partitions in {time.perf_counter() - t0:.1f} s")
         steps = _breakdown(parts[0])
         t0 = time.perf_counter()

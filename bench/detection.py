@@ -79,7 +79,9 @@ def run_modsweep(
 
     kwargs: dict[str, Any] = {"max_train_rows": 3000, "c_grid": (2.0, 8.0), "folds": 3} if quick else {}
     t0 = time.perf_counter()
-    result = train_from_manifest(MANIFEST, data_root, log=log, **kwargs)
+    from modsweep.policy import load_pack
+
+    result = train_from_manifest(MANIFEST, data_root, log=log, pack=load_pack("community-guidelines"), **kwargs)
     if save_to is not None:  # for bench.stream, so the stream is scored by this very model
         from modsweep.registry import save_model
         from modsweep.tasks.train import MODEL_NAME

@@ -119,12 +119,12 @@ def modsweep_actions(stream: Stream, model: Any, card: dict[str, Any]) -> tuple[
     from modsweep.policy import load_pack
     from modsweep.tasks.detect import build_detector_bank
     from modsweep.tasks.score import score_chunk
-    from modsweep.tasks.train import policy_scores_of
+    from modsweep.tasks.train import pack_policy_scores
 
     pack = load_pack("community-guidelines")
     frame = pd.DataFrame({"text": stream.texts})
-    policy_of = card["label_policies"]
-    cls = policy_scores_of(model.score_texts(stream.texts), policy_of)
+    # curves of the policy score as decide takes it (every detector), as training writes them into the card
+    cls = {pid: s for pid, s in pack_policy_scores(pack, model, stream.texts).items() if pid in set(card["label_policies"].values())}
 
     def decide(curves: dict[str, Any], rows: np.ndarray) -> dict[str, np.ndarray]:
         resolved = pack.with_model_thresholds({"version": "cross-fit", "stream": {"policies": curves}})
@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
         model, card = load_model(args.model_dir, MODEL_NAME)
     else:
         kwargs: dict[str, Any] = {"max_train_rows": 3000, "c_grid": (2.0, 8.0)} if args.quick else {}
-        result = train_from_manifest(MANIFEST, args.data_root, log=log, **kwargs)
+        from modsweep.policy import load_pack
+
+        result = train_from_manifest(MANIFEST, args.data_root, log=log, pack=load_pack("community-guidelines"), **kwargs)
         model, card = result.model, result.card
     prevalence = float(card.get("stream", {}).get("prevalence", STREAM_PREVALENCE))
     stream = build_stream(args.data_root, prevalence)

@@ -270,7 +270,7 @@ def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
     if not skipped:
         return
     logger = get_run_logger()
-    for s in skipped:
+    for s in (s for s in skipped if not s.get("optional")):
         logger.warning("detector %s/%s skipped: %s; the policy's other detectors still run",
                        s["policy_id"], s["detector_id"], s["reason"])  # fmt: skip
     recorder.update(outputs={"skipped_detectors": skipped})

@@ -515,7 +515,7 @@ def score(
         bank = resources.detector_bank(pack, profile)
     except (PolicyPackError, ModelNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    for skipped in bank.skipped:  # said where the person scoring sees it, not only in the log
+    for skipped in (s for s in bank.skipped if not s.get("optional")):  # said where the person scoring sees it
         console.print(f"[yellow]detector {skipped['policy_id']}/{skipped['detector_id']} skipped: {skipped['reason']}; "
                       "the policy's other detectors still run[/yellow]")  # fmt: skip
     target.parent.mkdir(parents=True, exist_ok=True)

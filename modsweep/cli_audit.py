@@ -45,16 +45,6 @@ SHOWN_PROBLEMS = 20
 SCAN_RUNS = 10  # runs whose detections `explain` scans for an item that was never decided
 
 
-
-
-
-
-
-
-
-
-
-
 def _lake() -> Lake:
     from modsweep import resources
 
@@ -75,13 +65,15 @@ def _runs(engine: Any, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _pack_for_run(run: dict[str, Any], cache: dict[tuple[str, str], PolicyPack | None]) -> PolicyPack | None:
+def _pack_for_run(run: dict[str, Any], cache: dict[tuple[str, str, str], PolicyPack | None]) -> PolicyPack | None:
     """The pack (name or path, profile) a run was started with; None when it can no longer be loaded."""
     from modsweep import resources
     from modsweep.policy import PolicyPackError
 
     params = run.get("parameters") or {}
-    key = (str(params.get("pack") or run.get("policy_pack")), str(params.get("profile") or "standard"))
+    # with the model the run used: its card resolved the pack's auto@ bands
+    key = (str(params.get("pack") or run.get("policy_pack")), str(params.get("profile") or "standard"),
+           str(params.get("model_version") or "latest"))  # fmt: skip
     if key not in cache:
         try:
             cache[key] = resources.pack(*key)
@@ -210,7 +202,7 @@ def export_dsa(
     detections = _lake_rows(lake, "detections", locations, items,
                             ["item_id", "policy_id", "detector_id", "detector_version", "score", "evidence"])  # fmt: skip
     authors = _lake_rows(lake, "items", locations, items, ["item_id", "author_id"])
-    cache: dict[tuple[str, str], PolicyPack | None] = {}
+    cache: dict[tuple[str, str, str], PolicyPack | None] = {}
     policies = {}
     for run_id, run in runs.items():
         pack = _pack_for_run(run, cache)
@@ -337,7 +329,7 @@ def explain(
     if len(items) and not run_ids:
         run_ids |= {r["run_id"] for r in _recent_runs(engine, scan_runs) if r["run_key"] in set(items["run_key"])}
     runs = _runs(engine, run_ids)
-    cache: dict[tuple[str, str], PolicyPack | None] = {}
+    cache: dict[tuple[str, str, str], PolicyPack | None] = {}
     packs = {run_id: _pack_for_run(run, cache) for run_id, run in runs.items()}
     doc = explain_item(item_id, decisions=decisions, tasks=tasks, detections=detections, items=items,
                        runs=runs.values(), packs=packs)  # fmt: skip
@@ -378,6 +370,13 @@ def _partition_days(lake: Lake, dataset: str, run_key: str) -> list[date]:
     return sorted(days)
 
 
+def _band_score(band: dict[str, Any]) -> str:
+    if band.get("min_score") is None:
+        return f"auto@{band.get('auto_precision')} (unresolved)"
+    auto = f" (auto@{band['auto_precision']:g})" if band.get("auto_precision") else ""
+    return f"{band['min_score']:.2f}{auto}"
+
+
 def _short(value: Any, limit: int = 90) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -398,7 +397,7 @@ def _print_explanation(doc: dict[str, Any]) -> None:
                            "region", "decided at", "decision", "run"), title="Decisions")  # fmt: skip
         for d in doc["decisions"]:
             ladder = d.get("bands_in_force")
-            shown = ", ".join(f"{b['min_score']:.2f} → {b['action']}" for b in ladder) if ladder else "n/a"
+            shown = ", ".join(f"{_band_score(b)} → {b['action']}" for b in ladder) if ladder else "n/a"
             if d.get("bands_from_run_pack") is False:
                 shown += " (current pack, not the run's)"
             t.add_row(d["policy_id"], d["action"], f"{d['score']:.3f}", f"{d['threshold']:.2f} → {d['action']}",

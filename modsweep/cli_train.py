@@ -19,6 +19,13 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _default_pack() -> Any:
+    """The shipped pack: the model card's stream thresholds are of its policy scores (every detector)."""
+    from modsweep.policy import load_pack
+
+    return load_pack(DEFAULT_PACK)
+
+
 def train_from_manifest_command(
     manifest: Path, data_root: Path, datasets: list[str] | None, max_train_rows: int | None, promote: bool | None = None
 ) -> None:
@@ -47,6 +54,7 @@ def train_from_manifest_command(
             data_root,
             datasets=datasets or None,
             max_train_rows=max_train_rows,
+            pack=_default_pack(),
             log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
         )
     except (ManifestError, FileNotFoundError, ValueError) as exc:  # a missing file, column or label value
@@ -152,12 +160,11 @@ def models_promote_command(version: str) -> None:
 
 def _print_uncovered(labels: list[str]) -> None:
     """Name the default pack's classifier detectors this model cannot serve: sweeps skip them (and record it)."""
-    from modsweep import resources
     from modsweep.policy import PolicyPackError
     from modsweep.tasks.detect import skipped_classifiers
 
     try:
-        skipped = skipped_classifiers(resources.pack(DEFAULT_PACK, "standard"), labels, None)
+        skipped = skipped_classifiers(_default_pack(), labels, None)
     except PolicyPackError:
         return
     if skipped:

@@ -302,11 +302,17 @@ class PolicySpec(_Strict):
 
         def resolve(bands: list[Band], where: str) -> list[Band]:
             out: dict[float, Band] = {}
-            for b in bands:
+            # automated bands first: their thresholds bound the slice an escalate band sends to review
+            ordered = sorted(bands, key=lambda b: b.action == "escalate")
+            for b in ordered:
                 if b.resolved:
                     out[b.min_score] = b  # type: ignore[index]
                     continue
-                t = threshold_for_precision(curve, b.auto_precision)  # type: ignore[arg-type]
+                if b.action == "escalate":
+                    automated = [t for t, band in out.items() if band.action != "escalate"]
+                    t = threshold_for_slice_precision(curve, b.auto_precision, min(automated, default=None))  # type: ignore[arg-type]
+                else:
+                    t = threshold_for_precision(curve, b.auto_precision)  # type: ignore[arg-type]
                 if t is None:
                     notes.append(f"{self.id}{where}: {b.action} at auto@{b.auto_precision:g} is never automated: "
                                  f"no score reaches precision {b.auto_precision:g} on {source}")  # fmt: skip
@@ -420,6 +426,12 @@ class PolicyPack(BaseModel):
             raise UnresolvedThresholdError(
                 f"{self.path}: auto@ bands need a trained model's card; run `modsweep train` first"
             )
+        if "stream" not in card:
+            raise UnresolvedThresholdError(
+                f"{source} comes from an older modsweep (an older featurisation or training, without stream "
+                "thresholds for auto@ bands); retrain it: `modsweep train` (synthetic data) or "
+                "`modsweep train --manifest manifests/shared-datasets.yaml --data-root ../shared/datasets`"
+            )
         curves = (card.get("stream") or {}).get("policies") or {}
         policies, notes = [], []
         for p in self.spec.policies:
@@ -441,6 +453,41 @@ def _shift(bands: list[Band], offset: float) -> list[Band]:
     if not all(b.resolved for b in bands):
         return bands
     return [b.model_copy(update={"min_score": min(1.0, max(0.0, b.min_score + offset))}) for b in bands]  # type: ignore[operator]
+
+
+def threshold_for_slice_precision(curve: dict[str, Any], precision: float, upper: float | None) -> float | None:
+    """The lowest threshold t below `upper` (an automated band's threshold) at which the items scoring in
+    [t, upper), the ones an escalate band sends to review, keep a conservative precision >= `precision`.
+
+    Without `upper`, or on a curve without weighted sums (older cards), this is `threshold_for_precision`.
+    """
+    if upper is None or "tp_weight" not in curve:
+        return threshold_for_precision(curve, precision)
+    thresholds = curve["thresholds"]
+    above = [k for k, t in enumerate(thresholds) if t >= upper]
+    k_up = max(above, key=lambda k: curve["flagged"][k]) if above else None
+    base = (
+        (0.0, 0.0, 0)
+        if k_up is None
+        else (curve["tp_weight"][k_up], curve["flagged_weight"][k_up], curve["flagged"][k_up])
+    )
+    met = []
+    for k, t in enumerate(thresholds):
+        n = curve["flagged"][k] - base[2]
+        if t >= upper or n <= 0:
+            continue
+        w = curve["flagged_weight"][k] - base[1]
+        p = (curve["tp_weight"][k] - base[0]) / w if w > 0 else 0.0
+        if _wilson_lower(p, n) >= precision:
+            met.append(float(t))
+    return min(met) if met else None
+
+
+def _wilson_lower(p: float, n: int, z: float = 1.2816) -> float:
+    """One-sided 90% Wilson lower bound (the bound the model card's curves use)."""
+    centre = p + z * z / (2 * n)
+    spread = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5)
+    return (centre - spread) / (1 + z * z / n)
 
 
 def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | None:

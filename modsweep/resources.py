@@ -88,7 +88,7 @@ def skipped_detectors(name: str, profile: str, models_dir: str, model_version: s
     if model_version == "none":
         return []
     card = load_card(Path(models_dir or get_settings().models_dir), MODEL_NAME, model_version)
-    return skipped_classifiers(pack(name, profile), list(card.get("labels", [])), card.get("version", model_version))
+    return skipped_classifiers(load_pack(name, profile), list(card.get("labels", [])), card.get("version", model_version))
 
 
 def model_version_for(name: str, profile: str) -> str:

@@ -134,7 +134,7 @@ def skipped_classifiers(pack: PolicyPack, labels: list[str] | None, model_versio
     if labels is None:
         return []
     return [{"policy_id": policy.id, "detector_id": det.id, "kind": det.kind, "label": label, "model_version": model_version,
-             "reason": f"model {model_version} has no label {label!r}"}
+             "reason": f"model {model_version} has no label {label!r}", "optional": bool(det.params.get("optional", False))}
             for policy in pack.policies() for det in policy.detectors
             if det.kind == "classifier" and (label := det.params.get("label", policy.id)) not in labels]  # fmt: skip
 
@@ -152,6 +152,9 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
         model.check_current(model_version)
     bank.skipped = skipped_classifiers(pack, model.labels if model is not None else None, model_version)
     for s in bank.skipped:
+        if s["optional"]:  # the pack says the model may lack it (e.g. a second head only the manifest model has)
+            log.info("optional detector %s/%s skipped: %s", s["policy_id"], s["detector_id"], s["reason"])
+            continue
         log.warning("detector %s/%s skipped: %s (the policy's other detectors still run)",
                     s["policy_id"], s["detector_id"], s["reason"])  # fmt: skip
     skip = {(s["policy_id"], s["detector_id"]) for s in bank.skipped}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from modsweep.policy import PolicyPack
+from modsweep.policy import PolicyPack, UnresolvedThresholdError
 
 # author_id and the texts stay out: an explanation is shown to many people.
 ITEM_FIELDS: tuple[str, ...] = (
@@ -83,7 +83,11 @@ def bands_in_force(pack: PolicyPack | None, policy_id: str, region: str) -> list
         policy = pack.policy(policy_id)
     except KeyError:
         return None
-    return [{"min_score": b.min_score, "action": b.action} for b in policy.bands_for(region)]
+    try:
+        bands = policy.bands_for(region)
+    except UnresolvedThresholdError:  # the run's model card is gone: show the ladder as written
+        bands = policy._ladder_for(region)
+    return [{"min_score": b.min_score, "action": b.action, "auto_precision": b.auto_precision} for b in bands]
 
 
 def explain_item(

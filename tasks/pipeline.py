@@ -422,14 +422,14 @@ class DecideOutcome:
 
 def qa_keep_per_stratum(ctx: RunContext) -> int:
     """QA candidates kept per stratum and partition: the largest per-stratum sample the profile can ask for."""
-    return int(get_settings().qa_cap * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
+    return int(get_settings().qa_cap * resources.pack(ctx.pack, ctx.profile, ctx.model_version).profile_spec.qa_multiplier)
 
 
 @task(name="decide-partition", cache_policy=NO_CACHE)
 def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int,
                      total_views: int) -> DecideOutcome:  # fmt: skip
     """Combine detector scores into decisions and collect this partition's QA-sampling strata."""
-    n_prevalence = int(get_settings().prevalence_sample_size * resources.pack(ctx.pack, ctx.profile).profile_spec.qa_multiplier)
+    n_prevalence = int(get_settings().prevalence_sample_size * resources.pack(ctx.pack, ctx.profile, ctx.model_version).profile_spec.qa_multiplier)
     return on_cpu(decide_partition_files, ctx, part, automation_paused, keep_per_stratum, total_views, n_prevalence)
 
 
@@ -437,15 +437,16 @@ def decide_partition_files(ctx: RunContext, part: str, automation_paused: list[s
                            total_views: int, n_prevalence: int) -> DecideOutcome:  # fmt: skip
     """The body of `decide_partition` (runs in a worker process when there is a pool)."""
     lake = resources.lake(ctx.lake_root)
-    p = resources.pack(ctx.pack, ctx.profile)
+    p = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
     items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part), columns=decide.ITEM_COLUMNS_FOR_DECISIONS).to_pandas()
-    found = lake.read(lake.part_path("detections", ctx.day, ctx.run_key, part), columns=["item_id", "policy_id", "score"]).to_pandas()
+    found = lake.read(lake.part_path("detections", ctx.day, ctx.run_key, part), columns=["item_id", "policy_id", "detector_id", "score"]).to_pandas()
     coord_path = lake.part_path("detections", ctx.day, ctx.run_key, COORDINATION_PART)
-    coordinated = lake.read(coord_path, columns=["item_id", "policy_id", "score"])
+    coordinated = lake.read(coord_path, columns=["item_id", "policy_id", "detector_id", "score"])
     ids = coordinated.column("item_id")
     mine = pc.is_in(ids, value_set=pa.array(items["item_id"].to_numpy(dtype=object), type=ids.type))
     found = pd.concat([found, coordinated.filter(mine).to_pandas()], ignore_index=True)
-    scores = decide.policy_scores(items["item_id"], found, [pol.id for pol in p.policies()])
+    scores = decide.policy_scores(items["item_id"], found, [pol.id for pol in p.policies()],
+                                  decide.non_enforcing_detectors(p))  # fmt: skip
     done = lake.ref("decisions", ctx.day, ctx.run_key, part)
     if done is not None:
         decisions = lake.read(done).to_pandas()
@@ -456,6 +457,7 @@ def decide_partition_files(ctx: RunContext, part: str, automation_paused: list[s
         lake.write(_table(decisions, DECISIONS), "decisions", ctx.day, ctx.run_key, part)
         reused = False
     hashed = sample.id_hashes(items["item_id"].to_numpy(dtype=object), ctx.seed)  # one hash for both samples' keys
+    scores = scores[[pol.id for pol in p.policies()]]  # sampling strata by policy score (not the enforce columns)
     populations, candidates = sample.partition_strata(items["item_id"], items["region"], scores, decisions,
                                                       seed=ctx.seed, keep_per_stratum=keep_per_stratum, hashed=hashed)  # fmt: skip
     prevalence = sample.prevalence_candidates(items, scores, seed=ctx.seed, n_per_policy=n_prevalence,
@@ -542,7 +544,7 @@ def draw_review_sample(ctx: RunContext, decided: list[DecideOutcome]) -> dict[st
         found = lake.read(lake.part_path("candidates", ctx.day, ctx.run_key, f"qa-{part}")).to_pandas()
         both = found if candidates is None else pd.concat([candidates, found], ignore_index=True)
         candidates = sample.smallest_keys(both, keep)
-    p = resources.pack(ctx.pack, ctx.profile)
+    p = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
     decisions = lake.read_all("decisions", ctx.day, ctx.run_key, columns=["item_id", "policy_id", "score", "action", "region",
                                                                           "language", "views", "user_reports"])  # fmt: skip
     escalations = decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas()
@@ -700,7 +702,7 @@ def _populations_of(lake: Any, run: dict[str, Any]) -> pd.DataFrame | None:
 @task(name="apply-findings", cache_policy=NO_CACHE, **IO_RETRIES)
 def apply_findings(ctx: RunContext, metrics: pd.DataFrame) -> list[dict[str, Any]]:
     """Findings against the pack's floors; a precision finding trips the policy's circuit breaker."""
-    p = resources.pack(ctx.pack, ctx.profile)
+    p = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
     found = audit.findings(metrics, {pol.id: pol.precision_floor for pol in p.policies()})
     engine = resources.store_engine()
     for f in found:

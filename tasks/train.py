@@ -125,6 +125,10 @@ class TextPolicyModel:
     # Optional gate per label: P(the post is of the kind the label's corpora hold | text), trained against every
     # other corpus and the background. A gated label scores P(domain) × P(violating | domain).
     domains: dict[str, PolicyClassifier] = field(default_factory=dict)
+    # The gate is min(1, P(domain) / domain_saturation): posts the gate finds at least this likely to be in the
+    # domain keep their in-corpus score whole (so ranking within a corpus is the corpus model's), posts far
+    # from every corpus of the label are scaled down towards 0.
+    domain_saturation: float = 0.2
 
     def __post_init__(self) -> None:
         self._stacked: tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -213,8 +217,9 @@ class TextPolicyModel:
         _, _, _, a, b = self._weights()
         p = _sigmoid(z * a + b).astype(np.float32)
         out = {label: p[:, j] for j, label in enumerate(self.labels)}
+        saturation = float(getattr(self, "domain_saturation", 1.0))
         for k, label in enumerate(self._gated()):
-            out[label] = out[label] * p[:, len(self.labels) + k]
+            out[label] = out[label] * np.minimum(1.0, p[:, len(self.labels) + k] / saturation)
         return out
 
     def score_texts(self, texts: pd.Series) -> dict[str, np.ndarray]:
@@ -514,6 +519,7 @@ def _sha256_files(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+DOMAIN_SATURATION = 0.2  # chosen on the validation stream: 1.0 (a plain product) costs 0.01-0.04 ROC-AUC per corpus
 DOMAIN_C = 1.0  # the domain gates separate a corpus from other posts: an easy problem, little capacity needed
 DOMAIN_OTHER_ROWS = 16_000  # out-of-domain rows a gate is fitted on (a hash sample; the prior is corrected)
 STREAM_PREVALENCE = 0.10  # share of violating posts the mixed validation stream is reweighted to
@@ -558,6 +564,10 @@ def stream_precision_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray 
         "precision_lower": [round(float(v), 4) for v in lower[keep]],
         "recall": [round(float(v), 4) for v in recall[keep]],
         "flagged": [int(v) for v in flagged_n[keep]],
+        # weighted sums, so the precision of a slice between two thresholds (an escalate band below an
+        # automated one) can be read off the curve too
+        "flagged_weight": [round(float(v), 4) for v in all_w[keep]],
+        "tp_weight": [round(float(v), 4) for v in tp_w[keep]],
         "positives": int(y.sum()),
         "rows": len(y),
     }
@@ -640,6 +650,25 @@ def _fit_domain_gate(x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, t
     return clf, (a, b), card
 
 
+def pack_policy_scores(
+    pack: Any, model: TextPolicyModel, texts: pd.Series, chunk: int = 20_000
+) -> dict[str, np.ndarray]:
+    """Each policy's score (the maximum over its detectors, as decide takes it) for texts as bare posts."""
+    from modsweep.tasks.decide import policy_scores
+    from modsweep.tasks.detect import build_detector_bank, detect_partition
+    from modsweep.tasks.score import as_items
+
+    bank = build_detector_bank(pack, model, "training")
+    policies = [p.id for p in pack.policies()]
+    parts = []
+    for start in range(0, len(texts), chunk):
+        items = as_items(pd.DataFrame({"text": texts.iloc[start : start + chunk].to_numpy()}), "text", start)
+        found = detect_partition(items, bank, run_id="training")
+        parts.append(policy_scores(items["item_id"], found, policies)[policies])
+    wide = pd.concat(parts, ignore_index=True)
+    return {pid: wide[pid].to_numpy(dtype=np.float64) for pid in policies}
+
+
 def policy_scores_of(probs: dict[str, np.ndarray], policy_of: dict[str, str]) -> dict[str, np.ndarray]:
     """A policy's classifier score: the largest of its heads' probabilities."""
     out: dict[str, np.ndarray] = {}
@@ -661,11 +690,13 @@ def train_from_manifest(
     removal_threshold: float = REMOVAL_THRESHOLD,
     review_threshold: float = REVIEW_THRESHOLD,
     prevalence: float = STREAM_PREVALENCE,
+    pack: Any = None,
     feature_params: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """One calibrated classifier per manifest label, trained for the stream: every other entry's rows and
-    the background are its negatives. Measured per data set on its validation split, and on the mixed
+    the background are its negatives. With `pack` (a PolicyPack), the stream's precision curves are of that
+    pack's policy scores (every detector, as decide takes them); without it, of the classifier scores alone. Measured per data set on its validation split, and on the mixed
     validation stream (every validation split + background, violating rows reweighted to `prevalence`),
     where the card records per policy the precision curve that `auto@P` bands are resolved from.
     `datasets` keeps only the named entries; `max_train_rows` caps each data set's training rows.
@@ -712,7 +743,9 @@ def train_from_manifest(
     train_params = {"c_grid": list(c_grid), "folds": folds, "seed": seed, "max_train_rows": max_train_rows,
                     "selection": "cross-validated log loss after Platt scaling", "solver": "liblinear (dual), tol 1e-3",
                     "negatives": "every other entry's rows and the background (mixed stream)",
-                    "stream_prevalence": prevalence}  # fmt: skip
+                    "stream_prevalence": prevalence, "domain_c": DOMAIN_C, "domain_other_rows": DOMAIN_OTHER_ROWS,
+                    "domain_saturation": DOMAIN_SATURATION,
+                    "curves_pack_sha256": None if pack is None else pack.sha256}  # fmt: skip
 
     t_all = time.perf_counter()
     train_rows = [r for r in rows if r.entry.trains]
@@ -760,7 +793,12 @@ def train_from_manifest(
             f"domain gate ROC-AUC {dom:.3f} ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
     del x, features
     model = TextPolicyModel(
-        labels=labels, classifiers=classifiers, feature_params=params, feature_key=feature_key(params), domains=domains
+        labels=labels,
+        classifiers=classifiers,
+        feature_params=params,
+        feature_key=feature_key(params),
+        domains=domains,
+        domain_saturation=DOMAIN_SATURATION,
     )
 
     # Per data set: its own head on its validation split (the corpus view).
@@ -792,6 +830,11 @@ def train_from_manifest(
     stream = _pool(stream_rows, "validation")
     probs = model.score_texts(stream.texts)
     by_policy = policy_scores_of(probs, policy_of)
+    curves_from = "the classifier scores"
+    if pack is not None:  # the policy score as decide sees it: every detector of the pack, not the model alone
+        scored = pack_policy_scores(pack, model, stream.texts)
+        by_policy = {pid: scored[pid] for pid in by_policy if pid in scored}
+        curves_from = f"pack {pack.name} {pack.version} (sha256 {pack.sha256[:12]}): every detector's score, as decided"
     violation = np.array([r.entry.role == "labelled" and r.entry.violation for r in stream_rows])
     violating = violation[stream.entry] & stream.y
     weight = stream_weights(violating, prevalence)
@@ -828,7 +871,8 @@ def train_from_manifest(
         "algorithm": (
             "Per label, two LogisticRegressions (liblinear, dual) over hashed word 1-2-grams + character 2-5-grams, "
             "multiplied: P(violating | domain), trained on the label's own corpora, times a domain gate "
-            "P(domain), trained on the label's corpora against every other entry's rows and the background "
+            f"min(1, P(domain) / {DOMAIN_SATURATION}), P(domain) trained on the label's corpora against every other "
+            "entry's rows and the background "
             "(the mixed stream). C chosen by cross-validated log loss; Platt scaling fitted on the out-of-fold "
             "scores. A policy's classifier score is the largest of its labels'."
         ),
@@ -849,6 +893,8 @@ def train_from_manifest(
                 f"{prevalence:.0%} share; precision_lower is a one-sided 90% Wilson bound on the flagged rows"
             ),
             "prevalence": prevalence,
+            "scores": curves_from,
+            "pack_sha256": None if pack is None else pack.sha256,
             "rows": len(stream.texts),
             "composition": composition,
             "policies": curves,

@@ -91,9 +91,40 @@ def test_duplicate_ids_and_non_mapping_manifests_are_rejected(tmp_path):
 
 def test_the_shipped_manifest_is_valid():
     manifest = load_manifest(REPO / "manifests" / "shared-datasets.yaml")
-    assert manifest.labels() == ["hate.speech", "misinfo.medical", "civic.election_integrity", "deceptive.spam",
-                                 "self_harm", "aigc.machine_text"]  # fmt: skip
+    assert manifest.labels() == ["hate.speech", "hate.offensive", "misinfo.medical", "civic.election_integrity",
+                                 "deceptive.spam", "self_harm", "aigc.machine_text"]  # fmt: skip
     assert {e.id for e in manifest.datasets if not e.trains} == {"liar-elections"}
+    by_id = {e.id: e for e in manifest.datasets}
+    assert by_id["tweeteval-offensive"].policy_id == "hate.speech" and by_id["tweepfake"].violation is False
+    assert by_id["tweeteval-background"].role == "background" and by_id["tweeteval-background"].label is None
+
+
+def test_background_entry_reads_texts_as_negatives_and_rejects_labels(tmp_path):
+    (tmp_path / "bg.txt").write_text("nice weather\n\nmatch tonight\n")
+    manifest = write_manifest(tmp_path / "m.yaml", [
+        {"id": "bg", "role": "background", "format": "lines", "train": "bg.txt", "validation": "bg.txt"},
+    ])  # fmt: skip
+    entry = load_manifest(manifest).datasets[0]
+    texts, y = read_split(entry, tmp_path, "train")
+    assert texts.tolist() == ["nice weather", "match tonight"] and not y.any()
+    with pytest.raises(ManifestError, match="background"):
+        parse_manifest({"datasets": [{"id": "bg", "role": "background", "label": "hate.speech", "format": "lines",
+                                      "train": "bg.txt", "validation": "bg.txt"}]})  # fmt: skip
+
+
+def test_stream_training_gates_off_topic_text_and_records_curves(tiny):
+    _, _, result = tiny
+    model, card = result.model, result.card
+    assert set(model.domains) == {"misinfo.medical", "deceptive.spam"}
+    # a spam text is in-domain for spam and off-topic for medical misinformation: the gate scales it down
+    p = model.score_texts(pd.Series(["WIN a free prize call now", "miracle cure kills the virus"]))
+    assert p["misinfo.medical"][0] < 0.2 < p["misinfo.medical"][1]
+    stream = card["stream"]
+    assert set(stream["policies"]) == {"misinfo.medical", "deceptive.spam"} and stream["prevalence"] == 0.1
+    curve = stream["policies"]["misinfo.medical"]
+    assert curve["thresholds"] == sorted(curve["thresholds"], reverse=True)
+    assert all(lo <= p + 1e-9 for lo, p in zip(curve["precision_lower"], curve["precision"], strict=True))
+    assert "0.9" in stream["targets"]["misinfo.medical"]
 
 
 # --- readers, one per layout of the shared data sets -------------------------------------------------------
