@@ -171,3 +171,20 @@ def test_real_background_tweets_get_no_automated_enforcement(shared_datasets, tm
     enforced = np.isin(actions, ["label", "reduce_reach", "age_restrict", "remove"])
     # ordinary tweets (a few may really be offensive): at most 1% enforced by any policy
     assert enforced.mean() <= 0.01, pd.Series(actions[enforced]).value_counts().to_dict()
+
+
+def test_escalate_band_is_resolved_on_the_slice_below_the_automated_band():
+    # 100 rows at scores 0.99 … 0.00: the top 30 all violate, then 1 in 5, then none
+    from modsweep.policy import threshold_for_slice_precision
+
+    score = np.round(np.arange(99, -1, -1) * 0.01, 3)
+    y = np.zeros(100, bool)
+    y[:30] = True
+    y[30:60:5] = True
+    curve = stream_precision_curve(y, score, step=0.01)
+    upper = threshold_for_precision(curve, 0.9)
+    assert upper is not None and upper >= 0.65
+    cumulative = threshold_for_precision(curve, 0.3)
+    sliced = threshold_for_slice_precision(curve, 0.3, upper)
+    # the cumulative rule borrows precision from the automated rows above; the slice rule does not
+    assert cumulative is not None and (sliced is None or sliced > cumulative)
