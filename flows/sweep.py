@@ -266,10 +266,15 @@ def _finish_empty(ctx: RunContext, recorder: RunRecorder, counts: dict[str, int]
 def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
     """Classifier detectors whose label the model lacks are skipped, not fatal: say so in the run's log, its
     ledger row (`outputs.skipped_detectors`) and the audit log. The policies' other detectors still run."""
+    logger = get_run_logger()
+    notes = list(resources.pack(ctx.pack, ctx.profile, ctx.model_version).threshold_notes)
+    for note in notes:  # auto@P bands the model card cannot serve: said once per run, kept in its ledger row
+        logger.warning("%s", note)
+    if notes:
+        recorder.update(outputs={"threshold_notes": notes})
     skipped = resources.skipped_detectors(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version)
     if not skipped:
         return
-    logger = get_run_logger()
     for s in (s for s in skipped if not s.get("optional")):
         logger.warning("detector %s/%s skipped: %s; the policy's other detectors still run",
                        s["policy_id"], s["detector_id"], s["reason"])  # fmt: skip

@@ -313,13 +313,14 @@ class PolicySpec(_Strict):
                     t = threshold_for_slice_precision(curve, b.auto_precision, min(automated, default=None))  # type: ignore[arg-type]
                 else:
                     t = threshold_for_precision(curve, b.auto_precision)  # type: ignore[arg-type]
-                if t is None:
-                    notes.append(f"{self.id}{where}: {b.action} at auto@{b.auto_precision:g} is never automated: "
-                                 f"no score reaches precision {b.auto_precision:g} on {source}")  # fmt: skip
+                if t is None:  # said once per policy and action, whichever regions' ladders share it
+                    what = "never routes to review" if b.action == "escalate" else "is never automated"
+                    notes.append(f"{self.id}: {b.action} at auto@{b.auto_precision:g} {what}: no score reaches "
+                                 f"precision {b.auto_precision:g} on {source}")  # fmt: skip
                     continue
                 out[t] = Band(min_score=t, action=b.action, auto_precision=b.auto_precision)  # stricter overwrites
             if not out:
-                notes.append(f"{self.id}{where}: no band can be reached; the policy only routes nothing")
+                notes.append(f"{self.id}{where}: no band can be reached: the classifier neither acts nor routes to review")
             return sorted(out.values(), key=lambda b: b.min_score)  # type: ignore[arg-type, return-value]
 
         bands = resolve(self.bands, "")
@@ -438,6 +439,7 @@ class PolicyPack(BaseModel):
             resolved, said = p.with_thresholds(curves.get(p.id), source)
             policies.append(resolved)
             notes.extend(said)
+        notes = list(dict.fromkeys(notes))
         spec = self.spec.model_copy(update={"policies": policies})
         return self.model_copy(update={"spec": spec, "threshold_notes": tuple(notes),
                                        "thresholds_from": (card or {}).get("version")})  # fmt: skip

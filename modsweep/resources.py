@@ -50,8 +50,8 @@ def pack(name: str, profile: str, model_version: str = "latest") -> PolicyPack:
 
     card = None if model_version == "none" else load_card(get_settings().models_dir, MODEL_NAME, model_version)
     resolved = loaded.with_model_thresholds(card, None if card is None else card.get("version"))
-    for note in resolved.threshold_notes:
-        log.warning("%s", note)
+    for note in resolved.threshold_notes:  # every process loads the pack: a run says these once (flows/sweep.py)
+        log.info("%s", note)
     return resolved
 
 

@@ -344,8 +344,13 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# Bumped when training changes what a card holds for the same data (a new version, not a stale card kept).
+TRAINING_REVISION = "stream-thresholds-2"
+
+
 def _version(*parts: object) -> str:
-    return "v" + hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:12]
+    text = "|".join(str(p) for p in (TRAINING_REVISION, *parts))
+    return "v" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _features_card(params: dict[str, Any]) -> dict[str, Any]:
