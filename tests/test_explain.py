@@ -16,6 +16,7 @@ from modsweep.cli_audit import explain, export_app
 from modsweep.policy import load_pack
 from modsweep.tasks import dsa
 from modsweep.tasks.explain import explain_item, is_unknown
+from tests.helpers.cards import linear_card
 
 T0 = pd.Timestamp("2026-11-23 10:00", tz="UTC")
 DAY = date(2026, 11, 23)
@@ -62,12 +63,14 @@ def _frames() -> dict[str, object]:
 
 
 def test_explanation_holds_detections_decision_bands_review_and_run():
-    pack = load_pack("community-guidelines")
+    pack = load_pack("community-guidelines").with_model_thresholds(linear_card())  # auto@P resolves to P
     doc = explain_item("it-1", **_frames(), packs={"run-1": pack})
     assert not is_unknown(doc)
     d = doc["decisions"][0]
     assert d["band_applied"] == {"action": "escalate", "min_score": 0.45}
-    assert d["bands_in_force"][0] == {"min_score": 0.45, "action": "escalate"}  # the EU bands apply in DE
+    # the pack's bands for DE, auto@P resolved from the card: escalate at auto@0.3 first
+    assert d["bands_in_force"][0] == {"min_score": 0.3, "action": "escalate", "auto_precision": 0.3}
+    assert all(b["min_score"] is not None for b in d["bands_in_force"])
     assert d["bands_from_run_pack"] is False  # the run's sha256 is not the current pack's
     assert d["profile"] == "standard" and d["policy_version"] == "2026.11.1"
     assert [x["detector_id"] for x in doc["detections"]] == ["spam-patterns", "hate-lexicon"]

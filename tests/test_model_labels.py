@@ -162,7 +162,8 @@ def test_sweep_with_a_model_lacking_labels_records_the_skipped_detectors(modswee
     audit = events[events["event"] == "detectors.skipped"]
     assert list(audit["subject"]) == [summary.run_id]
     payload = audit["payload"].iloc[0]
-    assert len((json.loads(payload) if isinstance(payload, str) else payload)["detectors"]) == 2
+    logged = (json.loads(payload) if isinstance(payload, str) else payload)["detectors"]
+    assert len([d for d in logged if not d["optional"]]) == 2  # the optional second hate head is recorded too
     detections = resources.lake().read_all("detections", day, summary.run_key).to_pandas()
     assert not detections["detector_id"].isin(["extremism-classifier", "minors-classifier"]).any()
     assert {"hate-classifier", "spam-classifier"} <= set(detections["detector_id"])
@@ -171,7 +172,9 @@ def test_sweep_with_a_model_lacking_labels_records_the_skipped_detectors(modswee
 
     source = tmp_path / "in.csv"  # scoring a file says so on the console too
     pd.DataFrame({"body": ["hello", "you vermin"]}).to_csv(source, index=False)
-    scored = CliRunner().invoke(app, ["score", str(source), "--text-column", "body", "--out", str(tmp_path / "o.parquet")])
+    scored = CliRunner().invoke(
+        app, ["score", str(source), "--text-column", "body", "--out", str(tmp_path / "o.parquet")]
+    )
     assert scored.exit_code == 0, scored.output
     said = " ".join(scored.output.split())
     assert "detector minor_safety/minors-classifier skipped" in said and "other detectors still run" in said
