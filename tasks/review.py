@@ -18,11 +18,13 @@ def simulate_outcomes(
     false_positive_rate: float,
     seed: str,
     reviewers: int = 12,
+    not_after: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """One outcome per task: violating items are recognised with probability `accuracy`; benign items are
     wrongly labelled violating with probability `false_positive_rate` (reviewers rarely flag plainly benign posts).
 
-    Reviewer ids, claim and decision times are derived from the task id and seed, so a replay is identical.
+    Reviewer ids, claim and decision times are derived from the task id and seed, so a replay is identical;
+    `not_after` caps the times (to the moment of simulation: an import rejects verdicts from the future).
     """
     if tasks.empty:
         return pd.DataFrame(columns=["task_id", "reviewer_id", "label", "final_action", "claimed_at", "decided_at"])
@@ -38,6 +40,15 @@ def simulate_outcomes(
     minutes_to_decide = 1 + -np.log1p(-uniform_keys(ids, seed, "decide")) * 4
     created = pd.to_datetime(tasks["created_at"], utc=True)
     claimed = created + pd.to_timedelta(minutes_to_claim, unit="m")
+    decided = claimed + pd.to_timedelta(minutes_to_decide, unit="m")
+    if not_after is not None:  # a simulated verdict is never in the future (imports reject those)
+        limit = (
+            pd.Timestamp(not_after).tz_convert("UTC")
+            if pd.Timestamp(not_after).tzinfo
+            else pd.Timestamp(not_after, tz="UTC")
+        )
+        decided = decided.where(decided <= limit, limit)
+        claimed = claimed.where(claimed <= decided, decided)
     final_action = np.where(label_violating, np.where(tasks["action"].notna(), tasks["action"], "remove"), "none")
     return pd.DataFrame(
         {
@@ -46,6 +57,6 @@ def simulate_outcomes(
             "label": np.where(label_violating, "violating", "benign"),
             "final_action": final_action,
             "claimed_at": claimed.to_numpy(),
-            "decided_at": (claimed + pd.to_timedelta(minutes_to_decide, unit="m")).to_numpy(),
+            "decided_at": decided.to_numpy(),
         }
     )

@@ -647,8 +647,10 @@ def read_truth(truth_dir: Path) -> pd.DataFrame:
 def simulated_outcomes(tasks: pd.DataFrame, truth: pd.DataFrame, *, accuracy: float,
                        false_positive_rate: float) -> pd.DataFrame:  # fmt: skip
     """Simulated reviewers' decisions, seeded per run key as the sweep seeds them, so a replay is identical."""
+    now = pd.Timestamp.now(tz="UTC")
     frames = [review.simulate_outcomes(group, truth, accuracy=accuracy, false_positive_rate=false_positive_rate,
-                                       seed=str(run_key)) for run_key, group in tasks.groupby("run_key", sort=True)]  # fmt: skip
+                                       seed=str(run_key), not_after=now)
+              for run_key, group in tasks.groupby("run_key", sort=True)]  # fmt: skip
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=list(OUTCOME_COLUMNS))

@@ -462,3 +462,18 @@ def test_queues_command_prints_per_queue_numbers(world):
     assert {r["queue"]: r["carried_over"] for r in run_only}[Q_HATE] == 0
     table = invoke("queues")
     assert table.exit_code == 0 and Q_SPAM in table.output and "total" in table.output
+
+
+def test_simulated_verdicts_are_never_in_the_future():
+    """Tasks created just now: simulated claim and decision times are capped at the moment of simulation,
+    so `reviews simulate` right after a sweep passes the import's future-timestamp check."""
+    from modsweep.tasks.review import simulate_outcomes
+
+    now = pd.Timestamp.now(tz="UTC")
+    tasks = pd.DataFrame({"task_id": [f"t{k}" for k in range(200)], "item_id": [f"i{k}" for k in range(200)],
+                          "policy_id": "hate.speech", "action": None, "created_at": now})  # fmt: skip
+    out = simulate_outcomes(tasks, pd.DataFrame({"item_id": ["i1"], "policy_id": ["hate.speech"]}), accuracy=1.0,
+                            false_positive_rate=0.0, seed="s", not_after=now)  # fmt: skip
+    decided, claimed = pd.to_datetime(out["decided_at"], utc=True), pd.to_datetime(out["claimed_at"], utc=True)
+    assert (decided <= now).all() and (claimed <= decided).all()
+    assert out.loc[out["task_id"] == "t1", "label"].item() == "violating"
