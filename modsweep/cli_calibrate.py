@@ -38,16 +38,7 @@ def calibrate(
     if out.suffix not in (".yaml", ".yml"):
         raise fail(f"--out {out} must be a .yaml file")
     try:
-        base = resources.pack(pack, profile) if "/" not in pack and not pack.endswith((".yaml", ".yml")) else None
-        if base is None:
-            base = load_pack(pack, profile)
-            if any(p.has_auto_bands for p in base.spec.policies):
-                from modsweep.config import get_settings
-                from modsweep.registry import load_card
-                from modsweep.tasks.train import MODEL_NAME
-
-                card = load_card(get_settings().models_dir, MODEL_NAME)
-                base = base.with_model_thresholds(card, card.get("version"))
+        base = resources.pack(pack, profile)  # a name or a .yaml path; auto@ bands from the latest model's card
     except (PolicyPackError, ModelNotFoundError) as exc:
         raise fail(one_line(exc)) from exc
     tasks = repo.fetch_review_tasks(engine(), status="decided")

@@ -320,7 +320,9 @@ class PolicySpec(_Strict):
                     continue
                 out[t] = Band(min_score=t, action=b.action, auto_precision=b.auto_precision)  # stricter overwrites
             if not out:
-                notes.append(f"{self.id}{where}: no band can be reached: the classifier neither acts nor routes to review")
+                notes.append(
+                    f"{self.id}{where}: no band can be reached: the classifier neither acts nor routes to review"
+                )
             return sorted(out.values(), key=lambda b: b.min_score)  # type: ignore[arg-type, return-value]
 
         bands = resolve(self.bands, "")
@@ -480,16 +482,24 @@ def threshold_for_slice_precision(curve: dict[str, Any], precision: float, upper
             continue
         w = curve["flagged_weight"][k] - base[1]
         p = (curve["tp_weight"][k] - base[0]) / w if w > 0 else 0.0
-        if _wilson_lower(p, n) >= precision:
+        if wilson_lower(p, n) >= precision:
             met.append(float(t))
     return min(met) if met else None
 
 
-def _wilson_lower(p: float, n: int, z: float = 1.2816) -> float:
-    """One-sided 90% Wilson lower bound (the bound the model card's curves use)."""
-    centre = p + z * z / (2 * n)
-    spread = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5)
-    return (centre - spread) / (1 + z * z / n)
+WILSON_Z_ONE_SIDED_90 = 1.2816  # one-sided 90% bound: a threshold must beat its precision target with margin
+
+
+def wilson_lower(p: Any, n: Any, z: float = WILSON_Z_ONE_SIDED_90) -> Any:
+    """Wilson score lower bound of a proportion p observed on n units (0 where n is 0); scalars or arrays."""
+    import numpy as np
+
+    p, n = np.asarray(p, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    safe = np.maximum(n, 1e-12)
+    centre = p + z * z / (2 * safe)
+    spread = z * np.sqrt(np.maximum(p * (1 - p) / safe + z * z / (4 * safe * safe), 0))
+    out = np.where(n > 0, (centre - spread) / (1 + z * z / safe), 0.0)
+    return float(out) if out.ndim == 0 else out
 
 
 def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | None:

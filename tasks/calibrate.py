@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modsweep.policy import PolicyPack, PolicySpec, threshold_for_precision
+from modsweep.policy import WILSON_Z_ONE_SIDED_90, PolicyPack, PolicySpec, threshold_for_precision, wilson_lower
 
 QA_REASONS = ("qa_actioned", "qa_unactioned")  # the probability samples (review_band tasks are not)
-Z_ONE_SIDED_90 = 1.2816
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class CalibratedBand:
 
 
 def weighted_precision_curve(score: np.ndarray, violating: np.ndarray, inclusion_prob: np.ndarray,
-                             step: float = 0.005, z: float = Z_ONE_SIDED_90) -> dict[str, Any]:  # fmt: skip
+                             step: float = 0.005, z: float = WILSON_Z_ONE_SIDED_90) -> dict[str, Any]:  # fmt: skip
     """Design-weighted precision of `score >= t` on a reviewed sample, with a Wilson bound on Kish's n_eff."""
     s = np.asarray(score, dtype=np.float64)
     y = np.asarray(violating, dtype=bool)
@@ -50,10 +49,7 @@ def weighted_precision_curve(score: np.ndarray, violating: np.ndarray, inclusion
     keep = k > 0
     p = np.divide(cwy, cw, out=np.zeros_like(cw), where=cw > 0)
     n_eff = np.divide(cw * cw, cw2, out=np.zeros_like(cw), where=cw2 > 0)
-    safe = np.maximum(n_eff, 1e-12)
-    centre = p + z * z / (2 * safe)
-    spread = z * np.sqrt(np.maximum(p * (1 - p) / safe + z * z / (4 * safe * safe), 0))
-    lower = np.where(n_eff > 0, (centre - spread) / (1 + z * z / safe), 0.0)
+    lower = wilson_lower(p, n_eff, z)
     return {"thresholds": grid[keep].tolist(), "precision": p[keep].tolist(), "precision_lower": lower[keep].tolist(),
             "effective_n": n_eff[keep].tolist(), "reviewed": k[keep].tolist()}  # fmt: skip
 

@@ -529,16 +529,6 @@ DOMAIN_C = 1.0  # the domain gates separate a corpus from other posts: an easy p
 DOMAIN_OTHER_ROWS = 16_000  # out-of-domain rows a gate is fitted on (a hash sample; the prior is corrected)
 STREAM_PREVALENCE = 0.10  # share of violating posts the mixed validation stream is reweighted to
 PRECISION_TARGETS = (0.3, 0.5, 0.8, 0.9, 0.95, 0.99)  # thresholds the card lists (any other is read off the curve)
-PRECISION_BOUND_Z = 1.2816  # one-sided 90% Wilson lower bound: a threshold must beat its target with margin
-
-
-def wilson_lower(p: np.ndarray, n: np.ndarray, z: float = PRECISION_BOUND_Z) -> np.ndarray:
-    """Wilson score lower bound of a proportion p observed on n units (0 where n is 0)."""
-    p, n = np.asarray(p, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    safe = np.maximum(n, 1e-12)
-    centre = p + z * z / (2 * safe)
-    spread = z * np.sqrt(np.maximum(p * (1 - p) / safe + z * z / (4 * safe * safe), 0))
-    return np.where(n > 0, (centre - spread) / (1 + z * z / safe), 0.0)
 
 
 def stream_precision_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None,
@@ -561,6 +551,8 @@ def stream_precision_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray 
     pos_w = float((w * y).sum())
     keep = flagged_n > 0
     precision = np.divide(tp_w, all_w, out=np.zeros_like(tp_w), where=all_w > 0)
+    from modsweep.policy import wilson_lower
+
     lower = wilson_lower(precision, flagged_n)
     recall = tp_w / pos_w if pos_w > 0 else np.zeros_like(tp_w)
     return {

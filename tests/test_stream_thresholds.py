@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from modsweep.policy import PolicyPackError, UnresolvedThresholdError, load_pack, threshold_for_precision
+from modsweep.policy import PolicyPackError, UnresolvedThresholdError, load_pack, threshold_for_precision, wilson_lower
 from modsweep.tasks.decide import decide_partition, non_enforcing_detectors, policy_scores
-from modsweep.tasks.train import stream_precision_curve, stream_weights, wilson_lower
+from modsweep.tasks.train import stream_precision_curve, stream_weights
 from tests.helpers.cards import linear_card
 
 REPO = Path(__file__).resolve().parents[1]
