@@ -69,6 +69,7 @@ def measure(rows: int, work: Path) -> dict[str, object]:
     os.environ.update({k: v for k, v in env.items() if k.startswith(("MODSWEEP_", "PREFECT_HOME"))})
     from modsweep import resources
     from modsweep.store import repo as store
+    from modsweep.tasks.audit import interval_method
 
     engine = resources.store_engine()
     run = store.list_runs(engine, limit=1)[0]
@@ -86,12 +87,18 @@ def measure(rows: int, work: Path) -> dict[str, object]:
                           on=["policy_id", "region", "metric"])  # fmt: skip
     cells = cells[cells["policy_id"] != "ALL"]
     cells["covered"] = (cells["ci_low"] <= cells["truth"] + 1e-12) & (cells["truth"] <= cells["ci_high"] + 1e-12)
+    exact = cells["ci_low"].isna() & (cells["metric"] == "automated_recall") & (cells["value"] == 0)
+    cells = cells[~exact]  # recall of a domain without automated actions: exactly 0, not an estimate
     cells["zero_width"] = (cells["ci_high"] - cells["ci_low"]) <= 1e-12
+    cells["census"] = [interval_method(m, lo, hi, v) == "census" for m, lo, hi, v in zip(
+        cells["metric"], cells["ci_low"], cells["ci_high"], cells["value"], strict=True)]  # fmt: skip
     cells["width"] = cells["ci_high"] - cells["ci_low"]
     summary = cells.groupby("metric").agg(cells=("covered", "size"), coverage=("covered", "mean"),
-                                          zero_width=("zero_width", "sum"), median_width=("width", "median"))  # fmt: skip
+                                          zero_width=("zero_width", "sum"), census=("census", "sum"),
+                                          median_width=("width", "median"))  # fmt: skip
     misses = cells[~cells["covered"]][["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n", "truth"]]
     return {"rows": rows, "run_state": run["state"], "generate_and_sweep_s": round(elapsed, 1),
+            "exact_recall_cells": int(exact.sum()),
             "summary": json.loads(summary.reset_index().to_json(orient="records")),
             "misses": json.loads(misses.to_json(orient="records"))}  # fmt: skip
 

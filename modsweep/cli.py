@@ -89,14 +89,15 @@ def train(
         int | None,
         typer.Option(
             min=10,
-            help="With --manifest: cap each data set's training rows (a quick model: registered, not made active unless --promote)",
+            help="With --manifest: cap each data set's training rows (a quick model)",
         ),
     ] = None,
-    promote: Annotated[
+    activate: Annotated[
         bool | None,
         typer.Option(
-            "--promote/--no-promote",
-            help="Make the new version the one sweeps use (default: yes, except with --max-train-rows)",
+            "--activate/--no-activate",
+            help="Make the new version the one sweeps use (default: only when no model is active yet; "
+            "later: `modsweep models activate VERSION`)",
         ),
     ] = None,
 ) -> None:
@@ -113,7 +114,7 @@ def train(
         if data_root is None:
             raise _fail("--manifest needs --data-root (the folder the manifest's paths are relative to)")
         # Both are only read; '..' is allowed here: the shared data sets live beside the repository.
-        return train_from_manifest_command(manifest, data_root, dataset, max_train_rows, promote)
+        return train_from_manifest_command(manifest, data_root, dataset, max_train_rows, activate)
     if data_root is not None or dataset or max_train_rows is not None:
         raise _fail("--data-root, --dataset and --max-train-rows apply only with --manifest")
     from modsweep.registry import save_model
@@ -127,7 +128,9 @@ def train(
         raise _fail(str(exc)) from exc
     t0 = time.perf_counter()
     result = train_text_policy_model(texts, labels, source=f"synthetic:{source}")
-    promoted = promote is not False
+    from modsweep.cli_train import print_promotion, should_activate
+
+    promoted = should_activate(activate, settings.models_dir)
     path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card, promote=promoted)
     table = Table(
         "policy", "positives (train)", "ROC-AUC", "avg precision", "F1@0.5", title=f"{MODEL_NAME} {result.version}"
@@ -137,8 +140,6 @@ def train(
                       f"{m['f1_at_0.5']:.3f}")  # fmt: skip
     console.print(table)
     console.print(f"trained on {len(texts):,} rows in {time.perf_counter() - t0:.1f} s → {path}")
-    from modsweep.cli_train import print_promotion
-
     print_promotion(result.version, promoted, None)
 
 
@@ -610,7 +611,15 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     models_list_command(as_json)
 
 
-@models_app.command("promote")
+@models_app.command("activate")
+def models_activate(version: Annotated[str, typer.Argument(help="A version from `modsweep models list`")]) -> None:
+    """Make a registered version the one sweeps use (recorded in the audit log)."""
+    from modsweep.cli_train import models_promote_command
+
+    models_promote_command(version)
+
+
+@models_app.command("promote", hidden=True)
 def models_promote(version: Annotated[str, typer.Argument(help="A version from `modsweep models list`")]) -> None:
     """Make a registered version the one sweeps use (recorded in the audit log)."""
     from modsweep.cli_train import models_promote_command

@@ -31,8 +31,8 @@ def train_from_manifest_command(
 ) -> None:
     """Train, save to MODSWEEP_HOME/models, print per data set validation metrics (exit 2 on bad input).
 
-    The new version becomes the one runs use unless its training rows were capped (`max_train_rows`, a quick
-    model): that one is only registered, unless `promote` says so; `promote=False` never promotes.
+    The new version becomes the one runs use when `promote` says so, or when no model is active yet (the very
+    first model); otherwise it is only registered (`modsweep models activate VERSION` makes it active).
     """
     from modsweep.config import get_settings
     from modsweep.registry import save_model
@@ -60,7 +60,7 @@ def train_from_manifest_command(
     except (ManifestError, FileNotFoundError, ValueError) as exc:  # a missing file, column or label value
         raise _fail(f"{manifest}: {exc}" if str(manifest) not in str(exc) else str(exc)) from exc
     seconds = time.perf_counter() - t0
-    promoted = promote if promote is not None else max_train_rows is None
+    promoted = should_activate(promote, settings.models_dir)
     path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card, promote=promoted)
 
     card = result.card
@@ -91,26 +91,30 @@ def train_from_manifest_command(
     print_promotion(result.version, promoted, max_train_rows)
 
 
+def should_activate(requested: bool | None, models_dir: Path) -> bool:
+    """`--activate` / `--no-activate` as given; without either, only the very first model becomes active."""
+    from modsweep.registry import has_active_model
+    from modsweep.tasks.train import MODEL_NAME
+
+    return requested if requested is not None else not has_active_model(models_dir, MODEL_NAME)
+
+
 def print_promotion(version: str, promoted: bool, max_train_rows: int | None) -> None:
     """Say which model runs use after training: the new version, or (a capped or unpromoted one) the old one."""
     from modsweep.config import get_settings
     from modsweep.registry import ModelNotFoundError, resolve_version
     from modsweep.tasks.train import MODEL_NAME
 
+    quick = f" (a quick model: --max-train-rows {max_train_rows})" if max_train_rows else ""
     if promoted:
-        console.print(f"model {MODEL_NAME} {version} is now the one sweeps use")
+        console.print(f"model {MODEL_NAME} {version}{quick} is now the one sweeps use")
         return
     try:
         active = f"sweeps keep using {resolve_version(get_settings().models_dir, MODEL_NAME)}"
     except ModelNotFoundError:
         active = "no model is active yet, so sweeps cannot run"
-    why = (
-        f"trained with --max-train-rows {max_train_rows} (a quick model)"
-        if max_train_rows
-        else "trained with --no-promote"
-    )
-    console.print(f"[yellow]note:[/yellow] {MODEL_NAME} {version} was {why} and is registered but not active; "
-                  f"{active}. To use it: `modsweep models promote {version}` (or train again with --promote)")  # fmt: skip
+    console.print(f"[yellow]note:[/yellow] {MODEL_NAME} {version}{quick} is registered but not active; "
+                  f"{active}. To use it: `modsweep models activate {version}` (or train with --activate)")  # fmt: skip
 
 
 def models_list_command(as_json: bool) -> None:
@@ -153,7 +157,7 @@ def models_promote_command(version: str) -> None:
         promote_model(models_dir, MODEL_NAME, version)
     except ModelNotFoundError as exc:
         raise _fail(str(exc)) from exc
-    store.append_audit(resources.store_engine(), actor=actor(), event="model.promoted", subject=f"{MODEL_NAME}@{version}",
+    store.append_audit(resources.store_engine(), actor=actor(), event="model.activated", subject=f"{MODEL_NAME}@{version}",
                        payload={"version": version, "previous": previous})  # fmt: skip
     console.print(f"model {MODEL_NAME} {version} is now the one sweeps use (was {previous or 'none'})")
 

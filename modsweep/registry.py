@@ -46,6 +46,11 @@ def promote_model(models_dir: Path, name: str, version: str) -> None:
     os.replace(tmp, latest)
 
 
+def has_active_model(models_dir: Path, name: str) -> bool:
+    """Whether runs have a model to use (`LATEST` names a version)."""
+    return (models_dir / name / "LATEST").is_file()
+
+
 def list_versions(models_dir: Path, name: str) -> list[dict[str, Any]]:
     """Registered versions of a model, oldest first, each with its card's training summary and whether runs use it."""
     folder = models_dir / name

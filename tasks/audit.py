@@ -35,10 +35,14 @@ INTERVAL_METHODS: dict[str, str] = {
 }
 
 
-def interval_method(metric: str, ci_low: float | None, ci_high: float | None) -> str:
-    """The method behind a metric row's interval, or 'census' when it has zero width ('' without one)."""
+EXACT_NO_AUTOMATION = "exact: no automated actions in this domain"
+
+
+def interval_method(metric: str, ci_low: float | None, ci_high: float | None, value: float | None = None) -> str:
+    """The method behind a metric row's interval, 'census' when it has zero width, '' without one (automated
+    recall without an interval is exactly 0: nothing was automated, so nothing was caught)."""
     if ci_low is None or ci_high is None or pd.isna(ci_low) or pd.isna(ci_high):
-        return ""
+        return EXACT_NO_AUTOMATION if metric == "automated_recall" and value == 0 else ""
     return "census" if ci_high - ci_low <= 1e-12 else INTERVAL_METHODS.get(metric, "")
 
 
@@ -158,7 +162,7 @@ def _cells(labelled: pd.DataFrame, populations: pd.DataFrame) -> pd.DataFrame:
 
 
 def _domain_metrics(N: np.ndarray, n: np.ndarray, rate: np.ndarray, low: np.ndarray, high: np.ndarray,
-                    actioned: np.ndarray) -> list[tuple[str, float, float, float, int]]:  # fmt: skip
+                    actioned: np.ndarray) -> list[tuple[str, float, float | None, float | None, int]]:  # fmt: skip
     """Precision, recall and prevalence (point estimate, interval, reviews behind it) of one domain's cells.
 
     `rate` holds the cells' point-estimate rates; `low` and `high` posterior draws of their violating counts
@@ -175,7 +179,9 @@ def _domain_metrics(N: np.ndarray, n: np.ndarray, rate: np.ndarray, low: np.ndar
         out.append(
             ("automated_precision", value, *one_sided_bounds(tp_low / N_act, tp_high / N_act, value), int(n_act))
         )
-    if tp_hat + fn_hat > 0:
+    if tp_hat + fn_hat > 0 and N_act == 0:  # nothing automated: recall is exactly 0, not an estimate
+        out.append(("automated_recall", 0.0, None, None, int(n.sum())))
+    elif tp_hat + fn_hat > 0:
         value = tp_hat / (tp_hat + fn_hat)
         with np.errstate(invalid="ignore", divide="ignore"):
             bounds = one_sided_bounds(tp_low / (tp_low + fn_high), tp_high / (tp_high + fn_low), value)

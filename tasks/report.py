@@ -20,6 +20,7 @@ from modsweep.config import get_settings
 from modsweep.ledger import findings_of
 from modsweep.runs import RunContext, run_day
 from modsweep.tasks.approval import markdown_text
+from modsweep.tasks.audit import interval_method
 from modsweep.tasks.findings import sentences
 from modsweep.tasks.review import SIMULATED_REVIEWER_PREFIX
 
@@ -107,11 +108,13 @@ code{background:#f5f5f5;padding:1px 4px}
 <h2>Quality (95% confidence intervals)</h2>
 {% if precision_chart %}{{ precision_chart | safe }}{% else %}<p>No reviewed QA sample of automated actions yet: quality metrics appear once reviews are imported.</p>{% endif %}
 {% for note in precision_notes %}<p class="note">{{ note }}</p>{% endfor %}
-<p>{{ metric_count }} metrics, grouped by policy; proportions to 4 decimals, hours to 2, counts whole.
+<p>{{ metric_count }} metrics, grouped by policy; proportions to 4 decimals, hours to 2, counts whole. Each metric's
+interval method is in docs/statistics.md and the CSV's interval_method column; "census" marks a zero-width interval
+(every unit reviewed), "exact" a value that is not estimated.
 {% if metrics_csv %}<a href="{{ metrics_csv }}" download="{{ csv_name }}">Download the full metrics table (CSV)</a>.{% endif %}</p>
-{% if metric_groups %}<table><tr><th>region</th><th>metric</th><th>value</th><th>95% CI</th><th>n</th></tr>
-{% for policy, rows in metric_groups %}<tbody><tr><th class="group" colspan="5">{{ policy }}</th></tr>
-{% for m in rows %}<tr><td>{{ m.region }}</td><td>{{ m.metric }}</td><td class="num">{{ m.value }}</td><td class="num">{{ m.ci }}</td><td class="num">{{ m.n }}</td></tr>{% endfor %}</tbody>
+{% if metric_groups %}<table><tr><th>region</th><th>metric</th><th>value</th><th>95% CI</th><th>interval</th><th>n</th></tr>
+{% for policy, rows in metric_groups %}<tbody><tr><th class="group" colspan="6">{{ policy }}</th></tr>
+{% for m in rows %}<tr><td>{{ m.region }}</td><td>{{ m.metric }}</td><td class="num">{{ m.value }}</td><td class="num">{{ m.ci }}</td><td>{{ m.method }}</td><td class="num">{{ m.n }}</td></tr>{% endfor %}</tbody>
 {% endfor %}</table>{% endif %}
 <h3>Score drift against the previous week (PSI; &gt; 0.25 is a significant shift)</h3>
 {% if drift_chart %}{{ drift_chart | safe }}{% endif %}
@@ -178,9 +181,16 @@ def metric_groups(metrics: pd.DataFrame) -> list[tuple[str, list[dict[str, str]]
             rows.append({"region": m.region, "metric": m.metric, "n": "" if pd.isna(m.n) else f"{int(m.n):,}",
                          "value": "" if pd.isna(m.value) else fmt.format(m.value),
                          "ci": "" if pd.isna(m.ci_low) or pd.isna(m.ci_high)
-                         else f"[{fmt.format(m.ci_low)}, {fmt.format(m.ci_high)}]"})  # fmt: skip
+                         else f"[{fmt.format(m.ci_low)}, {fmt.format(m.ci_high)}]",
+                         "method": special_interval(str(m.metric), m.ci_low, m.ci_high, m.value)})  # fmt: skip
         groups.append((str(policy), rows))
     return groups
+
+
+def special_interval(metric: str, ci_low: float | None, ci_high: float | None, value: float | None) -> str:
+    """'census' or 'exact: …' for a row whose interval is not an estimate's (blank for the usual methods)."""
+    method = interval_method(metric, ci_low, ci_high, value)
+    return method if method == "census" or method.startswith("exact") else ""
 
 
 def metrics_csv_uri(metrics: pd.DataFrame) -> str:
@@ -188,7 +198,11 @@ def metrics_csv_uri(metrics: pd.DataFrame) -> str:
     cols = [
         c for c in ("day", "run_id", "policy_id", "region", "metric", "value", "ci_low", "ci_high", "n") if c in metrics
     ]
-    data = metrics[cols].sort_values([c for c in ("policy_id", "region", "metric") if c in cols]).to_csv(index=False)
+    table = metrics[cols].sort_values([c for c in ("policy_id", "region", "metric") if c in cols])
+    if {"metric", "ci_low", "ci_high", "value"} <= set(cols):
+        table = table.assign(interval_method=[interval_method(str(m), lo, hi, v) for m, lo, hi, v in zip(
+            table["metric"], table["ci_low"], table["ci_high"], table["value"], strict=True)])  # fmt: skip
+    data = table.to_csv(index=False)
     return "data:text/csv;charset=utf-8;base64," + base64.b64encode(data.encode("utf-8")).decode("ascii")
 
 

@@ -276,3 +276,22 @@ def test_zero_width_means_census_and_is_named_so():
     precision = m.loc[("ALL", "automated_precision")]
     assert precision["value"] == 1.0 and precision["ci_low"] < 1.0 == precision["ci_high"]
     assert interval_method("automated_precision", precision["ci_low"], precision["ci_high"]).startswith("stratified")
+
+
+def test_recall_without_automated_actions_is_exact_zero_without_an_interval():
+    """A domain where nothing was automated reports recall 0 with no interval, named 'exact', not a [0, 0] CI."""
+    pops = pd.DataFrame({"stratum": ["p|0.50-0.90|unactioned", "p|0.00-0.10|unactioned"], "region": "DE",
+                         "population": [40, 400]})  # fmt: skip
+    qa = pd.DataFrame({"policy_id": "p", "region": "DE",
+                       "stratum": ["p|0.50-0.90|unactioned"] * 12 + ["p|0.00-0.10|unactioned"] * 12,
+                       "label": ["violating"] * 5 + ["benign"] * 19})  # fmt: skip
+    m = quality_metrics(qa, pops, day=DAY, run_id="r", min_n=1).set_index(["region", "metric"])
+    for region in ("ALL", "DE"):
+        recall = m.loc[(region, "automated_recall")]
+        assert recall["value"] == 0.0 and pd.isna(recall["ci_low"]) and pd.isna(recall["ci_high"])
+        assert interval_method("automated_recall", recall["ci_low"], recall["ci_high"], recall["value"]).startswith(
+            "exact"
+        )
+        prevalence = m.loc[(region, "prevalence")]
+        assert prevalence["ci_low"] < prevalence["value"] < prevalence["ci_high"]
+    assert ("ALL", "automated_precision") not in m.index

@@ -35,22 +35,26 @@ def test_train_manifest_registers_a_model_and_prints_validation_metrics(modsweep
         assert text in result.output, text
     # The default pack's policies without training data are named: sweeps skip those classifiers.
     assert "hate.speech/hate-classifier" in result.output and "minor_safety/minors-classifier" in result.output
-    # A capped model is registered but not made the one sweeps use, and the output says so.
+    # The very first model becomes the one sweeps use; a later one only when asked (`models activate`).
     latest = modsweep_home / "models" / MODEL_NAME / "LATEST"
-    (version,) = [p.parent.name for p in (modsweep_home / "models" / MODEL_NAME).glob("*/card.json")]
-    assert not latest.exists()
-    assert "registered but not active" in result.output and f"modsweep models promote {version}" in result.output
-    listed = CliRunner().invoke(app, ["models", "list", "--json"])
-    assert listed.exit_code == 0 and json.loads(listed.output)[0] == json.loads(listed.output)[0] | {
-        "version": version, "active": False, "max_train_rows": 800}  # fmt: skip
-    promoted = CliRunner().invoke(app, ["models", "promote", version])
-    assert promoted.exit_code == 0, promoted.output
+    (first,) = [p.parent.name for p in (modsweep_home / "models" / MODEL_NAME).glob("*/card.json")]
+    assert latest.read_text() == first and "a quick model: --max-train-rows 800" in result.output
+    again = CliRunner().invoke(app, ["train", "--manifest", str(manifest), "--data-root", str(shared_datasets),
+                                     "--max-train-rows", "700"])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    (version,) = [p.parent.name for p in (modsweep_home / "models" / MODEL_NAME).glob("*/card.json") if p.parent.name != first]
+    assert latest.read_text() == first
+    assert "registered but not active" in again.output and f"modsweep models activate {version}" in again.output
+    listed = json.loads(CliRunner().invoke(app, ["models", "list", "--json"]).output)
+    assert [(v["version"], v["active"], v["max_train_rows"]) for v in listed] == [(first, True, 800), (version, False, 700)]
+    activated = CliRunner().invoke(app, ["models", "activate", version])
+    assert activated.exit_code == 0, activated.output
     model, card = load_model(modsweep_home / "models", MODEL_NAME)
     assert model.labels == ["deceptive.spam", "self_harm"]
     assert latest.read_text() == card["version"] == version
-    assert CliRunner().invoke(app, ["models", "promote", "no-such-version"]).exit_code == 2
+    assert CliRunner().invoke(app, ["models", "activate", "no-such-version"]).exit_code == 2
     spam = card["training_data"]["datasets"]["sms-spam"]
-    assert spam["rows_train"] == 800 and spam["validation"]["rows"] > 1000 and spam["validation"]["roc_auc"] > 0.95
+    assert spam["rows_train"] == 700 and spam["validation"]["rows"] > 1000 and spam["validation"]["roc_auc"] > 0.95
     assert card["training_data"]["source"] == f"manifest:{manifest}" and json.dumps(card)
     p = model.score_texts(__import__("pandas").Series(["WINNER!! claim your free prize, call 09061701461 now"]))
     assert p["deceptive.spam"][0] > 0.5
