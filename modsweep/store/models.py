@@ -146,6 +146,8 @@ class Decision(Base):
     automated_detection: Mapped[bool] = mapped_column(Boolean())
     automated_decision: Mapped[str] = mapped_column(String(64))
     territorial_scope: Mapped[list[Any] | None] = mapped_column(_json())
+    # `reversed` once an appeal, a mass revert or the breaker undid it (see `reversals`); the row stays.
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
 
 
 class ReviewTask(Base):
@@ -237,3 +239,135 @@ class PolicyAutomation(Base):
     changed_by: Mapped[str] = mapped_column(String(255))
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+# ------------------------------------------------------- the enforcement lifecycle (DESIGN §10, issue #17)
+
+STRIKE_STATUSES: tuple[str, ...] = ("active", "expired", "removed")
+ACCOUNT_ACTIONS: tuple[str, ...] = ("warn", "feature_restrict", "suspend", "terminate")
+ACCOUNT_DECISION_STATUSES: tuple[str, ...] = ("active", "pending_review", "rejected", "lifted", "ended")
+APPEAL_STATUSES: tuple[str, ...] = ("open", "upheld", "overturned", "rejected")
+REVERSAL_CAUSES: tuple[str, ...] = ("appeal", "revert", "breaker")
+
+
+class Strike(Base):
+    """One strike per enforced decision (``strike_id`` = decision id), against a pseudonymous author."""
+
+    __tablename__ = "strikes"
+    __table_args__ = (
+        CheckConstraint(_in("status", STRIKE_STATUSES), name="status"),
+        Index(None, "author_id", "status"),
+        Index(None, "day"),
+    )
+
+    strike_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String(128))
+    author_id: Mapped[str] = mapped_column(String(64))
+    policy_id: Mapped[str] = mapped_column(String(100))
+    item_id: Mapped[str] = mapped_column(String(255))
+    weight: Mapped[float] = mapped_column(Float())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    removed_reason: Mapped[str | None] = mapped_column(Text())
+    run_key: Mapped[str] = mapped_column(String(255))
+    day: Mapped[dt.date] = mapped_column(Date())
+
+
+class AccountDecision(Base):
+    """An account action (warn … terminate) taken because an author's active strike weight crossed a threshold."""
+
+    __tablename__ = "account_decisions"
+    __table_args__ = (
+        CheckConstraint(_in("action", ACCOUNT_ACTIONS), name="action"),
+        CheckConstraint(_in("status", ACCOUNT_DECISION_STATUSES), name="status"),
+        Index(None, "author_id", "status"),
+        Index(None, "day"),
+    )
+
+    account_decision_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    author_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20))
+    automated: Mapped[bool] = mapped_column(Boolean())
+    active_weight: Mapped[float] = mapped_column(Float())
+    threshold: Mapped[float] = mapped_column(Float())
+    features: Mapped[list[Any] | None] = mapped_column(_json())
+    end_date: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    policy_id: Mapped[str] = mapped_column(String(100))  # the policy of the strike that crossed the threshold
+    decision_id: Mapped[str] = mapped_column(String(128))  # that strike's decision
+    region: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(100))
+    territorial_scope: Mapped[list[Any] | None] = mapped_column(_json())
+    decision_account: Mapped[str | None] = mapped_column(String(64))
+    decision_provision: Mapped[str | None] = mapped_column(String(64))
+    account_type: Mapped[str] = mapped_column(String(32))
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    day: Mapped[dt.date] = mapped_column(Date())
+    run_key: Mapped[str] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text())
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lifted_reason: Mapped[str | None] = mapped_column(Text())
+
+
+class Appeal(Base):
+    """A user's appeal against one enforced decision (one per decision); decided through a review task."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        CheckConstraint(_in("status", APPEAL_STATUSES), name="status"),
+        UniqueConstraint("decision_id"),
+        Index(None, "status"),
+    )
+
+    appeal_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String(128))
+    item_id: Mapped[str] = mapped_column(String(255))
+    policy_id: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(16))
+    automated: Mapped[bool] = mapped_column(Boolean())
+    appellant: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    statement: Mapped[str] = mapped_column(Text())
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    due_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    task_id: Mapped[str] = mapped_column(String(128))
+    original_reviewer: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    source_file: Mapped[str] = mapped_column(String(255))
+
+
+class Reversal(Base):
+    """A decision undone (by an appeal, a mass revert or the breaker); the decision row itself is kept."""
+
+    __tablename__ = "reversals"
+    __table_args__ = (CheckConstraint(_in("cause", REVERSAL_CAUSES), name="cause"), Index(None, "revert_id"))
+
+    decision_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reversed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text())
+    cause: Mapped[str] = mapped_column(String(16))
+    appeal_id: Mapped[str | None] = mapped_column(String(128))
+    revert_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class RevertEvent(Base):
+    """One mass revert (`modsweep revert`): its filter, who asked and why, and how far it got."""
+
+    __tablename__ = "revert_events"
+    __table_args__ = (CheckConstraint("state IN ('running', 'completed')", name="state"),)
+
+    revert_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    filter: Mapped[dict[str, Any]] = mapped_column(_json())
+    reason: Mapped[str] = mapped_column(Text())
+    requested_by: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(20))
+    matched: Mapped[int] = mapped_column(BigInteger())
+    reversed: Mapped[int] = mapped_column(BigInteger())
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
