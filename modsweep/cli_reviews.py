@@ -74,8 +74,12 @@ def export(
         Path | None, typer.Option(help="Output folder (default MODSWEEP_HOME/exports/reviews/<UTC time>)")
     ] = None,
     include_carried_over: Annotated[bool, typer.Option(help="Also export carried-over tasks")] = False,
+    policy: Annotated[list[str] | None, typer.Option("--policy", help="Only this policy (repeatable)")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="Only this region (repeatable)")] = None,
+    list_files: Annotated[bool, typer.Option("--list-files", help="List every queue's files, not a summary")] = False,
 ) -> None:
-    """Write the open review tasks, blind and pseudonymised, one file per queue and format."""
+    """Write the open review tasks, blind and pseudonymised, one file per queue and format; print a summary
+    per policy (every queue's files with --list-files)."""
     from modsweep import resources
     from modsweep.tasks import reviews_io
 
@@ -94,18 +98,29 @@ def export(
     try:
         result = reviews_io.export_reviews(engine, resources.lake(), target, key=key, formats=formats,
                                            run_key=_run_key(engine, run), day=the_day, queues=queue,
+                                           policies=policy, regions=region,
                                            include_carried_over=include_carried_over, actor=_actor())  # fmt: skip
     except OSError as exc:
         raise _fail(f"cannot write the export under {target}: {exc}") from exc
     if not result.queues:
         console.print("no open review tasks match; nothing written")
         return
-    table = Table(
-        Column("queue", no_wrap=True), "tasks", Column("file", no_wrap=True), title=f"Review export → {result.out_dir}"
-    )
-    for q in result.queues:
-        table.add_row(q.queue, f"{q.tasks:,}", "\n".join(Path(f).name for f in q.files))
-    table.add_row("[bold]total[/bold]", f"[bold]{result.tasks:,}[/bold]", "")
+    if list_files:
+        table = Table(Column("queue", no_wrap=True), "tasks", Column("file", no_wrap=True),
+                      title=f"Review export → {result.out_dir}")  # fmt: skip
+        for q in result.queues:
+            table.add_row(q.queue, f"{q.tasks:,}", "\n".join(Path(f).name for f in q.files))
+        table.add_row("[bold]total[/bold]", f"[bold]{result.tasks:,}[/bold]", "")
+    else:
+        table = Table(Column("policy", no_wrap=True), "queues", "tasks", "files",
+                      title=f"Review export → {result.out_dir} (one file per queue and format; --list-files lists them)")  # fmt: skip
+        by_policy: dict[str, list[int]] = {}
+        for q in result.queues:
+            entry = by_policy.setdefault(q.queue.split(":")[0], [0, 0, 0])
+            entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + q.tasks, entry[2] + len(q.files)
+        for name, (n_queues, tasks, files) in sorted(by_policy.items()):
+            table.add_row(name, f"{n_queues:,}", f"{tasks:,}", f"{files:,}")
+        table.add_row("[bold]total[/bold]", f"{len(result.queues):,}", f"[bold]{result.tasks:,}[/bold]", "")
     console.print(table)
     if result.missing_content:
         err.print(f"[yellow]warning:[/yellow] {result.missing_content:,} task(s) have no item content in the lake "
@@ -173,35 +188,49 @@ def simulate(
 def queues(
     run: Annotated[str | None, typer.Option(help="Only tasks of this run's key (run id or prefix)")] = None,
     day: Annotated[str | None, typer.Option(help="Only tasks of this swept day, YYYY-MM-DD")] = None,
+    policy: Annotated[list[str] | None, typer.Option("--policy", help="Only this policy (repeatable)")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="Only this region (repeatable)")] = None,
+    by: Annotated[str, typer.Option(help="policy (a summary) or queue (every queue)")] = "policy",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
-    """Per queue: open, claimed, decided, carried-over counts, the oldest pending due_by and SLA breaches."""
+    """Per policy (or per queue with --by queue): open, claimed, decided, carried-over counts, the oldest
+    pending due_by and SLA breaches."""
     import pandas as pd
 
     from modsweep.tasks import reviews_io
 
+    group = {"policy": "policy_id", "queue": "queue"}.get(by)
+    if group is None:
+        raise _fail(f"--by {by!r}: use policy or queue")
     engine = _engine()
     now = datetime.now(UTC)
     summary = reviews_io.read_queue_summary(engine, now=now, run_key=_run_key(engine, run),
-                                            day=_parse_day(day) if day else None)  # fmt: skip
+                                            day=_parse_day(day) if day else None, policies=policy,
+                                            regions=region, by=group)  # fmt: skip
     if as_json:
         summary["oldest_due_by"] = [None if pd.isna(t) else t.isoformat() for t in summary["oldest_due_by"]]
         rows = summary.astype(object).where(summary.notna(), None).to_dict("records")
         print(json.dumps({"now": now.isoformat(), "queues": rows}, default=str, indent=2))
         return
-    table = Table(Column("queue", no_wrap=True), "open", "claimed", "decided", "carried", "expired",
-                  Column("oldest due", no_wrap=True), "late", "overdue", "breaches",
-                  title=f"Review queues at {now:%Y-%m-%d %H:%M} UTC (breaches = decided late + overdue)")  # fmt: skip
+    if summary.empty:
+        console.print("no review tasks match")
+        return
+    table = Table(Column(by, no_wrap=True), *(["queues"] if by == "policy" else []), "open", "claimed", "decided",
+                  "carried", "expired", Column("oldest due", no_wrap=True), "late", "overdue", "breaches",
+                  title=f"Review queues at {now:%Y-%m-%d %H:%M} UTC (breaches = decided late + overdue)"
+                  + ("; --by queue lists every queue" if by == "policy" else ""))  # fmt: skip
     for r in summary.itertuples(index=False):
         due = (
             "" if r.oldest_due_by is None or r.oldest_due_by != r.oldest_due_by else f"{r.oldest_due_by:%Y-%m-%d %H:%M}"
         )
         breaches = f"[red]{r.sla_breaches:,}[/red]" if r.sla_breaches else "0"
-        table.add_row(r.queue, f"{r.open:,}", f"{r.claimed:,}", f"{r.decided:,}", f"{r.carried_over:,}",
+        name = [r.policy_id, f"{r.queues:,}"] if by == "policy" else [r.queue]
+        table.add_row(*name, f"{r.open:,}", f"{r.claimed:,}", f"{r.decided:,}", f"{r.carried_over:,}",
                       f"{r.expired:,}", due, f"{r.late_decided:,}", f"{r.overdue:,}", breaches)  # fmt: skip
     if len(summary):
         totals = summary[["open", "claimed", "decided", "carried_over", "expired", "late_decided", "overdue",
                           "sla_breaches"]].sum()  # fmt: skip
-        table.add_row("[bold]total[/bold]", *(f"{int(totals[c]):,}" for c in ("open", "claimed", "decided", "carried_over", "expired")),
+        table.add_row("[bold]total[/bold]", *([f"{int(summary['queues'].sum()):,}"] if by == "policy" else []),
+                      *(f"{int(totals[c]):,}" for c in ("open", "claimed", "decided", "carried_over", "expired")),
                       "", f"{int(totals['late_decided']):,}", f"{int(totals['overdue']):,}", f"{int(totals['sla_breaches']):,}")  # fmt: skip
     console.print(table)

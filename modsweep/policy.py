@@ -538,7 +538,11 @@ def resolve_pack_path(name_or_path: str) -> Path:
 
 
 def load_pack(name_or_path: str = "community-guidelines", profile: str = "standard") -> PolicyPack:
-    """Load, validate and hash a pack; errors name the file, the path inside it and the bad value."""
+    """Load, validate and hash a pack; errors name the file, the path inside it and the bad value.
+
+    Resources (lexicons, claims, hash lists) are read beside the pack, else from the shipped `policies/` folder
+    under the same relative path, so a candidate pack saved anywhere reuses the shipped lists it does not
+    replace; either way their bytes are in the pack's sha256."""
     path = resolve_pack_path(name_or_path)
     raw_bytes = path.read_bytes()
     try:
@@ -554,14 +558,22 @@ def load_pack(name_or_path: str = "community-guidelines", profile: str = "standa
     digest = hashlib.sha256()
     digest.update(raw_bytes)
     texts: dict[str, str] = {}
+    shipped = Path(str(resources.files("modsweep.policies")))
     for rel in _resource_refs(spec):
-        res = (path.parent / rel).resolve()
-        if not res.is_relative_to(path.parent.resolve()) or not res.is_file():
-            raise PolicyPackError(f"{path}: resource {rel!r} is missing or outside the pack folder")
+        res = _resource_file(path.parent, rel) or _resource_file(shipped, rel)
+        if res is None:
+            raise PolicyPackError(f"{path}: resource {rel!r} is missing (looked beside the pack and in {shipped}) "
+                                  "or outside the pack folder")  # fmt: skip
         data = res.read_bytes()
         digest.update(rel.encode() + b"\0" + data)
         texts[rel] = data.decode("utf-8")
     return PolicyPack(spec=spec, profile=profile, path=str(path), sha256=digest.hexdigest(), resources=texts)
+
+
+def _resource_file(folder: Path, rel: str) -> Path | None:
+    """`rel` inside `folder` when it exists there (never a path that leaves the folder)."""
+    res = (folder / rel).resolve()
+    return res if res.is_relative_to(folder.resolve()) and res.is_file() else None
 
 
 def _describe(path: Path, raw: Any, exc: ValidationError) -> str:

@@ -366,10 +366,24 @@ def rejection_report(raw: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- pure: queues
 
 
-def queue_summary(tasks: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
-    """Per queue: tasks by status, the oldest due_by still pending (open, claimed, carried over), and SLA breaches:
-    ``late_decided`` (decided after due_by) + ``overdue`` (not decided and due_by already past at ``now``)."""
-    columns = ["queue", *SUMMARY_STATUSES, "oldest_due_by", "late_decided", "overdue", "sla_breaches"]
+def filter_tasks(tasks: pd.DataFrame, *, policies: Sequence[str] | None = None,
+                 regions: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Tasks of the given policies and regions (all when a filter is empty)."""
+    keep = pd.Series(True, index=tasks.index)
+    if policies:
+        keep &= tasks["policy_id"].isin(list(policies))
+    if regions:
+        keep &= tasks["region"].isin(list(regions))
+    return tasks[keep]
+
+
+def queue_summary(tasks: pd.DataFrame, now: dt.datetime, by: str = "queue") -> pd.DataFrame:
+    """Per queue (or per `by` column, e.g. policy_id): tasks by status, the oldest due_by still pending (open,
+    claimed, carried over), and SLA breaches: ``late_decided`` (decided after due_by) + ``overdue`` (not decided
+    and due_by already past at ``now``)."""
+    columns = [by, *SUMMARY_STATUSES, "oldest_due_by", "late_decided", "overdue", "sla_breaches"]
+    if by != "queue":
+        columns.insert(1, "queues")
     if tasks.empty:
         return pd.DataFrame(columns=columns)
     t = tasks.assign(due_by=pd.to_datetime(tasks["due_by"], utc=True),
@@ -382,12 +396,14 @@ def queue_summary(tasks: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
         overdue=~decided & (t["due_by"] < now_ts),
         pending_due=t["due_by"].where(pending),
     )
-    counts = pd.crosstab(t["queue"], t["status"]).reindex(columns=list(SUMMARY_STATUSES), fill_value=0)
-    grouped = t.groupby("queue")
+    counts = pd.crosstab(t[by], t["status"]).reindex(columns=list(SUMMARY_STATUSES), fill_value=0)
+    grouped = t.groupby(by)
     out = counts.join(grouped["pending_due"].min().rename("oldest_due_by"))
     out = out.join(grouped[["late_decided", "overdue"]].sum().astype("int64"))
+    if by != "queue":
+        out = out.join(grouped["queue"].nunique().rename("queues"))
     out["sla_breaches"] = out["late_decided"] + out["overdue"]
-    out = out.reset_index().sort_values("queue", kind="stable").reset_index(drop=True)
+    out = out.reset_index().sort_values(by, kind="stable").reset_index(drop=True)
     return out[columns]
 
 
@@ -417,6 +433,8 @@ def select_tasks_for_export(
     day: dt.date | None = None,
     queues: Sequence[str] | None = None,
     include_carried_over: bool = False,
+    policies: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Open (and optionally carried-over) tasks matching the filters, each with the lake day of its item."""
     statuses = ["open", "carried_over"] if include_carried_over else ["open"]
@@ -425,7 +443,7 @@ def select_tasks_for_export(
     tasks = pd.concat(found, ignore_index=True) if found else frames[0]
     if queues:
         tasks = tasks[tasks["queue"].isin(list(queues))]
-    tasks = _with_days(engine, tasks)
+    tasks = _with_days(engine, filter_tasks(tasks, policies=policies, regions=regions))
     if day is not None:
         tasks = tasks[tasks["day"] == day]
     return tasks.reset_index(drop=True)
@@ -516,14 +534,16 @@ def export_reviews(
     queues: Sequence[str] | None = None,
     include_carried_over: bool = False,
     actor: str = "cli",
+    policies: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
 ) -> ExportResult:
     """Export the selected open tasks with their content, one file per queue and format, and record the
     export (file hashes, no content) in the audit log. Nothing is written when no task matches."""
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}")
-    tasks = select_tasks_for_export(engine, run_key=run_key, day=day, queues=queues,
-                                    include_carried_over=include_carried_over)  # fmt: skip
+    tasks = select_tasks_for_export(engine, run_key=run_key, day=day, queues=queues, policies=policies,
+                                    regions=regions, include_carried_over=include_carried_over)  # fmt: skip
     if tasks.empty:
         return ExportResult(str(out_dir), [], 0, 0)
     items = read_item_content(lake, tasks, key)
@@ -533,7 +553,8 @@ def export_reviews(
                        payload={"out_dir": str(out_dir), "tasks": len(tasks), "queues": len(written),
                                 "missing_content": missing, "include_carried_over": include_carried_over,
                                 "filters": {"run_key": run_key, "day": day.isoformat() if day else None,
-                                            "queues": sorted(queues or [])},
+                                            "queues": sorted(queues or []), "policies": sorted(policies or []),
+                                            "regions": sorted(regions or [])},
                                 "files": digests})  # fmt: skip
     return ExportResult(str(out_dir), written, len(tasks), missing, digests)
 
@@ -694,10 +715,11 @@ def simulate_reviews(
 # ---------------------------------------------------------------------------------------------- I/O: queues
 
 
-def read_queue_summary(engine: Engine, *, now: dt.datetime, run_key: str | None = None,
-                       day: dt.date | None = None) -> pd.DataFrame:  # fmt: skip
+def read_queue_summary(engine: Engine, *, now: dt.datetime, run_key: str | None = None, day: dt.date | None = None,
+                       policies: Sequence[str] | None = None, regions: Sequence[str] | None = None,
+                       by: str = "queue") -> pd.DataFrame:  # fmt: skip
     """queue_summary over the stored tasks matching the filters."""
     tasks = store.fetch_review_tasks(engine, run_key=run_key)
     if day is not None and len(tasks):
         tasks = tasks[[d is not None and pd.Timestamp(d).date() == day for d in tasks["day"]]]
-    return queue_summary(tasks, now)
+    return queue_summary(filter_tasks(tasks, policies=policies, regions=regions), now, by=by)

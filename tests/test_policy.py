@@ -107,3 +107,16 @@ def test_resources_outside_the_pack_folder_are_refused(tmp_path):
 
     with pytest.raises(PolicyPackError, match="outside the pack folder"):
         load_pack(str(_write_variant(tmp_path, mutate)))
+
+
+def test_a_candidate_pack_saved_anywhere_reuses_the_shipped_resources_and_its_own_first(tmp_path):
+    """A copy of the default pack outside policies/ loads with the shipped lexicons; a lexicon beside it wins."""
+    shipped = load_pack()
+    copy = tmp_path / "candidate.yaml"
+    copy.write_bytes(Path(shipped.path).read_bytes())
+    assert load_pack(str(copy)).resources == shipped.resources
+    rel = next(k for k in shipped.resources if k.endswith(".txt"))
+    (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / rel).write_text("a brand new phrase\n", encoding="utf-8")
+    own = load_pack(str(copy))
+    assert own.resources[rel] == "a brand new phrase\n" and own.sha256 != shipped.sha256

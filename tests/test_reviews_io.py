@@ -199,6 +199,14 @@ def test_export_filters_and_default_folder(world, tmp_path):
     (folder,) = (world["home"] / "exports" / "reviews").iterdir()
     assert [p.name for p in folder.iterdir()] == [f"{rio.safe_queue_filename(Q_SPAM)}.jsonl"]
 
+    by_policy = invoke("export", "--policy", "deceptive.spam", "--region", "IE", "--out", str(tmp_path / "spam"))
+    assert by_policy.exit_code == 0, by_policy.output
+    assert sorted(p.name for p in (tmp_path / "spam").iterdir()) == sorted(
+        f"{rio.safe_queue_filename(Q_SPAM)}.{f}" for f in ("csv", "jsonl"))  # fmt: skip
+    assert "deceptive.spam" in by_policy.output and "hate.speech" not in by_policy.output  # a summary per policy
+    listed = invoke("export", "--policy", "deceptive.spam", "--list-files", "--out", str(tmp_path / "listed"))
+    assert listed.exit_code == 0 and f"{rio.safe_queue_filename(Q_SPAM)}.csv" in listed.output
+    assert invoke("export", "--region", "XX", "--out", str(tmp_path / "none")).output.startswith("no open")
     assert invoke("export", "--day", "2020-01-01", "--out", str(tmp_path / "none")).output.startswith("no open")
     assert not (tmp_path / "none").exists()
     assert invoke("export", "--run", "x", "--day", "2026-11-23").exit_code == 2
@@ -451,17 +459,24 @@ def test_queue_summary_counts_statuses_oldest_due_and_sla_breaches():
 
 
 def test_queues_command_prints_per_queue_numbers(world):
-    out = invoke("queues", "--json")
+    out = invoke("queues", "--json", "--by", "queue")
     assert out.exit_code == 0, out.output
     rows = {r["queue"]: r for r in json.loads(out.output)["queues"]}
     assert (rows[Q_HATE]["open"], rows[Q_HATE]["carried_over"]) == (3, 1)
     assert (rows[Q_SPAM]["open"], rows[Q_SPAM]["decided"], rows[Q_SPAM]["late_decided"]) == (3, 1, 1)
     assert rows[Q_SPAM]["overdue"] == 3  # due 2026-11-24 06:00, long past
     assert rows[Q_HATE]["oldest_due_by"].startswith("2026-11-24T06:00")
-    run_only = json.loads(invoke("queues", "--json", "--run", world["run_id"]).output)["queues"]
+    run_only = json.loads(invoke("queues", "--json", "--by", "queue", "--run", world["run_id"]).output)["queues"]
     assert {r["queue"]: r["carried_over"] for r in run_only}[Q_HATE] == 0
-    table = invoke("queues")
+    table = invoke("queues", "--by", "queue")
     assert table.exit_code == 0 and Q_SPAM in table.output and "total" in table.output
+    # By default a summary per policy; --policy / --region filter.
+    summary = {r["policy_id"]: r for r in json.loads(invoke("queues", "--json").output)["queues"]}
+    assert (summary["hate.speech"]["open"], summary["hate.speech"]["queues"]) == (rows[Q_HATE]["open"], 1)
+    only = json.loads(invoke("queues", "--json", "--policy", "deceptive.spam", "--region", "IE").output)["queues"]
+    assert [r["policy_id"] for r in only] == ["deceptive.spam"] and only[0]["open"] == rows[Q_SPAM]["open"]
+    assert invoke("queues", "--region", "XX").output.startswith("no review tasks match")
+    assert invoke("queues", "--by", "reviewer").exit_code == 2
 
 
 def test_simulated_verdicts_are_never_in_the_future():
