@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from modsweep.lifecycle import EnforcementSpec, StrikeSpec
 from modsweep.schemas import ACTIONS, EEA_REGIONS, POLICY_IDS
 
 DETECTOR_KINDS: tuple[str, ...] = (
@@ -212,6 +213,7 @@ class PolicySpec(_Strict):
     # Precision each action must reach (on the model card's stream for auto@ bands; on reviewed samples for
     # `modsweep calibrate`); actions not named take DEFAULT_PRECISION_TARGETS.
     precision_targets: dict[str, float] = Field(default_factory=dict)
+    strikes: StrikeSpec | None = None  # this policy's strike weight and TTL (default: its severity's, `enforcement`)
 
     @field_validator("precision_targets")
     @classmethod
@@ -361,6 +363,7 @@ class PackSpec(_Strict):
     description: str = ""
     policies: list[PolicySpec]
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"standard": ProfileSpec()})
+    enforcement: EnforcementSpec = Field(default_factory=EnforcementSpec)  # strikes, account actions, appeals
 
     @model_validator(mode="after")
     def _unique_policies(self) -> PackSpec:

@@ -1,0 +1,355 @@
+"""Store reads and writes of the enforcement lifecycle (DESIGN §10): strikes, account decisions, appeals,
+reversals and revert events. Every state change is idempotent (deterministic keys, conditional updates) and
+goes to the audit log with who and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Table, and_, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from modsweep.store.engine import write_transaction
+from modsweep.store.models import Base
+from modsweep.store.repo import (
+    _chunks,
+    _driver_params,
+    _insert_frames_ignoring_conflicts,
+    _to_frame,
+    append_audit,
+    utcnow,
+)
+
+STRIKES: Table = Base.metadata.tables["strikes"]
+ACCOUNT_DECISIONS: Table = Base.metadata.tables["account_decisions"]
+APPEALS: Table = Base.metadata.tables["appeals"]
+REVERSALS: Table = Base.metadata.tables["reversals"]
+REVERT_EVENTS: Table = Base.metadata.tables["revert_events"]
+DECISIONS: Table = Base.metadata.tables["decisions"]
+REVIEW_TASKS: Table = Base.metadata.tables["review_tasks"]
+IN_CHUNK = 1_000
+
+
+def _insert_ignoring(conn: Connection, engine: Engine, table: Table, df: pd.DataFrame, key: str) -> int:
+    """Insert ``df`` on an open transaction, skipping keys already stored; returns rows new."""
+    if df.empty:
+        return 0
+    sql, params = _driver_params(engine, table, df, key)
+    return sum(conn.exec_driver_sql(sql, list(chunk)).rowcount for chunk in _chunks(params))
+
+
+def _frame_in(engine: Engine, stmt: Any, column: Any, values: Sequence[Any]) -> pd.DataFrame:
+    """``stmt`` restricted to ``column IN values``, queried IN_CHUNK values at a time."""
+    wanted = list(dict.fromkeys(values))
+    with engine.connect() as conn:
+        if not wanted:
+            return _to_frame(conn, stmt.where(column.in_([])))
+        frames = [_to_frame(conn, stmt.where(column.in_(chunk))) for chunk in _chunks(wanted, IN_CHUNK)]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+# ------------------------------------------------------------------------------------------ strikes
+
+
+def insert_strikes(engine: Engine, strikes: pd.DataFrame) -> int:
+    """Insert strikes, skipping strike ids already stored (a re-run adds none); returns how many were new."""
+    if strikes.empty:
+        return 0
+    return _insert_frames_ignoring_conflicts(engine, STRIKES, [strikes], "strike_id")[1]
+
+
+def expire_strikes(engine: Engine, as_of: dt.datetime) -> int:
+    """Mark active strikes whose TTL ran out by ``as_of`` as expired; returns how many changed."""
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            update(STRIKES).where(STRIKES.c.status == "active", STRIKES.c.expires_at <= as_of).values(status="expired")
+        )
+    return int(result.rowcount)
+
+
+def active_strikes(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
+    """Strikes of these authors that count at ``as_of`` (active, not yet expired), with their decision's region,
+    DSA category and territorial scope."""
+    stmt = (
+        select(STRIKES, DECISIONS.c.region, DECISIONS.c.category, DECISIONS.c.territorial_scope)
+        .join(DECISIONS, DECISIONS.c.decision_id == STRIKES.c.decision_id, isouter=True)
+        .where(STRIKES.c.status == "active", STRIKES.c.expires_at > as_of)
+    )
+    return _frame_in(engine, stmt, STRIKES.c.author_id, author_ids)
+
+
+def author_state(strikes: pd.DataFrame) -> pd.DataFrame:
+    """Per author: active weight and the latest strike's decision, policy, region, category and scope."""
+    if strikes.empty:
+        return pd.DataFrame(columns=["author_id", "active_weight", "decision_id", "policy_id", "region", "category",
+                                     "territorial_scope"])  # fmt: skip
+    weights = strikes.groupby("author_id")["weight"].sum().rename("active_weight")
+    latest = strikes.sort_values(["created_at", "decision_id"]).drop_duplicates("author_id", keep="last")
+    latest = latest.set_index("author_id")[["decision_id", "policy_id", "region", "category", "territorial_scope"]]
+    out = latest.join(weights).reset_index()
+    out["region"] = out["region"].fillna("ZZ")
+    out["category"] = out["category"].fillna("STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
+    return out
+
+
+def ended_account_decisions(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
+    """Ended account decisions (a served suspension) of these authors that still count: their triggering strike
+    is active at ``as_of``, so the same strikes do not suspend the account again."""
+    stmt = (
+        select(ACCOUNT_DECISIONS)
+        .join(STRIKES, STRIKES.c.strike_id == ACCOUNT_DECISIONS.c.decision_id)
+        .where(ACCOUNT_DECISIONS.c.status == "ended", STRIKES.c.status == "active", STRIKES.c.expires_at > as_of)
+    )  # fmt: skip
+    return _frame_in(engine, stmt, ACCOUNT_DECISIONS.c.author_id, author_ids)
+
+
+def account_decisions_of(engine: Engine, author_ids: Sequence[str], *, statuses: Sequence[str]) -> pd.DataFrame:
+    """These authors' account decisions in one of ``statuses``."""
+    stmt = select(ACCOUNT_DECISIONS).where(ACCOUNT_DECISIONS.c.status.in_(list(statuses)))
+    return _frame_in(engine, stmt, ACCOUNT_DECISIONS.c.author_id, author_ids)
+
+
+def decided_account_reviews(engine: Engine) -> pd.DataFrame:
+    """Pending account decisions whose review task has been decided, with the task's label and reviewer."""
+    stmt = (
+        select(ACCOUNT_DECISIONS.c.account_decision_id, REVIEW_TASKS.c.label, REVIEW_TASKS.c.reviewer_id)
+        .join(REVIEW_TASKS, REVIEW_TASKS.c.task_id == ACCOUNT_DECISIONS.c.task_id)
+        .where(ACCOUNT_DECISIONS.c.status == "pending_review", REVIEW_TASKS.c.status == "decided")
+    )
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt)
+
+
+def insert_account_decisions(engine: Engine, decisions: pd.DataFrame, tasks: pd.DataFrame, *,
+                             actor: str) -> int:  # fmt: skip
+    """Insert account decisions and the review tasks of those awaiting a person in one transaction (existing
+    ids skipped); the new ones go to the audit log. Returns how many were new."""
+    if decisions.empty:
+        return 0
+    with write_transaction(engine) as conn:
+        new = _insert_ignoring(conn, engine, ACCOUNT_DECISIONS, decisions, "account_decision_id")
+        if len(tasks):
+            _insert_ignoring(conn, engine, REVIEW_TASKS, tasks, "task_id")
+    if new:
+        counts = decisions.groupby(["action", "status"]).size()
+        append_audit(engine, actor=actor, event="accounts.decided", subject=str(decisions["run_key"].iloc[0])[-255:],
+                     payload={"offered": len(decisions), "new": new,
+                              "by_action": {f"{a}.{s}": int(n) for (a, s), n in counts.items()},
+                              "account_decision_ids": sorted(decisions["account_decision_id"])[:1000]})  # fmt: skip
+    return new
+
+
+def account_decisions(engine: Engine, *, author_id: str | None = None, day: dt.date | None = None) -> pd.DataFrame:
+    """Stored account decisions, oldest first, for an author or a day."""
+    stmt = select(ACCOUNT_DECISIONS).order_by(ACCOUNT_DECISIONS.c.decided_at, ACCOUNT_DECISIONS.c.account_decision_id)
+    if author_id is not None:
+        stmt = stmt.where(ACCOUNT_DECISIONS.c.author_id == author_id)
+    if day is not None:
+        stmt = stmt.where(ACCOUNT_DECISIONS.c.day == day)
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt)
+
+
+def strikes_of(engine: Engine, *, author_id: str | None = None, day: dt.date | None = None,
+               decision_ids: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Stored strikes (any status) of an author, a day or some decisions, oldest first."""
+    stmt = select(STRIKES).order_by(STRIKES.c.created_at, STRIKES.c.strike_id)
+    if author_id is not None:
+        stmt = stmt.where(STRIKES.c.author_id == author_id)
+    if day is not None:
+        stmt = stmt.where(STRIKES.c.day == day)
+    if decision_ids is not None:
+        return _frame_in(engine, stmt, STRIKES.c.decision_id, decision_ids)
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt)
+
+
+def set_account_status(engine: Engine, ids: Sequence[str], *, status: str, from_statuses: Sequence[str],
+                       reason: str, actor: str) -> int:  # fmt: skip
+    """Move account decisions to ``status`` (lifted, rejected, active, ended) from one of ``from_statuses``;
+    returns how many changed. Lifts stamp lifted_at and lifted_reason; the change goes to the audit log."""
+    if not len(ids):
+        return 0
+    values: dict[str, Any] = {"status": status}
+    if status in ("lifted", "rejected"):
+        values |= {"lifted_at": utcnow(), "lifted_reason": reason}
+    changed = 0
+    with write_transaction(engine) as conn:
+        for chunk in _chunks(list(ids), IN_CHUNK):
+            result = conn.execute(
+                update(ACCOUNT_DECISIONS)
+                .where(ACCOUNT_DECISIONS.c.account_decision_id.in_(chunk),
+                       ACCOUNT_DECISIONS.c.status.in_(list(from_statuses)))
+                .values(**values)
+            )  # fmt: skip
+            changed += int(result.rowcount)
+    if changed:
+        append_audit(engine, actor=actor, event=f"accounts.{status}", subject=str(ids[0])[-255:],
+                     payload={"account_decision_ids": sorted(ids)[:1000], "changed": changed, "reason": reason})  # fmt: skip
+    return changed
+
+
+# ---------------------------------------------------------------------------------------- reversals
+
+
+def reverse_decisions(engine: Engine, decisions: pd.DataFrame, *, by: str, reason: str, cause: str,
+                      revert_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+    """Reverse decisions in one transaction: a reversal row each (skipped when one exists), the decision's
+    status `reversed` (the row stays), its strike `removed`. ``decisions`` has decision_id and optionally
+    appeal_id. Returns the newly reversed decisions' ids with their strikes' authors (author_id may be None)."""
+    if decisions.empty:
+        return pd.DataFrame(columns=["decision_id", "author_id"])
+    now = utcnow()
+    rows = pd.DataFrame({
+        "decision_id": decisions["decision_id"].astype(str).to_numpy(),
+        "reversed_at": now, "by": by, "reason": reason, "cause": cause,
+        "appeal_id": decisions["appeal_id"].to_numpy() if "appeal_id" in decisions else None,
+        "revert_id": revert_id,
+    }).drop_duplicates("decision_id")  # fmt: skip
+    ids = rows["decision_id"].tolist()
+    with write_transaction(engine) as conn:
+        already = set()
+        for chunk in _chunks(ids, IN_CHUNK):
+            already |= {
+                r[0] for r in conn.execute(select(REVERSALS.c.decision_id).where(REVERSALS.c.decision_id.in_(chunk)))
+            }
+        fresh = rows[~rows["decision_id"].isin(already)]
+        if fresh.empty:
+            return pd.DataFrame(columns=["decision_id", "author_id"])
+        _insert_ignoring(conn, engine, REVERSALS, fresh, "decision_id")
+        authors: dict[str, str] = {}
+        for chunk in _chunks(fresh["decision_id"].tolist(), IN_CHUNK):
+            conn.execute(update(DECISIONS).where(DECISIONS.c.decision_id.in_(chunk)).values(status="reversed"))
+            found = conn.execute(select(STRIKES.c.strike_id, STRIKES.c.author_id).where(STRIKES.c.strike_id.in_(chunk)))
+            authors |= {r.strike_id: r.author_id for r in found}
+            conn.execute(
+                update(STRIKES)
+                .where(STRIKES.c.strike_id.in_(chunk), STRIKES.c.status != "removed")
+                .values(status="removed", removed_at=now, removed_reason=f"decision reversed ({cause}): {reason}")
+            )
+    out = pd.DataFrame({"decision_id": fresh["decision_id"].to_numpy()})
+    out["author_id"] = out["decision_id"].map(authors)
+    append_audit(engine, actor=by, event="decisions.reversed", subject=(revert_id or str(out["decision_id"].iloc[0]))[-255:],
+                 payload={"cause": cause, "reason": reason, "revert_id": revert_id, "reversed": len(out),
+                          "strikes_removed": int(out["author_id"].notna().sum()),
+                          "decision_ids": sorted(out["decision_id"])[:1000]})  # fmt: skip
+    return out
+
+
+def reversals(
+    engine: Engine, *, decision_ids: Sequence[str] | None = None, revert_id: str | None = None
+) -> pd.DataFrame:
+    """Stored reversals of some decisions or of one revert."""
+    stmt = select(REVERSALS).order_by(REVERSALS.c.reversed_at, REVERSALS.c.decision_id)
+    if revert_id is not None:
+        stmt = stmt.where(REVERSALS.c.revert_id == revert_id)
+    if decision_ids is not None:
+        return _frame_in(engine, stmt, REVERSALS.c.decision_id, decision_ids)
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt)
+
+
+# ------------------------------------------------------------------------------------------ appeals
+
+
+def insert_appeals(engine: Engine, appeals: pd.DataFrame, tasks: pd.DataFrame) -> int:
+    """Insert appeals and their review tasks in one transaction (appeal ids and decisions already appealed are
+    skipped); returns how many appeals were new."""
+    if appeals.empty:
+        return 0
+    with write_transaction(engine) as conn:
+        new = _insert_ignoring(conn, engine, APPEALS, appeals, "appeal_id")
+        _insert_ignoring(conn, engine, REVIEW_TASKS, tasks, "task_id")
+    return new
+
+
+def fetch_appeals(engine: Engine, *, status: str | None = None, decision_ids: Sequence[str] | None = None,
+                  item_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+    """Stored appeals matching every given filter, oldest first."""
+    stmt = select(APPEALS).order_by(APPEALS.c.received_at, APPEALS.c.appeal_id)
+    if status is not None:
+        stmt = stmt.where(APPEALS.c.status == status)
+    if item_id is not None:
+        stmt = stmt.where(APPEALS.c.item_id == item_id)
+    if decision_ids is not None:
+        return _frame_in(engine, stmt, APPEALS.c.decision_id, decision_ids)
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt)
+
+
+def decided_open_appeals(engine: Engine) -> pd.DataFrame:
+    """Open appeals whose review task has been decided: appeal columns plus the task's label, reviewer and time."""
+    stmt = (
+        select(APPEALS, REVIEW_TASKS.c.label, REVIEW_TASKS.c.reviewer_id, REVIEW_TASKS.c.decided_at.label("task_decided_at"))
+        .join(REVIEW_TASKS, REVIEW_TASKS.c.task_id == APPEALS.c.task_id)
+        .where(APPEALS.c.status == "open", REVIEW_TASKS.c.status == "decided")
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt)
+
+
+def close_appeals(engine: Engine, outcomes: pd.DataFrame) -> int:
+    """Record appeal outcomes (appeal_id, status upheld|overturned, decided_at, decided_by) on open appeals."""
+    changed = 0
+    with write_transaction(engine) as conn:
+        for r in outcomes.itertuples(index=False):  # one row per decided appeal of an import, not per item of a day
+            result = conn.execute(
+                update(APPEALS)
+                .where(and_(APPEALS.c.appeal_id == r.appeal_id, APPEALS.c.status == "open"))
+                .values(status=r.status, decided_at=r.decided_at, decided_by=r.decided_by)
+            )
+            changed += int(result.rowcount)
+    return changed
+
+
+# ------------------------------------------------------------------------------------------- reverts
+
+
+def revert_event(engine: Engine, revert_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(REVERT_EVENTS).where(REVERT_EVENTS.c.revert_id == revert_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def revert_events(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return _to_frame(conn, select(REVERT_EVENTS).order_by(REVERT_EVENTS.c.started_at))
+
+
+def start_revert(engine: Engine, *, revert_id: str, filter: dict[str, Any], reason: str, requested_by: str,
+                 matched: int) -> bool:  # fmt: skip
+    """Record a revert event (once: a resumed revert keeps its first record); True when it is new."""
+    with write_transaction(engine) as conn:
+        exists = conn.execute(select(REVERT_EVENTS.c.revert_id).where(REVERT_EVENTS.c.revert_id == revert_id)).first()
+        if exists is None:
+            conn.execute(insert(REVERT_EVENTS).values(revert_id=revert_id, filter=filter, reason=reason,
+                                                      requested_by=requested_by, state="running", matched=matched,
+                                                      reversed=0, started_at=utcnow(), ended_at=None))  # fmt: skip
+    if exists is None:
+        append_audit(engine, actor=requested_by, event="revert.started", subject=revert_id,
+                     payload={"filter": filter, "reason": reason, "matched": matched})  # fmt: skip
+    return exists is None
+
+
+def finish_revert(engine: Engine, revert_id: str, *, reversed_total: int, actor: str) -> None:
+    with write_transaction(engine) as conn:
+        conn.execute(update(REVERT_EVENTS).where(REVERT_EVENTS.c.revert_id == revert_id)
+                     .values(state="completed", reversed=reversed_total, ended_at=utcnow()))  # fmt: skip
+    append_audit(engine, actor=actor, event="revert.completed", subject=revert_id, payload={"reversed": reversed_total})
+
+
+def decisions_matching(engine: Engine, *, policy_id: str, since: dt.datetime, until: dt.datetime,
+                       policy_version: str | None = None) -> pd.DataFrame:  # fmt: skip
+    """Automated enforcement decisions of a policy decided in [since, until), with their status."""
+    stmt = select(DECISIONS).where(
+        DECISIONS.c.policy_id == policy_id, DECISIONS.c.automated.is_(True), DECISIONS.c.action != "escalate",
+        DECISIONS.c.decided_at >= since, DECISIONS.c.decided_at < until,
+    ).order_by(DECISIONS.c.decided_at, DECISIONS.c.decision_id)  # fmt: skip
+    if policy_version is not None:
+        stmt = stmt.where(DECISIONS.c.policy_version == policy_version)
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt)

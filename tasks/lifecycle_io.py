@@ -1,0 +1,153 @@
+"""The enforcement lifecycle's I/O edge: the strike-ledger update a sweep runs a partition at a time, account
+re-evaluation, and reversals with their consequences. Pure logic lives in `strikes`, `appeals` and `revert`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy.engine import Engine
+
+from modsweep.lake import Lake
+from modsweep.lifecycle import EnforcementSpec
+from modsweep.policy import PolicyPack
+from modsweep.store import lifecycle as ls
+from modsweep.tasks import strikes as st
+from modsweep.tasks.reviews_io import pseudonymise
+
+DECISION_COLUMNS = ["decision_id", "item_id", "policy_id", "action", "created_at", "run_key"]
+ACCOUNT_REVIEW_SLA = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LedgerContext:
+    """What the strike-ledger update needs of a run (plain values: it travels to a Prefect task)."""
+
+    day: date
+    run_key: str
+    run_id: str
+    as_of: datetime  # strikes count until their expiry; the run's window end
+    hmac_key: str
+
+
+def policy_strike_specs(pack: PolicyPack) -> pd.DataFrame:
+    """Strike weight and TTL of every policy of the pack."""
+    return st.strike_specs({p.id: (p.severity, p.strikes) for p in pack.spec.policies}, pack.spec.enforcement)
+
+
+def update_strike_ledger_partition(engine: Engine, lake: Lake, ctx: LedgerContext, part: str,
+                                   pack: PolicyPack) -> dict[str, int]:  # fmt: skip
+    """Strikes for one decisions partition's enforced violations, then the account actions of its authors.
+
+    Reads only the partition's strike-earning decisions and those items' authors (an Arrow filter), so memory is
+    bounded by the partition. Idempotent: strike ids are decision ids; account decisions only rise the ladder.
+    """
+    enforcement = pack.spec.enforcement
+    table = lake.read(lake.part_path("decisions", ctx.day, ctx.run_key, part), columns=DECISION_COLUMNS)
+    table = table.filter(pc.is_in(table["action"], value_set=pa.array(enforcement.strike_actions, type=pa.string())))
+    if table.num_rows == 0:
+        return {"strikes_offered": 0, "strikes_new": 0, "account_decisions_new": 0, "account_decisions_lifted": 0}
+    items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part), columns=["item_id", "author_id"])
+    items = items.filter(pc.is_in(items["item_id"], value_set=table["item_id"].combine_chunks())).to_pandas()
+    items["author_id"] = pseudonymise(items["author_id"], ctx.hmac_key).to_numpy()
+    strikes = st.strikes_from_decisions(table.to_pandas(), items, policy_strike_specs(pack), enforcement.strike_actions,
+                                        day=ctx.day)  # fmt: skip
+    new = ls.insert_strikes(engine, strikes)
+    made, lifted = evaluate_accounts(engine, strikes["author_id"].unique().tolist(), enforcement, as_of=ctx.as_of,
+                                     run_key=ctx.run_key, run_id=ctx.run_id, day=ctx.day, actor="strike-ledger")  # fmt: skip
+    return {"strikes_offered": len(strikes), "strikes_new": new, "account_decisions_new": made,
+            "account_decisions_lifted": lifted}  # fmt: skip
+
+
+def evaluate_accounts(engine: Engine, authors: list[str], enforcement: EnforcementSpec, *, as_of: datetime,
+                      run_key: str, run_id: str, day: date, actor: str) -> tuple[int, int]:  # fmt: skip
+    """Re-evaluate these authors' restrictions at ``as_of``: rungs newly reached become account decisions (the
+    ones the pack does not automate wait in an `accounts:` review queue); restrictions whose author's active
+    weight fell below their threshold are lifted; suspensions past their end date end. Returns (new, lifted)."""
+    if not authors:
+        return 0, 0
+    state = ls.author_state(ls.active_strikes(engine, authors, as_of))
+    weights = state.set_index("author_id")["active_weight"] if len(state) else pd.Series(dtype=float)
+    live = ls.account_decisions_of(engine, authors, statuses=("active", "pending_review"))
+    lift = st.decisions_to_lift(live, weights)
+    lifted = ls.set_account_status(engine, lift["account_decision_id"].tolist(), status="lifted",
+                                   from_statuses=("active", "pending_review"), actor=actor,
+                                   reason="active strike weight fell below the action's threshold") if len(lift) else 0  # fmt: skip
+    live = live[~live["account_decision_id"].isin(lift["account_decision_id"])]
+    served = live[(live["action"] == "suspend") & live["end_date"].notna()]
+    served = served[pd.to_datetime(served["end_date"], utc=True) <= pd.Timestamp(as_of)]
+    if len(served):
+        ls.set_account_status(engine, served["account_decision_id"].tolist(), status="ended",
+                              from_statuses=("active",), reason="suspension reached its end date", actor=actor)  # fmt: skip
+    standing = pd.concat([live, ls.ended_account_decisions(engine, authors, as_of)], ignore_index=True)
+    made = st.new_account_decisions(state, standing, enforcement, as_of=as_of, run_key=run_key, day=day)
+    tasks = account_review_tasks(made, run_id=run_id, as_of=as_of)
+    if len(tasks):
+        made = made.merge(tasks[["task_id", "account_decision_id"]], on="account_decision_id", how="left")
+    new = ls.insert_account_decisions(engine, made, tasks.drop(columns="account_decision_id", errors="ignore"),
+                                      actor=actor) if len(made) else 0  # fmt: skip
+    return new, lifted
+
+
+def account_review_tasks(made: pd.DataFrame, *, run_id: str, as_of: datetime) -> pd.DataFrame:
+    """Review tasks for account decisions awaiting a person (suspend/terminate unless the pack automates them)."""
+    pending = made[made["status"] == "pending_review"]
+    if pending.empty:
+        return pd.DataFrame()
+    task_ids = ["acct-task-" + hashlib.sha256(i.encode()).hexdigest()[:32] for i in pending["account_decision_id"]]
+    return pd.DataFrame({
+        "task_id": task_ids, "item_id": "account:" + pending["author_id"].astype(str),
+        "policy_id": pending["policy_id"].to_numpy(), "queue": "accounts:" + pending["action"].astype(str),
+        "reason": "account_review", "stratum": "account", "inclusion_prob": 1.0, "replica": 0,
+        "priority": pending["active_weight"].astype(float).to_numpy(), "score": 1.0,
+        "action": pending["action"].to_numpy(), "region": pending["region"].to_numpy(), "language": "und", "views": 0,
+        "due_by": as_of + ACCOUNT_REVIEW_SLA, "status": "open", "created_at": as_of, "run_id": run_id,
+        "run_key": pending["run_key"].to_numpy(), "day": pending["day"].to_numpy(),
+        "account_decision_id": pending["account_decision_id"].to_numpy(),
+    })  # fmt: skip
+
+
+def resolve_account_reviews(engine: Engine, *, actor: str) -> dict[str, int]:
+    """Apply decided account-review tasks: violating confirms the pending account action, benign rejects it."""
+    decided = ls.decided_account_reviews(engine)
+    if decided.empty:
+        return {"account_actions_confirmed": 0, "account_actions_rejected": 0}
+    confirm = decided[decided["label"] == "violating"]["account_decision_id"].tolist()
+    reject = decided[decided["label"] != "violating"]["account_decision_id"].tolist()
+    confirmed = ls.set_account_status(engine, confirm, status="active", from_statuses=("pending_review",),
+                                      reason="confirmed by a reviewer", actor=actor)  # fmt: skip
+    rejected = ls.set_account_status(engine, reject, status="rejected", from_statuses=("pending_review",),
+                                     reason="rejected by a reviewer", actor=actor)  # fmt: skip
+    return {"account_actions_confirmed": confirmed, "account_actions_rejected": rejected}
+
+
+def reverse_and_reevaluate(engine: Engine, decisions: pd.DataFrame, enforcement: EnforcementSpec, *, by: str,
+                           reason: str, cause: str, revert_id: str | None = None,
+                           as_of: datetime | None = None) -> dict[str, int]:  # fmt: skip
+    """Reverse decisions (reversal rows, status `reversed`, strikes removed), then re-evaluate the restrictions
+    of the authors whose strikes went. Returns counts."""
+    done = ls.reverse_decisions(engine, decisions, by=by, reason=reason, cause=cause, revert_id=revert_id)
+    authors = done["author_id"].dropna().unique().tolist()
+    when = as_of or datetime.now(tz=pd.Timestamp.now(tz="UTC").tz)
+    _, lifted = evaluate_accounts(engine, authors, enforcement, as_of=when, run_key=f"reversal:{cause}",
+                                  run_id=revert_id or "reversal", day=when.date(), actor=by)  # fmt: skip
+    return {
+        "reversed": len(done),
+        "strikes_removed": int(done["author_id"].notna().sum()),
+        "account_decisions_lifted": lifted,
+    }
+
+
+def ledger_counts(results: list[dict[str, int]]) -> dict[str, Any]:
+    """Per-partition counts summed for the run's ledger row."""
+    out: dict[str, int] = {}
+    for r in results:
+        for k, v in r.items():
+            out[k] = out.get(k, 0) + int(v)
+    return out

@@ -1,0 +1,160 @@
+"""Strike ledger and account actions: pure functions on small frames, and the store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy.engine import Engine
+from store_fixtures import postgres_store, postgres_unavailable_reason, sqlite_store
+
+from modsweep import store
+from modsweep.lifecycle import AccountThreshold, EnforcementSpec, StrikeSpec
+from modsweep.store import lifecycle as ls
+from modsweep.tasks import lifecycle_io, strikes
+
+T0 = pd.Timestamp("2026-11-23 08:00", tz="UTC")
+DAY = date(2026, 11, 23)
+SPECS = pd.DataFrame({"policy_id": ["hate.speech", "deceptive.spam"], "weight": [3.0, 1.0], "ttl_days": [30, 10]})
+ENFORCEMENT = EnforcementSpec(
+    account_thresholds=[
+        AccountThreshold(min_weight=2, action="warn"),
+        AccountThreshold(min_weight=4, action="feature_restrict", features=["live"]),
+        AccountThreshold(min_weight=6, action="suspend", days=7),
+        AccountThreshold(min_weight=12, action="terminate"),
+    ],
+    automate_account_actions=["warn", "feature_restrict", "suspend"],
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty store on each backend."""
+    if request.param == "sqlite":
+        with sqlite_store(tmp_path) as e:
+            store.upgrade_schema(e)
+            yield e
+        return
+    reason = postgres_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_store() as e:
+        store.upgrade_schema(e)
+        yield e
+
+
+def decisions(
+    rows: list[tuple[str, str, str, str]], *, created_at: pd.Timestamp = T0, run_key: str = "rk"
+) -> pd.DataFrame:
+    """(decision_id, item_id, policy_id, action) rows as stored decisions."""
+    ids, items, policies, actions = zip(*rows, strict=True)
+    return pd.DataFrame({
+        "decision_id": ids, "item_id": items, "policy_id": policies, "policy_version": "v1", "action": actions,
+        "automated": True, "score": 0.9, "threshold": 0.5, "region": "DE", "language": "de", "item_type": "video",
+        "views": 10, "user_reports": 0, "created_at": created_at, "run_id": "run-1", "run_key": run_key,
+        "decided_at": created_at + pd.Timedelta(hours=1), "decision_visibility": "DECISION_VISIBILITY_CONTENT_REMOVED",
+        "category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH", "category_specification": [[] for _ in ids],
+        "automated_detection": True, "automated_decision": "AUTOMATED_DECISION_FULLY",
+        "territorial_scope": [["DE"] for _ in ids], "day": created_at.date(),
+    })  # fmt: skip
+
+
+AUTHORS = pd.DataFrame({"item_id": ["i1", "i2", "i3", "i4"], "author_id": ["alice", "alice", "bob", "alice"]})
+
+
+def record(engine: Engine, frame: pd.DataFrame, as_of: datetime) -> tuple[int, int, int]:
+    """Store decisions, their strikes and the account actions, as the sweep's ledger task does."""
+    store.insert_decisions(engine, frame)
+    found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, ENFORCEMENT.strike_actions, day=frame["day"].iloc[0])
+    new = ls.insert_strikes(engine, found)
+    made, lifted = lifecycle_io.evaluate_accounts(engine, found["author_id"].unique().tolist(), ENFORCEMENT,
+                                                  as_of=as_of, run_key="rk", run_id="run-1", day=DAY, actor="test")  # fmt: skip
+    return new, made, lifted
+
+
+def test_strikes_only_for_enforcement_actions_with_ttl_from_creation() -> None:
+    frame = decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "deceptive.spam", "label"),
+                       ("d3", "i3", "deceptive.spam", "reduce_reach"), ("d9", "i9", "hate.speech", "remove")])  # fmt: skip
+    found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, ["remove", "reduce_reach"], day=DAY)
+    assert found["strike_id"].tolist() == ["d1", "d3"]  # label earns none; i9 has no author
+    assert found["weight"].tolist() == [3.0, 1.0]
+    assert (found["expires_at"] - found["created_at"]).tolist() == [timedelta(days=30), timedelta(days=10)]
+
+
+def test_target_action_is_the_highest_threshold_reached() -> None:
+    got = strikes.target_actions(pd.Series([0.5, 2, 5.9, 6, 100], index=list("abcde")), ENFORCEMENT)
+    assert got["action"].fillna("-").tolist() == ["-", "warn", "feature_restrict", "suspend", "terminate"]
+
+
+def test_pack_validation_refuses_a_suspend_without_days() -> None:
+    with pytest.raises(ValueError, match="days"):
+        AccountThreshold(min_weight=1, action="suspend")
+    assert ENFORCEMENT.strike_for(4, StrikeSpec(weight=9, ttl_days=1)).weight == 9
+    assert ENFORCEMENT.strike_for(4).weight == 3
+
+
+def test_rerunning_a_key_adds_no_strike_or_account_decision(engine: Engine) -> None:
+    frame = decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "remove")])
+    first = record(engine, frame, T0.to_pydatetime())
+    again = record(engine, frame, T0.to_pydatetime())
+    assert first == (2, 1, 0) and again == (0, 0, 0)
+    acct = ls.account_decisions(engine, author_id="alice")
+    assert acct[["action", "status", "end_date"]].to_dict("records") == [
+        {"action": "suspend", "status": "active", "end_date": T0 + pd.Timedelta(days=7)}]  # fmt: skip
+    assert len(ls.strikes_of(engine, author_id="alice")) == 2
+
+
+def test_strikes_expire_by_ttl_across_days_and_the_ladder_restarts(engine: Engine) -> None:
+    record(engine, decisions([("d1", "i1", "deceptive.spam", "remove"), ("d2", "i2", "deceptive.spam", "remove")]),
+           T0.to_pydatetime())  # fmt: skip
+    assert ls.account_decisions(engine, author_id="alice")["action"].tolist() == ["warn"]
+    later = T0 + pd.Timedelta(days=11)  # spam strikes last 10 days
+    assert ls.expire_strikes(engine, later.to_pydatetime()) == 2
+    assert ls.active_strikes(engine, ["alice"], later.to_pydatetime()).empty
+    new, made, lifted = record(engine, decisions([("d4", "i4", "deceptive.spam", "remove")], created_at=later),
+                               later.to_pydatetime())  # fmt: skip
+    assert (new, made, lifted) == (1, 0, 1)  # weight 1: below warn; the old warning is lifted
+    statuses = ls.strikes_of(engine, author_id="alice").set_index("strike_id")["status"].to_dict()
+    assert statuses == {"d1": "expired", "d2": "expired", "d4": "active"}
+
+
+def test_an_overturn_removes_exactly_one_strike_and_lifts_a_suspension(engine: Engine) -> None:
+    record(engine, decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "remove"),
+                              ("d3", "i3", "hate.speech", "remove")]), T0.to_pydatetime())  # fmt: skip
+    assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active"]  # suspend at weight 6
+    counts = lifecycle_io.reverse_and_reevaluate(engine, pd.DataFrame({"decision_id": ["d2"]}), ENFORCEMENT,
+                                                 by="reviewer-7", reason="appeal overturned", cause="appeal",
+                                                 as_of=(T0 + pd.Timedelta(hours=2)).to_pydatetime())  # fmt: skip
+    assert counts == {"reversed": 1, "strikes_removed": 1, "account_decisions_lifted": 1}
+    status = ls.strikes_of(engine).set_index("strike_id")["status"].to_dict()
+    assert status == {"d1": "active", "d2": "removed", "d3": "active"}
+    acct = ls.account_decisions(engine, author_id="alice")
+    assert acct["action"].tolist() == ["suspend", "warn"] and acct["status"].tolist() == ["lifted", "active"]
+    stored = store.fetch_decisions(engine).set_index("decision_id")["status"].to_dict()
+    assert stored == {"d1": "active", "d2": "reversed", "d3": "active"}  # the row stays, its status says reversed
+    again = lifecycle_io.reverse_and_reevaluate(engine, pd.DataFrame({"decision_id": ["d2"]}), ENFORCEMENT,
+                                                by="reviewer-7", reason="appeal overturned", cause="appeal")  # fmt: skip
+    assert again["reversed"] == 0
+    assert store.verify_audit_log(engine).ok
+
+
+def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
+    strict = ENFORCEMENT.model_copy(update={"automate_account_actions": ["warn"]})
+    frame = decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "remove")])
+    store.insert_decisions(engine, frame)
+    found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, strict.strike_actions, day=DAY)
+    ls.insert_strikes(engine, found)
+    lifecycle_io.evaluate_accounts(engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1",
+                                   day=DAY, actor="test")  # fmt: skip
+    acct = ls.account_decisions(engine, author_id="alice")
+    assert acct["status"].tolist() == ["pending_review"] and acct["automated"].tolist() == [False]
+    tasks = store.fetch_review_tasks(engine, queue="accounts:suspend")
+    assert tasks["reason"].tolist() == ["account_review"] and tasks["task_id"].tolist() == acct["task_id"].tolist()
+    store.apply_review_outcomes(engine, pd.DataFrame({"task_id": tasks["task_id"], "reviewer_id": "lead-1",
+                                                      "label": "violating", "decided_at": [datetime.now(UTC)]}))  # fmt: skip
+    assert lifecycle_io.resolve_account_reviews(engine, actor="lead-1") == {
+        "account_actions_confirmed": 1, "account_actions_rejected": 0}  # fmt: skip
+    assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active"]
