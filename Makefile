@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
 
 .PHONY: demo test lint install clean bench bench-quick bench-detection bench-detection-quick browser
 

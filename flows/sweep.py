@@ -269,7 +269,7 @@ def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
     logger = get_run_logger()
     notes = list(resources.pack(ctx.pack, ctx.profile, ctx.model_version).threshold_notes)
     for note in notes:  # auto@P bands the model card cannot serve: said once per run, kept in its ledger row
-        logger.warning("%s", note)
+        logger.info("%s", note)  # the CLI summary says how many and where to read them
     if notes:
         recorder.update(outputs={"threshold_notes": notes})
     skipped = resources.skipped_detectors(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version)

@@ -16,9 +16,10 @@ from rich.table import Column, Table
 
 from modsweep.cli_audit import explain, export_app
 from modsweep.cli_calibrate import calibrate
-from modsweep.cli_common import console
+from modsweep.cli_common import console, err
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
+from modsweep.cli_progress import busy
 from modsweep.cli_reviews import reviews_app
 from modsweep.config import get_settings
 
@@ -43,6 +44,7 @@ def _quiet_environment() -> None:
                     "set MODSWEEP_HOME to a folder you can write") from exc  # fmt: skip
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client-side telemetry and its first-run banner
     os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
@@ -65,8 +67,9 @@ def generate(
     settings = get_settings()
     target = _safe_path(out, "--out") if out else settings.home / "source"
     t0 = time.perf_counter()
-    summary = write_synthetic_day(target, _parse_day(day), rows, seed, partition_rows=settings.partition_rows,
-                                  params=GeneratorParams(dirty_share=dirty_share))  # fmt: skip
+    with busy(err, f"generating {rows:,} items for {day} …"):
+        summary = write_synthetic_day(target, _parse_day(day), rows, seed, partition_rows=settings.partition_rows,
+                                      params=GeneratorParams(dirty_share=dirty_share))  # fmt: skip
     console.print(f"generated {rows:,} items for {day} in {time.perf_counter() - t0:.1f} s → {target}")
     console.print_json(
         data=json.loads(summary.model_dump_json()) if hasattr(summary, "model_dump_json") else str(summary)
@@ -100,6 +103,16 @@ def train(
             "later: `modsweep models activate VERSION`)",
         ),
     ] = None,
+    with_reviews: Annotated[
+        bool,
+        typer.Option(
+            "--with-reviews",
+            help="With --manifest: also train on reviewed items (imported review outcomes, texts from the lake)",
+        ),
+    ] = False,
+    reviews_since: Annotated[
+        str | None, typer.Option(help="With --with-reviews: only outcomes of runs on or after this day (YYYY-MM-DD)")
+    ] = None,
 ) -> None:
     """Train the text-policy classifiers and register a new model version under MODSWEEP_HOME/models.
 
@@ -114,9 +127,13 @@ def train(
         if data_root is None:
             raise _fail("--manifest needs --data-root (the folder the manifest's paths are relative to)")
         # Both are only read; '..' is allowed here: the shared data sets live beside the repository.
-        return train_from_manifest_command(manifest, data_root, dataset, max_train_rows, activate)
-    if data_root is not None or dataset or max_train_rows is not None:
-        raise _fail("--data-root, --dataset and --max-train-rows apply only with --manifest")
+        if reviews_since is not None and not with_reviews:
+            raise _fail("--reviews-since applies only with --with-reviews")
+        return train_from_manifest_command(
+            manifest, data_root, dataset, max_train_rows, activate, with_reviews=with_reviews, reviews_since=reviews_since
+        )
+    if data_root is not None or dataset or max_train_rows is not None or with_reviews or reviews_since is not None:
+        raise _fail("--data-root, --dataset, --max-train-rows and --with-reviews apply only with --manifest")
     from modsweep.registry import save_model
     from modsweep.tasks.train import MODEL_NAME, read_synthetic_training_set, train_text_policy_model
 
@@ -127,7 +144,8 @@ def train(
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from exc
     t0 = time.perf_counter()
-    result = train_text_policy_model(texts, labels, source=f"synthetic:{source}")
+    with busy(err, f"training on {len(texts):,} synthetic rows …"):
+        result = train_text_policy_model(texts, labels, source=f"synthetic:{source}")
     from modsweep.cli_train import print_promotion, should_activate
 
     promoted = should_activate(activate, settings.models_dir)
@@ -164,16 +182,19 @@ def _validate_pack(pack: str, profile: str, what: str = "--pack") -> None:
         raise _fail(str(exc)) from exc
 
 
-def _guarded(call: Any) -> Any:
-    """Run a flow call, turning its failures into the documented exit codes."""
+def _guarded(call: Any, label: str = "run", update: Any = None) -> Any:
+    """Run a flow call with its stages shown as they finish (`cli_progress`), turning its failures into the
+    documented exit codes."""
     from modsweep.cli_common import one_line, route_engine_logs
+    from modsweep.cli_progress import run_progress
     from modsweep.registry import ModelNotFoundError
     from modsweep.tasks.approval import ApprovalRequired
     from modsweep.tasks.gates import DataQualityError
 
     log = route_engine_logs()  # the engine's tracebacks go to this file; the console gets one line
     try:
-        return call()
+        with run_progress(err, label, update):
+            return call()
     except typer.Exit:
         raise
     except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
@@ -232,7 +253,8 @@ def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, r
     return _guarded(lambda: daily_sweep(day=day, source=str(source.resolve()), pack=pack, profile=profile,
                                         trigger=trigger, requested_by=requested_by,
                                         simulate_reviews_from=str(simulate_from) if simulate_from else None,
-                                        golden_set_from=str(golden_from) if golden_from else None))  # fmt: skip
+                                        golden_set_from=str(golden_from) if golden_from else None),
+                    label=f"sweep {day}")  # fmt: skip
 
 
 @app.command()
@@ -331,7 +353,7 @@ def surge(
     _check_model(pack, profile)  # no server took it: it runs here after all
     from modsweep.flows.surge_run import surge_run
 
-    summary = _guarded(lambda: surge_run(**params))
+    summary = _guarded(lambda: surge_run(**params), label="surge")
     print_summary(summary)
 
 
@@ -366,7 +388,8 @@ def backfill(
             day = first + timedelta(days=k)
             out, failed = _guarded(lambda day=day: backfill_outcome(backfill_flow(
                 start=day, end=day, source=str(folder.resolve()), pack=pack, profile=profile,
-                requested_by=os.environ.get("USER", "cli"), return_state=True)))  # fmt: skip
+                requested_by=os.environ.get("USER", "cli"), return_state=True)),
+                label=f"backfill {day}", update=lambda text: progress.update(bar, description=text))  # fmt: skip
             for key, values in out.items():
                 results[key].extend(values)
             failures += failed
@@ -401,7 +424,7 @@ def shadow(
 
     summary = _guarded(lambda: shadow_run(candidate=candidate, day=_parse_day(day), source=str(folder.resolve()),
                                           live_pack=live_pack, profile=profile,
-                                          requested_by=os.environ.get("USER", "cli")))  # fmt: skip
+                                          requested_by=os.environ.get("USER", "cli")), label="shadow")  # fmt: skip
     import pandas as pd
 
     from modsweep import store
@@ -418,7 +441,7 @@ def shadow(
 
 
 def print_summary(summary: Any) -> None:
-    table = Table("", "value", title=f"Sweep {summary.day} · run {summary.run_id}")
+    table = Table("", "value", title=f"Sweep {summary.day} · run {summary.run_id[:8]}")
     table.add_row("items read", f"{summary.items_read:,}")
     table.add_row("processed", f"{summary.items_processed:,}")
     table.add_row("quarantined", f"{summary.quarantined:,}")
@@ -442,7 +465,21 @@ def print_summary(summary: Any) -> None:
     for suite, result in summary.gates.items():
         gates.add_row(suite, f"[{colours.get(result, 'white')}]{result}[/]")
     console.print(gates)
+    _print_threshold_notes(summary.run_id)
     console.print(f"report: [bold]{summary.report_path}[/bold]")
+
+
+def _print_threshold_notes(run_id: str) -> None:
+    """One line for the pack's auto@ bands the model card cannot serve (`modsweep show RUN` lists them)."""
+    from modsweep import resources, store
+
+    run = store.get_run(resources.store_engine(), run_id) or {}
+    notes = (run.get("outputs") or {}).get("threshold_notes") or []
+    if notes:
+        policies = sorted({n.split(":")[0] for n in notes})
+        console.print(f"[yellow]note:[/yellow] {len(notes)} auto@ band(s) of {', '.join(policies)} reach no threshold "
+                      f"on this model's card, so those actions are not automated; `modsweep show {run_id[:8]}` "
+                      "lists them")  # fmt: skip
 
 
 @app.command()
@@ -462,15 +499,17 @@ def demo(
     console.rule("1/3 synthetic data")
     # Partitions of a quarter of the day at most, so both cores score partitions at once.
     partition_rows = min(settings.partition_rows, max(rows // 4, 1_000))
-    write_synthetic_day(
-        train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=partition_rows
-    )
-    write_synthetic_day(source_dir, sweep_day, rows, seed=42, partition_rows=partition_rows)
+    with busy(err, "generating a training day and the day to sweep …"):
+        write_synthetic_day(
+            train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=partition_rows
+        )
+        write_synthetic_day(source_dir, sweep_day, rows, seed=42, partition_rows=partition_rows)
     console.print(f"generated training and sweep days in {time.perf_counter() - t0:.1f} s")
     console.rule("2/3 training the text classifiers")
     t1 = time.perf_counter()
     texts, labels = read_synthetic_training_set(train_dir, TEXT_POLICIES)
-    result = train_text_policy_model(texts, labels, source=f"synthetic:{train_dir}")
+    with busy(err, f"training on {len(texts):,} synthetic rows …"):
+        result = train_text_policy_model(texts, labels, source=f"synthetic:{train_dir}")
     save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card)
     console.print(
         f"model {MODEL_NAME} {result.version} trained on {len(texts):,} rows in {time.perf_counter() - t1:.1f} s"
@@ -701,7 +740,7 @@ def audit(
         raise _fail(f"run {record['run_id']} is {record['state']}; only completed runs can be audited")
     from modsweep.flows.audit import audit_run
 
-    outcome = _guarded(lambda: audit_run(run=run, requested_by=os.environ.get("USER", "cli")))
+    outcome = _guarded(lambda: audit_run(run=run, requested_by=os.environ.get("USER", "cli")), label="audit")
     if as_json:
         print(json.dumps(outcome, default=str, indent=2))
         return
@@ -817,6 +856,8 @@ def show(
         )
     console.print(table)
     _print_findings(record)
+    for note in (record.get("outputs") or {}).get("threshold_notes") or []:
+        console.print(f"threshold: {note}", markup=False, highlight=False)
     gates = Table("suite", "partition", "rows", "result", "failed expectations", title="Gate results")
     for g in record.get("gate_results") or []:
         failures = "; ".join(f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])}) ×{f.get('unexpected_count')}"

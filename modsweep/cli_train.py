@@ -11,6 +11,7 @@ from rich.table import Table
 
 from modsweep.cli_common import console, err
 from modsweep.cli_common import fail as _fail
+from modsweep.cli_progress import busy
 
 DEFAULT_PACK = "community-guidelines"
 
@@ -26,8 +27,51 @@ def _default_pack() -> Any:
     return load_pack(DEFAULT_PACK)
 
 
+def read_reviewed(since: str | None) -> Any:
+    """Decided review tasks in the store (of runs on or after `since`) with their items' texts from the lake."""
+    import pandas as pd
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from modsweep import resources
+    from modsweep.cli_common import parse_day
+    from modsweep.store import repo
+    from modsweep.tasks.train import reviewed_training_rows
+
+    day = parse_day(since, "--reviews-since") if since else None
+    tasks = repo.fetch_review_tasks(resources.store_engine(), status="decided")
+    days = tasks["day"].map(lambda d: None if d is None or pd.isna(d) else pd.Timestamp(d).date()) if len(tasks) else None
+    if day is not None and days is not None:
+        tasks, days = tasks[days.map(lambda d: d is not None and d >= day)], days[days.map(lambda d: d is not None and d >= day)]
+    if not len(tasks):
+        raise _fail("--with-reviews: no decided review tasks" + (f" from runs on or after {day}" if day else "")
+                    + " in the store; import review outcomes first (`modsweep reviews import FILE`)")  # fmt: skip
+    lake = resources.lake()
+    columns = ["item_id", "text", "transcript", "ocr_text"]
+    frames = []
+    for (run_day, run_key), group in tasks.assign(day=days).dropna(subset=["day"]).groupby(["day", "run_key"]):
+        wanted = set(group["item_id"].astype(str))
+        for path in lake.parts("items", run_day, str(run_key)):
+            if not wanted:
+                break
+            table = pq.read_table(path, columns=columns, filesystem=lake.fs, filters=pc.field("item_id").isin(sorted(wanted)))
+            if table.num_rows:
+                frames.append(table.to_pandas())
+                wanted -= set(frames[-1]["item_id"])
+    items = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    source = "review_tasks in the store" + (f", runs on or after {day}" if day else "")
+    return reviewed_training_rows(tasks, items, source=source)
+
+
 def train_from_manifest_command(
-    manifest: Path, data_root: Path, datasets: list[str] | None, max_train_rows: int | None, promote: bool | None = None
+    manifest: Path,
+    data_root: Path,
+    datasets: list[str] | None,
+    max_train_rows: int | None,
+    promote: bool | None = None,
+    *,
+    with_reviews: bool = False,
+    reviews_since: str | None = None,
 ) -> None:
     """Train, save to MODSWEEP_HOME/models, print per data set validation metrics (exit 2 on bad input).
 
@@ -47,16 +91,24 @@ def train_from_manifest_command(
         raise _fail(f"--data-root {data_root}: not a directory (the root the paths in {manifest} are relative to, "
                     "e.g. ../shared/datasets)")  # fmt: skip
     settings = get_settings()
+    reviewed = read_reviewed(reviews_since) if with_reviews else None
+    if reviewed is not None:
+        c = reviewed.counts
+        err.print(f"reviews: {c['rows']:,} reviewed items from {c['decided_with_label']:,} decided tasks "
+                  f"({c.get('dropped_reviewers_disagree', 0):,} items dropped where reviewers disagree, "
+                  f"{c.get('dropped_no_text_in_lake', 0):,} with no text in the lake)")  # fmt: skip
     t0 = time.perf_counter()
     try:
-        result = train_from_manifest(
-            manifest,
-            data_root,
-            datasets=datasets or None,
-            max_train_rows=max_train_rows,
-            pack=_default_pack(),
-            log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
-        )
+        with busy(err, f"training on {manifest} …"):
+            result = train_from_manifest(
+                manifest,
+                data_root,
+                datasets=datasets or None,
+                max_train_rows=max_train_rows,
+                pack=_default_pack(),
+                log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+                reviewed=reviewed,
+            )
     except (ManifestError, FileNotFoundError, ValueError) as exc:  # a missing file, column or label value
         raise _fail(f"{manifest}: {exc}" if str(manifest) not in str(exc) else str(exc)) from exc
     seconds = time.perf_counter() - t0

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
 from modsweep import store
+
+StageListener = Callable[[str, str, dict[str, Any]], None]
+_listeners: list[StageListener] = []
+
+
+@contextmanager
+def stage_events(listener: StageListener) -> Iterator[None]:
+    """Call `listener(event, stage, detail)` while inside: 'enter' (a stage starts, detail {}), 'counts' (its
+    counts), 'end' (the run closed; stage = its state, detail {'seconds': per stage}). The CLI's progress display."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def _notify(event: str, stage: str, detail: dict[str, Any]) -> None:
+    for listener in list(_listeners):
+        with suppress(Exception):  # a display must never break a run
+            listener(event, stage, detail)
 
 
 @dataclass
@@ -39,6 +59,7 @@ class RunRecorder:
         """Start a stage; the previous one's wall time is kept for the ledger (`outputs.stage_seconds`)."""
         self._close_stage()
         self.stage = stage
+        _notify("enter", stage, {})
 
     def _close_stage(self) -> None:
         now = time.perf_counter()
@@ -48,6 +69,7 @@ class RunRecorder:
     def record_counts(self, stage: str, counts: dict[str, Any]) -> None:
         self.counts[stage] = counts
         store.update_run(self.engine, self.run_id, stage_counts={stage: counts})
+        _notify("counts", stage, counts)
 
     def record_gates(self, results: list[dict[str, Any]]) -> None:
         self.gates.extend(results)
@@ -66,6 +88,7 @@ class RunRecorder:
         store.finish_run(self.engine, self.run_id, "failed", error=error, outputs={"stage_seconds": self.seconds})
         store.append_audit(self.engine, actor="system", event="run.failed", subject=self.run_id,
                            payload={"stage": self.stage, "type": type(exc).__name__})  # fmt: skip
+        _notify("end", "failed", {"seconds": dict(self.seconds), "stage": self.stage})
 
     def cancel(self, reason: str) -> None:
         """The run was stopped from outside (SIGTERM, Ctrl-C): recorded as cancelled; re-running its key resumes."""
@@ -74,6 +97,7 @@ class RunRecorder:
                          "message": reason}, outputs={"stage_seconds": self.seconds})  # fmt: skip
         store.append_audit(self.engine, actor="system", event="run.cancelled", subject=self.run_id,
                            payload={"stage": self.stage, "reason": reason})  # fmt: skip
+        _notify("end", "cancelled", {"seconds": dict(self.seconds), "stage": self.stage})
 
     def finish(self, outputs: dict[str, Any]) -> None:
         self._close_stage()
@@ -81,6 +105,7 @@ class RunRecorder:
         store.finish_run(self.engine, self.run_id, "completed", outputs=outputs)
         store.append_audit(self.engine, actor="system", event="run.completed", subject=self.run_id,
                            payload={"run_key": self.run_key, "outputs": outputs})  # fmt: skip
+        _notify("end", "completed", {"seconds": dict(self.seconds)})
 
     @contextmanager
     def after_finish(self, stage: str) -> Iterator[None]:

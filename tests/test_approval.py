@@ -111,6 +111,10 @@ def _held_sweep(runner, synthetic_day, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "MODSWEEP_REMOVAL_CEILING=3" in result.output and "nothing was enforced" in result.output
     assert "Traceback" not in result.output
+    # Progress: a line per finished stage with its seconds (plain lines: the runner is not a terminal).
+    stages = [line.split()[0] for line in result.output.splitlines() if line.startswith("  ") and " s" in line]
+    assert stages[:2] == ["ingest", "gate:items.ingested"] and "detect" in stages and "decide" in stages
+    assert "run failed after" in result.output
     engine = resources.store_engine()
     (held,) = store.list_runs(engine)
     assert held["state"] == "failed" and held["error"]["type"] == "ApprovalRequired"
