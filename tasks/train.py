@@ -129,6 +129,8 @@ class TextPolicyModel:
     # domain keep their in-corpus score whole (so ranking within a corpus is the corpus model's), posts far
     # from every corpus of the label are scaled down towards 0.
     domain_saturation: float = 0.2
+    # Per gated label (training sets it from the label's own rows); a label missing here uses domain_saturation.
+    domain_saturations: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._stacked: tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -198,6 +200,12 @@ class TextPolicyModel:
                 np.array([c.platt_a for c in clfs]),
                 np.array([c.platt_b for c in clfs]),
             )
+            # One copy of the weights per process: each classifier keeps a view of its column of the stack
+            # (a manifest model's 14 heads are ~110 MB per copy).
+            for j, c in enumerate(clfs):
+                c.word_coef = word[:, j]
+                if chars is not None:
+                    c.char_coef = chars[:, j]
         return self._stacked  # type: ignore[return-value]
 
     def decision_function(self, features: PartitionFeatures) -> np.ndarray:
@@ -217,9 +225,11 @@ class TextPolicyModel:
         _, _, _, a, b = self._weights()
         p = _sigmoid(z * a + b).astype(np.float32)
         out = {label: p[:, j] for j, label in enumerate(self.labels)}
-        saturation = float(getattr(self, "domain_saturation", 1.0))
+        default = float(getattr(self, "domain_saturation", 1.0))
+        per_label = getattr(self, "domain_saturations", None) or {}
         for k, label in enumerate(self._gated()):
-            out[label] = out[label] * np.minimum(1.0, p[:, len(self.labels) + k] / saturation)
+            saturation = np.float32(per_label.get(label, default))
+            out[label] = out[label] * np.minimum(np.float32(1.0), p[:, len(self.labels) + k] / saturation)
         return out
 
     def score_texts(self, texts: pd.Series) -> dict[str, np.ndarray]:
@@ -279,14 +289,48 @@ def _fit_many(jobs: list[tuple[sparse.csr_matrix, np.ndarray, float]], seed: int
         return list(pool.map(lambda job: _fit_linear(job[0], job[1], job[2], seed), jobs))
 
 
+NB_ALPHA = 1.0  # add-one smoothing of the log-count ratios
+
+
+def log_count_ratio(x: sparse.csr_matrix, y: np.ndarray, alpha: float = NB_ALPHA) -> np.ndarray:
+    """NB-SVM's per-feature log-count ratio r = log((p/|p|₁) / (q/|q|₁)) of binarised features (Wang & Manning
+    2012): p, q = alpha + the number of positive, negative rows holding each feature."""
+    y = np.asarray(y, dtype=bool)
+    width = x.shape[1]
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    pos = alpha + np.bincount(x.indices[y[rows]], minlength=width)
+    neg = alpha + np.bincount(x.indices[~y[rows]], minlength=width)
+    return (np.log(pos / pos.sum()) - np.log(neg / neg.sum())).astype(np.float32)
+
+
+def scale_columns(x: sparse.csr_matrix, r: np.ndarray) -> sparse.csr_matrix:
+    """x · diag(r) (a copy): a logistic regression on it has the weights r ∘ w on x itself."""
+    out = x.copy()
+    out.data *= r[out.indices]
+    return out
+
+
+def _fit_nb(x: sparse.csr_matrix, y: np.ndarray, c: float, seed: int) -> tuple[tuple[np.ndarray, float], bool]:
+    """A logistic regression over log-count-ratio-scaled features: ((weights on x, intercept), converged)."""
+    r = log_count_ratio(x, y)
+    clf = _fit_linear(scale_columns(x, r), y, c, seed)
+    weights = ((clf.coef_.ravel() * r).astype(np.float32), float(clf.intercept_[0]))
+    return weights, bool(clf.n_iter_.max() < MAX_ITER)
+
+
 def _classifier(
-    clf: LogisticRegression, word_width: int, has_chars: bool, platt: tuple[float, float], c: float
+    clf: LogisticRegression | tuple[np.ndarray, float],
+    word_width: int,
+    has_chars: bool,
+    platt: tuple[float, float],
+    c: float,
 ) -> PolicyClassifier:
-    coef = clf.coef_.ravel().astype(np.float32)
+    coef, intercept = (clf.coef_.ravel(), float(clf.intercept_[0])) if not isinstance(clf, tuple) else clf
+    coef = np.asarray(coef, dtype=np.float32)
     return PolicyClassifier(
         word_coef=np.ascontiguousarray(coef[:word_width]),
         char_coef=np.ascontiguousarray(coef[word_width:]) if has_chars else None,
-        intercept=float(clf.intercept_[0]),
+        intercept=intercept,
         platt_a=platt[0],
         platt_b=platt[1],
         c=c,
@@ -473,6 +517,94 @@ class _DatasetRows:
     valid_y: np.ndarray
 
 
+@dataclass(frozen=True)
+class ReviewedRows:
+    """Reviewer decisions to train on: one row per (item, policy) with the item's text (text, policy_id, violating)."""
+
+    rows: pd.DataFrame
+    counts: dict[str, int]  # tasks read, rows kept, and what was dropped, by reason
+    source: str  # where they came from (store, since), for the card
+
+
+def reviewed_training_rows(tasks: pd.DataFrame, items: pd.DataFrame, source: str = "review outcomes") -> ReviewedRows:
+    """Decided review tasks with a label, joined to their items' text (caption, transcript and OCR text joined).
+
+    Every replica of an (item, policy) pair votes; a tie is dropped (reviewers disagree), as are tasks whose item
+    has no text in the lake. Returns one row per remaining pair, labelled by the majority.
+    """
+    from modsweep.tasks.text import combined_text
+
+    decided = tasks[(tasks["status"] == "decided") & tasks["label"].notna()] if len(tasks) else tasks
+    counts = {"tasks": len(tasks), "decided_with_label": len(decided)}
+    if not len(decided):
+        empty = pd.DataFrame({"item_id": pd.Series([], dtype=object), "text": pd.Series([], dtype=object),
+                              "policy_id": pd.Series([], dtype=object), "violating": pd.Series([], dtype=bool)})  # fmt: skip
+        return ReviewedRows(empty, {**counts, "rows": 0}, source)
+    votes = (
+        decided.assign(v=(decided["label"] == "violating").astype(np.int64), n=1)
+        .groupby(["item_id", "policy_id"], sort=True, as_index=False)[["v", "n"]]
+        .sum()
+    )
+    tie = 2 * votes["v"] == votes["n"]
+    counts["pairs"] = len(votes)
+    counts["dropped_reviewers_disagree"] = int(tie.sum())
+    votes = votes[~tie]
+    text = pd.Series(combined_text(items).to_numpy(dtype=object), index=items["item_id"].to_numpy()) if len(items) else pd.Series([], dtype=object)
+    text = text[~text.index.duplicated()]
+    found = votes["item_id"].isin(text.index) & votes["item_id"].map(text).fillna("").astype(str).str.strip().ne("")
+    counts["dropped_no_text_in_lake"] = int((~found).sum())
+    votes = votes[found]
+    rows = pd.DataFrame({
+        "item_id": votes["item_id"].to_numpy(dtype=object),
+        "text": votes["item_id"].map(text).to_numpy(dtype=object),
+        "policy_id": votes["policy_id"].to_numpy(dtype=object),
+        "violating": (2 * votes["v"] > votes["n"]).to_numpy(dtype=bool),
+    })  # fmt: skip
+    counts["rows"] = len(rows)
+    return ReviewedRows(rows.reset_index(drop=True), counts, source)
+
+
+@dataclass(frozen=True)
+class _ReviewEntry:
+    """Reviewed live items of one label, trained on like one more corpus of that label (no validation split)."""
+
+    id: str
+    label: str
+    policy_id: str
+    role: str = "labelled"
+    trains: bool = True
+    violation: bool = True
+    description: str = "reviewer decisions imported into the store (modsweep reviews import)"
+    licence: str = "this deployment's own review outcomes"
+
+    def files(self) -> list[str]:
+        return []
+
+
+def _review_rows(reviewed: ReviewedRows, labels: list[str], policy_of: dict[str, str]) -> tuple[list[_DatasetRows], dict[str, Any]]:
+    """Reviewed rows as one training corpus per label: a policy's rows go to its label named like the policy,
+    else to its first label; rows of policies the model has no label for are counted, not trained on."""
+    label_for: dict[str, str] = {}
+    for label in labels:
+        pid = policy_of[label]
+        if pid not in label_for or label == pid:
+            label_for[pid] = label
+    frame = reviewed.rows
+    card: dict[str, Any] = {"source": reviewed.source, **reviewed.counts, "by_label": {},
+                            "no_model_label": int((~frame["policy_id"].isin(list(label_for))).sum())}  # fmt: skip
+    out = []
+    for pid, label in label_for.items():
+        mine = frame[frame["policy_id"] == pid]
+        if not len(mine):
+            continue
+        texts = pd.Series(mine["text"].to_numpy(dtype=object))
+        y = mine["violating"].to_numpy(dtype=bool)
+        entry = _ReviewEntry(id=f"reviews:{label}", label=label, policy_id=pid)
+        out.append(_DatasetRows(entry, texts, y, pd.Series([], dtype=object), np.zeros(0, dtype=bool)))
+        card["by_label"][label] = {"policy": pid, "rows": len(mine), "violating": int(y.sum())}
+    return out, card
+
+
 def _fold_ids(texts: pd.Series, folds: int, seed: int) -> np.ndarray:
     """Cross-validation folds by text hash: duplicates share a fold, so they cannot leak across it."""
     h = pd.util.hash_pandas_object(
@@ -482,19 +614,32 @@ def _fold_ids(texts: pd.Series, folds: int, seed: int) -> np.ndarray:
 
 
 def _select_and_calibrate(
-    x: sparse.csr_matrix, y: np.ndarray, folds: np.ndarray, c_grid: tuple[float, ...], seed: int
+    x: sparse.csr_matrix,
+    y: np.ndarray,
+    folds: np.ndarray,
+    c_grid: tuple[float, ...],
+    seed: int,
+    nb: bool = False,
 ) -> tuple[float, tuple[float, float], dict[str, Any]]:
-    """C by cross-validated log loss of Platt-calibrated out-of-fold scores; Platt fitted on those scores."""
+    """C by cross-validated log loss of Platt-calibrated out-of-fold scores; Platt fitted on those scores.
+
+    With `nb`, each fold's log-count ratios come from that fold's training rows only (no label leaks into
+    the out-of-fold scores).
+    """
     from sklearn.metrics import f1_score, roc_auc_score
 
     results: dict[float, tuple[float, np.ndarray]] = {}
     k = int(folds.max()) + 1
     usable = [f for f in range(k) if (folds == f).any() and 0 < y[folds != f].sum() < (folds != f).sum()]
+    ratios = {f: log_count_ratio(x[folds != f], y[folds != f]) if nb else None for f in usable}
+    fold_x = {f: scale_columns(x[folds != f], ratios[f]) if nb else x[folds != f] for f in usable}
     for c in sorted(c_grid):
         oof = np.zeros(len(y))
-        fitted = _fit_many([(x[folds != f], y[folds != f], c) for f in usable], seed)
+        fitted = _fit_many([(fold_x[f], y[folds != f], c) for f in usable], seed)
         for f, clf in zip(usable, fitted, strict=True):
-            oof[folds == f] = clf.decision_function(x[folds == f])
+            r = ratios[f]
+            w = clf.coef_.ravel() * r if r is not None else clf.coef_.ravel()
+            oof[folds == f] = x[folds == f] @ w + clf.intercept_[0]
         a, b = fit_platt(oof, y)
         p = np.clip(_sigmoid(a * oof + b), 1e-12, 1 - 1e-12)
         results[c] = (float(-np.mean(np.where(y, np.log(p), np.log(1 - p)))), oof)
@@ -512,6 +657,7 @@ def _select_and_calibrate(
         "oof_roc_auc": float(roc_auc_score(y, oof)) if 0 < y.sum() < len(y) else float("nan"),
         "oof_macro_f1": float(f1_score(y, p_oof >= 0.5, average="macro", zero_division=0)),
     }
+    cv["features"] = "log-count-ratio scaled (NB-LR)" if nb else "as featurised"
     return best, platt, cv
 
 
@@ -524,8 +670,9 @@ def _sha256_files(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-DOMAIN_SATURATION = 0.2  # chosen on the validation stream: 1.0 (a plain product) costs 0.01-0.04 ROC-AUC per corpus
-DOMAIN_C = 1.0  # the domain gates separate a corpus from other posts: an easy problem, little capacity needed
+DOMAIN_SATURATION = 0.2  # the largest saturation: 1.0 (a plain product) costs 0.01-0.04 ROC-AUC per corpus
+DOMAIN_IN_QUANTILE = 0.10  # a label's saturation: this quantile of its own rows' out-of-fold gate (at most the above)
+DOMAIN_C = 4.0  # NB-LR gates: C 4 beat 1 on both sides (fewer own posts below the saturation, fewer others above)
 DOMAIN_OTHER_ROWS = 16_000  # out-of-domain rows a gate is fitted on (a hash sample; the prior is corrected)
 STREAM_PREVALENCE = 0.10  # share of violating posts the mixed validation stream is reweighted to
 PRECISION_TARGETS = (0.3, 0.5, 0.8, 0.9, 0.95, 0.99)  # thresholds the card lists (any other is read off the curve)
@@ -616,12 +763,15 @@ def _pool(rows: list[_DatasetRows], split: str) -> _Pool:
 
 
 def _fit_domain_gate(x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, texts: pd.Series,
-                     seed: int) -> tuple[LogisticRegression, tuple[float, float], dict[str, Any]]:  # fmt: skip
-    """P(row belongs to the label's corpora): every own row against a hash sample of the other rows.
+                     seed: int) -> tuple[tuple[np.ndarray, float], tuple[float, float], float, dict[str, Any]]:  # fmt: skip
+    """P(row belongs to the label's corpora): every own row against a hash sample of the other rows, an NB-LR
+    (log-count ratios from each fold's training rows). Returns (weights, Platt, saturation, card).
 
     Sampling the other rows at rate r multiplies the odds by 1/r, so Platt's intercept (fitted on the
     out-of-fold scores of the sample) gets + log r: a case-control correction, the probabilities stay those
-    of the whole pool.
+    of the whole pool. The saturation is the DOMAIN_IN_QUANTILE quantile of the own rows' out-of-fold gate
+    (at most DOMAIN_SATURATION): nine in ten posts of the label's own kind keep their in-corpus score whole,
+    so the gate does not reorder them, while posts far from every corpus of the label are scaled towards 0.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -634,17 +784,23 @@ def _fit_domain_gate(x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, t
     rows = np.sort(np.concatenate([np.flatnonzero(own), others]))
     xs, ys, fs = x[rows], own[rows], folds[rows]
     usable = [f for f in np.unique(fs) if 0 < ys[fs != f].sum() < (fs != f).sum()]
+    ratios = {f: log_count_ratio(xs[fs != f], ys[fs != f]) for f in usable}
+    jobs = [(scale_columns(xs[fs != f], ratios[f]), ys[fs != f], DOMAIN_C) for f in usable]
     oof = np.zeros(len(ys))
-    for f, clf in zip(usable, _fit_many([(xs[fs != f], ys[fs != f], DOMAIN_C) for f in usable], seed), strict=True):
-        oof[fs == f] = clf.decision_function(xs[fs == f])
+    for f, clf in zip(usable, _fit_many(jobs, seed), strict=True):
+        oof[fs == f] = xs[fs == f] @ (clf.coef_.ravel() * ratios[f]) + clf.intercept_[0]
+    del jobs
     a, b = fit_platt(oof, ys)
     b += float(np.log(rate))
-    clf = _fit_linear(xs, ys, DOMAIN_C, seed)
+    in_domain = _sigmoid(a * oof[ys] + b)
+    saturation = float(min(DOMAIN_SATURATION, max(np.quantile(in_domain, DOMAIN_IN_QUANTILE), 1e-3)))
+    weights, _ = _fit_nb(xs, ys, DOMAIN_C, seed)
     auc = float(roc_auc_score(ys, oof)) if 0 < ys.sum() < len(ys) else float("nan")
     card = {"rows": len(rows), "in_domain": int(ys.sum()), "other_rows_sampled": len(others),
-            "other_rate": round(rate, 5), "c": DOMAIN_C, "platt": {"a": a, "b": b},
+            "other_rate": round(rate, 5), "c": DOMAIN_C, "features": "log-count-ratio scaled (NB-LR)",
+            "platt": {"a": a, "b": b}, "saturation": round(saturation, 5),
             "cross_validation": {"folds": len(usable), "oof_roc_auc": auc}}  # fmt: skip
-    return clf, (a, b), card
+    return weights, (a, b), saturation, card
 
 
 def pack_policy_scores(
@@ -690,6 +846,7 @@ def train_from_manifest(
     pack: Any = None,
     feature_params: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    reviewed: ReviewedRows | None = None,
 ) -> TrainingResult:
     """One calibrated classifier per manifest label, trained for the stream: every other entry's rows and
     the background are its negatives. With `pack` (a PolicyPack), the stream's precision curves are of that
@@ -697,6 +854,8 @@ def train_from_manifest(
     validation stream (every validation split + background, violating rows reweighted to `prevalence`),
     where the card records per policy the precision curve that `auto@P` bands are resolved from.
     `datasets` keeps only the named entries; `max_train_rows` caps each data set's training rows.
+    `reviewed` (reviewer decisions on live items) adds one training corpus per label it has rows for; the
+    card records what was used and what was dropped (training_data.reviews).
     """
     from modsweep.tasks.datasets import load_manifest, read_split
 
@@ -731,6 +890,13 @@ def train_from_manifest(
     if not labels:
         raise ValueError(f"{manifest_path}: no training rows in the selected data sets")
     policy_of = {r.entry.label: r.entry.policy_id for r in rows if r.entry.label}
+    reviews_card: dict[str, Any] | None = None
+    if reviewed is not None:
+        review_rows, reviews_card = _review_rows(reviewed, labels, policy_of)
+        at = max((i for i, r in enumerate(rows) if r.entry.role != "background"), default=-1) + 1
+        rows[at:at] = review_rows  # beside the labelled corpora, before the background
+        for r in review_rows:
+            say(f"reviews for {r.entry.label}: {len(r.train_texts):,} items ({int(r.train_y.sum()):,} violating)")
     digest = hashlib.sha256()
     for r in rows:
         digest.update(f"{r.entry.id}|{r.entry.label}|{r.entry.policy_id}|{r.entry.role}|".encode())
@@ -741,7 +907,8 @@ def train_from_manifest(
                     "selection": "cross-validated log loss after Platt scaling", "solver": "liblinear (dual), tol 1e-3",
                     "negatives": "every other entry's rows and the background (mixed stream)",
                     "stream_prevalence": prevalence, "domain_c": DOMAIN_C, "domain_other_rows": DOMAIN_OTHER_ROWS,
-                    "domain_saturation": DOMAIN_SATURATION,
+                    "domain_saturation": DOMAIN_SATURATION, "domain_in_quantile": DOMAIN_IN_QUANTILE,
+                    "in_corpus_features": "log-count-ratio scaled (NB-LR, alpha 1)",
                     "curves_pack_sha256": None if pack is None else pack.sha256}  # fmt: skip
 
     t_all = time.perf_counter()
@@ -753,6 +920,7 @@ def train_from_manifest(
     say(f"featurised {len(train.texts):,} pooled training rows in {time.perf_counter() - t_all:.1f} s")
     classifiers: dict[str, PolicyClassifier] = {}
     domains: dict[str, PolicyClassifier] = {}
+    saturations: dict[str, float] = {}
     label_cards: dict[str, dict[str, Any]] = {}
     word_width = 1 << int(params["word_bits"])
     has_chars = features.char_block is not None
@@ -765,23 +933,23 @@ def train_from_manifest(
             raise ValueError(f"label {label!r}: {int(y.sum())} positive and {int((own & ~train.y).sum())} negative "
                              "training rows; need 5 of each")  # fmt: skip
         # P(violating | domain): the label's own corpora, as the corpus defines its classes.
-        c, platt, cv = _select_and_calibrate(x[own], y[own], fold_of[own], tuple(c_grid), seed)
-        clf = _fit_linear(x[own], y[own], c, seed)
-        classifiers[label] = _classifier(clf, word_width, has_chars, platt, c)
+        c, platt, cv = _select_and_calibrate(x[own], y[own], fold_of[own], tuple(c_grid), seed, nb=True)
+        weights, converged = _fit_nb(x[own], y[own], c, seed)
+        classifiers[label] = _classifier(weights, word_width, has_chars, platt, c)
         card: dict[str, Any] = {
             "policy": policy_of[label],
             "datasets": [r.entry.id for r in rows if r.entry.label == label],
             "rows_train": int(own.sum()),
             "positives_train": int(y.sum()),
             "c": c,
-            "converged": bool(clf.n_iter_.max() < MAX_ITER),
+            "converged": converged,
             "platt": {"a": platt[0], "b": platt[1]},
             "cross_validation": cv,
         }
         # P(domain): the label's corpora against every other row (other corpora and the background).
         if (~own).sum() >= 5:
-            dclf, dplatt, dcard = _fit_domain_gate(x, own, fold_of, train.texts, seed)
-            domains[label] = _classifier(dclf, word_width, has_chars, dplatt, DOMAIN_C)
+            dweights, dplatt, saturations[label], dcard = _fit_domain_gate(x, own, fold_of, train.texts, seed)
+            domains[label] = _classifier(dweights, word_width, has_chars, dplatt, DOMAIN_C)
             card["domain"] = dcard
         card["train_seconds"] = round(time.perf_counter() - t0, 2)
         label_cards[label] = card
@@ -796,12 +964,15 @@ def train_from_manifest(
         feature_key=feature_key(params),
         domains=domains,
         domain_saturation=DOMAIN_SATURATION,
+        domain_saturations=saturations,
     )
 
     # Per data set: its own head on its validation split (the corpus view).
     dataset_cards: dict[str, dict[str, Any]] = {}
     for r in rows:
         e = r.entry
+        if isinstance(e, _ReviewEntry):
+            continue  # described in training_data.reviews
         card: dict[str, Any] = {
             "label": e.label,
             "policy": e.policy_id,
@@ -864,14 +1035,18 @@ def train_from_manifest(
             "sha256": data_hash,
             "rows": len(train.texts),
             "datasets": dataset_cards,
+            "reviews": reviews_card,
         },
         "algorithm": (
-            "Per label, two LogisticRegressions (liblinear, dual) over hashed word 1-2-grams + character 2-5-grams, "
-            "multiplied: P(violating | domain), trained on the label's own corpora, times a domain gate "
-            f"min(1, P(domain) / {DOMAIN_SATURATION}), P(domain) trained on the label's corpora against every other "
-            "entry's rows and the background "
-            "(the mixed stream). C chosen by cross-validated log loss; Platt scaling fitted on the out-of-fold "
-            "scores. A policy's classifier score is the largest of its labels'."
+            "Per label, two NB-LR models (logistic regression, liblinear dual, over hashed word 1-2-grams + "
+            "character 2-5-grams scaled by their log-count ratios; the ratios fold into the weights, so scoring "
+            "costs one dot product) multiplied: P(violating | domain), trained on the label's own corpora, times a "
+            "domain gate min(1, P(domain) / s), P(domain) trained on the label's corpora against every other "
+            f"entry's rows and the background (the mixed stream), s = the {DOMAIN_IN_QUANTILE:.0%} quantile of the "
+            f"label's own rows' out-of-fold P(domain), at most {DOMAIN_SATURATION} (label_training.*.domain."
+            "saturation), so the gate leaves the ranking of posts of the label's own kind alone. C chosen by "
+            "cross-validated log loss; Platt scaling fitted on the out-of-fold scores. A policy's classifier score "
+            "is the largest of its labels'."
         ),
         "training_params": train_params,
         "train_seconds": round(time.perf_counter() - t_all, 1),
