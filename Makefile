@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint install clean bench bench-quick bench-detection bench-detection-quick browser
+.PHONY: demo test lint install clean bench bench-baseline bench-quick bench-detection bench-detection-quick browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,8 +39,15 @@ clean:
 	rm -rf .modsweep tests/artifacts
 
 # Sweep benchmark (bench/sweep.py): figures to stdout and bench/RESULTS.md. The 10M run takes many minutes.
+# BASELINE_REF=<git ref> also runs that commit's flow beside this tree's, per size (make bench-baseline: 1M only).
+BASELINE_REF ?=
 bench: $(STAMP)
-	$(PY) -m bench.sweep --sizes 100000,1000000,10000000 --overhead-at 1000000 --command "make bench"
+	$(PY) -m bench.sweep --sizes 100000,1000000,10000000 --overhead-at 1000000 --command "make bench" \
+		$(if $(BASELINE_REF),--baseline-ref $(BASELINE_REF))
+
+bench-baseline: $(STAMP)
+	$(PY) -m bench.sweep --sizes 1000000 --overhead-at 0 --naive-items 0 --skip-side --repeat 2 \
+		--baseline-ref $(or $(BASELINE_REF),c1cef94) --command "make bench-baseline BASELINE_REF=$(or $(BASELINE_REF),c1cef94)"
 
 bench-quick: $(STAMP)
 	$(PY) -m bench.sweep --sizes 100000,1000000 --overhead-at 1000000 --command "make bench-quick"

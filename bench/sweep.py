@@ -28,10 +28,12 @@ import re
 import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -261,8 +263,12 @@ class ChildFailed(RuntimeError):
     pass
 
 
-def _run_child(mode: str, timeout: float, log: Path, wrap: list[str] | None = None, **kw: Any) -> dict[str, Any]:
-    """Run `python -m bench.sweep child --mode MODE ...` in its own session; its JSON result, or ChildFailed."""
+def _run_child(mode: str, timeout: float, log: Path, wrap: list[str] | None = None, tree: Path | None = None,
+               **kw: Any) -> dict[str, Any]:  # fmt: skip
+    """Run `python -m bench.sweep child --mode MODE ...` in its own session; its JSON result, or ChildFailed.
+
+    `tree`: a checkout of another commit (the baseline) whose code the child runs instead of this tree's.
+    """
     out = log.with_suffix(".json")
     cmd = [sys.executable, "-m", "bench.sweep", "child", "--mode", mode, "--out", str(out)]
     for key, value in kw.items():
@@ -272,7 +278,9 @@ def _run_child(mode: str, timeout: float, log: Path, wrap: list[str] | None = No
             cmd += [f"--{key.replace('_', '-')}", str(value)]
     cmd = [*(wrap or []), *cmd]
     with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**os.environ, "PYTHONPATH": str(tree)} if tree is not None else None
+        proc = subprocess.Popen(cmd, cwd=tree or REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -314,13 +322,67 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                    rows=args.train_rows, partition_rows=args.partition_rows, train=True)  # fmt: skip
     _say(f"trained the text model on {args.train_rows:,} synthetic items in {r['seconds']:.1f} s")
     shutil.rmtree(work / "training", ignore_errors=True)
+    baseline = None
     try:
+        if args.baseline_ref:
+            baseline = _baseline_tree(args.baseline_ref, work)
+            result["baseline"] = {"ref": args.baseline_ref, "commit": baseline.commit}
+            # The baseline trains its own model: a model saved by this tree's code may not load in older code.
+            r = _run_child("generate", args.timeout, logs / "train-baseline.log", tree=baseline.path,
+                           home=baseline.models, source=work / "training-baseline", rows=args.train_rows,
+                           partition_rows=args.partition_rows, train=True)  # fmt: skip
+            shutil.rmtree(work / "training-baseline", ignore_errors=True)
+            _say(f"baseline {args.baseline_ref} = {baseline.commit[:12]} checked out in {baseline.path}; "
+                 f"its model trained in {r['seconds']:.1f} s")  # fmt: skip
         for size in sizes:
-            _bench_size(args, result, work, logs, models, size)
+            _bench_size(args, result, work, logs, models, size, baseline)
     finally:
+        if baseline is not None:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline.path)],
+                           capture_output=True, check=False)  # fmt: skip
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A checkout of the code to compare with (a `git worktree`), run with this tree's .venv."""
+
+    path: Path
+    commit: str
+    models: Path
+
+
+def _baseline_tree(ref: str, work: Path) -> Baseline:
+    """`git worktree add` of `ref`, laid out so `PYTHONPATH=<tree>` imports its code as the `modsweep` package.
+
+    The installed package maps `modsweep.flows`/`.tasks`/... onto this tree's top-level folders; inside the
+    worktree the same mapping is made with symlinks (the worktree is scratch, removed when the benchmark ends).
+    """
+    path = work / "baseline-tree"
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True,
+                            text=True, check=True).stdout.strip()  # fmt: skip
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), commit], capture_output=True,
+                   check=True)  # fmt: skip
+    for folder in ("flows", "tasks", "expectations", "policies"):
+        link = path / "modsweep" / folder
+        if (path / folder).is_dir() and not link.exists():
+            link.symlink_to(Path("..") / folder, target_is_directory=True)
+    return Baseline(path=path, commit=commit, models=work / "models-home-baseline")
+
+
+def ledger_seconds(home: Path) -> float | None:
+    """The run's time from its ledger row (started_at → ended_at) in a child's SQLite store."""
+    db = home / "modsweep.db"
+    if not db.exists():
+        return None
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        row = conn.execute("SELECT started_at, ended_at FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+    if not row or not row[1]:
+        return None
+    start, end = (datetime.fromisoformat(str(v)) for v in row)
+    return round((end - start).total_seconds(), 2)
 
 
 def _home(work: Path, models: Path, name: str) -> Path:
@@ -331,7 +393,7 @@ def _home(work: Path, models: Path, name: str) -> Path:
 
 
 def _bench_size(args: argparse.Namespace, result: dict[str, Any], work: Path, logs: Path, models: Path,
-                size: int) -> None:  # fmt: skip
+                size: int, baseline: Baseline | None = None) -> None:  # fmt: skip
     source = work / f"source-{size}"
     gen = _run_child("generate", args.timeout, logs / f"generate-{size}.log", home=models, source=source, rows=size,
                      partition_rows=args.partition_rows)  # fmt: skip
@@ -340,16 +402,22 @@ def _bench_size(args: argparse.Namespace, result: dict[str, Any], work: Path, lo
          f"{gen['seconds']:.1f} s, generator peak RSS {gen['peak_rss_mib']:,.0f} MiB")  # fmt: skip
     runs = result["runs"].setdefault(str(size), {})
     modes = ["flow", "direct"] if size == args.overhead_at else ["flow"]
+    if baseline is not None:  # side by side, baseline first, alternating when repeated
+        modes = ["baseline", *modes]
     if args.profile_only:
         modes = []
-    for i in range(args.repeat if size == args.overhead_at else 1):
+    for i in range(args.repeat if size == args.overhead_at or baseline is not None else 1):
         for mode in modes:
             load = procstats.load_average()
             _say(f"   {mode} run ... (load average {load})")
-            home = _home(work, models, f"home-{mode}-{size}-{i}")
+            is_base = mode == "baseline"
+            home = _home(work, baseline.models if is_base else models, f"home-{mode}-{size}-{i}")  # type: ignore[union-attr]
             try:
-                r = _run_child(mode, args.timeout, logs / f"{mode}-{size}-{i}.log", home=home,
-                               source=source / "items", sample_interval=args.sample_interval)  # fmt: skip
+                r = _run_child("flow" if is_base else mode, args.timeout, logs / f"{mode}-{size}-{i}.log", home=home,
+                               tree=baseline.path if is_base else None, source=source / "items",  # type: ignore[union-attr]
+                               sample_interval=args.sample_interval)  # fmt: skip
+                r["mode"] = mode
+                r["ledger_seconds"] = ledger_seconds(home)
             except ChildFailed as exc:
                 _say(f"   {mode} run FAILED: {exc}")
                 runs.setdefault(mode, []).append({"error": str(exc)})
@@ -358,7 +426,7 @@ def _bench_size(args: argparse.Namespace, result: dict[str, Any], work: Path, lo
             r["load_average_before"] = load
             runs.setdefault(mode, []).append(r)
             _print_run(size, r)
-            if mode == "flow" and i == 0 and size == min(result["sizes"]):
+            if mode == "flow" and i == 0 and size == min(result["sizes"]) and not args.skip_side:
                 _side_measurements(args, result, logs, home)
             if not args.keep and not (mode == "flow" and args.py_spy and size == args.profile_at):
                 shutil.rmtree(home, ignore_errors=True)
@@ -548,6 +616,22 @@ def assess(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"both cores busy during detect ({size:,})", f"{c['own_cores_used']:.2f} of {result['machine']['cores']} cores",
                     _met(c["own_share_of_cores"] >= TARGETS["detect_cores"]),
                     f"machine busy {c['machine_busy_share']:.0%} over {c['seconds']:.1f} s"))  # fmt: skip
+    return out + _baseline_targets(result)
+
+
+def _baseline_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    out = []
+    for size in result["sizes"]:
+        pair = _pair(result, size) if result.get("baseline") else None
+        if pair is None:
+            continue
+        base, cur = pair
+        drop = 1 - cur["ledger_seconds"] / base["ledger_seconds"]
+        out.append((f"run time ≥ 30% lower than {result['baseline']['ref']} ({size:,})", f"{drop:.1%} lower",
+                    _met(drop >= 0.30), f"{cur['ledger_seconds']:.1f} s vs {base['ledger_seconds']:.1f} s"))  # fmt: skip
+        x, y = base["peak_rss"]["parent_plus_workers_mib"], cur["peak_rss"]["parent_plus_workers_mib"]
+        out.append((f"peak RSS no higher than {result['baseline']['ref']} ({size:,})", f"{y:,.0f} vs {x:,.0f} MiB",
+                    _met(y <= x), "parent + scoring workers"))  # fmt: skip
     return out
 
 
@@ -681,11 +765,60 @@ def render(result: dict[str, Any]) -> str:
                   "Samples by process: " + ", ".join(f"{k} {v:,}" for k, v in sorted(p["by_process"].items())), "",
                   "| function (own time, not waiting) | samples | share of busy samples |", "|---|---|---|"]  # fmt: skip
         lines += [f"| `{k}` | {v:,} | {s:.1%} |" for k, v, s in p["own"][:15]]
+    lines += _side_by_side_lines(result)
     lines += ["", "## Targets", "", "| target | figure | | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b_} | {c} | {d} |" for a, b_, c, d in assess(result)]
     if result["notes"]:
         lines += ["", "## Notes", ""] + [f"- {x}" for x in result["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _pair(result: dict[str, Any], size: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The fastest (ledger start → end) baseline and current flow runs of one size, if both ran."""
+    runs = result["runs"].get(str(size), {})
+    base = [r for r in runs.get("baseline", []) if "error" not in r and r.get("ledger_seconds")]
+    cur = [r for r in runs.get("flow", []) if "error" not in r and r.get("ledger_seconds")]
+    if not base or not cur:
+        return None
+    return min(base, key=lambda r: r["ledger_seconds"]), min(cur, key=lambda r: r["ledger_seconds"])
+
+
+def _side_by_side_lines(result: dict[str, Any]) -> list[str]:
+    b = result.get("baseline")
+    if not b:
+        return []
+    lines = ["", f"## Against the baseline {b['ref']} ({b['commit'][:12]}), side by side in this invocation", "",
+             "Alternating runs (baseline first) of the same generated day, each a fresh process with its own store; "
+             "run time is the ledger's started_at → ended_at; the fastest run of each side is compared.", "",
+             "| size | | baseline | this tree | change |", "|---|---|---|---|---|"]  # fmt: skip
+    for size in result["sizes"]:
+        pair = _pair(result, size)
+        if pair is None:
+            continue
+        base, cur = pair
+        figures = [("run time, ledger start → end (s)", base["ledger_seconds"], cur["ledger_seconds"]),
+                   ("flow call wall (s)", base["wall_seconds"], cur["wall_seconds"]),
+                   ("peak RSS parent + workers (MiB)", base["peak_rss"]["parent_plus_workers_mib"],
+                    cur["peak_rss"]["parent_plus_workers_mib"]),
+                   ("peak RSS parent (MiB)", base["peak_rss"]["parent_mib"], cur["peak_rss"]["parent_mib"]),
+                   ("decisions", base["decisions"], cur["decisions"]),
+                   ("review tasks", base["review_tasks"], cur["review_tasks"])]  # fmt: skip
+        for label, x, y in figures:
+            lines.append(f"| {size:,} | {label} | {x:,.1f} | {y:,.1f} | {(y - x) / x:+.1%} |")
+        for st in sorted(set(base["stage_seconds"]) | set(cur["stage_seconds"]), key=_stage_rank):
+            x, y = base["stage_seconds"].get(st), cur["stage_seconds"].get(st)
+            lines.append(f"| {size:,} | stage {st} (s) | {'–' if x is None else f'{x:.2f}'} | "
+                         f"{'–' if y is None else f'{y:.2f}'} | |")  # fmt: skip
+        runs = result["runs"][str(size)]
+        lines.append(f"| {size:,} | all runs, ledger s (load average before) | "
+                     + ", ".join(f"{r['ledger_seconds']:.1f} ({r['load_average_before'][0]:.1f})" for r in runs["baseline"] if "error" not in r)
+                     + " | " + ", ".join(f"{r['ledger_seconds']:.1f} ({r['load_average_before'][0]:.1f})" for r in runs["flow"] if "error" not in r)
+                     + " | |")  # fmt: skip
+    return lines
+
+
+def _stage_rank(stage: str) -> int:
+    return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
 
 
 def _cpu(r: dict[str, Any], key: str) -> float | None:
@@ -756,6 +889,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work dir (data, stores, logs)")
     parser.add_argument("--results", default=str(RESULTS_MD), help="Markdown file to overwrite ('' to skip)")
     parser.add_argument("--command", default=None, help="the command to record in the results (e.g. make bench)")
+    parser.add_argument("--baseline-ref", default=None,
+                        help="also run the flow of this git ref (a worktree, same .venv) beside this tree's, per size")
+    parser.add_argument("--skip-side", action="store_true", help="no detector breakdown or naive reference")
     args = parser.parse_args(argv)
     result = run_benchmark(args)
     text = render(result)
