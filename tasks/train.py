@@ -189,10 +189,17 @@ class TextPolicyModel:
         if getattr(self, "_stacked", None) is None:
             domains = getattr(self, "domains", None) or {}
             clfs = [self.classifiers[label] for label in self.labels] + [domains[label] for label in self._gated()]
-            word = np.column_stack([c.word_coef for c in clfs]).astype(np.float32)
-            chars = None
-            if all(c.char_coef is not None for c in clfs) and clfs:
-                chars = np.column_stack([c.char_coef for c in clfs]).astype(np.float32)
+            # One copy of the weights per process (a manifest model's 14 heads are ~110 MB per copy): each column
+            # is copied into the stack and the classifier keeps a view of it, so its own array is freed at once.
+            word = np.empty((len(clfs[0].word_coef) if clfs else 0, len(clfs)), dtype=np.float32)
+            has_chars = bool(clfs) and all(c.char_coef is not None for c in clfs)
+            chars = np.empty((len(clfs[0].char_coef), len(clfs)), dtype=np.float32) if has_chars else None
+            for j, c in enumerate(clfs):
+                word[:, j] = c.word_coef
+                c.word_coef = word[:, j]
+                if chars is not None:
+                    chars[:, j] = c.char_coef
+                    c.char_coef = chars[:, j]
             self._stacked = (
                 word,
                 chars,
@@ -200,12 +207,6 @@ class TextPolicyModel:
                 np.array([c.platt_a for c in clfs]),
                 np.array([c.platt_b for c in clfs]),
             )
-            # One copy of the weights per process: each classifier keeps a view of its column of the stack
-            # (a manifest model's 14 heads are ~110 MB per copy).
-            for j, c in enumerate(clfs):
-                c.word_coef = word[:, j]
-                if chars is not None:
-                    c.char_coef = chars[:, j]
         return self._stacked  # type: ignore[return-value]
 
     def decision_function(self, features: PartitionFeatures) -> np.ndarray:

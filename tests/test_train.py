@@ -369,6 +369,25 @@ def test_predict_proba_survives_empty_missing_and_broken_text(tiny):
     assert all(len(p) == 0 for p in empty.values())
 
 
+def test_a_loaded_model_keeps_one_copy_of_its_weights(tiny, tmp_path):
+    _, _, result = tiny
+    save_model(tmp_path / "models", MODEL_NAME, result.version, result.model, result.card)
+    model, _ = load_model(tmp_path / "models", MODEL_NAME)
+    texts = pd.Series(["bleach cures covid fast", "WIN a free prize call now"])
+    before = {k: v.copy() for k, v in model.score_texts(texts).items()}
+    word, chars = model._weights()[:2]
+    heads = [model.classifiers[label] for label in model.labels] + [model.domains[label] for label in model._gated()]
+    assert all(np.shares_memory(h.word_coef, word) and np.shares_memory(h.char_coef, chars) for h in heads)
+    one = model.classifiers["misinfo.medical"]  # a head alone still scores (from its view of the stack)
+    features = featurise(normalise(texts))
+    alone = one.calibrate(one.decision_function(features))
+    gate = model.domains["misinfo.medical"]
+    saturation = model.domain_saturations["misinfo.medical"]
+    gated = alone * np.minimum(1, gate.calibrate(gate.decision_function(features)) / saturation)
+    np.testing.assert_allclose(gated, before["misinfo.medical"], rtol=1e-4, atol=1e-6)
+    assert {k: list(v) for k, v in model.score_texts(texts).items()} == {k: list(v) for k, v in before.items()}
+
+
 def test_synthetic_multilabel_training_is_calibrated_and_keyed():
     rng = np.random.default_rng(1)
     words = np.array(["cat", "sun", "tea", "bike", "rain", "book"])
