@@ -19,6 +19,7 @@ from modsweep.cli_calibrate import calibrate
 from modsweep.cli_common import console, err
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
+from modsweep.cli_policy import policy_lint
 from modsweep.cli_progress import busy
 from modsweep.cli_reviews import reviews_app
 from modsweep.config import get_settings
@@ -670,6 +671,7 @@ policy_app = typer.Typer(
     no_args_is_help=True, help="Policy automation (the circuit breaker), recorded in the audit log."
 )
 app.add_typer(policy_app, name="policy")
+policy_app.command("lint")(policy_lint)
 
 
 @policy_app.command("disable")

@@ -1,0 +1,118 @@
+"""`modsweep policy lint` and `policy diff`: tools for policy teams (DESIGN §11)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from modsweep.cli_common import console, fail, one_line
+
+
+def _read_raw(pack: str) -> tuple[Path, dict[str, Any]]:
+    """The pack's file and raw YAML mapping; one-line errors (exit 2) for a missing file or broken YAML."""
+    from modsweep.policy import PolicyPackError, resolve_pack_path
+
+    try:
+        path = resolve_pack_path(pack)
+    except PolicyPackError as exc:
+        raise fail(str(exc)) from None
+    try:
+        raw = yaml.safe_load(path.read_bytes())
+    except yaml.YAMLError as exc:
+        raise fail(f"{path}: not valid YAML: {one_line(exc)}") from None
+    if not isinstance(raw, dict):
+        raise fail(f"{path}: a policy pack is a YAML mapping (got {type(raw).__name__})")
+    return path, raw
+
+
+def _pack_resources(path: Path, raw: dict[str, Any]) -> dict[str, str]:
+    """Resource texts the pack names, read like load_pack does (beside the pack, else the shipped folder)."""
+    from importlib import resources as ires
+
+    from modsweep.policy import _resource_file
+
+    shipped = Path(str(ires.files("modsweep.policies")))
+    refs: set[str] = set()
+    detectors = [d for p in raw.get("policies") or [] if isinstance(p, dict) for d in p.get("detectors") or []]
+    for prof in (raw.get("profiles") or {}).values():
+        for dets in ((prof or {}).get("extra_detectors") or {}).values():
+            detectors.extend(dets or [])
+    for d in detectors:
+        for key, value in ((d or {}).get("params") or {}).items():
+            if key in ("terms", "claims", "hashes", "patterns") and isinstance(value, str):
+                refs.add(value)
+    out = {}
+    for rel in sorted(refs):
+        res = _resource_file(path.parent, rel) or _resource_file(shipped, rel)
+        if res is not None:
+            out[rel] = res.read_text(encoding="utf-8")
+    return out
+
+
+def _latest_card() -> dict[str, Any] | None:
+    """The registered text-policy model's card, or None when this home has none."""
+    from modsweep.config import get_settings
+    from modsweep.registry import load_card
+
+    try:
+        return load_card(get_settings().models_dir, "text-policy")
+    except Exception:  # no registry, no model, an unreadable card: label and curve checks are skipped
+        return None
+
+
+def _lake_regions(limit_days: int = 3) -> frozenset[str]:
+    """Regions in the lake's ingested items of the newest few days (region column only)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from modsweep.config import get_settings
+
+    root = Path(get_settings().lake_root) / "items"
+    if not root.is_dir():
+        return frozenset()
+    days = sorted(p for p in root.glob("date=*") if p.is_dir())[-limit_days:]
+    regions: set[str] = set()
+    for part in (f for d in days for f in d.glob("run_key=*/*.parquet")):
+        try:
+            regions.update(pc.unique(pq.read_table(part, columns=["region"])["region"]).to_pylist())
+        except Exception:  # a partition another process is writing, or not an items file: skip it
+            continue
+    return frozenset(r for r in regions if isinstance(r, str))
+
+
+def policy_lint(
+    pack: Annotated[str, typer.Argument(help="Pack: name of a shipped pack or a .yaml path")],
+    profile: Annotated[str | None, typer.Option(help="Check this profile only (default: every profile)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON")] = False,
+    use_lake: Annotated[
+        bool, typer.Option("--lake/--no-lake", help="Also check regions seen in MODSWEEP_HOME's lake")
+    ] = True,
+) -> None:
+    """Semantic checks beyond the schema (gaps, conflicts, inconsistencies): code, severity, YAML path and one line
+    each; exit 1 when any is an error. With a registered model, classifier labels and auto@ thresholds are checked."""
+    from modsweep.tasks.policy_lint import LintContext, exit_code, lint_pack
+
+    path, raw = _read_raw(pack)
+    card = _latest_card()
+    ctx = LintContext(resources=_pack_resources(path, raw), card=card,
+                      seen_regions=_lake_regions() if use_lake else frozenset(), today=date.today(), profile=profile)  # fmt: skip
+    findings = lint_pack(raw, ctx)
+    errors = sum(f.severity == "error" for f in findings)
+    if as_json:
+        print(json.dumps({"pack": str(path), "model": (card or {}).get("version"), "errors": errors,
+                          "warnings": len(findings) - errors, "findings": [f.as_dict() for f in findings]}, indent=2))  # fmt: skip
+    else:
+        for f in findings:
+            colour = "red" if f.severity == "error" else "yellow"
+            console.print(f"{path}:{f.path}: [{colour}]{f.severity}[/{colour}] {f.code} {f.message}",
+                          highlight=False, soft_wrap=True)  # fmt: skip
+        model = (
+            f"model {card.get('version')}" if card else "no registered model (labels and auto@ thresholds not checked)"
+        )
+        console.print(f"{path}: {errors} error(s), {len(findings) - errors} warning(s); {model}", highlight=False)
+    raise typer.Exit(exit_code(findings))
