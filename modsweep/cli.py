@@ -21,7 +21,10 @@ from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
 from modsweep.cli_policy import policy_lint
 from modsweep.cli_progress import busy
+from modsweep.cli_accounts import accounts_app
+from modsweep.cli_appeals import appeals_app
 from modsweep.cli_reviews import reviews_app
+from modsweep.cli_revert import revert
 from modsweep.config import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
@@ -617,6 +620,9 @@ def score(
 
 
 app.add_typer(reviews_app, name="reviews")
+app.add_typer(appeals_app, name="appeals")
+app.add_typer(accounts_app, name="accounts")
+app.command("revert")(revert)
 app.add_typer(export_app, name="export")
 app.command("explain")(explain)
 app.command("calibrate")(calibrate)
@@ -878,7 +884,9 @@ def _print_findings(record: dict[str, Any]) -> None:
     found = findings_of(record)
     table = Table("severity", Column("finding", overflow="fold"), title=f"Findings ({len(found)})")
     for f, text in zip(found, sentences(found), strict=True):
-        table.add_row(Text(str(f.get("severity", ""))), Text(text))  # data shown literally, never as markup
+        severity = str(f.get("severity", ""))
+        shown = text.removeprefix(f"{severity.capitalize()}: ")  # the severity has its own column
+        table.add_row(Text(severity), Text(shown))  # data shown literally, never as markup
     console.print(table if found else "Findings: none")
     paused = ((record.get("stage_counts") or {}).get("audit") or {}).get("automation_paused_during_run")
     if paused:

@@ -62,6 +62,9 @@ def _print_import(report: Any) -> None:
     console.print(table)
     if report.report_path:
         console.print(f"rejected rows and reasons: [bold]{report.report_path}[/bold]")
+    done = {k: v for k, v in getattr(report, "lifecycle", {}).items() if v}
+    if done:  # appeals decided (overturns reversed), account reviews applied, breaker trips
+        console.print("enforcement lifecycle: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done.items()))
 
 
 @reviews_app.command("export")

@@ -576,6 +576,7 @@ class ImportReport:
     rejections: dict[str, int]
     report_path: str | None
     audit_seq: int
+    lifecycle: dict[str, Any] = field(default_factory=dict)  # appeals decided, reversals, account reviews applied
 
     @property
     def exit_code(self) -> int:
@@ -625,14 +626,20 @@ def import_outcomes_file(
     ``<name>.rejected.csv`` and append ``reviews.imported`` to the audit log. Raises OutcomesFileError (nothing
     applied, nothing logged) when the file is unreadable or lacks a required column."""
     raw, fmt, digest = read_outcomes_file(path, fmt)
+    from modsweep.policy import load_pack
+    from modsweep.tasks import appeals_io
+
     try:
         valid, rejected_here = parse_outcomes(raw, reviewer_default=reviewer_default)
     except OutcomesFileError as exc:
         raise OutcomesFileError(f"{path}: {exc}") from exc
+    valid, by_original = appeals_io.reject_original_reviewers(engine, valid)  # an appeal needs a fresh pair of eyes
+    rejected_here = pd.concat([d for d in (rejected_here, by_original) if len(d)] or [rejected_here], ignore_index=True)
     if len(valid):
         result = store.apply_review_outcomes(engine, valid)
     else:
         result = store.ReviewImportResult(applied=0, unchanged=0, rejected=0, rejections=valid.iloc[0:0])
+    lifecycle = appeals_io.resolve_decided_appeals(engine, load_pack().spec.enforcement, actor=actor)
     parts = [d for d in (rejected_here, store_rejections(result.rejections)) if len(d)]
     rejected = pd.concat(parts, ignore_index=True) if parts else rejected_here
     by_reason = {str(k): int(v) for k, v in sorted(rejected["rejection"].value_counts().items())}
@@ -649,7 +656,8 @@ def import_outcomes_file(
                                       "reviewer_default": reviewer_default})  # fmt: skip
     return ImportReport(file=str(path), sha256=digest, format=fmt, rows=len(raw), applied=result.applied,
                         unchanged=result.unchanged, rejected=len(rejected), rejections=by_reason,
-                        report_path=str(report_path) if report_path else None, audit_seq=seq)  # fmt: skip
+                        report_path=str(report_path) if report_path else None, audit_seq=seq,
+                        lifecycle=lifecycle)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- I/O: simulate
@@ -706,7 +714,10 @@ def simulate_reviews(
     tasks = store.fetch_review_tasks(engine, status="open", run_key=run_key)
     if tasks.empty:
         return 0, None
+    from modsweep.tasks.appeals_io import avoid_original_reviewers
+
     outcomes = simulated_outcomes(tasks, truth, accuracy=accuracy, false_positive_rate=false_positive_rate)
+    outcomes = avoid_original_reviewers(engine, outcomes)  # appeals go to someone else than the first reviewer
     out_path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(out_path, outcomes_csv(outcomes))
     return len(tasks), import_outcomes_file(engine, out_path, fmt="csv", actor=actor)

@@ -1,0 +1,135 @@
+"""`modsweep revert`: reverse every automated action a policy (optionally one detector or pack version) took in a
+time window: dry run first, then one revert event and a reversal per decision, idempotent and resumable."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from modsweep.cli_common import actor as _actor
+from modsweep.cli_common import console
+from modsweep.cli_common import engine as _engine
+from modsweep.cli_common import fail as _fail
+
+
+def _instant(value: str, what: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(f"{what} {value!r} is not an ISO-8601 time (e.g. 2026-11-23T00:00Z)") from exc
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def matching_decisions(engine: Any, filter: dict[str, Any]) -> Any:
+    """Automated actions matching the filter (with --detector: those the detector could have taken alone)."""
+    import pandas as pd
+
+    from modsweep import resources
+    from modsweep.store import lifecycle as ls
+    from modsweep.tasks import revert
+
+    found = ls.decisions_matching(engine, policy_id=filter["policy"], since=datetime.fromisoformat(filter["since"]),
+                                  until=datetime.fromisoformat(filter["until"]), policy_version=filter["policy_version"])  # fmt: skip
+    if filter["detector"] is None or found.empty:
+        return found
+    lake = resources.lake()
+    frames = []
+    for (day, run_key), group in found.groupby(["day", "run_key"]):
+        wanted = group["item_id"].astype(str).unique().tolist()
+        for path in lake.parts("detections", pd.Timestamp(day).date(), str(run_key)):
+            import pyarrow.compute as pc
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path, columns=["item_id", "policy_id", "detector_id", "score"], filesystem=lake.fs,
+                                  filters=(pc.field("detector_id") == filter["detector"]) & pc.field("item_id").isin(wanted))  # fmt: skip
+            if table.num_rows:
+                frames.append(table.to_pandas().assign(run_key=str(run_key)))
+    if not frames:
+        return found.iloc[0:0]
+    return revert.by_detector(found, pd.concat(frames, ignore_index=True), filter["detector"])
+
+
+def revert(
+    policy: Annotated[str, typer.Option(help="Policy id whose automated actions to reverse")],
+    since: Annotated[str, typer.Option(help="Decided at or after (ISO-8601, UTC if no zone)")],
+    until: Annotated[str, typer.Option(help="Decided before (ISO-8601)")],
+    reason: Annotated[str, typer.Option(help="Why (recorded with every reversal and in the audit log)")],
+    detector: Annotated[str | None, typer.Option(help="Only actions this detector could have taken alone")] = None,
+    policy_version: Annotated[str | None, typer.Option(help="Only decisions of this pack version")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be reversed; change nothing")] = False,
+    pack: Annotated[
+        str, typer.Option(help="Pack whose account thresholds re-evaluate restrictions")
+    ] = "community-guidelines",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Reverse every automated action matching the filter: one revert event, a reversal per decision, strikes
+    removed and restrictions re-evaluated. Running it again reverses nothing twice; a stopped one resumes."""
+    from modsweep.policy import PolicyPackError, load_pack
+    from modsweep.schemas import POLICY_IDS
+    from modsweep.store import lifecycle as ls
+    from modsweep.tasks import lifecycle_io
+    from modsweep.tasks import revert as rv
+
+    if policy not in POLICY_IDS:
+        raise _fail(f"unknown policy {policy!r}; one of {', '.join(POLICY_IDS)}")
+    start, end = _instant(since, "--since"), _instant(until, "--until")
+    if end <= start:
+        raise _fail(f"--until {until} is not after --since {since}")
+    if not reason.strip():
+        raise _fail("--reason must say why")
+    filter = {"policy": policy, "detector": detector, "policy_version": policy_version,
+              "since": start.isoformat(), "until": end.isoformat()}  # fmt: skip
+    revert_id = rv.revert_id_for(filter)
+    engine = _engine()
+    matched = matching_decisions(engine, filter)
+    plan = rv.revert_plan(matched) | {"revert_id": revert_id, "filter": filter, "dry_run": dry_run}
+    if dry_run:
+        _print_plan(plan, as_json)
+        return
+    try:
+        enforcement = load_pack(pack).spec.enforcement
+    except PolicyPackError as exc:
+        raise _fail(str(exc).splitlines()[0]) from exc
+    by = _actor()
+    ls.start_revert(engine, revert_id=revert_id, filter=filter, reason=reason, requested_by=by, matched=len(matched))
+    done = {"reversed": 0, "strikes_removed": 0, "account_decisions_lifted": 0}
+    for chunk in rv.chunks(matched):  # each chunk commits: a stopped revert resumes with the rest
+        got = lifecycle_io.reverse_and_reevaluate(engine, chunk, enforcement, by=by, reason=reason, cause="revert",
+                                                  revert_id=revert_id)  # fmt: skip
+        done = {k: done[k] + got[k] for k in done}
+    total = len(ls.reversals(engine, revert_id=revert_id))
+    if done["reversed"] or (ls.revert_event(engine, revert_id) or {}).get("state") != "completed":
+        ls.finish_revert(engine, revert_id, reversed_total=total, actor=by)
+    plan |= {"reversed_now": done["reversed"], "reversed_total": total, "strikes_removed": done["strikes_removed"],
+             "account_decisions_lifted": done["account_decisions_lifted"]}  # fmt: skip
+    _print_plan(plan, as_json)
+
+
+def _print_plan(plan: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(plan, indent=2, default=str))
+        return
+    verb = "would reverse" if plan["dry_run"] else "reversed"
+    n = plan["to_reverse"] if plan["dry_run"] else plan["reversed_now"]
+    console.print(f"revert {plan['revert_id']}: {plan['matched']:,} automated action(s) match; {verb} {n:,}"
+                  f" ({plan['already_reversed']:,} already reversed)")  # fmt: skip
+    if not plan["dry_run"]:
+        console.print(f"{plan['reversed_total']:,} reversed by this revert in all, {plan['strikes_removed']:,} strikes "
+                      f"removed, {plan['account_decisions_lifted']:,} account restrictions lifted")  # fmt: skip
+    table = Table(
+        "action / region", "decisions", title="Still in force before this command" if plan["dry_run"] else "Matched"
+    )
+    for key, count in plan["by_action_region"].items():
+        table.add_row(key, f"{count:,}")
+    console.print(table)
+    if plan["examples"]:
+        ex = Table("decision", "item", "action", "region", "score", "decided", title="Examples")
+        for e in plan["examples"]:
+            ex.add_row(
+                e["decision_id"][:16], e["item_id"], e["action"], e["region"], e["score"][:5], e["decided_at"][:19]
+            )
+        console.print(ex)
