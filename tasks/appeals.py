@@ -155,21 +155,27 @@ def original_reviewer_rejections(outcomes: pd.DataFrame, appeal_tasks: pd.DataFr
     return (outcomes["task_id"].map(original) == outcomes["reviewer_id"]).fillna(False).astype(bool)
 
 
-def plant_appeals(enforced: pd.DataFrame, violating: pd.Series, *, seed: str, share_violating: float = 0.05,
-                  share_benign: float = 0.4, max_delay_hours: float = 72) -> pd.DataFrame:  # fmt: skip
+def plant_appeals(enforced: pd.DataFrame, violating: pd.Series, *, seed: str, now: datetime,
+                  share_violating: float = 0.05, share_benign: float = 0.4,
+                  max_delay_hours: float = 72) -> pd.DataFrame:  # fmt: skip
     """A reproducible appeals file for the demo: a share of enforced decisions is appealed, more of the false
     positives (``violating`` False: the generator's ground truth says the item breaks no rule of that policy).
 
-    ``enforced``: decision_id, applied_at. Returns decision_id, received_at (ISO text), statement, appellant,
-    channel.
+    ``enforced``: decision_id, applied_at (optional appellant). Each appeal arrives between the action and
+    ``now``, at most ``max_delay_hours`` after it. Returns decision_id, received_at (ISO text), statement,
+    appellant, channel.
     """
+    enforced = enforced[pd.to_datetime(enforced["applied_at"], utc=True) <= pd.Timestamp(now)]  # not yet applied
+    violating = violating[enforced.index]
     ids = enforced["decision_id"].astype(str).to_numpy(dtype=object)
     u = uniform_keys(ids, seed, "appeal")
     chosen = u < np.where(violating.to_numpy(dtype=bool), share_violating, share_benign)
     picked = enforced[chosen]
     pid = ids[chosen]
-    delay = pd.to_timedelta(uniform_keys(pid, seed, "delay") * max_delay_hours * 3600, unit="s")
-    received = pd.to_datetime(picked["applied_at"], utc=True) + delay
+    applied = pd.to_datetime(picked["applied_at"], utc=True)
+    # Received within max_delay_hours of the action and never after `now` (an import rejects appeals from the future).
+    room = ((pd.Timestamp(now) - applied).dt.total_seconds().clip(lower=0, upper=max_delay_hours * 3600)).to_numpy()
+    received = (applied + pd.to_timedelta(uniform_keys(pid, seed, "delay") * room, unit="s")).dt.ceil("s")
     statements = np.array(PLANTED_STATEMENTS, dtype=object)[
         (uniform_keys(pid, seed, "text") * len(PLANTED_STATEMENTS)).astype(int)
     ]
@@ -245,5 +251,7 @@ def overturn_breaches(metrics: pd.DataFrame, ceilings: dict[str, float], min_app
     lower bound over it) on at least ``min_appeals`` decided appeals: the circuit breaker's trips."""
     m = metrics[(metrics["metric"] == "overturn_rate.automated") & (metrics["region"] == "ALL")
                 & (metrics["policy_id"] != "ALL")]  # fmt: skip
+    if m.empty:
+        return m.assign(ceiling=pd.Series(dtype=float))
     m = m.assign(ceiling=m["policy_id"].map(ceilings))
     return m[(m["n"] >= min_appeals) & m["ceiling"].notna() & (m["ci_low"] > m["ceiling"])].reset_index(drop=True)

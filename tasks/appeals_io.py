@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -138,6 +139,26 @@ def avoid_original_reviewers(engine: Engine, outcomes: pd.DataFrame, reviewers: 
     return out
 
 
+def simulate_account_reviews(engine: Engine, outcomes: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Simulated verdicts on account reviews follow the generator's truth: an account action is confirmed when
+    most of the author's strikes are true violations (the generic simulation knows items, not accounts)."""
+    account = outcomes["task_id"].astype(str).str.startswith("acct-task-")
+    if not account.any():
+        return outcomes
+    stmt = select(ls.ACCOUNT_DECISIONS.c.task_id, ls.STRIKES.c.item_id, ls.STRIKES.c.policy_id).join(
+        ls.STRIKES, ls.STRIKES.c.author_id == ls.ACCOUNT_DECISIONS.c.author_id)  # fmt: skip
+    strikes = ls._frame_in(engine, stmt, ls.ACCOUNT_DECISIONS.c.task_id, outcomes.loc[account, "task_id"].tolist())
+    keys = set(truth["item_id"].astype(str) + "|" + truth["policy_id"].astype(str))
+    strikes["true"] = (strikes["item_id"].astype(str) + "|" + strikes["policy_id"].astype(str)).isin(keys)
+    confirmed = strikes.groupby("task_id")["true"].mean() >= 0.5
+    out = outcomes.copy()
+    out.loc[account, "label"] = np.where(
+        out.loc[account, "task_id"].map(confirmed).fillna(False), "violating", "benign"
+    )
+    out.loc[account, "final_action"] = None
+    return out
+
+
 def resolve_decided_appeals(engine: Engine, enforcement: EnforcementSpec, *, actor: str) -> dict[str, Any]:
     """Apply every decided appeal task: upheld or overturned (an overturn reverses the decision, removes its
     strike and re-evaluates the account), then refresh the appeal metrics of the runs concerned and check the
@@ -209,8 +230,8 @@ def generate_appeals(engine: Engine, lake: Lake, run: dict[str, Any], truth: pd.
     truth_keys = set(truth["item_id"].astype(str) + "|" + truth["policy_id"].astype(str))
     violating = (enforced["item_id"].astype(str) + "|" + enforced["policy_id"].astype(str)).isin(truth_keys)
     enforced = enforced.assign(appellant=_pseudonyms(lake, run, enforced["item_id"], key))
-    planted = ap.plant_appeals(enforced, violating, seed=run["run_key"], share_violating=share_violating,
-                               share_benign=share_benign)  # fmt: skip
+    planted = ap.plant_appeals(enforced, violating, seed=run["run_key"], now=datetime.now(UTC),
+                               share_violating=share_violating, share_benign=share_benign)  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     planted.to_csv(out, index=False, lineterminator="\n")
     return len(planted)

@@ -714,10 +714,11 @@ def simulate_reviews(
     tasks = store.fetch_review_tasks(engine, status="open", run_key=run_key)
     if tasks.empty:
         return 0, None
-    from modsweep.tasks.appeals_io import avoid_original_reviewers
+    from modsweep.tasks.appeals_io import avoid_original_reviewers, simulate_account_reviews
 
     outcomes = simulated_outcomes(tasks, truth, accuracy=accuracy, false_positive_rate=false_positive_rate)
     outcomes = avoid_original_reviewers(engine, outcomes)  # appeals go to someone else than the first reviewer
+    outcomes = simulate_account_reviews(engine, outcomes, truth)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(out_path, outcomes_csv(outcomes))
     return len(tasks), import_outcomes_file(engine, out_path, fmt="csv", actor=actor)

@@ -1,0 +1,209 @@
+"""Appeals, reversals, the overturn-rate breaker and mass revert, on SQLite and PostgreSQL (small frames, no flows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy.engine import Engine
+from store_fixtures import postgres_store, postgres_unavailable_reason, sqlite_store
+from test_strikes import AUTHORS, SPECS, decisions
+
+from modsweep import store
+from modsweep.lifecycle import AppealSpec, EnforcementSpec
+from modsweep.store import lifecycle as ls
+from modsweep.tasks import appeals, appeals_io, lifecycle_io, revert, reviews_io, strikes
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+T0 = pd.Timestamp(NOW - timedelta(days=2))
+ENFORCEMENT = EnforcementSpec(appeals=AppealSpec(window_days=30, sla_hours=48, overturn_ceiling=0.3, min_appeals=4))
+KEY = "test-key"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated store on each backend holding one completed run with five enforced hate-speech decisions
+    (d1-d4 by alice, d3 by bob) and their strikes."""
+    if request.param == "sqlite":
+        with sqlite_store(tmp_path) as e:
+            yield _seeded(e)
+        return
+    reason = postgres_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_store() as e:
+        yield _seeded(e)
+
+
+def _seeded(engine: Engine) -> Engine:
+    store.upgrade_schema(engine)
+    run_id = store.start_run(engine, run_key="rk", flow="daily-sweep", trigger="manual", requested_by="test",
+                             parameters={"day": T0.date().isoformat()}, policy_pack="p", policy_version="v1",
+                             policy_sha256="0" * 64, code_version="test")  # fmt: skip
+    store.finish_run(engine, run_id, "completed")
+    rows = [(f"d{i}", f"i{i}", "hate.speech", "remove") for i in range(1, 5)] + [
+        ("d5", "i5", "hate.speech", "escalate")
+    ]
+    frame = decisions(rows, created_at=T0).assign(run_id=run_id)
+    store.insert_decisions(engine, frame)
+    ls.insert_strikes(engine, strikes.strikes_from_decisions(frame, AUTHORS, SPECS, ["remove"], day=T0.date()))
+    return engine
+
+
+def write_appeals(path: Path, rows: list[dict[str, str]]) -> Path:
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def appeal(decision_id: str, hours: float = 1, **extra: str) -> dict[str, str]:
+    received = (T0 + pd.Timedelta(hours=1 + hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"decision_id": decision_id, "received_at": received, "statement": "please look again", **extra}
+
+
+def decide(engine: Engine, tmp_path: Path, labels: dict[str, str], reviewer: str = "rev-2") -> reviews_io.ImportReport:
+    """Reviewers' verdicts on the appeal tasks of these decisions, through `reviews import`."""
+    found = ls.fetch_appeals(engine, decision_ids=list(labels))
+    rows = pd.DataFrame({"task_id": found["task_id"], "reviewer_id": reviewer,
+                         "label": found["decision_id"].map(labels), "decided_at": NOW.isoformat()})  # fmt: skip
+    path = tmp_path / f"verdicts-{len(list(tmp_path.iterdir()))}.csv"
+    rows.to_csv(path, index=False)
+    return reviews_io.import_outcomes_file(engine, path, actor="test")
+
+
+def test_every_bad_row_is_rejected_with_its_reason() -> None:
+    raw = pd.DataFrame({
+        "decision_id": ["d1", "d1", "nope", "d5", "d2", "d3", "d4", None, "d6"],
+        "received_at": ["2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z", "2026-11-24T10:00:00Z", "2026-11-24T10:00:00Z",
+                        "2027-01-30T10:00:00Z", "2026-11-24T10:00:00", "2026-11-24T10:00:00Z", "2026-11-24T10:00:00Z",
+                        "2026-11-20T10:00:00Z"],
+        "statement": ["s"] * 9, "channel": [None, None, None, None, None, None, "fax", None, None],
+        "__line": range(2, 11), "__malformed": None,
+    })  # fmt: skip
+    applied = pd.Timestamp("2026-11-23 09:00", tz="UTC")
+    context = pd.DataFrame({c: None for c in appeals.CONTEXT_COLUMNS}, index=range(5)).assign(
+        decision_id=["d1", "d2", "d3", "d4", "d6"], item_id="i", policy_id="hate.speech", region="DE",
+        applied_action=["remove", "remove", "remove", "remove", "label"], applied_at=applied, reviewed=False,
+        status="active")  # fmt: skip
+    context = pd.concat([context, context.iloc[[0]].assign(decision_id="d5", applied_action=None)])
+    valid, rejected = appeals.validate_appeals(
+        raw, context, set(), window_days=30, now=datetime(2026, 11, 25, tzinfo=UTC)
+    )
+    assert valid["decision_id"].tolist() == ["d1"]
+    assert dict(zip(rejected["__line"], rejected["rejection"], strict=True)) == {
+        3: "duplicate_appeal", 4: "unknown_decision", 5: "not_enforced", 6: "bad_timestamp", 7: "bad_timestamp",
+        8: "invalid_channel", 9: "missing_value", 10: "bad_timestamp"}  # fmt: skip
+    _, late = appeals.validate_appeals(
+        raw.iloc[[4]], context, set(), window_days=30, now=datetime(2027, 2, 1, tzinfo=UTC)
+    )
+    assert late["rejection"].tolist() == ["outside_window"]
+
+
+def test_appeals_become_tasks_and_reimporting_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    path = write_appeals(tmp_path / "appeals.csv", [appeal("d1"), appeal("d2"), appeal("d5"), appeal("zz")])
+    first = appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="test", now=NOW)
+    assert (first.created, first.rejected, first.rejections) == (2, 2, {"not_enforced": 1, "unknown_decision": 1})
+    assert Path(first.report_path).name == "appeals.rejected.csv"
+    tasks = store.fetch_review_tasks(engine, status="open")
+    assert set(tasks["reason"]) == {"appeal"} and set(tasks["queue"]) == {"appeal:hate.speech:DE"}
+    due = ls.fetch_appeals(engine)["due_by"] - ls.fetch_appeals(engine)["received_at"]
+    assert (due == pd.Timedelta(hours=48)).all()
+    again = appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="test", now=NOW)
+    assert (again.created, again.unchanged) == (0, 2)
+    assert len(store.fetch_review_tasks(engine)) == 2 and len(ls.fetch_appeals(engine)) == 2
+
+
+def test_an_overturn_reverses_the_decision_and_removes_its_strike_once(engine: Engine, tmp_path: Path) -> None:
+    path = write_appeals(tmp_path / "appeals.csv", [appeal("d1"), appeal("d2")])
+    appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="test", now=NOW)
+    report = decide(engine, tmp_path, {"d1": "benign", "d2": "violating"})
+    assert report.lifecycle["appeals_overturned"] == 1 and report.lifecycle["appeals_upheld"] == 1
+    assert report.lifecycle["strikes_removed"] == 1
+    status = ls.fetch_appeals(engine).set_index("decision_id")["status"].to_dict()
+    assert status == {"d1": "overturned", "d2": "upheld"}
+    assert store.fetch_decisions(engine).set_index("decision_id").loc["d1", "status"] == "reversed"
+    assert ls.strikes_of(engine).set_index("strike_id")["status"].to_dict() == {
+        "d1": "removed", "d2": "active", "d3": "active", "d4": "active"}  # fmt: skip
+    rev = ls.reversals(engine)
+    assert rev[["decision_id", "cause", "by"]].to_dict("records") == [
+        {"decision_id": "d1", "cause": "appeal", "by": "rev-2"}
+    ]
+    assert decide(engine, tmp_path, {"d1": "benign", "d2": "violating"}).lifecycle["appeals_overturned"] == 0
+    assert len(ls.reversals(engine)) == 1
+    metrics = store.fetch_metrics(engine, run_key="rk").set_index(["policy_id", "region", "metric"])
+    assert metrics.loc[("hate.speech", "ALL", "overturn_rate"), "value"] == 0.5
+    assert metrics.loc[("ALL", "ALL", "appeal_rate"), "n"] == 4  # four enforced decisions, two appealed
+
+
+def test_the_original_reviewer_cannot_decide_the_appeal(engine: Engine, tmp_path: Path) -> None:
+    task = pd.DataFrame({"task_id": ["t-esc"], "item_id": ["i5"], "policy_id": ["hate.speech"], "queue": ["q"],
+                         "reason": ["review_band"], "stratum": ["s"], "inclusion_prob": [1.0], "priority": [1.0],
+                         "score": [0.9], "region": ["DE"], "language": ["de"], "views": [1], "due_by": [T0],
+                         "created_at": [T0], "run_id": ["r"], "run_key": ["rk"]})  # fmt: skip
+    store.insert_review_tasks(engine, task)
+    store.apply_review_outcomes(engine, pd.DataFrame({"task_id": ["t-esc"], "reviewer_id": ["rev-1"],
+                                                      "label": ["violating"], "final_action": ["remove"],
+                                                      "decided_at": [T0 + pd.Timedelta(minutes=30)]}))  # fmt: skip
+    path = write_appeals(tmp_path / "appeals.csv", [appeal("d5")])
+    assert appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="t", now=NOW).created == 1
+    assert ls.fetch_appeals(engine)["original_reviewer"].tolist() == ["rev-1"]
+    own = decide(engine, tmp_path, {"d5": "benign"}, reviewer="rev-1")
+    assert own.rejections == {"original_reviewer": 1} and own.applied == 0
+    assert decide(engine, tmp_path, {"d5": "benign"}, reviewer="rev-9").lifecycle["appeals_overturned"] == 1
+
+
+def test_overturn_breaker_trips_with_enough_appeals_and_a_person_re_enables(engine: Engine, tmp_path: Path) -> None:
+    path = write_appeals(tmp_path / "appeals.csv", [appeal(f"d{i}") for i in range(1, 5)])
+    appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="test", now=NOW)
+    lifecycle = decide(engine, tmp_path, {"d1": "benign", "d2": "benign", "d3": "benign", "d4": "benign"}).lifecycle
+    assert lifecycle["breaker_tripped"] == []  # the shipped pack wants 20 decided appeals before it may trip
+    tripped = appeals_io.refresh_appeal_metrics(engine, ["rk"], ENFORCEMENT)  # this pack: 4, ceiling 0.3
+    assert tripped == ["hate.speech"]  # 4/4 overturned: Wilson lower bound 0.51 > 0.3
+    assert store.paused_policies(engine) == ["hate.speech"]
+    record = store.policy_automation(engine).set_index("policy_id").loc["hate.speech"]
+    assert record["changed_by"] == "circuit-breaker" and "overturn rate" in record["reason"]
+    assert store.set_policy_automation(engine, "hate.speech", state="enabled", reason="rule fixed", changed_by="alice")
+    assert store.paused_policies(engine) == []
+    assert (
+        store.latest_audit_entry(engine, event="policy.automation.enabled", subject="hate.speech")["actor"] == "alice"
+    )
+
+
+def test_too_few_appeals_never_trip_the_breaker() -> None:
+    metrics = pd.DataFrame({"policy_id": ["hate.speech"], "region": "ALL", "metric": "overturn_rate.automated",
+                            "value": 1.0, "ci_low": 0.44, "ci_high": 1.0, "n": 3})  # fmt: skip
+    assert appeals.overturn_breaches(metrics, {"hate.speech": 0.3}, min_appeals=4).empty
+    assert len(appeals.overturn_breaches(metrics, {"hate.speech": 0.3}, min_appeals=3)) == 1
+
+
+def test_revert_dry_run_changes_nothing_then_reverses_each_decision_once(engine: Engine) -> None:
+    window = {"policy": "hate.speech", "detector": None, "policy_version": None,
+              "since": (T0 - pd.Timedelta(days=1)).isoformat(), "until": (T0 + pd.Timedelta(days=1)).isoformat()}  # fmt: skip
+    matched = ls.decisions_matching(engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1),
+                                    until=T0 + pd.Timedelta(days=1))  # fmt: skip
+    plan = revert.revert_plan(matched)
+    assert (plan["to_reverse"], plan["by_action"]) == (4, {"remove": 4})  # the escalation is not automated
+    assert ls.reversals(engine).empty and ls.revert_events(engine).empty
+    rid = revert.revert_id_for(window)
+    assert rid == revert.revert_id_for(dict(reversed(window.items())))
+    ls.start_revert(engine, revert_id=rid, filter=window, reason="bad lexicon", requested_by="alice", matched=4)
+    first = revert.chunks(matched, size=3)[0]  # a revert stopped after its first chunk ...
+    lifecycle_io.reverse_and_reevaluate(engine, first, EnforcementSpec(), by="alice", reason="bad lexicon",
+                                        cause="revert", revert_id=rid)  # fmt: skip
+    again = ls.decisions_matching(engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1),
+                                  until=T0 + pd.Timedelta(days=1))  # fmt: skip
+    rest = revert.chunks(again, size=3)  # ... resumes with what is still in force
+    assert [len(c) for c in rest] == [1]
+    lifecycle_io.reverse_and_reevaluate(engine, rest[0], EnforcementSpec(), by="alice", reason="bad lexicon",
+                                        cause="revert", revert_id=rid)  # fmt: skip
+    assert revert.chunks(ls.decisions_matching(engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1),
+                                               until=T0 + pd.Timedelta(days=1))) == []  # fmt: skip
+    assert not ls.start_revert(
+        engine, revert_id=rid, filter=window, reason="bad lexicon", requested_by="alice", matched=4
+    )
+    rev = ls.reversals(engine, revert_id=rid)
+    assert sorted(rev["decision_id"]) == ["d1", "d2", "d3", "d4"] and set(rev["cause"]) == {"revert"}
+    assert set(ls.strikes_of(engine)["status"]) == {"removed"}
+    assert len(ls.revert_events(engine)) == 1
