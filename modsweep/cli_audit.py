@@ -194,6 +194,9 @@ def export_dsa(
     if not runs and not _swept(engine, when):  # an empty file would read as "no enforcement that day"
         raise _fail(f"no completed sweep of {when} in the ledger: nothing to export (sweep it first: "
                     f"`modsweep sweep --day {when} --source DIR`; `modsweep history` lists the runs)")  # fmt: skip
+    all_enforced = enforced  # reversed decisions' statements are superseded (listed beside the file), not re-sent
+    if "status" in enforced.columns:
+        enforced = enforced[enforced["status"] != "reversed"].reset_index(drop=True)
     scoped = dsa.in_dsa_scope(enforced)
 
     lake = _lake()
@@ -224,6 +227,14 @@ def export_dsa(
                                 "api_batches": len(batch_files), "gate": gate.severity})  # fmt: skip
 
     console.print(f"{len(batch.statements):,} statements of reasons for {when} → {target} (sha256 {digest[:12]})")
+    from modsweep.tasks.lifecycle_io import write_account_and_superseded
+
+    lifecycle = write_account_and_superseded(engine, when, all_enforced, target,
+                                             next((p for p in cache.values() if p is not None), None))  # fmt: skip
+    console.print(f"{lifecycle['account_statements']:,} account statements → {lifecycle['accounts_file']}; "
+                  f"{lifecycle['superseded']:,} statements superseded by reversals → {lifecycle['superseded_file']}")  # fmt: skip
+    for p in lifecycle["account_problems"][:SHOWN_PROBLEMS]:
+        err.print(f"  {p.describe()}", markup=False, highlight=False)
     if batch_dir:
         console.print(f"{len(batch_files)} API request bodies (≤ {dsa.API_BATCH_SIZE} statements each) → {batch_dir}")
     if len(enforced) > len(scoped):

@@ -5,8 +5,10 @@ re-evaluation, and reversals with their consequences. Pure logic lives in `strik
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -151,3 +153,35 @@ def ledger_counts(results: list[dict[str, int]]) -> dict[str, Any]:
         for k, v in r.items():
             out[k] = out.get(k, 0) + int(v)
     return out
+
+
+def write_account_and_superseded(engine: Engine, day: date, enforced: pd.DataFrame, target: Path,
+                                 pack: PolicyPack | None) -> dict[str, Any]:  # fmt: skip
+    """Beside a day's DSA export (``target``): ``<stem>.accounts.jsonl``, the statements of the day's account
+    restrictions in the EU/EEA (validated), and ``<stem>.superseded.jsonl``, the day's content statements that a
+    reversal superseded (appeal, revert). Both are written atomically, also when empty."""
+    from modsweep.schemas import EEA_REGIONS
+    from modsweep.tasks import account_dsa
+    from modsweep.tasks.dsa import to_json_line
+
+    titles = {p.id: p.title for p in pack.spec.policies} if pack is not None else {}
+    name = f"{pack.name} {pack.version}" if pack is not None else "community guidelines"
+    statements, problems = account_dsa.account_statements(ls.account_decisions(engine, day=day), titles, name,
+                                                          tuple(EEA_REGIONS))  # fmt: skip
+    accounts_path = target.with_name(f"{target.stem}.accounts.jsonl")
+    superseded_path = target.with_name(f"{target.stem}.superseded.jsonl")
+    from modsweep.tasks.dsa import in_dsa_scope
+
+    enforced = in_dsa_scope(enforced)  # only statements that were (or would have been) sent
+    ids = enforced["decision_id"].astype(str).tolist() if len(enforced) else []
+    gone = account_dsa.superseded(enforced, ls.reversals(engine, decision_ids=ids)) if ids else account_dsa.superseded(
+        enforced, pd.DataFrame())  # fmt: skip
+    for path, lines in ((accounts_path, [to_json_line(s) for s in statements]),
+                        (superseded_path, [json.dumps(r, ensure_ascii=False, separators=(",", ":"))
+                                           for r in gone.to_dict("records")])):  # fmt: skip
+        staging = path.with_name(f".{path.name}.partial")
+        staging.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        staging.replace(path)
+    return {"account_statements": len(statements), "account_problems": problems, "superseded": len(gone),
+            "accounts_file": str(accounts_path), "superseded_file": str(superseded_path)}  # fmt: skip
+
