@@ -28,7 +28,7 @@ _JOINT = "\x00"  # joins a partition's texts into one string; a text's own NULs 
 # The featurisation is stateless (hashing): a model needs only these parameters to score. Bump `scheme`
 # whenever `featurise` would produce different columns or values for the same parameters.
 FEATURE_PARAMS: dict[str, Any] = {
-    "scheme": "hashed-word-char-2",
+    "scheme": "hashed-word-char-3",
     "normalise": "nfkc-casefold-zw-leet-wordchars-runs-1",
     # Word uni- and bigrams of the normalised text (tokens of >= 2 characters), raw counts, unit rows:
     # the matrix claim matching compares by cosine.
@@ -329,6 +329,13 @@ def _char_ngrams_of(vocab: np.ndarray, lo: int, hi: int, width: int) -> sparse.c
 def _char_block(cased: pd.Series, p: dict[str, Any]) -> CharBlock:
     n, width = len(cased), 1 << int(p["char_bits"])
     counts, codes, vocab = _tokens(cased, ascii_spaces=False)
+    # Arrow splits leading, trailing and repeated whitespace into empty tokens: they are not words (and a
+    # caption joined with an empty transcript must featurise like the caption alone).
+    empty = np.flatnonzero(pc.utf8_length(pa.array(vocab, type=pa.large_string())).to_numpy(zero_copy_only=False) == 0)
+    if len(empty):
+        keep = codes != empty[0]
+        counts = np.bincount(np.repeat(np.arange(n), counts)[keep], minlength=n).astype(np.int64)
+        codes = codes[keep]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     tokens = sparse.csr_matrix(
