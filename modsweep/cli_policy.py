@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from modsweep.cli_common import console, fail, one_line
+from modsweep.cli_common import console, fail, one_line, parse_day
 
 
 def _read_raw(pack: str) -> tuple[Path, dict[str, Any]]:
@@ -116,3 +116,54 @@ def policy_lint(
         )
         console.print(f"{path}: {errors} error(s), {len(findings) - errors} warning(s); {model}", highlight=False)
     raise typer.Exit(exit_code(findings))
+
+
+def _parse_days(value: str | None) -> list[date]:
+    """`D1..D2` (or one day) → the days in between, inclusive."""
+    from modsweep.tasks.policy_diff_io import day_range
+
+    if not value:
+        return []
+    first, sep, last = value.partition("..")
+    start = parse_day(first.strip(), "--days")
+    end = parse_day(last.strip(), "--days") if sep else start
+    try:
+        return day_range(start, end)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def policy_diff(
+    old: Annotated[str, typer.Argument(help="The pack before the change: name or .yaml path")],
+    new: Annotated[str, typer.Argument(help="The pack after the change: name or .yaml path")],
+    days: Annotated[str | None, typer.Option(help="Past days to re-decide with both packs: D1..D2 (inclusive)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md or html")] = "md",
+    out: Annotated[Path | None, typer.Option(help="Write the brief here (default: print it)")] = None,
+    profile: Annotated[str, typer.Option(help="Profile for both packs")] = "standard",
+    examples: Annotated[int, typer.Option(min=0, max=20, help="Example items per policy × change")] = 3,
+) -> None:
+    """A change brief for moderators: what changed per policy (bands by region and profile, detectors, lexicon terms,
+    claims, SLA, floors) and, with --days, the items whose outcome changes on past traffic, with examples."""
+    from modsweep.cli_common import safe_path
+    from modsweep.policy import PolicyPackError, UnresolvedThresholdError
+    from modsweep.registry import ModelNotFoundError
+    from modsweep.tasks.policy_diff import render_html, render_markdown
+    from modsweep.tasks.policy_diff_io import NoSweptDayError, build_brief
+
+    if fmt not in ("md", "html"):
+        raise fail(f"--format {fmt!r}: md or html")
+    wanted = _parse_days(days)
+    for pack in (old, new):
+        _read_raw(pack)  # one line for a missing file or broken YAML
+    try:
+        brief = build_brief(old, new, profile, wanted, examples)
+    except (PolicyPackError, UnresolvedThresholdError, ModelNotFoundError, NoSweptDayError) as exc:
+        raise fail(one_line(exc)) from None
+    text = render_html(brief) if fmt == "html" else render_markdown(brief)
+    if out is None:
+        print(text, end="")
+        return
+    out = safe_path(out, "--out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"{len(brief.changes)} change(s); brief written to {out}", highlight=False)

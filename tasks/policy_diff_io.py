@@ -1,0 +1,132 @@
+"""The I/O edge of `policy diff`: packs and model from the registry, past days' items from the lake, reviews from
+the store; the comparison itself is tasks/policy_diff.py (pure) over the sweep's own detect and decide steps."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modsweep import resources
+from modsweep.config import get_settings
+from modsweep.lake import Lake
+from modsweep.tasks import decide, detect, policy_diff
+from modsweep.tasks.reviews_io import pseudonymise
+
+COORDINATION_PART = "coordination"  # the cross-partition detections a sweep writes (tasks/pipeline.py)
+ITEM_COLUMNS = ["item_id", "author_id", "region", "language", "item_type", "text", "transcript", "ocr_text",
+                "hashtags", "media_hash", "ai_disclosed", "ai_provenance", "author_account_age_days",
+                "author_followers", "views", "user_reports", "report_reasons", "created_at"]  # fmt: skip
+
+
+class NoSweptDayError(LookupError):
+    """A day in the range has no ingested items in the lake (nothing was swept)."""
+
+
+def swept_run_key(lake: Lake, day: date) -> str:
+    """The run key of the newest completed non-shadow run that ingested `day` (its lake items are the day)."""
+    from modsweep import store
+
+    found = lake.fs.glob(f"{lake.root}/items/date={day.isoformat()}/run_key=*")
+    keys = [str(p).rsplit("run_key=", 1)[1] for p in found]
+    engine = resources.store_engine()
+    best: tuple[datetime, str] | None = None
+    for key in keys:
+        run = store.last_completed_run(engine, key)
+        if run is not None and run.get("trigger") != "shadow":
+            ended = run.get("ended_at") or run.get("started_at")
+            if best is None or ended > best[0]:
+                best = (ended, key)
+    if best is None:
+        raise NoSweptDayError(
+            f"no completed sweep of {day} in the lake at {lake.url}: run `modsweep sweep --day {day}` first"
+        )
+    return best[1]
+
+
+def day_range(first: date, last: date) -> list[date]:
+    if last < first:
+        raise ValueError(f"--days {first}..{last}: the end is before the start")
+    if (last - first).days > 31:
+        raise ValueError("--days spans more than 31 days: brief a month at most")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _decisions(
+    items: pd.DataFrame, coordinated: pd.DataFrame, pack_name: str, profile: str, run_key: str
+) -> pd.DataFrame:
+    """A pack's decisions on items, computed exactly as a sweep decides (nothing is stored)."""
+    version = resources.model_version_for(pack_name, profile)
+    pack = resources.pack(pack_name, profile, version)
+    bank = resources.bank_for(pack_name, profile, str(get_settings().models_dir.resolve()), version, pack.sha256)
+    found = detect.detect_in_chunks(items, bank, run_id="policy-diff")
+    found = pd.concat([found[["item_id", "policy_id", "detector_id", "score"]], coordinated], ignore_index=True)
+    policy_ids = [p.id for p in pack.policies()]
+    scores = decide.policy_scores(items["item_id"], found, policy_ids, decide.non_enforcing_detectors(pack))
+    return decide.decide_partition(items, scores, pack, run_key=run_key, run_id="policy-diff",
+                                   decided_at=datetime.now(UTC))  # fmt: skip
+
+
+def build_brief(old: str, new: str, profile: str, days: list[date], examples: int = 3) -> policy_diff.Brief:
+    """The change brief of OLD → NEW; with days, their past traffic re-decided by both packs."""
+    from modsweep import store
+
+    old_pack = resources.pack(old, profile, resources.model_version_for(old, profile))
+    new_pack = resources.pack(new, profile, resources.model_version_for(new, profile))
+    brief = policy_diff.Brief(old=f"{old_pack.name} {old_pack.version} ({Path(old_pack.path).name})",
+                              new=f"{new_pack.name} {new_pack.version} ({Path(new_pack.path).name})",
+                              changes=policy_diff.pack_changes(old_pack, new_pack), days=days)  # fmt: skip
+    if not days:
+        return brief
+    lake = resources.lake()
+    key = get_settings().hmac_key.get_secret_value()
+    changes, samples = [], []
+    for day in days:
+        run_key = swept_run_key(lake, day)
+        for part in lake.parts("items", day, run_key):
+            table = lake.read(part)
+            items = table.select([c for c in ITEM_COLUMNS if c in table.column_names]).to_pandas()
+            coord = _coordinated(lake, day, run_key, table.column("item_id"))
+            before = _decisions(items, coord, old, profile, run_key)
+            after = _decisions(items, coord, new, profile, run_key)
+            ch = policy_diff.day_changes(before, after, day)
+            if len(ch):
+                changes.append(ch)
+                shown = items[items["item_id"].isin(ch["item_id"])]
+                samples.append(shown.assign(author=pseudonymise(shown["author_id"], key).to_numpy()))
+    changed = pd.concat(changes, ignore_index=True) if changes else policy_diff.classify_outcomes(
+        pd.DataFrame(columns=["item_id", "policy_id", "action_live", "action_candidate", "score_live",
+                              "score_candidate", "automated_live", "automated_candidate", "region", "change"]))  # fmt: skip
+    reviewed = store.fetch_review_tasks(resources.store_engine(), status="decided")
+    if "replica" in reviewed.columns:
+        reviewed = reviewed[reviewed["replica"] == 0]
+    brief.impact = policy_diff.impact_table(changed, reviewed)
+    shown = (
+        pd.concat(samples, ignore_index=True)
+        if samples
+        else pd.DataFrame(columns=["item_id", "text", "language", "author"])
+    )
+    brief.examples = policy_diff.pick_examples(
+        changed, shown[["item_id", "text", "language"]], shown["author"], examples
+    )
+    brief.notes = [
+        "Both packs re-decide each day's ingested items with the sweep's own detection and decision steps; "
+        "coordinated-behaviour scores are the live run's (clusters span partitions and are not re-computed), and "
+        "the circuit breaker is ignored (both packs as written).",
+        "Violating shares come from past human reviews of the changed items only (first review of each item and "
+        "policy, weighted by 1/inclusion probability); a figure over few reviews is wide, and reviews simulated "
+        "with `reviews simulate` are simulated reviewers, not people.",
+    ]
+    return brief
+
+
+def _coordinated(lake: Lake, day: date, run_key: str, item_ids: pa.ChunkedArray) -> pd.DataFrame:
+    ref = lake.ref("detections", day, run_key, COORDINATION_PART)
+    cols = ["item_id", "policy_id", "detector_id", "score"]
+    if ref is None:
+        return pd.DataFrame(columns=cols)
+    found = lake.read(ref, columns=cols)
+    return found.filter(pc.is_in(found.column("item_id"), value_set=item_ids.combine_chunks())).to_pandas()
