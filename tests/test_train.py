@@ -253,6 +253,14 @@ def test_featurise_empty_and_odd_partitions():
         assert np.isfinite(features.data).all()
 
 
+def test_surrounding_and_repeated_whitespace_does_not_change_the_features():
+    # combined_text joins caption, transcript and OCR text with spaces, so a caption alone ends in two spaces
+    plain = featurise(normalise(pd.Series(["Says the vote was rigged", "x"])))
+    padded = featurise(normalise(pd.Series(["  Says the   vote was rigged  ", "x"])))
+    assert abs(plain - padded).sum() == 0
+    assert abs(plain.char_block.matrix() - padded.char_block.matrix()).sum() == 0
+
+
 # --- training from a manifest --------------------------------------------------------------------------------
 
 
