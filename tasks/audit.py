@@ -32,6 +32,9 @@ INTERVAL_METHODS: dict[str, str] = {
     "golden_accuracy": "Clopper–Pearson",
     "proactive_rate": "Clopper–Pearson (census value, interval for the underlying rate)",
     "sla_breach_rate": "Wilson",
+    # Appeals (tasks/appeals.py): binomial rates over the enforced decisions / decided appeals of a run.
+    **{f"{m}{s}": "Wilson" for m in ("appeal_rate", "overturn_rate") for s in ("", ".automated", ".human")},
+    "appeal_sla_breach_rate": "Wilson",
 }
 
 
@@ -312,6 +315,7 @@ def review_metrics(tasks: pd.DataFrame, *, day: date, run_id: str, seed: int = 0
     `stratified_proportion`), so it is a census once every escalation is decided.
     """
     rows = []
+    tasks = tasks[~tasks["reason"].isin(["appeal", "account_review"])]  # their work is measured by appeal_metrics
     decided = tasks[tasks["status"] == "decided"]
     esc = decided[decided["reason"] == "review_band"]
     escalated = tasks[tasks["reason"] == "review_band"].groupby("policy_id").size()
