@@ -276,6 +276,9 @@ def export_transparency(
     frames = [f for f in frames if len(f)]
     enforced = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = transparency_summary(enforced, first, last)
+    from modsweep.tasks.lifecycle_io import reversal_summary
+
+    summary["reversals"] = reversal_summary(engine, first, last)  # appeals overturned, mass reverts (#17)
     if as_json:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return
@@ -291,6 +294,11 @@ def export_transparency(
         value = summary[key]
         head.add_row(label, "n/a" if value is None else f"{value:.2f} h")
     head.add_row("outside the EU/EEA", f"{summary['outside_eea']:,}")
+    rev = summary["reversals"]
+    head.add_row("reversed in the period", f"{rev['reversed']:,}" + "".join(f", {n:,} by {c}" for c, n in rev["by_cause"].items()))
+    for e in rev["reverts"]:
+        head.add_row("mass revert", f"{e['revert_id']}: {e['filter'].get('policy')} {e['filter'].get('since')[:10]} → "
+                     f"{e['filter'].get('until')[:10]}, {e['reversed']:,} reversed, by {e['requested_by']}: {e['reason']}")  # fmt: skip
     console.print(head)
     actions = sorted(summary["by_action"])
     cats = Table("DSA category", *actions, "total", title="Actions by DSA category")

@@ -87,13 +87,21 @@ def revert(
     engine = _engine()
     matched = matching_decisions(engine, filter)
     plan = rv.revert_plan(matched) | {"revert_id": revert_id, "filter": filter, "dry_run": dry_run}
-    if dry_run:
-        _print_plan(plan, as_json)
-        return
     try:
-        enforcement = load_pack(pack).spec.enforcement
+        loaded = load_pack(pack)
     except PolicyPackError as exc:
         raise _fail(str(exc).splitlines()[0]) from exc
+    known = {d.id for p in loaded.spec.policies if p.id == policy for d in p.detectors}
+    if detector is not None and detector not in known:
+        raise _fail(
+            f"--detector {detector!r} is not a detector of {policy} in {pack}; one of {', '.join(sorted(known))}"
+        )
+    if dry_run or matched.empty:
+        _print_plan(plan | {"dry_run": True}, as_json)
+        if matched.empty and not dry_run:
+            console.print("nothing matches the filter: nothing reversed, no revert event recorded")
+        return
+    enforcement = loaded.spec.enforcement
     by = _actor()
     ls.start_revert(engine, revert_id=revert_id, filter=filter, reason=reason, requested_by=by, matched=len(matched))
     done = {"reversed": 0, "strikes_removed": 0, "account_decisions_lifted": 0}
@@ -101,6 +109,9 @@ def revert(
         got = lifecycle_io.reverse_and_reevaluate(engine, chunk, enforcement, by=by, reason=reason, cause="revert",
                                                   revert_id=revert_id)  # fmt: skip
         done = {k: done[k] + got[k] for k in done}
+    from modsweep.tasks.appeals_io import refresh_appeal_metrics
+
+    refresh_appeal_metrics(engine, sorted(matched["run_key"].astype(str).unique()), enforcement)  # reports, rates
     total = len(ls.reversals(engine, revert_id=revert_id))
     if done["reversed"] or (ls.revert_event(engine, revert_id) or {}).get("state") != "completed":
         ls.finish_revert(engine, revert_id, reversed_total=total, actor=by)

@@ -208,6 +208,7 @@ def refresh_appeal_metrics(engine: Engine, run_keys: list[str], enforcement: Enf
         day = decisions["day"].iloc[0] if len(decisions) else now.date()
         metrics = ap.appeal_metrics(enforced, appeals, now=now, day=day, run_id=run["run_id"])
         store.insert_metrics(engine, metrics.assign(run_key=run_key))
+        store.update_run(engine, run["run_id"], outputs={"lifecycle": lifecycle_summary(engine, decisions, appeals)})
         ceilings = {p: enforcement.appeals.overturn_ceiling for p in metrics["policy_id"].unique() if p != "ALL"}
         for trip in ap.overturn_breaches(metrics, ceilings, enforcement.appeals.min_appeals).itertuples():
             reason = (f"overturn rate of automated decisions on appeal {trip.value:.3f} (95% CI lower "
@@ -218,6 +219,22 @@ def refresh_appeal_metrics(engine: Engine, run_keys: list[str], enforcement: Enf
                 tripped.append(str(trip.policy_id))
                 store.update_run(engine, run["run_id"], outputs={"appeal_findings": {str(trip.policy_id): reason}})
     return tripped
+
+
+def lifecycle_summary(engine: Engine, decisions: pd.DataFrame, appeals: pd.DataFrame) -> dict[str, Any]:
+    """A run's appeals, reversals (by cause, with revert ids) and strikes, for its ledger row and report."""
+    ids = decisions["decision_id"].astype(str).tolist()
+    rev = ls.reversals(engine, decision_ids=ids)
+    strikes = ls.strikes_of(engine, decision_ids=ids)
+    accounts = ls._frame_in(
+        engine, select(ls.ACCOUNT_DECISIONS.c.account_decision_id), ls.ACCOUNT_DECISIONS.c.decision_id, ids
+    )
+    status = appeals["status"].value_counts() if len(appeals) else pd.Series(dtype=int)
+    return {"appeals": len(appeals), "appeals_upheld": int(status.get("upheld", 0)),
+            "appeals_overturned": int(status.get("overturned", 0)), "appeals_open": int(status.get("open", 0)),
+            "reversed": {str(k): int(v) for k, v in rev["cause"].value_counts().items()},
+            "reverts": sorted(rev["revert_id"].dropna().astype(str).unique().tolist()), "strikes": len(strikes),
+            "strikes_removed": int((strikes["status"] == "removed").sum()), "account_decisions": len(accounts)}  # fmt: skip
 
 
 def generate_appeals(engine: Engine, lake: Lake, run: dict[str, Any], truth: pd.DataFrame, out: Path, *,

@@ -185,3 +185,18 @@ def write_account_and_superseded(engine: Engine, day: date, enforced: pd.DataFra
     return {"account_statements": len(statements), "account_problems": problems, "superseded": len(gone),
             "accounts_file": str(accounts_path), "superseded_file": str(superseded_path)}  # fmt: skip
 
+
+def reversal_summary(engine: Engine, first: date, last: date) -> dict[str, Any]:
+    """Reversals made in [first, last] by cause, and the mass reverts (filter, reason, who, how many) started then."""
+    start = datetime.combine(first, datetime.min.time(), tzinfo=pd.Timestamp.now(tz="UTC").tz)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=start.tzinfo)
+    rev = ls.reversals(engine)
+    rev = rev[
+        (pd.to_datetime(rev["reversed_at"], utc=True) >= start) & (pd.to_datetime(rev["reversed_at"], utc=True) < end)
+    ]
+    events = ls.revert_events(engine)
+    events = events[(pd.to_datetime(events["started_at"], utc=True) >= start)
+                    & (pd.to_datetime(events["started_at"], utc=True) < end)]  # fmt: skip
+    return {"reversed": len(rev), "by_cause": {str(k): int(v) for k, v in rev["cause"].value_counts().sort_index().items()},
+            "reverts": [{"revert_id": e.revert_id, "filter": e.filter, "reason": e.reason, "requested_by": e.requested_by,
+                         "state": e.state, "reversed": int(e.reversed)} for e in events.itertuples()]}  # fmt: skip

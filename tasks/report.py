@@ -116,6 +116,10 @@ interval method is in docs/statistics.md and the CSV's interval_method column; "
 {% for policy, rows in metric_groups %}<tbody><tr><th class="group" colspan="6">{{ policy }}</th></tr>
 {% for m in rows %}<tr><td>{{ m.region }}</td><td>{{ m.metric }}</td><td class="num">{{ m.value }}</td><td class="num">{{ m.ci }}</td><td>{{ m.method }}</td><td class="num">{{ m.n }}</td></tr>{% endfor %}</tbody>
 {% endfor %}</table>{% endif %}
+<h3>Appeals and reversals (95% Wilson intervals)</h3>
+{% if overturn_chart %}{{ overturn_chart | safe }}{% endif %}
+{% if appeal_chart %}{{ appeal_chart | safe }}{% endif %}
+<p class="note">{{ lifecycle_note }}</p>
 <h3>Score drift against the previous week (PSI; &gt; 0.25 is a significant shift)</h3>
 {% if drift_chart %}{{ drift_chart | safe }}{% endif %}
 {% for note in drift_notes %}<p class="note">{{ note }}</p>{% endfor %}
@@ -307,6 +311,12 @@ def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Data
     audit_counts = counts.get("audit", {})
     found = [{**f, "region": f.get("region", "ALL"), "text": text}
              for f, text in zip(findings_of(run), sentences(findings_of(run)), strict=True)]  # fmt: skip
+    overturn = metrics[(metrics["metric"] == "overturn_rate") & (metrics["region"] == "ALL") & (metrics["policy_id"] != "ALL")]
+    appealed = metrics[(metrics["metric"] == "appeal_rate") & (metrics["region"] == "ALL") & (metrics["policy_id"] != "ALL")]
+    overturn_chart = interval_chart_svg("Overturn rate on appeal", overturn.assign(label=overturn["policy_id"])) \
+        if len(overturn) else ""  # fmt: skip
+    appeal_chart = interval_chart_svg("Appeal rate of enforced decisions", appealed.assign(label=appealed["policy_id"])) \
+        if len(appealed) else ""  # fmt: skip
     psi = metrics[(metrics["metric"] == "score_psi") & (metrics["region"] == "ALL")]
     drift_chart = bar_chart_svg("Score PSI by policy", list(psi["policy_id"]), [float(v) for v in psi["value"]],
                                 fmt="{:.3f}") if len(psi) else ""  # fmt: skip
@@ -355,8 +365,25 @@ def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Data
         paused=audit_counts.get("automation_paused_during_run"), audited=audited_note(run),
         drift_chart=drift_chart, drift_notes=drift, drift_baseline=has_drift_baseline, volume_note=volume,
         volume_baseline=has_volume_baseline, queues=queues, queue_notes=queue_notes, tasks_chart=tasks_chart,
-        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        generated=datetime.now(UTC).isoformat(timespec="seconds"), overturn_chart=overturn_chart,
+        appeal_chart=appeal_chart, lifecycle_note=lifecycle_note(run),
     )  # fmt: skip
+
+
+def lifecycle_note(run: dict[str, Any]) -> str:
+    """One sentence on the run's appeals, reversals (by cause, with revert ids) and strikes, from its ledger row."""
+    life = (run.get("outputs") or {}).get("lifecycle")
+    if not life:
+        return ("No appeals or reversals recorded for this run yet (`modsweep appeals import FILE`, then "
+                "`modsweep reviews import|simulate` and `modsweep audit RUN`).")  # fmt: skip
+    reversed_by = ", ".join(f"{n:,} by {cause}" for cause, n in sorted(life.get("reversed", {}).items())) or "none"
+    reverts = f" (reverts {', '.join(life['reverts'])})" if life.get("reverts") else ""
+    return (f"{life.get('appeals', 0):,} appeals: {life.get('appeals_upheld', 0):,} upheld, "
+            f"{life.get('appeals_overturned', 0):,} overturned, {life.get('appeals_open', 0):,} open. "
+            f"Decisions reversed: {reversed_by}{reverts}. Strikes from this run: {life.get('strikes', 0):,} "
+            f"({life.get('strikes_removed', 0):,} removed); account decisions: {life.get('account_decisions', 0):,}. "
+            "Appeal rate: appealed / enforced decisions; overturn rate: overturned / decided appeals; intervals are "
+            "Wilson 95% (docs/statistics.md). With simulated reviewers the outcomes follow the generator's truth.")  # fmt: skip
 
 
 def render_markdown(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.DataFrame, report_path: Path,
