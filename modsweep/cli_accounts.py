@@ -162,3 +162,43 @@ def update(
     console.print(
         f"run {record['run_id'][:8]} ({day}): " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
     )
+
+
+def explain_author(author: str, as_json: bool) -> None:
+    """`explain --author A`: the account view of `accounts show`."""
+    doc = account_view(_engine(), author, datetime.now(UTC))
+    if not doc["strikes"] and not doc["history"]:
+        raise _fail(f"unknown author {author!r}: no strikes or account decisions")
+    if as_json:
+        print(json.dumps(doc, indent=2, default=str))
+        return
+    print_account(doc)
+
+
+def item_lifecycle(engine: Any, decisions: pd.DataFrame) -> dict[str, Any]:
+    """An item's appeals with their outcomes, its decisions' reversals and strikes."""
+    from modsweep.store import lifecycle as ls
+
+    ids = decisions["decision_id"].astype(str).tolist() if len(decisions) else []
+    appeals = ls.fetch_appeals(engine, decision_ids=ids)
+    cols = ["appeal_id", "decision_id", "policy_id", "channel", "received_at", "due_by", "status", "decided_at",
+            "decided_by", "statement"]  # fmt: skip
+    return {"appeals": _plain(appeals[cols]), "reversals": _plain(ls.reversals(engine, decision_ids=ids)),
+            "strikes": _plain(ls.strikes_of(engine, decision_ids=ids)[["strike_id", "author_id", "policy_id", "weight",
+                                                                       "expires_at", "status", "removed_reason"]])}  # fmt: skip
+
+
+def print_item_lifecycle(doc: dict[str, Any]) -> None:
+    if not (doc["appeals"] or doc["reversals"] or doc["strikes"]):
+        return
+    table = Table("what", "decision", "policy", "when", "status / by", "detail", title="Appeals, reversals, strikes")
+    for a in doc["appeals"]:
+        table.add_row("appeal", a["decision_id"][:16], a["policy_id"], str(a["received_at"])[:16],
+                      f"{a['status']}" + (f" by {a['decided_by']}" if a["decided_by"] else ""), a["statement"][:60])  # fmt: skip
+    for r in doc["reversals"]:
+        table.add_row("reversal", r["decision_id"][:16], "", str(r["reversed_at"])[:16], f"{r['cause']} by {r['by']}",
+                      (r["reason"] or "")[:60])  # fmt: skip
+    for s in doc["strikes"]:
+        table.add_row("strike", s["strike_id"][:16], s["policy_id"], str(s["expires_at"])[:16], s["status"],
+                      f"author {s['author_id']}, weight {s['weight']:g}")  # fmt: skip
+    console.print(table)

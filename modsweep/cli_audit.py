@@ -316,16 +316,24 @@ def export_transparency(
 
 
 def explain(
-    item: Annotated[str, typer.Argument(metavar="ITEM", help="Item id")],
+    item: Annotated[str | None, typer.Argument(metavar="ITEM", help="Item id")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     scan_runs: Annotated[
         int, typer.Option(min=1, max=500, help="Recent runs scanned when the item was never decided")
     ] = SCAN_RUNS,
+    author: Annotated[str | None, typer.Option("--author", help="Explain an account (author pseudonym) instead")] = None,
 ) -> None:
-    """Everything about one item: detections of every run that saw it, decisions and bands, reviews, runs."""
+    """Everything about one item: detections of every run that saw it, decisions and bands, reviews, appeals and
+    reversals, runs. `--author A`: the account's strikes, restrictions and history."""
     from modsweep import store
+    from modsweep.cli_accounts import explain_author, item_lifecycle, print_item_lifecycle
     from modsweep.tasks.explain import explain_item, is_unknown
 
+    if author is not None:
+        explain_author(author, as_json)
+        return
+    if item is None:
+        raise _fail("give an ITEM id, or --author PSEUDONYM")
     item_id = item.strip()
     if not item_id or len(item_id) > 255:
         raise _fail("ITEM must be a non-empty item id of at most 255 characters")
@@ -356,10 +364,12 @@ def explain(
         raise _fail(
             f"unknown item {item_id!r}: no decision, review task or detection (scanned {scan_runs} recent runs)"
         )
+    doc["lifecycle"] = item_lifecycle(engine, decisions)  # appeals, outcomes, reversals, strikes (#17)
     if as_json:
         print(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
         return
     _print_explanation(doc)
+    print_item_lifecycle(doc["lifecycle"])
 
 
 def _recent_runs(engine: Any, limit: int) -> list[dict[str, Any]]:
