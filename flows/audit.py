@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow
 
 from modsweep import resources, store
-from modsweep.config import get_settings
-from modsweep.runs import RunContext, day_window
+from modsweep.ledger import context_of
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.findings import sentences
 from modsweep.tasks.report import publish_report, report_file
-
-
-def context_of(record: dict[str, Any]) -> RunContext:
-    """The context a recorded run had, rebuilt from its ledger entry."""
-    params = record["parameters"]
-    if "day" in params:
-        window = day_window(date.fromisoformat(params["day"]))
-    else:
-        window = (datetime.fromisoformat(params["since"]), datetime.fromisoformat(params["until"]))
-    regions = tuple(params["regions"]) if params.get("regions") else None
-    return RunContext(run_id=record["run_id"], run_key=record["run_key"], flow=record["flow"], day=window[0].date(),
-                      window_start=window[0], window_end=window[1], regions=regions, pack=params["pack"],
-                      profile=params["profile"], policy_sha256=record["policy_sha256"], seed=record["run_key"],
-                      lake_root=get_settings().lake_root, model_version=params.get("model_version", "latest"),
-                      golden_dir=params.get("golden_set_from"))  # fmt: skip
 
 
 @flow(name="audit", log_prints=True)
@@ -40,11 +24,11 @@ def audit_run(run: str, requested_by: str = "unknown") -> dict[str, Any]:
     if record["state"] != "completed":
         raise ValueError(f"run {record['run_id']} is {record['state']}; only completed runs can be audited")
     ctx = context_of(record)
-    metrics = t.audit_quality(ctx)
-    gate = t.gate_frame(metrics, "metrics.audited", "metrics")
-    written = t.persist_metrics(ctx, metrics)
-    findings = t.apply_findings(ctx, metrics)
-    outcome = {"metrics": len(metrics), "metrics_written": written, "findings": findings, "gate": gate["severity"],
+    metrics = t.audit_quality(ctx)["metrics"]
+    gate = t.gate_dataset(ctx, "metrics", ["metrics"])[0]
+    written = t.persist_metrics(ctx)
+    findings = t.apply_findings(ctx)
+    outcome = {"metrics": metrics, "metrics_written": written, "findings": findings, "gate": gate["severity"],
                "report": str(report_file(ctx)), "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
                "requested_by": requested_by}  # fmt: skip
     # The ledger first, then the report: the rewritten report shows this audit's findings.

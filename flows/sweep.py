@@ -1,6 +1,7 @@
-"""The sweep both the daily and the surge flows run: orchestration only, stage by stage, with gates between.
+"""The sweep both the daily and the surge flows run (a shadow run too: `shadow_of`): the pipeline of DESIGN §1,
+stage by stage under the run ledger, with one gate per boundary.
 
-ingest → gate → detect → gate → decide → gate → approval → sample → gate → (review) → audit → gate → report
+ingest → gate → detect → gate → decide → gate → approval → store → sample → gate → (review) → audit → gate → report
 """
 
 from __future__ import annotations
@@ -11,37 +12,28 @@ from typing import Any
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
+from prefect.client.orchestration import get_client
+from prefect.exceptions import FlowPauseTimeout, TerminationSignal
 from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_API_URL
+from prefect.states import Running
 from pydantic import BaseModel
 
 from modsweep import resources
+from modsweep.catalog import COORDINATION_PART, DATASETS, part_name
 from modsweep.config import get_settings
-from modsweep.ledger import RunRecorder
-from modsweep.runs import (
-    RunContext,
-    code_version,
-    input_fingerprint,
-    list_window_files,
-    make_run_key,
-    reject_parent_references,
-    resolve_source,
-)
+from modsweep.ledger import RunRecorder, start_run
+from modsweep.runs import RunContext, list_window_files, reject_parent_references, resolve_source
 from modsweep.serving import run_key_lock
 from modsweep.tasks import approval
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError, warm_up_in_background
+from modsweep.tasks.ingest import QuarantineCeilingError, UnreadableSourceFilesError, check_ingested, sum_counts
 from modsweep.tasks.report import publish_report, report_file
 
-
-class QuarantineCeilingError(RuntimeError):
-    """More rows were quarantined than the configured ceiling allows."""
-
-
-class UnreadableSourceFilesError(RuntimeError):
-    """Source files could not be parsed, and settings say a run stops then (or no file at all was readable)."""
+__all__ = ["QuarantineCeilingError", "RunSummary", "UnreadableSourceFilesError", "run_sweep"]
 
 
 class RunSummary(BaseModel):
@@ -78,40 +70,110 @@ def run_sweep(
     """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised."""
     reject_parent_references(source=source, pack=pack, simulate_reviews_from=simulate_reviews_from,
                              golden_set_from=golden_set_from)  # fmt: skip
-    settings = get_settings()
     source = str(resolve_source(Path(source))[0])  # generator output: its items/, not truth/ or golden/
     files = list_window_files(Path(source), window)
-    policy_pack = resources.pack(pack, profile)
-    model_version = resources.model_version_for(pack, profile)
-    run_key = make_run_key(flow_name, window, regions, policy_pack.sha256, profile)
-    recorder = RunRecorder.start(
-        resources.store_engine(), run_key=run_key, flow=flow_name, trigger=trigger, requested_by=requested_by,
-        parameters={**parameters, "source_files": len(files), "model_version": model_version},
-        policy_pack=policy_pack.name, policy_version=policy_pack.version, policy_sha256=policy_pack.sha256,
-        code_version=code_version(), input_fingerprint=input_fingerprint(files), prefect_flow_run_id=flow_run.get_id(),
-    )  # fmt: skip
-    ctx = RunContext(run_id=recorder.run_id, run_key=run_key, flow=flow_name, day=window[0].date(),
-                     window_start=window[0], window_end=window[1], regions=tuple(sorted(regions)) if regions else None,
-                     pack=pack, profile=profile, policy_sha256=policy_pack.sha256, seed=run_key,
-                     lake_root=settings.lake_root, model_version=model_version, golden_dir=golden_set_from,
-                     models_dir=str(settings.models_dir.resolve()))  # fmt: skip
+    ctx, recorder = start_run(flow=flow_name, window=window, regions=regions, files=files, pack=pack, profile=profile,
+                              trigger=trigger, requested_by=requested_by, parameters=parameters,
+                              golden_dir=golden_set_from, prefect_flow_run_id=flow_run.get_id())  # fmt: skip
     try:
-        with run_key_lock(run_key):  # two runs of one key never overlap (a Prefect global concurrency limit per key)
+        with run_key_lock(ctx.run_key):  # two runs of one key never overlap (a Prefect global concurrency limit)
             return _run_stages(ctx, recorder, files, simulate_reviews_from, shadow_of)
     except BaseException as exc:
         if _stopped_from_outside(exc):  # SIGTERM or Ctrl-C: cancelled, not failed; re-running the key resumes
             recorder.cancel(f"stopped by {type(exc).__name__}")
             raise
-        partition = getattr(exc, "modsweep_partition", None)
-        if isinstance(exc, DataQualityError):
-            partition = exc.result.partition
+        partition = exc.result.partition if isinstance(exc, DataQualityError) else getattr(exc, "modsweep_partition", None)
         recorder.fail(exc, partition=partition)
         raise
 
 
-def _stopped_from_outside(exc: BaseException) -> bool:
-    from prefect.exceptions import TerminationSignal
+def _run_stages(ctx: RunContext, rec: RunRecorder, files: list[Any], truth_dir: str | None,
+                shadow_of: str | None) -> RunSummary:  # fmt: skip
+    """The pipeline: each stage under the ledger (`stage`), one gate per boundary; a shadow enforces nothing."""
+    stage, settings = rec.running, get_settings()
+    with stage("ingest") as ingested:
+        parts, unreadable = _ingest(ctx, files, ingested)
+    check_ingested(ingested, unreadable, len(files), stop_on_unreadable=settings.unreadable_files == "fail",
+                   quarantine_ceiling=settings.quarantine_ceiling)  # fmt: skip
+    if not ingested["processed"]:  # no source file for the window's days, or every valid row out of scope
+        return _finish_empty(ctx, rec, ingested, f"{ingested.get('out_of_scope', 0):,} rows out of scope"
+                             if files else "no source partition for its days")  # fmt: skip
+    _gate(ctx, rec, "items", parts)
+    with stage("detect") as detected:
+        _record_skipped_detectors(ctx, rec)
+        slices = t.detect_slices(len(parts))  # a day of fewer parts than cores: each one scored in slices
+        scored = _results([t.detect_partition.submit(ctx, p, slices) for p in parts], parts)
+        detected.update(sum_counts([o.counts for o in scored] + [t.cluster_coordinated_behaviour(ctx, parts).counts]))
+    _gate(ctx, rec, "detections", [*parts, COORDINATION_PART])
+    with stage("decide") as decided:
+        # A shadow decides under the live run's circuit-breaker state, so its differences are the candidate pack's.
+        paused = t.read_paused_policies() if shadow_of is None else t.paused_during_live_run(shadow_of)
+        keep, n_prevalence = _sample_sizes(ctx)
+        outcomes = _results([t.decide_partition.submit(ctx, p, paused, keep, ingested["views"], n_prevalence)
+                             for p in parts], parts)  # fmt: skip
+        decided.update(sum_counts([o.counts for o in outcomes]))
+    _gate(ctx, rec, "decisions", parts)
+    if shadow_of is not None:  # a shadow run enforces nothing: its decisions are compared with the live run's
+        with stage("shadow-diff"):
+            outputs = t.compare_with_live(ctx, shadow_of, paused)
+        rec.record_counts("shadow", outputs)
+        rec.finish(outputs)
+        return _summary(ctx, rec, ingested, outputs["report"], outputs["candidate_actions"], {})
+    with stage("approval"):
+        _approve_removal_surges(ctx, rec)
+    with stage("store:decisions"):
+        rec.record_counts("decide", {**decided, **t.persist_decisions(ctx)})
+    with stage("sample") as sampled:
+        sampled.update(t.draw_review_sample(ctx, parts, keep))
+        sampled.update(t.store_review_tasks(ctx))
+    _gate(ctx, rec, "review_tasks", ["tasks"])
+    if truth_dir:
+        with stage("review") as reviewed:
+            reviewed.update(t.simulate_reviews(ctx, truth_dir))
+    with stage("audit"):
+        metrics = t.audit_quality(ctx)["metrics"]
+    _gate(ctx, rec, "metrics", ["metrics"])
+    with stage("audit") as audited:
+        audited.update(metrics=metrics, metrics_written=t.persist_metrics(ctx), findings=t.apply_findings(ctx),
+                       automation_paused_during_run=paused)  # fmt: skip
+    rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
+    with stage("report"):
+        report_path, summarised = report_file(ctx), t.summarise_outputs(ctx)
+    rec.finish({"report": str(report_path), "lake": ctx.lake_root})  # first: the report shows the final state
+    with rec.after_finish("report"):
+        publish_report(ctx, rec.run_id)
+    return _summary(ctx, rec, ingested, str(report_path), summarised["actions"], summarised["review_tasks"])
 
+
+def _ingest(ctx: RunContext, files: list[Any], counts: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Every source file ingested (parts side by side), cross-part duplicates quarantined; the day's counts go
+    into `counts`. Returns the parts and the unreadable source files."""
+    if not files:  # a partitioned source with no date= folder for the window's days
+        counts.update(read=0, processed=0, quarantined=0, out_of_scope=0)
+        return [], []
+    warm_up_in_background()  # Great Expectations loads (≈ 2 s) while the workers ingest
+    outcomes = _results([t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)],
+                        [part_name(i) for i in range(len(files))])  # fmt: skip
+    parts = [o.part for o in outcomes]
+    counts.update(sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts, [str(f) for f, _ in files])))
+    return parts, [str(f) for (f, _), o in zip(files, outcomes, strict=True) if o.counts.get("unreadable_files")]
+
+
+def _sample_sizes(ctx: RunContext) -> tuple[int, int]:
+    """QA candidates kept per stratum and part (the largest per-stratum sample the profile can ask for), and the
+    prevalence sample per policy."""
+    settings = get_settings()
+    multiplier = resources.pack(ctx.pack, ctx.profile, ctx.model_version).profile_spec.qa_multiplier
+    return int(settings.qa_cap * multiplier), int(settings.prevalence_sample_size * multiplier)
+
+
+def _gate(ctx: RunContext, rec: RunRecorder, dataset: str, parts: list[str]) -> None:
+    """The gate the catalog declares for `dataset`, over `parts`, as its own ledger stage."""
+    with rec.running(f"gate:{DATASETS[dataset].suite}"):
+        _gates(rec, [t.gate_dataset.submit(ctx, dataset, parts)])
+
+
+def _stopped_from_outside(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt | TerminationSignal) or (isinstance(exc, SystemExit) and exc.code == 143)
 
 
@@ -144,109 +206,15 @@ def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
     return results
 
 
-def _run_stages(ctx: RunContext, recorder: RunRecorder, files: list[Path], truth_dir: str | None,
-                shadow_of: str | None = None) -> RunSummary:  # fmt: skip
-    settings = get_settings()
-    logger = get_run_logger()
-    recorder.enter("ingest")
-    if not files:  # a partitioned source with no date= folder for the window's days
-        recorder.record_counts("ingest", {"read": 0, "processed": 0, "quarantined": 0, "out_of_scope": 0})
-        return _finish_empty(ctx, recorder, {"read": 0, "processed": 0, "quarantined": 0, "out_of_scope": 0},
-                             "no source partition for its days")  # fmt: skip
-    warm_up_in_background()  # Great Expectations loads (≈ 2 s) while the workers ingest
-    ingested = [t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)]
-    outcomes = _results(ingested, [f"part-{i:05d}" for i in range(len(files))])
-    parts = [o.part for o in outcomes]
-    ingest_counts = _sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts, [str(f) for f, _ in files]))
-    recorder.record_counts("ingest", ingest_counts)
-    unreadable = [str(f) for (f, _), o in zip(files, outcomes, strict=True) if o.counts.get("unreadable_files")]
-    if unreadable and (settings.unreadable_files == "fail" or len(unreadable) == len(files)):
-        raise UnreadableSourceFilesError(
-            f"{len(unreadable)} of {len(files)} source files unreadable (quarantined with the parser's reason): "
-            + ", ".join(unreadable[:10])
-            + (" …" if len(unreadable) > 10 else "")
-        )
-    share = ingest_counts["quarantined"] / max(ingest_counts["read"], 1)
-    if share > settings.quarantine_ceiling:
-        raise QuarantineCeilingError(
-            f"{share:.2%} of rows quarantined, above the ceiling {settings.quarantine_ceiling:.2%}"
-        )
-    if ingest_counts["processed"] == 0:  # every valid row outside the window or regions: nothing to decide
-        return _finish_empty(
-            ctx, recorder, ingest_counts, f"{ingest_counts.get('out_of_scope', 0):,} rows out of scope"
-        )
-    recorder.enter("gate:items.ingested")
-    _gates(recorder, [t.gate_partitions.submit(ctx, "items.ingested", "items", parts, settings.gate_batch_rows)])
-
-    recorder.enter("detect")
-    _record_skipped_detectors(ctx, recorder)
-    slices = t.detect_slices(len(parts))  # a day of fewer partitions than cores: each one scored in slices
-    detected = [t.detect_partition.submit(ctx, p, slices) for p in parts]
-    detect_results = _results(detected, parts)
-    coordination = t.cluster_coordinated_behaviour(ctx, parts)
-    recorder.record_counts("detect", _sum_counts([o.counts for o in detect_results] + [coordination.counts]))
-    recorder.enter("gate:detections.scored")
-    _gates(recorder, [t.gate_partitions.submit(ctx, "detections.scored", "detections", [*parts, t.COORDINATION_PART],
-                                               settings.gate_batch_rows)])  # fmt: skip
-
-    recorder.enter("decide")
-    # A shadow decides under the live run's circuit-breaker state, so its differences are the candidate pack's.
-    paused = t.read_paused_policies() if shadow_of is None else t.paused_during_live_run(shadow_of)
-    keep = t.qa_keep_per_stratum(ctx)
-    decided = [t.decide_partition.submit(ctx, p, paused, keep, ingest_counts["views"]) for p in parts]
-    decide_results = _results(decided, parts)
-    recorder.enter("gate:decisions.made")
-    _gates(recorder, [t.gate_partitions.submit(ctx, "decisions.made", "decisions", parts, settings.gate_batch_rows)])
-    if shadow_of is not None:  # a shadow run enforces nothing: compare with the live run and stop
-        recorder.enter("shadow-diff")
-        outputs = t.compare_with_live(ctx, shadow_of, paused)
-        recorder.record_counts("shadow", outputs)
-        recorder.finish(outputs)
-        return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
-                          items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
-                          quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
-                          report_path=outputs["report"], actions=outputs["candidate_actions"], review_tasks={},
-                          out_of_scope=ingest_counts.get("out_of_scope", 0))  # fmt: skip
-    recorder.enter("approval")
-    _approve_removal_surges(ctx, recorder)
-    recorder.enter("store:decisions")
-    stored = t.persist_decisions(ctx)
-    recorder.record_counts("decide", {**_sum_counts([d.outcome.counts for d in decide_results]), **stored})
-
-    recorder.enter("sample")
-    sampled = t.draw_review_sample(ctx, decide_results)
-    recorder.record_counts("sample", sampled)
-    recorder.enter("gate:review.sampled")
-    _gates(recorder, [t.gate_partition.submit(ctx, "review.sampled", "review_tasks", "tasks")])
-
-    if truth_dir:
-        recorder.enter("review")
-        recorder.record_counts("review", t.simulate_reviews(ctx, truth_dir))
-
-    recorder.enter("audit")
-    metrics = t.audit_quality(ctx)
-    recorder.enter("gate:metrics.audited")
-    _gates(recorder, [t.gate_frame.submit(metrics, "metrics.audited", "metrics")])
-    written = t.persist_metrics(ctx, metrics)
-    findings = t.apply_findings(ctx, metrics)
-    recorder.record_counts("audit", {"metrics": len(metrics), "metrics_written": written, "findings": findings,
-                                     "automation_paused_during_run": paused})  # fmt: skip
-    recorder.update(outputs={"findings": findings})  # the latest audit's findings (a re-audit replaces them)
-
-    recorder.enter("report")
-    report_path = report_file(ctx)
-    outputs = {"report": str(report_path), "lake": ctx.lake_root}
-    summarised = t.summarise_outputs(ctx)
-    recorder.finish(outputs)  # closed first, so the report shows the run's final state and end time
-    with recorder.after_finish("report"):
-        publish_report(ctx, recorder.run_id)
-    summary = RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
-                         items_read=ingest_counts["read"], items_processed=ingest_counts["processed"],
-                         quarantined=ingest_counts["quarantined"], gates=_worst_gate_results(recorder.gates),
-                         report_path=str(report_path), out_of_scope=ingest_counts.get("out_of_scope", 0),
-                         **summarised)  # fmt: skip
-    logger.info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
-                summary.quarantined, report_path)  # fmt: skip
+def _summary(ctx: RunContext, rec: RunRecorder, counts: dict[str, Any], report_path: str | None,
+             actions: dict[str, dict[str, int]], review_tasks: dict[str, int], note: str | None = None) -> RunSummary:  # fmt: skip
+    summary = RunSummary(run_id=rec.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
+                         items_read=counts.get("read", 0), items_processed=counts.get("processed", 0),
+                         quarantined=counts.get("quarantined", 0), out_of_scope=counts.get("out_of_scope", 0),
+                         actions=actions, review_tasks=review_tasks, gates=_worst_gate_results(rec.gates),
+                         report_path=report_path, note=note)  # fmt: skip
+    get_run_logger().info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
+                          summary.quarantined, report_path)  # fmt: skip
     return summary
 
 
@@ -256,11 +224,7 @@ def _finish_empty(ctx: RunContext, recorder: RunRecorder, counts: dict[str, int]
     note = (f"no items in window {ctx.window_start:%Y-%m-%dT%H:%M}Z – {ctx.window_end:%Y-%m-%dT%H:%M}Z{scope} "
             f"({why})")  # fmt: skip
     recorder.finish({"note": note, "empty_window": True})
-    get_run_logger().info("sweep %s: %s", ctx.run_key, note)
-    return RunSummary(run_id=recorder.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
-                      items_read=counts.get("read", 0), items_processed=0, quarantined=counts.get("quarantined", 0),
-                      out_of_scope=counts.get("out_of_scope", 0), actions={}, review_tasks={},
-                      gates=_worst_gate_results(recorder.gates), report_path=None, note=note)  # fmt: skip
+    return _summary(ctx, recorder, {**counts, "processed": 0}, None, {}, {}, note=note)
 
 
 def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
@@ -336,26 +300,13 @@ def _approval_wait() -> str:
     mode = get_settings().approval_wait
     if mode != "auto":
         return mode
-    from prefect.settings import PREFECT_API_URL
-
     return "pause" if PREFECT_API_URL.value() else "hold"
 
 
 def _resume_own_run() -> None:
     """After a pause timed out, move this flow run back to Running so it can finish normally."""
-    from prefect.client.orchestration import get_client
-    from prefect.states import Running
-
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(flow_run.get_id(), Running(), force=True)
-
-
-def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for d in dicts:
-        for k, v in d.items():
-            out[k] = out.get(k, 0) + int(v)
-    return out
 
 
 def _worst_gate_results(results: list[dict[str, Any]]) -> dict[str, str]:

@@ -10,8 +10,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-DATASETS: tuple[str, ...] = ("items", "quarantine", "detections", "signatures", "decisions", "candidates", "review_tasks",
-                             "metrics", "samples")
+DATASETS: tuple[str, ...] = ("items", "item_ids", "quarantine", "detections", "signatures", "coordination", "decisions", "candidates",
+                             "strata", "review_tasks", "metrics", "samples")  # declared in modsweep/catalog.py
 
 
 class LakeError(RuntimeError):

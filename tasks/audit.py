@@ -468,3 +468,27 @@ def _metric_frame(rows: list[tuple], day: date, run_id: str) -> pd.DataFrame:
     out.insert(0, "day", day)
     out["run_id"] = run_id
     return out[list(METRICS.names)]
+
+
+def run_metrics(tasks: pd.DataFrame, populations: pd.DataFrame, baseline: list[pd.DataFrame], views: pd.DataFrame,
+                n_items: int, decisions: pd.DataFrame, golden: pd.DataFrame | None, volumes: list[int], *, day: date,
+                run_id: str) -> pd.DataFrame:  # fmt: skip
+    """Every audit metric of a run: from its stored review tasks (`tasks`), its strata populations (and earlier
+    runs' as the drift `baseline`), views per region (`views`: region, views_sum), its decisions, the golden set
+    and earlier runs' item volumes."""
+    decided = tasks[(tasks["status"] == "decided") & (tasks["replica"] == 0)]
+    qa = decided[decided["reason"].str.startswith("qa_")]
+    by_region = (views.groupby("region")["views_sum"].sum().rename("views") if len(views)
+                 else pd.Series(dtype=np.int64, name="views"))  # fmt: skip
+    base = pd.concat(baseline or [pd.DataFrame(columns=populations.columns)])
+    known = golden if golden is not None else pd.DataFrame(columns=["item_id", "policy_id", "label"])
+    kw = {"day": day, "run_id": run_id}
+    return pd.concat([
+        quality_metrics(qa, populations, **kw),
+        violative_view_rate(decided[decided["reason"] == "prevalence"], by_region, **kw),
+        review_metrics(tasks, **kw),
+        proactive_rate(decisions, **kw),
+        score_drift(populations, base, **kw),
+        golden_accuracy(decided[decided["reason"] == "golden"], known, **kw),
+        volume_anomaly(n_items, volumes, **kw),
+    ], ignore_index=True)  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -370,11 +370,6 @@ def quarantine_table(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df[list(QUARANTINE.names)], schema=QUARANTINE, preserve_index=False)
 
 
-def find_cross_partition_duplicates(id_lists: Sequence[pd.Series | pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:
-    """Row positions, per partition, of ids already present in an earlier partition (partition order wins)."""
-    return cross_partition_repeats([partition_id_hashes(ids) for ids in id_lists], lambda k: id_lists[k])
-
-
 def _id_values(ids: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A partition's ids as a NumPy object array (from pandas or Arrow)."""
     values = ids.to_numpy(dtype=object) if isinstance(ids, pd.Series) else ids.to_numpy(zero_copy_only=False)
@@ -421,6 +416,52 @@ def cross_partition_repeats(hashes: list[np.ndarray],
     return out
 
 
+def ingest_rows(raw: pd.DataFrame | None, read_error: str | None, *, source_file: str, run_id: str,
+                file_window: tuple[datetime, datetime] | tuple[None, None], run_window: tuple[datetime, datetime],
+                regions: tuple[str, ...] | None, max_item_chars: int) -> IngestResult:  # fmt: skip
+    """One source file → the run's canonical items, quarantined rows with reasons, and the file's counts.
+
+    `raw` is None when the file could not be read at all (`read_error` says why): it is quarantined whole. A schema
+    problem quarantines every row with it. Valid rows outside the run's window or regions are counted out of scope.
+    """
+    items = pd.DataFrame({c: pd.Series(dtype=object) for c in ITEMS.names})
+    if raw is None:
+        quarantined = unreadable_file_quarantine(source_file, str(read_error), run_id)
+        counts = {"read": 0, "processed": 0, "quarantined": 0, "unreadable_files": 1}
+    else:
+        try:
+            result = normalise_rows(raw, source_file=source_file, source_name=Path(source_file).parent.name,
+                                    run_id=run_id, window=file_window, max_item_chars=max_item_chars)  # fmt: skip
+            items, quarantined, counts = result.items, result.quarantine, result.counts
+        except SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
+            reasons = np.full(len(raw), "schema_mismatch", dtype=object)
+            details = np.full(len(raw), str(exc)[:2000], dtype=object)
+            quarantined = quarantine_frame(raw, source_file, reasons, details, run_id)
+            counts = {"read": len(raw), "processed": 0, "quarantined": len(raw), "quarantined.schema_mismatch": len(raw)}
+        items, out_of_scope = select_scope(items, run_window, regions)
+        counts.update(processed=counts["processed"] - out_of_scope, out_of_scope=out_of_scope)
+    counts["views"] = int(items["views"].sum()) if len(items) else 0
+    return IngestResult(items=items, quarantine=quarantined, counts=counts)
+
+
+def move_repeats_to_quarantine(items: pa.Table, quarantine: pd.DataFrame, rows: np.ndarray, *, part: str,
+                               source_file: str, run_id: str, counts: dict[str, int]
+                               ) -> tuple[pa.Table, pd.DataFrame, dict[str, int]]:  # fmt: skip
+    """Rows `rows` of an items part (ids seen in an earlier part) move to its quarantine; counts follow."""
+    dup = items.take(pa.array(rows)).to_pandas()
+    # row_number -2-k: the k-th row of the ingested items partition (its source row is not kept with items)
+    where = np.array([f"item_id seen in an earlier partition (row {k} of items {part})" for k in rows], dtype=object)
+    extra = quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), source_file,
+                             np.full(len(rows), "duplicate_item_id", dtype=object), where, run_id)  # fmt: skip
+    moved = pd.concat([quarantine, extra], ignore_index=True)
+    counts = {**counts, "processed": counts["processed"] - len(rows), "quarantined": counts["quarantined"] + len(rows),
+              "views": counts["views"] - int(dup["views"].sum())}  # fmt: skip
+    counts["quarantined.duplicate_item_id"] = counts.get("quarantined.duplicate_item_id", 0) + len(rows)
+    keep = np.ones(items.num_rows, dtype=bool)
+    keep[rows] = False
+    return items.filter(pa.array(keep)), moved, counts
+
+
 def select_scope(items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None
                  ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """Items inside the run's window (and regions, when given), and how many valid items fell outside."""
@@ -431,3 +472,32 @@ def select_scope(items: pd.DataFrame, window: tuple[datetime, datetime], regions
     if regions:
         keep = keep & items["region"].isin(regions).to_numpy(dtype=bool)
     return items.loc[keep].reset_index(drop=True), int((~keep).sum())
+
+
+class QuarantineCeilingError(RuntimeError):
+    """More rows were quarantined than the configured ceiling allows."""
+
+
+class UnreadableSourceFilesError(RuntimeError):
+    """Source files could not be parsed, and settings say a run stops then (or no file at all was readable)."""
+
+
+def check_ingested(counts: dict[str, int], unreadable: list[str], n_files: int, *, stop_on_unreadable: bool,
+                   quarantine_ceiling: float) -> None:  # fmt: skip
+    """Raise when unreadable files must stop the run, or when the quarantined share is above the ceiling."""
+    if unreadable and (stop_on_unreadable or len(unreadable) == n_files):
+        raise UnreadableSourceFilesError(
+            f"{len(unreadable)} of {n_files} source files unreadable (quarantined with the parser's reason): "
+            + ", ".join(unreadable[:10]) + (" …" if len(unreadable) > 10 else ""))  # fmt: skip
+    share = counts["quarantined"] / max(counts["read"], 1)
+    if share > quarantine_ceiling:
+        raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {quarantine_ceiling:.2%}")
+
+
+def sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
+    """Counts of several parts added up, key by key."""
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + int(v)
+    return out

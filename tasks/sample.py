@@ -11,6 +11,7 @@ import pandas as pd
 
 from modsweep.policy import PolicyPack
 from modsweep.schemas import REVIEW_TASKS
+from modsweep.tasks import decide
 from modsweep.tasks.text import splitmix64
 
 SCORE_BAND_EDGES: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
@@ -248,3 +249,47 @@ def golden_tasks(golden: pd.DataFrame, item_ids: pd.Series, n: int, *, seed: str
     return pd.DataFrame({"item_id": chosen["item_id"].to_numpy(), "policy_id": chosen["policy_id"].to_numpy(),
                          "stratum": chosen["policy_id"].to_numpy() + "|golden",
                          "inclusion_prob": len(chosen) / len(pool), "score": 0.0, "action": None, "reason": "golden"})  # fmt: skip
+
+
+def decide_and_stratify(items: pd.DataFrame, found: pd.DataFrame, pack: PolicyPack, *, run_key: str, run_id: str,
+                        seed: str, decided_at: datetime, automation_paused: frozenset[str], keep_per_stratum: int,
+                        total_views: int, n_prevalence: int, decided: pd.DataFrame | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """One part's decisions, its QA strata populations, QA candidates and prevalence candidates.
+
+    `found` holds the part's detector scores (coordination included); `decided`: decisions already committed
+    for the part (a resumed run keeps them, and samples from them).
+    """
+    policy_ids = [pol.id for pol in pack.policies()]
+    scores = decide.policy_scores(items["item_id"], found, policy_ids, decide.non_enforcing_detectors(pack))
+    decisions = decided if decided is not None else decide.decide_partition(
+        items, scores, pack, run_key=run_key, run_id=run_id, decided_at=decided_at, automation_paused=automation_paused)  # fmt: skip
+    hashed = id_hashes(items["item_id"].to_numpy(dtype=object), seed)  # one hash for both samples' keys
+    scores = scores[policy_ids]  # sampling strata by policy score (not the enforce columns)
+    populations, candidates = partition_strata(items["item_id"], items["region"], scores, decisions, seed=seed,
+                                               keep_per_stratum=keep_per_stratum, hashed=hashed)  # fmt: skip
+    prevalence = prevalence_candidates(items, scores, seed=seed, n_per_policy=n_prevalence, total_views=total_views,
+                                       hashed=hashed)  # fmt: skip
+    return decisions, populations, candidates, prevalence
+
+
+def review_sample(populations: pd.DataFrame, qa_candidates: pd.DataFrame, prevalence: pd.DataFrame,
+                  escalations: pd.DataFrame, golden: pd.DataFrame | None, golden_items: pd.DataFrame | None,
+                  pack: PolicyPack, *, half_width: float, floor: int, cap: int, golden_rate: float,
+                  double_review_share: float, seed: str, id_key: bytes, run_id: str, run_key: str,
+                  now: datetime) -> pd.DataFrame:  # fmt: skip
+    """The run's review tasks: escalations routed to queues, the stratified QA sample, the prevalence sample
+    and golden tasks (`golden`: known-label pairs; `golden_items`: their items in this run)."""
+    sizes = qa_sample_sizes(populations.groupby("stratum")["population"].sum(), half_width=half_width, floor=floor,
+                            cap=cap, multiplier=pack.profile_spec.qa_multiplier)  # fmt: skip
+    qa = draw_qa_sample(populations, qa_candidates, sizes)
+    sampled = pd.concat([qa, prevalence], ignore_index=True)
+    if golden is not None and golden_items is not None:
+        n_golden = int(np.ceil(golden_rate * len(sampled)))
+        known = golden_tasks(golden, golden_items["item_id"], n_golden, seed=seed)
+        sampled = pd.concat([sampled, known.merge(golden_items, on="item_id", how="left")], ignore_index=True)
+    attr_cols = ["item_id", "region", "language", "views", "user_reports"]
+    attrs = pd.concat([escalations[attr_cols], sampled[attr_cols]]).drop_duplicates("item_id")
+    return build_review_tasks(escalations, sampled.drop(columns=attr_cols[1:]), attrs, pack,
+                              double_review_share=double_review_share, seed=seed, id_key=id_key, run_id=run_id,
+                              run_key=run_key, now=now)  # fmt: skip

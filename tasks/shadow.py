@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -96,3 +99,33 @@ def automation_notes(summary: pd.DataFrame, decided_paused: list[str], paused_no
             notes.append(f"{r.policy_id}: automation was paused when the live run decided and is on now; both packs "
                          "are compared with it paused, so its actions show as escalations to review.")  # fmt: skip
     return notes
+
+
+@dataclass
+class ShadowComparison:
+    """A shadow run against its live run: the item-level diff, the per-policy summary and what to report."""
+
+    diff: pd.DataFrame
+    summary: pd.DataFrame
+    table: str
+    notes: list[str]
+    outputs: dict[str, Any]
+
+
+def compare_runs(live: pd.DataFrame, candidate: pd.DataFrame, reviewed: pd.DataFrame, decided_paused: list[str],
+                 paused_now: list[str]) -> ShadowComparison:  # fmt: skip
+    """Live vs candidate decisions, with expected precision from past reviews (`reviewed`: decided tasks) and the
+    circuit breaker's effects (`decided_paused`: the live run's paused policies; `paused_now`) reported apart."""
+    diff = diff_decisions(live, candidate)
+    summary = summarise_diff(diff, band_precision(reviewed[reviewed["replica"] == 0]))
+    if len(summary):
+        summary = with_automation(summary, candidate, decided_paused, paused_now)
+    notes = automation_notes(summary, decided_paused, paused_now) if len(summary) else []
+    table = markdown_table(summary.drop(columns="examples").round(3)) if len(summary) else "no decisions"
+    actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in candidate.groupby("policy_id")}
+    records = summary.drop(columns="examples")
+    records = records.astype(object).where(records.notna(), None).to_dict("records")  # NaN is not JSON
+    outputs = {"policies": records, "candidate_actions": actions,
+               "automation": {"compared_paused": decided_paused, "paused_now": paused_now}, "notes": notes}  # fmt: skip
+    return ShadowComparison(diff.astype({"score_live": "float64", "score_candidate": "float64"}), summary, table, notes,
+                            outputs)  # fmt: skip

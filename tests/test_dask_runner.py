@@ -56,10 +56,10 @@ def test_dask_task_runner_makes_the_same_decisions_as_the_default_runner(
 
 def _score_in_a_daemonic_process(answers) -> None:
     os.environ["MODSWEEP_DETECT_PROCESSES"] = "2"  # the default (0) means one per core: 2 on this machine
-    from modsweep.tasks import pipeline
+    from modsweep import workers
 
     try:
-        pool = pipeline._cpu_pool()
+        pool = workers.cpu_pool()
         answers.put("ok" if pool is None else str(pool.submit(int, "1").result(timeout=60)))
     except BaseException as exc:
         answers.put(f"{type(exc).__name__}: {exc}")
@@ -69,7 +69,7 @@ def test_detection_scores_in_the_task_inside_a_daemonic_dask_worker():
     """Dask's worker processes are daemonic, and a daemonic process may not start a process pool.
 
     With default settings detect_partition then fails on every partition ("daemonic processes are not allowed
-    to have children"): inside a daemonic process `_cpu_pool()` must answer None (score in the calling thread).
+    to have children"): inside a daemonic process `workers.cpu_pool()` must answer None (score in the calling thread).
     """
     ctx = multiprocessing.get_context("spawn")
     answers = ctx.Queue()

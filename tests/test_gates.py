@@ -489,20 +489,12 @@ def test_data_quality_error_survives_the_trip_from_a_worker_process():
 
 
 def _decisions_lake(tmp_path: Path, frames: dict[str, pd.DataFrame]):
-    from datetime import UTC, datetime
+    from modsweep.catalog import RunCatalog, to_table
 
-    from modsweep import resources
-    from modsweep.runs import RunContext
-
-    day = date(2026, 11, 23)
-    ctx = RunContext(run_id="r", run_key="k", flow="f", day=day, window_start=datetime(2026, 11, 23, tzinfo=UTC),
-                     window_end=datetime(2026, 11, 24, tzinfo=UTC), pack="p", profile="standard", policy_sha256="x",
-                     seed="s", lake_root=str(tmp_path / "lake"))  # fmt: skip
-    lake = resources.lake(ctx.lake_root)
+    cat = RunCatalog(str(tmp_path / "lake"), date(2026, 11, 23), "k")
     for part, frame in frames.items():
-        lake.write(pa.Table.from_pandas(frame[list(schemas.DETECTIONS.names)], schema=schemas.DETECTIONS, preserve_index=False),
-                   "detections", day, "k", part)  # fmt: skip
-    return ctx
+        cat.save("detections", part, to_table(frame, schemas.DETECTIONS))
+    return cat
 
 
 def _detections(ids: list[str], score: float = 0.5) -> pd.DataFrame:

@@ -30,13 +30,20 @@ from modsweep.tasks.ingest import (
     REQUIRED_COLUMNS,
     SourceSchemaError,
     UnreadableFileError,
-    find_cross_partition_duplicates,
     items_table,
     normalise_rows,
     quarantine_table,
     read_source_file,
     select_scope,
 )
+
+
+def find_cross_partition_duplicates(id_lists):
+    """Row positions, per partition, of ids already present in an earlier partition (the sweep's search)."""
+    from modsweep.tasks.ingest import cross_partition_repeats, partition_id_hashes
+
+    return cross_partition_repeats([partition_id_hashes(ids) for ids in id_lists], lambda k: id_lists[k])
+
 
 WINDOW = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
 MAX_CHARS = 60

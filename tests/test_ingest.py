@@ -12,11 +12,18 @@ from modsweep.schemas import ITEMS
 from modsweep.tasks.ingest import (
     SourceSchemaError,
     cross_partition_repeats,
-    find_cross_partition_duplicates,
     items_table,
     normalise_rows,
     quarantine_table,
 )
+
+
+def find_cross_partition_duplicates(id_lists):
+    """Row positions, per partition, of ids already present in an earlier partition (the sweep's search)."""
+    from modsweep.tasks.ingest import cross_partition_repeats, partition_id_hashes
+
+    return cross_partition_repeats([partition_id_hashes(ids) for ids in id_lists], lambda k: id_lists[k])
+
 
 WINDOW = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
 
@@ -77,6 +84,7 @@ def test_clean_rows_pass_and_match_the_item_schema():
         ("author_id", None, "missing_value"),
     ],
 )
+
 def test_bad_rows_are_quarantined_with_a_reason_and_nothing_is_lost(column, value, reason):
     raw = raw_rows()
     raw[column] = raw[column].astype(object)

@@ -1,0 +1,192 @@
+"""Partition bodies of the sweep: load → pure stage function → save, through the run catalog.
+
+They run in worker processes (modsweep/workers.py imports this module when a worker starts) or in the task's
+thread, so this module imports no Prefect. Each body resumes from what the catalog says is committed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modsweep import resources
+from modsweep.catalog import COORDINATION_PART, RunCatalog, catalog_of, part_name, to_table
+from modsweep.runs import RunContext
+from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS
+from modsweep.tasks import decide, detect, ingest, sample
+
+SCORE_COLUMNS = ["item_id", "policy_id", "detector_id", "score"]
+SAMPLE_ATTRS = ["item_id", "region", "language", "views", "user_reports"]
+
+
+@dataclass
+class PartitionOutcome:
+    """What a partition's task tells the flow: its id, rows and counts (never its data)."""
+
+    part: str
+    rows: int
+    counts: dict[str, int] = field(default_factory=dict)
+    reused: bool = False
+
+
+# --- ingest -------------------------------------------------------------------------------------------------
+
+
+def ingest_file(ctx: RunContext, source_file: str, index: int, file_window: tuple[datetime, datetime] | tuple[None, None],
+                max_item_chars: int) -> PartitionOutcome:  # fmt: skip
+    """One source file → its items, quarantine and ids parts; the counts are saved as the items part's metadata."""
+    cat, part = catalog_of(ctx), part_name(index)
+    if cat.exists("items", part):
+        meta = cat.meta("items", part)
+        return PartitionOutcome(part, meta["rows"], meta["counts"], reused=True)
+    try:
+        raw, error = ingest.read_source_file(Path(source_file)), None
+    except (ingest.UnreadableFileError, ingest.SourceSchemaError) as exc:  # quarantined whole, with the reason
+        # (an OSError while reading propagates: the task's retries give flaky storage another chance)
+        raw, error = None, f"{type(exc).__name__}: {exc}"
+    result = ingest.ingest_rows(raw, error, source_file=source_file, run_id=ctx.run_id, file_window=file_window,
+                                run_window=ctx.window, regions=ctx.regions, max_item_chars=max_item_chars)  # fmt: skip
+    table = ingest.items_table(result.items) if len(result.items) else ITEMS.empty_table()
+    cat.save("quarantine", part, ingest.quarantine_table(result.quarantine))
+    cat.save("item_ids", part, table.select(["item_id"]))
+    rows = cat.save("items", part, table, meta={"counts": result.counts})
+    return PartitionOutcome(part, rows, result.counts)
+
+
+def quarantine_repeats(ctx: RunContext, parts: list[str], source_files: list[str] | None = None) -> list[dict[str, int]]:
+    """Items whose id appeared in an earlier part move to quarantine (part order wins); every part's final counts.
+
+    Quarantined rows name the source file of their part (`source_files`, one per part; else the items part).
+    """
+    cat = catalog_of(ctx)
+    ids = {k: cat.load("item_ids", p).column(0) for k, p in enumerate(parts)}
+    repeats = ingest.cross_partition_repeats([ingest.partition_id_hashes(ids[k]) for k in range(len(parts))], ids.get)
+    sources = source_files if source_files is not None else [cat.path("items", p) for p in parts]
+    for part, source, rows in zip(parts, sources, repeats, strict=True):
+        if len(rows):
+            _move_repeats(cat, ctx.run_id, part, source, rows)
+    return [cat.meta("items", p)["counts"] for p in parts]
+
+
+def _move_repeats(cat: RunCatalog, run_id: str, part: str, source: str, rows: np.ndarray) -> None:
+    items = cat.load("items", part)
+    quarantine = cat.load("quarantine", part).to_pandas()
+    kept, moved, counts = ingest.move_repeats_to_quarantine(items, quarantine, rows, part=part, source_file=source,
+                                                            run_id=run_id, counts=cat.meta("items", part)["counts"])  # fmt: skip
+    # Quarantine first: a crash in between leaves the duplicate in both places, and the re-run moves it again.
+    cat.save("quarantine", part, ingest.quarantine_table(moved))
+    cat.save("item_ids", part, kept.select(["item_id"]))
+    cat.save("items", part, kept, meta={"counts": counts})
+
+
+# --- detection ----------------------------------------------------------------------------------------------
+
+
+def score_rows(ctx: RunContext, part: str, start: int, stop: int | None, max_chars: int,
+               chunk_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Detections and coordination signatures of rows [start, stop) of an items part (a worker's share of it);
+    every detector looks at one item at a time, so slices add up to the whole part."""
+    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
+    table = catalog_of(ctx).load("items", part)
+    items = table.slice(start, None if stop is None else stop - start).to_pandas()
+    max_age = max((int(p.get("max_account_age_days", 30)) for _, _, p, _ in bank.coordination), default=-1)
+    signatures = detect.coordination_signatures(items, max_age) if bank.coordination else pd.DataFrame()
+    return detect.detect_in_chunks(items, bank, ctx.run_id, max_chars=max_chars, chunk_rows=chunk_rows), signatures
+
+
+def save_scores(ctx: RunContext, part: str, found: pd.DataFrame, signatures: pd.DataFrame) -> PartitionOutcome:
+    """Commit a part's signatures, then its detections (the resume check is on detections)."""
+    cat = catalog_of(ctx)
+    cat.save("signatures", part, to_table(signatures) if len(signatures.columns) else pa.table({}))
+    rows = cat.save("detections", part, to_table(found, DETECTIONS))
+    return PartitionOutcome(part, rows, {f"detections.{k}": int(v) for k, v in found["detector_id"].value_counts().items()})
+
+
+def score_part(ctx: RunContext, part: str, max_chars: int, chunk_rows: int) -> PartitionOutcome:
+    """Score a whole items part and commit its detections and signatures (a worker's body)."""
+    found, signatures = score_rows(ctx, part, 0, None, max_chars, chunk_rows)
+    return save_scores(ctx, part, found, signatures)
+
+
+def slice_edges(rows: int, slices: int) -> list[tuple[int, int]]:
+    """[start, stop) row ranges of `slices` nearly equal slices of a part."""
+    edges = np.linspace(0, rows, slices + 1).astype(int)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+
+
+def cluster_coordination(ctx: RunContext, parts: list[str]) -> PartitionOutcome:
+    """Day-wide near-duplicate bursts → coordination detections, kept whole and split by the items part they
+    belong to (each decide part reads only its own items' share)."""
+    cat = catalog_of(ctx)
+    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
+    loaded = {p: cat.load("signatures", p).to_pandas() for p in parts}
+    sigs = [s.assign(_part=p) for p, s in loaded.items() if len(s)]
+    signatures = pd.concat(sigs, ignore_index=True) if sigs else pd.DataFrame()
+    found = detect.cluster_coordination(signatures.drop(columns="_part", errors="ignore"), bank, ctx.run_id)
+    owner = signatures.drop_duplicates("item_id").set_index("item_id")["_part"] if len(signatures) else pd.Series()
+    where = found["item_id"].map(owner) if len(found) else pd.Series(dtype=object)
+    for part in parts:
+        cat.save("coordination", part, to_table(found[where.to_numpy() == part], DETECTIONS))
+    rows = cat.save("detections", COORDINATION_PART, to_table(found, DETECTIONS))
+    clusters = found["evidence"].str.extract(r'"cluster_id": "([^"]+)"')[0].nunique() if len(found) else 0
+    return PartitionOutcome(COORDINATION_PART, rows, {"coordinated_items": rows, "clusters": int(clusters)})
+
+
+# --- decisions ----------------------------------------------------------------------------------------------
+
+
+def decide_part(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int, total_views: int,
+                n_prevalence: int) -> PartitionOutcome:  # fmt: skip
+    """One part's decisions, QA strata populations and sample candidates (a worker's body)."""
+    cat = catalog_of(ctx)
+    p = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
+    items = cat.load("items", part, columns=decide.ITEM_COLUMNS_FOR_DECISIONS).to_pandas()
+    found = pd.concat([cat.load("detections", part, columns=SCORE_COLUMNS).to_pandas(),
+                       cat.load("coordination", part, columns=SCORE_COLUMNS).to_pandas()], ignore_index=True)  # fmt: skip
+    reused = cat.exists("decisions", part)
+    decisions, populations, qa, prevalence = sample.decide_and_stratify(
+        items, found, p, run_key=ctx.run_key, run_id=ctx.run_id, seed=ctx.seed, decided_at=datetime.now(UTC),
+        automation_paused=frozenset(automation_paused), keep_per_stratum=keep_per_stratum, total_views=total_views,
+        n_prevalence=n_prevalence, decided=cat.load("decisions", part).to_pandas() if reused else None)  # fmt: skip
+    if not reused:
+        cat.save("decisions", part, to_table(decisions, DECISIONS))
+    # Candidates go to the lake, not back to the flow (which keeps every task's result until it ends); a resumed
+    # run keeps the committed ones (they are the same: the keys depend on the run key only).
+    attrs = items[SAMPLE_ATTRS]
+    for name, frame in ((f"qa-{part}", qa), (f"prevalence-{part}", prevalence)):
+        if not cat.exists("candidates", name):
+            cat.save("candidates", name, to_table(frame.merge(attrs, on="item_id", how="left")))
+    cat.save("strata", part, to_table(populations))
+    counts = {f"actions.{a}": int(n) for a, n in decisions["action"].value_counts().items()}
+    return PartitionOutcome(part, len(decisions), counts, reused=reused)
+
+
+def items_among(cat: RunCatalog, item_ids: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The run's items whose id is in `item_ids`, read a part at a time (only matching rows kept)."""
+    wanted = pa.array(item_ids.dropna().astype(str).unique(), type=pa.string())
+    tables = []
+    for part in cat.parts("items"):
+        table = cat.load("items", part, columns=columns)
+        tables.append(table.filter(pc.is_in(table["item_id"], value_set=wanted.cast(table.schema.field("item_id").type))))
+    return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame(columns=columns)
+
+
+def read_golden_set(path: str) -> pd.DataFrame:
+    """Known-label pairs (item_id, policy_id, label) from a Parquet/CSV file or a folder of them."""
+    root = Path(path)
+    files = [root] if root.is_file() else sorted([*root.rglob("*.parquet"), *root.rglob("*.csv")])
+    frames = [pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f, dtype=str) for f in files]
+    if not frames:
+        raise FileNotFoundError(f"no golden-set files under {path}")
+    golden = pd.concat(frames, ignore_index=True)
+    missing = {"item_id", "policy_id", "label"} - set(golden.columns)
+    if missing:
+        raise ValueError(f"golden set {path} lacks column(s) {sorted(missing)}")
+    return golden[["item_id", "policy_id", "label"]].astype(str)
