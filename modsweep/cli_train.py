@@ -40,9 +40,14 @@ def read_reviewed(since: str | None) -> Any:
 
     day = parse_day(since, "--reviews-since") if since else None
     tasks = repo.fetch_review_tasks(resources.store_engine(), status="decided")
-    days = tasks["day"].map(lambda d: None if d is None or pd.isna(d) else pd.Timestamp(d).date()) if len(tasks) else None
+    days = (
+        tasks["day"].map(lambda d: None if d is None or pd.isna(d) else pd.Timestamp(d).date()) if len(tasks) else None
+    )
     if day is not None and days is not None:
-        tasks, days = tasks[days.map(lambda d: d is not None and d >= day)], days[days.map(lambda d: d is not None and d >= day)]
+        tasks, days = (
+            tasks[days.map(lambda d: d is not None and d >= day)],
+            days[days.map(lambda d: d is not None and d >= day)],
+        )
     if not len(tasks):
         raise _fail("--with-reviews: no decided review tasks" + (f" from runs on or after {day}" if day else "")
                     + " in the store; import review outcomes first (`modsweep reviews import FILE`)")  # fmt: skip
@@ -54,7 +59,9 @@ def read_reviewed(since: str | None) -> Any:
         for path in lake.parts("items", run_day, str(run_key)):
             if not wanted:
                 break
-            table = pq.read_table(path, columns=columns, filesystem=lake.fs, filters=pc.field("item_id").isin(sorted(wanted)))
+            table = pq.read_table(
+                path, columns=columns, filesystem=lake.fs, filters=pc.field("item_id").isin(sorted(wanted))
+            )
             if table.num_rows:
                 frames.append(table.to_pandas())
                 wanted -= set(frames[-1]["item_id"])

@@ -21,6 +21,7 @@ from scipy import sparse
 if TYPE_CHECKING:  # scikit-learn is imported where a model is trained or evaluated (≈ 0.5 s), not to score
     from sklearn.linear_model import LogisticRegression
 
+from modsweep.registry import MODEL_NAME
 from modsweep.tasks.text import (
     FEATURE_PARAMS,
     FeatureMismatchError,
@@ -31,7 +32,6 @@ from modsweep.tasks.text import (
     normalise,
 )
 
-MODEL_NAME = "text-policy"
 # Action bands are probability thresholds. The pack's bands differ per policy and region (remove at
 # 0.88–0.96, escalate to review at 0.3–0.6); these two are the reference points the cards report.
 REMOVAL_THRESHOLD = 0.9
@@ -550,7 +550,11 @@ def reviewed_training_rows(tasks: pd.DataFrame, items: pd.DataFrame, source: str
     counts["pairs"] = len(votes)
     counts["dropped_reviewers_disagree"] = int(tie.sum())
     votes = votes[~tie]
-    text = pd.Series(combined_text(items).to_numpy(dtype=object), index=items["item_id"].to_numpy()) if len(items) else pd.Series([], dtype=object)
+    text = (
+        pd.Series(combined_text(items).to_numpy(dtype=object), index=items["item_id"].to_numpy())
+        if len(items)
+        else pd.Series([], dtype=object)
+    )
     text = text[~text.index.duplicated()]
     found = votes["item_id"].isin(text.index) & votes["item_id"].map(text).fillna("").astype(str).str.strip().ne("")
     counts["dropped_no_text_in_lake"] = int((~found).sum())
@@ -582,7 +586,9 @@ class _ReviewEntry:
         return []
 
 
-def _review_rows(reviewed: ReviewedRows, labels: list[str], policy_of: dict[str, str]) -> tuple[list[_DatasetRows], dict[str, Any]]:
+def _review_rows(
+    reviewed: ReviewedRows, labels: list[str], policy_of: dict[str, str]
+) -> tuple[list[_DatasetRows], dict[str, Any]]:
     """Reviewed rows as one training corpus per label: a policy's rows go to its label named like the policy,
     else to its first label; rows of policies the model has no label for are counted, not trained on."""
     label_for: dict[str, str] = {}
@@ -673,6 +679,10 @@ def _sha256_files(paths: list[Path]) -> str:
 
 DOMAIN_SATURATION = 0.2  # the largest saturation: 1.0 (a plain product) costs 0.01-0.04 ROC-AUC per corpus
 DOMAIN_IN_QUANTILE = 0.10  # a label's saturation: this quantile of its own rows' out-of-fold gate (at most the above)
+# ... and at least this: a small corpus (suicide ideation, 1,000 rows of 72,520) has a small P(domain) for its own
+# posts; at 0.012 every emotional tweet kept its full self-harm score and no threshold reached precision 0.3 on
+# the stream, at 0.05 escalation recall is 0.78 and the corpus's ROC-AUC 0.984 (0.993 at 0.012, 0.968 at 0.2).
+DOMAIN_MIN_SATURATION = 0.05
 DOMAIN_C = 4.0  # NB-LR gates: C 4 beat 1 on both sides (fewer own posts below the saturation, fewer others above)
 DOMAIN_OTHER_ROWS = 16_000  # out-of-domain rows a gate is fitted on (a hash sample; the prior is corrected)
 STREAM_PREVALENCE = 0.10  # share of violating posts the mixed validation stream is reweighted to
@@ -771,8 +781,9 @@ def _fit_domain_gate(x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, t
     Sampling the other rows at rate r multiplies the odds by 1/r, so Platt's intercept (fitted on the
     out-of-fold scores of the sample) gets + log r: a case-control correction, the probabilities stay those
     of the whole pool. The saturation is the DOMAIN_IN_QUANTILE quantile of the own rows' out-of-fold gate
-    (at most DOMAIN_SATURATION): nine in ten posts of the label's own kind keep their in-corpus score whole,
-    so the gate does not reorder them, while posts far from every corpus of the label are scaled towards 0.
+    (within DOMAIN_MIN_SATURATION..DOMAIN_SATURATION): nine in ten posts of the label's own kind keep their
+    in-corpus score whole, so the gate does not reorder them, while posts far from every corpus of the label
+    are scaled towards 0.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -794,7 +805,7 @@ def _fit_domain_gate(x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, t
     a, b = fit_platt(oof, ys)
     b += float(np.log(rate))
     in_domain = _sigmoid(a * oof[ys] + b)
-    saturation = float(min(DOMAIN_SATURATION, max(np.quantile(in_domain, DOMAIN_IN_QUANTILE), 1e-3)))
+    saturation = float(np.clip(np.quantile(in_domain, DOMAIN_IN_QUANTILE), DOMAIN_MIN_SATURATION, DOMAIN_SATURATION))
     weights, _ = _fit_nb(xs, ys, DOMAIN_C, seed)
     auc = float(roc_auc_score(ys, oof)) if 0 < ys.sum() < len(ys) else float("nan")
     card = {"rows": len(rows), "in_domain": int(ys.sum()), "other_rows_sampled": len(others),
@@ -909,6 +920,7 @@ def train_from_manifest(
                     "negatives": "every other entry's rows and the background (mixed stream)",
                     "stream_prevalence": prevalence, "domain_c": DOMAIN_C, "domain_other_rows": DOMAIN_OTHER_ROWS,
                     "domain_saturation": DOMAIN_SATURATION, "domain_in_quantile": DOMAIN_IN_QUANTILE,
+                    "domain_min_saturation": DOMAIN_MIN_SATURATION,
                     "in_corpus_features": "log-count-ratio scaled (NB-LR, alpha 1)",
                     "curves_pack_sha256": None if pack is None else pack.sha256}  # fmt: skip
 
@@ -1044,7 +1056,7 @@ def train_from_manifest(
             "costs one dot product) multiplied: P(violating | domain), trained on the label's own corpora, times a "
             "domain gate min(1, P(domain) / s), P(domain) trained on the label's corpora against every other "
             f"entry's rows and the background (the mixed stream), s = the {DOMAIN_IN_QUANTILE:.0%} quantile of the "
-            f"label's own rows' out-of-fold P(domain), at most {DOMAIN_SATURATION} (label_training.*.domain."
+            f"label's own rows' out-of-fold P(domain), within {DOMAIN_MIN_SATURATION}-{DOMAIN_SATURATION} (label_training.*.domain."
             "saturation), so the gate leaves the ranking of posts of the label's own kind alone. C chosen by "
             "cross-validated log loss; Platt scaling fitted on the out-of-fold scores. A policy's classifier score "
             "is the largest of its labels'."
