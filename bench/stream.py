@@ -98,6 +98,32 @@ def enforcement_metrics(stream: Stream, actions: dict[str, np.ndarray], rows: np
     return pd.DataFrame(out)
 
 
+def action_targets(stream: Stream, actions: dict[str, np.ndarray]) -> list[str]:
+    """Per policy and automated band of the default pack (the stream's rows have no region): its precision target
+    and the cross-fitted precision of the rows given that action or a stronger band's (as the target is defined)."""
+    from modsweep.policy import load_pack
+
+    lines = ["| policy | band | target | rows given it or a stronger band | cross-fitted precision | met |",
+             "|---|---|---:|---:|---:|---|"]  # fmt: skip
+    for policy in load_pack("community-guidelines").policies():
+        if policy.id not in actions:
+            continue
+        ladder = [b.action for b in policy.bands]
+        act = actions[policy.id]
+        for k, band in enumerate(policy.bands):
+            if band.action not in ENFORCING:
+                continue
+            target = band.auto_precision if band.auto_precision is not None else policy.precision_target(band.action)
+            rows = np.isin(act, ladder[k:])
+            w = stream.weight[rows]
+            precision = float((w * (stream.truth[rows] == policy.id)).sum() / w.sum()) if rows.any() else float("nan")
+            shown = f"auto@{band.auto_precision:g}" if band.auto_precision is not None else f"{band.min_score:g}"
+            met = "–" if not rows.any() else ("yes" if precision >= target else "**no**")
+            lines.append(f"| {policy.id} | {band.action} at {shown} | {target:g} | {int(rows.sum()):,} | "
+                         f"{_fmt(precision)} | {met} |")  # fmt: skip
+    return lines
+
+
 def cross_fitted_actions(stream: Stream, score_of: dict[str, np.ndarray], decide: Any) -> dict[str, np.ndarray]:
     """Actions per policy where each half is decided with thresholds read off the other half's curves."""
     from modsweep.tasks.train import stream_precision_curve
@@ -264,6 +290,9 @@ def main(argv: list[str] | None = None) -> None:
                                enforcement_metrics(stream, single_threshold_actions(stream, prof)), prof_speed)  # fmt: skip
     else:
         lines += ["", f"alt-profanity-check: {prof_note}"]
+    lines += ["", "Per automated band of modsweep's default pack: its target holds for the rows given that band's "
+              "action or a stronger band's; precision of those rows where the other half's thresholds put them:",
+              "", *action_targets(stream, ours)]  # fmt: skip
     report = "\n".join(lines)
     print(report)
     if args.markdown:
