@@ -229,6 +229,11 @@ class GeneratorParams(BaseModel):
     young_account_share: float = Field(default=0.03, ge=0, le=1, description="Authors younger than 30 days")
     region_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REGION_WEIGHTS))
     window_hours: tuple[int, int] = Field(default=(0, 24), description="created_at within [start, end) hours UTC")
+    emerging_campaigns: bool = Field(
+        default=False, description="Plant the emerging campaigns of generate_data/emerging.yaml (extra rows, chunk 0)"
+    )
+    emerging_start: date = Field(default=date(2026, 11, 1), description="Day index 0 of the emerging campaigns")
+    emerging_scale: float = Field(default=1.0, gt=0, le=100, description="Multiplies every campaign's daily posts")
 
     @field_validator("violation_rates")
     @classmethod
@@ -962,7 +967,93 @@ def generate_chunk(
         },
         schema=RAW_ITEMS,
     )
-    return items, _truth(ids, violating, policy_i, ai_undisclosed, camp_rows, camp.get("campaign_id", []))
+    truth = _truth(ids, violating, policy_i, ai_undisclosed, camp_rows, camp.get("campaign_id", []))
+    if params.emerging_campaigns and chunk_index == 0:
+        extra, extra_truth = emerging_rows(day, seed, params, prefix)
+        items, truth = pa.concat_tables([items, extra]), pa.concat_tables([truth, extra_truth])
+    return items, truth
+
+
+EMERGING: tuple[dict, ...] = _table("emerging")["campaigns"]
+EMERGING_ID_PREFIX = "emerging:"  # campaign_id of a planted emerging campaign's rows in the truth table
+
+
+def emerging_plan(day: date, params: GeneratorParams) -> list[dict]:
+    """The emerging campaigns posting on `day`: id, policy (None: benign), region, language, hashtag, domain,
+    growth_day (0 = first day) and posts."""
+    k = (day - params.emerging_start).days
+    out = []
+    for c in EMERGING:
+        g = k - c["start"]
+        daily = c["daily"]
+        if g < 0 or g >= len(daily) + c["plateau"]:
+            continue
+        posts = max(1, round(daily[min(g, len(daily) - 1)] * params.emerging_scale))
+        out.append({"campaign_id": c["id"], "policy_id": c["policy"], "region": c["region"], "language": c["language"],
+                    "hashtag": c["hashtag"], "domain": c["domain"], "growth_day": g, "posts": posts})  # fmt: skip
+    return out
+
+
+def emerging_rows(day: date, seed: int, params: GeneratorParams, prefix: str) -> tuple[pa.Table, pa.Table]:
+    """The day's posts of every active emerging campaign (RAW_ITEMS rows, ids `<prefix>e<NNNNNN>`) and the truth
+    rows of the violating ones (campaign_id `emerging:<id>`)."""
+    frames, truth_ids, truth_policies, truth_campaigns = [], [], [], []
+    offset = 0
+    for plan in emerging_plan(day, params):
+        spec = next(c for c in EMERGING if c["id"] == plan["campaign_id"])
+        n = plan["posts"]
+        rng = np.random.default_rng([seed, day.toordinal(), 0xE1, EMERGING.index(spec)])
+        ids = np.array([f"{prefix}e{offset + i:06d}" for i in range(n)], dtype=object)
+        offset += n
+        account = rng.integers(0, spec["accounts"], n)
+        pool = np.arange(spec["accounts"])
+        young = _unit(_hash_rows(_mix(seed, 0xE2, EMERGING.index(spec)), pool)) < spec["young_share"]
+        age = np.where(young, pool % 30, 90 + (pool * 37) % 3000)[account].astype(np.int32)
+        texts = np.array(spec["texts"], dtype=object)[rng.integers(0, len(spec["texts"]), n)]
+        url = np.where(rng.random(n) < 0.6, f"https://{spec['domain']}/" , "")
+        text = [t.format(tag=spec["hashtag"], url=(u + f"p{j % 97}") if u else "").strip()
+                for j, (t, u) in enumerate(zip(texts.tolist(), url.tolist(), strict=True))]
+        if spec["policy"] and spec["known_share"] > 0:  # some posts also carry a phrase the pack already enforces
+            book = _POLICY_TEXT[spec["policy"]].get(spec["language"]) or _POLICY_TEXT[spec["policy"]]["en"]
+            known = [ph for i, ph in enumerate(book["phrases"]) if _in_lexicon(i)]
+            with_known = np.flatnonzero(rng.random(n) < spec["known_share"])
+            for j, pick in zip(with_known.tolist(), rng.integers(0, len(known), len(with_known)).tolist(), strict=True):
+                text[j] = f"{text[j]} {known[pick]}"
+        followers = np.floor(10 ** (1.5 + rng.normal(0, 0.8, n))).astype(np.int64)
+        views = np.minimum(np.exp(2.0 + 0.6 * np.log1p(followers) + rng.normal(0, 1.2, n)) * spec["views_mult"], 2e9)
+        t_us = rng.integers(params.window_hours[0] * 3_600_000_000, params.window_hours[1] * 3_600_000_000, n)
+        stamps = np.datetime64(day.isoformat(), "us") + t_us.astype("timedelta64[us]")
+        frames.append(pa.table({
+            "item_id": pa.array(ids, type=pa.string()),
+            "source": pa.array([SOURCE_NAME] * n, type=pa.string()),
+            "item_type": pa.array(np.array(["text_post", "video", "comment"], dtype=object)[rng.integers(0, 3, n)], type=pa.string()),
+            "author_id": pa.array([f"u-emerging-{spec['id']}-{a:05d}" for a in account.tolist()], type=pa.string()),
+            "created_at": pa.array(np.char.add(np.datetime_as_string(stamps, unit="us"), "Z").astype(object), type=pa.string()),
+            "region": pa.array([spec["region"]] * n, type=pa.string()),
+            "language": pa.array([spec["language"]] * n, type=pa.string()),
+            "text": pa.array(text, type=pa.string()),
+            "transcript": pa.nulls(n, pa.string()),
+            "ocr_text": pa.nulls(n, pa.string()),
+            "hashtags": pa.array([[spec["hashtag"]]] * n, type=pa.list_(pa.string())),
+            "media_hash": pa.nulls(n, pa.string()),
+            "ai_disclosed": pa.array(np.zeros(n, dtype=bool), type=pa.bool_()),
+            "ai_provenance": pa.nulls(n, pa.string()),
+            "author_account_age_days": pa.array(age, type=pa.int32()),
+            "author_followers": pa.array(followers, type=pa.int64()),
+            "views": pa.array(views.astype(np.int64), type=pa.int64()),
+            "user_reports": pa.array(np.zeros(n, dtype=np.int64), type=pa.int64()),
+            "report_reasons": pa.array([[]] * n, type=pa.list_(pa.string())),
+        }, schema=RAW_ITEMS))  # fmt: skip
+        if spec["policy"]:
+            truth_ids.append(ids)
+            truth_policies.append(np.full(n, spec["policy"], dtype=object))
+            truth_campaigns.append(np.full(n, EMERGING_ID_PREFIX + spec["id"], dtype=object))
+    items = pa.concat_tables(frames) if frames else RAW_ITEMS.empty_table()
+    cat = (lambda parts: np.concatenate(parts) if parts else np.array([], dtype=object))  # noqa: E731
+    truth = pa.table({"item_id": pa.array(cat(truth_ids), type=pa.string()),
+                      "policy_id": pa.array(cat(truth_policies), type=pa.string()),
+                      "campaign_id": pa.array(cat(truth_campaigns), type=pa.string())}, schema=TRUTH)  # fmt: skip
+    return items, truth
 
 
 def _truth(
