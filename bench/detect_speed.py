@@ -63,10 +63,9 @@ def _detect(path: str) -> tuple[int, int, float, int]:
     """Score one partition in a worker: (rows, detections, seconds, worker peak RSS in KiB)."""
     import pandas as pd
 
-    from modsweep import resources
-    from modsweep.tasks import detect
+    from modsweep.tasks import banks, detect
 
-    bank = resources.detector_bank("community-guidelines", "standard")
+    bank = banks.detector_bank("community-guidelines", "standard")
     items = pd.read_parquet(path)
     t0 = time.perf_counter()
     found = detect.detect_partition(items, bank, "bench")
@@ -78,11 +77,10 @@ def _breakdown(path: Path) -> dict[str, float]:
     """Seconds per step on one partition, in this process."""
     import pandas as pd
 
-    from modsweep import resources
-    from modsweep.tasks import detect
+    from modsweep.tasks import banks, detect
     from modsweep.tasks.text import combined_text, featurise, normalise
 
-    bank = resources.detector_bank("community-guidelines", "standard")
+    bank = banks.detector_bank("community-guidelines", "standard")
     items = pd.read_parquet(path)
     ids = items["item_id"].to_numpy()
     out: dict[str, float] = {}

@@ -191,12 +191,11 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
     from prefect.cache_policies import NONE as NO_CACHE
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from modsweep import resources
     from modsweep.config import get_settings
-    from modsweep.tasks import detect
+    from modsweep.tasks import banks, detect
 
     items = pd.read_parquet(args.items_partition).head(args.items).reset_index(drop=True)
-    bank = resources.detector_bank(PACK, PROFILE)
+    bank = banks.detector_bank(PACK, PROFILE)
     detect.detect_partition(items.iloc[[0]], bank, "naive")  # warm caches (model, automaton)
     startup_s = _prefect_startup()
 

@@ -26,7 +26,7 @@ from modsweep.config import get_settings
 from modsweep.ledger import RunRecorder, start_run
 from modsweep.runs import RunContext, list_window_files, reject_parent_references, resolve_source
 from modsweep.serving import run_key_lock
-from modsweep.tasks import approval
+from modsweep.tasks import approval, banks
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError, warm_up_in_background
@@ -236,7 +236,7 @@ def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
         logger.info("%s", note)  # the CLI summary says how many and where to read them
     if notes:
         recorder.update(outputs={"threshold_notes": notes})
-    skipped = resources.skipped_detectors(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version)
+    skipped = banks.skipped_detectors(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version)
     if not skipped:
         return
     for s in (s for s in skipped if not s.get("optional")):

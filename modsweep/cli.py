@@ -547,6 +547,7 @@ def score(
     from modsweep import resources
     from modsweep.policy import PolicyPackError
     from modsweep.registry import ModelNotFoundError
+    from modsweep.tasks import banks
     from modsweep.tasks.score import infer_format, label_metrics, read_chunks, score_chunk
 
     source = _safe_path(input_file, "INPUT")
@@ -556,7 +557,7 @@ def score(
     try:
         fmt = input_format or infer_format(source)
         p = resources.pack(pack, profile)
-        bank = resources.detector_bank(pack, profile)
+        bank = banks.detector_bank(pack, profile)
     except (PolicyPackError, ModelNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     for skipped in (s for s in bank.skipped if not s.get("optional")):  # said where the person scoring sees it

@@ -10,6 +10,8 @@ from typing import Any
 
 import joblib
 
+MODEL_NAME = "text-policy"  # the registry name of the shared text-policy model (tasks/train.py trains it)
+
 
 class ModelNotFoundError(FileNotFoundError):
     """No trained model where scoring expected one; the message names the command to run."""

@@ -20,7 +20,7 @@ from modsweep import resources
 from modsweep.catalog import COORDINATION_PART, RunCatalog, catalog_of, part_name, to_table
 from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS
-from modsweep.tasks import decide, detect, ingest, sample
+from modsweep.tasks import banks, decide, detect, ingest, sample
 
 SCORE_COLUMNS = ["item_id", "policy_id", "detector_id", "score"]
 SAMPLE_ATTRS = ["item_id", "region", "language", "views", "user_reports"]
@@ -93,7 +93,7 @@ def score_rows(ctx: RunContext, part: str, start: int, stop: int | None, max_cha
                chunk_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Detections and coordination signatures of rows [start, stop) of an items part (a worker's share of it);
     every detector looks at one item at a time, so slices add up to the whole part."""
-    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
+    bank = banks.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
     table = catalog_of(ctx).load("items", part)
     items = table.slice(start, None if stop is None else stop - start).to_pandas()
     max_age = max((int(p.get("max_account_age_days", 30)) for _, _, p, _ in bank.coordination), default=-1)
@@ -125,7 +125,7 @@ def cluster_coordination(ctx: RunContext, parts: list[str]) -> PartitionOutcome:
     """Day-wide near-duplicate bursts → coordination detections, kept whole and split by the items part they
     belong to (each decide part reads only its own items' share)."""
     cat = catalog_of(ctx)
-    bank = resources.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
+    bank = banks.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
     loaded = {p: cat.load("signatures", p).to_pandas() for p in parts}
     sigs = [s.assign(_part=p) for p, s in loaded.items() if len(s)]
     signatures = pd.concat(sigs, ignore_index=True) if sigs else pd.DataFrame()

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from modsweep import resources
 from modsweep.config import get_settings
 from modsweep.lake import Lake
-from modsweep.tasks import decide, detect, policy_diff
+from modsweep.tasks import banks, decide, detect, policy_diff
 from modsweep.tasks.reviews_io import pseudonymise
 
 COORDINATION_PART = "coordination"  # the cross-partition detections a sweep writes (tasks/pipeline.py)
@@ -61,7 +61,7 @@ def _decisions(
     """A pack's decisions on items, computed exactly as a sweep decides (nothing is stored)."""
     version = resources.model_version_for(pack_name, profile)
     pack = resources.pack(pack_name, profile, version)
-    bank = resources.bank_for(pack_name, profile, str(get_settings().models_dir.resolve()), version, pack.sha256)
+    bank = banks.bank_for(pack_name, profile, str(get_settings().models_dir.resolve()), version, pack.sha256)
     found = detect.detect_in_chunks(items, bank, run_id="policy-diff")
     found = pd.concat([found[["item_id", "policy_id", "detector_id", "score"]], coordinated], ignore_index=True)
     policy_ids = [p.id for p in pack.policies()]
