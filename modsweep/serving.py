@@ -68,13 +68,6 @@ def load_prefect_file(prefect_file: Path | None = None, env: Mapping[str, str] |
     return _fill(config, deployment_environment(env))
 
 
-def flow_name_of(entrypoint: str) -> str:
-    """The Prefect flow name behind a module-path entrypoint (imports the flow)."""
-    from prefect.flows import load_flow_from_entrypoint
-
-    return load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False).name
-
-
 def build_deployments(
     prefect_file: Path | None = None,
     *,

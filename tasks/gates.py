@@ -293,15 +293,6 @@ def _release_batches() -> None:
         cache.clear()
 
 
-def reset_gates() -> None:
-    """Forget the built suites (e.g. after editing a suite file in a long-lived process)."""
-    global _CONTEXT, _DATASOURCE
-    with _LOCK:
-        _GATES.clear()
-        _CONTEXT = None
-        _DATASOURCE = None
-
-
 # --------------------------------------------------------------------------- results
 
 
