@@ -36,18 +36,39 @@ def _no_artifact(*_: Any, **__: Any) -> None:
     return None
 
 
-def daily_sweep_direct(day: date, source: str, pack: str = "community-guidelines", profile: str = "standard",
-                       requested_by: str = "bench-direct") -> RunSummary:  # fmt: skip
+def daily_sweep_direct(
+    day: date,
+    source: str,
+    pack: str = "community-guidelines",
+    profile: str = "standard",
+    requested_by: str = "bench-direct",
+) -> RunSummary:
     """`flows.daily_sweep.daily_sweep` + `flows.sweep.run_sweep`, minus Prefect."""
     report_mod.create_markdown_artifact = _no_artifact  # type: ignore[assignment]
     report_mod.create_table_artifact = _no_artifact  # type: ignore[assignment]
     window = day_window(day)
     files = list_window_files(Path(source), window)
-    parameters = {"day": day.isoformat(), "source": source, "pack": pack, "profile": profile,
-                  "simulate_reviews_from": None, "golden_set_from": None}  # fmt: skip
-    ctx, recorder = start_run(flow=FLOW_NAME, window=window, regions=None, files=files, pack=pack, profile=profile,
-                              trigger="manual", requested_by=requested_by, parameters=parameters, golden_dir=None,
-                              prefect_flow_run_id=None)  # fmt: skip
+    parameters = {
+        "day": day.isoformat(),
+        "source": source,
+        "pack": pack,
+        "profile": profile,
+        "simulate_reviews_from": None,
+        "golden_set_from": None,
+    }
+    ctx, recorder = start_run(
+        flow=FLOW_NAME,
+        window=window,
+        regions=None,
+        files=files,
+        pack=pack,
+        profile=profile,
+        trigger="manual",
+        requested_by=requested_by,
+        parameters=parameters,
+        golden_dir=None,
+        prefect_flow_run_id=None,
+    )
     with ThreadPoolExecutor(max_workers=get_settings().max_workers, thread_name_prefix="direct") as pool:
         try:
             return _run_stages(pool, ctx, recorder, files)
@@ -70,8 +91,9 @@ def _results(futures: list[Future[Any]], parts: list[str]) -> list[Any]:
     return out
 
 
-def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, rec: RunRecorder,
-                files: list[tuple[Path, Any]]) -> RunSummary:  # fmt: skip
+def _run_stages(
+    pool: ThreadPoolExecutor, ctx: RunContext, rec: RunRecorder, files: list[tuple[Path, Any]]
+) -> RunSummary:
     settings, submit, stage = get_settings(), pool.submit, rec.running
 
     def gate(dataset: str, parts: list[str]) -> None:
@@ -80,31 +102,46 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, rec: RunRecorder,
 
     with stage("ingest") as ingested:
         warm_up_in_background()
-        outcomes = _results([submit(t.ingest_partition.fn, ctx, str(f), i, *w) for i, (f, w) in enumerate(files)],
-                            [part_name(i) for i in range(len(files))])  # fmt: skip
+        outcomes = _results(
+            [submit(t.ingest_partition.fn, ctx, str(f), i, *w) for i, (f, w) in enumerate(files)],
+            [part_name(i) for i in range(len(files))],
+        )
         parts = [o.part for o in outcomes]
         ingested.update(sum_counts(t.quarantine_cross_partition_duplicates.fn(ctx, parts, [str(f) for f, _ in files])))
-    check_ingested(ingested, [], len(files), stop_on_unreadable=settings.unreadable_files == "fail",
-                   quarantine_ceiling=settings.quarantine_ceiling)  # fmt: skip
+    check_ingested(
+        ingested,
+        [],
+        len(files),
+        stop_on_unreadable=settings.unreadable_files == "fail",
+        quarantine_ceiling=settings.quarantine_ceiling,
+    )
     gate("items", parts)
     with stage("detect") as detected:
         slices = t.detect_slices(len(parts))
         scored = _results([submit(t.detect_partition.fn, ctx, p, slices) for p in parts], parts)
-        detected.update(sum_counts([o.counts for o in scored] + [t.cluster_coordinated_behaviour.fn(ctx, parts).counts]))
+        detected.update(
+            sum_counts([o.counts for o in scored] + [t.cluster_coordinated_behaviour.fn(ctx, parts).counts])
+        )
     gate("detections", [*parts, COORDINATION_PART])
     with stage("decide") as decided:
         paused = t.read_paused_policies.fn()
         keep, n_prevalence = _sample_sizes(ctx)
-        outcomes = _results([submit(t.decide_partition.fn, ctx, p, paused, keep, ingested["views"], n_prevalence)
-                             for p in parts], parts)  # fmt: skip
+        outcomes = _results(
+            [submit(t.decide_partition.fn, ctx, p, paused, keep, ingested["views"], n_prevalence) for p in parts], parts
+        )
         decided.update(sum_counts([o.counts for o in outcomes]))
     gate("decisions", parts)
     with stage("approval"):
         over, _request = t.find_removals_over_ceiling.fn(ctx)
         if not over.empty:  # the flow would pause for a person here; unanswered, the removals go to review
             held = t.route_held_removals_to_review.fn(ctx, over)
-            record = {"approved": False, "approver": None, "note": "direct benchmark run: no approver",
-                      "pairs": over.to_dict("records"), "removals_routed_to_review": held}  # fmt: skip
+            record = {
+                "approved": False,
+                "approver": None,
+                "note": "direct benchmark run: no approver",
+                "pairs": over.to_dict("records"),
+                "removals_routed_to_review": held,
+            }
             rec.record_counts("approval", record)
             rec.audit("removals.approval", record)
     with stage("store:decisions"):
@@ -117,15 +154,27 @@ def _run_stages(pool: ThreadPoolExecutor, ctx: RunContext, rec: RunRecorder,
         metrics = t.audit_quality.fn(ctx)["metrics"]
     gate("metrics", ["metrics"])
     with stage("audit") as audited:
-        audited.update(metrics=metrics, metrics_written=t.persist_metrics.fn(ctx), findings=t.apply_findings.fn(ctx),
-                       automation_paused_during_run=paused)  # fmt: skip
+        audited.update(
+            metrics=metrics,
+            metrics_written=t.persist_metrics.fn(ctx),
+            findings=t.apply_findings.fn(ctx),
+            automation_paused_during_run=paused,
+        )
     with stage("report"):
         report_path = report_mod.publish_report.fn(ctx, rec.run_id)
     rec.finish({"report": str(report_path), "lake": ctx.lake_root})
     summarised = t.summarise_outputs.fn(ctx)
-    summary = RunSummary(run_id=rec.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
-                         items_read=ingested["read"], items_processed=ingested["processed"],
-                         quarantined=ingested["quarantined"], gates=_worst_gate_results(rec.gates),
-                         report_path=str(report_path), **summarised)  # fmt: skip
+    summary = RunSummary(
+        run_id=rec.run_id,
+        run_key=ctx.run_key,
+        state="completed",
+        day=ctx.day,
+        items_read=ingested["read"],
+        items_processed=ingested["processed"],
+        quarantined=ingested["quarantined"],
+        gates=_worst_gate_results(rec.gates),
+        report_path=str(report_path),
+        **summarised,
+    )
     log.info("direct sweep %s finished: %s items", ctx.run_key, summary.items_read)
     return summary

@@ -45,11 +45,32 @@ TRAIN_DAY = date(2026, 11, 22)
 PACK, PROFILE = "community-guidelines", "standard"
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_MD = REPO / "bench" / "RESULTS.md"
-STAGE_ORDER = ["start", "ingest", "gate:items.ingested", "detect", "gate:detections.scored", "decide",
-               "gate:decisions.made", "approval", "store:decisions", "sample", "gate:review.sampled", "review", "audit",
-               "gate:metrics.audited", "report"]  # fmt: skip
-TARGETS = {"wall_1m_s": 60.0, "rss_1m_gib": 3.0, "scale_10m_time": 11.0, "scale_10m_rss": 1.25, "overhead": 1.15,
-           "gate_share": 0.10, "detect_cores": 0.9}  # fmt: skip
+STAGE_ORDER = [
+    "start",
+    "ingest",
+    "gate:items.ingested",
+    "detect",
+    "gate:detections.scored",
+    "decide",
+    "gate:decisions.made",
+    "approval",
+    "store:decisions",
+    "sample",
+    "gate:review.sampled",
+    "review",
+    "audit",
+    "gate:metrics.audited",
+    "report",
+]
+TARGETS = {
+    "wall_1m_s": 60.0,
+    "rss_1m_gib": 3.0,
+    "scale_10m_time": 11.0,
+    "scale_10m_rss": 1.25,
+    "overhead": 1.15,
+    "gate_share": 0.10,
+    "detect_cores": 0.9,
+}
 
 
 # ------------------------------------------------------------------------------------------ child processes
@@ -58,8 +79,12 @@ TARGETS = {"wall_1m_s": 60.0, "rss_1m_gib": 3.0, "scale_10m_time": 11.0, "scale_
 def _child_env(home: Path) -> None:
     os.environ["MODSWEEP_HOME"] = str(home)
     os.environ["PREFECT_HOME"] = str(home / "prefect")
-    for key, value in (("PREFECT_LOGGING_LEVEL", "WARNING"), ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
-                       ("GX_ANALYTICS_ENABLED", "false"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false")):  # fmt: skip
+    for key, value in (
+        ("PREFECT_LOGGING_LEVEL", "WARNING"),
+        ("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
+        ("GX_ANALYTICS_ENABLED", "false"),
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+    ):
         os.environ.setdefault(key, value)
 
 
@@ -139,8 +164,9 @@ def child_sweep(args: argparse.Namespace) -> dict[str, Any]:
     settings = get_settings()
     t0 = time.perf_counter()
     if args.mode == "flow":
-        summary = daily_sweep(day=DAY, source=args.source, pack=PACK, profile=PROFILE, trigger="manual",
-                              requested_by="bench")  # fmt: skip
+        summary = daily_sweep(
+            day=DAY, source=args.source, pack=PACK, profile=PROFILE, trigger="manual", requested_by="bench"
+        )
     else:
         summary = daily_sweep_direct(DAY, args.source, PACK, PROFILE)
     wall = time.perf_counter() - t0
@@ -217,11 +243,17 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     batch = len(detect.detect_partition(items, bank, "naive"))
     batch_s = time.perf_counter() - t0
-    return {"items": len(items), "prefect_startup_seconds": round(startup_s, 2),
-            "prefect_per_item_seconds": prefect_s, "prefect_total_seconds": round(prefect_s, 2),
-            "plain_per_item_seconds": plain_s, "plain_total_seconds": round(plain_s, 2),
-            "batch_seconds": round(batch_s, 3), "detections": [found, plain, batch],
-            "peak_rss": procstats.tree_peak_rss()}  # fmt: skip
+    return {
+        "items": len(items),
+        "prefect_startup_seconds": round(startup_s, 2),
+        "prefect_per_item_seconds": prefect_s,
+        "prefect_total_seconds": round(prefect_s, 2),
+        "plain_per_item_seconds": plain_s,
+        "plain_total_seconds": round(plain_s, 2),
+        "batch_seconds": round(batch_s, 3),
+        "detections": [found, plain, batch],
+        "peak_rss": procstats.tree_peak_rss(),
+    }
 
 
 def child_breakdown(args: argparse.Namespace) -> dict[str, Any]:
@@ -251,8 +283,12 @@ def child_generate(args: argparse.Namespace) -> dict[str, Any]:
         s = write_synthetic_day(Path(args.source), DAY, args.rows, seed=42, partition_rows=args.partition_rows)
         summary = {"partitions": s.partitions, "dirty": sum(s.dirty.values())}
     size = sum(f.stat().st_size for f in (Path(args.source) / "items").rglob("*.parquet"))
-    return {**summary, "seconds": round(time.perf_counter() - t0, 2), "items_bytes": size,
-            "peak_rss_mib": procstats.tree_peak_rss()["parent_mib"]}  # fmt: skip
+    return {
+        **summary,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "items_bytes": size,
+        "peak_rss_mib": procstats.tree_peak_rss()["parent_mib"],
+    }
 
 
 # ------------------------------------------------------------------------------------------ the orchestrator
@@ -262,8 +298,9 @@ class ChildFailed(RuntimeError):
     pass
 
 
-def _run_child(mode: str, timeout: float, log: Path, wrap: list[str] | None = None, tree: Path | None = None,
-               **kw: Any) -> dict[str, Any]:  # fmt: skip
+def _run_child(
+    mode: str, timeout: float, log: Path, wrap: list[str] | None = None, tree: Path | None = None, **kw: Any
+) -> dict[str, Any]:
     """Run `python -m bench.sweep child --mode MODE ...` in its own session; its JSON result, or ChildFailed.
 
     `tree`: a checkout of another commit (the baseline) whose code the child runs instead of this tree's.
@@ -278,8 +315,9 @@ def _run_child(mode: str, timeout: float, log: Path, wrap: list[str] | None = No
     cmd = [*(wrap or []), *cmd]
     with log.open("w") as fh:
         env = {**os.environ, "PYTHONPATH": str(tree)} if tree is not None else None
-        proc = subprocess.Popen(cmd, cwd=tree or REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=tree or REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -307,18 +345,37 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="modsweep-bench-", dir=args.workdir))
     logs = work / "logs"
     logs.mkdir()
-    os.environ.update(MODSWEEP_REMOVAL_CEILING=str(10**12), MODSWEEP_PARTITION_ROWS=str(args.partition_rows),
-                      GX_ANALYTICS_ENABLED="false", PREFECT_SERVER_ANALYTICS_ENABLED="false")  # fmt: skip
+    os.environ.update(
+        MODSWEEP_REMOVAL_CEILING=str(10**12),
+        MODSWEEP_PARTITION_ROWS=str(args.partition_rows),
+        GX_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
     result: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "command": args.command or "python -m bench.sweep " + shlex.join(sys.argv[1:]),
-        "machine": procstats.machine(), "sizes": sizes, "partition_rows": args.partition_rows,
-        "overhead_at": args.overhead_at, "runs": {}, "generate": {}, "notes": [], "workdir": str(work),
-    }  # fmt: skip
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": args.command or "python -m bench.sweep " + shlex.join(sys.argv[1:]),
+        "machine": procstats.machine(),
+        "sizes": sizes,
+        "partition_rows": args.partition_rows,
+        "overhead_at": args.overhead_at,
+        "runs": {},
+        "generate": {},
+        "notes": [],
+        "workdir": str(work),
+    }
     _say(f"modsweep sweep benchmark — {result['date']} — load average {result['machine']['load_average']}")
     _say(f"work dir {work}")
     models = work / "models-home"
-    r = _run_child("generate", args.timeout, logs / "train.log", home=models, source=work / "training",
-                   rows=args.train_rows, partition_rows=args.partition_rows, train=True)  # fmt: skip
+    r = _run_child(
+        "generate",
+        args.timeout,
+        logs / "train.log",
+        home=models,
+        source=work / "training",
+        rows=args.train_rows,
+        partition_rows=args.partition_rows,
+        train=True,
+    )
     _say(f"trained the text model on {args.train_rows:,} synthetic items in {r['seconds']:.1f} s")
     shutil.rmtree(work / "training", ignore_errors=True)
     baseline = None
@@ -327,18 +384,31 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             baseline = _baseline_tree(args.baseline_ref, work)
             result["baseline"] = {"ref": args.baseline_ref, "commit": baseline.commit}
             # The baseline trains its own model: a model saved by this tree's code may not load in older code.
-            r = _run_child("generate", args.timeout, logs / "train-baseline.log", tree=baseline.path,
-                           home=baseline.models, source=work / "training-baseline", rows=args.train_rows,
-                           partition_rows=args.partition_rows, train=True)  # fmt: skip
+            r = _run_child(
+                "generate",
+                args.timeout,
+                logs / "train-baseline.log",
+                tree=baseline.path,
+                home=baseline.models,
+                source=work / "training-baseline",
+                rows=args.train_rows,
+                partition_rows=args.partition_rows,
+                train=True,
+            )
             shutil.rmtree(work / "training-baseline", ignore_errors=True)
-            _say(f"baseline {args.baseline_ref} = {baseline.commit[:12]} checked out in {baseline.path}; "
-                 f"its model trained in {r['seconds']:.1f} s")  # fmt: skip
+            _say(
+                f"baseline {args.baseline_ref} = {baseline.commit[:12]} checked out in {baseline.path}; "
+                f"its model trained in {r['seconds']:.1f} s"
+            )
         for size in sizes:
             _bench_size(args, result, work, logs, models, size, baseline)
     finally:
         if baseline is not None:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline.path)],
-                           capture_output=True, check=False)  # fmt: skip
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline.path)],
+                capture_output=True,
+                check=False,
+            )
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return result
@@ -360,10 +430,15 @@ def _baseline_tree(ref: str, work: Path) -> Baseline:
     worktree the same mapping is made with symlinks (the worktree is scratch, removed when the benchmark ends).
     """
     path = work / "baseline-tree"
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True,
-                            text=True, check=True).stdout.strip()  # fmt: skip
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), commit], capture_output=True,
-                   check=True)  # fmt: skip
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), commit], capture_output=True, check=True
+    )
     for folder in ("flows", "tasks", "expectations", "policies"):
         link = path / "modsweep" / folder
         if (path / folder).is_dir() and not link.exists():
@@ -391,14 +466,30 @@ def _home(work: Path, models: Path, name: str) -> Path:
     return home
 
 
-def _bench_size(args: argparse.Namespace, result: dict[str, Any], work: Path, logs: Path, models: Path,
-                size: int, baseline: Baseline | None = None) -> None:  # fmt: skip
+def _bench_size(
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    work: Path,
+    logs: Path,
+    models: Path,
+    size: int,
+    baseline: Baseline | None = None,
+) -> None:
     source = work / f"source-{size}"
-    gen = _run_child("generate", args.timeout, logs / f"generate-{size}.log", home=models, source=source, rows=size,
-                     partition_rows=args.partition_rows)  # fmt: skip
+    gen = _run_child(
+        "generate",
+        args.timeout,
+        logs / f"generate-{size}.log",
+        home=models,
+        source=source,
+        rows=size,
+        partition_rows=args.partition_rows,
+    )
     result["generate"][str(size)] = gen
-    _say(f"\n== {size:,} items: generated {gen['partitions']} partitions ({gen['items_bytes'] / 2**20:,.0f} MiB) in "
-         f"{gen['seconds']:.1f} s, generator peak RSS {gen['peak_rss_mib']:,.0f} MiB")  # fmt: skip
+    _say(
+        f"\n== {size:,} items: generated {gen['partitions']} partitions ({gen['items_bytes'] / 2**20:,.0f} MiB) in "
+        f"{gen['seconds']:.1f} s, generator peak RSS {gen['peak_rss_mib']:,.0f} MiB"
+    )
     runs = result["runs"].setdefault(str(size), {})
     modes = ["flow", "direct"] if size == args.overhead_at else ["flow"]
     if baseline is not None:  # side by side, baseline first, alternating when repeated
@@ -412,9 +503,15 @@ def _bench_size(args: argparse.Namespace, result: dict[str, Any], work: Path, lo
             is_base = mode == "baseline"
             home = _home(work, baseline.models if is_base else models, f"home-{mode}-{size}-{i}")  # type: ignore[union-attr]
             try:
-                r = _run_child("flow" if is_base else mode, args.timeout, logs / f"{mode}-{size}-{i}.log", home=home,
-                               tree=baseline.path if is_base else None, source=source / "items",  # type: ignore[union-attr]
-                               sample_interval=args.sample_interval)  # fmt: skip
+                r = _run_child(
+                    "flow" if is_base else mode,
+                    args.timeout,
+                    logs / f"{mode}-{size}-{i}.log",
+                    home=home,
+                    tree=baseline.path if is_base else None,
+                    source=source / "items",  # type: ignore[union-attr]
+                    sample_interval=args.sample_interval,
+                )
                 r["mode"] = mode
                 r["ledger_seconds"] = ledger_seconds(home)
             except ChildFailed as exc:
@@ -438,32 +535,44 @@ def _bench_size(args: argparse.Namespace, result: dict[str, Any], work: Path, lo
 def _side_measurements(args: argparse.Namespace, result: dict[str, Any], logs: Path, home: Path) -> None:
     part = _first_items_partition(home)
     try:
-        result["breakdown"] = _run_child("breakdown", args.timeout, logs / "breakdown.log", home=home,
-                                         items_partition=part)  # fmt: skip
+        result["breakdown"] = _run_child(
+            "breakdown", args.timeout, logs / "breakdown.log", home=home, items_partition=part
+        )
         _say(f"   detection per detector kind (one partition of {int(result['breakdown']['rows']):,} rows) done")
     except ChildFailed as exc:
         result["notes"].append(f"breakdown: {str(exc).splitlines()[0]}")
     if args.naive_items:
         try:
-            n = _run_child("naive", args.timeout, logs / "naive.log", home=home, items_partition=part,
-                           items=args.naive_items)  # fmt: skip
+            n = _run_child(
+                "naive", args.timeout, logs / "naive.log", home=home, items_partition=part, items=args.naive_items
+            )
             result["naive"] = n
-            _say(f"   naive per-item tasks: {n['items']:,} items in {n['prefect_total_seconds']:.1f} s with Prefect, "
-                 f"{n['plain_total_seconds']:.1f} s as plain calls, {n['batch_seconds']:.2f} s as one batch")  # fmt: skip
+            _say(
+                f"   naive per-item tasks: {n['items']:,} items in {n['prefect_total_seconds']:.1f} s with Prefect, "
+                f"{n['plain_total_seconds']:.1f} s as plain calls, {n['batch_seconds']:.2f} s as one batch"
+            )
         except ChildFailed as exc:
             result["notes"].append(f"naive: {str(exc).splitlines()[0]}")
 
 
-def _profile(args: argparse.Namespace, result: dict[str, Any], work: Path, logs: Path, models: Path, source: Path,
-             size: int) -> None:  # fmt: skip
+def _profile(
+    args: argparse.Namespace, result: dict[str, Any], work: Path, logs: Path, models: Path, source: Path, size: int
+) -> None:
     """One more flow run under py-spy (all processes); top functions by own and by inclusive samples."""
     home = _home(work, models, f"home-profile-{size}")
     raw = work / "profile.txt"
     wrap = [args.py_spy, "record", "--subprocesses", "--rate", "50", "--format", "raw", "--output", str(raw), "--"]
     _say(f"   profiled flow run under py-spy ... (load average {procstats.load_average()})")
     try:
-        r = _run_child("flow", args.timeout * 1.5, logs / f"profile-{size}.log", wrap=wrap, home=home,
-                       source=source / "items", sample_interval=args.sample_interval)  # fmt: skip
+        r = _run_child(
+            "flow",
+            args.timeout * 1.5,
+            logs / f"profile-{size}.log",
+            wrap=wrap,
+            home=home,
+            source=source / "items",
+            sample_interval=args.sample_interval,
+        )
     except ChildFailed as exc:
         result["notes"].append(f"profile: {str(exc).splitlines()[0]}")
         return
@@ -534,9 +643,22 @@ def _frame_name(frame: str) -> str:
 
 
 def _is_idle(name: str) -> bool:
-    return any(s in name for s in ("wait (threading.py)", "_wait_for_tstate_lock", "select (selectors.py)",
-                                   "poll (selectors.py)", "acquire", "sleep", "result (_base.py)",
-                                   "_recv (connection.py)", "recv_bytes", "get (queue.py)", "epoll"))  # fmt: skip
+    return any(
+        s in name
+        for s in (
+            "wait (threading.py)",
+            "_wait_for_tstate_lock",
+            "select (selectors.py)",
+            "poll (selectors.py)",
+            "acquire",
+            "sleep",
+            "result (_base.py)",
+            "_recv (connection.py)",
+            "recv_bytes",
+            "get (queue.py)",
+            "epoll",
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------ reporting
@@ -580,41 +702,82 @@ def assess(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     r1 = _flow(result, 1_000_000)
     if r1:
-        out.append(("1M end to end ≤ 60 s wall (Prefect start-up excluded)", f"{r1['wall_seconds']:.1f} s",
-                    _met(r1["wall_seconds"] <= TARGETS["wall_1m_s"]), ""))  # fmt: skip
+        out.append(
+            (
+                "1M end to end ≤ 60 s wall (Prefect start-up excluded)",
+                f"{r1['wall_seconds']:.1f} s",
+                _met(r1["wall_seconds"] <= TARGETS["wall_1m_s"]),
+                "",
+            )
+        )
         rss = r1["peak_rss"]["parent_plus_workers_mib"]
-        out.append(("1M peak RSS ≤ 3 GiB (parent + scoring workers)", _gib(rss),
-                    _met(rss <= TARGETS["rss_1m_gib"] * 1024), f"Prefect API server adds {r1['peak_rss']['prefect_server_mib']:,.0f} MiB"))  # fmt: skip
+        out.append(
+            (
+                "1M peak RSS ≤ 3 GiB (parent + scoring workers)",
+                _gib(rss),
+                _met(rss <= TARGETS["rss_1m_gib"] * 1024),
+                f"Prefect API server adds {r1['peak_rss']['prefect_server_mib']:,.0f} MiB",
+            )
+        )
     r10 = _flow(result, 10_000_000)
     if r1 and r10:
         ratio = r10["wall_seconds"] / r1["wall_seconds"]
-        out.append(("10M time ≤ 11× the 1M time", f"{ratio:.2f}×", _met(ratio <= TARGETS["scale_10m_time"]),
-                    f"{r10['wall_seconds']:.0f} s vs {r1['wall_seconds']:.1f} s"))  # fmt: skip
+        out.append(
+            (
+                "10M time ≤ 11× the 1M time",
+                f"{ratio:.2f}×",
+                _met(ratio <= TARGETS["scale_10m_time"]),
+                f"{r10['wall_seconds']:.0f} s vs {r1['wall_seconds']:.1f} s",
+            )
+        )
         rr = r10["peak_rss"]["parent_plus_workers_mib"] / r1["peak_rss"]["parent_plus_workers_mib"]
-        out.append(("10M peak RSS ≤ 1.25× the 1M peak", f"{rr:.2f}×", _met(rr <= TARGETS["scale_10m_rss"]),
-                    f"{_gib(r10['peak_rss']['parent_plus_workers_mib'])} vs {_gib(r1['peak_rss']['parent_plus_workers_mib'])}"))  # fmt: skip
+        out.append(
+            (
+                "10M peak RSS ≤ 1.25× the 1M peak",
+                f"{rr:.2f}×",
+                _met(rr <= TARGETS["scale_10m_rss"]),
+                f"{_gib(r10['peak_rss']['parent_plus_workers_mib'])} vs {_gib(r1['peak_rss']['parent_plus_workers_mib'])}",
+            )
+        )
     elif r1 and 10_000_000 in result["sizes"]:
         out.append(("10M time ≤ 11× / RSS ≤ 1.25× the 1M figures", "no 10M figure", "not measured", "see notes"))
     ov = _overhead(result)
     if ov:
         ratio, f, d = ov
-        out.append((f"orchestration overhead ≤ 1.15× (flow / direct, {result['overhead_at']:,} items)", f"{ratio:.3f}×",
-                    _met(ratio <= TARGETS["overhead"]), f"{f['wall_seconds']:.1f} s vs {d['wall_seconds']:.1f} s"))  # fmt: skip
+        out.append(
+            (
+                f"orchestration overhead ≤ 1.15× (flow / direct, {result['overhead_at']:,} items)",
+                f"{ratio:.3f}×",
+                _met(ratio <= TARGETS["overhead"]),
+                f"{f['wall_seconds']:.1f} s vs {d['wall_seconds']:.1f} s",
+            )
+        )
     for size in result["sizes"]:
         r = _flow(result, size)
         if r is None:
             continue
         share = _gate_seconds(r) / _stage_total(r)
-        out.append((f"gates ≤ 10% of the run ({size:,})", f"{share:.1%}", _met(share <= TARGETS["gate_share"]),
-                    f"{_gate_seconds(r):.1f} s of {_stage_total(r):.1f} s"))  # fmt: skip
+        out.append(
+            (
+                f"gates ≤ 10% of the run ({size:,})",
+                f"{share:.1%}",
+                _met(share <= TARGETS["gate_share"]),
+                f"{_gate_seconds(r):.1f} s of {_stage_total(r):.1f} s",
+            )
+        )
     for size in result["sizes"]:
         r = _flow(result, size)
         if r is None or not r.get("detect_cpu"):
             continue
         c = r["detect_cpu"]
-        out.append((f"both cores busy during detect ({size:,})", f"{c['own_cores_used']:.2f} of {result['machine']['cores']} cores",
-                    _met(c["own_share_of_cores"] >= TARGETS["detect_cores"]),
-                    f"machine busy {c['machine_busy_share']:.0%} over {c['seconds']:.1f} s"))  # fmt: skip
+        out.append(
+            (
+                f"both cores busy during detect ({size:,})",
+                f"{c['own_cores_used']:.2f} of {result['machine']['cores']} cores",
+                _met(c["own_share_of_cores"] >= TARGETS["detect_cores"]),
+                f"machine busy {c['machine_busy_share']:.0%} over {c['seconds']:.1f} s",
+            )
+        )
     return out + _baseline_targets(result)
 
 
@@ -626,11 +789,23 @@ def _baseline_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]
             continue
         base, cur = pair
         drop = 1 - cur["ledger_seconds"] / base["ledger_seconds"]
-        out.append((f"run time ≥ 30% lower than {result['baseline']['ref']} ({size:,})", f"{drop:.1%} lower",
-                    _met(drop >= 0.30), f"{cur['ledger_seconds']:.1f} s vs {base['ledger_seconds']:.1f} s"))  # fmt: skip
+        out.append(
+            (
+                f"run time ≥ 30% lower than {result['baseline']['ref']} ({size:,})",
+                f"{drop:.1%} lower",
+                _met(drop >= 0.30),
+                f"{cur['ledger_seconds']:.1f} s vs {base['ledger_seconds']:.1f} s",
+            )
+        )
         x, y = base["peak_rss"]["parent_plus_workers_mib"], cur["peak_rss"]["parent_plus_workers_mib"]
-        out.append((f"peak RSS no higher than {result['baseline']['ref']} ({size:,})", f"{y:,.0f} vs {x:,.0f} MiB",
-                    _met(y <= x), "parent + scoring workers"))  # fmt: skip
+        out.append(
+            (
+                f"peak RSS no higher than {result['baseline']['ref']} ({size:,})",
+                f"{y:,.0f} vs {x:,.0f} MiB",
+                _met(y <= x),
+                "parent + scoring workers",
+            )
+        )
     return out
 
 
@@ -708,61 +883,99 @@ def render(result: dict[str, Any]) -> str:
         stages = [s for s in STAGE_ORDER if any(s in _flow(result, z)["stage_seconds"] for z in sizes)]
         stages += sorted({k for z in sizes for k in _flow(result, z)["stage_seconds"]} - set(stages))
         for st in stages:
-            lines.append(f"| {st} | " + " | ".join(_cell(_flow(result, z)["stage_seconds"].get(st), _stage_total(_flow(result, z)))
-                                                    for z in sizes) + " |")  # fmt: skip
+            lines.append(
+                f"| {st} | "
+                + " | ".join(
+                    _cell(_flow(result, z)["stage_seconds"].get(st), _stage_total(_flow(result, z))) for z in sizes
+                )
+                + " |"
+            )
         lines.append("| **total** | " + " | ".join(f"{_stage_total(_flow(result, z)):.1f}" for z in sizes) + " |")
     ov = _overhead(result)
     if ov:
         ratio, f, d = ov
-        lines += ["", f"## Orchestration overhead ({result['overhead_at']:,} items)", "",
-                  "| | flow | direct | flow − direct |", "|---|---|---|---|",
-                  f"| wall (s) | {f['wall_seconds']:.1f} | {d['wall_seconds']:.1f} | {f['wall_seconds'] - d['wall_seconds']:+.1f} |"]  # fmt: skip
+        lines += [
+            "",
+            f"## Orchestration overhead ({result['overhead_at']:,} items)",
+            "",
+            "| | flow | direct | flow − direct |",
+            "|---|---|---|---|",
+            f"| wall (s) | {f['wall_seconds']:.1f} | {d['wall_seconds']:.1f} | {f['wall_seconds'] - d['wall_seconds']:+.1f} |",
+        ]
         for st in [s for s in STAGE_ORDER if s in f["stage_seconds"] or s in d["stage_seconds"]]:
             a, b = f["stage_seconds"].get(st, 0.0), d["stage_seconds"].get(st, 0.0)
             lines.append(f"| {st} | {a:.2f} | {b:.2f} | {a - b:+.2f} |")
-        lines.append(f"| peak RSS parent + workers (MiB) | {f['peak_rss']['parent_plus_workers_mib']:,.0f} | "
-                     f"{d['peak_rss']['parent_plus_workers_mib']:,.0f} | |")  # fmt: skip
-        lines.append(f"| CPU seconds, own processes (API server) | {_cpu_cell(f, 'own_cpu_seconds')} "
-                     f"({_cpu_cell(f, 'server_cpu_seconds')}) | {_cpu_cell(d, 'own_cpu_seconds')} | |")  # fmt: skip
+        lines.append(
+            f"| peak RSS parent + workers (MiB) | {f['peak_rss']['parent_plus_workers_mib']:,.0f} | "
+            f"{d['peak_rss']['parent_plus_workers_mib']:,.0f} | |"
+        )
+        lines.append(
+            f"| CPU seconds, own processes (API server) | {_cpu_cell(f, 'own_cpu_seconds')} "
+            f"({_cpu_cell(f, 'server_cpu_seconds')}) | {_cpu_cell(d, 'own_cpu_seconds')} | |"
+        )
         lines += ["", f"Ratio flow / direct (wall): **{ratio:.3f}×**."]
         cpu_f, cpu_d = _cpu(f, "own_cpu_seconds"), _cpu(d, "own_cpu_seconds")
         if cpu_f and cpu_d:
-            lines.append(f"In CPU seconds, less sensitive to other load on the machine: {cpu_f / cpu_d:.3f}× for the flow "
-                         f"process and workers, {(cpu_f + (_cpu(f, 'server_cpu_seconds') or 0)) / cpu_d:.3f}× with the "
-                         "Prefect API server counted too.")  # fmt: skip
+            lines.append(
+                f"In CPU seconds, less sensitive to other load on the machine: {cpu_f / cpu_d:.3f}× for the flow "
+                f"process and workers, {(cpu_f + (_cpu(f, 'server_cpu_seconds') or 0)) / cpu_d:.3f}× with the "
+                "Prefect API server counted too."
+            )
         all_runs = result["runs"][str(result["overhead_at"])]
         if len(all_runs.get("flow", [])) > 1:
-            lines.append("All runs (s): flow " + ", ".join(f"{r['wall_seconds']:.1f}" for r in all_runs["flow"] if "error" not in r)
-                         + "; direct " + ", ".join(f"{r['wall_seconds']:.1f}" for r in all_runs.get("direct", []) if "error" not in r)
-                         + " (the fastest of each is compared).")  # fmt: skip
+            lines.append(
+                "All runs (s): flow "
+                + ", ".join(f"{r['wall_seconds']:.1f}" for r in all_runs["flow"] if "error" not in r)
+                + "; direct "
+                + ", ".join(f"{r['wall_seconds']:.1f}" for r in all_runs.get("direct", []) if "error" not in r)
+                + " (the fastest of each is compared)."
+            )
     n = result.get("naive")
     if n:
         per_p = n["prefect_per_item_seconds"] / n["items"]
         per_plain = n["plain_per_item_seconds"] / n["items"]
-        lines += ["", f"## Naive reference: one Prefect task per item ({n['items']:,} items, measured; larger sizes extrapolated)", "",
-                  "| | per item | 1,000,000 items | 10,000,000 items |", "|---|---|---|---|",
-                  f"| one Prefect task per item (thread pool of {_flow(result, min(result['sizes']))['max_workers'] if _flow(result, min(result['sizes'])) else '?'}) | "
-                  f"{per_p * 1e3:.1f} ms | {_dur(per_p * 1e6)} | {_dur(per_p * 1e7)} |",
-                  f"| the same per-item calls without Prefect | {per_plain * 1e3:.1f} ms | {_dur(per_plain * 1e6)} | {_dur(per_plain * 1e7)} |",
-                  f"| one batch of {n['items']:,} (`detect_partition`) | {n['batch_seconds'] / n['items'] * 1e3:.3f} ms | | |"]  # fmt: skip
+        lines += [
+            "",
+            f"## Naive reference: one Prefect task per item ({n['items']:,} items, measured; larger sizes extrapolated)",
+            "",
+            "| | per item | 1,000,000 items | 10,000,000 items |",
+            "|---|---|---|---|",
+            f"| one Prefect task per item (thread pool of {_flow(result, min(result['sizes']))['max_workers'] if _flow(result, min(result['sizes'])) else '?'}) | "
+            f"{per_p * 1e3:.1f} ms | {_dur(per_p * 1e6)} | {_dur(per_p * 1e7)} |",
+            f"| the same per-item calls without Prefect | {per_plain * 1e3:.1f} ms | {_dur(per_plain * 1e6)} | {_dur(per_plain * 1e7)} |",
+            f"| one batch of {n['items']:,} (`detect_partition`) | {n['batch_seconds'] / n['items'] * 1e3:.3f} ms | | |",
+        ]
         for z in (1_000_000, 10_000_000):
             r = _flow(result, z)
             if r:
-                lines.append(f"\nThe batch design's whole sweep at {z:,} items: {r['wall_seconds']:.0f} s, "
-                             f"{per_p * z / r['wall_seconds']:,.0f}× faster than the naive per-item tasks' detection alone.")  # fmt: skip
+                lines.append(
+                    f"\nThe batch design's whole sweep at {z:,} items: {r['wall_seconds']:.0f} s, "
+                    f"{per_p * z / r['wall_seconds']:,.0f}× faster than the naive per-item tasks' detection alone."
+                )
     b = result.get("breakdown")
     if b:
         total = sum(v for k, v in b.items() if k != "rows")
-        lines += ["", f"## Detection per detector kind (one partition of {int(b['rows']):,} rows, one process)", "",
-                  "| step | seconds | share |", "|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"## Detection per detector kind (one partition of {int(b['rows']):,} rows, one process)",
+            "",
+            "| step | seconds | share |",
+            "|---|---|---|",
+        ]
         for k, v in sorted(((k, v) for k, v in b.items() if k != "rows"), key=lambda kv: -kv[1]):
             lines.append(f"| {k} | {v:.2f} | {v / total:.1%} |")
     p = result.get("profile")
     if p:
-        lines += ["", f"## Profile of a {p['size']:,}-item flow run (py-spy, every process, 50 Hz; "
-                  f"{p['wall_seconds_under_profiler']:.0f} s wall under the profiler)", "",
-                  "Samples by process: " + ", ".join(f"{k} {v:,}" for k, v in sorted(p["by_process"].items())), "",
-                  "| function (own time, not waiting) | samples | share of busy samples |", "|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"## Profile of a {p['size']:,}-item flow run (py-spy, every process, 50 Hz; "
+            f"{p['wall_seconds_under_profiler']:.0f} s wall under the profiler)",
+            "",
+            "Samples by process: " + ", ".join(f"{k} {v:,}" for k, v in sorted(p["by_process"].items())),
+            "",
+            "| function (own time, not waiting) | samples | share of busy samples |",
+            "|---|---|---|",
+        ]
         lines += [f"| `{k}` | {v:,} | {s:.1%} |" for k, v, s in p["own"][:15]]
     lines += _side_by_side_lines(result)
     lines += ["", "## Targets", "", "| target | figure | | |", "|---|---|---|---|"]
@@ -786,33 +999,57 @@ def _side_by_side_lines(result: dict[str, Any]) -> list[str]:
     b = result.get("baseline")
     if not b:
         return []
-    lines = ["", f"## Against the baseline {b['ref']} ({b['commit'][:12]}), side by side in this invocation", "",
-             "Alternating runs (baseline first) of the same generated day, each a fresh process with its own store; "
-             "run time is the ledger's started_at → ended_at; the fastest run of each side is compared.", "",
-             "| size | | baseline | this tree | change |", "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        f"## Against the baseline {b['ref']} ({b['commit'][:12]}), side by side in this invocation",
+        "",
+        "Alternating runs (baseline first) of the same generated day, each a fresh process with its own store; "
+        "run time is the ledger's started_at → ended_at; the fastest run of each side is compared.",
+        "",
+        "| size | | baseline | this tree | change |",
+        "|---|---|---|---|---|",
+    ]
     for size in result["sizes"]:
         pair = _pair(result, size)
         if pair is None:
             continue
         base, cur = pair
-        figures = [("run time, ledger start → end (s)", base["ledger_seconds"], cur["ledger_seconds"]),
-                   ("flow call wall (s)", base["wall_seconds"], cur["wall_seconds"]),
-                   ("peak RSS parent + workers (MiB)", base["peak_rss"]["parent_plus_workers_mib"],
-                    cur["peak_rss"]["parent_plus_workers_mib"]),
-                   ("peak RSS parent (MiB)", base["peak_rss"]["parent_mib"], cur["peak_rss"]["parent_mib"]),
-                   ("decisions", base["decisions"], cur["decisions"]),
-                   ("review tasks", base["review_tasks"], cur["review_tasks"])]  # fmt: skip
+        figures = [
+            ("run time, ledger start → end (s)", base["ledger_seconds"], cur["ledger_seconds"]),
+            ("flow call wall (s)", base["wall_seconds"], cur["wall_seconds"]),
+            (
+                "peak RSS parent + workers (MiB)",
+                base["peak_rss"]["parent_plus_workers_mib"],
+                cur["peak_rss"]["parent_plus_workers_mib"],
+            ),
+            ("peak RSS parent (MiB)", base["peak_rss"]["parent_mib"], cur["peak_rss"]["parent_mib"]),
+            ("decisions", base["decisions"], cur["decisions"]),
+            ("review tasks", base["review_tasks"], cur["review_tasks"]),
+        ]
         for label, x, y in figures:
             lines.append(f"| {size:,} | {label} | {x:,.1f} | {y:,.1f} | {(y - x) / x:+.1%} |")
         for st in sorted(set(base["stage_seconds"]) | set(cur["stage_seconds"]), key=_stage_rank):
             x, y = base["stage_seconds"].get(st), cur["stage_seconds"].get(st)
-            lines.append(f"| {size:,} | stage {st} (s) | {'–' if x is None else f'{x:.2f}'} | "
-                         f"{'–' if y is None else f'{y:.2f}'} | |")  # fmt: skip
+            lines.append(
+                f"| {size:,} | stage {st} (s) | {'–' if x is None else f'{x:.2f}'} | "
+                f"{'–' if y is None else f'{y:.2f}'} | |"
+            )
         runs = result["runs"][str(size)]
-        lines.append(f"| {size:,} | all runs, ledger s (load average before) | "
-                     + ", ".join(f"{r['ledger_seconds']:.1f} ({r['load_average_before'][0]:.1f})" for r in runs["baseline"] if "error" not in r)
-                     + " | " + ", ".join(f"{r['ledger_seconds']:.1f} ({r['load_average_before'][0]:.1f})" for r in runs["flow"] if "error" not in r)
-                     + " | |")  # fmt: skip
+        lines.append(
+            f"| {size:,} | all runs, ledger s (load average before) | "
+            + ", ".join(
+                f"{r['ledger_seconds']:.1f} ({r['load_average_before'][0]:.1f})"
+                for r in runs["baseline"]
+                if "error" not in r
+            )
+            + " | "
+            + ", ".join(
+                f"{r['ledger_seconds']:.1f} ({r['load_average_before'][0]:.1f})"
+                for r in runs["flow"]
+                if "error" not in r
+            )
+            + " | |"
+        )
     return lines
 
 
@@ -855,8 +1092,10 @@ def _print_run(size: int, r: dict[str, Any]) -> None:
     _say(
         f"   {r['mode']}: {r['rows']:,} items in {r['wall_seconds']:.1f} s = {r['items_per_second']:,.0f} items/s{startup}"
     )
-    _say(f"   peak RSS: parent {rss['parent_mib']:,.0f} MiB + workers {rss['workers_mib']} = {rss['parent_plus_workers_mib']:,.0f} MiB"
-         f" (Prefect API server {rss['prefect_server_mib']:,.0f} MiB); task runs {r['task_runs']}")  # fmt: skip
+    _say(
+        f"   peak RSS: parent {rss['parent_mib']:,.0f} MiB + workers {rss['workers_mib']} = {rss['parent_plus_workers_mib']:,.0f} MiB"
+        f" (Prefect API server {rss['prefect_server_mib']:,.0f} MiB); task runs {r['task_runs']}"
+    )
     if cpu:
         _say(
             f"   detect: {cpu['own_cores_used']:.2f} cores used, machine {cpu['machine_busy_share']:.0%} busy over {cpu['seconds']:.1f} s"
@@ -888,8 +1127,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work dir (data, stores, logs)")
     parser.add_argument("--results", default=str(RESULTS_MD), help="Markdown file to overwrite ('' to skip)")
     parser.add_argument("--command", default=None, help="the command to record in the results (e.g. make bench)")
-    parser.add_argument("--baseline-ref", default=None,
-                        help="also run the flow of this git ref (a worktree, same .venv) beside this tree's, per size")
+    parser.add_argument(
+        "--baseline-ref",
+        default=None,
+        help="also run the flow of this git ref (a worktree, same .venv) beside this tree's, per size",
+    )
     parser.add_argument("--skip-side", action="store_true", help="no detector breakdown or naive reference")
     args = parser.parse_args(argv)
     result = run_benchmark(args)
@@ -914,8 +1156,13 @@ def _child_main(argv: list[str]) -> None:
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--sample-interval", type=float, default=0.25)
     args = parser.parse_args(argv)
-    fn = {"flow": child_sweep, "direct": child_sweep, "naive": child_naive, "breakdown": child_breakdown,
-          "generate": child_generate}[args.mode]  # fmt: skip
+    fn = {
+        "flow": child_sweep,
+        "direct": child_sweep,
+        "naive": child_naive,
+        "breakdown": child_breakdown,
+        "generate": child_generate,
+    }[args.mode]
     result = fn(args)
     Path(args.out).write_text(json.dumps(result, default=str), encoding="utf-8")
 

@@ -28,14 +28,29 @@ def audit_run(run: str, requested_by: str = "unknown") -> dict[str, Any]:
     gate = t.gate_dataset(ctx, "metrics", ["metrics"])[0]
     written = t.persist_metrics(ctx)
     findings = t.apply_findings(ctx)
-    outcome = {"metrics": metrics, "metrics_written": written, "findings": findings, "gate": gate["severity"],
-               "report": str(report_file(ctx)), "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
-               "requested_by": requested_by}  # fmt: skip
+    outcome = {
+        "metrics": metrics,
+        "metrics_written": written,
+        "findings": findings,
+        "gate": gate["severity"],
+        "report": str(report_file(ctx)),
+        "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "requested_by": requested_by,
+    }
     # The ledger first, then the report: the rewritten report shows this audit's findings.
-    store.update_run(engine, record["run_id"], stage_counts={"re_audit": outcome}, gate_results=[gate],
-                     outputs={"findings": findings})  # fmt: skip
-    store.append_audit(engine, actor=requested_by, event="run.audited", subject=record["run_id"],
-                       payload={k: v for k, v in outcome.items() if k != "findings"}
-                       | {"findings": sentences(findings)})  # fmt: skip
+    store.update_run(
+        engine,
+        record["run_id"],
+        stage_counts={"re_audit": outcome},
+        gate_results=[gate],
+        outputs={"findings": findings},
+    )
+    store.append_audit(
+        engine,
+        actor=requested_by,
+        event="run.audited",
+        subject=record["run_id"],
+        payload={k: v for k, v in outcome.items() if k != "findings"} | {"findings": sentences(findings)},
+    )
     publish_report(ctx, record["run_id"])
     return outcome

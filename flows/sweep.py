@@ -68,13 +68,24 @@ def run_sweep(
     shadow_of: str | None = None,
 ) -> RunSummary:
     """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised."""
-    reject_parent_references(source=source, pack=pack, simulate_reviews_from=simulate_reviews_from,
-                             golden_set_from=golden_set_from)  # fmt: skip
+    reject_parent_references(
+        source=source, pack=pack, simulate_reviews_from=simulate_reviews_from, golden_set_from=golden_set_from
+    )
     source = str(resolve_source(Path(source))[0])  # generator output: its items/, not truth/ or golden/
     files = list_window_files(Path(source), window)
-    ctx, recorder = start_run(flow=flow_name, window=window, regions=regions, files=files, pack=pack, profile=profile,
-                              trigger=trigger, requested_by=requested_by, parameters=parameters,
-                              golden_dir=golden_set_from, prefect_flow_run_id=flow_run.get_id())  # fmt: skip
+    ctx, recorder = start_run(
+        flow=flow_name,
+        window=window,
+        regions=regions,
+        files=files,
+        pack=pack,
+        profile=profile,
+        trigger=trigger,
+        requested_by=requested_by,
+        parameters=parameters,
+        golden_dir=golden_set_from,
+        prefect_flow_run_id=flow_run.get_id(),
+    )
     try:
         with run_key_lock(ctx.run_key):  # two runs of one key never overlap (a Prefect global concurrency limit)
             return _run_stages(ctx, recorder, files, simulate_reviews_from, shadow_of)
@@ -82,22 +93,22 @@ def run_sweep(
         if _stopped_from_outside(exc):  # SIGTERM or Ctrl-C: cancelled, not failed; re-running the key resumes
             recorder.cancel(f"stopped by {type(exc).__name__}")
             raise
-        partition = exc.result.partition if isinstance(exc, DataQualityError) else getattr(exc, "modsweep_partition", None)
+        partition = (
+            exc.result.partition if isinstance(exc, DataQualityError) else getattr(exc, "modsweep_partition", None)
+        )
         recorder.fail(exc, partition=partition)
         raise
 
 
-def _run_stages(ctx: RunContext, rec: RunRecorder, files: list[Any], truth_dir: str | None,
-                shadow_of: str | None) -> RunSummary:  # fmt: skip
+def _run_stages(
+    ctx: RunContext, rec: RunRecorder, files: list[Any], truth_dir: str | None, shadow_of: str | None
+) -> RunSummary:
     """The pipeline: each stage under the ledger (`stage`), one gate per boundary; a shadow enforces nothing."""
-    stage, settings = rec.running, get_settings()
-    with stage("ingest") as ingested:
-        parts, unreadable = _ingest(ctx, files, ingested)
-    check_ingested(ingested, unreadable, len(files), stop_on_unreadable=settings.unreadable_files == "fail",
-                   quarantine_ceiling=settings.quarantine_ceiling)  # fmt: skip
+    stage = rec.running
+    with stage("ingest"):
+        parts, ingested = _ingest(ctx, rec, files)
     if not ingested["processed"]:  # no source file for the window's days, or every valid row out of scope
-        return _finish_empty(ctx, rec, ingested, f"{ingested.get('out_of_scope', 0):,} rows out of scope"
-                             if files else "no source partition for its days")  # fmt: skip
+        return _finish_empty(ctx, rec, ingested, files)
     _gate(ctx, rec, "items", parts)
     with stage("detect") as detected:
         _record_skipped_detectors(ctx, rec)
@@ -109,8 +120,9 @@ def _run_stages(ctx: RunContext, rec: RunRecorder, files: list[Any], truth_dir: 
         # A shadow decides under the live run's circuit-breaker state, so its differences are the candidate pack's.
         paused = t.read_paused_policies() if shadow_of is None else t.paused_during_live_run(shadow_of)
         keep, n_prevalence = _sample_sizes(ctx)
-        outcomes = _results([t.decide_partition.submit(ctx, p, paused, keep, ingested["views"], n_prevalence)
-                             for p in parts], parts)  # fmt: skip
+        outcomes = _results(
+            [t.decide_partition.submit(ctx, p, paused, keep, ingested["views"], n_prevalence) for p in parts], parts
+        )
         decided.update(sum_counts([o.counts for o in outcomes]))
     _gate(ctx, rec, "decisions", parts)
     if shadow_of is not None:  # a shadow run enforces nothing: its decisions are compared with the live run's
@@ -134,8 +146,12 @@ def _run_stages(ctx: RunContext, rec: RunRecorder, files: list[Any], truth_dir: 
         metrics = t.audit_quality(ctx)["metrics"]
     _gate(ctx, rec, "metrics", ["metrics"])
     with stage("audit") as audited:
-        audited.update(metrics=metrics, metrics_written=t.persist_metrics(ctx), findings=t.apply_findings(ctx),
-                       automation_paused_during_run=paused)  # fmt: skip
+        audited.update(
+            metrics=metrics,
+            metrics_written=t.persist_metrics(ctx),
+            findings=t.apply_findings(ctx),
+            automation_paused_during_run=paused,
+        )
     rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
     with stage("report"):
         report_path, summarised = report_file(ctx), t.summarise_outputs(ctx)
@@ -145,18 +161,29 @@ def _run_stages(ctx: RunContext, rec: RunRecorder, files: list[Any], truth_dir: 
     return _summary(ctx, rec, ingested, str(report_path), summarised["actions"], summarised["review_tasks"])
 
 
-def _ingest(ctx: RunContext, files: list[Any], counts: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Every source file ingested (parts side by side), cross-part duplicates quarantined; the day's counts go
-    into `counts`. Returns the parts and the unreadable source files."""
+def _ingest(ctx: RunContext, rec: RunRecorder, files: list[Any]) -> tuple[list[str], dict[str, int]]:
+    """Every source file ingested (parts side by side), cross-part duplicates quarantined; the day's counts are
+    recorded, then the run stops if unreadable files or the quarantined share say so. Returns parts and counts."""
     if not files:  # a partitioned source with no date= folder for the window's days
-        counts.update(read=0, processed=0, quarantined=0, out_of_scope=0)
-        return [], []
+        counts = {"read": 0, "processed": 0, "quarantined": 0, "out_of_scope": 0}
+        rec.record_counts("ingest", counts)
+        return [], counts
+    settings = get_settings()
     warm_up_in_background()  # Great Expectations loads (≈ 2 s) while the workers ingest
-    outcomes = _results([t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)],
-                        [part_name(i) for i in range(len(files))])  # fmt: skip
+    submitted = [t.ingest_partition.submit(ctx, str(f), i, *window) for i, (f, window) in enumerate(files)]
+    outcomes = _results(submitted, [part_name(i) for i in range(len(files))])
     parts = [o.part for o in outcomes]
-    counts.update(sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts, [str(f) for f, _ in files])))
-    return parts, [str(f) for (f, _), o in zip(files, outcomes, strict=True) if o.counts.get("unreadable_files")]
+    counts = sum_counts(t.quarantine_cross_partition_duplicates(ctx, parts, [str(f) for f, _ in files]))
+    rec.record_counts("ingest", counts)
+    unreadable = [str(f) for (f, _), o in zip(files, outcomes, strict=True) if o.counts.get("unreadable_files")]
+    check_ingested(
+        counts,
+        unreadable,
+        len(files),
+        stop_on_unreadable=settings.unreadable_files == "fail",
+        quarantine_ceiling=settings.quarantine_ceiling,
+    )
+    return parts, counts
 
 
 def _sample_sizes(ctx: RunContext) -> tuple[int, int]:
@@ -206,23 +233,46 @@ def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
     return results
 
 
-def _summary(ctx: RunContext, rec: RunRecorder, counts: dict[str, Any], report_path: str | None,
-             actions: dict[str, dict[str, int]], review_tasks: dict[str, int], note: str | None = None) -> RunSummary:  # fmt: skip
-    summary = RunSummary(run_id=rec.run_id, run_key=ctx.run_key, state="completed", day=ctx.day,
-                         items_read=counts.get("read", 0), items_processed=counts.get("processed", 0),
-                         quarantined=counts.get("quarantined", 0), out_of_scope=counts.get("out_of_scope", 0),
-                         actions=actions, review_tasks=review_tasks, gates=_worst_gate_results(rec.gates),
-                         report_path=report_path, note=note)  # fmt: skip
-    get_run_logger().info("sweep %s finished: %s items, %s quarantined, report %s", ctx.run_key, summary.items_read,
-                          summary.quarantined, report_path)  # fmt: skip
+def _summary(
+    ctx: RunContext,
+    rec: RunRecorder,
+    counts: dict[str, Any],
+    report_path: str | None,
+    actions: dict[str, dict[str, int]],
+    review_tasks: dict[str, int],
+    note: str | None = None,
+) -> RunSummary:
+    summary = RunSummary(
+        run_id=rec.run_id,
+        run_key=ctx.run_key,
+        state="completed",
+        day=ctx.day,
+        items_read=counts.get("read", 0),
+        items_processed=counts.get("processed", 0),
+        quarantined=counts.get("quarantined", 0),
+        out_of_scope=counts.get("out_of_scope", 0),
+        actions=actions,
+        review_tasks=review_tasks,
+        gates=_worst_gate_results(rec.gates),
+        report_path=report_path,
+        note=note,
+    )
+    get_run_logger().info(
+        "sweep %s finished: %s items, %s quarantined, report %s",
+        ctx.run_key,
+        summary.items_read,
+        summary.quarantined,
+        report_path,
+    )
     return summary
 
 
-def _finish_empty(ctx: RunContext, recorder: RunRecorder, counts: dict[str, int], why: str) -> RunSummary:
+def _finish_empty(ctx: RunContext, recorder: RunRecorder, counts: dict[str, int], files: list[Any]) -> RunSummary:
     """A window without items to process completes as a run that says so: nothing decided, sampled or reported."""
+    why = f"{counts.get('out_of_scope', 0):,} rows out of scope" if files else "no source partition for its days"
     scope = f" for {', '.join(ctx.regions)}" if ctx.regions else ""
-    note = (f"no items in window {ctx.window_start:%Y-%m-%dT%H:%M}Z – {ctx.window_end:%Y-%m-%dT%H:%M}Z{scope} "
-            f"({why})")  # fmt: skip
+    window = f"{ctx.window_start:%Y-%m-%dT%H:%M}Z – {ctx.window_end:%Y-%m-%dT%H:%M}Z"
+    note = f"no items in window {window}{scope} ({why})"
     recorder.finish({"note": note, "empty_window": True})
     return _summary(ctx, recorder, {**counts, "processed": 0}, None, {}, {}, note=note)
 
@@ -240,8 +290,12 @@ def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
     if not skipped:
         return
     for s in (s for s in skipped if not s.get("optional")):
-        logger.warning("detector %s/%s skipped: %s; the policy's other detectors still run",
-                       s["policy_id"], s["detector_id"], s["reason"])  # fmt: skip
+        logger.warning(
+            "detector %s/%s skipped: %s; the policy's other detectors still run",
+            s["policy_id"],
+            s["detector_id"],
+            s["reason"],
+        )
     recorder.update(outputs={"skipped_detectors": skipped})
     recorder.audit("detectors.skipped", {"model_version": ctx.model_version, "detectors": skipped})
 
@@ -258,20 +312,32 @@ def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
     command = f"modsweep approve {recorder.run_id} --by NAME"
     answer = t.recorded_approval(ctx)
     if answer is not None:
-        outcome = {"approved": answer["approve"], "approver": answer["approver"], "note": answer["note"],
-                   "answered_with": "modsweep approve"}  # fmt: skip
+        outcome = {
+            "approved": answer["approve"],
+            "approver": answer["approver"],
+            "note": answer["note"],
+            "answered_with": "modsweep approve",
+        }
     elif _approval_wait() == "pause":
         create_markdown_artifact(
             key=f"approval-{ctx.run_key}", markdown=request, description="Removals awaiting approval"
         )
         get_run_logger().warning(
             "run %s paused: %s. Waiting up to %s s for an answer: `%s` (or `--reject` to send them to human review), "
-            "or resume flow run %s in the Prefect UI; no answer sends them to review", recorder.run_id, held_line,
-            settings.approval_timeout_seconds, command, flow_run.get_id())  # fmt: skip
+            "or resume flow run %s in the Prefect UI; no answer sends them to review",
+            recorder.run_id,
+            held_line,
+            settings.approval_timeout_seconds,
+            command,
+            flow_run.get_id(),
+        )
         try:
-            form = pause_flow_run(wait_for_input=RemovalApproval, timeout=settings.approval_timeout_seconds,
-                                  poll_interval=min(10, max(1, settings.approval_timeout_seconds // 4)),
-                                  key=f"removal-approval-{ctx.run_key}")  # fmt: skip
+            form = pause_flow_run(
+                wait_for_input=RemovalApproval,
+                timeout=settings.approval_timeout_seconds,
+                poll_interval=min(10, max(1, settings.approval_timeout_seconds // 4)),
+                key=f"removal-approval-{ctx.run_key}",
+            )
             outcome = {"approved": form.approve, "approver": form.approver, "note": form.note}
         except FlowPauseTimeout:
             outcome = {
@@ -281,8 +347,12 @@ def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
             }
             _resume_own_run()
     else:
-        pending = {"pending": True, "ceiling": settings.removal_ceiling, "pairs": over.to_dict("records"),
-                   "command": command}  # fmt: skip
+        pending = {
+            "pending": True,
+            "ceiling": settings.removal_ceiling,
+            "pairs": over.to_dict("records"),
+            "command": command,
+        }
         recorder.update(outputs={"approval": pending})
         recorder.audit("removals.held", pending)
         raise approval.ApprovalRequired(

@@ -45,27 +45,71 @@ DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
         Dataset("items", ITEMS, BY_SOURCE_FILE, ("item_id",), "items.ingested", "canonical items (DESIGN §3)"),
-        Dataset("item_ids", None, BY_SOURCE_FILE, ("item_id",), None,
-                "the ids of one items part, for the day-wide duplicate search (without reading the items)"),
-        Dataset("quarantine", QUARANTINE, BY_SOURCE_FILE, ("source_file", "row_number", "reason"), None,
-                "rows that failed row-level checks, with the reason"),
-        Dataset("detections", DETECTIONS, BY_SOURCE_FILE, ("item_id", "policy_id", "detector_id"),
-                "detections.scored", "per-item detector scores of one items part"),
-        Dataset("signatures", None, BY_SOURCE_FILE, ("item_id",), None,
-                "near-duplicate signatures of one items part, for the day-wide coordination clustering"),
-        Dataset("coordination", DETECTIONS, BY_SOURCE_FILE, ("item_id", "policy_id", "detector_id"),
-                "detections.scored", "coordination detections of one items part's items (read by its decide)"),
+        Dataset(
+            "item_ids",
+            None,
+            BY_SOURCE_FILE,
+            ("item_id",),
+            None,
+            "the ids of one items part, for the day-wide duplicate search (without reading the items)",
+        ),
+        Dataset(
+            "quarantine",
+            QUARANTINE,
+            BY_SOURCE_FILE,
+            ("source_file", "row_number", "reason"),
+            None,
+            "rows that failed row-level checks, with the reason",
+        ),
+        Dataset(
+            "detections",
+            DETECTIONS,
+            BY_SOURCE_FILE,
+            ("item_id", "policy_id", "detector_id"),
+            "detections.scored",
+            "per-item detector scores of one items part; part `coordination`: the day-wide coordination clustering",
+        ),
+        Dataset(
+            "signatures",
+            None,
+            BY_SOURCE_FILE,
+            ("item_id",),
+            None,
+            "near-duplicate signatures of one items part, for the day-wide coordination clustering",
+        ),
+        Dataset(
+            "coordination",
+            DETECTIONS,
+            BY_SOURCE_FILE,
+            ("item_id", "policy_id", "detector_id"),
+            None,
+            "one items part's share of the day-wide coordination detections (read by its decide; gated whole as "
+            "`detections/coordination`)",
+        ),
         Dataset("decisions", DECISIONS, BY_SOURCE_FILE, ("decision_id",), "decisions.made", "DESIGN §5"),
-        Dataset("candidates", None, BY_PART_AND_KIND, ("item_id", "policy_id"), None,
-                "QA and prevalence sample candidates of one decided part"),
-        Dataset("strata", None, BY_SOURCE_FILE, ("stratum", "region"), None,
-                "QA strata populations of one decided part"),
+        Dataset(
+            "candidates",
+            None,
+            BY_PART_AND_KIND,
+            ("item_id", "policy_id"),
+            None,
+            "QA and prevalence sample candidates of one decided part",
+        ),
+        Dataset(
+            "strata", None, BY_SOURCE_FILE, ("stratum", "region"), None, "QA strata populations of one decided part"
+        ),
         Dataset("review_tasks", REVIEW_TASKS, WHOLE_RUN, ("task_id",), "review.sampled", "the run's review sample"),
-        Dataset("metrics", METRICS, WHOLE_RUN, ("policy_id", "region", "metric"), "metrics.audited",
-                "audit metrics with their intervals"),
+        Dataset(
+            "metrics",
+            METRICS,
+            WHOLE_RUN,
+            ("policy_id", "region", "metric"),
+            "metrics.audited",
+            "audit metrics with their intervals",
+        ),
         Dataset("samples", None, WHOLE_RUN, (), None, "day-wide strata populations (`populations`), shadow diffs"),
     )
-}  # fmt: skip
+}
 # The day-wide coordination detections, kept as the `coordination` part of `detections` for readers of the whole
 # clustering (policy diff); a decide partition reads only its own items' share from `coordination`.
 COORDINATION_PART = "coordination"

@@ -39,8 +39,13 @@ class PartitionOutcome:
 # --- ingest -------------------------------------------------------------------------------------------------
 
 
-def ingest_file(ctx: RunContext, source_file: str, index: int, file_window: tuple[datetime, datetime] | tuple[None, None],
-                max_item_chars: int) -> PartitionOutcome:  # fmt: skip
+def ingest_file(
+    ctx: RunContext,
+    source_file: str,
+    index: int,
+    file_window: tuple[datetime, datetime] | tuple[None, None],
+    max_item_chars: int,
+) -> PartitionOutcome:
     """One source file → its items, quarantine and ids parts; the counts are saved as the items part's metadata."""
     cat, part = catalog_of(ctx), part_name(index)
     if cat.exists("items", part):
@@ -51,16 +56,29 @@ def ingest_file(ctx: RunContext, source_file: str, index: int, file_window: tupl
     except (ingest.UnreadableFileError, ingest.SourceSchemaError) as exc:  # quarantined whole, with the reason
         # (an OSError while reading propagates: the task's retries give flaky storage another chance)
         raw, error = None, f"{type(exc).__name__}: {exc}"
-    result = ingest.ingest_rows(raw, error, source_file=source_file, run_id=ctx.run_id, file_window=file_window,
-                                run_window=ctx.window, regions=ctx.regions, max_item_chars=max_item_chars)  # fmt: skip
+    result = ingest.ingest_rows(
+        raw,
+        error,
+        source_file=source_file,
+        run_id=ctx.run_id,
+        file_window=file_window,
+        run_window=ctx.window,
+        regions=ctx.regions,
+        max_item_chars=max_item_chars,
+    )
     table = ingest.items_table(result.items) if len(result.items) else ITEMS.empty_table()
-    cat.save("quarantine", part, ingest.quarantine_table(result.quarantine))
-    cat.save("item_ids", part, table.select(["item_id"]))
+    # What a killed run committed of this part is the same again (the same file): kept, not written twice.
+    if not cat.exists("quarantine", part):
+        cat.save("quarantine", part, ingest.quarantine_table(result.quarantine))
+    if not cat.exists("item_ids", part):
+        cat.save("item_ids", part, table.select(["item_id"]))
     rows = cat.save("items", part, table, meta={"counts": result.counts})
     return PartitionOutcome(part, rows, result.counts)
 
 
-def quarantine_repeats(ctx: RunContext, parts: list[str], source_files: list[str] | None = None) -> list[dict[str, int]]:
+def quarantine_repeats(
+    ctx: RunContext, parts: list[str], source_files: list[str] | None = None
+) -> list[dict[str, int]]:
     """Items whose id appeared in an earlier part move to quarantine (part order wins); every part's final counts.
 
     Quarantined rows name the source file of their part (`source_files`, one per part; else the items part).
@@ -78,8 +96,9 @@ def quarantine_repeats(ctx: RunContext, parts: list[str], source_files: list[str
 def _move_repeats(cat: RunCatalog, run_id: str, part: str, source: str, rows: np.ndarray) -> None:
     items = cat.load("items", part)
     quarantine = cat.load("quarantine", part).to_pandas()
-    kept, moved, counts = ingest.move_repeats_to_quarantine(items, quarantine, rows, part=part, source_file=source,
-                                                            run_id=run_id, counts=cat.meta("items", part)["counts"])  # fmt: skip
+    kept, moved, counts = ingest.move_repeats_to_quarantine(
+        items, quarantine, rows, part=part, source_file=source, run_id=run_id, counts=cat.meta("items", part)["counts"]
+    )
     # Quarantine first: a crash in between leaves the duplicate in both places, and the re-run moves it again.
     cat.save("quarantine", part, ingest.quarantine_table(moved))
     cat.save("item_ids", part, kept.select(["item_id"]))
@@ -89,8 +108,9 @@ def _move_repeats(cat: RunCatalog, run_id: str, part: str, source: str, rows: np
 # --- detection ----------------------------------------------------------------------------------------------
 
 
-def score_rows(ctx: RunContext, part: str, start: int, stop: int | None, max_chars: int,
-               chunk_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def score_rows(
+    ctx: RunContext, part: str, start: int, stop: int | None, max_chars: int, chunk_rows: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Detections and coordination signatures of rows [start, stop) of an items part (a worker's share of it);
     every detector looks at one item at a time, so slices add up to the whole part."""
     bank = banks.bank_for(ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
@@ -104,9 +124,12 @@ def score_rows(ctx: RunContext, part: str, start: int, stop: int | None, max_cha
 def save_scores(ctx: RunContext, part: str, found: pd.DataFrame, signatures: pd.DataFrame) -> PartitionOutcome:
     """Commit a part's signatures, then its detections (the resume check is on detections)."""
     cat = catalog_of(ctx)
-    cat.save("signatures", part, to_table(signatures) if len(signatures.columns) else pa.table({}))
+    if not cat.exists("signatures", part):  # committed by a run killed before its detections: kept
+        cat.save("signatures", part, to_table(signatures) if len(signatures.columns) else pa.table({}))
     rows = cat.save("detections", part, to_table(found, DETECTIONS))
-    return PartitionOutcome(part, rows, {f"detections.{k}": int(v) for k, v in found["detector_id"].value_counts().items()})
+    return PartitionOutcome(
+        part, rows, {f"detections.{k}": int(v) for k, v in found["detector_id"].value_counts().items()}
+    )
 
 
 def score_part(ctx: RunContext, part: str, max_chars: int, chunk_rows: int) -> PartitionOutcome:
@@ -132,7 +155,7 @@ def cluster_coordination(ctx: RunContext, parts: list[str]) -> PartitionOutcome:
     found = detect.cluster_coordination(signatures.drop(columns="_part", errors="ignore"), bank, ctx.run_id)
     owner = signatures.drop_duplicates("item_id").set_index("item_id")["_part"] if len(signatures) else pd.Series()
     where = found["item_id"].map(owner) if len(found) else pd.Series(dtype=object)
-    for part in parts:
+    for part in (p for p in parts if not cat.exists("coordination", p)):
         cat.save("coordination", part, to_table(found[where.to_numpy() == part], DETECTIONS))
     rows = cat.save("detections", COORDINATION_PART, to_table(found, DETECTIONS))
     clusters = found["evidence"].str.extract(r'"cluster_id": "([^"]+)"')[0].nunique() if len(found) else 0
@@ -142,19 +165,35 @@ def cluster_coordination(ctx: RunContext, parts: list[str]) -> PartitionOutcome:
 # --- decisions ----------------------------------------------------------------------------------------------
 
 
-def decide_part(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int, total_views: int,
-                n_prevalence: int) -> PartitionOutcome:  # fmt: skip
+def decide_part(
+    ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int, total_views: int, n_prevalence: int
+) -> PartitionOutcome:
     """One part's decisions, QA strata populations and sample candidates (a worker's body)."""
     cat = catalog_of(ctx)
     p = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
     items = cat.load("items", part, columns=decide.ITEM_COLUMNS_FOR_DECISIONS).to_pandas()
-    found = pd.concat([cat.load("detections", part, columns=SCORE_COLUMNS).to_pandas(),
-                       cat.load("coordination", part, columns=SCORE_COLUMNS).to_pandas()], ignore_index=True)  # fmt: skip
+    found = pd.concat(
+        [
+            cat.load("detections", part, columns=SCORE_COLUMNS).to_pandas(),
+            cat.load("coordination", part, columns=SCORE_COLUMNS).to_pandas(),
+        ],
+        ignore_index=True,
+    )
     reused = cat.exists("decisions", part)
     decisions, populations, qa, prevalence = sample.decide_and_stratify(
-        items, found, p, run_key=ctx.run_key, run_id=ctx.run_id, seed=ctx.seed, decided_at=datetime.now(UTC),
-        automation_paused=frozenset(automation_paused), keep_per_stratum=keep_per_stratum, total_views=total_views,
-        n_prevalence=n_prevalence, decided=cat.load("decisions", part).to_pandas() if reused else None)  # fmt: skip
+        items,
+        found,
+        p,
+        run_key=ctx.run_key,
+        run_id=ctx.run_id,
+        seed=ctx.seed,
+        decided_at=datetime.now(UTC),
+        automation_paused=frozenset(automation_paused),
+        keep_per_stratum=keep_per_stratum,
+        total_views=total_views,
+        n_prevalence=n_prevalence,
+        decided=cat.load("decisions", part).to_pandas() if reused else None,
+    )
     if not reused:
         cat.save("decisions", part, to_table(decisions, DECISIONS))
     # Candidates go to the lake, not back to the flow (which keeps every task's result until it ends); a resumed
@@ -163,7 +202,8 @@ def decide_part(ctx: RunContext, part: str, automation_paused: list[str], keep_p
     for name, frame in ((f"qa-{part}", qa), (f"prevalence-{part}", prevalence)):
         if not cat.exists("candidates", name):
             cat.save("candidates", name, to_table(frame.merge(attrs, on="item_id", how="left")))
-    cat.save("strata", part, to_table(populations))
+    if not cat.exists("strata", part):
+        cat.save("strata", part, to_table(populations))
     counts = {f"actions.{a}": int(n) for a, n in decisions["action"].value_counts().items()}
     return PartitionOutcome(part, len(decisions), counts, reused=reused)
 
@@ -174,7 +214,9 @@ def items_among(cat: RunCatalog, item_ids: pd.Series, columns: list[str]) -> pd.
     tables = []
     for part in cat.parts("items"):
         table = cat.load("items", part, columns=columns)
-        tables.append(table.filter(pc.is_in(table["item_id"], value_set=wanted.cast(table.schema.field("item_id").type))))
+        tables.append(
+            table.filter(pc.is_in(table["item_id"], value_set=wanted.cast(table.schema.field("item_id").type)))
+        )
     return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame(columns=columns)
 
 

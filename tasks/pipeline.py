@@ -40,8 +40,9 @@ __all__ = ["COORDINATION_PART", "PartitionOutcome"]
 
 
 @task(name="ingest-partition", cache_policy=NO_CACHE, **IO_RETRIES)
-def ingest_partition(ctx: RunContext, source_file: str, index: int, valid_start: datetime | None,
-                     valid_end: datetime | None) -> PartitionOutcome:  # fmt: skip
+def ingest_partition(
+    ctx: RunContext, source_file: str, index: int, valid_start: datetime | None, valid_end: datetime | None
+) -> PartitionOutcome:
     """One source file → canonical items and quarantined rows with reasons (rows outside the file's `date=` day
     are misfiled; valid rows outside the run's window or regions are out of scope)."""
     window = (valid_start, valid_end)
@@ -50,8 +51,9 @@ def ingest_partition(ctx: RunContext, source_file: str, index: int, valid_start:
 
 @task(name="quarantine-cross-partition-duplicates", cache_policy=NO_CACHE, **IO_RETRIES)
 @releasing_memory
-def quarantine_cross_partition_duplicates(ctx: RunContext, parts: list[str],
-                                          source_files: list[str] | None = None) -> list[dict[str, int]]:  # fmt: skip
+def quarantine_cross_partition_duplicates(
+    ctx: RunContext, parts: list[str], source_files: list[str] | None = None
+) -> list[dict[str, int]]:
     """Items whose id already appeared in an earlier part move to quarantine; every part's final counts."""
     return bodies.quarantine_repeats(ctx, parts, source_files)
 
@@ -67,12 +69,14 @@ def gate_dataset(ctx: RunContext, name: str, parts: list[str] | None = None) -> 
     suite = DATASETS[name].suite
     if suite is None:
         raise ValueError(f"the catalog declares no gate for {name}")
-    return gate_lake_partitions(cat, suite, name, cat.parts(name) if parts is None else parts,
-                                get_settings().gate_batch_rows)  # fmt: skip
+    return gate_lake_partitions(
+        cat, suite, name, cat.parts(name) if parts is None else parts, get_settings().gate_batch_rows
+    )
 
 
-def gate_lake_partitions(cat: RunCatalog, suite: str, dataset: str, parts: list[str],
-                         batch_rows: int) -> list[dict[str, Any]]:  # fmt: skip
+def gate_lake_partitions(
+    cat: RunCatalog, suite: str, dataset: str, parts: list[str], batch_rows: int
+) -> list[dict[str, Any]]:
     """Validate parts in batches of up to `batch_rows` rows (0: one part per batch).
 
     A GX validation costs about 15 ms per expectation whatever the row count, so batching keeps that to one call
@@ -137,10 +141,20 @@ def detect_partition(ctx: RunContext, part: str, slices: int = 1) -> PartitionOu
         return on_cpu(bodies.score_part, ctx, part, settings.max_scoring_chars, settings.detect_chunk_rows)
     edges = bodies.slice_edges(cat.meta("items", part)["rows"], slices)
     with ThreadPoolExecutor(max_workers=slices, thread_name_prefix="detect-slice") as pool:
-        scored = list(pool.map(lambda e: on_cpu(bodies.score_rows, ctx, part, *e, settings.max_scoring_chars,
-                                                settings.detect_chunk_rows), edges))  # fmt: skip
-    return bodies.save_scores(ctx, part, pd.concat([f for f, _ in scored], ignore_index=True),
-                              pd.concat([s for _, s in scored], ignore_index=True))  # fmt: skip
+        scored = list(
+            pool.map(
+                lambda e: on_cpu(
+                    bodies.score_rows, ctx, part, *e, settings.max_scoring_chars, settings.detect_chunk_rows
+                ),
+                edges,
+            )
+        )
+    return bodies.save_scores(
+        ctx,
+        part,
+        pd.concat([f for f, _ in scored], ignore_index=True),
+        pd.concat([s for _, s in scored], ignore_index=True),
+    )
 
 
 @task(name="cluster-coordinated-behaviour", cache_policy=NO_CACHE)
@@ -157,8 +171,9 @@ def cluster_coordinated_behaviour(ctx: RunContext, parts: list[str]) -> Partitio
 
 
 @task(name="decide-partition", cache_policy=NO_CACHE)
-def decide_partition(ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int,
-                     total_views: int, n_prevalence: int) -> PartitionOutcome:  # fmt: skip
+def decide_partition(
+    ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int, total_views: int, n_prevalence: int
+) -> PartitionOutcome:
     """Detector scores → decisions, and this part's QA strata and sample candidates."""
     return on_cpu(bodies.decide_part, ctx, part, automation_paused, keep_per_stratum, total_views, n_prevalence)
 
@@ -196,8 +211,11 @@ def recorded_approval(ctx: RunContext) -> dict[str, Any] | None:
     entry = store.latest_audit_entry(resources.store_engine(), event=APPROVAL_ANSWER_EVENT, subject=ctx.run_key)
     if entry is None:
         return None
-    return {"approve": bool(entry["payload"].get("approve")), "approver": entry["actor"],
-            "note": str(entry["payload"].get("note") or "")}  # fmt: skip
+    return {
+        "approve": bool(entry["payload"].get("approve")),
+        "approver": entry["actor"],
+        "note": str(entry["payload"].get("note") or ""),
+    }
 
 
 @task(name="route-held-removals-to-review", cache_policy=NO_CACHE)
@@ -233,28 +251,45 @@ def draw_review_sample(ctx: RunContext, parts: list[str], keep_per_stratum: int)
     settings, cat = get_settings(), catalog_of(ctx)
     populations = pd.concat([cat.load("strata", p).to_pandas() for p in parts], ignore_index=True)
     populations = populations.groupby(["stratum", "region"], as_index=False)["population"].sum()
-    cat.save("samples", "populations", to_table(populations))
+    if not cat.exists("samples", "populations"):
+        cat.save("samples", "populations", to_table(populations))
     if cat.exists("review_tasks", "tasks"):
         return {"review_tasks": cat.meta("review_tasks", "tasks")["rows"], "carried_over_reopened": 0}
     candidates: pd.DataFrame | None = None
     for part in parts:  # folded in a part at a time: memory is strata × keep rows, not the day's candidates
         found = cat.load("candidates", f"qa-{part}").to_pandas()
-        candidates = sample.smallest_keys(found if candidates is None else pd.concat([candidates, found]), keep_per_stratum)
+        candidates = sample.smallest_keys(
+            found if candidates is None else pd.concat([candidates, found]), keep_per_stratum
+        )
     prevalence = pd.concat([cat.load("candidates", f"prevalence-{p}").to_pandas() for p in parts], ignore_index=True)
     decisions = cat.load_all("decisions", columns=["item_id", "policy_id", "score", "action", *bodies.SAMPLE_ATTRS[1:]])
     escalations = decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas()
     golden = bodies.read_golden_set(ctx.golden_dir) if ctx.golden_dir else None
     golden_items = bodies.items_among(cat, golden["item_id"], bodies.SAMPLE_ATTRS) if golden is not None else None
-    tasks = sample.review_sample(populations, candidates, prevalence, escalations, golden, golden_items,
-                                 resources.pack(ctx.pack, ctx.profile, ctx.model_version),
-                                 half_width=settings.qa_half_width, floor=settings.qa_floor, cap=settings.qa_cap,
-                                 golden_rate=settings.golden_rate, double_review_share=settings.double_review_share,
-                                 seed=ctx.seed, id_key=settings.hmac_key.get_secret_value().encode(),
-                                 run_id=ctx.run_id, run_key=ctx.run_key, now=datetime.now(UTC))  # fmt: skip
+    tasks = sample.review_sample(
+        populations,
+        candidates,
+        prevalence,
+        escalations,
+        golden,
+        golden_items,
+        resources.pack(ctx.pack, ctx.profile, ctx.model_version),
+        half_width=settings.qa_half_width,
+        floor=settings.qa_floor,
+        cap=settings.qa_cap,
+        golden_rate=settings.golden_rate,
+        double_review_share=settings.double_review_share,
+        seed=ctx.seed,
+        id_key=settings.hmac_key.get_secret_value().encode(),
+        run_id=ctx.run_id,
+        run_key=ctx.run_key,
+        now=datetime.now(UTC),
+    )
     engine = resources.store_engine()
     carried = store.fetch_review_tasks(engine, status="carried_over")
-    tasks, reopen = sample.apply_queue_capacity(tasks, carried[carried["run_key"] != ctx.run_key],
-                                                settings.review_capacity_per_queue)  # fmt: skip
+    tasks, reopen = sample.apply_queue_capacity(
+        tasks, carried[carried["run_key"] != ctx.run_key], settings.review_capacity_per_queue
+    )
     reopened = store.reopen_carried_over(engine, reopen)
     rows = cat.save("review_tasks", "tasks", to_table(tasks, REVIEW_TASKS))
     return {"review_tasks": rows, "carried_over_reopened": reopened}
@@ -277,12 +312,22 @@ def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
     settings = get_settings()
     out = settings.exports_dir / "reviews" / "simulated" / f"decisions-{ctx.run_key}-{ctx.run_id}.csv"
     open_tasks, report = reviews_io.simulate_reviews(
-        resources.store_engine(), truth_dir=Path(truth_dir), out_path=out, accuracy=settings.reviewer_accuracy,
-        false_positive_rate=settings.reviewer_false_positive_rate, run_key=ctx.run_key, actor="simulated-reviewers")  # fmt: skip
+        resources.store_engine(),
+        truth_dir=Path(truth_dir),
+        out_path=out,
+        accuracy=settings.reviewer_accuracy,
+        false_positive_rate=settings.reviewer_false_positive_rate,
+        run_key=ctx.run_key,
+        actor="simulated-reviewers",
+    )
     if report is None:
         return {"reviews_open": open_tasks, "reviews_applied": 0, "reviews_unchanged": 0, "reviews_rejected": 0}
-    return {"reviews_open": open_tasks, "reviews_applied": report.applied, "reviews_unchanged": report.unchanged,
-            "reviews_rejected": report.rejected}  # fmt: skip
+    return {
+        "reviews_open": open_tasks,
+        "reviews_applied": report.applied,
+        "reviews_unchanged": report.unchanged,
+        "reviews_rejected": report.rejected,
+    }
 
 
 # --- audit --------------------------------------------------------------------------------------------------
@@ -315,17 +360,26 @@ def audit_quality(ctx: RunContext, baseline_days: int = 7) -> dict[str, int]:
     of the same flow in the previous `baseline_days` days; committed as the run's `metrics`."""
     cat, engine = catalog_of(ctx), resources.store_engine()
     since = datetime.combine(ctx.day - timedelta(days=baseline_days), datetime.min.time(), tzinfo=UTC)
-    earlier = [r for r in store.list_runs(engine, flow=ctx.flow, state="completed", since=since, limit=200)
-               if r["run_key"] != ctx.run_key and run_day(r) is not None and run_day(r) < ctx.day]  # fmt: skip
+    earlier = [
+        r
+        for r in store.list_runs(engine, flow=ctx.flow, state="completed", since=since, limit=200)
+        if r["run_key"] != ctx.run_key and run_day(r) is not None and run_day(r) < ctx.day
+    ]
     baselines = [RunCatalog(ctx.lake_root, run_day(r), r["run_key"]) for r in earlier]  # type: ignore[arg-type]
     baseline = [b.load("samples", "populations").to_pandas() for b in baselines if b.exists("samples", "populations")]
     items = cat.load_all("items", columns=["region", "views"])
     metrics = audit.run_metrics(
-        sampled_tasks(ctx, engine), cat.load("samples", "populations").to_pandas(), baseline,
-        items.group_by("region").aggregate([("views", "sum")]).to_pandas(), items.num_rows,
+        sampled_tasks(ctx, engine),
+        cat.load("samples", "populations").to_pandas(),
+        baseline,
+        items.group_by("region").aggregate([("views", "sum")]).to_pandas(),
+        items.num_rows,
         cat.load_all("decisions", columns=["policy_id", "automated", "user_reports"]).to_pandas(),
         bodies.read_golden_set(ctx.golden_dir) if ctx.golden_dir else None,
-        [int(r["stage_counts"].get("ingest", {}).get("processed", 0)) for r in earlier], day=ctx.day, run_id=ctx.run_id)  # fmt: skip
+        [int(r["stage_counts"].get("ingest", {}).get("processed", 0)) for r in earlier],
+        day=ctx.day,
+        run_id=ctx.run_id,
+    )
     return {"metrics": cat.save("metrics", "metrics", to_table(metrics, METRICS))}
 
 
@@ -344,16 +398,26 @@ def apply_findings(ctx: RunContext) -> list[dict[str, Any]]:
     found = audit.findings(metrics, {pol.id: pol.precision_floor for pol in p.policies()})
     engine = resources.store_engine()
     for f in (f for f in found if f["kind"] == "precision_below_floor"):
-        reason = (f"audited automated precision {f['value']:.3f} (95% CI upper {f['ci_high']:.3f}, n={f['n']}) "
-                  f"below the floor {f['floor']:.2f} in run {ctx.run_id}")  # fmt: skip
+        reason = (
+            f"audited automated precision {f['value']:.3f} (95% CI upper {f['ci_high']:.3f}, n={f['n']}) "
+            f"below the floor {f['floor']:.2f} in run {ctx.run_id}"
+        )
         f["circuit_breaker_tripped"] = store.set_policy_automation(
-            engine, str(f["policy_id"]), state="paused", reason=reason, changed_by="circuit-breaker", run_id=ctx.run_id)
+            engine, str(f["policy_id"]), state="paused", reason=reason, changed_by="circuit-breaker", run_id=ctx.run_id
+        )
     found = findings.with_text(findings.annotate(found, metrics))  # one sentence each, the same in every view
     if found:
-        store.append_audit(engine, actor="system", event="audit.findings", subject=ctx.run_id,
-                           payload={"run_key": ctx.run_key, "findings": findings.sentences(found),
-                                    "circuit_breaker_tripped": [f["policy_id"] for f in found
-                                                                if f.get("circuit_breaker_tripped")]})  # fmt: skip
+        store.append_audit(
+            engine,
+            actor="system",
+            event="audit.findings",
+            subject=ctx.run_id,
+            payload={
+                "run_key": ctx.run_key,
+                "findings": findings.sentences(found),
+                "circuit_breaker_tripped": [f["policy_id"] for f in found if f.get("circuit_breaker_tripped")],
+            },
+        )
     return found
 
 
@@ -363,7 +427,9 @@ def summarise_outputs(ctx: RunContext) -> dict[str, Any]:
     decisions = catalog_of(ctx).load_all("decisions", columns=["policy_id", "action"]).to_pandas()
     actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in decisions.groupby("policy_id")}
     tasks = store.fetch_review_tasks(resources.store_engine(), run_key=ctx.run_key)
-    by_state = {f"{r}.{s}": int(n) for (r, s), n in tasks.groupby(["reason", "status"]).size().items()} if len(tasks) else {}
+    by_state = (
+        {f"{r}.{s}": int(n) for (r, s), n in tasks.groupby(["reason", "status"]).size().items()} if len(tasks) else {}
+    )
     return {"actions": actions, "review_tasks": by_state}
 
 
@@ -380,15 +446,22 @@ def compare_with_live(ctx: RunContext, live_run_key: str, decided_paused: list[s
         raise FileNotFoundError(f"no live decisions for {ctx.day} (run key {live_run_key}): run the daily sweep first")
     candidate = cat.load_all("decisions", columns=cols).to_pandas()
     engine = resources.store_engine()
-    result = shadow.compare_runs(live_cat.load_all("decisions", columns=cols).to_pandas(), candidate,
-                                 store.fetch_review_tasks(engine, status="decided"), decided_paused,
-                                 store.paused_policies(engine))  # fmt: skip
+    result = shadow.compare_runs(
+        live_cat.load_all("decisions", columns=cols).to_pandas(),
+        candidate,
+        store.fetch_review_tasks(engine, status="decided"),
+        decided_paused,
+        store.paused_policies(engine),
+    )
     out_dir = get_settings().reports_dir / ctx.day.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"shadow-{ctx.run_key}.csv"
     result.summary.to_csv(path, index=False)
     cat.save("samples", "shadow-diff", to_table(result.diff))
     notes_md = "".join(f"\n- {approval.markdown_text(n)}" for n in result.notes)
-    create_markdown_artifact(key=f"shadow-{ctx.run_key}", markdown=f"# Shadow run vs live ({live_run_key})\n\n"
-                             f"{result.table}\n{notes_md}", description="Candidate pack vs live pack")  # fmt: skip
+    create_markdown_artifact(
+        key=f"shadow-{ctx.run_key}",
+        markdown=f"# Shadow run vs live ({live_run_key})\n\n{result.table}\n{notes_md}",
+        description="Candidate pack vs live pack",
+    )
     return {"report": str(path), "live_run_key": live_run_key, **result.outputs}

@@ -37,8 +37,9 @@ def test_a_sweep_reads_items_decisions_and_coordination_at_most_once_per_stage_a
         reads[(current["stage"], name, part)] += 1
         return load(self, name, part, *args, **kw)
 
-    def counted_load_all(self: RunCatalog, name: str, columns: list[str] | None = None,
-                         parts: list[str] | None = None) -> pa.Table:  # fmt: skip
+    def counted_load_all(
+        self: RunCatalog, name: str, columns: list[str] | None = None, parts: list[str] | None = None
+    ) -> pa.Table:
         for part in self.parts(name) if parts is None else parts:
             reads[(current["stage"], name, part)] += 1
         return load_all(self, name, columns, parts)
@@ -59,8 +60,9 @@ def test_a_sweep_reads_items_decisions_and_coordination_at_most_once_per_stage_a
     assert ("detect", "items") in by_stage and ("decide", "items") in by_stage
     assert ("decide", "coordination") in by_stage and ("decide", "decisions") not in by_stage
     assert ("store:decisions", "decisions") in by_stage and ("sample", "decisions") in by_stage
-    assert not any(stage == "decide" and name == "detections" and part == COORDINATION_PART
-                   for stage, name, part in reads)  # fmt: skip
+    assert not any(
+        stage == "decide" and name == "detections" and part == COORDINATION_PART for stage, name, part in reads
+    )
 
 
 def test_save_commits_data_then_metadata_and_exists_needs_both(tmp_path: Path) -> None:

@@ -18,17 +18,36 @@ EDGE = {"serving.py"}  # besides cli*.py: loads the flows it deploys
 # Task-layer modules that are I/O edges (Prefect tasks, the store, published artifacts), not stage functions.
 TASK_IO = {"pipeline.py", "report.py"}
 # The sweep's path: every import at module level (a heavy optional dependency would say why, in a comment).
-MODULE_LEVEL_ONLY = ["modsweep/catalog.py", "modsweep/workers.py", "modsweep/ledger.py", "modsweep/runs.py",
-                     "modsweep/lake.py", "modsweep/resources.py", "modsweep/policy.py", "tasks/pipeline.py",
-                     "tasks/bodies.py", "tasks/banks.py", "tasks/ingest.py", "tasks/decide.py", "tasks/sample.py",
-                     "flows/sweep.py", "flows/audit.py", "flows/daily_sweep.py"]  # fmt: skip
+MODULE_LEVEL_ONLY = [
+    "modsweep/catalog.py",
+    "modsweep/workers.py",
+    "modsweep/ledger.py",
+    "modsweep/runs.py",
+    "modsweep/lake.py",
+    "modsweep/resources.py",
+    "modsweep/policy.py",
+    "tasks/pipeline.py",
+    "tasks/bodies.py",
+    "tasks/banks.py",
+    "tasks/ingest.py",
+    "tasks/decide.py",
+    "tasks/sample.py",
+    "flows/sweep.py",
+    "flows/audit.py",
+    "flows/daily_sweep.py",
+]
 
 
 def imported_modules(path: Path) -> list[tuple[int, str, bool]]:
     """(line, module, inside a function) of every import in a file; `from . import x` resolved against modsweep."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    local = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
-             for n in ast.walk(f) if isinstance(n, ast.Import | ast.ImportFrom)}  # fmt: skip
+    local = {
+        id(n)
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+        for n in ast.walk(f)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+    }
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -56,14 +75,22 @@ def _layer_of(module: str) -> str | None:
 
 
 def test_the_core_imports_nothing_from_tasks_or_flows() -> None:
-    found = [f"{f.relative_to(ROOT)}:{line} imports {m}" for f in _core_files()
-             for line, m, _ in imported_modules(f) if _layer_of(m)]  # fmt: skip
+    found = [
+        f"{f.relative_to(ROOT)}:{line} imports {m}"
+        for f in _core_files()
+        for line, m, _ in imported_modules(f)
+        if _layer_of(m)
+    ]
     assert not found, "the core imports up into the task/flow layers:\n" + "\n".join(sorted(set(found)))
 
 
 def test_stage_functions_import_neither_prefect_nor_sqlalchemy() -> None:
-    found = [f"{f.relative_to(ROOT)}:{line} imports {m}" for f in _stage_files()
-             for line, m, _ in imported_modules(f) if m.split(".")[0] in ("prefect", "sqlalchemy")]  # fmt: skip
+    found = [
+        f"{f.relative_to(ROOT)}:{line} imports {m}"
+        for f in _stage_files()
+        for line, m, _ in imported_modules(f)
+        if m.split(".")[0] in ("prefect", "sqlalchemy")
+    ]
     assert not found, "stage modules import orchestration or the store:\n" + "\n".join(sorted(set(found)))
 
 
@@ -71,8 +98,11 @@ def test_stage_functions_import_neither_prefect_nor_sqlalchemy() -> None:
 def test_the_sweep_path_imports_at_module_level(relative: str) -> None:
     path = ROOT / relative
     source = path.read_text(encoding="utf-8").splitlines()
-    local = [f"{relative}:{line}: {source[line - 1].strip()}" for line, _, inside in imported_modules(path)
-             if inside and "# local:" not in source[line - 1]]  # fmt: skip
+    local = [
+        f"{relative}:{line}: {source[line - 1].strip()}"
+        for line, _, inside in imported_modules(path)
+        if inside and "# local:" not in source[line - 1]
+    ]
     assert not local, "imports inside functions (mark a justified one `# local: why`):\n" + "\n".join(
         sorted(set(local))
     )

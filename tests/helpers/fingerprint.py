@@ -63,8 +63,9 @@ def table_fingerprint(frame: pd.DataFrame, name: str) -> dict[str, Any]:
     """Rows, a hash per non-float column and the float columns' values (rounded to 6 decimals)."""
     canon = _canonical(frame, name)
     floats = [c for c in canon.columns if pd.api.types.is_float_dtype(canon[c])]
-    columns = {c: hashlib.sha256(_column_text(canon[c]).encode()).hexdigest()[:16] for c in canon.columns
-               if c not in floats}  # fmt: skip
+    columns = {
+        c: hashlib.sha256(_column_text(canon[c]).encode()).hexdigest()[:16] for c in canon.columns if c not in floats
+    }
     values = {c: [None if pd.isna(v) else round(float(v), 6) for v in canon[c]] for c in floats}
     return {"rows": len(canon), "columns": columns, "floats": values}
 
