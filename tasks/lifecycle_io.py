@@ -74,9 +74,9 @@ def evaluate_accounts(engine: Engine, authors: list[str], enforcement: Enforceme
     weight fell below their threshold are lifted; suspensions past their end date end. Returns (new, lifted)."""
     if not authors:
         return 0, 0
-    state = ls.author_state(ls.active_strikes(engine, authors, as_of))
-    weights = state.set_index("author_id")["active_weight"] if len(state) else pd.Series(dtype=float)
-    live = ls.account_decisions_of(engine, authors, statuses=("active", "pending_review"))
+    weights = ls.active_weights(engine, authors, as_of)
+    state = pd.DataFrame({"author_id": weights.index.to_numpy(dtype=object), "active_weight": weights.to_numpy()})
+    live = ls.standing_of(engine, authors, statuses=("active", "pending_review"))
     lift = st.decisions_to_lift(live, weights)
     lifted = ls.set_account_status(engine, lift["account_decision_id"].tolist(), status="lifted",
                                    from_statuses=("active", "pending_review"), actor=actor,
@@ -88,13 +88,21 @@ def evaluate_accounts(engine: Engine, authors: list[str], enforcement: Enforceme
         ls.set_account_status(engine, served["account_decision_id"].tolist(), status="ended",
                               from_statuses=("active",), reason="suspension reached its end date", actor=actor)  # fmt: skip
     standing = pd.concat([live, ls.ended_account_decisions(engine, authors, as_of)], ignore_index=True)
-    made = st.new_account_decisions(state, standing, enforcement, as_of=as_of, run_key=run_key, day=day)
+    made = st.new_account_decisions(state, standing, enforcement, as_of=as_of, run_key=run_key, day=day,
+                                    scope=lambda rows: ls.decision_scope(engine, _with_trigger(engine, rows, as_of)))  # fmt: skip
     tasks = account_review_tasks(made, run_id=run_id, as_of=as_of)
     if len(tasks):
         made = made.merge(tasks[["task_id", "account_decision_id"]], on="account_decision_id", how="left")
     new = ls.insert_account_decisions(engine, made, tasks.drop(columns="account_decision_id", errors="ignore"),
                                       actor=actor) if len(made) else 0  # fmt: skip
     return new, lifted
+
+
+def _with_trigger(engine: Engine, rows: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+    """Rising authors' rows with their latest active strike's decision and policy (the trigger)."""
+    weights = rows.set_index("author_id")["active_weight"]
+    return rows.drop(columns=[c for c in ("decision_id", "policy_id") if c in rows]).merge(
+        ls.latest_strikes(engine, weights, as_of).drop(columns="active_weight"), on="author_id", how="inner")  # fmt: skip
 
 
 def account_review_tasks(made: pd.DataFrame, *, run_id: str, as_of: datetime) -> pd.DataFrame:

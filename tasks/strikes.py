@@ -10,7 +10,7 @@ that triggered it is no longer active, so an author whose strikes expired starts
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -93,11 +93,12 @@ def account_decision_id(author_id: str, action: str, decision_id: str) -> str:
 
 
 def new_account_decisions(state: pd.DataFrame, standing: pd.DataFrame, enforcement: EnforcementSpec, *,
-                          as_of: datetime, run_key: str, day: object) -> pd.DataFrame:  # fmt: skip
+                          as_of: datetime, run_key: str, day: object,
+                          scope: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:  # fmt: skip
     """Account decisions for authors whose active weight reached a higher rung than they stand on.
 
     ``state``: one row per author: author_id, active_weight, and the latest active strike's decision_id,
-    policy_id, region, category, territorial_scope. ``standing``: the author's account decisions that still
+    policy_id (and region, category, territorial_scope, or ``scope`` adds them to the rising authors only). ``standing``: the author's account decisions that still
     count (author_id, action; status active, pending_review or ended, triggering strike still active).
     Actions the pack does not automate (`automate_account_actions`) wait for a person (``pending_review``).
     """
@@ -110,6 +111,8 @@ def new_account_decisions(state: pd.DataFrame, standing: pd.DataFrame, enforceme
     if rising.empty:
         return pd.DataFrame(columns=list(ACCOUNT_DECISION_COLUMNS))
     rows = state.set_index("author_id").loc[rising.index].reset_index()
+    if scope is not None:  # region, category, territorial scope of the triggering decisions (a store read)
+        rows = scope(rows)
     rows["action"] = rising["action"].to_numpy()
     rows["threshold"] = rising["threshold"].to_numpy()
     by_action = {t.action: t for t in enforcement.account_thresholds}

@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Table, and_, insert, select, update
+from sqlalchemy import JSON, Date, Table, and_, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from modsweep.store.engine import write_transaction
-from modsweep.store.models import Base
+from modsweep.store.engine import is_sqlite, json_dumps, write_transaction
+from modsweep.store.models import Base, UTCDateTime
 from modsweep.store.repo import (
     _chunks,
+    _dialect_insert,
     _driver_params,
-    _insert_frames_ignoring_conflicts,
     _to_frame,
     append_audit,
     utcnow,
@@ -55,11 +55,45 @@ def _frame_in(engine: Engine, stmt: Any, column: Any, values: Sequence[Any]) -> 
 # ------------------------------------------------------------------------------------------ strikes
 
 
+def _bulk_params(engine: Engine, table: Table, df: pd.DataFrame, key: str) -> tuple[str, list[Any]]:
+    """The insert-or-skip SQL and the frame's rows as driver parameters, converted a column at a time with
+    vectorised pandas (no per-value bind processors): text, numbers, UTC timestamps and dates only."""
+    names = [str(c) for c in df.columns]
+    compiled = _dialect_insert(engine, table).on_conflict_do_nothing(index_elements=[key]).compile(
+        dialect=engine.dialect, column_keys=names)  # fmt: skip
+    sqlite = is_sqlite(engine)
+    columns: dict[str, list[Any]] = {}
+    for name in names:
+        kind, series = table.c[name].type, df[name]
+        if isinstance(kind, UTCDateTime):
+            ts = pd.to_datetime(series, utc=True)
+            values = (
+                ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else pd.Series(ts.dt.to_pydatetime(), dtype=object)
+            )
+        elif isinstance(kind, Date):
+            days = pd.to_datetime(series)
+            values = days.dt.strftime("%Y-%m-%d") if sqlite else pd.Series(days.dt.date, dtype=object)
+        elif isinstance(kind, JSON):
+            values = pd.Series([None if _missing(v) else json_dumps(v) for v in series], dtype=object)
+        else:
+            values = series
+        columns[name] = values.astype(object).where(values.notna(), None).tolist()
+    if compiled.positional:
+        return compiled.string, list(zip(*(columns[n] for n in compiled.positiontup or []), strict=True))
+    return compiled.string, [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def insert_strikes(engine: Engine, strikes: pd.DataFrame) -> int:
     """Insert strikes, skipping strike ids already stored (a re-run adds none); returns how many were new."""
     if strikes.empty:
         return 0
-    return _insert_frames_ignoring_conflicts(engine, STRIKES, [strikes], "strike_id")[1]
+    sql, params = _bulk_params(engine, STRIKES, strikes, "strike_id")
+    with write_transaction(engine) as conn:
+        return sum(conn.exec_driver_sql(sql, list(chunk)).rowcount for chunk in _chunks(params))
 
 
 def expire_strikes(engine: Engine, as_of: dt.datetime) -> int:
@@ -71,26 +105,63 @@ def expire_strikes(engine: Engine, as_of: dt.datetime) -> int:
     return int(result.rowcount)
 
 
+def _tuples_in(engine: Engine, stmt: Any, column: Any, values: Sequence[Any], names: list[str]) -> pd.DataFrame:
+    """Like `_frame_in`, for plain columns (text, numbers): rows as tuples straight into a frame, no per-row
+    type processing (aggregates and ids; several times faster than `_frame_in` on tens of thousands of rows)."""
+    wanted = list(dict.fromkeys(values))
+    rows: list[Any] = []
+    with engine.connect() as conn:
+        for chunk in _chunks(wanted, IN_CHUNK):
+            rows.extend(tuple(r) for r in conn.execute(stmt.where(column.in_(chunk))).fetchall())
+    return pd.DataFrame.from_records(rows, columns=names)
+
+
+def active_weights(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.Series:
+    """Per author, the summed weight of the strikes that count at ``as_of`` (active, not yet expired)."""
+    c = STRIKES.c
+    stmt = (select(c.author_id, func.sum(c.weight)).where(c.status == "active", c.expires_at > as_of)
+            .group_by(c.author_id))  # fmt: skip
+    found = _tuples_in(engine, stmt, c.author_id, author_ids, ["author_id", "active_weight"])
+    return found.set_index("author_id")["active_weight"].astype("float64")
+
+
 def active_strikes(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
-    """Strikes of these authors that count at ``as_of`` (active, not yet expired), with their decision's region,
-    DSA category and territorial scope."""
-    stmt = (
-        select(STRIKES, DECISIONS.c.region, DECISIONS.c.category, DECISIONS.c.territorial_scope)
-        .join(DECISIONS, DECISIONS.c.decision_id == STRIKES.c.decision_id, isouter=True)
-        .where(STRIKES.c.status == "active", STRIKES.c.expires_at > as_of)
-    )
-    return _frame_in(engine, stmt, STRIKES.c.author_id, author_ids)
+    """Strikes of these authors that count at ``as_of`` (active, not yet expired): author, weight, creation,
+    decision and policy."""
+    c = STRIKES.c
+    stmt = select(c.author_id, c.weight, c.created_at, c.decision_id, c.policy_id).where(
+        c.status == "active", c.expires_at > as_of)  # fmt: skip
+    return _frame_in(engine, stmt, c.author_id, author_ids)
 
 
 def author_state(strikes: pd.DataFrame) -> pd.DataFrame:
-    """Per author: active weight and the latest strike's decision, policy, region, category and scope."""
+    """Per author: active weight and the latest strike's decision and policy."""
     if strikes.empty:
-        return pd.DataFrame(columns=["author_id", "active_weight", "decision_id", "policy_id", "region", "category",
-                                     "territorial_scope"])  # fmt: skip
+        return pd.DataFrame(columns=["author_id", "active_weight", "decision_id", "policy_id"])
     weights = strikes.groupby("author_id")["weight"].sum().rename("active_weight")
     latest = strikes.sort_values(["created_at", "decision_id"]).drop_duplicates("author_id", keep="last")
-    latest = latest.set_index("author_id")[["decision_id", "policy_id", "region", "category", "territorial_scope"]]
-    out = latest.join(weights).reset_index()
+    return latest.set_index("author_id")[["decision_id", "policy_id"]].join(weights).reset_index()
+
+
+def latest_strikes(engine: Engine, weights: pd.Series, as_of: dt.datetime) -> pd.DataFrame:
+    """For these authors (index of ``weights``, their active weight): the latest active strike's decision and
+    policy, as `author_state` gives them."""
+    c = STRIKES.c
+    stmt = select(c.author_id, c.weight, c.created_at, c.decision_id, c.policy_id).where(
+        c.status == "active", c.expires_at > as_of)  # fmt: skip
+    found = _tuples_in(engine, stmt, c.author_id, weights.index.tolist(),
+                       ["author_id", "weight", "created_at", "decision_id", "policy_id"])  # fmt: skip
+    state = author_state(found)  # created_at as the driver gives it: sorts in time order on either backend
+    return state.drop(columns="active_weight").merge(weights.rename("active_weight"), left_on="author_id",
+                                                     right_index=True, how="inner")  # fmt: skip
+
+
+def decision_scope(engine: Engine, state: pd.DataFrame) -> pd.DataFrame:
+    """``state`` with the region, DSA category and territorial scope of each author's latest strike's decision
+    (what an account decision's statement of reasons takes)."""
+    stmt = select(DECISIONS.c.decision_id, DECISIONS.c.region, DECISIONS.c.category, DECISIONS.c.territorial_scope)
+    found = _frame_in(engine, stmt, DECISIONS.c.decision_id, state["decision_id"].astype(str).tolist())
+    out = state.merge(found, on="decision_id", how="left")
     out["region"] = out["region"].fillna("ZZ")
     out["category"] = out["category"].fillna("STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
     return out
@@ -99,18 +170,34 @@ def author_state(strikes: pd.DataFrame) -> pd.DataFrame:
 def ended_account_decisions(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
     """Ended account decisions (a served suspension) of these authors that still count: their triggering strike
     is active at ``as_of``, so the same strikes do not suspend the account again."""
+    a = ACCOUNT_DECISIONS.c
     stmt = (
-        select(ACCOUNT_DECISIONS)
+        select(a.account_decision_id, a.author_id, a.action, a.status, a.threshold, a.end_date)
         .join(STRIKES, STRIKES.c.strike_id == ACCOUNT_DECISIONS.c.decision_id)
         .where(ACCOUNT_DECISIONS.c.status == "ended", STRIKES.c.status == "active", STRIKES.c.expires_at > as_of)
     )  # fmt: skip
-    return _frame_in(engine, stmt, ACCOUNT_DECISIONS.c.author_id, author_ids)
+    out = _tuples_in(engine, stmt, ACCOUNT_DECISIONS.c.author_id, author_ids, STANDING_COLUMNS)
+    out["end_date"] = pd.to_datetime(out["end_date"], utc=True, format="mixed")
+    return out
 
 
 def account_decisions_of(engine: Engine, author_ids: Sequence[str], *, statuses: Sequence[str]) -> pd.DataFrame:
     """These authors' account decisions in one of ``statuses``."""
     stmt = select(ACCOUNT_DECISIONS).where(ACCOUNT_DECISIONS.c.status.in_(list(statuses)))
     return _frame_in(engine, stmt, ACCOUNT_DECISIONS.c.author_id, author_ids)
+
+
+STANDING_COLUMNS = ["account_decision_id", "author_id", "action", "status", "threshold", "end_date"]
+
+
+def standing_of(engine: Engine, author_ids: Sequence[str], *, statuses: Sequence[str]) -> pd.DataFrame:
+    """`account_decisions_of` with only the columns re-evaluation needs (end_date as UTC timestamps)."""
+    c = ACCOUNT_DECISIONS.c
+    stmt = select(c.account_decision_id, c.author_id, c.action, c.status, c.threshold, c.end_date).where(
+        c.status.in_(list(statuses)))  # fmt: skip
+    out = _tuples_in(engine, stmt, c.author_id, author_ids, STANDING_COLUMNS)
+    out["end_date"] = pd.to_datetime(out["end_date"], utc=True, format="mixed")
+    return out
 
 
 def decided_account_reviews(engine: Engine) -> pd.DataFrame:
@@ -130,8 +217,9 @@ def insert_account_decisions(engine: Engine, decisions: pd.DataFrame, tasks: pd.
     ids skipped); the new ones go to the audit log. Returns how many were new."""
     if decisions.empty:
         return 0
+    sql, params = _bulk_params(engine, ACCOUNT_DECISIONS, decisions, "account_decision_id")
     with write_transaction(engine) as conn:
-        new = _insert_ignoring(conn, engine, ACCOUNT_DECISIONS, decisions, "account_decision_id")
+        new = sum(conn.exec_driver_sql(sql, list(chunk)).rowcount for chunk in _chunks(params))
         if len(tasks):
             _insert_ignoring(conn, engine, REVIEW_TASKS, tasks, "task_id")
     if new:
