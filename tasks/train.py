@@ -123,11 +123,11 @@ class TextPolicyModel:
     feature_params: dict[str, Any] = field(default_factory=lambda: check_feature_params(FEATURE_PARAMS))
     feature_key: str = field(default_factory=feature_key)
     # Optional gate per label: P(the post is of the kind the label's corpora hold | text), trained against every
-    # other corpus and the background. A gated label scores P(domain) × P(violating | domain).
+    # other corpus and the background. A gated label scores min(P(violating | domain), P(domain) / saturation).
     domains: dict[str, PolicyClassifier] = field(default_factory=dict)
-    # The gate is min(1, P(domain) / domain_saturation): posts the gate finds at least this likely to be in the
-    # domain keep their in-corpus score whole (so ranking within a corpus is the corpus model's), posts far
-    # from every corpus of the label are scaled down towards 0.
+    # The cap is P(domain) / saturation: posts the gate finds at least this likely to be in the domain keep
+    # their in-corpus score whole (so ranking within a corpus is the corpus model's), posts far from every
+    # corpus of the label are held near 0.
     domain_saturation: float = 0.2
     # Per gated label (training sets it from the label's own rows); a label missing here uses domain_saturation.
     domain_saturations: dict[str, float] = field(default_factory=dict)
@@ -230,7 +230,9 @@ class TextPolicyModel:
         per_label = getattr(self, "domain_saturations", None) or {}
         for k, label in enumerate(self._gated()):
             saturation = np.float32(per_label.get(label, default))
-            out[label] = out[label] * np.minimum(np.float32(1.0), p[:, len(self.labels) + k] / saturation)
+            # The gate caps the score (it does not scale it): a post scores at most P(domain) / saturation, so
+            # in-corpus scores below the cap keep their order, and off-topic posts stay near 0.
+            out[label] = np.minimum(out[label], p[:, len(self.labels) + k] / saturation)
         return out
 
     def score_texts(self, texts: pd.Series) -> dict[str, np.ndarray]:
@@ -390,7 +392,7 @@ def _json_safe(value: Any) -> Any:
 
 
 # Bumped when training changes what a card holds for the same data (a new version, not a stale card kept).
-TRAINING_REVISION = "stream-thresholds-2"
+TRAINING_REVISION = "nb-lr-capped-gate-3"
 
 
 def _version(*parts: object) -> str:
@@ -1053,8 +1055,9 @@ def train_from_manifest(
         "algorithm": (
             "Per label, two NB-LR models (logistic regression, liblinear dual, over hashed word 1-2-grams + "
             "character 2-5-grams scaled by their log-count ratios; the ratios fold into the weights, so scoring "
-            "costs one dot product) multiplied: P(violating | domain), trained on the label's own corpora, times a "
-            "domain gate min(1, P(domain) / s), P(domain) trained on the label's corpora against every other "
+            "costs one dot product) combined as min(P(violating | domain), P(domain) / s): P(violating | domain) "
+            "trained on the label's own corpora, capped by a domain gate, P(domain) trained on the label's corpora "
+            "against every other "
             f"entry's rows and the background (the mixed stream), s = the {DOMAIN_IN_QUANTILE:.0%} quantile of the "
             f"label's own rows' out-of-fold P(domain), within {DOMAIN_MIN_SATURATION}-{DOMAIN_SATURATION} (label_training.*.domain."
             "saturation), so the gate leaves the ranking of posts of the label's own kind alone. C chosen by "

@@ -391,7 +391,7 @@ def test_a_loaded_model_keeps_one_copy_of_its_weights(tiny, tmp_path):
     alone = one.calibrate(one.decision_function(features))
     gate = model.domains["misinfo.medical"]
     saturation = model.domain_saturations["misinfo.medical"]
-    gated = alone * np.minimum(1, gate.calibrate(gate.decision_function(features)) / saturation)
+    gated = np.minimum(alone, gate.calibrate(gate.decision_function(features)) / saturation)
     np.testing.assert_allclose(gated, before["misinfo.medical"], rtol=1e-4, atol=1e-6)
     assert {k: list(v) for k, v in model.score_texts(texts).items()} == {k: list(v) for k, v in before.items()}
 
