@@ -19,7 +19,7 @@ from modsweep.cli_calibrate import calibrate
 from modsweep.cli_common import console, err
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
-from modsweep.cli_policy import policy_diff, policy_lint
+from modsweep.cli_policy import policy_diff, policy_lint, trends_command
 from modsweep.cli_progress import busy
 from modsweep.cli_accounts import accounts_app
 from modsweep.cli_appeals import appeals_app
@@ -680,6 +680,7 @@ policy_app = typer.Typer(
 app.add_typer(policy_app, name="policy")
 policy_app.command("lint")(policy_lint)
 policy_app.command("diff")(policy_diff)
+app.command("trends")(trends_command)
 
 
 @policy_app.command("disable")

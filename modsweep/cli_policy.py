@@ -167,3 +167,97 @@ def policy_diff(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     console.print(f"{len(brief.changes)} change(s); brief written to {out}", highlight=False)
+
+
+def write_candidate_pack(pack: str, patches: list[dict[str, Any]], out: Path, note: str) -> Path:
+    """A candidate pack at `out`: the pack's YAML (version suffixed) and its resources with the patches' lines
+    appended, loadable by `policy lint`, `policy diff` and `shadow`."""
+    import shutil
+
+    from modsweep.policy import load_pack, resolve_pack_path
+    from modsweep.tasks.trends import apply_patches
+
+    source = resolve_pack_path(pack)
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    raw["version"] = f"{raw.get('version', '0')}+{note}"
+    base = load_pack(str(source))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for rel in {Path(r).parts[0] for r in base.resources}:
+        src, dst = source.parent / rel, out.parent / rel
+        if src.is_dir() and src.resolve() != dst.resolve():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+    texts = {rel: (out.parent / rel).read_text(encoding="utf-8") if (out.parent / rel).is_file() else text
+             for rel, text in base.resources.items()}  # fmt: skip
+    for rel, text in apply_patches(texts, patches).items():
+        if text != texts.get(rel):
+            target = out.parent / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    header = f"# Candidate pack from the emerging-risk radar ({note}): {len(patches)} suggested line(s) added.\n"
+    out.write_text(header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    load_pack(str(out))  # never leave an unusable candidate behind (raises PolicyPackError)
+    return out
+
+
+def trends_command(
+    day: Annotated[str, typer.Option(help="A swept day, YYYY-MM-DD")],
+    pack: Annotated[
+        str, typer.Option(help="Pack whose decisions give the enforcement overlap")
+    ] = "community-guidelines",
+    profile: Annotated[str, typer.Option(help="Profile of that pack")] = "standard",
+    region: Annotated[str | None, typer.Option(help="Only this region")] = None,
+    top: Annotated[int, typer.Option(min=1, max=100, help="Signals shown per region")] = 10,
+    candidate: Annotated[
+        Path | None, typer.Option(help="Write the top signals' suggestions as a candidate pack (.yaml)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the trends as JSON")] = False,
+) -> None:
+    """The emerging-risk radar on a swept day: signals (hashtags, URL domains, word bigrams, near-duplicate
+    clusters) bursting against the earlier days' aggregates, ranked per region by enforcement overlap and reach."""
+    from rich.table import Table
+
+    from modsweep import resources
+    from modsweep.cli_common import safe_path
+    from modsweep.policy import PolicyPackError
+    from modsweep.registry import ModelNotFoundError
+    from modsweep.tasks.policy_diff_io import NoSweptDayError, swept_run_key
+    from modsweep.tasks.trends_io import candidate_patches, radar_for_run
+
+    when = parse_day(day)
+    if candidate is not None:
+        candidate = safe_path(candidate, "--candidate")
+        if candidate.suffix not in (".yaml", ".yml"):
+            raise fail(f"--candidate {candidate} must be a .yaml file")
+    lake = resources.lake()
+    try:
+        run_key = swept_run_key(lake, when)
+        outcome = radar_for_run(lake.url, when, run_key, pack, profile, resources.model_version_for(pack, profile))
+    except (NoSweptDayError, PolicyPackError, ModelNotFoundError) as exc:
+        raise fail(one_line(exc)) from None
+    t = outcome.trends
+    lead = t[(t["rank_risk"] > 0) & (t["rank_risk"] <= top)] if len(t) else t
+    if region is not None and len(lead):
+        lead = lead[lead["region"] == region]
+    if candidate is not None:
+        patches = candidate_patches(t, region, top)
+        if not patches:
+            raise fail("no suggested patch among the leading signals: nothing to write", 1)
+        try:
+            write_candidate_pack(pack, patches, candidate, f"radar.{when.isoformat()}")
+        except PolicyPackError as exc:
+            raise fail(f"the candidate pack does not load: {one_line(exc)}", 1) from None
+    if as_json:
+        print(json.dumps({**outcome.counts(), "day": when.isoformat(), "run_key": run_key,
+                          "trends": json.loads(lead.to_json(orient="records", date_format="iso"))}, indent=2))  # fmt: skip
+        return
+    table = Table("region", "rank", "kind", "signal", "items", "expected", "z", "q", "reach", "young", "overlap",
+                  "suggestion", title=f"Emerging signals {when} (baseline {outcome.baseline_days} day(s))")  # fmt: skip
+    for r in lead.sort_values(["region", "rank_risk"]).itertuples():
+        overlap = f"{r.top_policy} {r.top_overlap:.0%}" if isinstance(r.top_policy, str) else "—"
+        table.add_row(r.region, str(r.rank_risk), r.kind, r.label[:48], f"{r.volume:,}", f"{r.expected:.1f}",
+                      f"{r.z:.1f}", f"{r.q_value:.1e}", f"{r.reach:,}", f"{r.young_share:.0%}", overlap,
+                      r.suggestion or "—")  # fmt: skip
+    console.print(table)
+    console.print(f"{outcome.signals} signal(s) from {outcome.candidates} candidates over {outcome.items:,} items; "
+                  f"{outcome.suggestions} with a suggested patch" + (f"; candidate pack → {candidate}" if candidate else ""),
+                  highlight=False)  # fmt: skip

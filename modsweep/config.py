@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     approval_wait: Literal["auto", "pause", "hold"] = Field(default="auto", description="Removals over the ceiling: `pause` the flow run for an answer through Prefect (UI, `modsweep approve`), or `hold` them (the run stops before enforcing anything; `modsweep approve RUN` answers and completes it); `auto`: pause when the flow run is on a Prefect server (PREFECT_API_URL), hold otherwise (ephemeral API: nobody could answer)")
     reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' recall on violations")
     reviewer_false_positive_rate: float = Field(default=0.002, ge=0, le=0.5, description="Simulated reviewers' error on benign items")
+    trends: bool = Field(default=True, description="Run the emerging-risk radar in every sweep (`modsweep trends` runs it on demand)")
+    trends_window_days: int = Field(default=14, ge=1, le=90, description="Earlier days the radar's baseline reads (their daily aggregates)")
+    trends_fdr: float = Field(default=0.05, gt=0, lt=1, description="False-discovery rate the radar controls across a day's candidate signals")
     hmac_key: SecretStr = Field(default=SecretStr("modsweep-dev-hmac-key-NOT-FOR-PRODUCTION"),
                                 description="Key of the author pseudonyms in review exports (HMAC-SHA256)")
 

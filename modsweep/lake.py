@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 DATASETS: tuple[str, ...] = ("items", "item_ids", "quarantine", "detections", "signatures", "coordination", "decisions", "candidates",
-                             "strata", "review_tasks", "metrics", "samples")  # declared in modsweep/catalog.py
+                             "strata", "review_tasks", "metrics", "samples", "trend_aggregates", "trends")  # declared in modsweep/catalog.py
 
 
 class LakeError(RuntimeError):

@@ -1132,8 +1132,9 @@ def write_synthetic_day(
         name = f"part-{c:05d}.parquet"
         _write_atomic(items, dirs["items"] / name)
         _write_atomic(truth, dirs["truth"] / name)
-        _write_atomic(golden_set(items, truth, dirty_plan(day, n, seed, c, params), seed=seed, share=params.golden_share),
-                      dirs["golden"] / name)  # fmt: skip
+        codes = dirty_plan(day, n, seed, c, params)
+        codes = np.concatenate([codes, np.full(items.num_rows - n, -1, dtype=codes.dtype)])  # emerging rows: clean
+        _write_atomic(golden_set(items, truth, codes, seed=seed, share=params.golden_share), dirs["golden"] / name)
         item_files.append(str(dirs["items"] / name))
         truth_files.append(str(dirs["truth"] / name))
         for policy, count in zip(

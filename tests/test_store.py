@@ -153,11 +153,11 @@ def tasks_frame(n: int, *, start: int = 0, run_key: str = "rk", status: str = "o
 def test_upgrade_creates_all_tables_and_rerun_is_a_noop(bare_engine: Engine) -> None:
     assert current_revision(bare_engine) is None
     upgrade_schema(bare_engine)
-    assert current_revision(bare_engine) == "0003"
+    assert current_revision(bare_engine) == "0004"
     tables = set(sa.inspect(bare_engine).get_table_names())
     assert tables >= STORE_TABLES | {"alembic_version"}
     upgrade_schema(bare_engine)
-    assert current_revision(bare_engine) == "0003"
+    assert current_revision(bare_engine) == "0004"
     assert set(sa.inspect(bare_engine).get_table_names()) == tables
 
 
@@ -200,7 +200,7 @@ def test_concurrent_upgrades_do_not_break(bare_engine: Engine) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert current_revision(bare_engine) == "0003"
+    assert current_revision(bare_engine) == "0004"
 
 
 def test_sqlite_engine_has_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:

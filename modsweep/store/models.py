@@ -371,3 +371,36 @@ class RevertEvent(Base):
     reversed: Mapped[int] = mapped_column(BigInteger())
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+class Trend(Base):
+    """One emerging-risk signal of a day (the radar, DESIGN §11): tidy, one row per run × region × language × kind
+    × signal; `overlap`, `examples`, `accounts` and `patch` are JSON text (the lake's `trends` rows)."""
+
+    __tablename__ = "trends"
+    __table_args__ = (Index(None, "day", "region"),)
+
+    trend_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(255))
+    day: Mapped[dt.date] = mapped_column(Date())
+    region: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
+    signal: Mapped[str] = mapped_column(Text())
+    label: Mapped[str] = mapped_column(Text())
+    volume: Mapped[int] = mapped_column(BigInteger())
+    expected: Mapped[float] = mapped_column(Float())
+    z: Mapped[float] = mapped_column(Float())
+    q_value: Mapped[float] = mapped_column(Float())
+    reach: Mapped[int] = mapped_column(BigInteger())
+    authors: Mapped[int] = mapped_column(BigInteger())
+    young_share: Mapped[float] = mapped_column(Float())
+    top_policy: Mapped[str | None] = mapped_column(String(100))
+    top_overlap: Mapped[float] = mapped_column(Float())
+    overlap: Mapped[str] = mapped_column(Text())
+    same_as: Mapped[str | None] = mapped_column(Text())
+    rank_reach: Mapped[int] = mapped_column(Integer())
+    rank_risk: Mapped[int] = mapped_column(Integer())
+    examples: Mapped[str] = mapped_column(Text())
+    accounts: Mapped[str] = mapped_column(Text())
+    suggestion: Mapped[str | None] = mapped_column(Text())
+    patch: Mapped[str | None] = mapped_column(Text())

@@ -1,0 +1,179 @@
+"""The radar's I/O edge: a run's items and decisions from the lake, earlier days' compact aggregates as the
+baseline, the day's aggregate and trends written back (lake `trend_aggregates`, `trends`; SQL `trends`), and
+the thin Prefect task the sweep calls (`detect_trends`), which also publishes a Markdown artifact."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from modsweep import resources
+from modsweep.config import get_settings
+from modsweep.lake import Lake
+from modsweep.tasks import trends as tr
+from modsweep.tasks.reviews_io import pseudonymise
+
+ITEM_COLUMNS = ["item_id", "region", "language", "author_id", "text", "hashtags", "views", "author_account_age_days"]
+WHOLE_DAY = "day"  # part name of a run's whole-day aggregate and trends
+
+
+@dataclass(frozen=True)
+class RadarOutcome:
+    """What a radar run reports (ledger counts, CLI, artifact)."""
+
+    day: date
+    run_key: str
+    items: int
+    candidates: int
+    signals: int
+    suggestions: int
+    baseline_days: int
+    aggregate_rows: int
+    trends: pd.DataFrame
+
+    def counts(self) -> dict[str, Any]:
+        return {"items": self.items, "candidates": self.candidates, "signals": self.signals,
+                "suggestions": self.suggestions, "baseline_days": self.baseline_days,
+                "aggregate_rows": self.aggregate_rows}  # fmt: skip
+
+
+def settings_for(rows: int) -> tr.RadarSettings:
+    s = get_settings()
+    return tr.RadarSettings(window_days=s.trends_window_days, fdr=s.trends_fdr, sample=tr.sample_rate(rows))
+
+
+def read_day_items(lake: Lake, day: date, run_key: str) -> pa.Table:
+    parts = lake.parts("items", day, run_key)
+    if not parts:
+        return pa.table({c: pa.array([], type=pa.string()) for c in ITEM_COLUMNS})
+    return pa.concat_tables([lake.read(p, ITEM_COLUMNS) for p in parts], promote_options="default")
+
+
+def day_aggregates(lake: Lake, day: date, run_key: str, items: pa.Table | None = None
+                   ) -> tuple[pd.DataFrame, tr.Signals | None, pa.Table | None]:  # fmt: skip
+    """The day's aggregate for a run: read if committed, else computed from its items and written once."""
+    ref = lake.ref("trend_aggregates", day, run_key, WHOLE_DAY)
+    if ref is not None and items is None:
+        return lake.read(ref).to_pandas(), None, None
+    items = items if items is not None else read_day_items(lake, day, run_key)
+    settings = settings_for(items.num_rows)
+    signals = tr.item_signals(items, settings)
+    agg = tr.daily_aggregates(items, signals, day, settings)
+    if ref is None:
+        lake.write(pa.Table.from_pandas(agg, schema=tr.AGGREGATES, preserve_index=False), "trend_aggregates", day,
+                   run_key, WHOLE_DAY)  # fmt: skip
+    return agg, signals, items
+
+
+def baseline(lake: Lake, day: date, window: int) -> pd.DataFrame:
+    """The aggregates of the `window` days before `day`: per day, the largest count of each signal over that day's
+    runs (a regional surge and the daily sweep see the same items; they are not added up). Days swept before the
+    radar existed get their aggregate computed once from their items (then it is stored)."""
+    frames = []
+    for k in range(1, window + 1):
+        d = day - timedelta(days=k)
+        keys = _run_keys(lake, "trend_aggregates", d)
+        if not keys:  # a day swept before the radar: aggregate its newest run's items once
+            item_keys = _run_keys(lake, "items", d)
+            if item_keys:
+                frames.append(day_aggregates(lake, d, item_keys[-1])[0])
+            continue
+        parts = [pq.read_table(p, filesystem=lake.fs).to_pandas() for key in keys
+                 for p in lake.parts("trend_aggregates", d, key)]  # fmt: skip
+        merged = pd.concat(parts, ignore_index=True)
+        cols = ["day", "region", "language", "kind", "signal"]
+        frames.append(merged.sort_values("items", ascending=False).drop_duplicates(cols))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=tr.AGGREGATES.names)
+
+
+def _run_keys(lake: Lake, dataset: str, day: date) -> list[str]:
+    found = lake.fs.glob(f"{lake.root}/{dataset}/date={day.isoformat()}/run_key=*")
+    return sorted(str(p).rsplit("run_key=", 1)[1] for p in found)
+
+
+def radar_for_run(lake_root: str, day: date, run_key: str, pack_name: str, profile: str,
+                  model_version: str = "latest") -> RadarOutcome:  # fmt: skip
+    """The radar over one run's day: aggregate (stored), baseline, trends (stored in the lake and SQL)."""
+    from modsweep.store.trends import insert_trends
+
+    lake = resources.lake(lake_root)
+    items = read_day_items(lake, day, run_key)
+    settings = settings_for(items.num_rows)
+    today, signals, _ = day_aggregates(lake, day, run_key, items)
+    base = baseline(lake, day, settings.window_days)
+    decisions = _decisions(lake, day, run_key)
+    pack = resources.pack(pack_name, profile, model_version)
+    key = get_settings().hmac_key.get_secret_value()
+    out = tr.radar(items, signals, today, base, decisions, tr.detectors_for_suggestions(pack), settings, day,
+                   lambda authors: pseudonymise(authors, key))  # fmt: skip
+    candidates = int(((today["kind"] != tr.TOTAL) & (today["items"] >= settings.min_volume)).sum())
+    table = pa.Table.from_pandas(out, schema=tr.TRENDS, preserve_index=False)
+    if lake.ref("trends", day, run_key, WHOLE_DAY) is None:
+        lake.write(table, "trends", day, run_key, WHOLE_DAY)
+    insert_trends(resources.store_engine(), out, run_key)
+    return RadarOutcome(day=day, run_key=run_key, items=items.num_rows, candidates=candidates, signals=len(out),
+                        suggestions=int(out["suggestion"].notna().sum()) if len(out) else 0,
+                        baseline_days=int(base["day"].nunique()) if len(base) else 0, aggregate_rows=len(today),
+                        trends=out)  # fmt: skip
+
+
+def _decisions(lake: Lake, day: date, run_key: str) -> pd.DataFrame:
+    parts = lake.parts("decisions", day, run_key)
+    if not parts:
+        return pd.DataFrame(columns=["item_id", "policy_id"])
+    return pa.concat_tables([lake.read(p, ["item_id", "policy_id"]) for p in parts]).to_pandas()
+
+
+def trends_markdown(outcome: RadarOutcome, per_region: int = 5) -> str:
+    """The artifact / report summary: the top signals per region by risk, every value escaped."""
+    from modsweep.tasks.approval import markdown_text as md
+
+    t = outcome.trends
+    lines = [f"# Emerging-risk radar, {outcome.day}", "",
+             f"{outcome.signals} signal(s) from {outcome.candidates} candidates over {outcome.items:,} items; baseline "
+             f"of {outcome.baseline_days} earlier day(s) (negative-binomial burst test, BH FDR); "
+             f"{outcome.suggestions} with a suggested pack patch.", ""]  # fmt: skip
+    lead = t[t["rank_risk"] > 0] if len(t) else t
+    if lead.empty:
+        return "\n".join([*lines, "No emerging signal today."])
+    lines += ["| region | rank | kind | signal | items | expected | z | reach | young | top policy (overlap) | suggestion |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in lead[lead["rank_risk"] <= per_region].sort_values(["region", "rank_risk"]).itertuples():
+        policy = f"{r.top_policy} ({r.top_overlap:.0%})" if isinstance(r.top_policy, str) else "—"
+        lines.append(f"| {md(r.region)} | {r.rank_risk} | {md(r.kind)} | {md(r.label[:60])} | {r.volume:,} | "
+                     f"{r.expected:.1f} | {r.z:.1f} | {r.reach:,} | {r.young_share:.0%} | {md(policy)} | "
+                     f"{md(r.suggestion or '—')} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def candidate_patches(trends: pd.DataFrame, region: str | None = None, top: int = 10) -> list[dict[str, Any]]:
+    """The suggested patches of the leading signals (rank_risk ≤ top), per region or for one region."""
+    t = trends[(trends["rank_risk"] > 0) & (trends["rank_risk"] <= top) & trends["patch"].notna()]
+    if region is not None:
+        t = t[t["region"] == region]
+    return [json.loads(p) for p in t["patch"]]
+
+
+def read_trends(lake: Lake, day: date, run_key: str) -> pd.DataFrame | None:
+    ref = lake.ref("trends", day, run_key, WHOLE_DAY)
+    return None if ref is None else lake.read(ref).to_pandas()
+
+
+@task(name="detect-trends", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def detect_trends(lake_root: str, day: date, run_key: str, pack: str, profile: str,
+                  model_version: str = "latest") -> dict[str, Any]:  # fmt: skip
+    """The radar stage of a sweep (a thin task: I/O retried): counts for the ledger and a Markdown artifact."""
+    from prefect.artifacts import create_markdown_artifact
+
+    outcome = radar_for_run(lake_root, day, run_key, pack, profile, model_version)
+    create_markdown_artifact(key=f"trends-{run_key}".lower(), markdown=trends_markdown(outcome),
+                             description="Emerging-risk radar")  # fmt: skip
+    return outcome.counts()
