@@ -372,6 +372,7 @@ class RevertEvent(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
+
 class Trend(Base):
     """One emerging-risk signal of a day (the radar, DESIGN §11): tidy, one row per run × region × language × kind
     × signal; `overlap`, `examples`, `accounts` and `patch` are JSON text (the lake's `trends` rows)."""
