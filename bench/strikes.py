@@ -34,12 +34,12 @@ def _prepare(root: Path, rows: int, engine: object) -> tuple[object, list[str]]:
     import pyarrow.parquet as pq
 
     from modsweep import store
-    from modsweep.lake import Lake
+    from modsweep.catalog import RunCatalog
     from modsweep.tasks.generate import write_synthetic_day
     from modsweep.tasks.sample import uniform_keys
 
     write_synthetic_day(root / "source", DAY, rows, seed=42, partition_rows=100_000)
-    lake = Lake(str(root / "lake"))
+    cat = RunCatalog(str(root / "lake"), DAY, RUN_KEY)
     parts = []
     for path in sorted((root / "source" / "items").rglob("*.parquet")):
         part = path.stem
@@ -47,7 +47,7 @@ def _prepare(root: Path, rows: int, engine: object) -> tuple[object, list[str]]:
         raw["created_at"] = pd.to_datetime(raw["created_at"], utc=True, format="mixed", errors="coerce")
         raw = raw.dropna(subset=["item_id", "author_id", "created_at"]).drop_duplicates("item_id")  # ingest's job
         items = pa.Table.from_pandas(raw, preserve_index=False)
-        lake.write(items, "items", DAY, RUN_KEY, part)
+        cat.lake.write(items, "items", DAY, RUN_KEY, part)
         truth = pd.read_parquet(
             root / "source" / "truth" / path.parent.name / path.name, columns=["item_id", "policy_id"]
         )
@@ -67,10 +67,10 @@ def _prepare(root: Path, rows: int, engine: object) -> tuple[object, list[str]]:
             territorial_scope=[[r] for r in d["region"]],
         )  # fmt: skip
         d = d.drop(columns=["author_id"])
-        lake.write(pa.Table.from_pandas(d, preserve_index=False), "decisions", DAY, RUN_KEY, part)
+        cat.lake.write(pa.Table.from_pandas(d, preserve_index=False), "decisions", DAY, RUN_KEY, part)
         store.insert_decisions(engine, d.assign(day=DAY))  # type: ignore[arg-type]
         parts.append(part)
-    return lake, parts
+    return cat, parts
 
 
 def main() -> None:
@@ -90,32 +90,26 @@ def main() -> None:
         engine = store.make_engine(args.database_url or f"sqlite:///{root / 'modsweep.db'}")
         store.upgrade_schema(engine)
         t0 = time.perf_counter()
-        lake, parts = _prepare(root, args.rows, engine)
+        cat, parts = _prepare(root, args.rows, engine)
         prepared = time.perf_counter() - t0
         pack = load_pack()
         ctx = lifecycle_io.LedgerContext(day=DAY, run_key=RUN_KEY, run_id="bench", as_of=day_window(DAY)[1],
                                          hmac_key="bench-key")  # fmt: skip
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        timings, results = [], []
-        cpu0 = time.process_time()
-        for part in parts:
-            t = time.perf_counter()
-            results.append(lifecycle_io.update_strike_ledger_partition(engine, lake, ctx, part, pack))
-            timings.append(time.perf_counter() - t)
-        first, cpu = sum(timings), time.process_time() - cpu0
+        cpu0, t = time.process_time(), time.perf_counter()
+        counts = lifecycle_io.update_strike_ledger_run(engine, cat, ctx, pack, parts)
+        first, cpu = time.perf_counter() - t, time.process_time() - cpu0
         t = time.perf_counter()
-        again = lifecycle_io.ledger_counts([lifecycle_io.update_strike_ledger_partition(engine, lake, ctx, p, pack)
-                                            for p in parts])  # fmt: skip
+        again = lifecycle_io.update_strike_ledger_run(engine, cat, ctx, pack, parts)
         rerun = time.perf_counter() - t
-        counts = lifecycle_io.ledger_counts(results)
         decisions = len(store.fetch_decisions(engine, run_key=RUN_KEY))
         actions = ls.account_decisions(engine, day=DAY).groupby(["action", "status"]).size()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         backend = engine.dialect.name  # type: ignore[attr-defined]
         print(f"rows {args.rows:,} in {len(parts)} partitions, {decisions:,} enforced decisions, store {backend} "
               f"(prepared in {prepared:.1f} s, not timed)")  # fmt: skip
-        print(f"strike-ledger update: {first:.2f} s wall, {cpu:.2f} s CPU ({', '.join(f'{s:.2f}' for s in timings)} "
-              "s per partition)")  # fmt: skip
+        print(f"strike-ledger update: {first:.2f} s wall, {cpu:.2f} s CPU ({len(parts)} partitions, "
+              f"{counts['author_pages']} author pages)")  # fmt: skip
         print(f"  strikes {counts['strikes_new']:,}, account decisions {counts['account_decisions_new']:,}, "
               f"lifted {counts['account_decisions_lifted']:,}")  # fmt: skip
         print("  account decisions by action/status: " + ", ".join(f"{a}/{s} {n:,}" for (a, s), n in actions.items()))

@@ -130,7 +130,8 @@ def update(
     run: Annotated[str, typer.Option(help="A completed sweep (id or unique prefix) whose strikes to record")],
 ) -> None:
     """Record a past run's strikes and account actions (idempotent; sweeps do this themselves)."""
-    from modsweep import resources, store
+    from modsweep import store
+    from modsweep.catalog import RunCatalog
     from modsweep.config import get_settings
     from modsweep.policy import PolicyPackError, load_pack
     from modsweep.runs import day_window, run_day
@@ -148,17 +149,10 @@ def update(
         pack = load_pack(record["parameters"].get("pack", "community-guidelines"))
     except PolicyPackError as exc:
         raise _fail(str(exc).splitlines()[0]) from exc
-    lake = resources.lake()
-    ctx = lifecycle_io.LedgerContext(
-        day=day,
-        run_key=record["run_key"],
-        run_id=record["run_id"],  # type: ignore[arg-type]
-        as_of=day_window(day)[1],
-        hmac_key=get_settings().hmac_key.get_secret_value(),
-    )  # type: ignore[arg-type]
-    parts = [p.rsplit("/", 1)[-1].removesuffix(".parquet") for p in lake.parts("decisions", day, record["run_key"])]  # type: ignore[arg-type]
-    counts = lifecycle_io.ledger_counts([lifecycle_io.update_strike_ledger_partition(engine, lake, ctx, p, pack)
-                                         for p in parts])  # fmt: skip
+    ctx = lifecycle_io.LedgerContext(day=day, run_key=record["run_key"], run_id=record["run_id"],  # type: ignore[arg-type]
+                                     as_of=day_window(day)[1], hmac_key=get_settings().hmac_key.get_secret_value())  # type: ignore[arg-type]
+    cat = RunCatalog(get_settings().lake_root, day, record["run_key"])  # type: ignore[arg-type]
+    counts = lifecycle_io.update_strike_ledger_run(engine, cat, ctx, pack)
     console.print(
         f"run {record['run_id'][:8]} ({day}): " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
     )

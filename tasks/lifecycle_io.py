@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
-from modsweep.lake import Lake
+from modsweep.catalog import RunCatalog
 from modsweep.lifecycle import EnforcementSpec
 from modsweep.policy import PolicyPack
 from modsweep.store import lifecycle as ls
@@ -43,28 +42,41 @@ def policy_strike_specs(pack: PolicyPack) -> pd.DataFrame:
     return st.strike_specs({p.id: (p.severity, p.strikes) for p in pack.spec.policies}, pack.spec.enforcement)
 
 
-def update_strike_ledger_partition(engine: Engine, lake: Lake, ctx: LedgerContext, part: str,
-                                   pack: PolicyPack) -> dict[str, int]:  # fmt: skip
-    """Strikes for one decisions partition's enforced violations, then the account actions of its authors.
+def record_strikes_partition(engine: Engine, cat: RunCatalog, ctx: LedgerContext, part: str,
+                             pack: PolicyPack) -> dict[str, int]:  # fmt: skip
+    """Strikes for one decisions partition's enforced violations (idempotent: strike ids are decision ids).
 
-    Reads only the partition's strike-earning decisions and those items' authors (an Arrow filter), so memory is
-    bounded by the partition. Idempotent: strike ids are decision ids; account decisions only rise the ladder.
-    """
+    Reads only the partition's strike-earning decisions and those items' authors (pushed-down filters), so memory
+    is bounded by the partition."""
     enforcement = pack.spec.enforcement
-    table = lake.read(lake.part_path("decisions", ctx.day, ctx.run_key, part), columns=DECISION_COLUMNS)
-    table = table.filter(pc.is_in(table["action"], value_set=pa.array(enforcement.strike_actions, type=pa.string())))
+    table = cat.load("decisions", part, columns=DECISION_COLUMNS,
+                     filters=pc.field("action").isin(enforcement.strike_actions))  # fmt: skip
     if table.num_rows == 0:
-        return {"strikes_offered": 0, "strikes_new": 0, "account_decisions_new": 0, "account_decisions_lifted": 0}
-    items = lake.read(lake.part_path("items", ctx.day, ctx.run_key, part), columns=["item_id", "author_id"])
-    items = items.filter(pc.is_in(items["item_id"], value_set=table["item_id"].combine_chunks())).to_pandas()
+        return {"strikes_offered": 0, "strikes_new": 0}
+    items = cat.load("items", part, columns=["item_id", "author_id"],
+                     filters=pc.field("item_id").isin(table["item_id"].combine_chunks())).to_pandas()  # fmt: skip
     items["author_id"] = pseudonymise(items["author_id"], ctx.hmac_key).to_numpy()
     strikes = st.strikes_from_decisions(table.to_pandas(), items, policy_strike_specs(pack), enforcement.strike_actions,
                                         day=ctx.day)  # fmt: skip
-    new = ls.insert_strikes(engine, strikes)
-    made, lifted = evaluate_accounts(engine, strikes["author_id"].unique().tolist(), enforcement, as_of=ctx.as_of,
-                                     run_key=ctx.run_key, run_id=ctx.run_id, day=ctx.day, actor="strike-ledger")  # fmt: skip
-    return {"strikes_offered": len(strikes), "strikes_new": new, "account_decisions_new": made,
-            "account_decisions_lifted": lifted}  # fmt: skip
+    return {"strikes_offered": len(strikes), "strikes_new": ls.insert_strikes(engine, strikes)}
+
+
+def update_strike_ledger_run(engine: Engine, cat: RunCatalog, ctx: LedgerContext, pack: PolicyPack,
+                             parts: list[str] | None = None, authors_per_page: int = 5_000) -> dict[str, Any]:  # fmt: skip
+    """The run's strike-ledger update: strikes whose TTL ran out by the window end expire; each decisions partition's
+    strikes are recorded (a partition at a time); then the run's struck authors are re-evaluated a page of
+    ``authors_per_page`` at a time (account actions reached, restrictions lifted). Idempotent and resumable: a
+    re-run adds nothing and finishes an evaluation a crash interrupted. Returns the summed counts."""
+    expired = ls.expire_strikes(engine, ctx.as_of)
+    names = cat.parts("decisions") if parts is None else parts
+    counts = ledger_counts([record_strikes_partition(engine, cat, ctx, p, pack) for p in names])
+    made = lifted = pages = 0
+    for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page):
+        new, gone = evaluate_accounts(engine, authors, pack.spec.enforcement, as_of=ctx.as_of, run_key=ctx.run_key,
+                                      run_id=ctx.run_id, day=ctx.day, actor="strike-ledger")  # fmt: skip
+        made, lifted, pages = made + new, lifted + gone, pages + 1
+    return {**counts, "strikes_expired": expired, "account_decisions_new": made, "account_decisions_lifted": lifted,
+            "partitions": len(names), "author_pages": pages}  # fmt: skip
 
 
 def evaluate_accounts(engine: Engine, authors: list[str], enforcement: EnforcementSpec, *, as_of: datetime,
@@ -89,7 +101,7 @@ def evaluate_accounts(engine: Engine, authors: list[str], enforcement: Enforceme
                               from_statuses=("active",), reason="suspension reached its end date", actor=actor)  # fmt: skip
     standing = pd.concat([live, ls.ended_account_decisions(engine, authors, as_of)], ignore_index=True)
     made = st.new_account_decisions(state, standing, enforcement, as_of=as_of, run_key=run_key, day=day,
-                                    scope=lambda rows: ls.decision_scope(engine, _with_trigger(engine, rows, as_of)))  # fmt: skip
+                                    scope=lambda rows: _with_trigger(engine, rows, as_of))  # fmt: skip
     tasks = account_review_tasks(made, run_id=run_id, as_of=as_of)
     if len(tasks):
         made = made.merge(tasks[["task_id", "account_decision_id"]], on="account_decision_id", how="left")
@@ -99,7 +111,8 @@ def evaluate_accounts(engine: Engine, authors: list[str], enforcement: Enforceme
 
 
 def _with_trigger(engine: Engine, rows: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
-    """Rising authors' rows with their latest active strike's decision and policy (the trigger)."""
+    """Rising authors' rows with their latest active strike (the trigger): decision, policy, region, category and
+    territorial scope."""
     weights = rows.set_index("author_id")["active_weight"]
     return rows.drop(columns=[c for c in ("decision_id", "policy_id") if c in rows]).merge(
         ls.latest_strikes(engine, weights, as_of).drop(columns="active_weight"), on="author_id", how="inner")  # fmt: skip

@@ -158,3 +158,34 @@ def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
     assert lifecycle_io.resolve_account_reviews(engine, actor="lead-1") == {
         "account_actions_confirmed": 1, "account_actions_rejected": 0}  # fmt: skip
     assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active"]
+
+
+def test_the_run_update_reads_the_lake_a_partition_at_a_time_and_a_rerun_adds_nothing(engine: Engine,
+                                                                                      tmp_path: Path) -> None:  # fmt: skip
+    import pyarrow as pa
+
+    from modsweep.catalog import RunCatalog
+    from modsweep.policy import load_pack
+    from modsweep.tasks.reviews_io import pseudonymise
+
+    cat = RunCatalog(str(tmp_path / "lake"), DAY, "rk")
+    frames = {"part-00000": decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "label")]),
+              "part-00001": decisions([("d3", "i3", "hate.speech", "remove"), ("d4", "i4", "hate.speech", "remove")])}  # fmt: skip
+    for part, frame in frames.items():
+        store.insert_decisions(engine, frame)
+        cat.lake.write(
+            pa.Table.from_pandas(frame.drop(columns="day"), preserve_index=False), "decisions", DAY, "rk", part
+        )
+        items = AUTHORS[AUTHORS["item_id"].isin(frame["item_id"])]
+        cat.lake.write(pa.Table.from_pandas(items, preserve_index=False), "items", DAY, "rk", part)
+    ctx = lifecycle_io.LedgerContext(day=DAY, run_key="rk", run_id="run-1", as_of=T0.to_pydatetime(), hmac_key="k")
+    pack = load_pack()  # hate speech: severity 4, weight 3; warn at 3, feature_restrict at 6 (live, ads)
+    first = lifecycle_io.update_strike_ledger_run(engine, cat, ctx, pack, authors_per_page=1)
+    assert (first["strikes_new"], first["account_decisions_new"], first["author_pages"]) == (3, 2, 2)
+    again = lifecycle_io.update_strike_ledger_run(engine, cat, ctx, pack, authors_per_page=1)
+    assert (again["strikes_new"], again["account_decisions_new"]) == (0, 0)
+    alice = pseudonymise(pd.Series(["alice"]), "k").iloc[0]
+    acct = ls.account_decisions(engine, author_id=alice)
+    assert acct[["action", "status", "active_weight"]].to_dict("records") == [
+        {"action": "feature_restrict", "status": "active", "active_weight": 6.0}]  # fmt: skip
+    assert acct["features"].tolist() == [["live", "ads"]]

@@ -6,7 +6,7 @@ goes to the audit log with who and why.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -96,6 +96,21 @@ def insert_strikes(engine: Engine, strikes: pd.DataFrame) -> int:
         return sum(conn.exec_driver_sql(sql, list(chunk)).rowcount for chunk in _chunks(params))
 
 
+def run_author_pages(engine: Engine, *, run_key: str, day: dt.date, size: int) -> Iterator[list[str]]:
+    """The authors struck by a run, ``size`` at a time in id order (keyset pages: memory is one page)."""
+    c = STRIKES.c
+    last = ""
+    while True:
+        stmt = (select(c.author_id).where(c.day == day, c.run_key == run_key, c.author_id > last).distinct()
+                .order_by(c.author_id).limit(size))  # fmt: skip
+        with engine.connect() as conn:
+            page = [r[0] for r in conn.execute(stmt)]
+        if not page:
+            return
+        yield page
+        last = page[-1]
+
+
 def expire_strikes(engine: Engine, as_of: dt.datetime) -> int:
     """Mark active strikes whose TTL ran out by ``as_of`` as expired; returns how many changed."""
     with write_transaction(engine) as conn:
@@ -145,15 +160,25 @@ def author_state(strikes: pd.DataFrame) -> pd.DataFrame:
 
 def latest_strikes(engine: Engine, weights: pd.Series, as_of: dt.datetime) -> pd.DataFrame:
     """For these authors (index of ``weights``, their active weight): the latest active strike's decision and
-    policy, as `author_state` gives them."""
-    c = STRIKES.c
-    stmt = select(c.author_id, c.weight, c.created_at, c.decision_id, c.policy_id).where(
+    policy with that decision's region, DSA category and territorial scope (what an account decision and its
+    statement of reasons take), one windowed query per IN chunk."""
+    c, d = STRIKES.c, DECISIONS.c
+    rank = func.row_number().over(partition_by=c.author_id, order_by=(c.created_at.desc(), c.decision_id.desc()))
+    inner = select(c.author_id, c.decision_id, c.policy_id, rank.label("rank")).where(
         c.status == "active", c.expires_at > as_of)  # fmt: skip
-    found = _tuples_in(engine, stmt, c.author_id, weights.index.tolist(),
-                       ["author_id", "weight", "created_at", "decision_id", "policy_id"])  # fmt: skip
-    state = author_state(found)  # created_at as the driver gives it: sorts in time order on either backend
-    return state.drop(columns="active_weight").merge(weights.rename("active_weight"), left_on="author_id",
-                                                     right_index=True, how="inner")  # fmt: skip
+    rows: list[Any] = []
+    with engine.connect() as conn:
+        for chunk in _chunks(list(dict.fromkeys(weights.index)), IN_CHUNK):
+            latest = inner.where(c.author_id.in_(chunk)).subquery()
+            stmt = (select(latest.c.author_id, latest.c.decision_id, latest.c.policy_id, d.region, d.category,
+                           d.territorial_scope)
+                    .join(DECISIONS, d.decision_id == latest.c.decision_id, isouter=True).where(latest.c.rank == 1))  # fmt: skip
+            rows.extend(tuple(r) for r in conn.execute(stmt).fetchall())
+    out = pd.DataFrame.from_records(rows, columns=["author_id", "decision_id", "policy_id", "region", "category",
+                                                   "territorial_scope"])  # fmt: skip
+    out["region"] = out["region"].fillna("ZZ")
+    out["category"] = out["category"].fillna("STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
+    return out.merge(weights.rename("active_weight"), left_on="author_id", right_index=True, how="inner")
 
 
 def decision_scope(engine: Engine, state: pd.DataFrame) -> pd.DataFrame:

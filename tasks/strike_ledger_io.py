@@ -1,0 +1,26 @@
+"""The sweep's strike-ledger task: a thin Prefect wrapper over `lifecycle_io.update_strike_ledger_run`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from modsweep import resources
+from modsweep.catalog import catalog_of
+from modsweep.config import get_settings
+from modsweep.runs import RunContext
+from modsweep.tasks.lifecycle_io import LedgerContext, update_strike_ledger_run
+
+
+@task(name="update-strike-ledger", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=exponential_backoff(1),
+      retry_jitter_factor=0.5)  # fmt: skip
+def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
+    """Strikes for the run's stored enforcement decisions (a decisions partition at a time) and the account actions
+    they reach; idempotent, so a retry or a re-run of the key adds nothing."""
+    ledger = LedgerContext(day=ctx.day, run_key=ctx.run_key, run_id=ctx.run_id, as_of=ctx.window_end,
+                           hmac_key=get_settings().hmac_key.get_secret_value())  # fmt: skip
+    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
+    return update_strike_ledger_run(resources.store_engine(), catalog_of(ctx), ledger, pack)
