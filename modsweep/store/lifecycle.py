@@ -193,13 +193,14 @@ def decision_scope(engine: Engine, state: pd.DataFrame) -> pd.DataFrame:
 
 
 def ended_account_decisions(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
-    """Ended account decisions (a served suspension) of these authors that still count: their triggering strike
-    is active at ``as_of``, so the same strikes do not suspend the account again."""
+    """Ended account decisions (a served suspension) and ones a reviewer rejected, of these authors, that still
+    count: their triggering strike is active at ``as_of``, so the same strikes do not propose them again."""
     a = ACCOUNT_DECISIONS.c
     stmt = (
         select(a.account_decision_id, a.author_id, a.action, a.status, a.threshold, a.end_date)
         .join(STRIKES, STRIKES.c.strike_id == ACCOUNT_DECISIONS.c.decision_id)
-        .where(ACCOUNT_DECISIONS.c.status == "ended", STRIKES.c.status == "active", STRIKES.c.expires_at > as_of)
+        .where(ACCOUNT_DECISIONS.c.status.in_(["ended", "rejected"]), STRIKES.c.status == "active",
+               STRIKES.c.expires_at > as_of)
     )  # fmt: skip
     out = _tuples_in(engine, stmt, ACCOUNT_DECISIONS.c.author_id, author_ids, STANDING_COLUMNS)
     out["end_date"] = pd.to_datetime(out["end_date"], utc=True, format="mixed")
