@@ -23,6 +23,7 @@ from modsweep.tasks.approval import markdown_text
 from modsweep.tasks.audit import interval_method
 from modsweep.tasks.findings import sentences
 from modsweep.tasks.review import SIMULATED_REVIEWER_PREFIX
+from modsweep.tasks.trends import report_rows as trend_report_rows
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
 
@@ -138,6 +139,11 @@ interval method is in docs/statistics.md and the CSV's interval_method column; "
 <table><tr><th>suite</th><th>partition</th><th>rows</th><th>result</th><th>failed expectations</th></tr>
 {% for g in gates %}<tr><td>{{ g.suite }}</td><td>{{ g.partition }}</td><td>{{ g.rows }}</td><td class="{{ g.severity }}">{{ g.severity }}</td><td>{{ g.failures }}</td></tr>{% endfor %}
 </table>
+{% if trends is not none %}<h2 id="trends">Emerging risks</h2>
+<p class="note">Signals whose volume bursts against the earlier days' aggregates (negative-binomial test, Benjamini–Hochberg FDR across the day's candidates), the leading ones per region ranked by enforcement overlap × reach; a suggestion is a line for a candidate pack (<code>modsweep trends --day {{ day }} --candidate FILE</code>). {{ trends | length }} shown.</p>
+<table><tr><th>region</th><th>rank</th><th>kind</th><th>signal</th><th>items</th><th>expected</th><th>z</th><th>reach</th><th>young accounts</th><th>top policy (overlap)</th><th>suggestion</th></tr>
+{% for t in trends %}<tr><td>{{ t.region }}</td><td class="num">{{ t.rank }}</td><td>{{ t.kind }}</td><td>{{ t.signal }}</td><td class="num">{{ "{:,}".format(t.volume) }}</td><td class="num">{{ "%.1f"|format(t.expected) }}</td><td class="num">{{ "%.1f"|format(t.z) }}</td><td class="num">{{ "{:,}".format(t.reach) }}</td><td class="num">{{ "%.0f%%"|format(100 * t.young) }}</td><td>{{ t.policy }}</td><td>{{ t.suggestion }}</td></tr>{% endfor %}
+</table>{% endif %}
 <h2>Examples of automated actions</h2>
 <p class="note">The {{ examples | length }} highest-scoring of {{ "{:,}".format(automated) }} automated actions.</p>
 <table><tr><th>item</th><th>policy</th><th>action</th><th>score</th><th>region</th></tr>
@@ -283,7 +289,8 @@ def audited_note(run: dict[str, Any]) -> str:
 
 
 def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.DataFrame, tasks: pd.DataFrame,
-                  policy_ids: list[str], *, baseline_runs: int | None = None) -> str:  # fmt: skip
+                  policy_ids: list[str], *, baseline_runs: int | None = None,
+                  trends: pd.DataFrame | None = None) -> str:  # fmt: skip
     """The HTML report of one run; every value from the data is escaped by the template."""
     counts = run.get("stage_counts") or {}
     ingest = counts.get("ingest", {})
@@ -367,6 +374,7 @@ def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Data
         volume_baseline=has_volume_baseline, queues=queues, queue_notes=queue_notes, tasks_chart=tasks_chart,
         generated=datetime.now(UTC).isoformat(timespec="seconds"), overturn_chart=overturn_chart,
         appeal_chart=appeal_chart, lifecycle_note=lifecycle_note(run),
+        trends=None if trends is None else trend_report_rows(trends),
     )  # fmt: skip
 
 
@@ -449,7 +457,10 @@ def publish_report(ctx: RunContext, run_id: str) -> Path:
     path = report_file(ctx)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    html_text = render_report(run, decisions, metrics, tasks, policy_ids, baseline_runs=baseline_runs(engine, ctx))
+    trends_ref = lake.ref("trends", ctx.day, ctx.run_key, "day")  # the radar's output, when the sweep ran it
+    trends = lake.read(trends_ref).to_pandas() if trends_ref is not None else None
+    html_text = render_report(run, decisions, metrics, tasks, policy_ids, baseline_runs=baseline_runs(engine, ctx),
+                              trends=trends)  # fmt: skip
     tmp.write_text(html_text, encoding="utf-8")
     tmp.replace(path)
     key = f"{ctx.flow}-{ctx.day.isoformat()}"

@@ -480,3 +480,15 @@ def apply_patches(resources: dict[str, str], patches: list[dict]) -> dict[str, s
             continue
         out[rel] = (text if text.endswith("\n") or not text else text + "\n") + line + "\n"
     return out
+
+
+def report_rows(trends: pd.DataFrame, per_region: int = 5) -> list[dict[str, object]]:
+    """The leading signals per region (by risk rank) as rows for the run's HTML report."""
+    if trends is None or trends.empty:
+        return []
+    lead = trends[(trends["rank_risk"] > 0) & (trends["rank_risk"] <= per_region)].sort_values(["region", "rank_risk"])
+    return [{"region": r.region, "rank": int(r.rank_risk), "kind": r.kind, "signal": str(r.label)[:80],
+             "volume": int(r.volume), "expected": float(r.expected), "z": float(r.z), "reach": int(r.reach),
+             "young": float(r.young_share),
+             "policy": f"{r.top_policy} ({r.top_overlap:.0%})" if isinstance(r.top_policy, str) else "—",
+             "suggestion": r.suggestion or "—"} for r in lead.itertuples()]  # fmt: skip

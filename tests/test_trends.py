@@ -172,3 +172,27 @@ def test_emerging_campaigns_are_opt_in_and_in_the_truth_table() -> None:
     violating = {p["campaign_id"]: p["posts"] for p in plan if p["policy_id"]}
     assert planted["campaign_id"].str.removeprefix("emerging:").value_counts().to_dict() == violating
     assert plain_truth.num_rows == truth.num_rows - len(planted)
+
+
+def test_report_section_lists_leading_signals_escaped() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_report import _hostile_run  # the report tests' run with hostile content
+
+    from modsweep.tasks.report import render_report
+
+    trends = pd.DataFrame([{"region": "US", "language": "en", "kind": "hashtag", "signal": "#x",
+                            "label": "<script>alert(1)</script>", "volume": 40, "expected": 1.5, "z": 9.0,
+                            "reach": 1234, "young_share": 0.7, "top_policy": "misinfo.medical", "top_overlap": 0.4,
+                            "rank_risk": 1, "suggestion": "add 'x' to misinfo.medical's lexicon (medical-lexicon)"},
+                           {"region": "US", "language": "en", "kind": "ngram", "signal": "a b", "label": "a b",
+                            "volume": 30, "expected": 1.0, "z": 8.0, "reach": 10, "young_share": 0.0,
+                            "top_policy": None, "top_overlap": 0.0, "rank_risk": 0, "suggestion": None}])  # fmt: skip
+    page = render_report(*_hostile_run(), ["hate.speech"], trends=trends)
+    section = page.split('<h2 id="trends">', 1)[1].split("<h2>", 1)[0]
+    assert "<script>alert" not in section and "&lt;script&gt;" in section
+    assert "misinfo.medical (40%)" in section and "1,234" in section and "70%" in section
+    assert "a b" not in section  # a signal folded into a broader one is not ranked on its own
+    assert 'id="trends"' not in render_report(*_hostile_run(), ["hate.speech"])  # no radar output: no section
