@@ -1,0 +1,66 @@
+"""The lifecycle commands at the edge: one-line errors with exit 2, rejects with exit 1, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_appeals import T0, _seeded, appeal, write_appeals
+from typer.testing import CliRunner
+
+from modsweep import resources
+from modsweep.cli import app
+from modsweep.store import lifecycle as ls
+
+
+@pytest.fixture
+def home(modsweep_home: Path) -> Path:
+    """The seeded store of test_appeals in this home (four enforced decisions and their strikes)."""
+    _seeded(resources.store_engine())
+    return modsweep_home
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_appeals_import_rejects_beside_the_file_and_a_bad_file_is_one_line(home: Path, tmp_path: Path) -> None:
+    path = write_appeals(tmp_path / "a.csv", [appeal("d1"), appeal("nope")])
+    got = run("appeals", "import", str(path))
+    assert got.exit_code == 1 and "appeal tasks created" in got.output
+    assert pd.read_csv(tmp_path / "a.rejected.csv")["rejection"].tolist() == ["unknown_decision"]
+    (tmp_path / "b.csv").write_text("decision_id,statement\nd2,hi\n")
+    bad = run("appeals", "import", str(tmp_path / "b.csv"))
+    assert (
+        bad.exit_code == 2 and "missing required column(s) received_at" in bad.output and "Traceback" not in bad.output
+    )
+    assert run("appeals", "import", str(tmp_path / "none.csv")).exit_code == 2
+    listed = json.loads(run("appeals", "list", "--json").output)
+    assert [a["decision_id"] for a in listed] == ["d1"] and listed[0]["status"] == "open"
+
+
+def test_accounts_show_json_and_unknown_author(home: Path) -> None:
+    author = ls.strikes_of(resources.store_engine())["author_id"].iloc[0]
+    doc = json.loads(run("accounts", "show", author, "--json").output)
+    assert doc["author_id"] == author and len(doc["strikes"]) >= 1
+    assert json.loads(run("explain", "--author", author, "--json").output)["author_id"] == author
+    unknown = run("accounts", "show", "nobody")
+    assert unknown.exit_code == 2 and "no strikes or account decisions" in unknown.output
+    top = json.loads(run("accounts", "top", "--day", T0.date().isoformat(), "--json").output)
+    assert top[0]["active_weight"] >= top[-1]["active_weight"]
+
+
+def test_revert_dry_run_json_changes_nothing_and_bad_arguments_exit_2(home: Path) -> None:
+    since, until = (T0 - pd.Timedelta(days=1)).isoformat(), (T0 + pd.Timedelta(days=1)).isoformat()
+    args = ["revert", "--policy", "hate.speech", "--since", since, "--until", until, "--reason", "bad rule"]
+    plan = json.loads(run(*args, "--dry-run", "--json").output)
+    assert plan["to_reverse"] == 4 and plan["dry_run"] is True
+    assert ls.reversals(resources.store_engine()).empty and ls.revert_events(resources.store_engine()).empty
+    done = json.loads(run(*args, "--json").output)
+    assert done["reversed_now"] == 4 and done["reversed_total"] == 4
+    assert json.loads(run(*args, "--json").output)["reversed_now"] == 0
+    assert run("revert", "--policy", "nope", "--since", since, "--until", until, "--reason", "x").exit_code == 2
+    assert run("revert", "--policy", "hate.speech", "--since", until, "--until", since, "--reason", "x").exit_code == 2
+    assert run(*args, "--detector", "no-such-detector").exit_code == 2
