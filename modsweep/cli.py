@@ -24,7 +24,7 @@ from modsweep.cli_progress import busy
 from modsweep.cli_accounts import accounts_app
 from modsweep.cli_appeals import appeals_app
 from modsweep.cli_reviews import reviews_app
-from modsweep.cli_revert import revert
+from modsweep.cli_revert import export_actions, revert
 from modsweep.config import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
@@ -624,6 +624,7 @@ app.add_typer(reviews_app, name="reviews")
 app.add_typer(appeals_app, name="appeals")
 app.add_typer(accounts_app, name="accounts")
 app.command("revert")(revert)
+export_app.command("actions")(export_actions)
 app.add_typer(export_app, name="export")
 app.command("explain")(explain)
 app.command("calibrate")(calibrate)

@@ -144,3 +144,33 @@ def _print_plan(plan: dict[str, Any], as_json: bool) -> None:
                 e["decision_id"][:16], e["item_id"], e["action"], e["region"], e["score"][:5], e["decided_at"][:19]
             )
         console.print(ex)
+
+
+def export_actions(
+    day: Annotated[str, typer.Option(help="Decision day (the swept day), YYYY-MM-DD")],
+    out: Annotated[str | None, typer.Option(help="JSONL file (default MODSWEEP_HOME/exports/actions-D.jsonl)")] = None,
+) -> None:
+    """The day's action feed: each enforcement decision's action and whether it is in force, or reversed (by an
+    appeal or a revert) with the content's visibility restored; the feed surfaces apply."""
+    from pathlib import Path
+
+    from modsweep import store
+    from modsweep.cli_common import parse_day, safe_path
+    from modsweep.config import get_settings
+    from modsweep.store import lifecycle as ls
+    from modsweep.tasks.revert import action_feed
+
+    when = parse_day(day)
+    target = safe_path(Path(out), "--out") if out else get_settings().exports_dir / f"actions-{when.isoformat()}.jsonl"
+    engine = _engine()
+    decisions = store.fetch_decisions(engine, day=when)
+    if decisions.empty:
+        raise _fail(f"no stored decisions for {when}: nothing to export")
+    feed = action_feed(decisions, ls.reversals(engine, decision_ids=decisions["decision_id"].astype(str).tolist()))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.partial")
+    lines = [json.dumps(r, default=str, ensure_ascii=False, separators=(",", ":")) for r in feed.to_dict("records")]
+    staging.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    staging.replace(target)
+    restored = int((feed["visibility"] == "restored").sum()) if len(feed) else 0
+    console.print(f"{len(feed):,} actions for {when} → {target} ({restored:,} reversed, visibility restored)")

@@ -49,3 +49,25 @@ def chunks(decisions: pd.DataFrame, size: int = CHUNK_DECISIONS) -> list[pd.Data
     """The decisions to reverse in commit-sized chunks (in decision order, so a resumed revert continues)."""
     todo = decisions[decisions["status"] != "reversed"].sort_values("decision_id", kind="stable")
     return [todo.iloc[i : i + size] for i in range(0, len(todo), size)]
+
+
+FEED_COLUMNS: tuple[str, ...] = (
+    "decision_id", "item_id", "policy_id", "action", "automated", "region", "decided_at", "status", "visibility",
+    "reversed_at", "reversal_cause", "reversal_reason",
+)  # fmt: skip
+
+
+def action_feed(decisions: pd.DataFrame, reversals: pd.DataFrame) -> pd.DataFrame:
+    """Each enforcement decision (escalations are not actions) with its current state: ``visibility`` is
+    `restricted` while in force and `restored` once reversed (the reversal's time, cause and reason beside it)."""
+    acted = decisions[decisions["action"] != "escalate"]
+    rev = reversals.rename(columns={"cause": "reversal_cause", "reason": "reversal_reason"})
+    rows = acted.merge(rev[["decision_id", "reversed_at", "reversal_cause", "reversal_reason"]], on="decision_id",
+                       how="left")  # fmt: skip
+    reversed_ = rows["reversed_at"].notna() | (rows["status"] == "reversed")
+    rows["status"] = pd.Series(["reversed" if r else "active" for r in reversed_], index=rows.index, dtype=object)
+    rows["visibility"] = pd.Series(
+        ["restored" if r else "restricted" for r in reversed_], index=rows.index, dtype=object
+    )
+    out = rows[list(FEED_COLUMNS)].sort_values(["item_id", "policy_id", "decision_id"], kind="stable")
+    return out.astype(object).where(out.notna(), None).reset_index(drop=True)

@@ -61,6 +61,11 @@ def test_revert_dry_run_json_changes_nothing_and_bad_arguments_exit_2(home: Path
     done = json.loads(run(*args, "--json").output)
     assert done["reversed_now"] == 4 and done["reversed_total"] == 4
     assert json.loads(run(*args, "--json").output)["reversed_now"] == 0
+    feed = home / "feed.jsonl"
+    assert run("export", "actions", "--day", T0.date().isoformat(), "--out", str(feed)).exit_code == 0
+    rows = [json.loads(line) for line in feed.read_text().splitlines()]
+    assert {r["decision_id"]: r["visibility"] for r in rows} == dict.fromkeys(["d1", "d2", "d3", "d4"], "restored")
+    assert {r["reversal_cause"] for r in rows} == {"revert"}  # the escalation d5 is not an action: not in the feed
     assert run("revert", "--policy", "nope", "--since", since, "--until", until, "--reason", "x").exit_code == 2
     assert run("revert", "--policy", "hate.speech", "--since", until, "--until", since, "--reason", "x").exit_code == 2
     assert run(*args, "--detector", "no-such-detector").exit_code == 2
