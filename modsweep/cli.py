@@ -64,6 +64,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 42,
     out: Annotated[Path | None, typer.Option(help="Output folder (default MODSWEEP_HOME/source)")] = None,
     dirty_share: Annotated[float, typer.Option(min=0, max=0.5, help="Share of dirty rows")] = 0.005,
+    emerging: Annotated[str | None, typer.Option(help="Plant the emerging campaigns (tasks/generate_data/emerging.yaml) counting days from this YYYY-MM-DD: generate consecutive days with the same value")] = None,
 ) -> None:
     """Write a synthetic day of content (items/ and ground truth in truth/) as chunked Parquet."""
     from modsweep.tasks.generate import GeneratorParams, write_synthetic_day
@@ -73,7 +74,8 @@ def generate(
     t0 = time.perf_counter()
     with busy(err, f"generating {rows:,} items for {day} …"):
         summary = write_synthetic_day(target, _parse_day(day), rows, seed, partition_rows=settings.partition_rows,
-                                      params=GeneratorParams(dirty_share=dirty_share))  # fmt: skip
+                                      params=GeneratorParams(dirty_share=dirty_share, emerging_campaigns=emerging is not None,
+                                                             **({"emerging_start": _parse_day(emerging)} if emerging else {})))  # fmt: skip
     console.print(f"generated {rows:,} items for {day} in {time.perf_counter() - t0:.1f} s → {target}")
     console.print_json(
         data=json.loads(summary.model_dump_json()) if hasattr(summary, "model_dump_json") else str(summary)
