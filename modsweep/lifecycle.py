@@ -59,6 +59,7 @@ class RepeatOffenderSpec(_Strict):
     min_active_weight: float = Field(default=0, ge=0)  # 0: off
     escalate_offset: float = Field(default=0.0, ge=0, le=0.5)  # subtracted from the escalate band for them
     priority_boost: float = Field(default=1.0, ge=1, le=10)  # review priority multiplier at the threshold
+    raise_review_priority: bool = False  # actor risk (strikes, young account, bursts, coordination) × priority
 
 
 DEFAULT_BY_SEVERITY: dict[int, StrikeSpec] = {

@@ -221,3 +221,29 @@ def reversal_summary(engine: Engine, first: date, last: date) -> dict[str, Any]:
     return {"reversed": len(rev), "by_cause": {str(k): int(v) for k, v in rev["cause"].value_counts().sort_index().items()},
             "reverts": [{"revert_id": e.revert_id, "filter": e.filter, "reason": e.reason, "requested_by": e.requested_by,
                          "state": e.state, "reversed": int(e.reversed)} for e in events.itertuples()]}  # fmt: skip
+
+
+def raise_review_priority(engine: Engine, cat: RunCatalog, ctx: LedgerContext, pack: PolicyPack) -> dict[str, int]:
+    """Actor risk into the run's open escalations (`review_band` tasks): priority × `strikes.actor_risk` of the
+    item's author (active strikes, a young account, a burst of items, coordination membership), when the pack's
+    `enforcement.repeat_offenders.raise_review_priority` asks (off by default: priorities stay the pack's)."""
+    enforcement = pack.spec.enforcement
+    if not enforcement.repeat_offenders.raise_review_priority:
+        return {"review_priority_raised": 0}
+    tasks = ls.open_escalations(engine, ctx.run_key)
+    if tasks.empty:
+        return {"review_priority_raised": 0}
+    wanted = pc.field("item_id").isin(tasks["item_id"].astype(str).unique().tolist())
+    frames = [cat.load("items", p, columns=["item_id", "author_id", "author_account_age_days"], filters=wanted).to_pandas()
+              for p in cat.parts("items")]  # fmt: skip
+    authors = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["item_id", "author_id"])
+    authors["author_id"] = pseudonymise(authors["author_id"], ctx.hmac_key).to_numpy()
+    coordinated = set()
+    if "coordination" in cat.parts("detections"):
+        coordinated = set(cat.load("detections", "coordination", columns=["item_id"])["item_id"].to_pylist())
+    authors["coordinated"] = authors["item_id"].isin(coordinated)
+    risk = st.actor_risk(authors, ls.active_weights(engine, authors["author_id"].unique().tolist(), ctx.as_of),
+                         enforcement)  # fmt: skip
+    factor = tasks["item_id"].map(risk.groupby(level=0).max()).fillna(1.0)
+    raised = tasks.assign(priority=tasks["priority"] * factor)[factor > 1.0]
+    return {"review_priority_raised": ls.set_priorities(engine, raised[["task_id", "priority"]])}

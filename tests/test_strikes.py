@@ -189,3 +189,43 @@ def test_the_run_update_reads_the_lake_a_partition_at_a_time_and_a_rerun_adds_no
     assert acct[["action", "status", "active_weight"]].to_dict("records") == [
         {"action": "feature_restrict", "status": "active", "active_weight": 6.0}]  # fmt: skip
     assert acct["features"].tolist() == [["live", "ads"]]
+
+
+def test_actor_risk_raises_priority_for_strikes_young_accounts_bursts_and_coordination() -> None:
+    authors = pd.DataFrame({"item_id": [f"i{k}" for k in range(24)],
+                            "author_id": ["repeat", "young", "coord"] + ["burst"] * 21,
+                            "author_account_age_days": [400, 2, 400] + [400] * 21,
+                            "coordinated": [False, False, True] + [False] * 21})  # fmt: skip
+    weights = pd.Series({"repeat": 10.0})
+    off = strikes.actor_risk(authors, weights, EnforcementSpec())
+    assert (
+        off["i0"] == 1.0 and off["i1"] == 1.2 and off["i2"] == 1.3 and off["i3"] == 1.2
+    )  # strikes count only if asked
+    spec = EnforcementSpec.model_validate({"repeat_offenders": {"min_active_weight": 5, "priority_boost": 3,
+                                                                "raise_review_priority": True}})  # fmt: skip
+    assert strikes.actor_risk(authors, weights, spec)["i0"] == 3.0
+    assert strikes.repeat_offender_offset(weights, EnforcementSpec()).eq(0).all()
+
+
+def test_review_priority_is_raised_only_when_the_pack_asks(engine: Engine, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from modsweep.catalog import RunCatalog
+    from modsweep.policy import load_pack
+
+    cat = RunCatalog(str(tmp_path / "lake"), DAY, "rk")
+    items = pd.DataFrame({"item_id": ["i1", "i2"], "author_id": ["alice", "bob"], "author_account_age_days": [1, 900]})
+    cat.lake.write(pa.Table.from_pandas(items, preserve_index=False), "items", DAY, "rk", "part-00000")
+    tasks = pd.DataFrame({"task_id": ["t1", "t2"], "item_id": ["i1", "i2"], "policy_id": "hate.speech", "queue": "q",
+                          "reason": "review_band", "stratum": "s", "inclusion_prob": 1.0, "priority": 2.0, "score": 0.5,
+                          "region": "DE", "language": "de", "views": 1, "due_by": T0, "created_at": T0, "run_id": "r",
+                          "run_key": "rk"})  # fmt: skip
+    store.insert_review_tasks(engine, tasks)
+    ctx = lifecycle_io.LedgerContext(day=DAY, run_key="rk", run_id="r", as_of=T0.to_pydatetime(), hmac_key="k")
+    pack = load_pack()
+    assert lifecycle_io.raise_review_priority(engine, cat, ctx, pack) == {"review_priority_raised": 0}
+    asking = pack.model_copy(update={"spec": pack.spec.model_copy(update={"enforcement": EnforcementSpec.model_validate(
+        {"repeat_offenders": {"raise_review_priority": True}})})})  # fmt: skip
+    assert lifecycle_io.raise_review_priority(engine, cat, ctx, asking) == {"review_priority_raised": 1}
+    stored = store.fetch_review_tasks(engine).set_index("task_id")["priority"].to_dict()
+    assert stored == {"t1": pytest.approx(2.4), "t2": 2.0}  # alice's account is a day old

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import JSON, Date, Table, and_, func, insert, select, update
+from sqlalchemy import JSON, Date, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from modsweep.store.engine import is_sqlite, json_dumps, write_transaction
@@ -305,6 +305,29 @@ def set_account_status(engine: Engine, ids: Sequence[str], *, status: str, from_
         append_audit(engine, actor=actor, event=f"accounts.{status}", subject=str(ids[0])[-255:],
                      payload={"account_decision_ids": sorted(ids)[:1000], "changed": changed, "reason": reason})  # fmt: skip
     return changed
+
+
+def open_escalations(engine: Engine, run_key: str) -> pd.DataFrame:
+    """A run's open escalation tasks (`review_band`): task, item, priority."""
+    c = REVIEW_TASKS.c
+    stmt = select(c.task_id, c.item_id, c.priority).where(c.run_key == run_key, c.status == "open",
+                                                          c.reason == "review_band")  # fmt: skip
+    with engine.connect() as conn:
+        return pd.DataFrame.from_records(
+            [tuple(r) for r in conn.execute(stmt)], columns=["task_id", "item_id", "priority"]
+        )
+
+
+def set_priorities(engine: Engine, tasks: pd.DataFrame) -> int:
+    """New priorities for open tasks (task_id, priority) in one transaction; returns how many changed."""
+    if tasks.empty:
+        return 0
+    stmt = (update(REVIEW_TASKS).where(REVIEW_TASKS.c.task_id == bindparam("b_task_id"), REVIEW_TASKS.c.status == "open")
+            .values(priority=bindparam("b_priority")))  # fmt: skip
+    rows = [{"b_task_id": t, "b_priority": float(p)} for t, p in zip(tasks["task_id"], tasks["priority"], strict=True)]
+    with write_transaction(engine) as conn:
+        conn = conn.execution_options(preserve_rowcount=True)
+        return sum(int(conn.execute(stmt, list(chunk)).rowcount) for chunk in _chunks(rows))
 
 
 # ---------------------------------------------------------------------------------------- reversals
