@@ -118,7 +118,7 @@ def _run_stages(
     gate("items", parts)
     with stage("detect") as detected:
         slices = t.detect_slices(len(parts))
-        scored = _results([submit(t.detect_partition.fn, ctx, p, slices) for p in parts], parts)
+        scored = _results([submit(t.score_items_part.fn, ctx, p, slices) for p in parts], parts)
         detected.update(
             sum_counts([o.counts for o in scored] + [t.cluster_coordinated_behaviour.fn(ctx, parts).counts])
         )
@@ -127,7 +127,8 @@ def _run_stages(
         paused = t.read_paused_policies.fn()
         keep, n_prevalence = _sample_sizes(ctx)
         outcomes = _results(
-            [submit(t.decide_partition.fn, ctx, p, paused, keep, ingested["views"], n_prevalence) for p in parts], parts
+            [submit(t.decide_items_part.fn, ctx, p, paused, keep, ingested["views"], n_prevalence) for p in parts],
+            parts,
         )
         decided.update(sum_counts([o.counts for o in outcomes]))
     gate("decisions", parts)
@@ -145,11 +146,13 @@ def _run_stages(
             rec.record_counts("approval", record)
             rec.audit("removals.approval", record)
     with stage("store:decisions"):
-        rec.record_counts("decide", {**decided, **t.persist_decisions.fn(ctx)})
+        storing = submit(t.persist_decisions.fn, ctx)
     with stage("sample") as sampled:
         sampled.update(t.draw_review_sample.fn(ctx, parts, keep))
         sampled.update(t.store_review_tasks.fn(ctx))
     gate("review_tasks", ["tasks"])
+    with stage("store:decisions"):
+        rec.record_counts("decide", {**decided, **storing.result()})
     with stage("audit"):
         metrics = t.audit_quality.fn(ctx)["metrics"]
     gate("metrics", ["metrics"])

@@ -113,7 +113,7 @@ def _run_stages(
     with stage("detect") as detected:
         _record_skipped_detectors(ctx, rec)
         slices = t.detect_slices(len(parts))  # a day of fewer parts than cores: each one scored in slices
-        scored = _results([t.detect_partition.submit(ctx, p, slices) for p in parts], parts)
+        scored = _results([t.score_items_part.submit(ctx, p, slices) for p in parts], parts)
         detected.update(sum_counts([o.counts for o in scored] + [t.cluster_coordinated_behaviour(ctx, parts).counts]))
     _gate(ctx, rec, "detections", [*parts, COORDINATION_PART])
     with stage("decide") as decided:
@@ -121,7 +121,7 @@ def _run_stages(
         paused = t.read_paused_policies() if shadow_of is None else t.paused_during_live_run(shadow_of)
         keep, n_prevalence = _sample_sizes(ctx)
         outcomes = _results(
-            [t.decide_partition.submit(ctx, p, paused, keep, ingested["views"], n_prevalence) for p in parts], parts
+            [t.decide_items_part.submit(ctx, p, paused, keep, ingested["views"], n_prevalence) for p in parts], parts
         )
         decided.update(sum_counts([o.counts for o in outcomes]))
     _gate(ctx, rec, "decisions", parts)
@@ -133,12 +133,14 @@ def _run_stages(
         return _summary(ctx, rec, ingested, outputs["report"], outputs["candidate_actions"], {})
     with stage("approval"):
         _approve_removal_surges(ctx, rec)
-    with stage("store:decisions"):
-        rec.record_counts("decide", {**decided, **t.persist_decisions(ctx)})
+    with stage("store:decisions"):  # stored in a worker process while the sample is drawn
+        storing = t.persist_decisions.submit(ctx)
     with stage("sample") as sampled:
         sampled.update(t.draw_review_sample(ctx, parts, keep))
         sampled.update(t.store_review_tasks(ctx))
     _gate(ctx, rec, "review_tasks", ["tasks"])
+    with stage("store:decisions"):
+        rec.record_counts("decide", {**decided, **_results([storing], ["decisions"])[0]})
     if truth_dir:
         with stage("review") as reviewed:
             reviewed.update(t.simulate_reviews(ctx, truth_dir))

@@ -42,7 +42,9 @@ def skipped_detectors(name: str, profile: str, models_dir: str, model_version: s
     if model_version == "none":
         return []
     card = load_card(Path(models_dir or get_settings().models_dir), MODEL_NAME, model_version)
-    return skipped_classifiers(load_pack(name, profile), list(card.get("labels", [])), card.get("version", model_version))
+    return skipped_classifiers(
+        load_pack(name, profile), list(card.get("labels", [])), card.get("version", model_version)
+    )
 
 
 def detector_bank(name: str, profile: str, model_version: str = "latest") -> DetectorBank:

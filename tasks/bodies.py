@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modsweep import resources
+from modsweep import resources, store
 from modsweep.catalog import COORDINATION_PART, RunCatalog, catalog_of, part_name, to_table
 from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS
@@ -76,21 +76,16 @@ def ingest_file(
     return PartitionOutcome(part, rows, result.counts)
 
 
-def quarantine_repeats(
-    ctx: RunContext, parts: list[str], source_files: list[str] | None = None
-) -> list[dict[str, int]]:
-    """Items whose id appeared in an earlier part move to quarantine (part order wins); every part's final counts.
-
-    Quarantined rows name the source file of their part (`source_files`, one per part; else the items part).
-    """
+def find_repeats(ctx: RunContext, parts: list[str]) -> list[np.ndarray]:
+    """Row positions, per part, of items whose id appeared in an earlier part (part order wins)."""
     cat = catalog_of(ctx)
     ids = {k: cat.load("item_ids", p).column(0) for k, p in enumerate(parts)}
-    repeats = ingest.cross_partition_repeats([ingest.partition_id_hashes(ids[k]) for k in range(len(parts))], ids.get)
-    sources = source_files if source_files is not None else [cat.path("items", p) for p in parts]
-    for part, source, rows in zip(parts, sources, repeats, strict=True):
-        if len(rows):
-            _move_repeats(cat, ctx.run_id, part, source, rows)
-    return [cat.meta("items", p)["counts"] for p in parts]
+    return ingest.cross_partition_repeats([ingest.partition_id_hashes(ids[k]) for k in range(len(parts))], ids.get)
+
+
+def move_repeats(ctx: RunContext, part: str, source: str, rows: np.ndarray) -> None:
+    """Rows `rows` of an items part move to its quarantine, naming `source` (a worker's body)."""
+    _move_repeats(catalog_of(ctx), ctx.run_id, part, source, rows)
 
 
 def _move_repeats(cat: RunCatalog, run_id: str, part: str, source: str, rows: np.ndarray) -> None:
@@ -232,3 +227,11 @@ def read_golden_set(path: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"golden set {path} lacks column(s) {sorted(missing)}")
     return golden[["item_id", "policy_id", "label"]].astype(str)
+
+
+def store_decisions(ctx: RunContext) -> dict[str, int]:
+    """The run's decisions into the store, a part at a time in one transaction (memory: one part)."""
+    cat = catalog_of(ctx)
+    frames = (cat.load("decisions", p).to_pandas().assign(day=ctx.day) for p in cat.parts("decisions"))
+    rows, inserted = store.insert_decision_frames(resources.store_engine(), frames)
+    return {"decisions": rows, "decisions_inserted": inserted}

@@ -54,8 +54,16 @@ def ingest_partition(
 def quarantine_cross_partition_duplicates(
     ctx: RunContext, parts: list[str], source_files: list[str] | None = None
 ) -> list[dict[str, int]]:
-    """Items whose id already appeared in an earlier part move to quarantine; every part's final counts."""
-    return bodies.quarantine_repeats(ctx, parts, source_files)
+    """Items whose id already appeared in an earlier part move to quarantine; every part's final counts.
+
+    Quarantined rows name the source file of their part (`source_files`, one per part; else the items part).
+    """
+    cat = catalog_of(ctx)
+    sources = source_files if source_files is not None else [cat.path("items", p) for p in parts]
+    moves = [m for m in zip(parts, sources, bodies.find_repeats(ctx, parts), strict=True) if len(m[2])]
+    with ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="dedupe") as pool:  # parts side by side
+        list(pool.map(lambda m: on_cpu(bodies.move_repeats, ctx, *m), moves))
+    return [cat.meta("items", p)["counts"] for p in parts]
 
 
 # --- gates --------------------------------------------------------------------------------------------------
@@ -131,7 +139,7 @@ def detect_slices(partitions: int) -> int:
 
 
 @task(name="detect-partition", cache_policy=NO_CACHE)
-def detect_partition(ctx: RunContext, part: str, slices: int = 1) -> PartitionOutcome:
+def score_items_part(ctx: RunContext, part: str, slices: int = 1) -> PartitionOutcome:
     """Every per-item detector on one items part; its detections and coordination signatures committed.
     With `slices` > 1 its rows are scored side by side in that many worker processes, then committed whole."""
     settings, cat = get_settings(), catalog_of(ctx)
@@ -171,7 +179,7 @@ def cluster_coordinated_behaviour(ctx: RunContext, parts: list[str]) -> Partitio
 
 
 @task(name="decide-partition", cache_policy=NO_CACHE)
-def decide_partition(
+def decide_items_part(
     ctx: RunContext, part: str, automation_paused: list[str], keep_per_stratum: int, total_views: int, n_prevalence: int
 ) -> PartitionOutcome:
     """Detector scores → decisions, and this part's QA strata and sample candidates."""
@@ -231,13 +239,10 @@ def route_held_removals_to_review(ctx: RunContext, over: pd.DataFrame) -> int:
 
 
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
-@releasing_memory
 def persist_decisions(ctx: RunContext) -> dict[str, int]:
-    """The run's decisions into the store, part by part in one transaction (idempotent: unique decision ids)."""
-    cat = catalog_of(ctx)
-    frames = (cat.load("decisions", p).to_pandas().assign(day=ctx.day) for p in cat.parts("decisions"))
-    rows, inserted = store.insert_decision_frames(resources.store_engine(), frames)
-    return {"decisions": rows, "decisions_inserted": inserted}
+    """The run's decisions into the store, part by part in one transaction (idempotent: unique decision ids); the
+    flow draws the sample meanwhile. In this process: a worker's settings (the store URL) date from its start."""
+    return releasing_memory(bodies.store_decisions)(ctx)
 
 
 # --- sampling -----------------------------------------------------------------------------------------------

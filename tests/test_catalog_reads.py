@@ -4,6 +4,7 @@ reads of a whole sweep), metadata beside the data, and `exists` as the resume ch
 from __future__ import annotations
 
 from collections import Counter
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,22 +27,24 @@ def test_a_sweep_reads_items_decisions_and_coordination_at_most_once_per_stage_a
     tmp_path: Path, synthetic_day: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: Counter[tuple[str, str, str]] = Counter()
-    current = {"stage": "start"}
+    # The ledger stage a read belongs to: tasks run in copies of the context they were submitted in, so a task
+    # started in one stage and still running in the next (the store insert beside the sample) counts in its own.
+    current: ContextVar[str] = ContextVar("stage", default="start")
     enter, load, load_all = RunRecorder.enter, RunCatalog.load, RunCatalog.load_all
 
     def entering(self: RunRecorder, stage: str) -> None:
-        current["stage"] = stage
+        current.set(stage)
         enter(self, stage)
 
     def counted_load(self: RunCatalog, name: str, part: str, *args: Any, **kw: Any) -> pa.Table:
-        reads[(current["stage"], name, part)] += 1
+        reads[(current.get(), name, part)] += 1
         return load(self, name, part, *args, **kw)
 
     def counted_load_all(
         self: RunCatalog, name: str, columns: list[str] | None = None, parts: list[str] | None = None
     ) -> pa.Table:
         for part in self.parts(name) if parts is None else parts:
-            reads[(current["stage"], name, part)] += 1
+            reads[(current.get(), name, part)] += 1
         return load_all(self, name, columns, parts)
 
     monkeypatch.setattr(RunRecorder, "enter", entering)
