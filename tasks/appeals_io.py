@@ -109,6 +109,57 @@ def import_appeals_file(engine: Engine, path: Path, enforcement: EnforcementSpec
                         str(report_path) if report_path else None)  # fmt: skip
 
 
+APPEAL_EXPORT_COLUMNS: tuple[str, ...] = (
+    "appeal_statement", "appeal_channel", "appeal_received_at", "original_action", "original_automated",
+    "original_score", "original_threshold", "original_decided_at", "original_evidence",
+)  # fmt: skip
+
+
+def with_appeal_context(engine: Engine, lake: Lake, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Appeal queues' export rows with the appeal (statement, channel, receipt) and the original decision's evidence
+    (action, automated, score, threshold, time, and each detector's evidence from the lake); other queues as given."""
+    appeal_queues = [q for q in frames if q.startswith("appeal:")]
+    if not appeal_queues:
+        return frames
+    ids = pd.concat([frames[q]["task_id"] for q in appeal_queues]).astype(str).tolist()
+    appeals = ls._frame_in(engine, select(ls.APPEALS), ls.APPEALS.c.task_id, ids)
+    decisions = ls._frame_in(engine, select(ls.DECISIONS), ls.DECISIONS.c.decision_id, appeals["decision_id"].tolist())
+    evidence = _detector_evidence(lake, decisions)
+    ctx = appeals.merge(decisions, on="decision_id", how="left", suffixes=("_appeal", "")).assign(
+        original_evidence=lambda f: f["decision_id"].map(evidence).fillna(""))  # fmt: skip
+    ctx = pd.DataFrame({
+        "task_id": ctx["task_id"], "appeal_statement": ctx["statement"], "appeal_channel": ctx["channel"],
+        "appeal_received_at": ctx["received_at"], "original_action": ctx["action"],
+        "original_automated": ctx["automated_decision"] != "AUTOMATED_DECISION_NOT_AUTOMATED",
+        "original_score": ctx["score"], "original_threshold": ctx["threshold"],
+        "original_decided_at": ctx["decided_at"], "original_evidence": ctx["original_evidence"],
+    })  # fmt: skip
+    out = dict(frames)
+    for q in appeal_queues:
+        out[q] = frames[q].merge(ctx, on="task_id", how="left")
+    return out
+
+
+def _detector_evidence(lake: Lake, decisions: pd.DataFrame) -> pd.Series:
+    """Per decision id: 'detector (score): evidence' for every detection of its item × policy in its run."""
+    from modsweep.tasks.dsa import evidence_summary
+
+    found: dict[str, str] = {}
+    for (day, run_key), group in decisions.groupby(["day", "run_key"]):
+        wanted = group["item_id"].astype(str).unique().tolist()
+        for path in lake.parts("detections", pd.Timestamp(day).date(), str(run_key)):
+            table = pq.read_table(path, columns=["item_id", "policy_id", "detector_id", "score", "evidence"],
+                                  filesystem=lake.fs, filters=pc.field("item_id").isin(wanted))  # fmt: skip
+            if not table.num_rows:
+                continue
+            dets = table.to_pandas().merge(group[["decision_id", "item_id", "policy_id"]], on=["item_id", "policy_id"])
+            for decision_id, rows in dets.groupby("decision_id"):  # the appealed decisions of one export
+                text = "; ".join(f"{r.detector_id} ({r.score:.2f}): {evidence_summary(r.evidence, 200)}"
+                                 for r in rows.itertuples())  # fmt: skip
+                found[str(decision_id)] = (found.get(str(decision_id), "") + "; " + text).strip("; ")
+    return pd.Series(found, dtype=object)
+
+
 def appeal_tasks_of(engine: Engine, task_ids: list[str]) -> pd.DataFrame:
     """The appeals behind these task ids (task_id, appeal_id, original_reviewer)."""
     stmt = select(ls.APPEALS.c.task_id, ls.APPEALS.c.appeal_id, ls.APPEALS.c.original_reviewer)

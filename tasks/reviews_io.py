@@ -140,8 +140,17 @@ def _export_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out["due_by"] = _iso_seconds(out["due_by"])
     out["item_created_at"] = _iso_seconds(out["item_created_at"])
     out["priority"] = [round(float(p), 3) for p in out["priority"]]
-    columns = list(EXPORT_COLUMNS)
+    columns = export_columns(out)
+    for column in columns[len(EXPORT_COLUMNS) :]:  # an appeal queue's extra columns (tasks/appeals_io)
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = _iso_seconds(out[column])
     return [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in out[columns].itertuples(index=False)]
+
+
+def export_columns(frame: pd.DataFrame) -> list[str]:
+    """EXPORT_COLUMNS, then any extra columns a queue's frame carries (appeal queues: the appeal and the original
+    decision's evidence), in the frame's order."""
+    return [*EXPORT_COLUMNS, *(str(c) for c in frame.columns if c not in EXPORT_COLUMNS)]
 
 
 def _csv_cell(column: str, value: Any) -> str:
@@ -152,7 +161,7 @@ def _csv_cell(column: str, value: Any) -> str:
     if column == "priority":
         return f"{value:.3f}"
     text = str(value)
-    if column in FREE_TEXT_COLUMNS and text.startswith(_FORMULA_START):
+    if (column in FREE_TEXT_COLUMNS or column == "appeal_statement") and text.startswith(_FORMULA_START):
         return "'" + text
     return text
 
@@ -162,9 +171,10 @@ def render_csv(frame: pd.DataFrame) -> bytes:
     is prefixed with ``'`` (the JSONL export keeps it verbatim)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
+    columns = export_columns(frame)
+    writer.writerow(columns)
     for record in _export_records(frame):
-        writer.writerow([_csv_cell(c, record[c]) for c in EXPORT_COLUMNS])
+        writer.writerow([_csv_cell(c, record[c]) for c in columns])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -548,7 +558,10 @@ def export_reviews(
         return ExportResult(str(out_dir), [], 0, 0)
     items = read_item_content(lake, tasks, key)
     missing = int((~tasks["item_id"].isin(items["item_id"])).sum())
-    written, digests = write_export(export_frames(tasks, items), out_dir, formats)
+    from modsweep.tasks.appeals_io import with_appeal_context
+
+    # appeal queues carry the appeal and the original decision's evidence (other queues' files are unchanged)
+    written, digests = write_export(with_appeal_context(engine, lake, export_frames(tasks, items)), out_dir, formats)
     store.append_audit(engine, actor=actor, event="reviews.exported", subject=str(out_dir)[-255:],
                        payload={"out_dir": str(out_dir), "tasks": len(tasks), "queues": len(written),
                                 "missing_content": missing, "include_carried_over": include_carried_over,

@@ -207,3 +207,16 @@ def test_revert_dry_run_changes_nothing_then_reverses_each_decision_once(engine:
     assert sorted(rev["decision_id"]) == ["d1", "d2", "d3", "d4"] and set(rev["cause"]) == {"revert"}
     assert set(ls.strikes_of(engine)["status"]) == {"removed"}
     assert len(ls.revert_events(engine)) == 1
+
+
+def test_reviews_export_shows_appeals_with_the_original_decision(engine: Engine, tmp_path: Path) -> None:
+    from modsweep.lake import Lake
+
+    path = write_appeals(tmp_path / "appeals.csv", [appeal("d1")])
+    appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="test", now=NOW)
+    result = reviews_io.export_reviews(engine, Lake(str(tmp_path / "lake")), tmp_path / "out", key=KEY, formats=["csv"])
+    exported = pd.read_csv(result.queues[0].files[0])
+    assert result.queues[0].queue == "appeal:hate.speech:DE" and exported["kind"].tolist() == ["appeal"]
+    row = exported.iloc[0]
+    assert row["appeal_statement"] == "please look again" and row["original_action"] == "remove"
+    assert row["original_score"] == pytest.approx(0.9) and bool(row["original_automated"])
