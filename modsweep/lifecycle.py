@@ -54,10 +54,9 @@ class AppealSpec(_Strict):
 
 
 class RepeatOffenderSpec(_Strict):
-    """Actor risk: how strikes raise review priority and (when asked) lower escalation thresholds. Off by default."""
+    """Actor risk: how strikes (and account age, bursts, coordination) raise review priority. Off by default."""
 
     min_active_weight: float = Field(default=0, ge=0)  # 0: off
-    escalate_offset: float = Field(default=0.0, ge=0, le=0.5)  # subtracted from the escalate band for them
     priority_boost: float = Field(default=1.0, ge=1, le=10)  # review priority multiplier at the threshold
     raise_review_priority: bool = False  # actor risk (strikes, young account, bursts, coordination) × priority
 

@@ -162,11 +162,3 @@ def actor_risk(authors: pd.DataFrame, weights: pd.Series, enforcement: Enforceme
     burst = np.where(per_author >= 20, 1.2, 1.0)
     coordinated = np.where(authors["coordinated"].to_numpy(dtype=bool), 1.3, 1.0)
     return pd.Series(strikes * young * burst * coordinated, index=authors["item_id"].to_numpy(), name="actor_risk")
-
-
-def repeat_offender_offset(weights: pd.Series, enforcement: EnforcementSpec) -> pd.Series:
-    """How much lower the escalate band sits for each author (0 unless the pack's `repeat_offenders` asks)."""
-    spec = enforcement.repeat_offenders
-    if spec.min_active_weight <= 0 or spec.escalate_offset <= 0:
-        return pd.Series(0.0, index=weights.index)
-    return pd.Series(np.where(weights >= spec.min_active_weight, spec.escalate_offset, 0.0), index=weights.index)
