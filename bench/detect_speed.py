@@ -59,18 +59,19 @@ def _prepare(workdir: Path, rows: int, model_dir: Path | None = None) -> list[Pa
     return parts
 
 
-def _detect(path: str) -> tuple[int, int, float, int]:
-    """Score one partition in a worker: (rows, detections, seconds, worker peak RSS in KiB)."""
+def _detect(path: str) -> tuple[int, int, float, int, float]:
+    """Score one partition in a worker: (rows, detections, seconds, worker peak RSS in KiB, CPU seconds)."""
     import pandas as pd
 
     from modsweep.tasks import banks, detect
 
     bank = banks.detector_bank("community-guidelines", "standard")
     items = pd.read_parquet(path)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     found = detect.detect_partition(items, bank, "bench")
     detect.coordination_signatures(items, 60)
-    return len(items), len(found), time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu = time.process_time() - c0
+    return len(items), len(found), time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, cpu
 
 
 def _breakdown(path: Path) -> dict[str, float]:
@@ -132,6 +133,9 @@ def main() -> None:
         worker = max(r[3] for r in results) / 1024
         print(f"\ndetection, every policy: {rows:,} items in {wall:.1f} s wall = {rows / wall:,.0f} items/s "
               f"with {args.workers} worker processes on {os.cpu_count()} cores")  # fmt: skip
+        cpu = sum(r[4] for r in results)
+        print(f"CPU: {cpu:.1f} s in the workers = {rows / cpu:,.0f} items per CPU-second (what one idle core does; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during this run)")  # fmt: skip
         print(f"detections: {sum(r[1] for r in results):,}; per-partition seconds: "
               f"{min(r[2] for r in results):.2f}–{max(r[2] for r in results):.2f}")  # fmt: skip
         print(f"peak RSS: parent {parent:,.0f} MiB, largest worker {worker:,.0f} MiB, sum {parent + args.workers * worker:,.0f} MiB")
