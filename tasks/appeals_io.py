@@ -18,8 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from modsweep import store
+from modsweep.config import get_settings
 from modsweep.lake import Lake
 from modsweep.lifecycle import EnforcementSpec
+from modsweep.policy import PolicyPack
 from modsweep.store import lifecycle as ls
 from modsweep.tasks import appeals as ap
 from modsweep.tasks import lifecycle_io, reviews_io
@@ -210,11 +212,16 @@ def simulate_account_reviews(engine: Engine, outcomes: pd.DataFrame, truth: pd.D
     return out
 
 
-def resolve_decided_appeals(engine: Engine, enforcement: EnforcementSpec, *, actor: str) -> dict[str, Any]:
+def resolve_decided_appeals(engine: Engine, enforcement: EnforcementSpec, *, actor: str,
+                            pack: PolicyPack | None = None) -> dict[str, Any]:  # fmt: skip
     """Apply every decided appeal task: upheld or overturned (an overturn reverses the decision, removes its
     strike and re-evaluates the account), then refresh the appeal metrics of the runs concerned and check the
-    overturn-rate breaker. Also applies decided account reviews. Idempotent."""
+    overturn-rate breaker. Also applies decided account reviews and (given the ``pack``) records the strikes of
+    escalations reviewers confirmed. Idempotent."""
     counts: dict[str, Any] = lifecycle_io.resolve_account_reviews(engine, actor=actor)
+    if pack is not None:  # a reviewer's confirmed escalation is an enforcement: it earns a strike too
+        counts |= lifecycle_io.record_reviewed_strikes(engine, get_settings().lake_root, pack,
+                                                       key=get_settings().hmac_key.get_secret_value(), actor=actor)  # fmt: skip
     decided = ls.decided_open_appeals(engine)
     if decided.empty:
         return counts | {"appeals_upheld": 0, "appeals_overturned": 0}

@@ -247,3 +247,30 @@ def raise_review_priority(engine: Engine, cat: RunCatalog, ctx: LedgerContext, p
     factor = tasks["item_id"].map(risk.groupby(level=0).max()).fillna(1.0)
     raised = tasks.assign(priority=tasks["priority"] * factor)[factor > 1.0]
     return {"review_priority_raised": ls.set_priorities(engine, raised[["task_id", "priority"]])}
+
+
+def record_reviewed_strikes(
+    engine: Engine, lake_root: str, pack: PolicyPack, *, key: str, actor: str
+) -> dict[str, int]:
+    """Strikes for escalations a reviewer confirmed with an enforcing final action (a person's enforcement counts
+    like an automated one), the authors read from each run's lake items; then those authors' account actions."""
+    enforcement = pack.spec.enforcement
+    confirmed = ls.confirmed_escalations_without_strike(engine, enforcement.strike_actions)
+    if confirmed.empty:
+        return {"reviewed_strikes_new": 0}
+    frames = []
+    for (day, run_key), group in confirmed.groupby(["day", "run_key"]):
+        cat = RunCatalog(lake_root, pd.Timestamp(day).date(), str(run_key))
+        wanted = pc.field("item_id").isin(group["item_id"].astype(str).unique().tolist())
+        authors = pd.concat([cat.load("items", p, columns=["item_id", "author_id"], filters=wanted).to_pandas()
+                             for p in cat.parts("items")] or [pd.DataFrame(columns=["item_id", "author_id"])])  # fmt: skip
+        authors["author_id"] = pseudonymise(authors["author_id"], key).to_numpy()
+        decisions = group.assign(action=group["final_action"])
+        frames.append(st.strikes_from_decisions(decisions, authors, policy_strike_specs(pack), enforcement.strike_actions,
+                                                day=pd.Timestamp(day).date()))  # fmt: skip
+    strikes = pd.concat(frames, ignore_index=True)
+    new = ls.insert_strikes(engine, strikes)
+    now = datetime.now(tz=pd.Timestamp.now(tz="UTC").tz)
+    made, _ = evaluate_accounts(engine, strikes["author_id"].unique().tolist(), enforcement, as_of=now,
+                                run_key="reviews", run_id="reviews", day=now.date(), actor=actor)  # fmt: skip
+    return {"reviewed_strikes_new": new, "account_decisions_new": made}

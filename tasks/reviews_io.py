@@ -652,7 +652,8 @@ def import_outcomes_file(
         result = store.apply_review_outcomes(engine, valid)
     else:
         result = store.ReviewImportResult(applied=0, unchanged=0, rejected=0, rejections=valid.iloc[0:0])
-    lifecycle = appeals_io.resolve_decided_appeals(engine, load_pack().spec.enforcement, actor=actor)
+    pack = load_pack()
+    lifecycle = appeals_io.resolve_decided_appeals(engine, pack.spec.enforcement, actor=actor, pack=pack)
     parts = [d for d in (rejected_here, store_rejections(result.rejections)) if len(d)]
     rejected = pd.concat(parts, ignore_index=True) if parts else rejected_here
     by_reason = {str(k): int(v) for k, v in sorted(rejected["rejection"].value_counts().items())}

@@ -69,3 +69,32 @@ def test_revert_dry_run_json_changes_nothing_and_bad_arguments_exit_2(home: Path
     assert run("revert", "--policy", "nope", "--since", since, "--until", until, "--reason", "x").exit_code == 2
     assert run("revert", "--policy", "hate.speech", "--since", until, "--until", since, "--reason", "x").exit_code == 2
     assert run(*args, "--detector", "no-such-detector").exit_code == 2
+
+
+def test_a_confirmed_escalation_earns_a_strike_through_reviews_import(home: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from modsweep.catalog import RunCatalog
+    from modsweep.config import get_settings
+    from modsweep.store import lifecycle as ls
+
+    engine = resources.store_engine()
+    cat = RunCatalog(get_settings().lake_root, T0.date(), "rk")
+    items = pd.DataFrame({"item_id": ["i5"], "author_id": ["carol"]})
+    cat.lake.write(pa.Table.from_pandas(items, preserve_index=False), "items", T0.date(), "rk", "part-00000")
+    task = pd.DataFrame({"task_id": ["t-esc"], "item_id": ["i5"], "policy_id": ["hate.speech"], "queue": ["q"],
+                         "reason": ["review_band"], "stratum": ["s"], "inclusion_prob": [1.0], "priority": [1.0],
+                         "score": [0.9], "region": ["DE"], "language": ["de"], "views": [1], "due_by": [T0],
+                         "created_at": [T0], "run_id": ["r"], "run_key": ["rk"]})  # fmt: skip
+    from modsweep import store
+
+    store.insert_review_tasks(engine, task)
+    verdicts = tmp_path / "v.csv"
+    verdicts.write_text(
+        f"task_id,reviewer_id,label,final_action,decided_at\nt-esc,rev-1,violating,remove,{T0.isoformat()}\n"
+    )
+    assert run("reviews", "import", str(verdicts)).exit_code == 0
+    struck = ls.strikes_of(engine, decision_ids=["d5"])
+    assert struck["weight"].tolist() == [3.0] and struck["status"].tolist() == ["active"]
+    assert run("reviews", "import", str(verdicts)).exit_code == 0  # importing again adds no second strike
+    assert len(ls.strikes_of(engine, decision_ids=["d5"])) == 1

@@ -330,6 +330,21 @@ def set_priorities(engine: Engine, tasks: pd.DataFrame) -> int:
         return sum(int(conn.execute(stmt, list(chunk)).rowcount) for chunk in _chunks(rows))
 
 
+def confirmed_escalations_without_strike(engine: Engine, final_actions: Sequence[str]) -> pd.DataFrame:
+    """Escalations a reviewer confirmed with an enforcing final action that have no strike yet: the decision
+    (id, item, policy, run key, day, created_at) and the reviewer's final action."""
+    d, t, s_ = DECISIONS.c, REVIEW_TASKS.c, STRIKES.c
+    stmt = (
+        select(d.decision_id, d.item_id, d.policy_id, d.run_key, d.day, d.created_at, t.final_action)
+        .join(REVIEW_TASKS, and_(t.run_key == d.run_key, t.item_id == d.item_id, t.policy_id == d.policy_id))
+        .join(STRIKES, s_.strike_id == d.decision_id, isouter=True)
+        .where(d.action == "escalate", d.status == "active", t.reason == "review_band", t.status == "decided",
+               t.label == "violating", t.final_action.in_(list(final_actions)), s_.strike_id.is_(None))
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return _to_frame(conn, stmt).drop_duplicates("decision_id")
+
+
 # ---------------------------------------------------------------------------------------- reversals
 
 
