@@ -6,7 +6,7 @@
 Trains on each data set's train split and reports, per validation split: rows, macro-F1 (at 0.5), ROC-AUC,
 precision at the removal threshold (0.9), recall at the review threshold (0.5) and scoring items/s, for
   (a)  modsweep's model as `modsweep train --manifest` builds it (one calibrated classifier per label, a
-       label: a domain gate against every other corpus and the background, times an in-corpus classifier);
+       label: an NB-LR in-corpus classifier capped by an NB-LR domain gate trained against every other corpus and the background);
   (a1) the same method trained on one data set alone, for data sets that share a label with another;
   (b)  a word 1-2 + char_wb 2-5 TF-IDF + logistic-regression baseline whose C is tuned on the validation
        split itself (its best case);
@@ -224,7 +224,7 @@ def featurisation_speed(rows: int) -> list[tuple[str, float]]:
 
 
 MODELS = {
-    "a": "modsweep (deployed: domain gate × in-corpus classifier)",
+    "a": "modsweep (deployed: in-corpus NB-LR capped by the domain gate)",
     "a1": "modsweep method, this data set alone",
     "b": "TF-IDF word+char + LR, C tuned on validation",
     "c": "MiniLM embeddings + LR",
