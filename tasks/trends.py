@@ -301,7 +301,7 @@ def members(signals: Signals, items: pa.Table, keys: pd.DataFrame) -> pd.DataFra
     """The (row, region, language, kind, signal, label) pairs of the signals in `keys` (region, language, kind,
     signal): only their codes are looked at, so this stays small on a big day."""
     kinds = np.array(KINDS, dtype=object)
-    wanted = np.flatnonzero(np.isin(signals.vocab, keys["signal"].to_numpy(dtype=object)))
+    wanted = np.flatnonzero(pd.Series(signals.vocab).isin(set(keys["signal"])).to_numpy())
     mask = np.isin(signals.code, wanted)
     rows, codes = signals.row[mask], signals.code[mask]
     frame = pd.DataFrame({"row": rows, "region": items.column("region").to_numpy(zero_copy_only=False)[rows],
@@ -418,44 +418,68 @@ def radar(items: pa.Table, signals: Signals, today: pd.DataFrame, baseline: pd.D
 
 def _same_items(member: pd.DataFrame, hot: pd.DataFrame, key: list[str], share: float = 0.8) -> list[str | None]:
     """For each bursting signal, a broader signal (more items) of its region whose items cover `share` of its own
-    (a campaign's hashtag, domain, phrases and cluster are one story: ranked once, the rest point at it)."""
-    sets = {k: frozenset(g["row"].tolist()) for k, g in member.groupby(key, sort=False)}
-    out: dict[tuple, str | None] = {}
-    leads: dict[str, list[tuple]] = {}
-    for r in hot.sort_values(["items", "z", "signal"], ascending=[False, False, True]).itertuples(index=False):
-        k = (r.region, r.language, r.kind, r.signal)
-        mine = sets.get(k, frozenset())
-        match = next((f"{lk[2]}:{lk[3]}" for lk in leads.get(r.region, [])
-                      if mine and len(mine & sets.get(lk, frozenset())) >= share * len(mine)), None)  # fmt: skip
-        out[k] = match
+    (a campaign's hashtag, domain, phrases and cluster are one story: ranked once, the rest point at it).
+
+    Co-occurrence counts come from one sparse product (signals × items)·(items × signals); the greedy pass is over
+    the day's bursting signals (tens to hundreds), never over items."""
+    from scipy import sparse
+
+    hot = hot.reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(hot[key])
+    sig = index.get_indexer(pd.MultiIndex.from_frame(member[key]))
+    ok = sig >= 0
+    rows, cols = sig[ok], pd.factorize(member["row"].to_numpy()[ok])[0]
+    m = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(hot), cols.max(initial=-1) + 1)
+    )
+    m.data[:] = 1.0  # (item, signal) pairs are distinct already; guard against duplicates anyway
+    co = (m @ m.T).toarray()
+    size = np.diag(co).copy()
+    order = np.lexsort((hot["signal"].to_numpy(), -hot["z"].to_numpy(), -size))
+    region = hot["region"].to_numpy()
+    label = (hot["kind"] + ":" + hot["signal"]).to_numpy()
+    out: list[str | None] = [None] * len(hot)
+    leads: list[int] = []
+    for i in order.tolist():
+        match = next((j for j in leads if region[j] == region[i] and size[i] and co[i, j] >= share * size[i]), None)
         if match is None:
-            leads.setdefault(r.region, []).append(k)
-    return [out[k] for k in hot[key].itertuples(index=False, name=None)]
+            leads.append(i)
+        else:
+            out[i] = label[match]
+    return out
 
 
 def _examples_and_accounts(member: pd.DataFrame, items: pa.Table, k: int,
                            pseudonym: callable) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Per signal: the k highest-reach items (id, text cut to 160), its accounts (pseudonymised, most active first,
-    at most 10) and a label (a cluster's text)."""
+    at most 10) and a label (a cluster's text). Only the shown authors are pseudonymised."""
     key = ["region", "language", "kind", "signal"]
     r = member["row"].to_numpy()
-    s = member.copy()
-    s["item_id"] = items.column("item_id").to_numpy(zero_copy_only=False)[r]
-    s["text"] = pc.fill_null(items.column("text"), "").to_numpy(zero_copy_only=False)[r]
+    s = member[[*key, "row", "label"]].copy()
     s["views"] = items.column("views").to_numpy(zero_copy_only=False)[r]
-    s["author"] = pseudonym(pd.Series(items.column("author_id").to_numpy(zero_copy_only=False)[r])).to_numpy()
-    top = s.sort_values(["views", "item_id"], ascending=[False, True]).groupby(key, sort=False).head(k)
-    examples = top.groupby(key, sort=False).apply(
-        lambda g: json.dumps([{"item_id": i, "views": int(v), "author": a, "text": str(t)[:160]}
-                              for i, v, a, t in zip(g["item_id"], g["views"], g["author"], g["text"], strict=True)],
-                             ensure_ascii=False), include_groups=False).rename("examples").reset_index()  # fmt: skip
+    s["author"] = items.column("author_id").to_numpy(zero_copy_only=False)[r]
+    top = s.sort_values(["views", "row"], ascending=[False, True]).groupby(key, sort=False).head(k)
     counts = s.groupby([*key, "author"], sort=False).size().rename("n").reset_index()
     counts = counts.sort_values(["n", "author"], ascending=[False, True]).groupby(key, sort=False).head(10)
-    accounts = counts.groupby(key, sort=False).apply(
-        lambda g: json.dumps([{"author": a, "items": int(n)} for a, n in zip(g["author"], g["n"], strict=True)]),
-        include_groups=False).rename("accounts").reset_index()  # fmt: skip
+    shown = pd.unique(np.concatenate([top["author"].to_numpy(dtype=object), counts["author"].to_numpy(dtype=object)]))
+    alias = dict(zip(shown, pseudonym(pd.Series(shown, dtype=object)).to_numpy(), strict=True))
+    rows = top["row"].to_numpy()
+    ids = items.column("item_id").to_numpy(zero_copy_only=False)
+    texts = pc.take(pc.fill_null(items.column("text"), ""), pa.array(rows)).to_numpy(zero_copy_only=False)
+    ex: dict[tuple, list] = {}
+    for kk, row, views, author, text in zip(top[key].itertuples(index=False, name=None), rows, top["views"],
+                                            top["author"], texts, strict=True):  # fmt: skip
+        ex.setdefault(kk, []).append({"item_id": ids[row], "views": int(views), "author": alias[author],
+                                      "text": str(text)[:160]})  # fmt: skip
+    acc: dict[tuple, list] = {}
+    for kk, author, n in zip(
+        counts[key].itertuples(index=False, name=None), counts["author"], counts["n"], strict=True
+    ):
+        acc.setdefault(kk, []).append({"author": alias[author], "items": int(n)})
+    frame = lambda d, name: pd.DataFrame([(*kk, json.dumps(v, ensure_ascii=False)) for kk, v in d.items()],  # noqa: E731
+                                         columns=[*key, name])  # fmt: skip
     labels = s.drop_duplicates(key)[[*key, "label"]]
-    return examples, accounts, labels
+    return frame(ex, "examples"), frame(acc, "accounts"), labels
 
 
 def detectors_for_suggestions(pack: object) -> dict[str, list[dict]]:
