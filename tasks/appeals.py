@@ -192,7 +192,8 @@ def appeal_metrics(enforced: pd.DataFrame, appeals: pd.DataFrame, *, now: dateti
     """Appeal and overturn rates per policy × region × automated/human (and ALL), each with a 95% Wilson interval;
     hours from appeal to decision (median, p90) and SLA breaches of appeals.
 
-    ``enforced``: decision_id, policy_id, region, reviewed (one row per enforced decision of the run);
+    ``enforced``: decision_id, policy_id, region, reviewed, optionally detector (one row per enforced decision of
+    the run; with ``detector`` also per policy × detector, metric suffix ``.detector:<id>``);
     ``appeals``: stored appeals of those decisions. Rows: day, policy_id, region, metric, value, ci_low, ci_high,
     n, run_id (`metrics` table shape). The appeal rate's n is the enforced decisions, the overturn rate's the
     decided appeals.
@@ -225,6 +226,11 @@ def appeal_metrics(enforced: pd.DataFrame, appeals: pd.DataFrame, *, now: dateti
             sub = frame[frame["mode"] == mode]
             if len(sub):
                 rates(sub, appealed[appealed["mode"] == mode], policy, region, f".{mode}")
+    if "detector" in e.columns:  # per policy × the detector that carried the decision (its top weighted score)
+        a = a.merge(e[["decision_id", "detector"]], on="decision_id", how="left")
+        for (policy, detector), frame in e.dropna(subset=["detector"]).groupby(["policy_id", "detector"]):
+            appealed = a[(a["policy_id"] == policy) & (a["detector"] == detector)]
+            rates(frame, appealed, policy, "ALL", f".detector:{detector}")
     if len(a):
         done = a[a["decided_at"].notna()]
         for policy, g in [("ALL", done), *done.groupby("policy_id")]:

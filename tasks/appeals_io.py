@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from modsweep import store
+from modsweep.catalog import RunCatalog
 from modsweep.config import get_settings
 from modsweep.lake import Lake
 from modsweep.lifecycle import EnforcementSpec
@@ -237,7 +238,7 @@ def resolve_decided_appeals(engine: Engine, enforcement: EnforcementSpec, *, act
                        payload={"upheld": int((outcomes["status"] == "upheld").sum()), "overturned": len(overturned),
                                 "appeal_ids": sorted(outcomes["appeal_id"])[:1000], **reversed_counts})  # fmt: skip
     run_keys = sorted(_run_key_of(engine, decided).unique())
-    trips = refresh_appeal_metrics(engine, run_keys, enforcement)
+    trips = refresh_appeal_metrics(engine, run_keys, enforcement, pack=pack)
     return counts | {"appeals_upheld": int((outcomes["status"] == "upheld").sum()),
                      "appeals_overturned": len(overturned), **reversed_counts, "breaker_tripped": trips}  # fmt: skip
 
@@ -248,8 +249,29 @@ def _run_key_of(engine: Engine, decided: pd.DataFrame) -> pd.Series:
     return found.set_index("decision_id")["run_key"]
 
 
+def carrying_detectors(enforced: pd.DataFrame, pack: PolicyPack) -> pd.Series:
+    """Per enforced decision id, the detector whose weighted score was highest for its item × policy (read from the
+    run's lake detections a partition at a time, only those items)."""
+    weights = {(p.id, d.id): d.weight for p in pack.spec.policies for d in p.detectors}
+    found = []
+    for (day, run_key), group in enforced.groupby(["day", "run_key"]):
+        cat = RunCatalog(get_settings().lake_root, pd.Timestamp(day).date(), str(run_key))
+        wanted = pc.field("item_id").isin(group["item_id"].astype(str).unique().tolist())
+        for part in cat.parts("detections"):
+            dets = cat.load("detections", part, columns=["item_id", "policy_id", "detector_id", "score"],
+                            filters=wanted).to_pandas()  # fmt: skip
+            found.append(dets.merge(group[["decision_id", "item_id", "policy_id"]], on=["item_id", "policy_id"]))
+    if not found:
+        return pd.Series(dtype=object)
+    dets = pd.concat(found, ignore_index=True)
+    keys = list(zip(dets["policy_id"], dets["detector_id"], strict=True))
+    dets["weighted"] = dets["score"].astype(float) * pd.Series([weights.get(k, 1.0) for k in keys], index=dets.index)
+    top = dets.sort_values(["weighted", "detector_id"], ascending=[False, True]).drop_duplicates("decision_id")
+    return top.set_index("decision_id")["detector_id"]
+
+
 def refresh_appeal_metrics(engine: Engine, run_keys: list[str], enforcement: EnforcementSpec,
-                           now: datetime | None = None) -> list[str]:  # fmt: skip
+                           now: datetime | None = None, pack: PolicyPack | None = None) -> list[str]:  # fmt: skip
     """Appeal metrics of each run key into the `metrics` table (the run's report shows them after `modsweep audit
     RUN`); trips the breaker for policies whose automated overturn rate is over the pack's ceiling. Returns the
     policies newly paused."""
@@ -262,6 +284,8 @@ def refresh_appeal_metrics(engine: Engine, run_keys: list[str], enforcement: Enf
         decisions = store.fetch_decisions(engine, run_key=run_key)
         tasks = store.fetch_review_tasks(engine, run_key=run_key)
         enforced = enforced_decisions(decisions, tasks)
+        if pack is not None:
+            enforced = enforced.assign(detector=enforced["decision_id"].map(carrying_detectors(enforced, pack)))
         appeals = ls.fetch_appeals(engine, decision_ids=enforced["decision_id"].tolist())
         day = decisions["day"].iloc[0] if len(decisions) else now.date()
         metrics = ap.appeal_metrics(enforced, appeals, now=now, day=day, run_id=run["run_id"])

@@ -220,3 +220,21 @@ def test_reviews_export_shows_appeals_with_the_original_decision(engine: Engine,
     row = exported.iloc[0]
     assert row["appeal_statement"] == "please look again" and row["original_action"] == "remove"
     assert row["original_score"] == pytest.approx(0.9) and bool(row["original_automated"])
+
+
+def test_appeal_metrics_split_by_who_enforced_and_by_detector() -> None:
+    enforced = pd.DataFrame({"decision_id": ["a", "b", "c", "d"], "policy_id": "hate.speech", "region": "DE",
+                             "reviewed": [False, False, False, True], "detector": ["lex", "lex", "clf", "clf"]})  # fmt: skip
+    stored = pd.DataFrame({"decision_id": ["a", "b", "d"], "policy_id": "hate.speech", "region": "DE",
+                           "status": ["overturned", "upheld", "open"], "received_at": T0, "decided_at": [T0, T0, None],
+                           "due_by": T0 + pd.Timedelta(hours=1)})  # fmt: skip
+    m = appeals.appeal_metrics(enforced, stored, now=NOW, day=T0.date(), run_id="r").set_index(
+        ["policy_id", "region", "metric"]
+    )
+    assert m.loc[("hate.speech", "ALL", "appeal_rate.automated"), ["value", "n"]].tolist() == [2 / 3, 3]
+    assert m.loc[("hate.speech", "ALL", "appeal_rate.human"), ["value", "n"]].tolist() == [1.0, 1]
+    assert m.loc[("hate.speech", "ALL", "overturn_rate.detector:lex"), ["value", "n"]].tolist() == [0.5, 2]
+    assert ("hate.speech", "ALL", "overturn_rate.detector:clf") not in m.index  # its one appeal is still open
+    low, high = m.loc[("ALL", "ALL", "overturn_rate"), ["ci_low", "ci_high"]]
+    assert 0 < low < 0.5 < high < 1
+    assert m.loc[("ALL", "ALL", "appeal_sla_breach_rate"), "value"] == pytest.approx(1 / 3)  # d: open past due
