@@ -46,7 +46,8 @@ def interval_method(metric: str, ci_low: float | None, ci_high: float | None, va
     recall without an interval is exactly 0: nothing was automated, so nothing was caught)."""
     if ci_low is None or ci_high is None or pd.isna(ci_low) or pd.isna(ci_high):
         return EXACT_NO_AUTOMATION if metric == "automated_recall" and value == 0 else ""
-    return "census" if ci_high - ci_low <= 1e-12 else INTERVAL_METHODS.get(metric, "")
+    method = INTERVAL_METHODS.get(metric) or INTERVAL_METHODS.get(metric.split(".detector:", 1)[0], "")
+    return "census" if ci_high - ci_low <= 1e-12 else method
 
 
 def domain_rng(seed: int, *keys: str) -> np.random.Generator:
