@@ -146,13 +146,11 @@ def _run_stages(
             rec.record_counts("approval", record)
             rec.audit("removals.approval", record)
     with stage("store:decisions"):
-        storing = submit(t.persist_decisions.fn, ctx)
+        rec.record_counts("decide", {**decided, **t.persist_decisions.fn(ctx)})
     with stage("sample") as sampled:
         sampled.update(t.draw_review_sample.fn(ctx, parts, keep))
         sampled.update(t.store_review_tasks.fn(ctx))
     gate("review_tasks", ["tasks"])
-    with stage("store:decisions"):
-        rec.record_counts("decide", {**decided, **storing.result()})
     with stage("audit"):
         metrics = t.audit_quality.fn(ctx)["metrics"]
     gate("metrics", ["metrics"])

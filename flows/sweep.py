@@ -133,14 +133,12 @@ def _run_stages(
         return _summary(ctx, rec, ingested, outputs["report"], outputs["candidate_actions"], {})
     with stage("approval"):
         _approve_removal_surges(ctx, rec)
-    with stage("store:decisions"):  # stored in a worker process while the sample is drawn
-        storing = t.persist_decisions.submit(ctx)
+    with stage("store:decisions"):
+        rec.record_counts("decide", {**decided, **t.persist_decisions(ctx)})
     with stage("sample") as sampled:
         sampled.update(t.draw_review_sample(ctx, parts, keep))
         sampled.update(t.store_review_tasks(ctx))
     _gate(ctx, rec, "review_tasks", ["tasks"])
-    with stage("store:decisions"):
-        rec.record_counts("decide", {**decided, **_results([storing], ["decisions"])[0]})
     if truth_dir:
         with stage("review") as reviewed:
             reviewed.update(t.simulate_reviews(ctx, truth_dir))
