@@ -350,6 +350,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         MODSWEEP_PARTITION_ROWS=str(args.partition_rows),
         GX_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        # A loaded machine can take longer than Prefect's default 20 s to start a child's ephemeral API server.
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
     )
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
