@@ -121,6 +121,13 @@ def train_from_manifest_command(
     seconds = time.perf_counter() - t0
     promoted = should_activate(promote, settings.models_dir)
     path = save_model(settings.models_dir, MODEL_NAME, result.version, result.model, result.card, promote=promoted)
+    if reviewed is not None:  # reviewer decisions left the store for a model: say so where reviews are audited
+        from modsweep import resources, store
+        from modsweep.cli_common import actor
+
+        store.append_audit(resources.store_engine(), actor=actor(), event="model.trained_with_reviews",
+                           subject=f"{MODEL_NAME}@{result.version}",
+                           payload={"reviews": result.card["training_data"]["reviews"], "activated": promoted})  # fmt: skip
 
     card = result.card
     removal, review = card["thresholds"]["removal"], card["thresholds"]["review"]

@@ -132,3 +132,6 @@ def test_train_with_reviews_reads_the_store_and_the_lake(corpus, modsweep_home, 
     reviews = json.loads(card_path.read_text())["training_data"]["reviews"]
     assert reviews["by_label"]["misinfo.medical"] == {"policy": "misinfo.medical", "rows": 60, "violating": 30}
     assert reviews["tasks"] == 60 and reviews["rows"] == 60
+    version = json.loads(card_path.read_text())["version"]
+    entry = store.latest_audit_entry(engine, event="model.trained_with_reviews", subject=f"text-policy@{version}")
+    assert entry is not None and store.verify_audit_log(engine).ok
