@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def evaluate_accounts(engine: Engine, authors: list[str], enforcement: Enforceme
     standing = pd.concat([live, ls.ended_account_decisions(engine, authors, as_of)], ignore_index=True)
     made = st.new_account_decisions(state, standing, enforcement, as_of=as_of, run_key=run_key, day=day,
                                     scope=lambda rows: _with_trigger(engine, rows, as_of))  # fmt: skip
-    tasks = account_review_tasks(made, run_id=run_id, as_of=as_of)
+    tasks = account_review_tasks(made, run_id=run_id)
     if len(tasks):
         made = made.merge(tasks[["task_id", "account_decision_id"]], on="account_decision_id", how="left")
     new = ls.insert_account_decisions(engine, made, tasks.drop(columns="account_decision_id", errors="ignore"),
@@ -118,11 +118,12 @@ def _with_trigger(engine: Engine, rows: pd.DataFrame, as_of: datetime) -> pd.Dat
         ls.latest_strikes(engine, weights, as_of).drop(columns="active_weight"), on="author_id", how="inner")  # fmt: skip
 
 
-def account_review_tasks(made: pd.DataFrame, *, run_id: str, as_of: datetime) -> pd.DataFrame:
+def account_review_tasks(made: pd.DataFrame, *, run_id: str) -> pd.DataFrame:
     """Review tasks for account decisions awaiting a person (suspend/terminate unless the pack automates them)."""
     pending = made[made["status"] == "pending_review"]
     if pending.empty:
         return pd.DataFrame()
+    now = datetime.now(UTC)  # the task exists from now (the account decision is dated at the run's window end)
     task_ids = ["acct-task-" + hashlib.sha256(i.encode()).hexdigest()[:32] for i in pending["account_decision_id"]]
     return pd.DataFrame({
         "task_id": task_ids, "item_id": "account:" + pending["author_id"].astype(str),
@@ -130,7 +131,7 @@ def account_review_tasks(made: pd.DataFrame, *, run_id: str, as_of: datetime) ->
         "reason": "account_review", "stratum": "account", "inclusion_prob": 1.0, "replica": 0,
         "priority": pending["active_weight"].astype(float).to_numpy(), "score": 1.0,
         "action": pending["action"].to_numpy(), "region": pending["region"].to_numpy(), "language": "und", "views": 0,
-        "due_by": as_of + ACCOUNT_REVIEW_SLA, "status": "open", "created_at": as_of, "run_id": run_id,
+        "due_by": now + ACCOUNT_REVIEW_SLA, "status": "open", "created_at": now, "run_id": run_id,
         "run_key": pending["run_key"].to_numpy(), "day": pending["day"].to_numpy(),
         "account_decision_id": pending["account_decision_id"].to_numpy(),
     })  # fmt: skip
@@ -157,7 +158,7 @@ def reverse_and_reevaluate(engine: Engine, decisions: pd.DataFrame, enforcement:
     of the authors whose strikes went. Returns counts."""
     done = ls.reverse_decisions(engine, decisions, by=by, reason=reason, cause=cause, revert_id=revert_id)
     authors = done["author_id"].dropna().unique().tolist()
-    when = as_of or datetime.now(tz=pd.Timestamp.now(tz="UTC").tz)
+    when = as_of or datetime.now(UTC)
     _, lifted = evaluate_accounts(engine, authors, enforcement, as_of=when, run_key=f"reversal:{cause}",
                                   run_id=revert_id or "reversal", day=when.date(), actor=by)  # fmt: skip
     return {
@@ -209,7 +210,7 @@ def write_account_and_superseded(engine: Engine, day: date, enforced: pd.DataFra
 
 def reversal_summary(engine: Engine, first: date, last: date) -> dict[str, Any]:
     """Reversals made in [first, last] by cause, and the mass reverts (filter, reason, who, how many) started then."""
-    start = datetime.combine(first, datetime.min.time(), tzinfo=pd.Timestamp.now(tz="UTC").tz)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=start.tzinfo)
     rev = ls.reversals(engine)
     rev = rev[
@@ -270,7 +271,7 @@ def record_reviewed_strikes(
                                                 day=pd.Timestamp(day).date()))  # fmt: skip
     strikes = pd.concat(frames, ignore_index=True)
     new = ls.insert_strikes(engine, strikes)
-    now = datetime.now(tz=pd.Timestamp.now(tz="UTC").tz)
+    now = datetime.now(UTC)
     made, _ = evaluate_accounts(engine, strikes["author_id"].unique().tolist(), enforcement, as_of=now,
                                 run_key="reviews", run_id="reviews", day=now.date(), actor=actor)  # fmt: skip
     return {"reviewed_strikes_new": new, "account_decisions_new": made}
