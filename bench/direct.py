@@ -20,7 +20,8 @@ from typing import Any
 from modsweep.catalog import COORDINATION_PART, DATASETS, part_name
 from modsweep.config import get_settings
 from modsweep.flows.sweep import RunSummary, _gates, _sample_sizes, _worst_gate_results
-from modsweep.ledger import RunRecorder, start_run
+from modsweep.ledger import RunRecorder
+from modsweep.run_start import start_run
 from modsweep.runs import RunContext, day_window, list_window_files
 from modsweep.tasks import pipeline as t
 from modsweep.tasks import report as report_mod

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 
 from modsweep import resources, store
-from modsweep.ledger import context_of
+from modsweep.run_start import context_of
 from modsweep.tasks import pipeline as t
 from modsweep.tasks.findings import sentences
 from modsweep.tasks.report import publish_report, report_file

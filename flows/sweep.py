@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from modsweep import resources
 from modsweep.catalog import COORDINATION_PART, DATASETS, part_name
 from modsweep.config import get_settings
-from modsweep.ledger import RunRecorder, start_run
+from modsweep.ledger import RunRecorder
+from modsweep.run_start import start_run
 from modsweep.runs import RunContext, list_window_files, reject_parent_references, resolve_source
 from modsweep.serving import run_key_lock
 from modsweep.tasks import approval, banks

@@ -22,6 +22,7 @@ MODULE_LEVEL_ONLY = [
     "modsweep/catalog.py",
     "modsweep/workers.py",
     "modsweep/ledger.py",
+    "modsweep/run_start.py",
     "modsweep/runs.py",
     "modsweep/lake.py",
     "modsweep/resources.py",
