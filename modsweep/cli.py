@@ -226,9 +226,28 @@ def _check_model(pack: str, profile: str) -> None:
     if loaded is not None and not any(d.kind == "classifier" for pol in loaded.policies() for d in pol.detectors):
         return
     try:
-        resolve_version(get_settings().models_dir, MODEL_NAME)
+        version = resolve_version(get_settings().models_dir, MODEL_NAME)
+        _check_model_features(version)
     except ModelNotFoundError as exc:
         raise _fail(str(exc)) from exc
+
+
+def _check_model_features(version: str) -> None:
+    """The active model's card names a featurisation this build makes (else the retrain hint, before Prefect)."""
+    from modsweep.registry import load_card
+    from modsweep.tasks.text import FeatureMismatchError, feature_key
+    from modsweep.tasks.train import MODEL_NAME, RETRAIN_HINT
+
+    features = load_card(get_settings().models_dir, MODEL_NAME, version).get("features") or {}
+    if not features.get("params"):
+        return  # an older card: loading the model itself says what is wrong
+    try:
+        current = feature_key(features["params"])
+    except FeatureMismatchError as exc:
+        raise _fail(f"model {version} cannot be used by this build ({exc}); {RETRAIN_HINT}") from None
+    if current != features.get("key"):
+        raise _fail(f"model {version} was trained with features {features.get('key')}, but this build makes {current} "
+                    f"from the same parameters; {RETRAIN_HINT}")  # fmt: skip
 
 
 def _check_source(source: Path, what: str = "--source") -> Path:

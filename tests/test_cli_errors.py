@@ -45,6 +45,22 @@ def test_a_new_home_is_created_and_a_missing_model_is_named_before_prefect_start
     assert seconds < 60  # measured ≈ 3 s on a quiet machine; Prefect's start-up alone took ~17 s before
 
 
+def test_a_model_of_another_featurisation_is_named_before_prefect_starts(tmp_path, synthetic_day):
+    """An active model whose card names a feature scheme this build does not make: one line with the retrain
+    command, read from the card before any data or Prefect (not after ingest)."""
+    import json
+
+    home = tmp_path / "home"
+    version = tmp_path / "home" / "models" / "text-policy" / "vold"
+    version.mkdir(parents=True)
+    (version.parent / "LATEST").write_text("vold")
+    (version / "card.json").write_text(json.dumps({"features": {"key": "f-0", "params": {"scheme": "hashed-word-char-0"}}}))
+    code, out, err, _ = _run(["sweep", "--day", "2026-11-23", "--source", str(synthetic_day["items"])], home)
+    line = _one_error_line(out, err)
+    assert code == 2 and "model vold cannot be used by this build" in line and "modsweep train" in line, line
+    assert not (home / "prefect" / "prefect.db").exists()  # Prefect never started
+
+
 def test_a_home_that_cannot_be_created_is_one_line(tmp_path, synthetic_day):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
