@@ -22,11 +22,12 @@ import pyarrow.parquet as pq
 
 from modsweep.lake import Lake, LakeError
 from modsweep.runs import RunContext
-from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, QUARANTINE, REVIEW_TASKS
+from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, QUARANTINE, REVIEW_TASKS, TREND_AGGREGATES, TRENDS
 
 BY_SOURCE_FILE = "one part per source file (part-00000, part-00001, …)"
 WHOLE_RUN = "one part for the whole run"
 BY_PART_AND_KIND = "two parts per items part (qa-<part>, prevalence-<part>)"
+RADAR_DAY = "one part `day` for the run's whole day (read across run keys: tasks/trends_io.py)"
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,22 @@ DATASETS: dict[str, Dataset] = {
             "audit metrics with their intervals",
         ),
         Dataset("samples", None, WHOLE_RUN, (), None, "day-wide strata populations (`populations`), shadow diffs"),
+        Dataset(
+            "trend_aggregates",
+            TREND_AGGREGATES,
+            RADAR_DAY,
+            ("region", "language", "kind", "signal"),
+            None,
+            "the radar's compact daily signal counts and exposure; later days read these as their baseline",
+        ),
+        Dataset(
+            "trends",
+            TRENDS,
+            RADAR_DAY,
+            ("region", "language", "kind", "signal"),
+            None,
+            "emerging-risk signals of the run's day (DESIGN §11), also in the SQL `trends` table",
+        ),
     )
 }
 # The day-wide coordination detections, kept as the `coordination` part of `detections` for readers of the whole

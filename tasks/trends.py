@@ -33,33 +33,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
+from modsweep.schemas import TREND_AGGREGATES, TRENDS
+
 KINDS: tuple[str, ...] = ("hashtag", "domain", "ngram", "cluster")
 TOTAL = "_total"
 YOUNG_DAYS = 30
 
-AGGREGATES = pa.schema([
-    pa.field("day", pa.date32(), nullable=False), pa.field("region", pa.string(), nullable=False),
-    pa.field("language", pa.string(), nullable=False), pa.field("kind", pa.string(), nullable=False),
-    pa.field("signal", pa.string(), nullable=False), pa.field("items", pa.int64(), nullable=False),
-    pa.field("views", pa.int64(), nullable=False), pa.field("young_items", pa.int64(), nullable=False),
-])  # fmt: skip
+AGGREGATES = TREND_AGGREGATES  # the lake schemas (modsweep/schemas.py)
 
-TRENDS = pa.schema([
-    pa.field("day", pa.date32(), nullable=False), pa.field("region", pa.string(), nullable=False),
-    pa.field("language", pa.string(), nullable=False), pa.field("kind", pa.string(), nullable=False),
-    pa.field("signal", pa.string(), nullable=False), pa.field("label", pa.string(), nullable=False),
-    pa.field("volume", pa.int64(), nullable=False), pa.field("expected", pa.float64(), nullable=False),
-    pa.field("baseline_items", pa.int64(), nullable=False), pa.field("baseline_days", pa.int32(), nullable=False),
-    pa.field("z", pa.float64(), nullable=False), pa.field("p_value", pa.float64(), nullable=False),
-    pa.field("q_value", pa.float64(), nullable=False), pa.field("reach", pa.int64(), nullable=False),
-    pa.field("authors", pa.int64(), nullable=False), pa.field("young_share", pa.float64(), nullable=False),
-    pa.field("top_policy", pa.string()), pa.field("top_overlap", pa.float64(), nullable=False),
-    pa.field("overlap", pa.string(), nullable=False), pa.field("risk", pa.float64(), nullable=False),
-    pa.field("same_as", pa.string()), pa.field("rank_reach", pa.int32(), nullable=False),
-    pa.field("rank_risk", pa.int32(), nullable=False),
-    pa.field("examples", pa.string(), nullable=False), pa.field("accounts", pa.string(), nullable=False),
-    pa.field("suggestion", pa.string()), pa.field("patch", pa.string()),
-])  # fmt: skip
+
 
 
 @dataclass(frozen=True)
