@@ -51,9 +51,12 @@ def settings_for(rows: int) -> tr.RadarSettings:
 
 
 def read_day_items(lake: Lake, day: date, run_key: str) -> pa.Table:
+    """The radar's columns of a run's ingested items (every part of the day)."""
+    from modsweep.schemas import ITEMS
+
     parts = lake.parts("items", day, run_key)
     if not parts:
-        return pa.table({c: pa.array([], type=pa.string()) for c in ITEM_COLUMNS})
+        return pa.schema([ITEMS.field(c) for c in ITEM_COLUMNS]).empty_table()
     return pa.concat_tables([lake.read(p, ITEM_COLUMNS) for p in parts], promote_options="default")
 
 
@@ -106,6 +109,10 @@ def radar_for_run(lake_root: str, day: date, run_key: str, pack_name: str, profi
 
     lake = resources.lake(lake_root)
     items = read_day_items(lake, day, run_key)
+    if not items.num_rows:  # nothing ingested (every row out of scope or quarantined): nothing to count
+        empty = pd.DataFrame({f.name: pd.Series(dtype=object) for f in tr.TRENDS})
+        return RadarOutcome(day=day, run_key=run_key, items=0, candidates=0, signals=0, suggestions=0,
+                            baseline_days=0, aggregate_rows=0, trends=empty)  # fmt: skip
     settings = settings_for(items.num_rows)
     today, signals, _ = day_aggregates(lake, day, run_key, items)
     base = baseline(lake, day, settings.window_days)
