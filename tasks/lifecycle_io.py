@@ -58,6 +58,7 @@ def record_strikes_partition(engine: Engine, cat: RunCatalog, ctx: LedgerContext
     items["author_id"] = pseudonymise(items["author_id"], ctx.hmac_key).to_numpy()
     strikes = st.strikes_from_decisions(table.to_pandas(), items, policy_strike_specs(pack), enforcement.strike_actions,
                                         day=ctx.day)  # fmt: skip
+    strikes = strikes[~strikes["decision_id"].isin(ls.reversed_ids(engine, strikes["decision_id"].tolist()))]
     return {"strikes_offered": len(strikes), "strikes_new": ls.insert_strikes(engine, strikes)}
 
 

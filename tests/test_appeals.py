@@ -238,3 +238,20 @@ def test_appeal_metrics_split_by_who_enforced_and_by_detector() -> None:
     low, high = m.loc[("ALL", "ALL", "overturn_rate"), ["ci_low", "ci_high"]]
     assert 0 < low < 0.5 < high < 1
     assert m.loc[("ALL", "ALL", "appeal_sla_breach_rate"), "value"] == pytest.approx(1 / 3)  # d: open past due
+
+
+def test_a_reversed_decision_earns_no_strike_when_the_ledger_sees_it_later(engine: Engine, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from modsweep.catalog import RunCatalog
+    from modsweep.policy import load_pack
+
+    frame = decisions([("d9", "i1", "hate.speech", "remove")], created_at=T0)
+    store.insert_decisions(engine, frame)
+    ls.reverse_decisions(engine, pd.DataFrame({"decision_id": ["d9"]}), by="alice", reason="bad rule", cause="revert")
+    cat = RunCatalog(str(tmp_path / "lake"), T0.date(), "rk")
+    cat.lake.write(pa.Table.from_pandas(frame.drop(columns="day"), preserve_index=False), "decisions", T0.date(), "rk",
+                   "part-00009")  # fmt: skip
+    cat.lake.write(pa.Table.from_pandas(AUTHORS, preserve_index=False), "items", T0.date(), "rk", "part-00009")
+    ctx = lifecycle_io.LedgerContext(day=T0.date(), run_key="rk", run_id="r", as_of=NOW, hmac_key="k")
+    assert lifecycle_io.record_strikes_partition(engine, cat, ctx, "part-00009", load_pack())["strikes_new"] == 0

@@ -392,6 +392,12 @@ def reverse_decisions(engine: Engine, decisions: pd.DataFrame, *, by: str, reaso
     return out
 
 
+def reversed_ids(engine: Engine, decision_ids: Sequence[str]) -> set[str]:
+    """Which of these decisions were reversed (they earn no strike, even when the ledger first sees them later)."""
+    c = REVERSALS.c
+    return set(_tuples_in(engine, select(c.decision_id), c.decision_id, decision_ids, ["decision_id"])["decision_id"])
+
+
 def reversals(
     engine: Engine, *, decision_ids: Sequence[str] | None = None, revert_id: str | None = None
 ) -> pd.DataFrame:
