@@ -119,7 +119,7 @@ def run_baseline(data_root: Path, quick: bool, log: Any) -> list[Row]:
     grid = (2.0, 8.0) if quick else BASELINE_C
     models: dict[str, Any] = {}
     rows = []
-    for entry in [e for e in manifest.datasets if e.trains]:
+    for entry in [e for e in manifest.datasets if e.trains and e.role != "background"]:
         t0 = time.perf_counter()
         train, valid = read_split(entry, data_root, "train"), read_split(entry, data_root, "validation")
         tx, ty = train.texts, train.y
@@ -171,7 +171,7 @@ def run_embeddings(data_root: Path, log: Any) -> tuple[list[Row], str]:
     except Exception as exc:  # no weights on disk, no network
         return [], f"skipped: cannot load the model offline ({exc})"
     rows = []
-    for entry in [e for e in load_manifest(MANIFEST).datasets if e.trains]:
+    for entry in [e for e in load_manifest(MANIFEST).datasets if e.trains and e.role != "background"]:
         train, valid = read_split(entry, data_root, "train"), read_split(entry, data_root, "validation")
         et = encoder.encode(train.texts.tolist(), batch_size=128)
         cpu = time.process_time()
