@@ -10,7 +10,6 @@ committed after the partition), never hidden in Parquet footers; tasks pass part
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -213,12 +212,8 @@ class RunCatalog:
             return json.loads(fh.read())
 
     def _write_meta(self, name: str, part: str, meta: dict[str, Any]) -> None:
-        staging = f"{self.lake.root}/_staging/{uuid.uuid4().hex}.json"
-        fs = self.lake.fs
+        data = json.dumps(meta, sort_keys=True).encode()
         try:
-            fs.makedirs(f"{self.lake.root}/_staging", exist_ok=True)
-            with fs.open(staging, "wb") as fh:
-                fh.write(json.dumps(meta, sort_keys=True).encode())
-            fs.mv(staging, self._meta_path(name, part))
+            self.lake.commit(self._meta_path(name, part), lambda fh: fh.write(data))
         except OSError as exc:
             raise LakeError(f"cannot write {name} metadata of {part} under {self.lake.url}: {exc}") from exc

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,6 +30,7 @@ from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import parse_day as _parse_day
 from modsweep.cli_common import safe_path as _safe_path
 from modsweep.config import get_settings
+from modsweep.lake import write_file_atomically
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,19 +130,6 @@ def _lake_rows(lake: Lake, dataset: str, locations: Iterable[tuple[date, str]], 
 # ------------------------------------------------------------------------------------- export dsa
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a sibling temporary file, flush it to disk, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.partial"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _write_batches(directory: Path, day: date, bodies: list[dict[str, Any]]) -> list[Path]:
@@ -152,7 +138,7 @@ def _write_batches(directory: Path, day: date, bodies: list[dict[str, Any]]) -> 
     written = []
     for i, body in enumerate(bodies, start=1):
         path = directory / f"{stem}{i:04d}.json"
-        _write_atomically(path, (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+        write_file_atomically(path, (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
         written.append(path)
     keep = {p.name for p in written}
     for stale in directory.glob(f"{stem}*.json"):
@@ -218,7 +204,7 @@ def export_dsa(
     except DataQualityError as exc:
         raise _fail(f"no statements written: {exc}", 1) from exc
     data = "".join(dsa.to_json_line(s) + "\n" for s in batch.statements).encode("utf-8")
-    _write_atomically(target, data)
+    write_file_atomically(target, data)
     batch_files = _write_batches(batch_dir, when, dsa.api_batches(batch.statements)) if batch_dir else []
     digest = hashlib.sha256(data).hexdigest()
     store.append_audit(engine, actor=_actor(), event="export.dsa", subject=when.isoformat(),

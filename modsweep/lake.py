@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import fsspec
 import pyarrow as pa
@@ -12,6 +16,29 @@ import pyarrow.parquet as pq
 
 DATASETS: tuple[str, ...] = ("items", "item_ids", "quarantine", "detections", "signatures", "coordination", "decisions", "candidates",
                              "strata", "review_tasks", "metrics", "samples", "trend_aggregates", "trends")  # declared in modsweep/catalog.py
+
+
+def commit_file(fs: Any, staging: str, final: str, write: Callable[[Any], object], fsync: bool = False) -> None:
+    """The one atomic writer: `write(file)` fills `staging` (on filesystem `fs`), which then replaces `final`; on
+    failure the staged file is removed, so a crash never leaves a half-written `final` visible."""
+    try:
+        fs.makedirs(PurePosixPath(staging).parent.as_posix(), exist_ok=True)
+        with fs.open(staging, "wb") as fh:
+            write(fh)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        fs.mv(staging, final)
+    finally:
+        if fs.exists(staging):
+            fs.rm(staging)
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """`data` to a local file through a flushed sibling staging file, renamed over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.{uuid.uuid4().hex}.partial"
+    commit_file(fsspec.filesystem("file"), str(staging), str(path), lambda fh: fh.write(data), fsync=True)
 
 
 class LakeError(RuntimeError):
@@ -60,18 +87,17 @@ class Lake:
     def write(self, table: pa.Table, dataset: str, day: date, run_key: str, part: str) -> PartRef:
         """Write one partition atomically (staged file, then rename)."""
         final = self.part_path(dataset, day, run_key, part)
-        staging = f"{self.root}/_staging/{uuid.uuid4().hex}.parquet"
         try:
-            self.fs.makedirs(f"{self.root}/_staging", exist_ok=True)
             self.fs.makedirs(self._dir(dataset, day, run_key), exist_ok=True)
-            with self.fs.open(staging, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
-            self.fs.mv(staging, final)
+            self.commit(final, lambda fh: pq.write_table(table, fh, compression="zstd"))
         except OSError as exc:
-            if self.fs.exists(staging):
-                self.fs.rm(staging)
             raise LakeError(f"cannot write {dataset} partition {part} under {self.url}: {exc}") from exc
         return PartRef(dataset, day, run_key, part, final, table.num_rows)
+
+    def commit(self, final: str, write: Callable[[Any], object]) -> None:
+        """Write a lake file through `write` into `_staging/`, then move it to `final` (never half-written)."""
+        staging = f"{self.root}/_staging/{uuid.uuid4().hex}{PurePosixPath(final).suffix}"
+        commit_file(self.fs, staging, final, write)
 
     def read(self, ref: PartRef | str, columns: list[str] | None = None) -> pa.Table:
         path = ref.path if isinstance(ref, PartRef) else ref

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from modsweep import store
 from modsweep.catalog import RunCatalog
 from modsweep.config import get_settings
-from modsweep.lake import Lake
+from modsweep.lake import Lake, write_file_atomically
 from modsweep.lifecycle import EnforcementSpec
 from modsweep.policy import PolicyPack
 from modsweep.store import lifecycle as ls
@@ -103,7 +103,7 @@ def import_appeals_file(engine: Engine, path: Path, enforcement: EnforcementSpec
         report_path = reviews_io.rejected_report_path(path)
         buffer = io.StringIO(newline="")
         reviews_io.rejection_report(raw, rejected).to_csv(buffer, index=False, lineterminator="\n")
-        reviews_io._write_atomically(report_path, buffer.getvalue().encode("utf-8"))
+        write_file_atomically(report_path, buffer.getvalue().encode("utf-8"))
     store.append_audit(engine, actor=actor, event="appeals.imported", subject=path.name[-255:],
                        payload={"file": str(path), "sha256": digest, "rows": len(raw), "created": created,
                                 "unchanged": unchanged, "rejected": len(rejected), "rejections": by_reason,

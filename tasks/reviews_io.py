@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from modsweep import store
-from modsweep.lake import Lake
+from modsweep.lake import Lake, write_file_atomically
 from modsweep.schemas import ACTIONS
 from modsweep.tasks import review
 
@@ -496,12 +496,6 @@ def read_item_content(lake: Lake, tasks: pd.DataFrame, key: str | bytes) -> pd.D
     return pd.concat(frames, ignore_index=True)[columns].drop_duplicates("item_id").reset_index(drop=True)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    staging = path.with_name(f".{path.name}.partial")
-    staging.write_bytes(data)
-    staging.replace(path)
-
-
 def write_export(
     frames: Mapping[str, pd.DataFrame], out_dir: Path, formats: Iterable[str]
 ) -> tuple[list[ExportedQueue], dict[str, str]]:
@@ -514,7 +508,7 @@ def write_export(
         for fmt in formats:
             data = RENDERERS[fmt](frame)
             path = out_dir / f"{stem}.{fmt}"
-            _write_atomically(path, data)
+            write_file_atomically(path, data)
             files.append(str(path))
             digests[path.name] = hashlib.sha256(data).hexdigest()
         written.append(ExportedQueue(queue, len(frame), tuple(files)))
@@ -662,7 +656,7 @@ def import_outcomes_file(
         report_path = rejected_report_path(path)
         buffer = io.StringIO(newline="")
         rejection_report(raw, rejected).to_csv(buffer, index=False, lineterminator="\n")
-        _write_atomically(report_path, buffer.getvalue().encode("utf-8"))
+        write_file_atomically(report_path, buffer.getvalue().encode("utf-8"))
     seq = store.append_audit(engine, actor=actor, event="reviews.imported", subject=path.name[-255:],
                              payload={"file": str(path), "sha256": digest, "format": fmt, "rows": len(raw),
                                       "applied": result.applied, "unchanged": result.unchanged,
@@ -734,7 +728,7 @@ def simulate_reviews(
     outcomes = avoid_original_reviewers(engine, outcomes)  # appeals go to someone else than the first reviewer
     outcomes = simulate_account_reviews(engine, outcomes, truth)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_path, outcomes_csv(outcomes))
+    write_file_atomically(out_path, outcomes_csv(outcomes))
     return len(tasks), import_outcomes_file(engine, out_path, fmt="csv", actor=actor)
 
 
