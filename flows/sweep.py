@@ -6,6 +6,7 @@ ingest → gate → detect → gate → decide → gate → approval → store �
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -304,7 +305,8 @@ def _record_skipped_detectors(ctx: RunContext, recorder: RunRecorder) -> None:
 def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
     """When automated removals in a policy × region exceed the ceiling, a person decides: an answer already
     recorded by `modsweep approve` is applied; on a Prefect server the flow run pauses for one (saying what is
-    awaited and how to answer); where nobody can answer (ephemeral API) the run stops before enforcing anything."""
+    awaited and how to answer); at a terminal without a server the run stops before enforcing anything (answer
+    with `modsweep approve`); where nobody can answer (no server, no terminal: cron) they go to human review."""
     over, request = t.find_removals_over_ceiling(ctx)
     if over.empty:
         return
@@ -319,7 +321,10 @@ def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
             "note": answer["note"],
             "answered_with": "modsweep approve",
         }
-    elif _approval_wait() == "pause":
+    elif (mode := _approval_wait()) == "review":
+        outcome = {"approved": False, "approver": None, "note": NOBODY_TO_ASK}
+        get_run_logger().warning("run %s: %s; %s", recorder.run_id, held_line, NOBODY_TO_ASK)
+    elif mode == "pause":
         create_markdown_artifact(
             key=f"approval-{ctx.run_key}", markdown=request, description="Removals awaiting approval"
         )
@@ -366,12 +371,20 @@ def _approve_removal_surges(ctx: RunContext, recorder: RunRecorder) -> None:
     recorder.audit("removals.approval", record, actor=outcome["approver"] or "system")
 
 
+NOBODY_TO_ASK = (
+    "nobody can answer this run (no Prefect server, not a terminal), so the held removals went to human review"
+)
+
+
 def _approval_wait() -> str:
-    """`pause` when a person can answer through Prefect (a server: PREFECT_API_URL), else `hold` (MODSWEEP_APPROVAL_WAIT)."""
+    """MODSWEEP_APPROVAL_WAIT, or for `auto`: `pause` when a person can answer through Prefect (a server:
+    PREFECT_API_URL), `hold` when a person at a terminal can answer with `modsweep approve`, else `review`."""
     mode = get_settings().approval_wait
     if mode != "auto":
         return mode
-    return "pause" if PREFECT_API_URL.value() else "hold"
+    if PREFECT_API_URL.value():
+        return "pause"
+    return "hold" if sys.stdin is not None and sys.stdin.isatty() else "review"
 
 
 def _resume_own_run() -> None:

@@ -499,6 +499,11 @@ def _print_threshold_notes(run_id: str) -> None:
     from modsweep import resources, store
 
     run = store.get_run(resources.store_engine(), run_id) or {}
+    routed = ((run.get("stage_counts") or {}).get("approval") or {}).get("removals_routed_to_review")
+    if routed:
+        note = (run["stage_counts"]["approval"].get("note") or "not approved").rstrip(".")
+        console.print(f"[yellow]note:[/yellow] {routed:,} removal(s) over MODSWEEP_REMOVAL_CEILING became review "
+                      f"tasks: {note}", highlight=False)  # fmt: skip
     notes = (run.get("outputs") or {}).get("threshold_notes") or []
     if notes:
         policies = sorted({n.split(":")[0] for n in notes})

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     double_review_share: float = Field(default=0.1, ge=0, le=1, description="Share of QA tasks given to two reviewers")
     removal_ceiling: int = Field(default=5_000, ge=0, description="Automated removals per policy × region before a run asks for approval")
     approval_timeout_seconds: int = Field(default=3_600, ge=1, description="How long a paused run waits for approval")
-    approval_wait: Literal["auto", "pause", "hold"] = Field(default="auto", description="Removals over the ceiling: `pause` the flow run for an answer through Prefect (UI, `modsweep approve`), or `hold` them (the run stops before enforcing anything; `modsweep approve RUN` answers and completes it); `auto`: pause when the flow run is on a Prefect server (PREFECT_API_URL), hold otherwise (ephemeral API: nobody could answer)")
+    approval_wait: Literal["auto", "pause", "hold", "review"] = Field(default="auto", description="Removals over the ceiling: `pause` the flow run for an answer through Prefect (UI, `modsweep approve`), `hold` them (the run stops before enforcing anything; `modsweep approve RUN` answers and completes it), or `review` (send them to human review at once and complete); `auto`: pause on a Prefect server (PREFECT_API_URL), hold at a terminal, review otherwise (no server, no terminal: nobody could answer)")
     reviewer_accuracy: float = Field(default=0.95, ge=0.5, le=1, description="Simulated reviewers' recall on violations")
     reviewer_false_positive_rate: float = Field(default=0.002, ge=0, le=0.5, description="Simulated reviewers' error on benign items")
     trends: bool = Field(default=True, description="Run the emerging-risk radar in every sweep (`modsweep trends` runs it on demand)")

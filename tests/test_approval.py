@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from modsweep import resources, store
+from modsweep.config import get_settings
 from modsweep.tasks.approval import approval_request_markdown, removals_over_ceiling, route_removals_to_review
 
 
@@ -166,3 +167,49 @@ def test_held_removals_rejected_from_the_terminal_go_to_review(sweep_home, synth
     decisions = store.fetch_decisions(engine, run_key=held["run_key"])
     removals = decisions[decisions["action"] == "remove"].groupby(["policy_id", "region"]).size()
     assert (removals <= 3).all()
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_where_nobody_can_answer_held_removals_go_to_review_at_once_and_the_run_completes(
+    sweep_home, synthetic_day, monkeypatch
+):
+    """No server and no terminal (cron): no pause, no hold; the held removals become review tasks and it says so."""
+    monkeypatch.setenv("MODSWEEP_REMOVAL_CEILING", "3")
+    monkeypatch.setenv("MODSWEEP_APPROVAL_WAIT", "review")
+    resources.reset()
+    started = time.monotonic()
+    summary = _run(synthetic_day)
+    engine = resources.store_engine()
+    run = store.get_run(engine, summary.run_id)
+    approval = run["stage_counts"]["approval"]
+    assert run["state"] == "completed" and approval["approved"] is False and approval["removals_routed_to_review"] > 0
+    assert "nobody can answer this run" in approval["note"]
+    decisions = store.fetch_decisions(engine, run_key=summary.run_key)
+    assert (decisions[decisions["action"] == "remove"].groupby(["policy_id", "region"]).size() <= 3).all()
+    assert time.monotonic() - started < 600  # never waits for an answer
+
+
+def test_auto_approval_mode_pauses_on_a_server_holds_at_a_terminal_and_reviews_otherwise(monkeypatch):
+    from modsweep.flows import sweep
+
+    class Setting:
+        def __init__(self, value):
+            self._value = value
+
+        def value(self):
+            return self._value
+
+    class Stdin:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.delenv("MODSWEEP_APPROVAL_WAIT", raising=False)
+    get_settings.cache_clear()
+    for url, tty, mode in (("http://prefect:4200/api", False, "pause"), (None, True, "hold"), (None, False, "review")):
+        monkeypatch.setattr(sweep, "PREFECT_API_URL", Setting(url))
+        monkeypatch.setattr(sweep.sys, "stdin", Stdin(tty))
+        assert sweep._approval_wait() == mode
