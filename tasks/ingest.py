@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from modsweep.catalog import to_table
 from modsweep.schemas import ITEM_TYPES, ITEMS, QUARANTINE
 from modsweep.tasks.sample import id_hashes
 
@@ -358,16 +359,15 @@ def unreadable_file_quarantine(source_file: str, error: str, run_id: str) -> pd.
 
 def to_items_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Columns and dtypes exactly as the ITEMS schema (round-trips through Arrow)."""
-    table = pa.Table.from_pandas(df[list(ITEMS.names)], schema=ITEMS, preserve_index=False, safe=False)
-    return table.to_pandas()
+    return to_table(df, ITEMS).to_pandas()
 
 
 def items_table(df: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(df[list(ITEMS.names)], schema=ITEMS, preserve_index=False, safe=False)
+    return to_table(df, ITEMS)
 
 
 def quarantine_table(df: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(df[list(QUARANTINE.names)], schema=QUARANTINE, preserve_index=False)
+    return to_table(df, QUARANTINE)
 
 
 def _id_values(ids: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
