@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -235,3 +236,30 @@ def store_decisions(ctx: RunContext) -> dict[str, int]:
     frames = (cat.load("decisions", p).to_pandas().assign(day=ctx.day) for p in cat.parts("decisions"))
     rows, inserted = store.insert_decision_frames(resources.store_engine(), frames)
     return {"decisions": rows, "decisions_inserted": inserted}
+
+
+def sample_inputs(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> dict[str, Any]:
+    """What the review sample is drawn from: the day's strata populations (committed as `samples/populations`),
+    QA candidates (folded a part at a time: memory is strata × keep rows), prevalence candidates, escalations,
+    and the golden set with its items in this run."""
+    cat = catalog_of(ctx)
+    populations = pd.concat([cat.load("strata", p).to_pandas() for p in parts], ignore_index=True)
+    populations = populations.groupby(["stratum", "region"], as_index=False)["population"].sum()
+    if not cat.exists("samples", "populations"):
+        cat.save("samples", "populations", to_table(populations))
+    candidates: pd.DataFrame | None = None
+    for part in parts:
+        found = cat.load("candidates", f"qa-{part}").to_pandas()
+        both = found if candidates is None else pd.concat([candidates, found])
+        candidates = sample.smallest_keys(both, keep_per_stratum)
+    prevalence = pd.concat([cat.load("candidates", f"prevalence-{p}").to_pandas() for p in parts], ignore_index=True)
+    decisions = cat.load_all("decisions", columns=["item_id", "policy_id", "score", "action", *SAMPLE_ATTRS[1:]])
+    golden = read_golden_set(ctx.golden_dir) if ctx.golden_dir else None
+    return {
+        "populations": populations,
+        "qa_candidates": candidates,
+        "prevalence": prevalence,
+        "escalations": decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas(),
+        "golden": golden,
+        "golden_items": items_among(cat, golden["item_id"], SAMPLE_ATTRS) if golden is not None else None,
+    }

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE as NO_CACHE
@@ -254,47 +253,31 @@ def draw_review_sample(ctx: RunContext, parts: list[str], keep_per_stratum: int)
     """Route escalations into queues and draw the stratified QA, prevalence and golden samples; the sample is
     committed as `review_tasks` (a resumed run keeps the committed one: it is the sample of record)."""
     settings, cat = get_settings(), catalog_of(ctx)
-    populations = pd.concat([cat.load("strata", p).to_pandas() for p in parts], ignore_index=True)
-    populations = populations.groupby(["stratum", "region"], as_index=False)["population"].sum()
-    if not cat.exists("samples", "populations"):
-        cat.save("samples", "populations", to_table(populations))
+    inputs = bodies.sample_inputs(ctx, parts, keep_per_stratum)
     if cat.exists("review_tasks", "tasks"):
         return {"review_tasks": cat.meta("review_tasks", "tasks")["rows"], "carried_over_reopened": 0}
-    candidates: pd.DataFrame | None = None
-    for part in parts:  # folded in a part at a time: memory is strata × keep rows, not the day's candidates
-        found = cat.load("candidates", f"qa-{part}").to_pandas()
-        candidates = sample.smallest_keys(
-            found if candidates is None else pd.concat([candidates, found]), keep_per_stratum
-        )
-    prevalence = pd.concat([cat.load("candidates", f"prevalence-{p}").to_pandas() for p in parts], ignore_index=True)
-    decisions = cat.load_all("decisions", columns=["item_id", "policy_id", "score", "action", *bodies.SAMPLE_ATTRS[1:]])
-    escalations = decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas()
-    golden = bodies.read_golden_set(ctx.golden_dir) if ctx.golden_dir else None
-    golden_items = bodies.items_among(cat, golden["item_id"], bodies.SAMPLE_ATTRS) if golden is not None else None
+    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
+    design = {
+        "half_width": settings.qa_half_width,
+        "floor": settings.qa_floor,
+        "cap": settings.qa_cap,
+        "golden_rate": settings.golden_rate,
+        "double_review_share": settings.double_review_share,
+    }
     tasks = sample.review_sample(
-        populations,
-        candidates,
-        prevalence,
-        escalations,
-        golden,
-        golden_items,
-        resources.pack(ctx.pack, ctx.profile, ctx.model_version),
-        half_width=settings.qa_half_width,
-        floor=settings.qa_floor,
-        cap=settings.qa_cap,
-        golden_rate=settings.golden_rate,
-        double_review_share=settings.double_review_share,
+        **inputs,
+        pack=pack,
+        **design,
         seed=ctx.seed,
-        id_key=settings.hmac_key.get_secret_value().encode(),
         run_id=ctx.run_id,
         run_key=ctx.run_key,
+        id_key=settings.hmac_key.get_secret_value().encode(),
         now=datetime.now(UTC),
     )
     engine = resources.store_engine()
     carried = store.fetch_review_tasks(engine, status="carried_over")
-    tasks, reopen = sample.apply_queue_capacity(
-        tasks, carried[carried["run_key"] != ctx.run_key], settings.review_capacity_per_queue
-    )
+    capacity = settings.review_capacity_per_queue
+    tasks, reopen = sample.apply_queue_capacity(tasks, carried[carried["run_key"] != ctx.run_key], capacity)
     reopened = store.reopen_carried_over(engine, reopen)
     rows = cat.save("review_tasks", "tasks", to_table(tasks, REVIEW_TASKS))
     return {"review_tasks": rows, "carried_over_reopened": reopened}
