@@ -32,7 +32,6 @@ from modsweep.workers import cpu_pool, on_cpu, releasing_memory, worker_count
 
 IO_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(1), "retry_jitter_factor": 0.5}
 APPROVAL_ANSWER_EVENT = "removals.approval.answer"
-__all__ = ["COORDINATION_PART", "PartitionOutcome"]
 
 
 # --- ingest -------------------------------------------------------------------------------------------------
@@ -120,12 +119,6 @@ def _batches(parts: list[str], rows: dict[str, int], batch_rows: int) -> list[li
             batches.append([part])
             size = rows[part]
     return batches
-
-
-@task(name="gate-frame", cache_policy=NO_CACHE)
-def gate_frame(frame: pd.DataFrame, suite: str, partition: str | None = None) -> dict[str, Any]:
-    """Validate an in-memory frame (the metrics of a re-audit)."""
-    return check_gate(frame, suite, partition=partition).to_dict()
 
 
 # --- detection ----------------------------------------------------------------------------------------------
