@@ -3,6 +3,11 @@
     make bench         # 100,000, 1,000,000 and 10,000,000 items; overhead ratio at 1,000,000
     make bench-quick   # 100,000 and 1,000,000 items; overhead ratio at 1,000,000
     .venv/bin/python -m bench.sweep --sizes 100000,1000000 --overhead-at 1000000 [--py-spy /tmp/x/bin/py-spy]
+    make bench-baseline BASELINE_REF=c1cef94   # the 1M flow of this tree beside that commit's, alternating
+
+`--baseline-ref REF` checks REF out as a git worktree (symlinks give it the installed package's layout) and runs
+its own `bench.sweep child` with this `.venv` and `PYTHONPATH=<worktree>`, beside this tree's run of every size;
+the side-by-side table compares run time (ledger started_at → ended_at) and peak RSS.
 
 Every measured run is a fresh child process with its own MODSWEEP_HOME (SQLite store, lake) and PREFECT_HOME
 (ephemeral API on a fresh SQLite database), so peak RSS (VmHWM from /proc) belongs to that run alone:
