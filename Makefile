@@ -12,8 +12,8 @@ export DO_NOT_TRACK := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,dask]"
+	$(PY) -m pip install -qq --upgrade "pip>=24"
+	$(PY) -m pip install -qq -c constraints.txt -e ".[dev,dask]"
 	@touch $(STAMP)
 
 install: $(STAMP)
