@@ -34,6 +34,20 @@ def _notify(event: str, stage: str, detail: dict[str, Any]) -> None:
             listener(event, stage, detail)
 
 
+class StageCounts(dict[str, Any]):
+    """A stage's counts; `written` once the stage has put any in (an empty update counts: "nothing to redo")."""
+
+    written = False
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.written = True
+        super().update(*args, **kwargs)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.written = True
+        super().__setitem__(key, value)
+
+
 @dataclass
 class RunRecorder:
     """Writes one run's ledger row as the run goes, and mirrors key events into the audit log."""
@@ -62,14 +76,15 @@ class RunRecorder:
         _notify("enter", stage, {})
 
     @contextmanager
-    def running(self, name: str) -> Iterator[dict[str, Any]]:
+    def running(self, name: str) -> Iterator[StageCounts]:
         """A stage of the run: entered in the ledger (its wall time kept); counts put into the yielded dict are
-        recorded when it ends. A failure inside is recorded by the run with this stage (and its partition)."""
+        recorded when it ends (even none: a resumed stage that redid nothing says so). A failure inside is
+        recorded by the run with this stage (and its partition)."""
         self.enter(name)
-        counts: dict[str, Any] = {}
+        counts = StageCounts()
         yield counts
-        if counts:
-            self.record_counts(name, counts)
+        if counts.written:
+            self.record_counts(name, dict(counts))
 
     def _close_stage(self) -> None:
         now = time.perf_counter()

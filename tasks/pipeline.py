@@ -289,17 +289,19 @@ def store_review_tasks(ctx: RunContext) -> dict[str, Any]:
 
 @task(name="simulate-reviews", cache_policy=NO_CACHE)
 def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
-    """Simulated reviewers against ground truth, imported through the audited import like a real review file."""
-    settings = get_settings()
+    """Simulated reviewers against ground truth on the run's open sampled tasks, imported through the audited
+    import like a real review file."""
+    settings, engine = get_settings(), resources.store_engine()
     out = settings.exports_dir / "reviews" / "simulated" / f"decisions-{ctx.run_key}-{ctx.run_id}.csv"
     open_tasks, report = reviews_io.simulate_reviews(
-        resources.store_engine(),
+        engine,
         truth_dir=Path(truth_dir),
         out_path=out,
         accuracy=settings.reviewer_accuracy,
         false_positive_rate=settings.reviewer_false_positive_rate,
         run_key=ctx.run_key,
         actor="simulated-reviewers",
+        tasks=sampled_tasks(ctx, engine),  # the whole sample: tasks another run stored first are reviewed too
     )
     if report is None:
         return {"reviews_open": open_tasks, "reviews_applied": 0, "reviews_unchanged": 0, "reviews_rejected": 0}

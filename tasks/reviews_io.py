@@ -714,12 +714,16 @@ def simulate_reviews(
     false_positive_rate: float,
     run_key: str | None = None,
     actor: str = "simulated-reviewers",
+    tasks: pd.DataFrame | None = None,
 ) -> tuple[int, ImportReport | None]:
     """Play simulated reviewers on the open tasks, write their decisions to ``out_path`` and import that file
     through the same path as a real review tool's file. Returns the open task count and the import report
-    (None when no task was open)."""
+    (None when no task was open). ``tasks``: the stored tasks to play (default: the open tasks of ``run_key``;
+    a sweep passes its whole sample, which may hold tasks another run stored first)."""
     truth = read_truth(truth_dir)
-    tasks = store.fetch_review_tasks(engine, status="open", run_key=run_key)
+    if tasks is None:
+        tasks = store.fetch_review_tasks(engine, status="open", run_key=run_key)
+    tasks = tasks[tasks["status"] == "open"]
     if tasks.empty:
         return 0, None
     from modsweep.tasks.appeals_io import avoid_original_reviewers, simulate_account_reviews
