@@ -34,6 +34,7 @@ from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError, warm_up_in_background
 from modsweep.tasks.ingest import QuarantineCeilingError, UnreadableSourceFilesError, check_ingested, sum_counts
 from modsweep.tasks.report import publish_report, report_file
+from modsweep.tasks.strike_ledger_io import update_strike_ledger
 
 __all__ = ["QuarantineCeilingError", "RunSummary", "UnreadableSourceFilesError", "run_sweep"]
 
@@ -141,6 +142,8 @@ def _run_stages(
         sampled.update(t.draw_review_sample(ctx, parts, keep))
         sampled.update(t.store_review_tasks(ctx))
     _gate(ctx, rec, "review_tasks", ["tasks"])
+    with stage("strikes") as struck:  # strikes and account actions of the stored enforcement (DESIGN §10)
+        struck.update(update_strike_ledger(ctx))
     if truth_dir:
         with stage("review") as reviewed:
             reviewed.update(t.simulate_reviews(ctx, truth_dir))
@@ -155,6 +158,11 @@ def _run_stages(
             automation_paused_during_run=paused,
         )
     rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
+    if get_settings().trends:  # the emerging-risk radar (DESIGN §11): today against earlier days' aggregates
+        from modsweep.tasks.trends_io import detect_trends
+
+        with stage("trends") as trended:
+            trended.update(detect_trends(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version))
     with stage("report"):
         report_path, summarised = report_file(ctx), t.summarise_outputs(ctx)
     rec.finish({"report": str(report_path), "lake": ctx.lake_root})  # first: the report shows the final state
