@@ -35,6 +35,7 @@ from modsweep.tasks.gates import DataQualityError, warm_up_in_background
 from modsweep.tasks.ingest import QuarantineCeilingError, UnreadableSourceFilesError, check_ingested, sum_counts
 from modsweep.tasks.report import publish_report, report_file
 from modsweep.tasks.strike_ledger_io import update_strike_ledger
+from modsweep.tasks.trends_io import detect_trends
 
 __all__ = ["QuarantineCeilingError", "RunSummary", "UnreadableSourceFilesError", "run_sweep"]
 
@@ -159,8 +160,6 @@ def _run_stages(
         )
     rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
     if get_settings().trends:  # the emerging-risk radar (DESIGN §11): today against earlier days' aggregates
-        from modsweep.tasks.trends_io import detect_trends
-
         with stage("trends") as trended:
             trended.update(detect_trends(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version))
     with stage("report"):
