@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from modsweep.tasks.audit import INTERVAL_METHODS
 from modsweep.tasks.findings import annotate, describe, with_text
 from modsweep.tasks.report import render_report
 
@@ -115,10 +116,10 @@ def test_report_says_when_drift_and_volume_have_no_baseline_yet():
 def test_metrics_table_is_grouped_by_policy_with_one_format_per_metric_and_downloads_as_csv():
     decisions, metrics, tasks = _frames()
     html = render_report(_closed_run(), decisions, metrics, tasks, POLICIES)
-    groups = re.findall(r'<th class="group" colspan="5">([^<]+)</th>', html)
+    groups = re.findall(r'<th class="group" colspan="6">([^<]+)</th>', html)
     assert groups == ["ALL", "hate.speech", "misinfo.medical"]
     # value and interval share their metric's format: no 0.002686 beside [0.003, 0.003]
-    assert '<td>prevalence</td><td class="num">0.0027</td><td class="num">[0.0020, 0.0034]</td>' in html
+    assert '<td>prevalence</td><td class="num">0.0027</td><td class="num">[0.0020, 0.0034]</td><td></td>' in html
     assert '<td>qa_sample_size</td><td class="num">40</td>' in html
     assert '<td>hours_to_decision_median</td><td class="num">1.23</td>' in html
     uri = re.search(r'<a href="data:text/csv;charset=utf-8;base64,([^"]+)" download="metrics-key1.csv">', html)
@@ -126,6 +127,10 @@ def test_metrics_table_is_grouped_by_policy_with_one_format_per_metric_and_downl
     table = pd.read_csv(io.BytesIO(base64.b64decode(uri.group(1))))
     assert len(table) == len(metrics) and set(table["policy_id"]) == set(metrics["policy_id"])
     assert sorted(table["value"].round(6)) == sorted(metrics["value"].round(6))  # full precision, every row
+    assert set(table["interval_method"].dropna()) <= {"census", *INTERVAL_METHODS.values()}
+    zero = metrics.assign(ci_low=metrics["value"], ci_high=metrics["value"]).head(1)  # a census row is named so
+    html = render_report(_closed_run(), decisions, zero, tasks, POLICIES)
+    assert "</td><td>census</td>" in html
 
 
 def test_every_finding_reads_as_one_sentence():
