@@ -149,8 +149,13 @@ def update(
         pack = load_pack(record["parameters"].get("pack", "community-guidelines"))
     except PolicyPackError as exc:
         raise _fail(str(exc).splitlines()[0]) from exc
-    ctx = lifecycle_io.LedgerContext(day=day, run_key=record["run_key"], run_id=record["run_id"],  # type: ignore[arg-type]
-                                     as_of=day_window(day)[1], hmac_key=get_settings().hmac_key.get_secret_value())  # type: ignore[arg-type]
+    ctx = lifecycle_io.LedgerContext(
+        day=day,
+        run_key=record["run_key"],
+        run_id=record["run_id"],  # type: ignore[arg-type]
+        as_of=day_window(day)[1],
+        hmac_key=get_settings().hmac_key.get_secret_value(),
+    )  # type: ignore[arg-type]
     cat = RunCatalog(get_settings().lake_root, day, record["run_key"])  # type: ignore[arg-type]
     counts = lifecycle_io.update_strike_ledger_run(engine, cat, ctx, pack)
     console.print(
