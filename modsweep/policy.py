@@ -127,6 +127,9 @@ class Band(_Strict):
     min_score: float | None = Field(default=None, ge=0, le=1)
     action: str
     auto_precision: float | None = Field(default=None, gt=0, le=1)
+    # Set when a profile's threshold offset was applied to the precision target (auto@P+offset) at resolution,
+    # so `_shift` does not move the resolved score again.
+    profile_shifted: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -314,11 +317,16 @@ class PolicySpec(_Strict):
                 return self.regions[group].bands
         return self.bands
 
-    def with_thresholds(self, curve: dict[str, Any] | None, source: str) -> tuple[PolicySpec, list[str]]:
+    def with_thresholds(
+        self, curve: dict[str, Any] | None, source: str, offset: float = 0.0
+    ) -> tuple[PolicySpec, list[str]]:
         """This policy with every auto@P band set from a precision curve (`model card stream.policies[id]`).
 
         A precision no threshold reaches drops that band (the action is never automated for the policy);
-        two precisions that resolve to one score keep the stricter action. Returns the notes to show.
+        two precisions that resolve to one score keep the stricter action. A profile's threshold `offset`
+        moves an auto@ band's precision target (auto@P → auto@(P + offset), kept in [0.05, 0.999]), not its
+        resolved score: a score offset on a threshold near 0 would send every item to that band. Returns the
+        notes to show.
         """
         if not self.has_auto_bands:
             return self, []
@@ -337,17 +345,19 @@ class PolicySpec(_Strict):
                 if b.resolved:
                     out[b.min_score] = b  # type: ignore[index]
                     continue
+                target = min(0.999, max(0.05, b.auto_precision + offset))  # type: ignore[operator]
                 if b.action == "escalate":
                     automated = [t for t, band in out.items() if band.action != "escalate"]
-                    t = threshold_for_slice_precision(curve, b.auto_precision, min(automated, default=None))  # type: ignore[arg-type]
+                    t = threshold_for_slice_precision(curve, target, min(automated, default=None))
                 else:
-                    t = threshold_for_precision(curve, b.auto_precision)  # type: ignore[arg-type]
+                    t = threshold_for_precision(curve, target)
                 if t is None:  # said once per policy and action, whichever regions' ladders share it
                     what = "never routes to review" if b.action == "escalate" else "is never automated"
-                    notes.append(f"{self.id}: {b.action} at auto@{b.auto_precision:g} {what}: no score reaches "
-                                 f"precision {b.auto_precision:g} on {source}")  # fmt: skip
+                    notes.append(f"{self.id}: {b.action} at auto@{target:g} {what}: no score reaches "
+                                 f"precision {target:g} on {source}")  # fmt: skip
                     continue
-                out[t] = Band(min_score=t, action=b.action, auto_precision=b.auto_precision)  # stricter overwrites
+                out[t] = Band(min_score=t, action=b.action, auto_precision=b.auto_precision,
+                              profile_shifted=bool(offset))  # stricter overwrites  # fmt: skip
             if not out:
                 notes.append(
                     f"{self.id}{where}: no band can be reached: the classifier neither acts nor routes to review"
@@ -370,7 +380,7 @@ class ProfileSpec(_Strict):
     """Adjusts a pack for a kind of run (e.g. an election surge)."""
 
     description: str = ""
-    threshold_offsets: dict[str, float] = Field(default_factory=dict)  # added to every band's min_score
+    threshold_offsets: dict[str, float] = Field(default_factory=dict)  # added to numeric min_scores; auto@ bands: to P
     qa_multiplier: float = Field(default=1.0, gt=0, le=10)
     priority_multiplier: dict[str, float] = Field(default_factory=dict)
     extra_detectors: dict[str, list[DetectorSpec]] = Field(default_factory=dict)
@@ -468,7 +478,8 @@ class PolicyPack(BaseModel):
         curves = (card.get("stream") or {}).get("policies") or {}
         policies, notes = [], []
         for p in self.spec.policies:
-            resolved, said = p.with_thresholds(curves.get(p.id), source)
+            offset = self.profile_spec.threshold_offsets.get(p.id, 0.0)
+            resolved, said = p.with_thresholds(curves.get(p.id), source, offset)
             policies.append(resolved)
             notes.extend(said)
         notes = list(dict.fromkeys(notes))
@@ -483,10 +494,13 @@ class PolicyPack(BaseModel):
 
 
 def _shift(bands: list[Band], offset: float) -> list[Band]:
-    """Bands moved by a profile's offset; auto@ bands move once they are resolved."""
+    """Bands moved by a profile's offset (auto@ bands moved their precision target when resolved instead)."""
     if not all(b.resolved for b in bands):
         return bands
-    return [b.model_copy(update={"min_score": min(1.0, max(0.0, b.min_score + offset))}) for b in bands]  # type: ignore[operator]
+    return [
+        b if b.profile_shifted else b.model_copy(update={"min_score": min(1.0, max(0.0, b.min_score + offset))})  # type: ignore[operator]
+        for b in bands
+    ]
 
 
 def threshold_for_slice_precision(curve: dict[str, Any], precision: float, upper: float | None) -> float | None:

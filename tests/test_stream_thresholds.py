@@ -13,7 +13,7 @@ import yaml
 from modsweep.policy import PolicyPackError, UnresolvedThresholdError, load_pack, threshold_for_precision, wilson_lower
 from modsweep.tasks.decide import decide_partition, non_enforcing_detectors, policy_scores
 from modsweep.tasks.train import stream_precision_curve, stream_weights
-from tests.helpers.cards import linear_card
+from tests.helpers.cards import linear_card, linear_curve
 
 REPO = Path(__file__).resolve().parents[1]
 PACK = REPO / "policies" / "community-guidelines.yaml"
@@ -188,3 +188,24 @@ def test_escalate_band_is_resolved_on_the_slice_below_the_automated_band():
     sliced = threshold_for_slice_precision(curve, 0.3, upper)
     # the cumulative rule borrows precision from the automated rows above; the slice rule does not
     assert cumulative is not None and (sliced is None or sliced > cumulative)
+
+
+def test_a_profile_offset_moves_an_auto_band_precision_target_not_its_score():
+    """election-surge lowers civic thresholds by 0.15: on a curve where auto@0.3 escalate resolves near 0.02,
+    a score offset would clip it to 0 and send every item to review; the target moves to auto@0.15 instead."""
+    card = linear_card()
+    card["stream"]["policies"]["civic.election_integrity"] = linear_curve(offset=0.28)  # auto@P → P - 0.28
+    standard = load_pack("community-guidelines").with_model_thresholds(card).policy("civic.election_integrity")
+    surge = load_pack("community-guidelines", "election-surge").with_model_thresholds(card)
+    civic = surge.policy("civic.election_integrity")
+    escalate = min(b.min_score for b in civic.bands if b.action == "escalate")
+    assert escalate > 0 and all(b.min_score > 0 for b in civic.bands)
+    assert min(b.min_score for b in standard.bands) == pytest.approx(0.02, abs=0.006)
+    # targets moved by -0.15: every automated band of the surge sits 0.15 below the standard one on this curve
+    for band in (b for b in civic.bands if b.action != "escalate"):
+        same = next(b for b in standard.bands if b.action == band.action)
+        assert band.min_score == pytest.approx(same.min_score - 0.15, abs=0.006)
+    # a numeric ladder still moves by the score offset
+    coordinated = load_pack("community-guidelines", "election-surge").policy("deceptive.coordinated")
+    base = load_pack("community-guidelines").policy("deceptive.coordinated")
+    assert [b.min_score for b in coordinated.bands] == pytest.approx([b.min_score - 0.1 for b in base.bands])
