@@ -315,7 +315,8 @@ def check_regions_under_strict_profiles(raw: dict[str, Any], spec: PackSpec, ctx
 
 
 def check_profile_offsets(raw: dict[str, Any], spec: PackSpec, ctx: LintContext) -> list[Finding]:
-    """PL204: offsets that move a (numeric or card-resolved) threshold below 0 or above 1."""
+    """PL204: offsets that move a numeric threshold below 0 or above 1, or an auto@P band's precision target
+    (the offset moves P, not the resolved score) outside [0.05, 0.999]."""
     out = []
     for name, prof in _profiles(spec, ctx).items():
         for i, (rp, p) in enumerate(zip(_raw_policies(raw), spec.policies, strict=True)):
@@ -325,6 +326,14 @@ def check_profile_offsets(raw: dict[str, Any], spec: PackSpec, ctx: LintContext)
             curve = _resolved_curve(p, ctx)
             for path, _region, bands in _ladders(i, rp, p):
                 for j, b in enumerate(bands):
+                    if b.auto_precision is not None:  # the offset moves the precision target (PolicySpec.with_thresholds)
+                        target = b.auto_precision + offset
+                        if not 0.05 <= target <= 0.999:
+                            out.append(_finding("PL204", f"profiles.{name}.threshold_offsets.{p.id}",
+                                                f"{offset:+g} moves {path}[{j}] ({b.action} at auto@{b.auto_precision:g}) "
+                                                f"to a precision target of {target:g}, outside [0.05, 0.999]: it would be "
+                                                "clamped"))  # fmt: skip
+                        continue
                     t = _score(b, curve)
                     if t is not None and not 0.0 <= t + offset <= 1.0:
                         out.append(_finding("PL204", f"profiles.{name}.threshold_offsets.{p.id}",

@@ -135,6 +135,12 @@ def test_profile_offset_outside_zero_one(default: tuple[dict[str, Any], dict[str
     assert any("-0.1" in f.message for f in found)  # 0.5 - 0.6 on the default escalate band
     # restricted to the standard profile the offset is not checked
     assert not [f for f in _lint(raw, default[1], profile="standard") if f.code == "PL204"]
+    # on an auto@ ladder the offset moves the precision target: -0.15 on auto@0.3 is fine, -0.3 is not
+    raw = copy.deepcopy(default[0])
+    assert not _new(default, "PL204", raw)
+    raw["profiles"]["election-surge"]["threshold_offsets"]["civic.election_integrity"] = -0.3
+    found = _new(default, "PL204", raw)
+    assert found and all("precision target of 0" in f.message and "auto@0.3" in f.message for f in found)
 
 
 def test_never_automate_policy_with_an_automated_band(default: tuple[dict[str, Any], dict[str, str]]) -> None:
