@@ -54,15 +54,32 @@ def true_values(items: pd.DataFrame, decisions: pd.DataFrame, truth: pd.DataFram
 
 def measure(rows: int, work: Path) -> dict[str, object]:
     """Generate, train, sweep with perfect reviewers (`modsweep demo`), and compare the stored metrics with the truth."""
-    env = dict(os.environ, MODSWEEP_HOME=str(work / "home"), PREFECT_HOME=str(work / "prefect"),
-               MODSWEEP_REVIEWER_ACCURACY="1.0", MODSWEEP_REVIEWER_FALSE_POSITIVE_RATE="0",
-               MODSWEEP_REMOVAL_CEILING=str(10**12), GX_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")  # fmt: skip
+    env = dict(
+        os.environ,
+        MODSWEEP_HOME=str(work / "home"),
+        PREFECT_HOME=str(work / "prefect"),
+        MODSWEEP_REVIEWER_ACCURACY="1.0",
+        MODSWEEP_REVIEWER_FALSE_POSITIVE_RATE="0",
+        MODSWEEP_REMOVAL_CEILING=str(10**12),
+        GX_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+    )
     source = work / "home" / "source"
     t0 = time.perf_counter()
     if (work / "home" / "models").is_dir() and (source / "truth").is_dir():  # a kept folder: reuse its day and model
-        _modsweep("sweep", "--day", DAY.isoformat(), "--source", str(source / "items"), "--simulate-reviews",
-                  str(source / "truth"), "--golden-set", str(source / "golden"), env=env)  # fmt: skip
+        _modsweep(
+            "sweep",
+            "--day",
+            DAY.isoformat(),
+            "--source",
+            str(source / "items"),
+            "--simulate-reviews",
+            str(source / "truth"),
+            "--golden-set",
+            str(source / "golden"),
+            env=env,
+        )
     else:  # `modsweep demo`: a training day, a model, the swept day (seed 42) with simulated reviews and golden tasks
         _modsweep("demo", "--rows", str(rows), "--day", DAY.isoformat(), env=env)
     elapsed = time.perf_counter() - t0
@@ -83,24 +100,36 @@ def measure(rows: int, work: Path) -> dict[str, object]:
     )
     metrics = store.fetch_metrics(engine, run_key=run["run_key"])
     metrics = metrics[metrics["metric"].isin(METRICS)]
-    cells = metrics.merge(true_values(items, decisions, truth, sorted(metrics["policy_id"].unique())),
-                          on=["policy_id", "region", "metric"])  # fmt: skip
+    cells = metrics.merge(
+        true_values(items, decisions, truth, sorted(metrics["policy_id"].unique())),
+        on=["policy_id", "region", "metric"],
+    )
     cells = cells[cells["policy_id"] != "ALL"]
     cells["covered"] = (cells["ci_low"] <= cells["truth"] + 1e-12) & (cells["truth"] <= cells["ci_high"] + 1e-12)
     exact = cells["ci_low"].isna() & (cells["metric"] == "automated_recall") & (cells["value"] == 0)
     cells = cells[~exact]  # recall of a domain without automated actions: exactly 0, not an estimate
     cells["zero_width"] = (cells["ci_high"] - cells["ci_low"]) <= 1e-12
-    cells["census"] = [interval_method(m, lo, hi, v) == "census" for m, lo, hi, v in zip(
-        cells["metric"], cells["ci_low"], cells["ci_high"], cells["value"], strict=True)]  # fmt: skip
+    cells["census"] = [
+        interval_method(m, lo, hi, v) == "census"
+        for m, lo, hi, v in zip(cells["metric"], cells["ci_low"], cells["ci_high"], cells["value"], strict=True)
+    ]
     cells["width"] = cells["ci_high"] - cells["ci_low"]
-    summary = cells.groupby("metric").agg(cells=("covered", "size"), coverage=("covered", "mean"),
-                                          zero_width=("zero_width", "sum"), census=("census", "sum"),
-                                          median_width=("width", "median"))  # fmt: skip
+    summary = cells.groupby("metric").agg(
+        cells=("covered", "size"),
+        coverage=("covered", "mean"),
+        zero_width=("zero_width", "sum"),
+        census=("census", "sum"),
+        median_width=("width", "median"),
+    )
     misses = cells[~cells["covered"]][["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n", "truth"]]
-    return {"rows": rows, "run_state": run["state"], "generate_and_sweep_s": round(elapsed, 1),
-            "exact_recall_cells": int(exact.sum()),
-            "summary": json.loads(summary.reset_index().to_json(orient="records")),
-            "misses": json.loads(misses.to_json(orient="records"))}  # fmt: skip
+    return {
+        "rows": rows,
+        "run_state": run["state"],
+        "generate_and_sweep_s": round(elapsed, 1),
+        "exact_recall_cells": int(exact.sum()),
+        "summary": json.loads(summary.reset_index().to_json(orient="records")),
+        "misses": json.loads(misses.to_json(orient="records")),
+    }
 
 
 def main() -> None:

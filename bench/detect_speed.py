@@ -50,8 +50,14 @@ def _prepare(workdir: Path, rows: int, model_dir: Path | None = None) -> list[Pa
     write_synthetic_day(workdir / "source", DAY, rows, seed=42)
     parts = []
     for i, f in enumerate(sorted((workdir / "source" / "items").rglob("*.parquet"))):
-        res = normalise_rows(read_source_file(f), source_file=str(f), source_name="bench", run_id="bench",
-                             window=day_window(DAY), max_item_chars=1_000_000)  # fmt: skip
+        res = normalise_rows(
+            read_source_file(f),
+            source_file=str(f),
+            source_name="bench",
+            run_id="bench",
+            window=day_window(DAY),
+            max_item_chars=1_000_000,
+        )
         out = workdir / "items" / f"part-{i:05d}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(items_table(res.items), out)
@@ -131,14 +137,22 @@ def main() -> None:
         rows = sum(r[0] for r in results)
         parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         worker = max(r[3] for r in results) / 1024
-        print(f"\ndetection, every policy: {rows:,} items in {wall:.1f} s wall = {rows / wall:,.0f} items/s "
-              f"with {args.workers} worker processes on {os.cpu_count()} cores")  # fmt: skip
+        print(
+            f"\ndetection, every policy: {rows:,} items in {wall:.1f} s wall = {rows / wall:,.0f} items/s "
+            f"with {args.workers} worker processes on {os.cpu_count()} cores"
+        )
         cpu = sum(r[4] for r in results)
-        print(f"CPU: {cpu:.1f} s in the workers = {rows / cpu:,.0f} items per CPU-second (what one idle core does; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during this run)")  # fmt: skip
-        print(f"detections: {sum(r[1] for r in results):,}; per-partition seconds: "
-              f"{min(r[2] for r in results):.2f}–{max(r[2] for r in results):.2f}")  # fmt: skip
-        print(f"peak RSS: parent {parent:,.0f} MiB, largest worker {worker:,.0f} MiB, sum {parent + args.workers * worker:,.0f} MiB")
+        print(
+            f"CPU: {cpu:.1f} s in the workers = {rows / cpu:,.0f} items per CPU-second (what one idle core does; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during this run)"
+        )
+        print(
+            f"detections: {sum(r[1] for r in results):,}; per-partition seconds: "
+            f"{min(r[2] for r in results):.2f}–{max(r[2] for r in results):.2f}"
+        )
+        print(
+            f"peak RSS: parent {parent:,.0f} MiB, largest worker {worker:,.0f} MiB, sum {parent + args.workers * worker:,.0f} MiB"
+        )
         total = sum(v for k, v in steps.items() if k != "rows")
         print(f"\nwhere the time goes (one partition of {int(steps['rows']):,} rows, one process):")
         for name, seconds in sorted(((k, v) for k, v in steps.items() if k != "rows"), key=lambda kv: -kv[1]):

@@ -52,8 +52,10 @@ def machine() -> str:
     except OSError:
         pass
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{os.cpu_count()} cores, {mem} memory, {platform.processor() or platform.machine()}, "
-            f"Python {platform.python_version()}, load average at the end {load}")  # fmt: skip
+    return (
+        f"{os.cpu_count()} cores, {mem} memory, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, load average at the end {load}"
+    )
 
 
 @dataclass
@@ -87,8 +89,11 @@ def run_modsweep(
         from modsweep.tasks.train import MODEL_NAME
 
         save_model(save_to, MODEL_NAME, result.version, result.model, result.card)
-    info = {"version": result.version, "train_seconds": round(time.perf_counter() - t0, 1),
-            "label_training": result.card["label_training"]}  # fmt: skip
+    info = {
+        "version": result.version,
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "label_training": result.card["label_training"],
+    }
     rows = [
         Row(ds, "a", card["validation"])
         for ds, card in result.card["training_data"]["datasets"].items()
@@ -229,8 +234,13 @@ MODELS = {
     "b": "TF-IDF word+char + LR, C tuned on validation",
     "c": "MiniLM embeddings + LR",
 }
-FACTS_BASELINE = {"tweeteval-hate": 0.735, "tweeteval-offensive": 0.720, "constraint-covid": 0.951, "liar": 0.619,
-                  "tweepfake": 0.838}  # fmt: skip
+FACTS_BASELINE = {
+    "tweeteval-hate": 0.735,
+    "tweeteval-offensive": 0.720,
+    "constraint-covid": 0.951,
+    "liar": 0.619,
+    "tweepfake": 0.838,
+}
 
 
 def table(rows: list[Row]) -> str:
@@ -252,12 +262,16 @@ def table(rows: list[Row]) -> str:
 
 
 def summary(rows: list[Row]) -> str:
-    lines = ["| data set | baseline in FACTS.md | baseline here | modsweep (deployed) | modsweep, data set alone |",
-             "|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| data set | baseline in FACTS.md | baseline here | modsweep (deployed) | modsweep, data set alone |",
+        "|---|---:|---:|---:|---:|",
+    ]
     by = {(r.dataset, r.model): r.metrics.get("macro_f1") for r in rows}
     for ds in dict.fromkeys(r.dataset for r in rows):
-        lines.append(f"| {ds} | {_fmt(FACTS_BASELINE.get(ds))} | {_fmt(by.get((ds, 'b')))} | {_fmt(by.get((ds, 'a')))} | "
-                     f"{_fmt(by.get((ds, 'a1')))} |")  # fmt: skip
+        lines.append(
+            f"| {ds} | {_fmt(FACTS_BASELINE.get(ds))} | {_fmt(by.get((ds, 'b')))} | {_fmt(by.get((ds, 'a')))} | "
+            f"{_fmt(by.get((ds, 'a1')))} |"
+        )
     return "\n".join(lines)
 
 
@@ -289,28 +303,31 @@ def main(argv: list[str] | None = None) -> None:
         rows += extra
 
     command = "python -m bench.detection " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-    report = "\n".join([
-        f"Command: `{command.strip()}` (data root {args.data_root}); took {time.perf_counter() - started:.0f} s.",
-        f"Machine: {machine()}.",
-        "",
-        f"modsweep model {info['version']}: trained in {info['train_seconds']} s; C per label: "
-        + ", ".join(f"{k} {v['c']:g}" for k, v in info["label_training"].items()) + ".",
-        f"Embeddings: {embeddings_note}.",
-        "",
-        "### Per validation split",
-        "",
-        table(rows),
-        "",
-        "### Macro-F1 against the baseline",
-        "",
-        summary(rows),
-        "",
-        f"### Text processing speed ({speed_rows:,} synthetic posts, one core, CPU time, best of 3)",
-        "",
-        "| step | items/s |",
-        "|---|---:|",
-        *[f"| {name} | {v:,.0f} |" for name, v in speed],
-    ])  # fmt: skip
+    report = "\n".join(
+        [
+            f"Command: `{command.strip()}` (data root {args.data_root}); took {time.perf_counter() - started:.0f} s.",
+            f"Machine: {machine()}.",
+            "",
+            f"modsweep model {info['version']}: trained in {info['train_seconds']} s; C per label: "
+            + ", ".join(f"{k} {v['c']:g}" for k, v in info["label_training"].items())
+            + ".",
+            f"Embeddings: {embeddings_note}.",
+            "",
+            "### Per validation split",
+            "",
+            table(rows),
+            "",
+            "### Macro-F1 against the baseline",
+            "",
+            summary(rows),
+            "",
+            f"### Text processing speed ({speed_rows:,} synthetic posts, one core, CPU time, best of 3)",
+            "",
+            "| step | items/s |",
+            "|---|---:|",
+            *[f"| {name} | {v:,.0f} |" for name, v in speed],
+        ]
+    )
     print(report)
     if args.markdown:
         args.markdown.write_text(report + "\n")

@@ -98,8 +98,12 @@ def machine() -> dict[str, object]:
     info = Path("/proc/cpuinfo").read_text().splitlines()
     model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown")
     mem_kib = _meminfo_kib("MemTotal")
-    return {"cores": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem_kib / 2**20, 1),
-            "load_average": load_average()}  # fmt: skip
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "load_average": load_average(),
+    }
 
 
 def _meminfo_kib(key: str) -> int:
@@ -152,8 +156,14 @@ class CpuSampler:
         servers = [c for c in kids if classify(c) == "prefect_server"]
         pids = [me] + [c for c in kids if c not in servers]
         busy, total = machine_cpu()
-        return Sample(time.perf_counter(), busy, total, sum(cpu_seconds(p) for p in pids),
-                      sum(_status_kib(p, "VmRSS") for p in pids) / 1024, sum(cpu_seconds(p) for p in servers))  # fmt: skip
+        return Sample(
+            time.perf_counter(),
+            busy,
+            total,
+            sum(cpu_seconds(p) for p in pids),
+            sum(_status_kib(p, "VmRSS") for p in pids) / 1024,
+            sum(cpu_seconds(p) for p in servers),
+        )
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

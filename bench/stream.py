@@ -80,21 +80,33 @@ def enforcement_metrics(stream: Stream, actions: dict[str, np.ndarray], rows: np
         tp_e, n_e = (w * (enf & mine)).sum(), (w * enf).sum()
         tp_r, n_r = (w * (esc & mine)).sum(), (w * esc).sum()
         pos = (w * mine).sum()
-        out.append({"policy": pid, "enforced": int(enf.sum()), "enforce_precision": tp_e / n_e if n_e else float("nan"),
-                    "enforce_recall": tp_e / pos if pos else float("nan"), "escalated": int(esc.sum()),
-                    "escalate_precision": tp_r / n_r if n_r else float("nan"),
-                    "recall_any": (w * ((enf | esc) & mine)).sum() / pos if pos else float("nan")})  # fmt: skip
+        out.append(
+            {
+                "policy": pid,
+                "enforced": int(enf.sum()),
+                "enforce_precision": tp_e / n_e if n_e else float("nan"),
+                "enforce_recall": tp_e / pos if pos else float("nan"),
+                "escalated": int(esc.sum()),
+                "escalate_precision": tp_r / n_r if n_r else float("nan"),
+                "recall_any": (w * ((enf | esc) & mine)).sum() / pos if pos else float("nan"),
+            }
+        )
         total_enf += n_e
         total_bad += n_e - tp_e
         enforced_all |= enf & mine
         caught_all |= (enf | esc) & mine
     bad = truth != ""
-    out.append({"policy": "all", "enforced": int(sum(r["enforced"] for r in out)),
-                "false_enforcement_share": total_bad / total_enf if total_enf else float("nan"),
-                "enforce_precision": 1 - total_bad / total_enf if total_enf else float("nan"),
-                "enforce_recall": (w * enforced_all).sum() / (w * bad).sum(),
-                "recall_any": (w * caught_all).sum() / (w * bad).sum(),
-                "escalated": int(sum(r["escalated"] for r in out))})  # fmt: skip
+    out.append(
+        {
+            "policy": "all",
+            "enforced": int(sum(r["enforced"] for r in out)),
+            "false_enforcement_share": total_bad / total_enf if total_enf else float("nan"),
+            "enforce_precision": 1 - total_bad / total_enf if total_enf else float("nan"),
+            "enforce_recall": (w * enforced_all).sum() / (w * bad).sum(),
+            "recall_any": (w * caught_all).sum() / (w * bad).sum(),
+            "escalated": int(sum(r["escalated"] for r in out)),
+        }
+    )
     return pd.DataFrame(out)
 
 
@@ -103,8 +115,10 @@ def action_targets(stream: Stream, actions: dict[str, np.ndarray]) -> list[str]:
     and the cross-fitted precision of the rows given that action or a stronger band's (as the target is defined)."""
     from modsweep.policy import load_pack
 
-    lines = ["| policy | band | target | rows given it or a stronger band | cross-fitted precision | met |",
-             "|---|---|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        "| policy | band | target | rows given it or a stronger band | cross-fitted precision | met |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for policy in load_pack("community-guidelines").policies():
         if policy.id not in actions:
             continue
@@ -119,8 +133,10 @@ def action_targets(stream: Stream, actions: dict[str, np.ndarray]) -> list[str]:
             precision = float((w * (stream.truth[rows] == policy.id)).sum() / w.sum()) if rows.any() else float("nan")
             shown = f"auto@{band.auto_precision:g}" if band.auto_precision is not None else f"{band.min_score:g}"
             met = "–" if not rows.any() else ("yes" if precision >= target else "**no**")
-            lines.append(f"| {policy.id} | {band.action} at {shown} | {target:g} | {int(rows.sum()):,} | "
-                         f"{_fmt(precision)} | {met} |")  # fmt: skip
+            lines.append(
+                f"| {policy.id} | {band.action} at {shown} | {target:g} | {int(rows.sum()):,} | "
+                f"{_fmt(precision)} | {met} |"
+            )
     return lines
 
 
@@ -150,7 +166,11 @@ def modsweep_actions(stream: Stream, model: Any, card: dict[str, Any]) -> tuple[
     pack = load_pack("community-guidelines")
     frame = pd.DataFrame({"text": stream.texts})
     # curves of the policy score as decide takes it (every detector), as training writes them into the card
-    cls = {pid: s for pid, s in pack_policy_scores(pack, model, stream.texts).items() if pid in set(card["label_policies"].values())}
+    cls = {
+        pid: s
+        for pid, s in pack_policy_scores(pack, model, stream.texts).items()
+        if pid in set(card["label_policies"].values())
+    }
 
     def decide(curves: dict[str, Any], rows: np.ndarray) -> dict[str, np.ndarray]:
         resolved = pack.with_model_thresholds({"version": "cross-fit", "stream": {"policies": curves}})
@@ -202,8 +222,10 @@ def baseline_scores(data_root: Path, stream: Stream) -> tuple[dict[str, np.ndarr
         texts.append(tr.texts)
         policy.append(np.where(tr.y & (e.role == "labelled") & e.violation, e.policy_id or "", ""))
     tx, tp = pd.concat(texts, ignore_index=True), np.concatenate(policy)
-    vec = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2),
-                     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2))  # fmt: skip
+    vec = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+    )
     xt = vec.fit_transform(tx)
     t0 = time.process_time()
     xv = vec.transform(stream.texts)
@@ -230,10 +252,12 @@ def metrics_table(name: str, frame: pd.DataFrame, items_per_s: float | None) -> 
     lines = []
     for r in frame.to_dict("records"):
         share = r.get("false_enforcement_share")
-        lines.append(f"| {name} | {r['policy']} | {r['enforced']:,} | {_fmt(r['enforce_precision'])} | "
-                     f"{_fmt(r['enforce_recall'])} | {r['escalated']:,} | {_fmt(r.get('escalate_precision'))} | "
-                     f"{_fmt(r['recall_any'])} | {_fmt(share) if r['policy'] == 'all' else ''} | "
-                     f"{f'{items_per_s:,.0f}' if items_per_s and r['policy'] == 'all' else ''} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['policy']} | {r['enforced']:,} | {_fmt(r['enforce_precision'])} | "
+            f"{_fmt(r['enforce_recall'])} | {r['escalated']:,} | {_fmt(r.get('escalate_precision'))} | "
+            f"{_fmt(r['recall_any'])} | {_fmt(share) if r['policy'] == 'all' else ''} | "
+            f"{f'{items_per_s:,.0f}' if items_per_s and r['policy'] == 'all' else ''} |"
+        )
     return lines
 
 
@@ -260,7 +284,9 @@ def main(argv: list[str] | None = None) -> None:
         kwargs: dict[str, Any] = {"max_train_rows": 3000, "c_grid": (2.0, 8.0)} if args.quick else {}
         from modsweep.policy import load_pack
 
-        result = train_from_manifest(MANIFEST, args.data_root, log=log, pack=load_pack("community-guidelines"), **kwargs)
+        result = train_from_manifest(
+            MANIFEST, args.data_root, log=log, pack=load_pack("community-guidelines"), **kwargs
+        )
         model, card = result.model, result.card
     prevalence = float(card.get("stream", {}).get("prevalence", STREAM_PREVALENCE))
     stream = build_stream(args.data_root, prevalence)
@@ -282,17 +308,27 @@ def main(argv: list[str] | None = None) -> None:
         "| recall (enforced or escalated) | false share of enforcements | items/s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *metrics_table("modsweep (default pack, auto@P bands)", enforcement_metrics(stream, ours), ours_speed),
-        *metrics_table("TF-IDF one-vs-rest, pooled, label at precision 0.9",
-                       enforcement_metrics(stream, single_threshold_actions(stream, base)), base_speed),
-    ]  # fmt: skip
+        *metrics_table(
+            "TF-IDF one-vs-rest, pooled, label at precision 0.9",
+            enforcement_metrics(stream, single_threshold_actions(stream, base)),
+            base_speed,
+        ),
+    ]
     if prof is not None:
-        lines += metrics_table(f"{prof_note}, label at precision 0.9",
-                               enforcement_metrics(stream, single_threshold_actions(stream, prof)), prof_speed)  # fmt: skip
+        lines += metrics_table(
+            f"{prof_note}, label at precision 0.9",
+            enforcement_metrics(stream, single_threshold_actions(stream, prof)),
+            prof_speed,
+        )
     else:
         lines += ["", f"alt-profanity-check: {prof_note}"]
-    lines += ["", "Per automated band of modsweep's default pack: its target holds for the rows given that band's "
-              "action or a stronger band's; precision of those rows where the other half's thresholds put them:",
-              "", *action_targets(stream, ours)]  # fmt: skip
+    lines += [
+        "",
+        "Per automated band of modsweep's default pack: its target holds for the rows given that band's "
+        "action or a stronger band's; precision of those rows where the other half's thresholds put them:",
+        "",
+        *action_targets(stream, ours),
+    ]
     report = "\n".join(lines)
     print(report)
     if args.markdown:

@@ -54,18 +54,33 @@ def _prepare(root: Path, rows: int, engine: object) -> tuple[object, list[str]]:
         frame = items.to_pandas()
         others = frame[~frame["item_id"].isin(truth["item_id"])]
         wrong = others[uniform_keys(others["item_id"].to_numpy(dtype=object), "bench", "fp") < 0.01]
-        enforced = pd.concat([truth.drop_duplicates(["item_id", "policy_id"]),
-                              pd.DataFrame({"item_id": wrong["item_id"], "policy_id": "deceptive.spam"})])  # fmt: skip
+        enforced = pd.concat(
+            [
+                truth.drop_duplicates(["item_id", "policy_id"]),
+                pd.DataFrame({"item_id": wrong["item_id"], "policy_id": "deceptive.spam"}),
+            ]
+        )
         d = enforced.merge(frame, on="item_id", how="left")
         d = d.assign(
-            decision_id=[f"{part}-{i:07d}" for i in range(len(d))], policy_version="bench", action="remove",
-            automated=True, score=np.float32(0.99), threshold=np.float32(0.9), item_type="text_post", views=10,
-            user_reports=0, run_id="bench", run_key=RUN_KEY, decided_at=pd.Timestamp.now(tz="UTC"),
+            decision_id=[f"{part}-{i:07d}" for i in range(len(d))],
+            policy_version="bench",
+            action="remove",
+            automated=True,
+            score=np.float32(0.99),
+            threshold=np.float32(0.9),
+            item_type="text_post",
+            views=10,
+            user_reports=0,
+            run_id="bench",
+            run_key=RUN_KEY,
+            decided_at=pd.Timestamp.now(tz="UTC"),
             decision_visibility="DECISION_VISIBILITY_CONTENT_REMOVED",
-            category="STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH", category_specification=[[] for _ in range(len(d))],
-            automated_detection=True, automated_decision="AUTOMATED_DECISION_FULLY",
+            category="STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+            category_specification=[[] for _ in range(len(d))],
+            automated_detection=True,
+            automated_decision="AUTOMATED_DECISION_FULLY",
             territorial_scope=[[r] for r in d["region"]],
-        )  # fmt: skip
+        )
         d = d.drop(columns=["author_id"])
         cat.lake.write(pa.Table.from_pandas(d, preserve_index=False), "decisions", DAY, RUN_KEY, part)
         store.insert_decisions(engine, d.assign(day=DAY))  # type: ignore[arg-type]
@@ -93,8 +108,9 @@ def main() -> None:
         cat, parts = _prepare(root, args.rows, engine)
         prepared = time.perf_counter() - t0
         pack = load_pack()
-        ctx = lifecycle_io.LedgerContext(day=DAY, run_key=RUN_KEY, run_id="bench", as_of=day_window(DAY)[1],
-                                         hmac_key="bench-key")  # fmt: skip
+        ctx = lifecycle_io.LedgerContext(
+            day=DAY, run_key=RUN_KEY, run_id="bench", as_of=day_window(DAY)[1], hmac_key="bench-key"
+        )
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         cpu0, t = time.process_time(), time.perf_counter()
         counts = lifecycle_io.update_strike_ledger_run(engine, cat, ctx, pack, parts)
@@ -106,18 +122,28 @@ def main() -> None:
         actions = ls.account_decisions(engine, day=DAY).groupby(["action", "status"]).size()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         backend = engine.dialect.name  # type: ignore[attr-defined]
-        print(f"rows {args.rows:,} in {len(parts)} partitions, {decisions:,} enforced decisions, store {backend} "
-              f"(prepared in {prepared:.1f} s, not timed)")  # fmt: skip
-        print(f"strike-ledger update: {first:.2f} s wall, {cpu:.2f} s CPU ({len(parts)} partitions, "
-              f"{counts['author_pages']} author pages)")  # fmt: skip
-        print(f"  strikes {counts['strikes_new']:,}, account decisions {counts['account_decisions_new']:,}, "
-              f"lifted {counts['account_decisions_lifted']:,}")  # fmt: skip
+        print(
+            f"rows {args.rows:,} in {len(parts)} partitions, {decisions:,} enforced decisions, store {backend} "
+            f"(prepared in {prepared:.1f} s, not timed)"
+        )
+        print(
+            f"strike-ledger update: {first:.2f} s wall, {cpu:.2f} s CPU ({len(parts)} partitions, "
+            f"{counts['author_pages']} author pages)"
+        )
+        print(
+            f"  strikes {counts['strikes_new']:,}, account decisions {counts['account_decisions_new']:,}, "
+            f"lifted {counts['account_decisions_lifted']:,}"
+        )
         print("  account decisions by action/status: " + ", ".join(f"{a}/{s} {n:,}" for (a, s), n in actions.items()))
-        print(f"re-run of the same key: {rerun:.2f} s, strikes new {again['strikes_new']}, account decisions new "
-              f"{again['account_decisions_new']}")  # fmt: skip
+        print(
+            f"re-run of the same key: {rerun:.2f} s, strikes new {again['strikes_new']}, account decisions new "
+            f"{again['account_decisions_new']}"
+        )
         print(f"peak RSS {rss:,.0f} MiB (before the update {rss_before:,.0f} MiB: preparing the day)")
-        print(f"against the 1,000,000-item sweep of bench/RESULTS.md (25.4 s wall, 41 s CPU): {first / 25.4:.1%} of "
-              f"its wall, {cpu / 41:.1%} of its CPU")  # fmt: skip
+        print(
+            f"against the 1,000,000-item sweep of bench/RESULTS.md (25.4 s wall, 41 s CPU): {first / 25.4:.1%} of "
+            f"its wall, {cpu / 41:.1%} of its CPU"
+        )
         print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

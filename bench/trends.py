@@ -66,8 +66,14 @@ def _ingested(day: date, rows: int, params: Any, seed: int) -> tuple[Any, Any]:
     from modsweep.tasks.ingest import items_table, normalise_rows
 
     raw, truth = generate_chunk(day, rows, seed, 0, params)
-    items = normalise_rows(raw.to_pandas(), source_file="bench", source_name="synthetic", run_id="bench",
-                           window=day_window(day), max_item_chars=1_000_000).items  # fmt: skip
+    items = normalise_rows(
+        raw.to_pandas(),
+        source_file="bench",
+        source_name="synthetic",
+        run_id="bench",
+        window=day_window(day),
+        max_item_chars=1_000_000,
+    ).items
     return items_table(items), truth.to_pandas()
 
 
@@ -101,8 +107,9 @@ def quality(rows: int, n_days: int, home: Path | None) -> dict[str, Any]:
         base = (
             pd.concat(aggregates[-14:], ignore_index=True) if aggregates else pd.DataFrame(columns=tr.AGGREGATES.names)
         )
-        out = tr.radar(items, signals, today, base, decisions, detectors, settings, day,
-                       lambda a: pseudonymise(a, "bench"))  # fmt: skip
+        out = tr.radar(
+            items, signals, today, base, decisions, detectors, settings, day, lambda a: pseudonymise(a, "bench")
+        )
         timings.append(time.perf_counter() - t0)
         aggregates.append(today)
         if out.empty:
@@ -117,8 +124,10 @@ def quality(rows: int, n_days: int, home: Path | None) -> dict[str, Any]:
             "emerging:benign"
         )
         key = ["region", "language", "kind", "signal"]
-        summary = member.groupby(key).agg(violating=("violating", "mean"),
-                                          campaign=("campaign", lambda s: s.mode().iloc[0] if s.notna().mean() > 0.5 else None))  # fmt: skip
+        summary = member.groupby(key).agg(
+            violating=("violating", "mean"),
+            campaign=("campaign", lambda s: s.mode().iloc[0] if s.notna().mean() > 0.5 else None),
+        )
         lead = lead.join(summary, on=key)
         plan = emerging_plan(day, params)
         for p in plan:
@@ -127,31 +136,65 @@ def quality(rows: int, n_days: int, home: Path | None) -> dict[str, Any]:
             if p["policy_id"] is None:
                 # benign rows are not in the truth table: attribute by the campaign's hashtag
                 hits = out[(out["region"] == p["region"]) & out["examples"].str.contains(p["hashtag"], regex=False)]
-                benign.append({"day": day.isoformat(), "campaign": p["campaign_id"], "growth_day": p["growth_day"],
-                               "posts": p["posts"], "signals": len(hits),
-                               "best_rank_risk": int(hits[hits["rank_risk"] > 0]["rank_risk"].min()) if (hits["rank_risk"] > 0).any() else None,
-                               "best_rank_reach": int(hits[hits["rank_reach"] > 0]["rank_reach"].min()) if (hits["rank_reach"] > 0).any() else None,
-                               "suggestions": int(hits["suggestion"].notna().sum())})  # fmt: skip
+                benign.append(
+                    {
+                        "day": day.isoformat(),
+                        "campaign": p["campaign_id"],
+                        "growth_day": p["growth_day"],
+                        "posts": p["posts"],
+                        "signals": len(hits),
+                        "best_rank_risk": int(hits[hits["rank_risk"] > 0]["rank_risk"].min())
+                        if (hits["rank_risk"] > 0).any()
+                        else None,
+                        "best_rank_reach": int(hits[hits["rank_reach"] > 0]["rank_reach"].min())
+                        if (hits["rank_reach"] > 0).any()
+                        else None,
+                        "suggestions": int(hits["suggestion"].notna().sum()),
+                    }
+                )
                 continue
             if p["growth_day"] != 1:
                 continue
             ranked = mine[mine["campaign"] == cid]
-            found.append({"campaign": p["campaign_id"], "region": p["region"], "day": day.isoformat(),
-                          "posts": p["posts"], "in_top10": bool(len(ranked)),
-                          "rank_risk": int(ranked["rank_risk"].min()) if len(ranked) else None,
-                          "suggestion": ranked.sort_values("rank_risk")["suggestion"].iloc[0] if len(ranked) else None})  # fmt: skip
+            found.append(
+                {
+                    "campaign": p["campaign_id"],
+                    "region": p["region"],
+                    "day": day.isoformat(),
+                    "posts": p["posts"],
+                    "in_top10": bool(len(ranked)),
+                    "rank_risk": int(ranked["rank_risk"].min()) if len(ranked) else None,
+                    "suggestion": ranked.sort_values("rank_risk")["suggestion"].iloc[0] if len(ranked) else None,
+                }
+            )
             top = mine.sort_values("rank_risk").head(10)
-            lists.append({"day": day.isoformat(), "region": p["region"], "ranked": len(top),
-                          "relevant": int((top["violating"] > 0.5).sum())})  # fmt: skip
-        print(f"{day}: {items.num_rows:,} items, {len(out)} signals ({int((out['rank_risk'] > 0).sum())} ranked), "
-              f"radar {timings[-1]:.2f}s", flush=True)  # fmt: skip
+            lists.append(
+                {
+                    "day": day.isoformat(),
+                    "region": p["region"],
+                    "ranked": len(top),
+                    "relevant": int((top["violating"] > 0.5).sum()),
+                }
+            )
+        print(
+            f"{day}: {items.num_rows:,} items, {len(out)} signals ({int((out['rank_risk'] > 0).sum())} ranked), "
+            f"radar {timings[-1]:.2f}s",
+            flush=True,
+        )
     recall = sum(f["in_top10"] for f in found) / max(len(found), 1)
     precision = sum(x["relevant"] for x in lists) / max(sum(x["ranked"] for x in lists), 1)
-    return {"rows_per_day": rows, "days": n_days, "recall_top10_growth_day_1": recall,
-            "precision_at_10": precision, "campaigns": found, "top10_lists": lists, "benign": benign,
-            "radar_seconds_per_day": sum(timings) / len(timings),
-            "note": "simulated traffic and campaigns (tasks/generate_data/emerging.yaml); decisions by the default pack "
-                    "with a model trained on synthetic data"}  # fmt: skip
+    return {
+        "rows_per_day": rows,
+        "days": n_days,
+        "recall_top10_growth_day_1": recall,
+        "precision_at_10": precision,
+        "campaigns": found,
+        "top10_lists": lists,
+        "benign": benign,
+        "radar_seconds_per_day": sum(timings) / len(timings),
+        "note": "simulated traffic and campaigns (tasks/generate_data/emerging.yaml); decisions by the default pack "
+        "with a model trained on synthetic data",
+    }
 
 
 def overhead(rows: int, home: Path | None) -> dict[str, Any]:
@@ -166,8 +209,12 @@ def overhead(rows: int, home: Path | None) -> dict[str, Any]:
 
     _home(home)
     day = START + timedelta(days=9)
-    items, _ = _ingested(day, rows, GeneratorParams(emerging_campaigns=True, emerging_start=START, dirty_share=0,
-                                                    emerging_scale=rows / 20_000), seed=41)  # fmt: skip
+    items, _ = _ingested(
+        day,
+        rows,
+        GeneratorParams(emerging_campaigns=True, emerging_start=START, dirty_share=0, emerging_scale=rows / 20_000),
+        seed=41,
+    )
     work = Path(tempfile.mkdtemp(prefix="bench-trends-1m-"))
     pq.write_table(items, work / "items.parquet", compression="zstd")
     frame = items.to_pandas()
@@ -191,14 +238,20 @@ def overhead(rows: int, home: Path | None) -> dict[str, Any]:
     own = tr.daily_aggregates(items, tr.item_signals(items, settings), day, settings)
     for k in range(1, 15):
         for name, agg in (("agg", quiet_agg), ("own", own)):
-            pq.write_table(pa.Table.from_pandas(agg.assign(day=day - timedelta(days=k)), schema=tr.AGGREGATES,
-                                                preserve_index=False), work / f"{name}-{k}.parquet")  # fmt: skip
+            pq.write_table(
+                pa.Table.from_pandas(
+                    agg.assign(day=day - timedelta(days=k)), schema=tr.AGGREGATES, preserve_index=False
+                ),
+                work / f"{name}-{k}.parquet",
+            )
     t0 = time.perf_counter()
     _ = pd.concat([pq.read_table(work / f"own-{k}.parquet").to_pandas() for k in range(1, 15)], ignore_index=True)
     read_own = time.perf_counter() - t0
     t0 = time.perf_counter()
-    day_items = pq.read_table(work / "items.parquet", columns=["item_id", "region", "language", "author_id", "text",
-                                                               "hashtags", "views", "author_account_age_days"])  # fmt: skip
+    day_items = pq.read_table(
+        work / "items.parquet",
+        columns=["item_id", "region", "language", "author_id", "text", "hashtags", "views", "author_account_age_days"],
+    )
     t_read = time.perf_counter()
     signals = tr.item_signals(day_items, settings)
     t_signals = time.perf_counter()
@@ -211,16 +264,28 @@ def overhead(rows: int, home: Path | None) -> dict[str, Any]:
     )
     t_end = time.perf_counter()
     stage = t_end - t0
-    return {"rows": rows, "sample_rate": settings.sample, "stage_seconds": stage,
-            "parts": {"read_items": t_read - t0, "signals": t_signals - t_read, "aggregate": t_agg - t_signals,
-                      "read_baseline_14_days": t_base - t_agg, "bursts_overlap_ranking": t_end - t_base},
-            "read_baseline_14_days_of_1m_aggregates": read_own,
-            "aggregate_rows": len(today), "aggregate_parquet_bytes": (work / "own-1.parquet").stat().st_size,
-            "leading_signals": int((out["rank_risk"] > 0).sum()) if len(out) else 0,
-            "items_parquet_bytes": (work / "items.parquet").stat().st_size, "signals": len(out),
-            "detect_and_decide_seconds": detect_decide, "stage_over_detect_and_decide": stage / detect_decide,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "load_average": os.getloadavg()}  # fmt: skip
+    return {
+        "rows": rows,
+        "sample_rate": settings.sample,
+        "stage_seconds": stage,
+        "parts": {
+            "read_items": t_read - t0,
+            "signals": t_signals - t_read,
+            "aggregate": t_agg - t_signals,
+            "read_baseline_14_days": t_base - t_agg,
+            "bursts_overlap_ranking": t_end - t_base,
+        },
+        "read_baseline_14_days_of_1m_aggregates": read_own,
+        "aggregate_rows": len(today),
+        "aggregate_parquet_bytes": (work / "own-1.parquet").stat().st_size,
+        "leading_signals": int((out["rank_risk"] > 0).sum()) if len(out) else 0,
+        "items_parquet_bytes": (work / "items.parquet").stat().st_size,
+        "signals": len(out),
+        "detect_and_decide_seconds": detect_decide,
+        "stage_over_detect_and_decide": stage / detect_decide,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_average": os.getloadavg(),
+    }
 
 
 def main() -> None:

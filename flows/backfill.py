@@ -60,22 +60,41 @@ def backfill(
         if store.last_completed_run(engine, key) is not None:
             done["skipped"].append(day.isoformat())
         else:
-            state = daily_sweep(day=day, source=source, pack=pack, profile=profile, trigger="backfill",
-                                requested_by=requested_by, return_state=True)  # fmt: skip
+            state = daily_sweep(
+                day=day,
+                source=source,
+                pack=pack,
+                profile=profile,
+                trigger="backfill",
+                requested_by=requested_by,
+                return_state=True,
+            )
             if state.is_completed():
                 done["swept"].append(day.isoformat())
             else:
                 done["failed"].append(day.isoformat())
-                failures.append({"day": day.isoformat(), "error": day_error(state),
-                                 "flow_run_id": str(state.state_details.flow_run_id or "")})  # fmt: skip
+                failures.append(
+                    {
+                        "day": day.isoformat(),
+                        "error": day_error(state),
+                        "flow_run_id": str(state.state_details.flow_run_id or ""),
+                    }
+                )
         result = next(k for k, days in done.items() if day.isoformat() in days)
         logger.info("backfill %s: %s", day, result)
         day += timedelta(days=1)
-    create_markdown_artifact(key=f"backfill-{start.isoformat()}-{end.isoformat()}", markdown=backfill_markdown(done, failures),
-                             description="Backfill: every day's result")  # fmt: skip
+    create_markdown_artifact(
+        key=f"backfill-{start.isoformat()}-{end.isoformat()}",
+        markdown=backfill_markdown(done, failures),
+        description="Backfill: every day's result",
+    )
     if failures:
-        raise BackfillFailed(f"backfill {start} → {end}: {len(failures)} of {(end - start).days + 1} days failed: "
-                             + "; ".join(f"{f['day']}: {f['error']}" for f in failures), done, failures)  # fmt: skip
+        raise BackfillFailed(
+            f"backfill {start} → {end}: {len(failures)} of {(end - start).days + 1} days failed: "
+            + "; ".join(f"{f['day']}: {f['error']}" for f in failures),
+            done,
+            failures,
+        )
     return done
 
 

@@ -31,9 +31,22 @@ def daily_sweep(
     """Sweep one UTC day (default: yesterday) of content from `source` with a policy pack; re-running resumes."""
     day = day or _day_before_scheduled_start()
     return run_sweep(
-        flow_name="daily-sweep", window=day_window(day), regions=None, source=source, pack=pack, profile=profile,
-        trigger=trigger, requested_by=requested_by, simulate_reviews_from=simulate_reviews_from,
+        flow_name="daily-sweep",
+        window=day_window(day),
+        regions=None,
+        source=source,
+        pack=pack,
+        profile=profile,
+        trigger=trigger,
+        requested_by=requested_by,
+        simulate_reviews_from=simulate_reviews_from,
         golden_set_from=golden_set_from,
-        parameters={"day": day.isoformat(), "source": source, "pack": pack, "profile": profile,
-                    "simulate_reviews_from": simulate_reviews_from, "golden_set_from": golden_set_from},
-    )  # fmt: skip
+        parameters={
+            "day": day.isoformat(),
+            "source": source,
+            "pack": pack,
+            "profile": profile,
+            "simulate_reviews_from": simulate_reviews_from,
+            "golden_set_from": golden_set_from,
+        },
+    )

@@ -24,8 +24,22 @@ def shadow_run(
     """Decide `day` with the candidate pack and report the differences per policy against the live run."""
     live_key = make_run_key("daily-sweep", day_window(day), None, resources.pack(live_pack, profile).sha256, profile)
     return run_sweep(
-        flow_name="shadow-run", window=day_window(day), regions=None, source=source, pack=candidate, profile=profile,
-        trigger="shadow", requested_by=requested_by, simulate_reviews_from=None, shadow_of=live_key,
-        parameters={"day": day.isoformat(), "source": source, "pack": candidate, "live_pack": live_pack,
-                    "profile": profile, "live_run_key": live_key},
-    )  # fmt: skip
+        flow_name="shadow-run",
+        window=day_window(day),
+        regions=None,
+        source=source,
+        pack=candidate,
+        profile=profile,
+        trigger="shadow",
+        requested_by=requested_by,
+        simulate_reviews_from=None,
+        shadow_of=live_key,
+        parameters={
+            "day": day.isoformat(),
+            "source": source,
+            "pack": candidate,
+            "live_pack": live_pack,
+            "profile": profile,
+            "live_run_key": live_key,
+        },
+    )

@@ -26,9 +26,24 @@ def surge_run(
     """Sweep `regions` between `since` and `until` (UTC); the same request again resumes, never duplicates."""
     window = utc_window(since, until)
     return run_sweep(
-        flow_name="surge-run", window=window, regions=regions, source=source, pack=pack, profile=profile,
-        trigger="surge", requested_by=requested_by, simulate_reviews_from=simulate_reviews_from,
+        flow_name="surge-run",
+        window=window,
+        regions=regions,
+        source=source,
+        pack=pack,
+        profile=profile,
+        trigger="surge",
+        requested_by=requested_by,
+        simulate_reviews_from=simulate_reviews_from,
         golden_set_from=golden_set_from,
-        parameters={"regions": sorted(regions), "since": window[0].isoformat(), "until": window[1].isoformat(),
-                    "source": source, "pack": pack, "profile": profile, "simulate_reviews_from": simulate_reviews_from, "golden_set_from": golden_set_from},
-    )  # fmt: skip
+        parameters={
+            "regions": sorted(regions),
+            "since": window[0].isoformat(),
+            "until": window[1].isoformat(),
+            "source": source,
+            "pack": pack,
+            "profile": profile,
+            "simulate_reviews_from": simulate_reviews_from,
+            "golden_set_from": golden_set_from,
+        },
+    )

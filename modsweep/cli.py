@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Column, Table
 
+from modsweep.cli_accounts import accounts_app
+from modsweep.cli_appeals import appeals_app
 from modsweep.cli_audit import explain, export_app
 from modsweep.cli_calibrate import calibrate
 from modsweep.cli_common import console, err
@@ -21,16 +23,21 @@ from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
 from modsweep.cli_policy import policy_diff, policy_lint, trends_command
 from modsweep.cli_progress import busy
-from modsweep.cli_accounts import accounts_app
-from modsweep.cli_appeals import appeals_app
-from modsweep.cli_reviews import reviews_app
 from modsweep.cli_revert import export_actions, revert
+from modsweep.cli_reviews import reviews_app
 from modsweep.config import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Content-moderation sweeps as Prefect flows.")
 
-TEXT_POLICIES = ["misinfo.medical", "civic.election_integrity", "hate.speech", "violent_extremism", "self_harm",
-                 "minor_safety", "deceptive.spam"]  # fmt: skip
+TEXT_POLICIES = [
+    "misinfo.medical",
+    "civic.election_integrity",
+    "hate.speech",
+    "violent_extremism",
+    "self_harm",
+    "minor_safety",
+    "deceptive.spam",
+]
 
 
 def _quiet_environment() -> None:
@@ -44,8 +51,10 @@ def _quiet_environment() -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise _fail(f"MODSWEEP_HOME {home} cannot be created or written ({exc.strerror or exc}); "
-                    "set MODSWEEP_HOME to a folder you can write") from exc  # fmt: skip
+        raise _fail(
+            f"MODSWEEP_HOME {home} cannot be created or written ({exc.strerror or exc}); "
+            "set MODSWEEP_HOME to a folder you can write"
+        ) from exc
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client-side telemetry and its first-run banner
@@ -64,7 +73,12 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 42,
     out: Annotated[Path | None, typer.Option(help="Output folder (default MODSWEEP_HOME/source)")] = None,
     dirty_share: Annotated[float, typer.Option(min=0, max=0.5, help="Share of dirty rows")] = 0.005,
-    emerging: Annotated[str | None, typer.Option(help="Plant the emerging campaigns (tasks/generate_data/emerging.yaml) counting days from this YYYY-MM-DD: generate consecutive days with the same value")] = None,
+    emerging: Annotated[
+        str | None,
+        typer.Option(
+            help="Plant the emerging campaigns (tasks/generate_data/emerging.yaml) counting days from this YYYY-MM-DD: generate consecutive days with the same value"
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic day of content (items/ and ground truth in truth/) as chunked Parquet."""
     from modsweep.tasks.generate import GeneratorParams, write_synthetic_day
@@ -73,9 +87,18 @@ def generate(
     target = _safe_path(out, "--out") if out else settings.home / "source"
     t0 = time.perf_counter()
     with busy(err, f"generating {rows:,} items for {day} …"):
-        summary = write_synthetic_day(target, _parse_day(day), rows, seed, partition_rows=settings.partition_rows,
-                                      params=GeneratorParams(dirty_share=dirty_share, emerging_campaigns=emerging is not None,
-                                                             **({"emerging_start": _parse_day(emerging)} if emerging else {})))  # fmt: skip
+        summary = write_synthetic_day(
+            target,
+            _parse_day(day),
+            rows,
+            seed,
+            partition_rows=settings.partition_rows,
+            params=GeneratorParams(
+                dirty_share=dirty_share,
+                emerging_campaigns=emerging is not None,
+                **({"emerging_start": _parse_day(emerging)} if emerging else {}),
+            ),
+        )
     console.print(f"generated {rows:,} items for {day} in {time.perf_counter() - t0:.1f} s → {target}")
     console.print_json(
         data=json.loads(summary.model_dump_json()) if hasattr(summary, "model_dump_json") else str(summary)
@@ -136,7 +159,13 @@ def train(
         if reviews_since is not None and not with_reviews:
             raise _fail("--reviews-since applies only with --with-reviews")
         return train_from_manifest_command(
-            manifest, data_root, dataset, max_train_rows, activate, with_reviews=with_reviews, reviews_since=reviews_since
+            manifest,
+            data_root,
+            dataset,
+            max_train_rows,
+            activate,
+            with_reviews=with_reviews,
+            reviews_since=reviews_since,
         )
     if data_root is not None or dataset or max_train_rows is not None or with_reviews or reviews_since is not None:
         raise _fail("--data-root, --dataset, --max-train-rows and --with-reviews apply only with --manifest")
@@ -160,8 +189,13 @@ def train(
         "policy", "positives (train)", "ROC-AUC", "avg precision", "F1@0.5", title=f"{MODEL_NAME} {result.version}"
     )
     for label, m in result.card["validation_metrics"].items():
-        table.add_row(label, str(m["positives_train"]), f"{m['roc_auc']:.3f}", f"{m['average_precision']:.3f}",
-                      f"{m['f1_at_0.5']:.3f}")  # fmt: skip
+        table.add_row(
+            label,
+            str(m["positives_train"]),
+            f"{m['roc_auc']:.3f}",
+            f"{m['average_precision']:.3f}",
+            f"{m['f1_at_0.5']:.3f}",
+        )
     console.print(table)
     console.print(f"trained on {len(texts):,} rows in {time.perf_counter() - t0:.1f} s → {path}")
     print_promotion(result.version, promoted, None)
@@ -246,8 +280,10 @@ def _check_model_features(version: str) -> None:
     except FeatureMismatchError as exc:
         raise _fail(f"model {version} cannot be used by this build ({exc}); {RETRAIN_HINT}") from None
     if current != features.get("key"):
-        raise _fail(f"model {version} was trained with features {features.get('key')}, but this build makes {current} "
-                    f"from the same parameters; {RETRAIN_HINT}")  # fmt: skip
+        raise _fail(
+            f"model {version} was trained with features {features.get('key')}, but this build makes {current} "
+            f"from the same parameters; {RETRAIN_HINT}"
+        )
 
 
 def _check_source(source: Path, what: str = "--source") -> Path:
@@ -267,19 +303,35 @@ def _check_source(source: Path, what: str = "--source") -> Path:
     return folder.resolve()
 
 
-def _run_sweep(day: date, source: Path, pack: str, profile: str, trigger: str, requested_by: str,
-               simulate_from: Path | None, golden_from: Path | None = None) -> Any:  # fmt: skip
+def _run_sweep(
+    day: date,
+    source: Path,
+    pack: str,
+    profile: str,
+    trigger: str,
+    requested_by: str,
+    simulate_from: Path | None,
+    golden_from: Path | None = None,
+) -> Any:
     _quiet_environment()
     _validate_pack(pack, profile)
     source = _check_source(source)
     _check_model(pack, profile)
     from modsweep.flows.daily_sweep import daily_sweep
 
-    return _guarded(lambda: daily_sweep(day=day, source=str(source.resolve()), pack=pack, profile=profile,
-                                        trigger=trigger, requested_by=requested_by,
-                                        simulate_reviews_from=str(simulate_from) if simulate_from else None,
-                                        golden_set_from=str(golden_from) if golden_from else None),
-                    label=f"sweep {day}")  # fmt: skip
+    return _guarded(
+        lambda: daily_sweep(
+            day=day,
+            source=str(source.resolve()),
+            pack=pack,
+            profile=profile,
+            trigger=trigger,
+            requested_by=requested_by,
+            simulate_reviews_from=str(simulate_from) if simulate_from else None,
+            golden_set_from=str(golden_from) if golden_from else None,
+        ),
+        label=f"sweep {day}",
+    )
 
 
 @app.command()
@@ -295,8 +347,16 @@ def sweep(
     """Run the daily sweep flow for one day and print its summary."""
     simulate_from = _safe_path(simulate_reviews, "--simulate-reviews") if simulate_reviews else None
     golden_from = _safe_path(golden_set, "--golden-set") if golden_set else None
-    summary = _run_sweep(_parse_day(day), _safe_path(source, "--source"), pack, profile, trigger,
-                         os.environ.get("USER", "cli"), simulate_from, golden_from)  # fmt: skip
+    summary = _run_sweep(
+        _parse_day(day),
+        _safe_path(source, "--source"),
+        pack,
+        profile,
+        trigger,
+        os.environ.get("USER", "cli"),
+        simulate_from,
+        golden_from,
+    )
     print_summary(summary)
 
 
@@ -361,9 +421,16 @@ def surge(
         raise _fail(str(exc)) from exc
     if local or not os.environ.get("PREFECT_API_URL"):  # it runs here: its model must be here
         _check_model(pack, profile)
-    params = {"regions": [r.upper() for r in region], "since": start, "until": end, "source": str(folder.resolve()),
-              "pack": pack, "profile": profile, "requested_by": os.environ.get("USER", "cli"),
-              "simulate_reviews_from": str(simulate_reviews) if simulate_reviews else None}  # fmt: skip
+    params = {
+        "regions": [r.upper() for r in region],
+        "since": start,
+        "until": end,
+        "source": str(folder.resolve()),
+        "pack": pack,
+        "profile": profile,
+        "requested_by": os.environ.get("USER", "cli"),
+        "simulate_reviews_from": str(simulate_reviews) if simulate_reviews else None,
+    }
     if not local:
         from modsweep.serving import PrefectServerUnreachable, trigger_or_run
 
@@ -372,8 +439,10 @@ def surge(
         except PrefectServerUnreachable as exc:
             raise _fail(str(exc)) from exc
         if submitted is not None:
-            console.print(f"submitted to {submitted.deployment}: flow run {submitted.flow_run_name} "
-                          f"({submitted.flow_run_id})\n{submitted.url or ''}")  # fmt: skip
+            console.print(
+                f"submitted to {submitted.deployment}: flow run {submitted.flow_run_name} "
+                f"({submitted.flow_run_id})\n{submitted.url or ''}"
+            )
             return
     _check_model(pack, profile)  # no server took it: it runs here after all
     from modsweep.flows.surge_run import surge_run
@@ -411,10 +480,21 @@ def backfill(
         bar = progress.add_task("backfill", total=days)
         for k in range(days):  # one day per flow call, so the bar moves as days finish
             day = first + timedelta(days=k)
-            out, failed = _guarded(lambda day=day: backfill_outcome(backfill_flow(
-                start=day, end=day, source=str(folder.resolve()), pack=pack, profile=profile,
-                requested_by=os.environ.get("USER", "cli"), return_state=True)),
-                label=f"backfill {day}", update=lambda text: progress.update(bar, description=text))  # fmt: skip
+            out, failed = _guarded(
+                lambda day=day: backfill_outcome(
+                    backfill_flow(
+                        start=day,
+                        end=day,
+                        source=str(folder.resolve()),
+                        pack=pack,
+                        profile=profile,
+                        requested_by=os.environ.get("USER", "cli"),
+                        return_state=True,
+                    )
+                ),
+                label=f"backfill {day}",
+                update=lambda text: progress.update(bar, description=text),
+            )
             for key, values in out.items():
                 results[key].extend(values)
             failures += failed
@@ -447,9 +527,17 @@ def shadow(
     _check_model(live_pack, profile)
     from modsweep.flows.shadow_run import shadow_run
 
-    summary = _guarded(lambda: shadow_run(candidate=candidate, day=_parse_day(day), source=str(folder.resolve()),
-                                          live_pack=live_pack, profile=profile,
-                                          requested_by=os.environ.get("USER", "cli")), label="shadow")  # fmt: skip
+    summary = _guarded(
+        lambda: shadow_run(
+            candidate=candidate,
+            day=_parse_day(day),
+            source=str(folder.resolve()),
+            live_pack=live_pack,
+            profile=profile,
+            requested_by=os.environ.get("USER", "cli"),
+        ),
+        label="shadow",
+    )
     import pandas as pd
 
     from modsweep import store
@@ -502,14 +590,18 @@ def _print_threshold_notes(run_id: str) -> None:
     routed = ((run.get("stage_counts") or {}).get("approval") or {}).get("removals_routed_to_review")
     if routed:
         note = (run["stage_counts"]["approval"].get("note") or "not approved").rstrip(".")
-        console.print(f"[yellow]note:[/yellow] {routed:,} removal(s) over MODSWEEP_REMOVAL_CEILING became review "
-                      f"tasks: {note}", highlight=False)  # fmt: skip
+        console.print(
+            f"[yellow]note:[/yellow] {routed:,} removal(s) over MODSWEEP_REMOVAL_CEILING became review tasks: {note}",
+            highlight=False,
+        )
     notes = (run.get("outputs") or {}).get("threshold_notes") or []
     if notes:
         policies = sorted({n.split(":")[0] for n in notes})
-        console.print(f"[yellow]note:[/yellow] {len(notes)} auto@ band(s) of {', '.join(policies)} reach no threshold "
-                      f"on this model's card, so those actions are not automated; `modsweep show {run_id[:8]}` "
-                      "lists them")  # fmt: skip
+        console.print(
+            f"[yellow]note:[/yellow] {len(notes)} auto@ band(s) of {', '.join(policies)} reach no threshold "
+            f"on this model's card, so those actions are not automated; `modsweep show {run_id[:8]}` "
+            "lists them"
+        )
 
 
 @app.command()
@@ -546,11 +638,21 @@ def demo(
     )
     console.rule("3/3 daily sweep (Prefect flow)")
     t2 = time.perf_counter()
-    summary = _run_sweep(sweep_day, source_dir / "items", "community-guidelines", "standard", "manual", "demo",
-                         source_dir / "truth", source_dir / "golden")  # fmt: skip
+    summary = _run_sweep(
+        sweep_day,
+        source_dir / "items",
+        "community-guidelines",
+        "standard",
+        "manual",
+        "demo",
+        source_dir / "truth",
+        source_dir / "golden",
+    )
     print_summary(summary)
-    console.print(f"sweep of {summary.items_read:,} items took {time.perf_counter() - t2:.1f} s (incl. Prefect start-up); "
-                  f"history: `modsweep history`, details: `modsweep show {summary.run_id[:8]}`")  # fmt: skip
+    console.print(
+        f"sweep of {summary.items_read:,} items took {time.perf_counter() - t2:.1f} s (incl. Prefect start-up); "
+        f"history: `modsweep history`, details: `modsweep show {summary.run_id[:8]}`"
+    )
 
 
 @app.command()
@@ -587,8 +689,10 @@ def score(
     except (PolicyPackError, ModelNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     for skipped in (s for s in bank.skipped if not s.get("optional")):  # said where the person scoring sees it
-        console.print(f"[yellow]detector {skipped['policy_id']}/{skipped['detector_id']} skipped: {skipped['reason']}; "
-                      "the policy's other detectors still run[/yellow]")  # fmt: skip
+        console.print(
+            f"[yellow]detector {skipped['policy_id']}/{skipped['detector_id']} skipped: {skipped['reason']}; "
+            "the policy's other detectors still run[/yellow]"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_suffix(".partial")
     writer, rows, t0, scored_all = None, 0, time.perf_counter(), []
@@ -612,8 +716,10 @@ def score(
                 raise _fail(f"{source}: cannot be read as {fmt} ({reason}); nothing was written") from exc
             for column, what in ((text_column, "--text-column"), (label_column, "--label-column")):
                 if column is not None and column not in chunk.columns:
-                    raise _fail(f"{what} {column!r} is not a column of {source}; its columns: "
-                                f"{', '.join(map(str, chunk.columns)) or 'none'}")  # fmt: skip
+                    raise _fail(
+                        f"{what} {column!r} is not a column of {source}; its columns: "
+                        f"{', '.join(map(str, chunk.columns)) or 'none'}"
+                    )
             if chunk.empty:  # a header without rows (or an empty chunk): nothing to score in it
                 continue
             scored = score_chunk(chunk, text_column, rows, p, bank, get_settings().max_scoring_chars)
@@ -735,9 +841,16 @@ def policy_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     from modsweep.schemas import POLICY_IDS
 
     records = store.policy_automation(_engine()).set_index("policy_id")
-    rows = [{"policy_id": p, "state": records["state"].get(p, "enabled"), "reason": records["reason"].get(p, ""),
-             "changed_by": records["changed_by"].get(p, ""), "changed_at": str(records["changed_at"].get(p, ""))}
-            for p in POLICY_IDS]  # fmt: skip
+    rows = [
+        {
+            "policy_id": p,
+            "state": records["state"].get(p, "enabled"),
+            "reason": records["reason"].get(p, ""),
+            "changed_by": records["changed_by"].get(p, ""),
+            "changed_at": str(records["changed_at"].get(p, "")),
+        }
+        for p in POLICY_IDS
+    ]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -754,8 +867,9 @@ def _set_automation(policy_id: str, state: str, reason: str) -> None:
 
     if policy_id not in POLICY_IDS:
         raise _fail(f"unknown policy {policy_id!r}; one of {', '.join(POLICY_IDS)}")
-    changed = store.set_policy_automation(_engine(), policy_id, state=state, reason=reason,
-                                          changed_by=os.environ.get("USER", "cli"))  # fmt: skip
+    changed = store.set_policy_automation(
+        _engine(), policy_id, state=state, reason=reason, changed_by=os.environ.get("USER", "cli")
+    )
     console.print(f"{policy_id}: automation {state}" + ("" if changed else " (no change)"))
 
 
@@ -841,8 +955,16 @@ def history(
     def ts(v: str | None) -> datetime | None:
         return datetime.combine(_parse_day(v), datetime.min.time(), tzinfo=UTC) if v else None
 
-    runs = store.list_runs(_engine(), flow=flow, trigger=trigger, state=state, since=ts(since), until=ts(until),
-                           policy_version=policy_version, limit=limit)  # fmt: skip
+    runs = store.list_runs(
+        _engine(),
+        flow=flow,
+        trigger=trigger,
+        state=state,
+        since=ts(since),
+        until=ts(until),
+        policy_version=policy_version,
+        limit=limit,
+    )
     if region:
         runs = [r for r in runs if not r["parameters"].get("regions") or region.upper() in r["parameters"]["regions"]]
     if as_json:
@@ -855,9 +977,17 @@ def history(
         ingest = (r.get("stage_counts") or {}).get("ingest", {})
         gates = r.get("gate_results") or []
         failed = sum(1 for g in gates if g.get("severity") != "ok")
-        table.add_row(r["run_id"][:8], r["flow"], r["trigger"], r["state"], str(r["started_at"])[:19],
-                      f"{r['policy_pack']} {r['policy_version']}", r["policy_sha256"][:12],
-                      f"{ingest.get('read', 0):,}", f"{len(gates)} ({failed} not ok)")  # fmt: skip
+        table.add_row(
+            r["run_id"][:8],
+            r["flow"],
+            r["trigger"],
+            r["state"],
+            str(r["started_at"])[:19],
+            f"{r['policy_pack']} {r['policy_version']}",
+            r["policy_sha256"][:12],
+            f"{ingest.get('read', 0):,}",
+            f"{len(gates)} ({failed} not ok)",
+        )
     console.print(table)
 
 
@@ -876,8 +1006,21 @@ def show(
         print(json.dumps(record, default=str, indent=2))
         return
     table = Table("field", "value", title=f"Run {record['run_id']}", show_lines=True)
-    for key in ("run_key", "flow", "trigger", "requested_by", "state", "started_at", "ended_at", "policy_pack",
-                "policy_version", "policy_sha256", "code_version", "input_fingerprint", "prefect_flow_run_id"):  # fmt: skip
+    for key in (
+        "run_key",
+        "flow",
+        "trigger",
+        "requested_by",
+        "state",
+        "started_at",
+        "ended_at",
+        "policy_pack",
+        "policy_version",
+        "policy_sha256",
+        "code_version",
+        "input_fingerprint",
+        "prefect_flow_run_id",
+    ):
         table.add_row(key, str(record.get(key)))
     table.add_row("parameters", json.dumps(record.get("parameters"), indent=1, default=str))
     table.add_row("stage counts", json.dumps(record.get("stage_counts"), indent=1, default=str))
@@ -898,8 +1041,10 @@ def show(
         console.print(f"threshold: {note}", markup=False, highlight=False)
     gates = Table("suite", "partition", "rows", "result", "failed expectations", title="Gate results")
     for g in record.get("gate_results") or []:
-        failures = "; ".join(f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])}) ×{f.get('unexpected_count')}"
-                             for f in g.get("failures", []))  # fmt: skip
+        failures = "; ".join(
+            f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])}) ×{f.get('unexpected_count')}"
+            for f in g.get("failures", [])
+        )
         gates.add_row(g.get("suite", ""), str(g.get("partition")), str(g.get("rows")), g.get("severity", ""), failures)
     console.print(gates)
 

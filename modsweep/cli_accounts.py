@@ -17,8 +17,11 @@ from modsweep.cli_common import engine as _engine
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import parse_day as _parse_day
 
-accounts_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                           help="Accounts: strikes, restrictions (warn … terminate) and their history.")  # fmt: skip
+accounts_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Accounts: strikes, restrictions (warn … terminate) and their history.",
+)
 
 
 def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -38,17 +41,53 @@ def account_view(engine: Any, author_id: str, now: datetime) -> dict[str, Any]:
     if len(current):
         order = {"warn": 1, "feature_restrict": 2, "suspend": 3, "terminate": 4}
         top = current.assign(rank=current["action"].map(order)).sort_values(["rank", "decided_at"]).iloc[-1]
-        restriction = {"action": top["action"], "since": str(top["decided_at"]), "end_date": None
-                       if pd.isna(top["end_date"]) else str(top["end_date"]), "features": top["features"],
-                       "account_decision_id": top["account_decision_id"]}  # fmt: skip
-    return {"author_id": author_id, "as_of": now.isoformat(timespec="seconds"),
-            "active_weight": float(live["weight"].sum()), "active_strikes": len(live),
-            "current_restriction": restriction, "pending_review": int((history["status"] == "pending_review").sum()),
-            "strikes": _plain(strikes[["strike_id", "decision_id", "item_id", "policy_id", "weight", "created_at",
-                                       "expires_at", "status", "removed_reason"]]),
-            "history": _plain(history[["account_decision_id", "action", "status", "automated", "active_weight",
-                                       "threshold", "end_date", "decided_at", "reason", "lifted_at",
-                                       "lifted_reason"]])}  # fmt: skip
+        restriction = {
+            "action": top["action"],
+            "since": str(top["decided_at"]),
+            "end_date": None if pd.isna(top["end_date"]) else str(top["end_date"]),
+            "features": top["features"],
+            "account_decision_id": top["account_decision_id"],
+        }
+    return {
+        "author_id": author_id,
+        "as_of": now.isoformat(timespec="seconds"),
+        "active_weight": float(live["weight"].sum()),
+        "active_strikes": len(live),
+        "current_restriction": restriction,
+        "pending_review": int((history["status"] == "pending_review").sum()),
+        "strikes": _plain(
+            strikes[
+                [
+                    "strike_id",
+                    "decision_id",
+                    "item_id",
+                    "policy_id",
+                    "weight",
+                    "created_at",
+                    "expires_at",
+                    "status",
+                    "removed_reason",
+                ]
+            ]
+        ),
+        "history": _plain(
+            history[
+                [
+                    "account_decision_id",
+                    "action",
+                    "status",
+                    "automated",
+                    "active_weight",
+                    "threshold",
+                    "end_date",
+                    "decided_at",
+                    "reason",
+                    "lifted_at",
+                    "lifted_reason",
+                ]
+            ]
+        ),
+    }
 
 
 @accounts_app.command("show")
@@ -68,22 +107,39 @@ def show(
 
 def print_account(doc: dict[str, Any]) -> None:
     r = doc["current_restriction"]
-    console.print(f"[bold]{doc['author_id']}[/bold]: active weight {doc['active_weight']:g} from "
-                  f"{doc['active_strikes']} strike(s); restriction: "
-                  + (f"{r['action']}" + (f" until {r['end_date'][:10]}" if r["end_date"] else "") if r else "none")
-                  + (f"; {doc['pending_review']} awaiting review" if doc["pending_review"] else ""))  # fmt: skip
-    strikes = Table("strike (decision)", "policy", "item", "weight", "created", "expires", "status",
-                    title="Strikes")  # fmt: skip
+    console.print(
+        f"[bold]{doc['author_id']}[/bold]: active weight {doc['active_weight']:g} from "
+        f"{doc['active_strikes']} strike(s); restriction: "
+        + (f"{r['action']}" + (f" until {r['end_date'][:10]}" if r["end_date"] else "") if r else "none")
+        + (f"; {doc['pending_review']} awaiting review" if doc["pending_review"] else "")
+    )
+    strikes = Table("strike (decision)", "policy", "item", "weight", "created", "expires", "status", title="Strikes")
     for s in doc["strikes"]:
-        strikes.add_row(s["strike_id"][:16], s["policy_id"], s["item_id"], f"{s['weight']:g}", s["created_at"][:16],
-                        s["expires_at"][:16], s["status"])  # fmt: skip
+        strikes.add_row(
+            s["strike_id"][:16],
+            s["policy_id"],
+            s["item_id"],
+            f"{s['weight']:g}",
+            s["created_at"][:16],
+            s["expires_at"][:16],
+            s["status"],
+        )
     console.print(strikes)
-    history = Table("action", "status", "automated", "weight", "threshold", "end date", "decided", "why",
-                    title="Account decisions")  # fmt: skip
+    history = Table(
+        "action", "status", "automated", "weight", "threshold", "end date", "decided", "why", title="Account decisions"
+    )
     for h in doc["history"]:
         why = h["lifted_reason"] or h["reason"]
-        history.add_row(h["action"], h["status"], "yes" if h["automated"] else "no", f"{h['active_weight']:g}",
-                        f"{h['threshold']:g}", (h["end_date"] or "")[:10], h["decided_at"][:16], why)  # fmt: skip
+        history.add_row(
+            h["action"],
+            h["status"],
+            "yes" if h["automated"] else "no",
+            f"{h['active_weight']:g}",
+            f"{h['threshold']:g}",
+            (h["end_date"] or "")[:10],
+            h["decided_at"][:16],
+            why,
+        )
     console.print(history)
 
 
@@ -104,12 +160,17 @@ def top(
     now = datetime.now(UTC)
     authors = todays["author_id"].unique().tolist()
     state = ls.author_state(ls.active_strikes(engine, authors, now))
-    counts = todays.groupby("author_id").agg(strikes_that_day=("strike_id", "size"),
-                                             policies=("policy_id", lambda p: ",".join(sorted(set(p)))))  # fmt: skip
+    counts = todays.groupby("author_id").agg(
+        strikes_that_day=("strike_id", "size"), policies=("policy_id", lambda p: ",".join(sorted(set(p))))
+    )
     live = ls.account_decisions_of(engine, authors, statuses=("active", "pending_review"))
     order = {"warn": 1, "feature_restrict": 2, "suspend": 3, "terminate": 4}
-    restriction = (live.assign(rank=live["action"].map(order)).sort_values("rank").groupby("author_id")
-                   .agg(restriction=("action", "last"), status=("status", "last")))  # fmt: skip
+    restriction = (
+        live.assign(rank=live["action"].map(order))
+        .sort_values("rank")
+        .groupby("author_id")
+        .agg(restriction=("action", "last"), status=("status", "last"))
+    )
     board = counts.join(state.set_index("author_id")[["active_weight"]]).join(restriction).reset_index()
     board["active_weight"] = board["active_weight"].fillna(0.0)
     board = board.sort_values(["active_weight", "strikes_that_day", "author_id"], ascending=[False, False, True])
@@ -117,11 +178,24 @@ def top(
     if as_json:
         print(json.dumps(_plain(board), indent=2))
         return
-    table = Table("author", "active weight", "strikes that day", "policies", "restriction", "status",
-                  title=f"Riskiest accounts of {when} (weights as of {now:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+    table = Table(
+        "author",
+        "active weight",
+        "strikes that day",
+        "policies",
+        "restriction",
+        "status",
+        title=f"Riskiest accounts of {when} (weights as of {now:%Y-%m-%d %H:%M} UTC)",
+    )
     for r in board.itertuples(index=False):
-        table.add_row(r.author_id, f"{r.active_weight:g}", str(r.strikes_that_day), r.policies,
-                      r.restriction if isinstance(r.restriction, str) else "", r.status if isinstance(r.status, str) else "")  # fmt: skip
+        table.add_row(
+            r.author_id,
+            f"{r.active_weight:g}",
+            str(r.strikes_that_day),
+            r.policies,
+            r.restriction if isinstance(r.restriction, str) else "",
+            r.status if isinstance(r.status, str) else "",
+        )
     console.print(table)
 
 
@@ -180,11 +254,27 @@ def item_lifecycle(engine: Any, decisions: pd.DataFrame) -> dict[str, Any]:
 
     ids = decisions["decision_id"].astype(str).tolist() if len(decisions) else []
     appeals = ls.fetch_appeals(engine, decision_ids=ids)
-    cols = ["appeal_id", "decision_id", "policy_id", "channel", "received_at", "due_by", "status", "decided_at",
-            "decided_by", "statement"]  # fmt: skip
-    return {"appeals": _plain(appeals[cols]), "reversals": _plain(ls.reversals(engine, decision_ids=ids)),
-            "strikes": _plain(ls.strikes_of(engine, decision_ids=ids)[["strike_id", "author_id", "policy_id", "weight",
-                                                                       "expires_at", "status", "removed_reason"]])}  # fmt: skip
+    cols = [
+        "appeal_id",
+        "decision_id",
+        "policy_id",
+        "channel",
+        "received_at",
+        "due_by",
+        "status",
+        "decided_at",
+        "decided_by",
+        "statement",
+    ]
+    return {
+        "appeals": _plain(appeals[cols]),
+        "reversals": _plain(ls.reversals(engine, decision_ids=ids)),
+        "strikes": _plain(
+            ls.strikes_of(engine, decision_ids=ids)[
+                ["strike_id", "author_id", "policy_id", "weight", "expires_at", "status", "removed_reason"]
+            ]
+        ),
+    }
 
 
 def print_item_lifecycle(doc: dict[str, Any]) -> None:
@@ -192,12 +282,30 @@ def print_item_lifecycle(doc: dict[str, Any]) -> None:
         return
     table = Table("what", "decision", "policy", "when", "status / by", "detail", title="Appeals, reversals, strikes")
     for a in doc["appeals"]:
-        table.add_row("appeal", a["decision_id"][:16], a["policy_id"], str(a["received_at"])[:16],
-                      f"{a['status']}" + (f" by {a['decided_by']}" if a["decided_by"] else ""), a["statement"][:60])  # fmt: skip
+        table.add_row(
+            "appeal",
+            a["decision_id"][:16],
+            a["policy_id"],
+            str(a["received_at"])[:16],
+            f"{a['status']}" + (f" by {a['decided_by']}" if a["decided_by"] else ""),
+            a["statement"][:60],
+        )
     for r in doc["reversals"]:
-        table.add_row("reversal", r["decision_id"][:16], "", str(r["reversed_at"])[:16], f"{r['cause']} by {r['by']}",
-                      (r["reason"] or "")[:60])  # fmt: skip
+        table.add_row(
+            "reversal",
+            r["decision_id"][:16],
+            "",
+            str(r["reversed_at"])[:16],
+            f"{r['cause']} by {r['by']}",
+            (r["reason"] or "")[:60],
+        )
     for s in doc["strikes"]:
-        table.add_row("strike", s["strike_id"][:16], s["policy_id"], str(s["expires_at"])[:16], s["status"],
-                      f"author {s['author_id']}, weight {s['weight']:g}")  # fmt: skip
+        table.add_row(
+            "strike",
+            s["strike_id"][:16],
+            s["policy_id"],
+            str(s["expires_at"])[:16],
+            s["status"],
+            f"author {s['author_id']}, weight {s['weight']:g}",
+        )
     console.print(table)

@@ -20,8 +20,11 @@ from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
 from modsweep.config import get_settings
 
-appeals_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                          help="Users' appeals against enforcement: import, generate (demo), list.")  # fmt: skip
+appeals_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Users' appeals against enforcement: import, generate (demo), list.",
+)
 
 
 def _enforcement(pack: str) -> object:
@@ -53,8 +56,14 @@ def import_(
         raise _fail(f"{source}: no such file")
     enforcement = _enforcement(pack)
     try:
-        report = appeals_io.import_appeals_file(_engine(), source, enforcement,  # type: ignore[arg-type]
-                                                key=get_settings().hmac_key.get_secret_value(), actor=_actor(), fmt=fmt)  # fmt: skip
+        report = appeals_io.import_appeals_file(
+            _engine(),
+            source,
+            enforcement,  # type: ignore[arg-type]
+            key=get_settings().hmac_key.get_secret_value(),
+            actor=_actor(),
+            fmt=fmt,
+        )
     except appeals_io.AppealsFileError as exc:
         raise _fail(f"{exc}; nothing was imported") from exc
     table = Table("", "rows", title=f"Appeals {report.file} ({report.rows:,} rows, sha256 {report.sha256[:16]})")
@@ -98,11 +107,20 @@ def generate(
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from exc
     target = _safe_path(out, "--out")
-    n = appeals_io.generate_appeals(engine, resources.lake(), record, truth_rows, target,
-                                    key=settings.hmac_key.get_secret_value(), share_violating=share_violating,
-                                    share_benign=share_benign)  # fmt: skip
-    console.print(f"{n:,} appeals for run {record['run_id'][:8]} → {target} (planted from the generator's truth: "
-                  f"{share_benign:.0%} of wrong enforcements, {share_violating:.0%} of correct ones)")  # fmt: skip
+    n = appeals_io.generate_appeals(
+        engine,
+        resources.lake(),
+        record,
+        truth_rows,
+        target,
+        key=settings.hmac_key.get_secret_value(),
+        share_violating=share_violating,
+        share_benign=share_benign,
+    )
+    console.print(
+        f"{n:,} appeals for run {record['run_id'][:8]} → {target} (planted from the generator's truth: "
+        f"{share_benign:.0%} of wrong enforcements, {share_violating:.0%} of correct ones)"
+    )
 
 
 @appeals_app.command("list")
@@ -115,15 +133,38 @@ def list_(
     from modsweep.store import lifecycle as ls
 
     found = ls.fetch_appeals(_engine(), status=status).iloc[::-1].head(limit)
-    cols = ["appeal_id", "decision_id", "policy_id", "region", "automated", "channel", "received_at", "due_by",
-            "status", "decided_at", "decided_by"]  # fmt: skip
+    cols = [
+        "appeal_id",
+        "decision_id",
+        "policy_id",
+        "region",
+        "automated",
+        "channel",
+        "received_at",
+        "due_by",
+        "status",
+        "decided_at",
+        "decided_by",
+    ]
     if as_json:
-        print(json.dumps(found[cols].astype(object).where(found[cols].notna(), None).to_dict("records"), default=str,
-                         indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                found[cols].astype(object).where(found[cols].notna(), None).to_dict("records"), default=str, indent=2
+            )
+        )
         return
     table = Table(*cols[2:], "appeal", title=f"Appeals ({len(found)} shown)")
     for r in found.itertuples(index=False):
-        table.add_row(r.policy_id, r.region, "yes" if r.automated else "no", r.channel, f"{r.received_at:%Y-%m-%d %H:%M}",
-                      f"{r.due_by:%Y-%m-%d %H:%M}", r.status, "" if r.decided_at is None or r.decided_at != r.decided_at
-                      else f"{r.decided_at:%Y-%m-%d %H:%M}", r.decided_by or "", r.appeal_id[:16])  # fmt: skip
+        table.add_row(
+            r.policy_id,
+            r.region,
+            "yes" if r.automated else "no",
+            r.channel,
+            f"{r.received_at:%Y-%m-%d %H:%M}",
+            f"{r.due_by:%Y-%m-%d %H:%M}",
+            r.status,
+            "" if r.decided_at is None or r.decided_at != r.decided_at else f"{r.decided_at:%Y-%m-%d %H:%M}",
+            r.decided_by or "",
+            r.appeal_id[:16],
+        )
     console.print(table)

@@ -35,8 +35,10 @@ def approve_command(run: str, by: str, reject: bool, note: str) -> Any:
         from prefect.flow_runs import resume_flow_run
 
         resume_flow_run(record["prefect_flow_run_id"], run_input=answer)
-        console.print(f"run {record['run_id']}: answer sent ({'apply' if answer['approve'] else 'send to review'}); "
-                      "its flow run resumes on the server")  # fmt: skip
+        console.print(
+            f"run {record['run_id']}: answer sent ({'apply' if answer['approve'] else 'send to review'}); "
+            "its flow run resumes on the server"
+        )
         return None
     if (record.get("error") or {}).get("type") != HELD_ERROR:
         raise fail(f"run {record['run_id']} is {record['state']} and holds no removals awaiting approval")
@@ -64,9 +66,14 @@ def _paused_on_server(flow_run_id: str | None) -> bool:
 def resume_run(record: dict[str, Any]) -> Any:
     """Run the recorded run's key again with its parameters (the lake's committed stages are reused)."""
     p = record["parameters"]
-    common = {"source": p["source"], "pack": p["pack"], "profile": p["profile"],
-              "requested_by": record["requested_by"], "simulate_reviews_from": p.get("simulate_reviews_from"),
-              "golden_set_from": p.get("golden_set_from")}  # fmt: skip
+    common = {
+        "source": p["source"],
+        "pack": p["pack"],
+        "profile": p["profile"],
+        "requested_by": record["requested_by"],
+        "simulate_reviews_from": p.get("simulate_reviews_from"),
+        "golden_set_from": p.get("golden_set_from"),
+    }
     if record["flow"] == "daily-sweep":
         from modsweep.flows.daily_sweep import daily_sweep
 
@@ -74,6 +81,10 @@ def resume_run(record: dict[str, Any]) -> Any:
     if record["flow"] == "surge-run":
         from modsweep.flows.surge_run import surge_run
 
-        return surge_run(regions=p["regions"], since=datetime.fromisoformat(p["since"]),
-                         until=datetime.fromisoformat(p["until"]), **common)  # fmt: skip
+        return surge_run(
+            regions=p["regions"],
+            since=datetime.fromisoformat(p["since"]),
+            until=datetime.fromisoformat(p["until"]),
+            **common,
+        )
     raise fail(f"run {record['run_id']} is a {record['flow']} run, which cannot be resumed from here")

@@ -38,8 +38,11 @@ if TYPE_CHECKING:
     from modsweep.lake import Lake
     from modsweep.policy import PolicyPack
 
-export_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                         help="Regulatory exports: DSA statements of reasons, period transparency summaries.")  # fmt: skip
+export_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Regulatory exports: DSA statements of reasons, period transparency summaries.",
+)
 SHOWN_PROBLEMS = 20
 SCAN_RUNS = 10  # runs whose detections `explain` scans for an item that was never decided
 
@@ -71,8 +74,11 @@ def _pack_for_run(run: dict[str, Any], cache: dict[tuple[str, str, str], PolicyP
 
     params = run.get("parameters") or {}
     # with the model the run used: its card resolved the pack's auto@ bands
-    key = (str(params.get("pack") or run.get("policy_pack")), str(params.get("profile") or "standard"),
-           str(params.get("model_version") or "latest"))  # fmt: skip
+    key = (
+        str(params.get("pack") or run.get("policy_pack")),
+        str(params.get("profile") or "standard"),
+        str(params.get("model_version") or "latest"),
+    )
     if key not in cache:
         try:
             cache[key] = resources.pack(*key)
@@ -112,8 +118,13 @@ def _read_filtered(lake: Lake, paths: list[str], item_ids: list[str], columns: l
     return dataset.to_table(filter=wanted, columns=columns).to_pandas()
 
 
-def _lake_rows(lake: Lake, dataset: str, locations: Iterable[tuple[date, str]], item_ids: list[str],
-               columns: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
+def _lake_rows(
+    lake: Lake,
+    dataset: str,
+    locations: Iterable[tuple[date, str]],
+    item_ids: list[str],
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
     """``_read_filtered`` over several (day, run_key) partitions, tagging rows with their day and run_key."""
     import pandas as pd
 
@@ -130,15 +141,15 @@ def _lake_rows(lake: Lake, dataset: str, locations: Iterable[tuple[date, str]], 
 # ------------------------------------------------------------------------------------- export dsa
 
 
-
-
 def _write_batches(directory: Path, day: date, bodies: list[dict[str, Any]]) -> list[Path]:
     """One request body per file (``dsa-statements-D-0001.json``…); batch files of an earlier, longer export go."""
     stem = f"dsa-statements-{day.isoformat()}-"
     written = []
     for i, body in enumerate(bodies, start=1):
         path = directory / f"{stem}{i:04d}.json"
-        write_file_atomically(path, (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+        write_file_atomically(
+            path, (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        )
         written.append(path)
     keep = {p.name for p in written}
     for stale in directory.glob(f"{stem}*.json"):
@@ -178,8 +189,10 @@ def export_dsa(
     engine = _engine()
     enforced, runs = _enforced_for_day(engine, when)
     if not runs and not _swept(engine, when):  # an empty file would read as "no enforcement that day"
-        raise _fail(f"no completed sweep of {when} in the ledger: nothing to export (sweep it first: "
-                    f"`modsweep sweep --day {when} --source DIR`; `modsweep history` lists the runs)")  # fmt: skip
+        raise _fail(
+            f"no completed sweep of {when} in the ledger: nothing to export (sweep it first: "
+            f"`modsweep sweep --day {when} --source DIR`; `modsweep history` lists the runs)"
+        )
     all_enforced = enforced  # reversed decisions' statements are superseded (listed beside the file), not re-sent
     if "status" in enforced.columns:
         enforced = enforced[enforced["status"] != "reversed"].reset_index(drop=True)
@@ -188,16 +201,22 @@ def export_dsa(
     lake = _lake()
     locations = {(when, str(k)) for k in scoped["run_key"].unique()} if len(scoped) else set()
     items = sorted(scoped["item_id"].astype(str).unique()) if len(scoped) else []
-    detections = _lake_rows(lake, "detections", locations, items,
-                            ["item_id", "policy_id", "detector_id", "detector_version", "score", "evidence"])  # fmt: skip
+    detections = _lake_rows(
+        lake,
+        "detections",
+        locations,
+        items,
+        ["item_id", "policy_id", "detector_id", "detector_version", "score", "evidence"],
+    )
     authors = _lake_rows(lake, "items", locations, items, ["item_id", "author_id"])
     cache: dict[tuple[str, str, str], PolicyPack | None] = {}
     policies = {}
     for run_id, run in runs.items():
         pack = _pack_for_run(run, cache)
         policies[run_id] = dsa.policy_infos(pack) if pack is not None else {}
-    batch = dsa.build_statements(enforced, detections, policies,
-                                 author_ids=dict(zip(authors["item_id"], authors["author_id"], strict=True)))  # fmt: skip
+    batch = dsa.build_statements(
+        enforced, detections, policies, author_ids=dict(zip(authors["item_id"], authors["author_id"], strict=True))
+    )
 
     try:
         gate = check_gate(dsa.statements_frame(batch.statements), "dsa.statements", partition=when.isoformat())
@@ -207,18 +226,31 @@ def export_dsa(
     write_file_atomically(target, data)
     batch_files = _write_batches(batch_dir, when, dsa.api_batches(batch.statements)) if batch_dir else []
     digest = hashlib.sha256(data).hexdigest()
-    store.append_audit(engine, actor=_actor(), event="export.dsa", subject=when.isoformat(),
-                       payload={"file": str(target), "sha256": digest, "statements": len(batch.statements),
-                                "rejected": len({p.decision_id for p in batch.problems}),
-                                "api_batches": len(batch_files), "gate": gate.severity})  # fmt: skip
+    store.append_audit(
+        engine,
+        actor=_actor(),
+        event="export.dsa",
+        subject=when.isoformat(),
+        payload={
+            "file": str(target),
+            "sha256": digest,
+            "statements": len(batch.statements),
+            "rejected": len({p.decision_id for p in batch.problems}),
+            "api_batches": len(batch_files),
+            "gate": gate.severity,
+        },
+    )
 
     console.print(f"{len(batch.statements):,} statements of reasons for {when} → {target} (sha256 {digest[:12]})")
     from modsweep.tasks.lifecycle_io import write_account_and_superseded
 
-    lifecycle = write_account_and_superseded(engine, when, all_enforced, target,
-                                             next((p for p in cache.values() if p is not None), None))  # fmt: skip
-    console.print(f"{lifecycle['account_statements']:,} account statements → {lifecycle['accounts_file']}; "
-                  f"{lifecycle['superseded']:,} statements superseded by reversals → {lifecycle['superseded_file']}")  # fmt: skip
+    lifecycle = write_account_and_superseded(
+        engine, when, all_enforced, target, next((p for p in cache.values() if p is not None), None)
+    )
+    console.print(
+        f"{lifecycle['account_statements']:,} account statements → {lifecycle['accounts_file']}; "
+        f"{lifecycle['superseded']:,} statements superseded by reversals → {lifecycle['superseded_file']}"
+    )
     for p in lifecycle["account_problems"][:SHOWN_PROBLEMS]:
         err.print(f"  {p.describe()}", markup=False, highlight=False)
     if batch_dir:
@@ -281,10 +313,16 @@ def export_transparency(
         head.add_row(label, "n/a" if value is None else f"{value:.2f} h")
     head.add_row("outside the EU/EEA", f"{summary['outside_eea']:,}")
     rev = summary["reversals"]
-    head.add_row("reversed in the period", f"{rev['reversed']:,}" + "".join(f", {n:,} by {c}" for c, n in rev["by_cause"].items()))
+    head.add_row(
+        "reversed in the period",
+        f"{rev['reversed']:,}" + "".join(f", {n:,} by {c}" for c, n in rev["by_cause"].items()),
+    )
     for e in rev["reverts"]:
-        head.add_row("mass revert", f"{e['revert_id']}: {e['filter'].get('policy')} {e['filter'].get('since')[:10]} → "
-                     f"{e['filter'].get('until')[:10]}, {e['reversed']:,} reversed, by {e['requested_by']}: {e['reason']}")  # fmt: skip
+        head.add_row(
+            "mass revert",
+            f"{e['revert_id']}: {e['filter'].get('policy')} {e['filter'].get('since')[:10]} → "
+            f"{e['filter'].get('until')[:10]}, {e['reversed']:,} reversed, by {e['requested_by']}: {e['reason']}",
+        )
     console.print(head)
     actions = sorted(summary["by_action"])
     cats = Table("DSA category", *actions, "total", title="Actions by DSA category")
@@ -307,7 +345,9 @@ def explain(
     scan_runs: Annotated[
         int, typer.Option(min=1, max=500, help="Recent runs scanned when the item was never decided")
     ] = SCAN_RUNS,
-    author: Annotated[str | None, typer.Option("--author", help="Explain an account (author pseudonym) instead")] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Explain an account (author pseudonym) instead")
+    ] = None,
 ) -> None:
     """Everything about one item: detections of every run that saw it, decisions and bands, reviews, appeals and
     reversals, runs. `--author A`: the account's strikes, restrictions and history."""
@@ -344,8 +384,9 @@ def explain(
     runs = _runs(engine, run_ids)
     cache: dict[tuple[str, str, str], PolicyPack | None] = {}
     packs = {run_id: _pack_for_run(run, cache) for run_id, run in runs.items()}
-    doc = explain_item(item_id, decisions=decisions, tasks=tasks, detections=detections, items=items,
-                       runs=runs.values(), packs=packs)  # fmt: skip
+    doc = explain_item(
+        item_id, decisions=decisions, tasks=tasks, detections=detections, items=items, runs=runs.values(), packs=packs
+    )
     if is_unknown(doc):
         raise _fail(
             f"unknown item {item_id!r}: no decision, review task or detection (scanned {scan_runs} recent runs)"
@@ -408,37 +449,85 @@ def _print_explanation(doc: dict[str, Any]) -> None:
         head.add_row(f"outcome: {policy}", outcome)
     console.print(head)
     if doc["decisions"]:
-        t = Table(*_folded("policy", "action", "score", "band applied", "bands in force (min score → action)",
-                           "region", "decided at", "decision", "run"), title="Decisions")  # fmt: skip
+        t = Table(
+            *_folded(
+                "policy",
+                "action",
+                "score",
+                "band applied",
+                "bands in force (min score → action)",
+                "region",
+                "decided at",
+                "decision",
+                "run",
+            ),
+            title="Decisions",
+        )
         for d in doc["decisions"]:
             ladder = d.get("bands_in_force")
             shown = ", ".join(f"{_band_score(b)} → {b['action']}" for b in ladder) if ladder else "n/a"
             if d.get("bands_from_run_pack") is False:
                 shown += " (current pack, not the run's)"
-            t.add_row(d["policy_id"], d["action"], f"{d['score']:.3f}", f"{d['threshold']:.2f} → {d['action']}",
-                      shown, d["region"], str(d["decided_at"])[:19], str(d["decision_id"]), str(d["run_id"])[:8])  # fmt: skip
+            t.add_row(
+                d["policy_id"],
+                d["action"],
+                f"{d['score']:.3f}",
+                f"{d['threshold']:.2f} → {d['action']}",
+                shown,
+                d["region"],
+                str(d["decided_at"])[:19],
+                str(d["decision_id"]),
+                str(d["run_id"])[:8],
+            )
         console.print(t)
     if doc["review_tasks"]:
-        t = Table(*_folded("policy", "reason", "status", "reviewer", "label", "final action", "decided at", "queue",
-                           "run"), title="Review tasks")  # fmt: skip
+        t = Table(
+            *_folded("policy", "reason", "status", "reviewer", "label", "final action", "decided at", "queue", "run"),
+            title="Review tasks",
+        )
         for r in doc["review_tasks"]:
-            t.add_row(r["policy_id"], r["reason"], r["status"], str(r.get("reviewer_id") or ""),
-                      str(r.get("label") or ""), str(r.get("final_action") or ""), str(r.get("decided_at") or "")[:19],
-                      r["queue"], str(r["run_id"])[:8])  # fmt: skip
+            t.add_row(
+                r["policy_id"],
+                r["reason"],
+                r["status"],
+                str(r.get("reviewer_id") or ""),
+                str(r.get("label") or ""),
+                str(r.get("final_action") or ""),
+                str(r.get("decided_at") or "")[:19],
+                r["queue"],
+                str(r["run_id"])[:8],
+            )
         console.print(t)
     if doc["detections"]:
         t = Table(*_folded("day", "policy", "detector", "version", "score", "evidence", "run"), title="Detections")
         for d in doc["detections"]:
-            t.add_row(str(d["day"]), d["policy_id"], d["detector_id"], d["detector_version"], f"{d['score']:.3f}",
-                      _short(d["evidence"], 200), str(d["run_id"])[:8])  # fmt: skip
+            t.add_row(
+                str(d["day"]),
+                d["policy_id"],
+                d["detector_id"],
+                d["detector_version"],
+                f"{d['score']:.3f}",
+                _short(d["evidence"], 200),
+                str(d["run_id"])[:8],
+            )
         console.print(t)
     if doc["runs"]:
-        t = Table(*_folded("run", "flow", "trigger", "state", "pack", "profile", "policy sha256", "code version",
-                           "started"), title="Runs")  # fmt: skip
+        t = Table(
+            *_folded("run", "flow", "trigger", "state", "pack", "profile", "policy sha256", "code version", "started"),
+            title="Runs",
+        )
         for r in doc["runs"]:
-            t.add_row(str(r["run_id"]), r["flow"], r["trigger"], r["state"], f"{r['policy_pack']} {r['policy_version']}",
-                      str(r.get("profile") or ""), str(r["policy_sha256"]), str(r["code_version"]),
-                      str(r["started_at"])[:19])  # fmt: skip
+            t.add_row(
+                str(r["run_id"]),
+                r["flow"],
+                r["trigger"],
+                r["state"],
+                f"{r['policy_pack']} {r['policy_version']}",
+                str(r.get("profile") or ""),
+                str(r["policy_sha256"]),
+                str(r["code_version"]),
+                str(r["started_at"])[:19],
+            )
         console.print(t)
 
 

@@ -46,15 +46,19 @@ def calibrate(
         days = tasks["day"].map(lambda d: d if d is not None else None)
         tasks = tasks[days.notna() & (days >= day)]
     if not len(tasks):
-        raise fail(f"no decided review tasks from runs on or after {day}: import review outcomes first "
-                   "(`modsweep reviews import FILE`)")  # fmt: skip
+        raise fail(
+            f"no decided review tasks from runs on or after {day}: import review outcomes first "
+            "(`modsweep reviews import FILE`)"
+        )
     bands = calibrated_bands(base, tasks, min_reviewed)
     source_path = resolve_pack_path(pack)
     raw = yaml.safe_load(source_path.read_text())
     candidate = apply_to_raw(raw, base, bands, f"+calibrated.{day.isoformat()}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    header = (f"# Candidate pack from `modsweep calibrate --since {day}` on {source_path.name} ({base.version}, profile "
-              f"{profile}):\n# thresholds re-estimated from {len(tasks):,} decided review tasks, weighted by 1/inclusion_prob.\n")  # fmt: skip
+    header = (
+        f"# Candidate pack from `modsweep calibrate --since {day}` on {source_path.name} ({base.version}, profile "
+        f"{profile}):\n# thresholds re-estimated from {len(tasks):,} decided review tasks, weighted by 1/inclusion_prob.\n"
+    )
     out.write_text(header + yaml.safe_dump(candidate, sort_keys=False, allow_unicode=True))
     for rel in {Path(r).parts[0] for r in base.resources}:  # resources travel with the candidate
         src, dst = source_path.parent / rel, out.parent / rel

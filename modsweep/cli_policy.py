@@ -99,18 +99,36 @@ def policy_lint(
 
     path, raw = _read_raw(pack)
     card = _latest_card()
-    ctx = LintContext(resources=_pack_resources(path, raw), card=card,
-                      seen_regions=_lake_regions() if use_lake else frozenset(), today=date.today(), profile=profile)  # fmt: skip
+    ctx = LintContext(
+        resources=_pack_resources(path, raw),
+        card=card,
+        seen_regions=_lake_regions() if use_lake else frozenset(),
+        today=date.today(),
+        profile=profile,
+    )
     findings = lint_pack(raw, ctx)
     errors = sum(f.severity == "error" for f in findings)
     if as_json:
-        print(json.dumps({"pack": str(path), "model": (card or {}).get("version"), "errors": errors,
-                          "warnings": len(findings) - errors, "findings": [f.as_dict() for f in findings]}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "pack": str(path),
+                    "model": (card or {}).get("version"),
+                    "errors": errors,
+                    "warnings": len(findings) - errors,
+                    "findings": [f.as_dict() for f in findings],
+                },
+                indent=2,
+            )
+        )
     else:
         for f in findings:
             colour = "red" if f.severity == "error" else "yellow"
-            console.print(f"{path}:{f.path}: [{colour}]{f.severity}[/{colour}] {f.code} {f.message}",
-                          highlight=False, soft_wrap=True)  # fmt: skip
+            console.print(
+                f"{path}:{f.path}: [{colour}]{f.severity}[/{colour}] {f.code} {f.message}",
+                highlight=False,
+                soft_wrap=True,
+            )
         model = (
             f"model {card.get('version')}" if card else "no registered model (labels and auto@ thresholds not checked)"
         )
@@ -186,8 +204,10 @@ def write_candidate_pack(pack: str, patches: list[dict[str, Any]], out: Path, no
         src, dst = source.parent / rel, out.parent / rel
         if src.is_dir() and src.resolve() != dst.resolve():
             shutil.copytree(src, dst, dirs_exist_ok=True)
-    texts = {rel: (out.parent / rel).read_text(encoding="utf-8") if (out.parent / rel).is_file() else text
-             for rel, text in base.resources.items()}  # fmt: skip
+    texts = {
+        rel: (out.parent / rel).read_text(encoding="utf-8") if (out.parent / rel).is_file() else text
+        for rel, text in base.resources.items()
+    }
     for rel, text in apply_patches(texts, patches).items():
         if text != texts.get(rel):
             target = out.parent / rel
@@ -247,17 +267,52 @@ def trends_command(
         except PolicyPackError as exc:
             raise fail(f"the candidate pack does not load: {one_line(exc)}", 1) from None
     if as_json:
-        print(json.dumps({**outcome.counts(), "day": when.isoformat(), "run_key": run_key,
-                          "trends": json.loads(lead.to_json(orient="records", date_format="iso"))}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    **outcome.counts(),
+                    "day": when.isoformat(),
+                    "run_key": run_key,
+                    "trends": json.loads(lead.to_json(orient="records", date_format="iso")),
+                },
+                indent=2,
+            )
+        )
         return
-    table = Table("region", "rank", "kind", "signal", "items", "expected", "z", "q", "reach", "young", "overlap",
-                  "suggestion", title=f"Emerging signals {when} (baseline {outcome.baseline_days} day(s))")  # fmt: skip
+    table = Table(
+        "region",
+        "rank",
+        "kind",
+        "signal",
+        "items",
+        "expected",
+        "z",
+        "q",
+        "reach",
+        "young",
+        "overlap",
+        "suggestion",
+        title=f"Emerging signals {when} (baseline {outcome.baseline_days} day(s))",
+    )
     for r in lead.sort_values(["region", "rank_risk"]).itertuples():
         overlap = f"{r.top_policy} {r.top_overlap:.0%}" if isinstance(r.top_policy, str) else "—"
-        table.add_row(r.region, str(r.rank_risk), r.kind, r.label[:48], f"{r.volume:,}", f"{r.expected:.1f}",
-                      f"{r.z:.1f}", f"{r.q_value:.1e}", f"{r.reach:,}", f"{r.young_share:.0%}", overlap,
-                      r.suggestion or "—")  # fmt: skip
+        table.add_row(
+            r.region,
+            str(r.rank_risk),
+            r.kind,
+            r.label[:48],
+            f"{r.volume:,}",
+            f"{r.expected:.1f}",
+            f"{r.z:.1f}",
+            f"{r.q_value:.1e}",
+            f"{r.reach:,}",
+            f"{r.young_share:.0%}",
+            overlap,
+            r.suggestion or "—",
+        )
     console.print(table)
-    console.print(f"{outcome.signals} signal(s) from {outcome.candidates} candidates over {outcome.items:,} items; "
-                  f"{outcome.suggestions} with a suggested patch" + (f"; candidate pack → {candidate}" if candidate else ""),
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"{outcome.signals} signal(s) from {outcome.candidates} candidates over {outcome.items:,} items; "
+        f"{outcome.suggestions} with a suggested patch" + (f"; candidate pack → {candidate}" if candidate else ""),
+        highlight=False,
+    )

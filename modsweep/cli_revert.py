@@ -32,8 +32,13 @@ def matching_decisions(engine: Any, filter: dict[str, Any]) -> Any:
     from modsweep.store import lifecycle as ls
     from modsweep.tasks import revert
 
-    found = ls.decisions_matching(engine, policy_id=filter["policy"], since=datetime.fromisoformat(filter["since"]),
-                                  until=datetime.fromisoformat(filter["until"]), policy_version=filter["policy_version"])  # fmt: skip
+    found = ls.decisions_matching(
+        engine,
+        policy_id=filter["policy"],
+        since=datetime.fromisoformat(filter["since"]),
+        until=datetime.fromisoformat(filter["until"]),
+        policy_version=filter["policy_version"],
+    )
     if filter["detector"] is None or found.empty:
         return found
     lake = resources.lake()
@@ -44,8 +49,12 @@ def matching_decisions(engine: Any, filter: dict[str, Any]) -> Any:
             import pyarrow.compute as pc
             import pyarrow.parquet as pq
 
-            table = pq.read_table(path, columns=["item_id", "policy_id", "detector_id", "score"], filesystem=lake.fs,
-                                  filters=(pc.field("detector_id") == filter["detector"]) & pc.field("item_id").isin(wanted))  # fmt: skip
+            table = pq.read_table(
+                path,
+                columns=["item_id", "policy_id", "detector_id", "score"],
+                filesystem=lake.fs,
+                filters=(pc.field("detector_id") == filter["detector"]) & pc.field("item_id").isin(wanted),
+            )
             if table.num_rows:
                 frames.append(table.to_pandas().assign(run_key=str(run_key)))
     if not frames:
@@ -81,8 +90,13 @@ def revert(
         raise _fail(f"--until {until} is not after --since {since}")
     if not reason.strip():
         raise _fail("--reason must say why")
-    filter = {"policy": policy, "detector": detector, "policy_version": policy_version,
-              "since": start.isoformat(), "until": end.isoformat()}  # fmt: skip
+    filter = {
+        "policy": policy,
+        "detector": detector,
+        "policy_version": policy_version,
+        "since": start.isoformat(),
+        "until": end.isoformat(),
+    }
     revert_id = rv.revert_id_for(filter)
     engine = _engine()
     matched = matching_decisions(engine, filter)
@@ -106,8 +120,9 @@ def revert(
     ls.start_revert(engine, revert_id=revert_id, filter=filter, reason=reason, requested_by=by, matched=len(matched))
     done = {"reversed": 0, "strikes_removed": 0, "account_decisions_lifted": 0}
     for chunk in rv.chunks(matched):  # each chunk commits: a stopped revert resumes with the rest
-        got = lifecycle_io.reverse_and_reevaluate(engine, chunk, enforcement, by=by, reason=reason, cause="revert",
-                                                  revert_id=revert_id)  # fmt: skip
+        got = lifecycle_io.reverse_and_reevaluate(
+            engine, chunk, enforcement, by=by, reason=reason, cause="revert", revert_id=revert_id
+        )
         done = {k: done[k] + got[k] for k in done}
     from modsweep.tasks.appeals_io import refresh_appeal_metrics
 
@@ -115,8 +130,12 @@ def revert(
     total = len(ls.reversals(engine, revert_id=revert_id))
     if done["reversed"] or (ls.revert_event(engine, revert_id) or {}).get("state") != "completed":
         ls.finish_revert(engine, revert_id, reversed_total=total, actor=by)
-    plan |= {"reversed_now": done["reversed"], "reversed_total": total, "strikes_removed": done["strikes_removed"],
-             "account_decisions_lifted": done["account_decisions_lifted"]}  # fmt: skip
+    plan |= {
+        "reversed_now": done["reversed"],
+        "reversed_total": total,
+        "strikes_removed": done["strikes_removed"],
+        "account_decisions_lifted": done["account_decisions_lifted"],
+    }
     _print_plan(plan, as_json)
 
 
@@ -126,11 +145,15 @@ def _print_plan(plan: dict[str, Any], as_json: bool) -> None:
         return
     verb = "would reverse" if plan["dry_run"] else "reversed"
     n = plan["to_reverse"] if plan["dry_run"] else plan["reversed_now"]
-    console.print(f"revert {plan['revert_id']}: {plan['matched']:,} automated action(s) match; {verb} {n:,}"
-                  f" ({plan['already_reversed']:,} already reversed)")  # fmt: skip
+    console.print(
+        f"revert {plan['revert_id']}: {plan['matched']:,} automated action(s) match; {verb} {n:,}"
+        f" ({plan['already_reversed']:,} already reversed)"
+    )
     if not plan["dry_run"]:
-        console.print(f"{plan['reversed_total']:,} reversed by this revert in all, {plan['strikes_removed']:,} strikes "
-                      f"removed, {plan['account_decisions_lifted']:,} account restrictions lifted")  # fmt: skip
+        console.print(
+            f"{plan['reversed_total']:,} reversed by this revert in all, {plan['strikes_removed']:,} strikes "
+            f"removed, {plan['account_decisions_lifted']:,} account restrictions lifted"
+        )
     table = Table(
         "action / region", "decisions", title="Still in force before this command" if plan["dry_run"] else "Matched"
     )

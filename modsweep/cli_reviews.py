@@ -22,18 +22,11 @@ from modsweep.cli_common import parse_day as _parse_day
 from modsweep.cli_common import safe_path as _safe_path
 from modsweep.config import Settings, get_settings
 
-reviews_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                          help="Review tasks with an external review tool: export, import, simulate, queues.")  # fmt: skip
-
-
-
-
-
-
-
-
-
-
+reviews_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Review tasks with an external review tool: export, import, simulate, queues.",
+)
 
 
 def _run_key(engine: Any, run: str | None) -> str | None:
@@ -99,24 +92,43 @@ def export(
         err.print("[yellow]warning:[/yellow] author pseudonyms use the development key; set MODSWEEP_HMAC_KEY")
     engine = _engine()
     try:
-        result = reviews_io.export_reviews(engine, resources.lake(), target, key=key, formats=formats,
-                                           run_key=_run_key(engine, run), day=the_day, queues=queue,
-                                           policies=policy, regions=region,
-                                           include_carried_over=include_carried_over, actor=_actor())  # fmt: skip
+        result = reviews_io.export_reviews(
+            engine,
+            resources.lake(),
+            target,
+            key=key,
+            formats=formats,
+            run_key=_run_key(engine, run),
+            day=the_day,
+            queues=queue,
+            policies=policy,
+            regions=region,
+            include_carried_over=include_carried_over,
+            actor=_actor(),
+        )
     except OSError as exc:
         raise _fail(f"cannot write the export under {target}: {exc}") from exc
     if not result.queues:
         console.print("no open review tasks match; nothing written")
         return
     if list_files:
-        table = Table(Column("queue", no_wrap=True), "tasks", Column("file", no_wrap=True),
-                      title=f"Review export → {result.out_dir}")  # fmt: skip
+        table = Table(
+            Column("queue", no_wrap=True),
+            "tasks",
+            Column("file", no_wrap=True),
+            title=f"Review export → {result.out_dir}",
+        )
         for q in result.queues:
             table.add_row(q.queue, f"{q.tasks:,}", "\n".join(Path(f).name for f in q.files))
         table.add_row("[bold]total[/bold]", f"[bold]{result.tasks:,}[/bold]", "")
     else:
-        table = Table(Column("policy", no_wrap=True), "queues", "tasks", "files",
-                      title=f"Review export → {result.out_dir} (one file per queue and format; --list-files lists them)")  # fmt: skip
+        table = Table(
+            Column("policy", no_wrap=True),
+            "queues",
+            "tasks",
+            "files",
+            title=f"Review export → {result.out_dir} (one file per queue and format; --list-files lists them)",
+        )
         by_policy: dict[str, list[int]] = {}
         for q in result.queues:
             entry = by_policy.setdefault(q.queue.split(":")[0], [0, 0, 0])
@@ -126,8 +138,10 @@ def export(
         table.add_row("[bold]total[/bold]", f"{len(result.queues):,}", f"[bold]{result.tasks:,}[/bold]", "")
     console.print(table)
     if result.missing_content:
-        err.print(f"[yellow]warning:[/yellow] {result.missing_content:,} task(s) have no item content in the lake "
-                  "(their rows are exported with empty content)")  # fmt: skip
+        err.print(
+            f"[yellow]warning:[/yellow] {result.missing_content:,} task(s) have no item content in the lake "
+            "(their rows are exported with empty content)"
+        )
 
 
 @reviews_app.command("import")
@@ -143,8 +157,9 @@ def import_(
     if not source.is_file():
         raise _fail(f"{source}: no such file")
     try:
-        report = reviews_io.import_outcomes_file(_engine(), source, fmt=fmt, reviewer_default=reviewer_default,
-                                                 actor=_actor())  # fmt: skip
+        report = reviews_io.import_outcomes_file(
+            _engine(), source, fmt=fmt, reviewer_default=reviewer_default, actor=_actor()
+        )
     except reviews_io.OutcomesFileError as exc:
         raise _fail(f"{exc}; nothing was applied") from exc
     _print_import(report)
@@ -170,10 +185,13 @@ def simulate(
     engine = _engine()
     try:
         open_tasks, report = reviews_io.simulate_reviews(
-            engine, truth_dir=truth_dir, out_path=out_path, run_key=_run_key(engine, run),
+            engine,
+            truth_dir=truth_dir,
+            out_path=out_path,
+            run_key=_run_key(engine, run),
             accuracy=settings.reviewer_accuracy if accuracy is None else accuracy,
             false_positive_rate=settings.reviewer_false_positive_rate,
-        )  # fmt: skip
+        )
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from exc
     except reviews_io.OutcomesFileError as exc:
@@ -207,9 +225,15 @@ def queues(
         raise _fail(f"--by {by!r}: use policy or queue")
     engine = _engine()
     now = datetime.now(UTC)
-    summary = reviews_io.read_queue_summary(engine, now=now, run_key=_run_key(engine, run),
-                                            day=_parse_day(day) if day else None, policies=policy,
-                                            regions=region, by=group)  # fmt: skip
+    summary = reviews_io.read_queue_summary(
+        engine,
+        now=now,
+        run_key=_run_key(engine, run),
+        day=_parse_day(day) if day else None,
+        policies=policy,
+        regions=region,
+        by=group,
+    )
     if as_json:
         summary["oldest_due_by"] = [None if pd.isna(t) else t.isoformat() for t in summary["oldest_due_by"]]
         rows = summary.astype(object).where(summary.notna(), None).to_dict("records")
@@ -218,22 +242,50 @@ def queues(
     if summary.empty:
         console.print("no review tasks match")
         return
-    table = Table(Column(by, no_wrap=True), *(["queues"] if by == "policy" else []), "open", "claimed", "decided",
-                  "carried", "expired", Column("oldest due", no_wrap=True), "late", "overdue", "breaches",
-                  title=f"Review queues at {now:%Y-%m-%d %H:%M} UTC (breaches = decided late + overdue)"
-                  + ("; --by queue lists every queue" if by == "policy" else ""))  # fmt: skip
+    table = Table(
+        Column(by, no_wrap=True),
+        *(["queues"] if by == "policy" else []),
+        "open",
+        "claimed",
+        "decided",
+        "carried",
+        "expired",
+        Column("oldest due", no_wrap=True),
+        "late",
+        "overdue",
+        "breaches",
+        title=f"Review queues at {now:%Y-%m-%d %H:%M} UTC (breaches = decided late + overdue)"
+        + ("; --by queue lists every queue" if by == "policy" else ""),
+    )
     for r in summary.itertuples(index=False):
         due = (
             "" if r.oldest_due_by is None or r.oldest_due_by != r.oldest_due_by else f"{r.oldest_due_by:%Y-%m-%d %H:%M}"
         )
         breaches = f"[red]{r.sla_breaches:,}[/red]" if r.sla_breaches else "0"
         name = [r.policy_id, f"{r.queues:,}"] if by == "policy" else [r.queue]
-        table.add_row(*name, f"{r.open:,}", f"{r.claimed:,}", f"{r.decided:,}", f"{r.carried_over:,}",
-                      f"{r.expired:,}", due, f"{r.late_decided:,}", f"{r.overdue:,}", breaches)  # fmt: skip
+        table.add_row(
+            *name,
+            f"{r.open:,}",
+            f"{r.claimed:,}",
+            f"{r.decided:,}",
+            f"{r.carried_over:,}",
+            f"{r.expired:,}",
+            due,
+            f"{r.late_decided:,}",
+            f"{r.overdue:,}",
+            breaches,
+        )
     if len(summary):
-        totals = summary[["open", "claimed", "decided", "carried_over", "expired", "late_decided", "overdue",
-                          "sla_breaches"]].sum()  # fmt: skip
-        table.add_row("[bold]total[/bold]", *([f"{int(summary['queues'].sum()):,}"] if by == "policy" else []),
-                      *(f"{int(totals[c]):,}" for c in ("open", "claimed", "decided", "carried_over", "expired")),
-                      "", f"{int(totals['late_decided']):,}", f"{int(totals['overdue']):,}", f"{int(totals['sla_breaches']):,}")  # fmt: skip
+        totals = summary[
+            ["open", "claimed", "decided", "carried_over", "expired", "late_decided", "overdue", "sla_breaches"]
+        ].sum()
+        table.add_row(
+            "[bold]total[/bold]",
+            *([f"{int(summary['queues'].sum()):,}"] if by == "policy" else []),
+            *(f"{int(totals[c]):,}" for c in ("open", "claimed", "decided", "carried_over", "expired")),
+            "",
+            f"{int(totals['late_decided']):,}",
+            f"{int(totals['overdue']):,}",
+            f"{int(totals['sla_breaches']):,}",
+        )
     console.print(table)

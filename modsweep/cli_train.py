@@ -49,8 +49,11 @@ def read_reviewed(since: str | None) -> Any:
             days[days.map(lambda d: d is not None and d >= day)],
         )
     if not len(tasks):
-        raise _fail("--with-reviews: no decided review tasks" + (f" from runs on or after {day}" if day else "")
-                    + " in the store; import review outcomes first (`modsweep reviews import FILE`)")  # fmt: skip
+        raise _fail(
+            "--with-reviews: no decided review tasks"
+            + (f" from runs on or after {day}" if day else "")
+            + " in the store; import review outcomes first (`modsweep reviews import FILE`)"
+        )
     lake = resources.lake()
     columns = ["item_id", "text", "transcript", "ocr_text"]
     frames = []
@@ -95,15 +98,19 @@ def train_from_manifest_command(
     except ManifestError as exc:
         raise _fail(str(exc)) from exc
     if not data_root.is_dir():
-        raise _fail(f"--data-root {data_root}: not a directory (the root the paths in {manifest} are relative to, "
-                    "e.g. ../shared/datasets)")  # fmt: skip
+        raise _fail(
+            f"--data-root {data_root}: not a directory (the root the paths in {manifest} are relative to, "
+            "e.g. ../shared/datasets)"
+        )
     settings = get_settings()
     reviewed = read_reviewed(reviews_since) if with_reviews else None
     if reviewed is not None:
         c = reviewed.counts
-        err.print(f"reviews: {c['rows']:,} reviewed items from {c['decided_with_label']:,} decided tasks "
-                  f"({c.get('dropped_reviewers_disagree', 0):,} items dropped where reviewers disagree, "
-                  f"{c.get('dropped_no_text_in_lake', 0):,} with no text in the lake)")  # fmt: skip
+        err.print(
+            f"reviews: {c['rows']:,} reviewed items from {c['decided_with_label']:,} decided tasks "
+            f"({c.get('dropped_reviewers_disagree', 0):,} items dropped where reviewers disagree, "
+            f"{c.get('dropped_no_text_in_lake', 0):,} with no text in the lake)"
+        )
     t0 = time.perf_counter()
     try:
         with busy(err, f"training on {manifest} …"):
@@ -125,30 +132,51 @@ def train_from_manifest_command(
         from modsweep import resources, store
         from modsweep.cli_common import actor
 
-        store.append_audit(resources.store_engine(), actor=actor(), event="model.trained_with_reviews",
-                           subject=f"{MODEL_NAME}@{result.version}",
-                           payload={"reviews": result.card["training_data"]["reviews"], "activated": promoted})  # fmt: skip
+        store.append_audit(
+            resources.store_engine(),
+            actor=actor(),
+            event="model.trained_with_reviews",
+            subject=f"{MODEL_NAME}@{result.version}",
+            payload={"reviews": result.card["training_data"]["reviews"], "activated": promoted},
+        )
 
     card = result.card
     removal, review = card["thresholds"]["removal"], card["thresholds"]["review"]
     table = Table(
-        "data set", "label", "train", "valid", "macro-F1", "ROC-AUC", f"prec@{removal:g} (n)", f"rec@{review:g}",
+        "data set",
+        "label",
+        "train",
+        "valid",
+        "macro-F1",
+        "ROC-AUC",
+        f"prec@{removal:g} (n)",
+        f"rec@{review:g}",
         title=f"{MODEL_NAME} {result.version}: validation split of each data set",
         caption=f"prec@{removal:g}: precision at the removal threshold (n: items at or above it); rec@{review:g}: "
         "recall at the review threshold; train '–': evaluated only",
-    )  # fmt: skip
+    )
     for ds, info in card["training_data"]["datasets"].items():
         v = info.get("validation") or {}
         table.add_row(
-            ds, info["label"], f"{info['rows_train']:,}" if info["rows_train"] else "–", f"{v.get('rows', 0):,}",
-            _fmt(v.get("macro_f1")), _fmt(v.get("roc_auc")),
-            f"{_fmt(v.get('precision_at_removal'))} ({v.get('flagged_at_removal') or 0})", _fmt(v.get("recall_at_review")),
-        )  # fmt: skip
+            ds,
+            info["label"],
+            f"{info['rows_train']:,}" if info["rows_train"] else "–",
+            f"{v.get('rows', 0):,}",
+            _fmt(v.get("macro_f1")),
+            _fmt(v.get("roc_auc")),
+            f"{_fmt(v.get('precision_at_removal'))} ({v.get('flagged_at_removal') or 0})",
+            _fmt(v.get("recall_at_review")),
+        )
     console.print(table)
     labels = Table("label", "data sets", "C", "out-of-fold ROC-AUC", "seconds", title="per label")
     for label, info in card["label_training"].items():
-        labels.add_row(label, ", ".join(info["datasets"]), f"{info['c']:g}",
-                       _fmt(info["cross_validation"].get("oof_roc_auc")), f"{info['train_seconds']:.1f}")  # fmt: skip
+        labels.add_row(
+            label,
+            ", ".join(info["datasets"]),
+            f"{info['c']:g}",
+            _fmt(info["cross_validation"].get("oof_roc_auc")),
+            f"{info['train_seconds']:.1f}",
+        )
     console.print(labels)
     _print_uncovered(result.model.labels)
     console.print(
@@ -179,8 +207,10 @@ def print_promotion(version: str, promoted: bool, max_train_rows: int | None) ->
         active = f"sweeps keep using {resolve_version(get_settings().models_dir, MODEL_NAME)}"
     except ModelNotFoundError:
         active = "no model is active yet, so sweeps cannot run"
-    console.print(f"[yellow]note:[/yellow] {MODEL_NAME} {version}{quick} is registered but not active; "
-                  f"{active}. To use it: `modsweep models activate {version}` (or train with --activate)")  # fmt: skip
+    console.print(
+        f"[yellow]note:[/yellow] {MODEL_NAME} {version}{quick} is registered but not active; "
+        f"{active}. To use it: `modsweep models activate {version}` (or train with --activate)"
+    )
 
 
 def models_list_command(as_json: bool) -> None:
@@ -200,9 +230,14 @@ def models_list_command(as_json: bool) -> None:
         return
     table = Table("version", "active", "created", "rows", "capped at", "trained on", title=f"{MODEL_NAME} versions")
     for v in versions:
-        table.add_row(v["version"], "yes" if v["active"] else "", str(v["created_at"] or "")[:19],
-                      f"{v['rows']:,}" if v["rows"] is not None else "", str(v["max_train_rows"] or ""),
-                      str(v["source"] or ""))  # fmt: skip
+        table.add_row(
+            v["version"],
+            "yes" if v["active"] else "",
+            str(v["created_at"] or "")[:19],
+            f"{v['rows']:,}" if v["rows"] is not None else "",
+            str(v["max_train_rows"] or ""),
+            str(v["source"] or ""),
+        )
     console.print(table)
 
 
@@ -223,8 +258,13 @@ def models_promote_command(version: str) -> None:
         promote_model(models_dir, MODEL_NAME, version)
     except ModelNotFoundError as exc:
         raise _fail(str(exc)) from exc
-    store.append_audit(resources.store_engine(), actor=actor(), event="model.activated", subject=f"{MODEL_NAME}@{version}",
-                       payload={"version": version, "previous": previous})  # fmt: skip
+    store.append_audit(
+        resources.store_engine(),
+        actor=actor(),
+        event="model.activated",
+        subject=f"{MODEL_NAME}@{version}",
+        payload={"version": version, "previous": previous},
+    )
     console.print(f"model {MODEL_NAME} {version} is now the one sweeps use (was {previous or 'none'})")
 
 
@@ -239,5 +279,7 @@ def _print_uncovered(labels: list[str]) -> None:
         return
     if skipped:
         names = ", ".join(f"{s['policy_id']}/{s['detector_id']}" for s in skipped)
-        console.print(f"[yellow]note:[/yellow] no training data for {names}: sweeps with the {DEFAULT_PACK} pack skip "
-                      "these detectors (recorded in the run ledger); the policies' other detectors still run")  # fmt: skip
+        console.print(
+            f"[yellow]note:[/yellow] no training data for {names}: sweeps with the {DEFAULT_PACK} pack skip "
+            "these detectors (recorded in the run ledger); the policies' other detectors still run"
+        )

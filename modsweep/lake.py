@@ -14,8 +14,22 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-DATASETS: tuple[str, ...] = ("items", "item_ids", "quarantine", "detections", "signatures", "coordination", "decisions", "candidates",
-                             "strata", "review_tasks", "metrics", "samples", "trend_aggregates", "trends")  # declared in modsweep/catalog.py
+DATASETS: tuple[str, ...] = (
+    "items",
+    "item_ids",
+    "quarantine",
+    "detections",
+    "signatures",
+    "coordination",
+    "decisions",
+    "candidates",
+    "strata",
+    "review_tasks",
+    "metrics",
+    "samples",
+    "trend_aggregates",
+    "trends",
+)  # declared in modsweep/catalog.py
 
 
 def commit_file(fs: Any, staging: str, final: str, write: Callable[[Any], object], fsync: bool = False) -> None:

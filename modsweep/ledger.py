@@ -64,9 +64,18 @@ class RunRecorder:
     @classmethod
     def start(cls, engine: Engine, **fields: Any) -> RunRecorder:
         run_id = store.start_run(engine, **fields)
-        store.append_audit(engine, actor=fields.get("requested_by", "system"), event="run.started", subject=run_id,
-                           payload={"run_key": fields["run_key"], "flow": fields["flow"], "trigger": fields["trigger"],
-                                    "policy_sha256": fields["policy_sha256"]})  # fmt: skip
+        store.append_audit(
+            engine,
+            actor=fields.get("requested_by", "system"),
+            event="run.started",
+            subject=run_id,
+            payload={
+                "run_key": fields["run_key"],
+                "flow": fields["flow"],
+                "trigger": fields["trigger"],
+                "policy_sha256": fields["policy_sha256"],
+            },
+        )
         return cls(engine=engine, run_id=run_id, run_key=fields["run_key"])
 
     def enter(self, stage: str) -> None:
@@ -108,28 +117,53 @@ class RunRecorder:
 
     def fail(self, exc: BaseException, partition: str | None = None) -> None:
         self._close_stage()
-        error = {"stage": self.stage, "partition": partition, "type": type(exc).__name__, "message": str(exc)[:4000],
-                 "traceback": "".join(traceback.format_exception(exc))[-4000:]}  # fmt: skip
+        error = {
+            "stage": self.stage,
+            "partition": partition,
+            "type": type(exc).__name__,
+            "message": str(exc)[:4000],
+            "traceback": "".join(traceback.format_exception(exc))[-4000:],
+        }
         store.finish_run(self.engine, self.run_id, "failed", error=error, outputs={"stage_seconds": self.seconds})
-        store.append_audit(self.engine, actor="system", event="run.failed", subject=self.run_id,
-                           payload={"stage": self.stage, "type": type(exc).__name__})  # fmt: skip
+        store.append_audit(
+            self.engine,
+            actor="system",
+            event="run.failed",
+            subject=self.run_id,
+            payload={"stage": self.stage, "type": type(exc).__name__},
+        )
         _notify("end", "failed", {"seconds": dict(self.seconds), "stage": self.stage})
 
     def cancel(self, reason: str) -> None:
         """The run was stopped from outside (SIGTERM, Ctrl-C): recorded as cancelled; re-running its key resumes."""
         self._close_stage()
-        store.finish_run(self.engine, self.run_id, "cancelled", error={"stage": self.stage, "type": "Cancelled",
-                         "message": reason}, outputs={"stage_seconds": self.seconds})  # fmt: skip
-        store.append_audit(self.engine, actor="system", event="run.cancelled", subject=self.run_id,
-                           payload={"stage": self.stage, "reason": reason})  # fmt: skip
+        store.finish_run(
+            self.engine,
+            self.run_id,
+            "cancelled",
+            error={"stage": self.stage, "type": "Cancelled", "message": reason},
+            outputs={"stage_seconds": self.seconds},
+        )
+        store.append_audit(
+            self.engine,
+            actor="system",
+            event="run.cancelled",
+            subject=self.run_id,
+            payload={"stage": self.stage, "reason": reason},
+        )
         _notify("end", "cancelled", {"seconds": dict(self.seconds), "stage": self.stage})
 
     def finish(self, outputs: dict[str, Any]) -> None:
         self._close_stage()
         outputs = {**outputs, "stage_seconds": self.seconds}
         store.finish_run(self.engine, self.run_id, "completed", outputs=outputs)
-        store.append_audit(self.engine, actor="system", event="run.completed", subject=self.run_id,
-                           payload={"run_key": self.run_key, "outputs": outputs})  # fmt: skip
+        store.append_audit(
+            self.engine,
+            actor="system",
+            event="run.completed",
+            subject=self.run_id,
+            payload={"run_key": self.run_key, "outputs": outputs},
+        )
         _notify("end", "completed", {"seconds": dict(self.seconds)})
 
     @contextmanager
@@ -152,4 +186,3 @@ def findings_of(run: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(counts.get(stage), dict) and "findings" in counts[stage]:
             return list(counts[stage]["findings"] or [])
     return []
-

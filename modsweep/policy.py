@@ -17,8 +17,16 @@ from modsweep.lifecycle import EnforcementSpec, StrikeSpec
 from modsweep.schemas import ACTIONS, EEA_REGIONS, POLICY_IDS
 
 DETECTOR_KINDS: tuple[str, ...] = (
-    "lexicon", "regex", "hashtag", "claim_match", "classifier", "hash_match", "aigc", "coordination", "reports",
-)  # fmt: skip
+    "lexicon",
+    "regex",
+    "hashtag",
+    "claim_match",
+    "classifier",
+    "hash_match",
+    "aigc",
+    "coordination",
+    "reports",
+)
 NON_ENFORCING_KINDS: frozenset[str] = frozenset({"reports"})
 # DSA Transparency Database statement categories (API v2, in force since 1 July 2025).
 DSA_CATEGORIES: tuple[str, ...] = (
@@ -41,32 +49,76 @@ DSA_CATEGORIES: tuple[str, ...] = (
 )
 # The Transparency Database's category_specification keywords (API v2).
 DSA_KEYWORDS: tuple[str, ...] = (
-    "KEYWORD_ANIMAL_HARM", "KEYWORD_ADULT_SEXUAL_MATERIAL", "KEYWORD_AGE_SPECIFIC_RESTRICTIONS",
-    "KEYWORD_AGE_SPECIFIC_RESTRICTIONS_MINORS", "KEYWORD_BIOMETRIC_DATA_BREACH", "KEYWORD_BULLYING_AGAINST_GIRLS",
-    "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL", "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE",
-    "KEYWORD_CONTENT_PROMOTING_EATING_DISORDERS", "KEYWORD_COORDINATED_HARM", "KEYWORD_COPYRIGHT_INFRINGEMENT",
-    "KEYWORD_CYBER_BULLYING_INTIMIDATION", "KEYWORD_CYBER_HARASSMENT", "KEYWORD_CYBER_HARASSMENT_AGAINST_WOMEN",
-    "KEYWORD_CYBER_INCITEMENT", "KEYWORD_CYBER_STALKING", "KEYWORD_CYBER_STALKING_AGAINST_WOMEN",
-    "KEYWORD_DATA_FALSIFICATION", "KEYWORD_DEFAMATION", "KEYWORD_DESIGN_INFRINGEMENT", "KEYWORD_DISCRIMINATION",
-    "KEYWORD_MISINFORMATION_DISINFORMATION", "KEYWORD_FEMALE_GENDERED_DISINFORMATION",
-    "KEYWORD_GEOGRAPHIC_INDICATIONS_INFRINGEMENT", "KEYWORD_GEOGRAPHICAL_REQUIREMENTS",
-    "KEYWORD_GOODS_SERVICES_NOT_PERMITTED", "KEYWORD_GROOMING_SEXUAL_ENTICEMENT_MINORS", "KEYWORD_HATE_SPEECH",
-    "KEYWORD_HIDDEN_ADVERTISEMENT", "KEYWORD_HUMAN_EXPLOITATION", "KEYWORD_HUMAN_TRAFFICKING",
-    "KEYWORD_ILLEGAL_ORGANIZATIONS", "KEYWORD_IMPERSONATION_ACCOUNT_HIJACKING", "KEYWORD_INAUTHENTIC_ACCOUNTS",
-    "KEYWORD_INAUTHENTIC_LISTINGS", "KEYWORD_INAUTHENTIC_USER_REVIEWS", "KEYWORD_INCITEMENT_AGAINST_WOMEN",
-    "KEYWORD_INCITEMENT_VIOLENCE_HATRED", "KEYWORD_INSUFFICIENT_INFORMATION_ON_TRADERS",
-    "KEYWORD_LANGUAGE_REQUIREMENTS", "KEYWORD_MISLEADING_INFO_CONSUMER_RIGHTS",
-    "KEYWORD_MISLEADING_INFO_GOODS_SERVICES", "KEYWORD_MISSING_PROCESSING_GROUND",
-    "KEYWORD_NON_CONSENSUAL_IMAGE_SHARING", "KEYWORD_NON_CONSENSUAL_IMAGE_SHARING_AGAINST_WOMEN",
-    "KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE", "KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE_AGAINST_WOMEN",
-    "KEYWORD_NONCOMPLIANCE_PRICING", "KEYWORD_NUDITY", "KEYWORD_PATENT_INFRINGEMENT", "KEYWORD_PHISHING",
-    "KEYWORD_PROHIBITED_PRODUCTS", "KEYWORD_PYRAMID_SCHEMES", "KEYWORD_RIGHT_TO_BE_FORGOTTEN",
-    "KEYWORD_RISK_ENVIRONMENTAL_DAMAGE", "KEYWORD_RISK_PUBLIC_HEALTH", "KEYWORD_SELF_MUTILATION", "KEYWORD_STALKING",
-    "KEYWORD_SUICIDE", "KEYWORD_TERRORIST_CONTENT", "KEYWORD_TRADE_SECRET_INFRINGEMENT",
-    "KEYWORD_TRADEMARK_INFRINGEMENT", "KEYWORD_TRAFFICKING_WOMEN_GIRLS", "KEYWORD_UNLAWFUL_SALE_ANIMALS",
-    "KEYWORD_UNSAFE_CHALLENGES", "KEYWORD_UNSAFE_PRODUCTS", "KEYWORD_VIOLATION_EU_LAW",
-    "KEYWORD_VIOLATION_NATIONAL_LAW", "KEYWORD_OTHER",
-)  # fmt: skip
+    "KEYWORD_ANIMAL_HARM",
+    "KEYWORD_ADULT_SEXUAL_MATERIAL",
+    "KEYWORD_AGE_SPECIFIC_RESTRICTIONS",
+    "KEYWORD_AGE_SPECIFIC_RESTRICTIONS_MINORS",
+    "KEYWORD_BIOMETRIC_DATA_BREACH",
+    "KEYWORD_BULLYING_AGAINST_GIRLS",
+    "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",
+    "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE",
+    "KEYWORD_CONTENT_PROMOTING_EATING_DISORDERS",
+    "KEYWORD_COORDINATED_HARM",
+    "KEYWORD_COPYRIGHT_INFRINGEMENT",
+    "KEYWORD_CYBER_BULLYING_INTIMIDATION",
+    "KEYWORD_CYBER_HARASSMENT",
+    "KEYWORD_CYBER_HARASSMENT_AGAINST_WOMEN",
+    "KEYWORD_CYBER_INCITEMENT",
+    "KEYWORD_CYBER_STALKING",
+    "KEYWORD_CYBER_STALKING_AGAINST_WOMEN",
+    "KEYWORD_DATA_FALSIFICATION",
+    "KEYWORD_DEFAMATION",
+    "KEYWORD_DESIGN_INFRINGEMENT",
+    "KEYWORD_DISCRIMINATION",
+    "KEYWORD_MISINFORMATION_DISINFORMATION",
+    "KEYWORD_FEMALE_GENDERED_DISINFORMATION",
+    "KEYWORD_GEOGRAPHIC_INDICATIONS_INFRINGEMENT",
+    "KEYWORD_GEOGRAPHICAL_REQUIREMENTS",
+    "KEYWORD_GOODS_SERVICES_NOT_PERMITTED",
+    "KEYWORD_GROOMING_SEXUAL_ENTICEMENT_MINORS",
+    "KEYWORD_HATE_SPEECH",
+    "KEYWORD_HIDDEN_ADVERTISEMENT",
+    "KEYWORD_HUMAN_EXPLOITATION",
+    "KEYWORD_HUMAN_TRAFFICKING",
+    "KEYWORD_ILLEGAL_ORGANIZATIONS",
+    "KEYWORD_IMPERSONATION_ACCOUNT_HIJACKING",
+    "KEYWORD_INAUTHENTIC_ACCOUNTS",
+    "KEYWORD_INAUTHENTIC_LISTINGS",
+    "KEYWORD_INAUTHENTIC_USER_REVIEWS",
+    "KEYWORD_INCITEMENT_AGAINST_WOMEN",
+    "KEYWORD_INCITEMENT_VIOLENCE_HATRED",
+    "KEYWORD_INSUFFICIENT_INFORMATION_ON_TRADERS",
+    "KEYWORD_LANGUAGE_REQUIREMENTS",
+    "KEYWORD_MISLEADING_INFO_CONSUMER_RIGHTS",
+    "KEYWORD_MISLEADING_INFO_GOODS_SERVICES",
+    "KEYWORD_MISSING_PROCESSING_GROUND",
+    "KEYWORD_NON_CONSENSUAL_IMAGE_SHARING",
+    "KEYWORD_NON_CONSENSUAL_IMAGE_SHARING_AGAINST_WOMEN",
+    "KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE",
+    "KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE_AGAINST_WOMEN",
+    "KEYWORD_NONCOMPLIANCE_PRICING",
+    "KEYWORD_NUDITY",
+    "KEYWORD_PATENT_INFRINGEMENT",
+    "KEYWORD_PHISHING",
+    "KEYWORD_PROHIBITED_PRODUCTS",
+    "KEYWORD_PYRAMID_SCHEMES",
+    "KEYWORD_RIGHT_TO_BE_FORGOTTEN",
+    "KEYWORD_RISK_ENVIRONMENTAL_DAMAGE",
+    "KEYWORD_RISK_PUBLIC_HEALTH",
+    "KEYWORD_SELF_MUTILATION",
+    "KEYWORD_STALKING",
+    "KEYWORD_SUICIDE",
+    "KEYWORD_TERRORIST_CONTENT",
+    "KEYWORD_TRADE_SECRET_INFRINGEMENT",
+    "KEYWORD_TRADEMARK_INFRINGEMENT",
+    "KEYWORD_TRAFFICKING_WOMEN_GIRLS",
+    "KEYWORD_UNLAWFUL_SALE_ANIMALS",
+    "KEYWORD_UNSAFE_CHALLENGES",
+    "KEYWORD_UNSAFE_PRODUCTS",
+    "KEYWORD_VIOLATION_EU_LAW",
+    "KEYWORD_VIOLATION_NATIONAL_LAW",
+    "KEYWORD_OTHER",
+)
 DECISION_GROUNDS: tuple[str, ...] = ("DECISION_GROUND_ILLEGAL_CONTENT", "DECISION_GROUND_INCOMPATIBLE_CONTENT")
 # Region groups usable as override keys besides ISO-3166-1 alpha-2 codes.
 REGION_GROUPS: dict[str, tuple[str, ...]] = {"EU": EEA_REGIONS}
@@ -108,8 +160,12 @@ AUTO_BAND = re.compile(r"^auto@(0?\.\d+|1(\.0+)?)$")
 # Precision each automated action must reach on the model card's mixed validation stream when a pack
 # does not say (`precision_targets:` per policy overrides them; `escalate` is the review queue's floor).
 DEFAULT_PRECISION_TARGETS: dict[str, float] = {
-    "remove": 0.95, "age_restrict": 0.9, "reduce_reach": 0.9, "label": 0.9, "escalate": 0.3,
-}  # fmt: skip
+    "remove": 0.95,
+    "age_restrict": 0.9,
+    "reduce_reach": 0.9,
+    "label": 0.9,
+    "escalate": 0.3,
+}
 
 
 class UnresolvedThresholdError(PolicyPackError):
@@ -353,11 +409,14 @@ class PolicySpec(_Strict):
                     t = threshold_for_precision(curve, target)
                 if t is None:  # said once per policy and action, whichever regions' ladders share it
                     what = "never routes to review" if b.action == "escalate" else "is never automated"
-                    notes.append(f"{self.id}: {b.action} at auto@{target:g} {what}: no score reaches "
-                                 f"precision {target:g} on {source}")  # fmt: skip
+                    notes.append(
+                        f"{self.id}: {b.action} at auto@{target:g} {what}: no score reaches "
+                        f"precision {target:g} on {source}"
+                    )
                     continue
-                out[t] = Band(min_score=t, action=b.action, auto_precision=b.auto_precision,
-                              profile_shifted=bool(offset))  # stricter overwrites  # fmt: skip
+                out[t] = Band(
+                    min_score=t, action=b.action, auto_precision=b.auto_precision, profile_shifted=bool(offset)
+                )  # stricter overwrites
             if not out:
                 notes.append(
                     f"{self.id}{where}: no band can be reached: the classifier neither acts nor routes to review"
@@ -368,8 +427,10 @@ class PolicySpec(_Strict):
         regions = {k: resolve(r.bands, f" in {k}") for k, r in self.regions.items()}
         update: dict[str, Any] = {
             "bands": bands or [Band(min_score=1.0, action="escalate")],
-            "regions": {k: RegionOverride(bands=v or [Band(min_score=1.0, action="escalate")]) for k, v in regions.items()},
-        }  # fmt: skip
+            "regions": {
+                k: RegionOverride(bands=v or [Band(min_score=1.0, action="escalate")]) for k, v in regions.items()
+            },
+        }
         return self.model_copy(update=update), notes
 
     def in_force(self, day: date) -> bool:
@@ -484,8 +545,9 @@ class PolicyPack(BaseModel):
             notes.extend(said)
         notes = list(dict.fromkeys(notes))
         spec = self.spec.model_copy(update={"policies": policies})
-        return self.model_copy(update={"spec": spec, "threshold_notes": tuple(notes),
-                                       "thresholds_from": (card or {}).get("version")})  # fmt: skip
+        return self.model_copy(
+            update={"spec": spec, "threshold_notes": tuple(notes), "thresholds_from": (card or {}).get("version")}
+        )
 
     def resource_lines(self, relpath: str) -> list[str]:
         """Non-blank, non-comment lines of a resource file."""
@@ -550,8 +612,11 @@ def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | 
 
     `curve` holds `thresholds` with `precision_lower` at each (see tasks/train.stream_precision_curve).
     """
-    met = [float(t) for t, p in zip(curve.get("thresholds") or [], curve.get("precision_lower") or [], strict=True)
-           if p is not None and p >= precision]  # fmt: skip
+    met = [
+        float(t)
+        for t, p in zip(curve.get("thresholds") or [], curve.get("precision_lower") or [], strict=True)
+        if p is not None and p >= precision
+    ]
     return min(met) if met else None
 
 
@@ -604,8 +669,10 @@ def load_pack(name_or_path: str = "community-guidelines", profile: str = "standa
     for rel in _resource_refs(spec):
         res = _resource_file(path.parent, rel) or _resource_file(shipped, rel)
         if res is None:
-            raise PolicyPackError(f"{path}: resource {rel!r} is missing (looked beside the pack and in {shipped}) "
-                                  "or outside the pack folder")  # fmt: skip
+            raise PolicyPackError(
+                f"{path}: resource {rel!r} is missing (looked beside the pack and in {shipped}) "
+                "or outside the pack folder"
+            )
         data = res.read_bytes()
         digest.update(rel.encode() + b"\0" + data)
         texts[rel] = data.decode("utf-8")

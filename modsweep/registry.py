@@ -17,8 +17,9 @@ class ModelNotFoundError(FileNotFoundError):
     """No trained model where scoring expected one; the message names the command to run."""
 
 
-def save_model(models_dir: Path, name: str, version: str, model: Any, card: dict[str, Any], *,
-               promote: bool = True) -> Path:  # fmt: skip
+def save_model(
+    models_dir: Path, name: str, version: str, model: Any, card: dict[str, Any], *, promote: bool = True
+) -> Path:
     """Write model + card atomically; with `promote`, point `latest` (the version runs use) at this version."""
     target = models_dir / name / version
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -61,9 +62,16 @@ def list_versions(models_dir: Path, name: str) -> list[dict[str, Any]]:
     for card_path in sorted(folder.glob("*/card.json"), key=lambda p: p.stat().st_mtime):
         card = json.loads(card_path.read_text())
         data = card.get("training_data") or {}
-        out.append({"version": card_path.parent.name, "active": card_path.parent.name == latest,
-                    "created_at": card.get("created_at"), "rows": data.get("rows"), "source": data.get("source"),
-                    "max_train_rows": (card.get("training_params") or {}).get("max_train_rows")})  # fmt: skip
+        out.append(
+            {
+                "version": card_path.parent.name,
+                "active": card_path.parent.name == latest,
+                "created_at": card.get("created_at"),
+                "rows": data.get("rows"),
+                "source": data.get("source"),
+                "max_train_rows": (card.get("training_params") or {}).get("max_train_rows"),
+            }
+        )
     return out
 
 

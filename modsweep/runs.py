@@ -67,11 +67,18 @@ def utc_window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def make_run_key(flow: str, window: tuple[datetime, datetime], regions: list[str] | None, policy_sha256: str,
-                 profile: str) -> str:  # fmt: skip
+def make_run_key(
+    flow: str, window: tuple[datetime, datetime], regions: list[str] | None, policy_sha256: str, profile: str
+) -> str:
     """Deterministic: the same flow, window, regions, pack content and profile give the same key."""
-    parts = [flow, window[0].isoformat(), window[1].isoformat(), ",".join(sorted(regions or ["*"])),
-             policy_sha256, profile]  # fmt: skip
+    parts = [
+        flow,
+        window[0].isoformat(),
+        window[1].isoformat(),
+        ",".join(sorted(regions or ["*"])),
+        policy_sha256,
+        profile,
+    ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
@@ -80,10 +87,20 @@ def code_version() -> str:
     """Package version plus the git commit (and `-dirty`) when running from a checkout."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
         return f"{__version__}+g{sha}{'-dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
         return __version__
@@ -123,8 +140,9 @@ def resolve_source(source: Path) -> tuple[Path, str | None]:
     return source, None
 
 
-def list_window_files(source: Path, window: tuple[datetime, datetime]
-                      ) -> list[tuple[Path, tuple[datetime, datetime] | tuple[None, None]]]:  # fmt: skip
+def list_window_files(
+    source: Path, window: tuple[datetime, datetime]
+) -> list[tuple[Path, tuple[datetime, datetime] | tuple[None, None]]]:
     """Source files that can hold the window's items, each with the day its `date=` folder says it holds.
 
     A source of `date=YYYY-MM-DD/` folders is read only for the days the window touches (none of them present:
@@ -139,8 +157,12 @@ def list_window_files(source: Path, window: tuple[datetime, datetime]
     first, last = window[0].date(), (window[1] - timedelta(microseconds=1)).date()
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     if source.is_dir() and any(p.is_dir() for p in source.glob("date=*")):
-        return [(f, day_window(d)) for d in days if (source / f"date={d.isoformat()}").is_dir()
-                for f in list_source_files(source, d)]  # fmt: skip
+        return [
+            (f, day_window(d))
+            for d in days
+            if (source / f"date={d.isoformat()}").is_dir()
+            for f in list_source_files(source, d)
+        ]
     files = list_source_files(source)
     if not files:
         raise FileNotFoundError(f"no source files ({', '.join(SOURCE_SUFFIXES)}) under {source}")

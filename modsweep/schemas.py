@@ -24,9 +24,37 @@ TRIGGERS: tuple[str, ...] = ("schedule", "manual", "surge", "backfill", "shadow"
 REVIEW_LABELS: tuple[str, ...] = ("violating", "benign")
 # EU/EEA member states (DSA territorial scope) plus the other regions modsweep serves.
 EEA_REGIONS: tuple[str, ...] = (
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT",
-    "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
-)  # fmt: skip
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+    "IS",
+    "LI",
+    "NO",
+)
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "fr", "de", "hi", "it", "pl", "nl")
 
 _ts = pa.timestamp("us", tz="UTC")
@@ -176,28 +204,49 @@ METRICS = pa.schema(
 
 
 # The emerging-risk radar (DESIGN §11): a day's compact signal counts (its baseline for later days) and its trends.
-TREND_AGGREGATES = pa.schema([
-    pa.field("day", pa.date32(), nullable=False), pa.field("region", pa.string(), nullable=False),
-    pa.field("language", pa.string(), nullable=False), pa.field("kind", pa.string(), nullable=False),
-    pa.field("signal", pa.string(), nullable=False), pa.field("items", pa.int64(), nullable=False),
-    pa.field("views", pa.int64(), nullable=False), pa.field("young_items", pa.int64(), nullable=False),
-])  # fmt: skip
-TRENDS = pa.schema([
-    pa.field("day", pa.date32(), nullable=False), pa.field("region", pa.string(), nullable=False),
-    pa.field("language", pa.string(), nullable=False), pa.field("kind", pa.string(), nullable=False),
-    pa.field("signal", pa.string(), nullable=False), pa.field("label", pa.string(), nullable=False),
-    pa.field("volume", pa.int64(), nullable=False), pa.field("expected", pa.float64(), nullable=False),
-    pa.field("baseline_items", pa.int64(), nullable=False), pa.field("baseline_days", pa.int32(), nullable=False),
-    pa.field("z", pa.float64(), nullable=False), pa.field("p_value", pa.float64(), nullable=False),
-    pa.field("q_value", pa.float64(), nullable=False), pa.field("reach", pa.int64(), nullable=False),
-    pa.field("authors", pa.int64(), nullable=False), pa.field("young_share", pa.float64(), nullable=False),
-    pa.field("top_policy", pa.string()), pa.field("top_overlap", pa.float64(), nullable=False),
-    pa.field("overlap", pa.string(), nullable=False), pa.field("risk", pa.float64(), nullable=False),
-    pa.field("same_as", pa.string()), pa.field("rank_reach", pa.int32(), nullable=False),
-    pa.field("rank_risk", pa.int32(), nullable=False),
-    pa.field("examples", pa.string(), nullable=False), pa.field("accounts", pa.string(), nullable=False),
-    pa.field("suggestion", pa.string()), pa.field("patch", pa.string()),
-])  # fmt: skip
+TREND_AGGREGATES = pa.schema(
+    [
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("region", pa.string(), nullable=False),
+        pa.field("language", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("signal", pa.string(), nullable=False),
+        pa.field("items", pa.int64(), nullable=False),
+        pa.field("views", pa.int64(), nullable=False),
+        pa.field("young_items", pa.int64(), nullable=False),
+    ]
+)
+TRENDS = pa.schema(
+    [
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("region", pa.string(), nullable=False),
+        pa.field("language", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("signal", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("volume", pa.int64(), nullable=False),
+        pa.field("expected", pa.float64(), nullable=False),
+        pa.field("baseline_items", pa.int64(), nullable=False),
+        pa.field("baseline_days", pa.int32(), nullable=False),
+        pa.field("z", pa.float64(), nullable=False),
+        pa.field("p_value", pa.float64(), nullable=False),
+        pa.field("q_value", pa.float64(), nullable=False),
+        pa.field("reach", pa.int64(), nullable=False),
+        pa.field("authors", pa.int64(), nullable=False),
+        pa.field("young_share", pa.float64(), nullable=False),
+        pa.field("top_policy", pa.string()),
+        pa.field("top_overlap", pa.float64(), nullable=False),
+        pa.field("overlap", pa.string(), nullable=False),
+        pa.field("risk", pa.float64(), nullable=False),
+        pa.field("same_as", pa.string()),
+        pa.field("rank_reach", pa.int32(), nullable=False),
+        pa.field("rank_risk", pa.int32(), nullable=False),
+        pa.field("examples", pa.string(), nullable=False),
+        pa.field("accounts", pa.string(), nullable=False),
+        pa.field("suggestion", pa.string()),
+        pa.field("patch", pa.string()),
+    ]
+)
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

@@ -93,18 +93,28 @@ def build_deployments(
     out = []
     for spec in config["deployments"]:
         flow = load_flow_from_entrypoint(spec["entrypoint"], use_placeholder_flow=False)
-        schedules = [Cron(cron or s["cron"], timezone=s.get("timezone"), active=s.get("active", True), slug=s.get("slug"))
-                     for s in spec.get("schedules") or []]  # fmt: skip
+        schedules = [
+            Cron(cron or s["cron"], timezone=s.get("timezone"), active=s.get("active", True), slug=s.get("slug"))
+            for s in spec.get("schedules") or []
+        ]
         limit = spec.get("concurrency_limit")
         if isinstance(limit, dict):
-            limit = ConcurrencyLimitConfig(limit=limit["limit"], collision_strategy=ConcurrencyLimitStrategy(
-                limit.get("collision_strategy") or "ENQUEUE"))  # fmt: skip
-        out.append(flow.to_deployment(
-            name=spec["name"], schedules=schedules, concurrency_limit=limit, parameters=spec.get("parameters") or {},
-            tags=spec.get("tags") or [], description=spec.get("description"),
-            enforce_parameter_schema=spec.get("enforce_parameter_schema", True),
-            entrypoint_type=EntrypointType.MODULE_PATH,
-        ))  # fmt: skip
+            limit = ConcurrencyLimitConfig(
+                limit=limit["limit"],
+                collision_strategy=ConcurrencyLimitStrategy(limit.get("collision_strategy") or "ENQUEUE"),
+            )
+        out.append(
+            flow.to_deployment(
+                name=spec["name"],
+                schedules=schedules,
+                concurrency_limit=limit,
+                parameters=spec.get("parameters") or {},
+                tags=spec.get("tags") or [],
+                description=spec.get("description"),
+                enforce_parameter_schema=spec.get("enforce_parameter_schema", True),
+                entrypoint_type=EntrypointType.MODULE_PATH,
+            )
+        )
     return out
 
 
@@ -127,8 +137,10 @@ def serve_deployments(
     Needs a Prefect server (PREFECT_API_URL): the ephemeral API runs no scheduler, so nothing would ever start.
     """
     if not _api_url():
-        raise RuntimeError("serving needs a Prefect server: start one (`prefect server start`, or "
-                           "infra/start-prefect-server.sh) and set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api")  # fmt: skip
+        raise RuntimeError(
+            "serving needs a Prefect server: start one (`prefect server start`, or "
+            "infra/start-prefect-server.sh) and set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api"
+        )
     from prefect import serve
 
     os.environ.setdefault("MODSWEEP_RUN_KEY_LOCK", "true")  # inherited by the served runs' processes
@@ -156,15 +168,22 @@ async def _ensure_work_pool(spec: dict[str, Any]) -> None:
         raise ValueError(f"work pool type {spec.get('type')!r} has no worker installed here")
     async with get_client() as client:
         try:
-            await client.create_work_pool(WorkPoolCreate(
-                name=spec["name"], type=spec.get("type", "process"), concurrency_limit=spec.get("concurrency_limit"),
-                base_job_template=worker_cls.get_default_base_job_template(),
-            ))  # fmt: skip
+            await client.create_work_pool(
+                WorkPoolCreate(
+                    name=spec["name"],
+                    type=spec.get("type", "process"),
+                    concurrency_limit=spec.get("concurrency_limit"),
+                    base_job_template=worker_cls.get_default_base_job_template(),
+                )
+            )
         except ObjectAlreadyExists:  # keep its job template (it may be edited in the UI); re-apply the limit
             await client.update_work_pool(spec["name"], WorkPoolUpdate(concurrency_limit=spec.get("concurrency_limit")))
         for q in spec.get("queues") or []:
-            fields = {"priority": q.get("priority"), "concurrency_limit": q.get("concurrency_limit"),
-                      "description": q.get("description")}  # fmt: skip
+            fields = {
+                "priority": q.get("priority"),
+                "concurrency_limit": q.get("concurrency_limit"),
+                "description": q.get("description"),
+            }
             try:
                 queue = await client.read_work_queue_by_name(q["name"], work_pool_name=spec["name"])
                 await client.update_work_queue(queue.id, **fields)
@@ -206,15 +225,21 @@ def trigger_or_run(
     with get_client(sync_client=True) as client:
         problem = client.api_healthcheck()
         if problem is not None:
-            raise PrefectServerUnreachable(f"the Prefect server at {api_url} does not answer ({problem}); start it "
-                                           "(infra/start-prefect-server.sh) or unset PREFECT_API_URL to run in-process")  # fmt: skip
+            raise PrefectServerUnreachable(
+                f"the Prefect server at {api_url} does not answer ({problem}); start it "
+                "(infra/start-prefect-server.sh) or unset PREFECT_API_URL to run in-process"
+            )
         try:
             client.read_deployment_by_name(name)
         except ObjectNotFound:
             return None
     flow_run = run_deployment(name=name, parameters=parameters, timeout=0)
-    return SubmittedRun(flow_run_id=str(flow_run.id), flow_run_name=flow_run.name, deployment=name,
-                        url=url_for("flow-run", obj_id=flow_run.id))  # fmt: skip
+    return SubmittedRun(
+        flow_run_id=str(flow_run.id),
+        flow_run_name=flow_run.name,
+        deployment=name,
+        url=url_for("flow-run", obj_id=flow_run.id),
+    )
 
 
 def flow_run_link(flow_run_id: str | None) -> str | None:
@@ -251,8 +276,14 @@ def run_key_lock(run_key: str, timeout_seconds: float | None = None) -> Iterator
     with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):  # another run may create it first
         client.upsert_global_concurrency_limit_by_name(name, limit=1)
     # A lease that fails to renew must not kill a long sweep: re-runs of a key are idempotent anyway.
-    with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, lease_duration=60, strict=True,
-                     raise_on_lease_renewal_failure=False):  # fmt: skip
+    with concurrency(
+        name,
+        occupy=1,
+        timeout_seconds=timeout_seconds,
+        lease_duration=60,
+        strict=True,
+        raise_on_lease_renewal_failure=False,
+    ):
         yield
 
 
@@ -268,8 +299,10 @@ def task_runner(address: str | None = None, max_workers: int | None = None) -> T
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError as exc:
-        raise RuntimeError(f"a Dask address ({address}) is set but prefect-dask is not installed: "
-                           "pip install -c constraints.txt -e '.[dask]'") from exc  # fmt: skip
+        raise RuntimeError(
+            f"a Dask address ({address}) is set but prefect-dask is not installed: "
+            "pip install -c constraints.txt -e '.[dask]'"
+        ) from exc
     return DaskTaskRunner(address=address)
 
 

@@ -29,9 +29,11 @@ from modsweep.tasks.dsa import (
 
 DECISION_ACCOUNTS: tuple[str, ...] = ("DECISION_ACCOUNT_SUSPENDED", "DECISION_ACCOUNT_TERMINATED")
 DECISION_PROVISIONS: tuple[str, ...] = (
-    "DECISION_PROVISION_PARTIAL_SUSPENSION", "DECISION_PROVISION_TOTAL_SUSPENSION",
-    "DECISION_PROVISION_PARTIAL_TERMINATION", "DECISION_PROVISION_TOTAL_TERMINATION",
-)  # fmt: skip
+    "DECISION_PROVISION_PARTIAL_SUSPENSION",
+    "DECISION_PROVISION_TOTAL_SUSPENSION",
+    "DECISION_PROVISION_PARTIAL_TERMINATION",
+    "DECISION_PROVISION_TOTAL_TERMINATION",
+)
 ACCOUNT_TYPES: tuple[str, ...] = ("ACCOUNT_TYPE_BUSINESS", "ACCOUNT_TYPE_PRIVATE")
 EEA_SCOPE_STATUSES: tuple[str, ...] = ("active", "ended")  # statements for restrictions that took effect
 SUPERSEDED_COLUMNS: tuple[str, ...] = ("puid", "decision_id", "superseded_at", "cause", "reason")
@@ -79,7 +81,8 @@ class AccountStatement(Statement):
         if v is None:
             return v
         suspended = info.data.get("decision_account") == "DECISION_ACCOUNT_SUSPENDED" or str(
-            info.data.get("decision_provision") or "").endswith("_SUSPENSION")  # fmt: skip
+            info.data.get("decision_provision") or ""
+        ).endswith("_SUSPENSION")
         if not suspended:
             raise ValueError("only allowed for a suspension (decision_account or decision_provision)")
         value = _date_from(v, pd.Timestamp("2020-01-01").date())
@@ -111,11 +114,16 @@ def build_account_statement(row: Mapping[str, Any], policy_title: str, pack: str
     """The candidate statement of one account decision (feature_restrict, suspend, terminate)."""
     action = str(row["action"])
     features = ", ".join(row.get("features") or []) or "some features"
-    words = {"feature_restrict": f"restricted ({features} disabled)", "suspend": "suspended",
-             "terminate": "terminated"}.get(action, action)  # fmt: skip
-    facts = (f"The account was {words} because its active strikes under the community guidelines weighed "
-             f"{float(row['active_weight']):g}, reaching the {action} threshold {float(row['threshold']):g}; the "
-             f"latest strike was under policy {row['policy_id']} ({policy_title}).")  # fmt: skip
+    words = {
+        "feature_restrict": f"restricted ({features} disabled)",
+        "suspend": "suspended",
+        "terminate": "terminated",
+    }.get(action, action)
+    facts = (
+        f"The account was {words} because its active strikes under the community guidelines weighed "
+        f"{float(row['active_weight']):g}, reaching the {action} threshold {float(row['threshold']):g}; the "
+        f"latest strike was under policy {row['policy_id']} ({policy_title})."
+    )
     end = row.get("end_date")
     statement: dict[str, Any] = {
         "puid": account_puid(str(row["account_decision_id"])),
@@ -135,9 +143,10 @@ def build_account_statement(row: Mapping[str, Any], policy_title: str, pack: str
         "decision_facts": facts,
         "source_type": "SOURCE_VOLUNTARY",
         "automated_detection": "Yes",
-        "automated_decision": "AUTOMATED_DECISION_FULLY" if bool(row.get("automated")) else
-        "AUTOMATED_DECISION_PARTIALLY",
-    }  # fmt: skip
+        "automated_decision": "AUTOMATED_DECISION_FULLY"
+        if bool(row.get("automated"))
+        else "AUTOMATED_DECISION_PARTIALLY",
+    }
     return statement
 
 
@@ -152,12 +161,20 @@ def validate_account_statement(candidate: Mapping[str, Any]) -> AccountStatement
         return AccountStatement.model_validate(dict(candidate))
     except ValidationError as exc:
         puid = str(candidate.get("puid", ""))
-        return [StatementProblem(puid, puid.removeprefix("modsweep-"), ".".join(str(p) for p in e["loc"]) or "statement",
-                                 e["msg"].removeprefix("Value error, ")) for e in exc.errors()]  # fmt: skip
+        return [
+            StatementProblem(
+                puid,
+                puid.removeprefix("modsweep-"),
+                ".".join(str(p) for p in e["loc"]) or "statement",
+                e["msg"].removeprefix("Value error, "),
+            )
+            for e in exc.errors()
+        ]
 
 
-def account_statements(decisions: pd.DataFrame, titles: Mapping[str, str], pack: str,
-                       eea: tuple[str, ...]) -> tuple[list[AccountStatement], list[StatementProblem]]:  # fmt: skip
+def account_statements(
+    decisions: pd.DataFrame, titles: Mapping[str, str], pack: str, eea: tuple[str, ...]
+) -> tuple[list[AccountStatement], list[StatementProblem]]:
     """Statements for the day's account restrictions that took effect in the EU/EEA (warnings restrict nothing)."""
     scoped = decisions[(decisions["action"] != "warn") & decisions["status"].isin(EEA_SCOPE_STATUSES)]
     out: list[AccountStatement] = []
@@ -181,8 +198,12 @@ def superseded(enforced: pd.DataFrame, reversals: pd.DataFrame) -> pd.DataFrame:
     if enforced.empty or reversals.empty:
         return pd.DataFrame(columns=list(SUPERSEDED_COLUMNS))
     rows = enforced[["decision_id"]].merge(reversals, on="decision_id", how="inner")
-    return pd.DataFrame({
-        "puid": [puid_for(str(d)) for d in rows["decision_id"]], "decision_id": rows["decision_id"].to_numpy(),
-        "superseded_at": pd.to_datetime(rows["reversed_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
-        "cause": rows["cause"].to_numpy(), "reason": rows["reason"].astype(str).str.slice(0, 500).to_numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "puid": [puid_for(str(d)) for d in rows["decision_id"]],
+            "decision_id": rows["decision_id"].to_numpy(),
+            "superseded_at": pd.to_datetime(rows["reversed_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+            "cause": rows["cause"].to_numpy(),
+            "reason": rows["reason"].astype(str).str.slice(0, 500).to_numpy(),
+        }
+    )

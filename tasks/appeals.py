@@ -34,9 +34,22 @@ REJECTION_DETAILS: dict[str, str] = {
 }
 # Context of each appealed decision (from the store): what `validate_appeals` checks against.
 CONTEXT_COLUMNS: tuple[str, ...] = (
-    "decision_id", "item_id", "policy_id", "region", "language", "views", "score", "applied_action", "applied_at",
-    "reviewed", "reviewer_id", "status", "run_key", "run_id", "day",
-)  # fmt: skip
+    "decision_id",
+    "item_id",
+    "policy_id",
+    "region",
+    "language",
+    "views",
+    "score",
+    "applied_action",
+    "applied_at",
+    "reviewed",
+    "reviewer_id",
+    "status",
+    "run_key",
+    "run_id",
+    "day",
+)
 PLANTED_STATEMENTS: tuple[str, ...] = (
     "This post does not break any rule; please look again.",
     "I was quoting this to criticise it, not to spread it.",
@@ -53,8 +66,9 @@ def _times(values: pd.Series) -> pd.Series:
     return parsed.astype("datetime64[us, UTC]")
 
 
-def validate_appeals(raw: pd.DataFrame, context: pd.DataFrame, already_appealed: set[str], *, window_days: int,
-                     now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def validate_appeals(
+    raw: pd.DataFrame, context: pd.DataFrame, already_appealed: set[str], *, window_days: int, now: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw appeal rows (text values, ``__line``, ``__malformed``) into valid appeals and rejections.
 
     Valid: decision_id, received_at (UTC), statement, appellant, channel, ``__line`` plus the decision's
@@ -106,8 +120,9 @@ def appeal_task_id(appeal_id: str, key: bytes) -> str:
     return "t-" + hmac.new(key, f"appeal|{appeal_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def appeal_rows(valid: pd.DataFrame, *, sla_hours: float, key: bytes, source_file: str,
-                now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def appeal_rows(
+    valid: pd.DataFrame, *, sla_hours: float, key: bytes, source_file: str, now: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Appeals and their review tasks (reason `appeal`, queue `appeal:POLICY:REGION`, due by the SLA after
     receipt, priority by age and reach) for validated rows."""
     if valid.empty:
@@ -116,37 +131,64 @@ def appeal_rows(valid: pd.DataFrame, *, sla_hours: float, key: bytes, source_fil
     task_ids = [appeal_task_id(a, key) for a in ids]
     received = pd.to_datetime(valid["received_at"], utc=True)
     due = received + pd.Timedelta(hours=sla_hours)
-    appeals = pd.DataFrame({
-        "appeal_id": ids, "decision_id": valid["decision_id"].to_numpy(), "item_id": valid["item_id"].to_numpy(),
-        "policy_id": valid["policy_id"].to_numpy(), "region": valid["region"].to_numpy(),
-        "automated": ~valid["reviewed"].astype(bool).to_numpy(),
-        "appellant": valid["appellant"].to_numpy(dtype=object), "channel": valid["channel"].astype(str).to_numpy(),
-        "statement": valid["statement"].astype(str).to_numpy(), "received_at": received.to_numpy(),
-        "due_by": due.to_numpy(), "status": "open", "task_id": task_ids,
-        "original_reviewer": valid["reviewer_id"].to_numpy(dtype=object), "source_file": source_file[-255:],
-    })  # fmt: skip
+    appeals = pd.DataFrame(
+        {
+            "appeal_id": ids,
+            "decision_id": valid["decision_id"].to_numpy(),
+            "item_id": valid["item_id"].to_numpy(),
+            "policy_id": valid["policy_id"].to_numpy(),
+            "region": valid["region"].to_numpy(),
+            "automated": ~valid["reviewed"].astype(bool).to_numpy(),
+            "appellant": valid["appellant"].to_numpy(dtype=object),
+            "channel": valid["channel"].astype(str).to_numpy(),
+            "statement": valid["statement"].astype(str).to_numpy(),
+            "received_at": received.to_numpy(),
+            "due_by": due.to_numpy(),
+            "status": "open",
+            "task_id": task_ids,
+            "original_reviewer": valid["reviewer_id"].to_numpy(dtype=object),
+            "source_file": source_file[-255:],
+        }
+    )
     views = valid["views"].fillna(0).astype("float64").to_numpy()
-    tasks = pd.DataFrame({
-        "task_id": task_ids, "item_id": valid["item_id"].to_numpy(), "policy_id": valid["policy_id"].to_numpy(),
-        "queue": ("appeal:" + valid["policy_id"].astype(str) + ":" + valid["region"].astype(str)).to_numpy(),
-        "reason": "appeal", "stratum": "appeal", "inclusion_prob": 1.0, "replica": 0,
-        "priority": np.log1p(views) + 1.0, "score": valid["score"].fillna(0).astype(float).to_numpy(),
-        "action": valid["applied_action"].to_numpy(dtype=object), "region": valid["region"].to_numpy(),
-        "language": valid["language"].fillna("und").to_numpy(), "views": views.astype("int64"),
-        "due_by": due.to_numpy(), "status": "open", "created_at": received.to_numpy(),
-        "run_id": valid["run_id"].to_numpy(), "run_key": valid["run_key"].to_numpy(), "day": valid["day"].to_numpy(),
-    })  # fmt: skip
+    tasks = pd.DataFrame(
+        {
+            "task_id": task_ids,
+            "item_id": valid["item_id"].to_numpy(),
+            "policy_id": valid["policy_id"].to_numpy(),
+            "queue": ("appeal:" + valid["policy_id"].astype(str) + ":" + valid["region"].astype(str)).to_numpy(),
+            "reason": "appeal",
+            "stratum": "appeal",
+            "inclusion_prob": 1.0,
+            "replica": 0,
+            "priority": np.log1p(views) + 1.0,
+            "score": valid["score"].fillna(0).astype(float).to_numpy(),
+            "action": valid["applied_action"].to_numpy(dtype=object),
+            "region": valid["region"].to_numpy(),
+            "language": valid["language"].fillna("und").to_numpy(),
+            "views": views.astype("int64"),
+            "due_by": due.to_numpy(),
+            "status": "open",
+            "created_at": received.to_numpy(),
+            "run_id": valid["run_id"].to_numpy(),
+            "run_key": valid["run_key"].to_numpy(),
+            "day": valid["day"].to_numpy(),
+        }
+    )
     return appeals, tasks
 
 
 def appeal_outcomes(decided: pd.DataFrame) -> pd.DataFrame:
     """Decided appeal tasks as outcomes: a `violating` verdict upholds the decision, `benign` overturns it."""
-    return pd.DataFrame({
-        "appeal_id": decided["appeal_id"].to_numpy(), "decision_id": decided["decision_id"].to_numpy(),
-        "status": np.where(decided["label"] == "violating", "upheld", "overturned"),
-        "decided_at": pd.to_datetime(decided["task_decided_at"], utc=True).to_numpy(),
-        "decided_by": decided["reviewer_id"].to_numpy(dtype=object),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "appeal_id": decided["appeal_id"].to_numpy(),
+            "decision_id": decided["decision_id"].to_numpy(),
+            "status": np.where(decided["label"] == "violating", "upheld", "overturned"),
+            "decided_at": pd.to_datetime(decided["task_decided_at"], utc=True).to_numpy(),
+            "decided_by": decided["reviewer_id"].to_numpy(dtype=object),
+        }
+    )
 
 
 def original_reviewer_rejections(outcomes: pd.DataFrame, appeal_tasks: pd.DataFrame) -> pd.Series:
@@ -155,9 +197,16 @@ def original_reviewer_rejections(outcomes: pd.DataFrame, appeal_tasks: pd.DataFr
     return (outcomes["task_id"].map(original) == outcomes["reviewer_id"]).fillna(False).astype(bool)
 
 
-def plant_appeals(enforced: pd.DataFrame, violating: pd.Series, *, seed: str, now: datetime,
-                  share_violating: float = 0.05, share_benign: float = 0.4,
-                  max_delay_hours: float = 72) -> pd.DataFrame:  # fmt: skip
+def plant_appeals(
+    enforced: pd.DataFrame,
+    violating: pd.Series,
+    *,
+    seed: str,
+    now: datetime,
+    share_violating: float = 0.05,
+    share_benign: float = 0.4,
+    max_delay_hours: float = 72,
+) -> pd.DataFrame:
     """A reproducible appeals file for the demo: a share of enforced decisions is appealed, more of the false
     positives (``violating`` False: the generator's ground truth says the item breaks no rule of that policy).
 
@@ -180,15 +229,20 @@ def plant_appeals(enforced: pd.DataFrame, violating: pd.Series, *, seed: str, no
         (uniform_keys(pid, seed, "text") * len(PLANTED_STATEMENTS)).astype(int)
     ]
     channels = np.array(CHANNELS[:3], dtype=object)[(uniform_keys(pid, seed, "channel") * 3).astype(int)]
-    return pd.DataFrame({
-        "decision_id": pid, "received_at": received.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
-        "statement": statements, "appellant": picked["appellant"].to_numpy(dtype=object) if "appellant" in picked else None,
-        "channel": channels,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "decision_id": pid,
+            "received_at": received.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+            "statement": statements,
+            "appellant": picked["appellant"].to_numpy(dtype=object) if "appellant" in picked else None,
+            "channel": channels,
+        }
+    )
 
 
-def appeal_metrics(enforced: pd.DataFrame, appeals: pd.DataFrame, *, now: datetime, day: date,
-                   run_id: str) -> pd.DataFrame:  # fmt: skip
+def appeal_metrics(
+    enforced: pd.DataFrame, appeals: pd.DataFrame, *, now: datetime, day: date, run_id: str
+) -> pd.DataFrame:
     """Appeal and overturn rates per policy × region × automated/human (and ALL), each with a 95% Wilson interval;
     hours from appeal to decision (median, p90) and SLA breaches of appeals.
 
@@ -212,8 +266,16 @@ def appeal_metrics(enforced: pd.DataFrame, appeals: pd.DataFrame, *, now: dateti
         decided = appealed[appealed["status"].isin(["upheld", "overturned"])]
         if len(decided):
             over = int((decided["status"] == "overturned").sum())
-            rows.append((policy, region, f"overturn_rate{suffix}", over / len(decided),
-                         *wilson_interval(over, len(decided)), len(decided)))  # fmt: skip
+            rows.append(
+                (
+                    policy,
+                    region,
+                    f"overturn_rate{suffix}",
+                    over / len(decided),
+                    *wilson_interval(over, len(decided)),
+                    len(decided),
+                )
+            )
 
     groups = [("ALL", "ALL", e, a)]
     groups += [(p, "ALL", g, a[a["policy_id"] == p]) for p, g in e.groupby("policy_id")]
@@ -255,8 +317,11 @@ def appeal_metrics(enforced: pd.DataFrame, appeals: pd.DataFrame, *, now: dateti
 def overturn_breaches(metrics: pd.DataFrame, ceilings: dict[str, float], min_appeals: int) -> pd.DataFrame:
     """Policies whose automated decisions' overturn rate is above the ceiling with 95% confidence (the interval's
     lower bound over it) on at least ``min_appeals`` decided appeals: the circuit breaker's trips."""
-    m = metrics[(metrics["metric"] == "overturn_rate.automated") & (metrics["region"] == "ALL")
-                & (metrics["policy_id"] != "ALL")]  # fmt: skip
+    m = metrics[
+        (metrics["metric"] == "overturn_rate.automated")
+        & (metrics["region"] == "ALL")
+        & (metrics["policy_id"] != "ALL")
+    ]
     if m.empty:
         return m.assign(ceiling=pd.Series(dtype=float))
     m = m.assign(ceiling=m["policy_id"].map(ceilings))

@@ -59,19 +59,34 @@ def decision_context(engine: Engine, decision_ids: list[str]) -> pd.DataFrame:
     if decisions.empty:
         return pd.DataFrame(columns=list(ap.CONTEXT_COLUMNS))
     escalated = decisions.loc[decisions["action"] == "escalate", "item_id"].unique().tolist()
-    tasks = ls._frame_in(engine, select(ls.REVIEW_TASKS).where(ls.REVIEW_TASKS.c.reason == "review_band"),
-                         ls.REVIEW_TASKS.c.item_id, escalated)  # fmt: skip
+    tasks = ls._frame_in(
+        engine,
+        select(ls.REVIEW_TASKS).where(ls.REVIEW_TASKS.c.reason == "review_band"),
+        ls.REVIEW_TASKS.c.item_id,
+        escalated,
+    )
     enforced = enforced_decisions(decisions, tasks)
     reviewers = tasks.set_index("task_id")["reviewer_id"] if len(tasks) else pd.Series(dtype=object)
-    out = decisions.merge(enforced[["decision_id", "applied_action", "applied_at", "reviewed", "review_task_id"]],
-                          on="decision_id", how="left")  # fmt: skip
+    out = decisions.merge(
+        enforced[["decision_id", "applied_action", "applied_at", "reviewed", "review_task_id"]],
+        on="decision_id",
+        how="left",
+    )
     out["reviewed"] = out["reviewed"].fillna(False).astype(bool)
     out["reviewer_id"] = out["review_task_id"].map(reviewers)
     return out[list(ap.CONTEXT_COLUMNS)]
 
 
-def import_appeals_file(engine: Engine, path: Path, enforcement: EnforcementSpec, *, key: str, actor: str,
-                        fmt: str | None = None, now: datetime | None = None) -> AppealImport:  # fmt: skip
+def import_appeals_file(
+    engine: Engine,
+    path: Path,
+    enforcement: EnforcementSpec,
+    *,
+    key: str,
+    actor: str,
+    fmt: str | None = None,
+    now: datetime | None = None,
+) -> AppealImport:
     """Validate every row; valid appeals become review tasks (reason `appeal`) in one transaction; rejected rows
     go to ``<name>.rejected.csv`` beside the file with reasons; the import goes to the audit log. Importing the
     same file again creates nothing (one appeal per decision)."""
@@ -82,20 +97,25 @@ def import_appeals_file(engine: Engine, path: Path, enforcement: EnforcementSpec
     missing = [c for c in ap.REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         present = [c for c in raw.columns if not c.startswith("__")]
-        raise AppealsFileError(f"{path}: missing required column(s) {', '.join(missing)}; the file has "
-                               f"{', '.join(present) or 'no readable rows'}")  # fmt: skip
+        raise AppealsFileError(
+            f"{path}: missing required column(s) {', '.join(missing)}; the file has "
+            f"{', '.join(present) or 'no readable rows'}"
+        )
     now = now or datetime.now(UTC)
     ids = raw["decision_id"].dropna().astype(str).unique().tolist()
     stored = ls.fetch_appeals(engine, decision_ids=ids)
     context = decision_context(engine, ids)
-    valid, rejected = ap.validate_appeals(raw, context, set(stored["decision_id"]),
-                                          window_days=enforcement.appeals.window_days, now=now)  # fmt: skip
+    valid, rejected = ap.validate_appeals(
+        raw, context, set(stored["decision_id"]), window_days=enforcement.appeals.window_days, now=now
+    )
     # A re-import of the same file: its rows are the stored appeals, unchanged rather than duplicates.
     same = rejected["rejection"].eq("duplicate_appeal") & rejected[ap.LINE].map(
-        raw.set_index(ap.LINE)["decision_id"]).isin(stored.loc[stored["source_file"] == str(path)[-255:], "decision_id"])  # fmt: skip
+        raw.set_index(ap.LINE)["decision_id"]
+    ).isin(stored.loc[stored["source_file"] == str(path)[-255:], "decision_id"])
     unchanged, rejected = int(same.sum()), rejected[~same].reset_index(drop=True)
-    appeals, tasks = ap.appeal_rows(valid, sla_hours=enforcement.appeals.sla_hours, key=key.encode(),
-                                    source_file=str(path), now=now)  # fmt: skip
+    appeals, tasks = ap.appeal_rows(
+        valid, sla_hours=enforcement.appeals.sla_hours, key=key.encode(), source_file=str(path), now=now
+    )
     created = ls.insert_appeals(engine, appeals, tasks)
     by_reason = {str(k): int(v) for k, v in sorted(rejected["rejection"].value_counts().items())}
     report_path = None
@@ -104,18 +124,45 @@ def import_appeals_file(engine: Engine, path: Path, enforcement: EnforcementSpec
         buffer = io.StringIO(newline="")
         reviews_io.rejection_report(raw, rejected).to_csv(buffer, index=False, lineterminator="\n")
         write_file_atomically(report_path, buffer.getvalue().encode("utf-8"))
-    store.append_audit(engine, actor=actor, event="appeals.imported", subject=path.name[-255:],
-                       payload={"file": str(path), "sha256": digest, "rows": len(raw), "created": created,
-                                "unchanged": unchanged, "rejected": len(rejected), "rejections": by_reason,
-                                "appeal_ids": sorted(appeals["appeal_id"])[:1000] if len(appeals) else []})  # fmt: skip
-    return AppealImport(str(path), digest, len(raw), created, unchanged, len(rejected), by_reason,
-                        str(report_path) if report_path else None)  # fmt: skip
+    store.append_audit(
+        engine,
+        actor=actor,
+        event="appeals.imported",
+        subject=path.name[-255:],
+        payload={
+            "file": str(path),
+            "sha256": digest,
+            "rows": len(raw),
+            "created": created,
+            "unchanged": unchanged,
+            "rejected": len(rejected),
+            "rejections": by_reason,
+            "appeal_ids": sorted(appeals["appeal_id"])[:1000] if len(appeals) else [],
+        },
+    )
+    return AppealImport(
+        str(path),
+        digest,
+        len(raw),
+        created,
+        unchanged,
+        len(rejected),
+        by_reason,
+        str(report_path) if report_path else None,
+    )
 
 
 APPEAL_EXPORT_COLUMNS: tuple[str, ...] = (
-    "appeal_statement", "appeal_channel", "appeal_received_at", "original_action", "original_automated",
-    "original_score", "original_threshold", "original_decided_at", "original_evidence",
-)  # fmt: skip
+    "appeal_statement",
+    "appeal_channel",
+    "appeal_received_at",
+    "original_action",
+    "original_automated",
+    "original_score",
+    "original_threshold",
+    "original_decided_at",
+    "original_evidence",
+)
 
 
 def with_appeal_context(engine: Engine, lake: Lake, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -129,14 +176,22 @@ def with_appeal_context(engine: Engine, lake: Lake, frames: dict[str, pd.DataFra
     decisions = ls._frame_in(engine, select(ls.DECISIONS), ls.DECISIONS.c.decision_id, appeals["decision_id"].tolist())
     evidence = _detector_evidence(lake, decisions)
     ctx = appeals.merge(decisions, on="decision_id", how="left", suffixes=("_appeal", "")).assign(
-        original_evidence=lambda f: f["decision_id"].map(evidence).fillna(""))  # fmt: skip
-    ctx = pd.DataFrame({
-        "task_id": ctx["task_id"], "appeal_statement": ctx["statement"], "appeal_channel": ctx["channel"],
-        "appeal_received_at": ctx["received_at"], "original_action": ctx["action"],
-        "original_automated": ctx["automated_decision"] != "AUTOMATED_DECISION_NOT_AUTOMATED",
-        "original_score": ctx["score"], "original_threshold": ctx["threshold"],
-        "original_decided_at": ctx["decided_at"], "original_evidence": ctx["original_evidence"],
-    })  # fmt: skip
+        original_evidence=lambda f: f["decision_id"].map(evidence).fillna("")
+    )
+    ctx = pd.DataFrame(
+        {
+            "task_id": ctx["task_id"],
+            "appeal_statement": ctx["statement"],
+            "appeal_channel": ctx["channel"],
+            "appeal_received_at": ctx["received_at"],
+            "original_action": ctx["action"],
+            "original_automated": ctx["automated_decision"] != "AUTOMATED_DECISION_NOT_AUTOMATED",
+            "original_score": ctx["score"],
+            "original_threshold": ctx["threshold"],
+            "original_decided_at": ctx["decided_at"],
+            "original_evidence": ctx["original_evidence"],
+        }
+    )
     out = dict(frames)
     for q in appeal_queues:
         out[q] = frames[q].merge(ctx, on="task_id", how="left")
@@ -151,14 +206,19 @@ def _detector_evidence(lake: Lake, decisions: pd.DataFrame) -> pd.Series:
     for (day, run_key), group in decisions.groupby(["day", "run_key"]):
         wanted = group["item_id"].astype(str).unique().tolist()
         for path in lake.parts("detections", pd.Timestamp(day).date(), str(run_key)):
-            table = pq.read_table(path, columns=["item_id", "policy_id", "detector_id", "score", "evidence"],
-                                  filesystem=lake.fs, filters=pc.field("item_id").isin(wanted))  # fmt: skip
+            table = pq.read_table(
+                path,
+                columns=["item_id", "policy_id", "detector_id", "score", "evidence"],
+                filesystem=lake.fs,
+                filters=pc.field("item_id").isin(wanted),
+            )
             if not table.num_rows:
                 continue
             dets = table.to_pandas().merge(group[["decision_id", "item_id", "policy_id"]], on=["item_id", "policy_id"])
             for decision_id, rows in dets.groupby("decision_id"):  # the appealed decisions of one export
-                text = "; ".join(f"{r.detector_id} ({r.score:.2f}): {evidence_summary(r.evidence, 200)}"
-                                 for r in rows.itertuples())  # fmt: skip
+                text = "; ".join(
+                    f"{r.detector_id} ({r.score:.2f}): {evidence_summary(r.evidence, 200)}" for r in rows.itertuples()
+                )
                 found[str(decision_id)] = (found.get(str(decision_id), "") + "; " + text).strip("; ")
     return pd.Series(found, dtype=object)
 
@@ -175,8 +235,13 @@ def reject_original_reviewers(engine: Engine, valid: pd.DataFrame) -> tuple[pd.D
     if valid.empty:
         return valid, pd.DataFrame(columns=[ap.LINE, "rejection", "detail"])
     own = ap.original_reviewer_rejections(valid, appeal_tasks_of(engine, valid["task_id"].astype(str).tolist()))
-    rejected = pd.DataFrame({ap.LINE: valid.loc[own, ap.LINE].to_numpy(), "rejection": "original_reviewer",
-                             "detail": "an appeal is never decided by the reviewer who made the original decision"})  # fmt: skip
+    rejected = pd.DataFrame(
+        {
+            ap.LINE: valid.loc[own, ap.LINE].to_numpy(),
+            "rejection": "original_reviewer",
+            "detail": "an appeal is never decided by the reviewer who made the original decision",
+        }
+    )
     return valid[~own].reset_index(drop=True), rejected
 
 
@@ -200,7 +265,8 @@ def simulate_account_reviews(engine: Engine, outcomes: pd.DataFrame, truth: pd.D
     if not account.any():
         return outcomes
     stmt = select(ls.ACCOUNT_DECISIONS.c.task_id, ls.STRIKES.c.item_id, ls.STRIKES.c.policy_id).join(
-        ls.STRIKES, ls.STRIKES.c.author_id == ls.ACCOUNT_DECISIONS.c.author_id)  # fmt: skip
+        ls.STRIKES, ls.STRIKES.c.author_id == ls.ACCOUNT_DECISIONS.c.author_id
+    )
     strikes = ls._frame_in(engine, stmt, ls.ACCOUNT_DECISIONS.c.task_id, outcomes.loc[account, "task_id"].tolist())
     keys = set(truth["item_id"].astype(str) + "|" + truth["policy_id"].astype(str))
     strikes["true"] = (strikes["item_id"].astype(str) + "|" + strikes["policy_id"].astype(str)).isin(keys)
@@ -213,16 +279,18 @@ def simulate_account_reviews(engine: Engine, outcomes: pd.DataFrame, truth: pd.D
     return out
 
 
-def resolve_decided_appeals(engine: Engine, enforcement: EnforcementSpec, *, actor: str,
-                            pack: PolicyPack | None = None) -> dict[str, Any]:  # fmt: skip
+def resolve_decided_appeals(
+    engine: Engine, enforcement: EnforcementSpec, *, actor: str, pack: PolicyPack | None = None
+) -> dict[str, Any]:
     """Apply every decided appeal task: upheld or overturned (an overturn reverses the decision, removes its
     strike and re-evaluates the account), then refresh the appeal metrics of the runs concerned and check the
     overturn-rate breaker. Also applies decided account reviews and (given the ``pack``) records the strikes of
     escalations reviewers confirmed. Idempotent."""
     counts: dict[str, Any] = lifecycle_io.resolve_account_reviews(engine, actor=actor)
     if pack is not None:  # a reviewer's confirmed escalation is an enforcement: it earns a strike too
-        counts |= lifecycle_io.record_reviewed_strikes(engine, get_settings().lake_root, pack,
-                                                       key=get_settings().hmac_key.get_secret_value(), actor=actor)  # fmt: skip
+        counts |= lifecycle_io.record_reviewed_strikes(
+            engine, get_settings().lake_root, pack, key=get_settings().hmac_key.get_secret_value(), actor=actor
+        )
     decided = ls.decided_open_appeals(engine)
     if decided.empty:
         return counts | {"appeals_upheld": 0, "appeals_overturned": 0}
@@ -231,21 +299,39 @@ def resolve_decided_appeals(engine: Engine, enforcement: EnforcementSpec, *, act
     overturned = outcomes[outcomes["status"] == "overturned"]
     reversed_counts = {"reversed": 0, "strikes_removed": 0, "account_decisions_lifted": 0}
     for reviewer, group in overturned.groupby("decided_by", dropna=False):  # one reversal batch per reviewer
-        got = lifecycle_io.reverse_and_reevaluate(engine, group, enforcement, by=str(reviewer), cause="appeal",
-                                                  reason="appeal overturned by review")  # fmt: skip
+        got = lifecycle_io.reverse_and_reevaluate(
+            engine, group, enforcement, by=str(reviewer), cause="appeal", reason="appeal overturned by review"
+        )
         reversed_counts = {k: reversed_counts[k] + got[k] for k in reversed_counts}
-    store.append_audit(engine, actor=actor, event="appeals.decided", subject=f"{len(outcomes)} appeals",
-                       payload={"upheld": int((outcomes["status"] == "upheld").sum()), "overturned": len(overturned),
-                                "appeal_ids": sorted(outcomes["appeal_id"])[:1000], **reversed_counts})  # fmt: skip
+    store.append_audit(
+        engine,
+        actor=actor,
+        event="appeals.decided",
+        subject=f"{len(outcomes)} appeals",
+        payload={
+            "upheld": int((outcomes["status"] == "upheld").sum()),
+            "overturned": len(overturned),
+            "appeal_ids": sorted(outcomes["appeal_id"])[:1000],
+            **reversed_counts,
+        },
+    )
     run_keys = sorted(_run_key_of(engine, decided).unique())
     trips = refresh_appeal_metrics(engine, run_keys, enforcement, pack=pack)
-    return counts | {"appeals_upheld": int((outcomes["status"] == "upheld").sum()),
-                     "appeals_overturned": len(overturned), **reversed_counts, "breaker_tripped": trips}  # fmt: skip
+    return counts | {
+        "appeals_upheld": int((outcomes["status"] == "upheld").sum()),
+        "appeals_overturned": len(overturned),
+        **reversed_counts,
+        "breaker_tripped": trips,
+    }
 
 
 def _run_key_of(engine: Engine, decided: pd.DataFrame) -> pd.Series:
-    found = ls._frame_in(engine, select(ls.DECISIONS.c.decision_id, ls.DECISIONS.c.run_key),
-                         ls.DECISIONS.c.decision_id, decided["decision_id"].tolist())  # fmt: skip
+    found = ls._frame_in(
+        engine,
+        select(ls.DECISIONS.c.decision_id, ls.DECISIONS.c.run_key),
+        ls.DECISIONS.c.decision_id,
+        decided["decision_id"].tolist(),
+    )
     return found.set_index("decision_id")["run_key"]
 
 
@@ -258,8 +344,9 @@ def carrying_detectors(enforced: pd.DataFrame, pack: PolicyPack) -> pd.Series:
         cat = RunCatalog(get_settings().lake_root, pd.Timestamp(day).date(), str(run_key))
         wanted = pc.field("item_id").isin(group["item_id"].astype(str).unique().tolist())
         for part in cat.parts("detections"):
-            dets = cat.load("detections", part, columns=["item_id", "policy_id", "detector_id", "score"],
-                            filters=wanted).to_pandas()  # fmt: skip
+            dets = cat.load(
+                "detections", part, columns=["item_id", "policy_id", "detector_id", "score"], filters=wanted
+            ).to_pandas()
             found.append(dets.merge(group[["decision_id", "item_id", "policy_id"]], on=["item_id", "policy_id"]))
     if not found:
         return pd.Series(dtype=object)
@@ -270,8 +357,13 @@ def carrying_detectors(enforced: pd.DataFrame, pack: PolicyPack) -> pd.Series:
     return top.set_index("decision_id")["detector_id"]
 
 
-def refresh_appeal_metrics(engine: Engine, run_keys: list[str], enforcement: EnforcementSpec,
-                           now: datetime | None = None, pack: PolicyPack | None = None) -> list[str]:  # fmt: skip
+def refresh_appeal_metrics(
+    engine: Engine,
+    run_keys: list[str],
+    enforcement: EnforcementSpec,
+    now: datetime | None = None,
+    pack: PolicyPack | None = None,
+) -> list[str]:
     """Appeal metrics of each run key into the `metrics` table (the run's report shows them after `modsweep audit
     RUN`); trips the breaker for policies whose automated overturn rate is over the pack's ceiling. Returns the
     policies newly paused."""
@@ -293,11 +385,19 @@ def refresh_appeal_metrics(engine: Engine, run_keys: list[str], enforcement: Enf
         store.update_run(engine, run["run_id"], outputs={"lifecycle": lifecycle_summary(engine, decisions, appeals)})
         ceilings = {p: enforcement.appeals.overturn_ceiling for p in metrics["policy_id"].unique() if p != "ALL"}
         for trip in ap.overturn_breaches(metrics, ceilings, enforcement.appeals.min_appeals).itertuples():
-            reason = (f"overturn rate of automated decisions on appeal {trip.value:.3f} (95% CI lower "
-                      f"{trip.ci_low:.3f}, n={int(trip.n)} decided appeals) above the ceiling {trip.ceiling:.2f} "
-                      f"in run {run['run_id']}")  # fmt: skip
-            if store.set_policy_automation(engine, str(trip.policy_id), state="paused", reason=reason,
-                                           changed_by="circuit-breaker", run_id=run["run_id"]):  # fmt: skip
+            reason = (
+                f"overturn rate of automated decisions on appeal {trip.value:.3f} (95% CI lower "
+                f"{trip.ci_low:.3f}, n={int(trip.n)} decided appeals) above the ceiling {trip.ceiling:.2f} "
+                f"in run {run['run_id']}"
+            )
+            if store.set_policy_automation(
+                engine,
+                str(trip.policy_id),
+                state="paused",
+                reason=reason,
+                changed_by="circuit-breaker",
+                run_id=run["run_id"],
+            ):
                 tripped.append(str(trip.policy_id))
                 store.update_run(engine, run["run_id"], outputs={"appeal_findings": {str(trip.policy_id): reason}})
     return tripped
@@ -312,15 +412,30 @@ def lifecycle_summary(engine: Engine, decisions: pd.DataFrame, appeals: pd.DataF
         engine, select(ls.ACCOUNT_DECISIONS.c.account_decision_id), ls.ACCOUNT_DECISIONS.c.decision_id, ids
     )
     status = appeals["status"].value_counts() if len(appeals) else pd.Series(dtype=int)
-    return {"appeals": len(appeals), "appeals_upheld": int(status.get("upheld", 0)),
-            "appeals_overturned": int(status.get("overturned", 0)), "appeals_open": int(status.get("open", 0)),
-            "reversed": {str(k): int(v) for k, v in rev["cause"].value_counts().items()},
-            "reverts": sorted(rev["revert_id"].dropna().astype(str).unique().tolist()), "strikes": len(strikes),
-            "strikes_removed": int((strikes["status"] == "removed").sum()), "account_decisions": len(accounts)}  # fmt: skip
+    return {
+        "appeals": len(appeals),
+        "appeals_upheld": int(status.get("upheld", 0)),
+        "appeals_overturned": int(status.get("overturned", 0)),
+        "appeals_open": int(status.get("open", 0)),
+        "reversed": {str(k): int(v) for k, v in rev["cause"].value_counts().items()},
+        "reverts": sorted(rev["revert_id"].dropna().astype(str).unique().tolist()),
+        "strikes": len(strikes),
+        "strikes_removed": int((strikes["status"] == "removed").sum()),
+        "account_decisions": len(accounts),
+    }
 
 
-def generate_appeals(engine: Engine, lake: Lake, run: dict[str, Any], truth: pd.DataFrame, out: Path, *,
-                     key: str, share_violating: float = 0.05, share_benign: float = 0.4) -> int:  # fmt: skip
+def generate_appeals(
+    engine: Engine,
+    lake: Lake,
+    run: dict[str, Any],
+    truth: pd.DataFrame,
+    out: Path,
+    *,
+    key: str,
+    share_violating: float = 0.05,
+    share_benign: float = 0.4,
+) -> int:
     """Write a demo appeals file for a run: a share of its enforced decisions, more of the ones the generator's
     ground truth says were wrong. Returns the rows written."""
     decisions = store.fetch_decisions(engine, run_key=run["run_key"])
@@ -329,8 +444,14 @@ def generate_appeals(engine: Engine, lake: Lake, run: dict[str, Any], truth: pd.
     truth_keys = set(truth["item_id"].astype(str) + "|" + truth["policy_id"].astype(str))
     violating = (enforced["item_id"].astype(str) + "|" + enforced["policy_id"].astype(str)).isin(truth_keys)
     enforced = enforced.assign(appellant=_pseudonyms(lake, run, enforced["item_id"], key))
-    planted = ap.plant_appeals(enforced, violating, seed=run["run_key"], now=datetime.now(UTC),
-                               share_violating=share_violating, share_benign=share_benign)  # fmt: skip
+    planted = ap.plant_appeals(
+        enforced,
+        violating,
+        seed=run["run_key"],
+        now=datetime.now(UTC),
+        share_violating=share_violating,
+        share_benign=share_benign,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     planted.to_csv(out, index=False, lineterminator="\n")
     return len(planted)
@@ -344,8 +465,9 @@ def _pseudonyms(lake: Lake, run: dict[str, Any], item_ids: pd.Series, key: str) 
     wanted = sorted(set(item_ids.astype(str)))
     frames = []
     for path in lake.parts("items", day, run["run_key"]) if day else []:
-        table = pq.read_table(path, columns=["item_id", "author_id"], filesystem=lake.fs,
-                              filters=pc.field("item_id").isin(wanted))  # fmt: skip
+        table = pq.read_table(
+            path, columns=["item_id", "author_id"], filesystem=lake.fs, filters=pc.field("item_id").isin(wanted)
+        )
         frames.append(table.to_pandas())
     if not frames:
         return pd.Series([None] * len(item_ids), index=item_ids.index, dtype=object)

@@ -23,8 +23,10 @@ def held_removals_line(over: pd.DataFrame, ceiling: int, shown: int = 5) -> str:
     pairs = sorted(over.itertuples(), key=lambda r: -int(r.removals))
     text = ", ".join(f"{r.policy_id}/{r.region} {int(r.removals):,}" for r in pairs[:shown])
     more = f" and {len(pairs) - shown} more pairs" if len(pairs) > shown else ""
-    return (f"{int(over['removals'].sum()):,} automated removals in {len(pairs)} policy × region pair(s) exceed "
-            f"MODSWEEP_REMOVAL_CEILING={ceiling:,} ({text}{more})")  # fmt: skip
+    return (
+        f"{int(over['removals'].sum()):,} automated removals in {len(pairs)} policy × region pair(s) exceed "
+        f"MODSWEEP_REMOVAL_CEILING={ceiling:,} ({text}{more})"
+    )
 
 
 class RemovalApproval(BaseModel):
@@ -53,14 +55,24 @@ def markdown_text(value: object) -> str:
 
 def approval_request_markdown(over: pd.DataFrame, decisions: pd.DataFrame, ceiling: int, examples: int = 5) -> str:
     """What the approver sees: counts per policy × region and the highest-scoring examples of each."""
-    lines = [f"## Automated removals above the ceiling ({ceiling:,} per policy × region)", "",
-             "| policy | region | removals |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        f"## Automated removals above the ceiling ({ceiling:,} per policy × region)",
+        "",
+        "| policy | region | removals |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r.policy_id} | {r.region} | {r.removals:,} |" for r in over.itertuples()]
     for r in over.itertuples():
-        top = decisions[(decisions["policy_id"] == r.policy_id) & (decisions["region"] == r.region)
-                        & (decisions["action"] == "remove")].nlargest(examples, "score")  # fmt: skip
-        lines += ["", f"Examples for {r.policy_id} / {r.region}: " + ", ".join(
-            f"{markdown_text(i)} ({s:.3f})" for i, s in zip(top["item_id"], top["score"], strict=True))]  # fmt: skip
+        top = decisions[
+            (decisions["policy_id"] == r.policy_id)
+            & (decisions["region"] == r.region)
+            & (decisions["action"] == "remove")
+        ].nlargest(examples, "score")
+        lines += [
+            "",
+            f"Examples for {r.policy_id} / {r.region}: "
+            + ", ".join(f"{markdown_text(i)} ({s:.3f})" for i, s in zip(top["item_id"], top["score"], strict=True)),
+        ]
     lines += ["", "Resume the flow run with `approve: true` to apply them, or `false` to send them to review."]
     return "\n".join(lines)
 

@@ -90,8 +90,15 @@ def beta_draws(
     return np.where(a <= 0, 0.0, np.where(b <= 0, 1.0, p))
 
 
-def posterior_totals(N: np.ndarray, n: np.ndarray, k: np.ndarray, a: np.ndarray | float, b: np.ndarray | float,
-                     rng: np.random.Generator, draws: int = DRAWS) -> np.ndarray:  # fmt: skip
+def posterior_totals(
+    N: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    a: np.ndarray | float,
+    b: np.ndarray | float,
+    rng: np.random.Generator,
+    draws: int = DRAWS,
+) -> np.ndarray:
     """Draws (draws × cells) of each cell's count of positives, T = k + U, from the Pólya posterior.
 
     p ~ Beta(a + k, b + n − k) with prior Beta(a, b) (arrays broadcast to draws × cells), and the N − n
@@ -117,8 +124,9 @@ def mean_centred_prior(mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return JEFFREYS * np.maximum(1.0, m / (1 - m)), JEFFREYS * np.maximum(1.0, (1 - m) / m)
 
 
-def one_sided_bounds(low_draws: np.ndarray, high_draws: np.ndarray, value: float,
-                     level: float = 0.95) -> tuple[float, float]:  # fmt: skip
+def one_sided_bounds(
+    low_draws: np.ndarray, high_draws: np.ndarray, value: float, level: float = 0.95
+) -> tuple[float, float]:
     """The (1 − level)/2 quantile of the lower-bound draws and the (1 + level)/2 quantile of the upper-bound
     draws, widened if needed to contain the point estimate."""
     low, high = low_draws[np.isfinite(low_draws)], high_draws[np.isfinite(high_draws)]
@@ -128,8 +136,9 @@ def one_sided_bounds(low_draws: np.ndarray, high_draws: np.ndarray, value: float
     return (min(lo, value), max(hi, value))
 
 
-def stratified_proportion(strata: pd.DataFrame, *, rng: np.random.Generator | None = None,
-                          draws: int = DRAWS) -> tuple[float, float, float, int]:  # fmt: skip
+def stratified_proportion(
+    strata: pd.DataFrame, *, rng: np.random.Generator | None = None, draws: int = DRAWS
+) -> tuple[float, float, float, int]:
     """Estimate, CI low, CI high and n from rows (population N, sampled n, positives k) per stratum.
 
     p̂ = Σ N_h p̂_h / Σ N_h with p̂_h = k_h / n_h (an unsampled stratum takes the pooled k / n). The bounds are
@@ -165,8 +174,9 @@ def _cells(labelled: pd.DataFrame, populations: pd.DataFrame) -> pd.DataFrame:
     return out[out["N"] > 0]
 
 
-def _domain_metrics(N: np.ndarray, n: np.ndarray, rate: np.ndarray, low: np.ndarray, high: np.ndarray,
-                    actioned: np.ndarray) -> list[tuple[str, float, float | None, float | None, int]]:  # fmt: skip
+def _domain_metrics(
+    N: np.ndarray, n: np.ndarray, rate: np.ndarray, low: np.ndarray, high: np.ndarray, actioned: np.ndarray
+) -> list[tuple[str, float, float | None, float | None, int]]:
     """Precision, recall and prevalence (point estimate, interval, reviews behind it) of one domain's cells.
 
     `rate` holds the cells' point-estimate rates; `low` and `high` posterior draws of their violating counts
@@ -192,8 +202,14 @@ def _domain_metrics(N: np.ndarray, n: np.ndarray, rate: np.ndarray, low: np.ndar
         out.append(("automated_recall", value, *bounds, int(n.sum())))
     if N.sum() > 0 and n.sum() > 0:
         value = (tp_hat + fn_hat) / N.sum()
-        out.append(("prevalence", value, *one_sided_bounds((tp_low + fn_low) / N.sum(), (tp_high + fn_high) / N.sum(), value),
-                    int(n.sum())))  # fmt: skip
+        out.append(
+            (
+                "prevalence",
+                value,
+                *one_sided_bounds((tp_low + fn_low) / N.sum(), (tp_high + fn_high) / N.sum(), value),
+                int(n.sum()),
+            )
+        )
     return out
 
 
@@ -324,8 +340,10 @@ def review_metrics(tasks: pd.DataFrame, *, day: date, run_id: str, seed: int = 0
         k, n = int((g["label"] == "violating").sum()), len(g)
         N = max(int(escalated.get(policy, n)), n)
         rng = domain_rng(seed, str(policy), "escalation_confirm_rate")
-        low, high = (posterior_totals(np.array([N]), np.array([n]), np.array([k]), *prior, rng, draws)[:, 0] / N
-                     for prior in (LOWER, UPPER))  # fmt: skip
+        low, high = (
+            posterior_totals(np.array([N]), np.array([n]), np.array([k]), *prior, rng, draws)[:, 0] / N
+            for prior in (LOWER, UPPER)
+        )
         rows.append((policy, "ALL", "escalation_confirm_rate", k / n, *one_sided_bounds(low, high, k / n), n))
     pairs = decided[decided["reason"].str.startswith("qa_")].pivot_table(
         index=["item_id", "policy_id", "reason"], columns="replica", values="label", aggfunc="first"
@@ -344,13 +362,22 @@ def review_metrics(tasks: pd.DataFrame, *, day: date, run_id: str, seed: int = 0
             rows.append((policy, "ALL", "hours_to_decision_median", float(g.median()), None, None, len(g)))
             rows.append((policy, "ALL", "hours_to_decision_p90", float(g.quantile(0.9)), None, None, len(g)))
         breached = pd.to_datetime(decided["decided_at"], utc=True) > pd.to_datetime(decided["due_by"], utc=True)
-        rows.append(("ALL", "ALL", "sla_breach_rate", float(breached.mean()), *wilson_interval(breached.sum(), len(breached)),
-                     len(breached)))  # fmt: skip
+        rows.append(
+            (
+                "ALL",
+                "ALL",
+                "sla_breach_rate",
+                float(breached.mean()),
+                *wilson_interval(breached.sum(), len(breached)),
+                len(breached),
+            )
+        )
     return _metric_frame(rows, day, run_id)
 
 
-def cohens_kappa(a: np.ndarray, b: np.ndarray, *, rng: np.random.Generator | None = None,
-                 draws: int = DRAWS) -> tuple[float, float, float]:  # fmt: skip
+def cohens_kappa(
+    a: np.ndarray, b: np.ndarray, *, rng: np.random.Generator | None = None, draws: int = DRAWS
+) -> tuple[float, float, float]:
     """κ = (p_o − p_e) / (1 − p_e) with a 95% interval from a Jeffreys-Dirichlet posterior of the label-pair table.
 
     The K × K table of (first, second) labels gets Dirichlet(counts + 1/2); κ of each draw gives the
@@ -412,8 +439,11 @@ def score_drift(populations: pd.DataFrame, baseline: pd.DataFrame, *, day: date,
     now, base = bands(populations), bands(baseline)
     rows = []
     for policy in now.index.get_level_values(0).unique():
-        joined = pd.concat([now.loc[policy], base.loc[policy] if policy in base.index.get_level_values(0) else None],
-                           axis=1, keys=["now", "base"]).fillna(0)  # fmt: skip
+        joined = pd.concat(
+            [now.loc[policy], base.loc[policy] if policy in base.index.get_level_values(0) else None],
+            axis=1,
+            keys=["now", "base"],
+        ).fillna(0)
         if joined["base"].sum() == 0:
             continue
         psi = population_stability_index(joined["now"].to_numpy(float), joined["base"].to_numpy(float))
@@ -438,9 +468,17 @@ def findings(metrics: pd.DataFrame, floors: dict[str, float], *, min_n: int = 20
     for r in m[m["metric"] == "automated_precision"].itertuples():
         floor = floors.get(r.policy_id)
         if floor is not None and r.n >= min_n and pd.notna(r.ci_high) and r.ci_high < floor:
-            out.append({"policy_id": r.policy_id, "severity": "critical", "kind": "precision_below_floor",
-                        "value": round(float(r.value), 4), "ci_high": round(float(r.ci_high), 4), "floor": floor,
-                        "n": int(r.n)})  # fmt: skip
+            out.append(
+                {
+                    "policy_id": r.policy_id,
+                    "severity": "critical",
+                    "kind": "precision_below_floor",
+                    "value": round(float(r.value), 4),
+                    "ci_high": round(float(r.ci_high), 4),
+                    "floor": floor,
+                    "n": int(r.n),
+                }
+            )
     for r in m[(m["metric"] == "score_psi") & (m["value"] > 0.25)].itertuples():
         out.append(
             {"policy_id": r.policy_id, "severity": "warning", "kind": "score_drift", "value": round(float(r.value), 4)}
@@ -471,25 +509,41 @@ def _metric_frame(rows: list[tuple], day: date, run_id: str) -> pd.DataFrame:
     return out[list(METRICS.names)]
 
 
-def run_metrics(tasks: pd.DataFrame, populations: pd.DataFrame, baseline: list[pd.DataFrame], views: pd.DataFrame,
-                n_items: int, decisions: pd.DataFrame, golden: pd.DataFrame | None, volumes: list[int], *, day: date,
-                run_id: str) -> pd.DataFrame:  # fmt: skip
+def run_metrics(
+    tasks: pd.DataFrame,
+    populations: pd.DataFrame,
+    baseline: list[pd.DataFrame],
+    views: pd.DataFrame,
+    n_items: int,
+    decisions: pd.DataFrame,
+    golden: pd.DataFrame | None,
+    volumes: list[int],
+    *,
+    day: date,
+    run_id: str,
+) -> pd.DataFrame:
     """Every audit metric of a run: from its stored review tasks (`tasks`), its strata populations (and earlier
     runs' as the drift `baseline`), views per region (`views`: region, views_sum), its decisions, the golden set
     and earlier runs' item volumes."""
     decided = tasks[(tasks["status"] == "decided") & (tasks["replica"] == 0)]
     qa = decided[decided["reason"].str.startswith("qa_")]
-    by_region = (views.groupby("region")["views_sum"].sum().rename("views") if len(views)
-                 else pd.Series(dtype=np.int64, name="views"))  # fmt: skip
+    by_region = (
+        views.groupby("region")["views_sum"].sum().rename("views")
+        if len(views)
+        else pd.Series(dtype=np.int64, name="views")
+    )
     base = pd.concat(baseline or [pd.DataFrame(columns=populations.columns)])
     known = golden if golden is not None else pd.DataFrame(columns=["item_id", "policy_id", "label"])
     kw = {"day": day, "run_id": run_id}
-    return pd.concat([
-        quality_metrics(qa, populations, **kw),
-        violative_view_rate(decided[decided["reason"] == "prevalence"], by_region, **kw),
-        review_metrics(tasks, **kw),
-        proactive_rate(decisions, **kw),
-        score_drift(populations, base, **kw),
-        golden_accuracy(decided[decided["reason"] == "golden"], known, **kw),
-        volume_anomaly(n_items, volumes, **kw),
-    ], ignore_index=True)  # fmt: skip
+    return pd.concat(
+        [
+            quality_metrics(qa, populations, **kw),
+            violative_view_rate(decided[decided["reason"] == "prevalence"], by_region, **kw),
+            review_metrics(tasks, **kw),
+            proactive_rate(decisions, **kw),
+            score_drift(populations, base, **kw),
+            golden_accuracy(decided[decided["reason"] == "golden"], known, **kw),
+            volume_anomaly(n_items, volumes, **kw),
+        ],
+        ignore_index=True,
+    )

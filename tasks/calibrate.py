@@ -33,8 +33,13 @@ class CalibratedBand:
     effective_n_at_new: float | None
 
 
-def weighted_precision_curve(score: np.ndarray, violating: np.ndarray, inclusion_prob: np.ndarray,
-                             step: float = 0.005, z: float = WILSON_Z_ONE_SIDED_90) -> dict[str, Any]:  # fmt: skip
+def weighted_precision_curve(
+    score: np.ndarray,
+    violating: np.ndarray,
+    inclusion_prob: np.ndarray,
+    step: float = 0.005,
+    z: float = WILSON_Z_ONE_SIDED_90,
+) -> dict[str, Any]:
     """Design-weighted precision of `score >= t` on a reviewed sample, with a Wilson bound on Kish's n_eff."""
     s = np.asarray(score, dtype=np.float64)
     y = np.asarray(violating, dtype=bool)
@@ -50,8 +55,13 @@ def weighted_precision_curve(score: np.ndarray, violating: np.ndarray, inclusion
     p = np.divide(cwy, cw, out=np.zeros_like(cw), where=cw > 0)
     n_eff = np.divide(cw * cw, cw2, out=np.zeros_like(cw), where=cw2 > 0)
     lower = wilson_lower(p, n_eff, z)
-    return {"thresholds": grid[keep].tolist(), "precision": p[keep].tolist(), "precision_lower": lower[keep].tolist(),
-            "effective_n": n_eff[keep].tolist(), "reviewed": k[keep].tolist()}  # fmt: skip
+    return {
+        "thresholds": grid[keep].tolist(),
+        "precision": p[keep].tolist(),
+        "precision_lower": lower[keep].tolist(),
+        "effective_n": n_eff[keep].tolist(),
+        "reviewed": k[keep].tolist(),
+    }
 
 
 def reviewed_sample(tasks: pd.DataFrame) -> pd.DataFrame:
@@ -59,10 +69,14 @@ def reviewed_sample(tasks: pd.DataFrame) -> pd.DataFrame:
     t = tasks[tasks["reason"].isin(QA_REASONS) & tasks["label"].notna()]
     if "replica" in t:
         t = t[t["replica"] == 0]
-    return pd.DataFrame({
-        "policy_id": t["policy_id"].to_numpy(), "score": t["score"].to_numpy(dtype=np.float64),
-        "violating": (t["label"] == "violating").to_numpy(), "inclusion_prob": t["inclusion_prob"].to_numpy(dtype=np.float64),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "policy_id": t["policy_id"].to_numpy(),
+            "score": t["score"].to_numpy(dtype=np.float64),
+            "violating": (t["label"] == "violating").to_numpy(),
+            "inclusion_prob": t["inclusion_prob"].to_numpy(dtype=np.float64),
+        }
+    )
 
 
 def calibrate_policy(policy: PolicySpec, sample: pd.DataFrame, min_reviewed: int = 30) -> list[CalibratedBand]:
@@ -79,11 +93,18 @@ def calibrate_policy(policy: PolicySpec, sample: pd.DataFrame, min_reviewed: int
         target = band.auto_precision or policy.precision_target(band.action)
         new = threshold_for_precision(curve, target) if curve else None
         at = curve["thresholds"].index(new) if curve and new is not None else None
-        out.append(CalibratedBand(
-            policy.id, band.action, target, float(band.min_score), new, len(mine),
-            None if at is None else round(curve["precision"][at], 4),  # type: ignore[index]
-            None if at is None else round(curve["effective_n"][at], 1),  # type: ignore[index]
-        ))  # fmt: skip
+        out.append(
+            CalibratedBand(
+                policy.id,
+                band.action,
+                target,
+                float(band.min_score),
+                new,
+                len(mine),
+                None if at is None else round(curve["precision"][at], 4),  # type: ignore[index]
+                None if at is None else round(curve["effective_n"][at], 1),  # type: ignore[index]
+            )
+        )
     return out
 
 
@@ -139,10 +160,14 @@ def diff_lines(bands: list[CalibratedBand]) -> list[str]:
     lines = []
     for b in bands:
         if b.new is None:
-            lines.append(f"{b.policy_id} {b.action}: {b.old:.3f} kept (reviews: {b.reviewed}; no threshold reaches "
-                         f"precision {b.target:g} on them)")  # fmt: skip
+            lines.append(
+                f"{b.policy_id} {b.action}: {b.old:.3f} kept (reviews: {b.reviewed}; no threshold reaches "
+                f"precision {b.target:g} on them)"
+            )
         else:
             arrow = "unchanged" if abs(b.new - b.old) < 1e-9 else f"→ {b.new:.3f}"
-            lines.append(f"{b.policy_id} {b.action}: {b.old:.3f} {arrow} (target precision {b.target:g}; weighted "
-                         f"precision {b.precision_at_new:.3f} on n_eff {b.effective_n_at_new:g} of {b.reviewed} reviews)")  # fmt: skip
+            lines.append(
+                f"{b.policy_id} {b.action}: {b.old:.3f} {arrow} (target precision {b.target:g}; weighted "
+                f"precision {b.precision_at_new:.3f} on n_eff {b.effective_n_at_new:g} of {b.reviewed} reviews)"
+            )
     return lines

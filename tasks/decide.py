@@ -39,8 +39,12 @@ def non_enforcing_detectors(pack: PolicyPack) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
-def policy_scores(item_ids: pd.Series, detections: pd.DataFrame, policy_ids: list[str],
-                  non_enforcing: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:  # fmt: skip
+def policy_scores(
+    item_ids: pd.Series,
+    detections: pd.DataFrame,
+    policy_ids: list[str],
+    non_enforcing: frozenset[tuple[str, str]] = frozenset(),
+) -> pd.DataFrame:
     """Dense item × policy score matrix: the maximum of the policy's (already weighted) detector scores, and
     (columns `<policy>|enforce`) the maximum over the detectors that may act alone.
 

@@ -133,10 +133,20 @@ def skipped_classifiers(pack: PolicyPack, labels: list[str] | None, model_versio
     minor_safety data): they are skipped, and the policy's other detectors still run."""
     if labels is None:
         return []
-    return [{"policy_id": policy.id, "detector_id": det.id, "kind": det.kind, "label": label, "model_version": model_version,
-             "reason": f"model {model_version} has no label {label!r}", "optional": bool(det.params.get("optional", False))}
-            for policy in pack.policies() for det in policy.detectors
-            if det.kind == "classifier" and (label := det.params.get("label", policy.id)) not in labels]  # fmt: skip
+    return [
+        {
+            "policy_id": policy.id,
+            "detector_id": det.id,
+            "kind": det.kind,
+            "label": label,
+            "model_version": model_version,
+            "reason": f"model {model_version} has no label {label!r}",
+            "optional": bool(det.params.get("optional", False)),
+        }
+        for policy in pack.policies()
+        for det in policy.detectors
+        if det.kind == "classifier" and (label := det.params.get("label", policy.id)) not in labels
+    ]
 
 
 def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_version: str | None) -> DetectorBank:
@@ -155,8 +165,12 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
         if s["optional"]:  # the pack says the model may lack it (e.g. a second head only the manifest model has)
             log.info("optional detector %s/%s skipped: %s", s["policy_id"], s["detector_id"], s["reason"])
             continue
-        log.warning("detector %s/%s skipped: %s (the policy's other detectors still run)",
-                    s["policy_id"], s["detector_id"], s["reason"])  # fmt: skip
+        log.warning(
+            "detector %s/%s skipped: %s (the policy's other detectors still run)",
+            s["policy_id"],
+            s["detector_id"],
+            s["reason"],
+        )
     skip = {(s["policy_id"], s["detector_id"]) for s in bank.skipped}
     for policy in pack.policies():
         for det in policy.detectors:
@@ -181,7 +195,9 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
                 # The machine-text signal needs a model trained with that label (`modsweep train --manifest`).
                 text_label = det.params.get("text_label")
                 usable = text_label if model is not None and text_label in model.labels else None
-                bank.aigc_detectors.append((policy.id, det.id, det.weight, usable, float(det.params.get("text_weight", 0.7))))
+                bank.aigc_detectors.append(
+                    (policy.id, det.id, det.weight, usable, float(det.params.get("text_weight", 0.7)))
+                )
             elif det.kind == "coordination":
                 bank.coordination.append((policy.id, det.id, dict(det.params), det.weight))
             elif det.kind == "regex":
@@ -189,18 +205,26 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
                 for pattern, _ in patterns:
                     re.compile(pattern)  # a bad pattern fails at load, naming itself
                     if not runs_in_re2(pattern):
-                        log.warning("regex %r of %s/%s needs Python's re (lookaround or backreference): slower",
-                                    pattern, policy.id, det.id)  # fmt: skip
+                        log.warning(
+                            "regex %r of %s/%s needs Python's re (lookaround or backreference): slower",
+                            pattern,
+                            policy.id,
+                            det.id,
+                        )
                 bank.regex_detectors.append((policy.id, det.id, patterns, det.weight))
             elif det.kind == "hashtag":
                 tags = {t.lstrip("#").casefold(): w for t, w in parse_lexicon(pack.resource_lines(det.params["terms"]))}
                 bank.hashtag_detectors.append((policy.id, det.id, tags, det.weight))
             elif det.kind == "claim_match":
                 claims = parse_claims(pack.resources[det.params["claims"]])
-                bank.claim_detectors.append((policy.id, det.id, claims, det.weight, float(det.params.get("min_similarity", 0.5))))
+                bank.claim_detectors.append(
+                    (policy.id, det.id, claims, det.weight, float(det.params.get("min_similarity", 0.5)))
+                )
             elif det.kind == "hash_match":
                 hashes = parse_hashes(pack.resource_lines(det.params["hashes"]))
-                bank.hash_detectors.append((policy.id, det.id, hashes, int(det.params.get("max_distance", 6)), det.weight))
+                bank.hash_detectors.append(
+                    (policy.id, det.id, hashes, int(det.params.get("max_distance", 6)), det.weight)
+                )
             else:
                 raise NotImplementedError(f"detector kind {det.kind!r} ({policy.id}/{det.id}) is not available yet")
     if n_terms:
@@ -210,7 +234,9 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
     return bank
 
 
-def _frame(item_ids: np.ndarray, policy: str, det: str, version: str, scores: np.ndarray, evidence: list[str]) -> pd.DataFrame:
+def _frame(
+    item_ids: np.ndarray, policy: str, det: str, version: str, scores: np.ndarray, evidence: list[str]
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "item_id": item_ids,
@@ -251,7 +277,9 @@ def score_lexicons(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBan
     for (policy, det), by_row in match_lexicons(norm, bank.automaton).items():
         rows = np.fromiter(by_row.keys(), dtype=np.int64)
         # Several distinct terms add evidence: 1 - Π(1 - w) (noisy-or), capped below 1.
-        scores = np.array([1 - np.prod([1 - e.weight for e in {x.term: x for x in v}.values()]) for v in by_row.values()])
+        scores = np.array(
+            [1 - np.prod([1 - e.weight for e in {x.term: x for x in v}.values()]) for v in by_row.values()]
+        )
         evidence = [
             json.dumps({"terms": sorted({e.term for e in v}), "truncated": bool(norm.truncated[r])}, ensure_ascii=False)
             for r, v in by_row.items()
@@ -260,8 +288,9 @@ def score_lexicons(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBan
     return frames
 
 
-def score_classifiers(item_ids: np.ndarray, probs: dict[str, np.ndarray] | None, norm: NormalisedText,
-                      bank: DetectorBank) -> list[pd.DataFrame]:  # fmt: skip
+def score_classifiers(
+    item_ids: np.ndarray, probs: dict[str, np.ndarray] | None, norm: NormalisedText, bank: DetectorBank
+) -> list[pd.DataFrame]:
     if not bank.classifier_detectors or probs is None:
         return []
     frames = []
@@ -293,11 +322,18 @@ def score_reports(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame]
         score = (1 - np.exp(-effective / 4)) * weight
         rows = np.flatnonzero((effective > 0) & (score >= SCORE_FLOOR))
         evidence = [
-            json.dumps({"reports": int(reports[r]), "matching_reports": round(float(effective[r]), 1),
-                        "reports_per_1k_views": round(float(per_k_views[r]), 3)})
+            json.dumps(
+                {
+                    "reports": int(reports[r]),
+                    "matching_reports": round(float(effective[r]), 1),
+                    "reports_per_1k_views": round(float(per_k_views[r]), 3),
+                }
+            )
             for r in rows
-        ]  # fmt: skip
-        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["reports"], score[rows], evidence))
+        ]
+        frames.append(
+            _frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["reports"], score[rows], evidence)
+        )
     return frames
 
 
@@ -357,7 +393,9 @@ def score_regexes(items: pd.DataFrame, raw_text: pd.Series, bank: DetectorBank) 
         score *= weight
         rows = np.flatnonzero(score >= SCORE_FLOOR)
         evidence = [json.dumps({"patterns": matched[r]}) for r in rows]
-        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["regex"], score[rows], evidence))
+        frames.append(
+            _frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["regex"], score[rows], evidence)
+        )
     return frames
 
 
@@ -381,7 +419,9 @@ def score_hashtags(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame
             if w > 0:
                 hit_tags.setdefault(int(p), []).append(str(t))
         evidence = [json.dumps({"hashtags": sorted(set(hit_tags.get(int(r), [])))}) for r in rows]
-        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["hashtag"], score[rows], evidence))
+        frames.append(
+            _frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["hashtag"], score[rows], evidence)
+        )
     return frames
 
 
@@ -406,9 +446,26 @@ def score_claims(item_ids: np.ndarray, features: sparse.csr_matrix | None, bank:
     for policy, det, claims, weight, min_sim in bank.claim_detectors:
         best, which = row_max((features @ claims.features.T).tocsr())
         rows = np.flatnonzero(best >= min_sim)
-        evidence = [json.dumps({"claim_id": str(claims.claim_ids[which[r]]), "similarity": round(float(best[r]), 3),
-                                "fact_check_url": str(claims.urls[which[r]])}) for r in rows]  # fmt: skip
-        frames.append(_frame(item_ids[rows], policy, det, DETECTOR_VERSIONS["claim_match"], np.minimum(best[rows], 0.99) * weight, evidence))
+        evidence = [
+            json.dumps(
+                {
+                    "claim_id": str(claims.claim_ids[which[r]]),
+                    "similarity": round(float(best[r]), 3),
+                    "fact_check_url": str(claims.urls[which[r]]),
+                }
+            )
+            for r in rows
+        ]
+        frames.append(
+            _frame(
+                item_ids[rows],
+                policy,
+                det,
+                DETECTOR_VERSIONS["claim_match"],
+                np.minimum(best[rows], 0.99) * weight,
+                evidence,
+            )
+        )
     return frames
 
 
@@ -435,9 +492,13 @@ def score_media_hashes(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataF
         rows = idx[hit]
         # Exact match 0.99; each differing bit lowers the score, down to 0.6 at the distance limit.
         score = (0.99 - 0.39 * best[hit] / max(max_distance, 1)) * weight
-        evidence = [json.dumps({"list_entry": str(listed.labels[w]), "hamming_distance": int(d)})
-                    for w, d in zip(which[hit], best[hit], strict=True)]  # fmt: skip
-        frames.append(_frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["hash_match"], score, evidence))
+        evidence = [
+            json.dumps({"list_entry": str(listed.labels[w]), "hamming_distance": int(d)})
+            for w, d in zip(which[hit], best[hit], strict=True)
+        ]
+        frames.append(
+            _frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["hash_match"], score, evidence)
+        )
     return frames
 
 
@@ -468,8 +529,9 @@ def detect_partition(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_c
     return out[list(DETECTIONS.names)]
 
 
-def detect_in_chunks(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_chars: int = 20_000,
-                     chunk_rows: int = 25_000) -> pd.DataFrame:  # fmt: skip
+def detect_in_chunks(
+    items: pd.DataFrame, bank: DetectorBank, run_id: str, max_chars: int = 20_000, chunk_rows: int = 25_000
+) -> pd.DataFrame:
     """`detect_partition` over consecutive slices of at most `chunk_rows` rows (0: the whole partition).
 
     Every per-item detector looks at one row at a time, so the result is the same; the sparse features of a
@@ -477,8 +539,10 @@ def detect_in_chunks(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_c
     """
     if not chunk_rows or len(items) <= chunk_rows:
         return detect_partition(items, bank, run_id, max_chars=max_chars)
-    parts = [detect_partition(items.iloc[i : i + chunk_rows], bank, run_id, max_chars=max_chars)
-             for i in range(0, len(items), chunk_rows)]  # fmt: skip
+    parts = [
+        detect_partition(items.iloc[i : i + chunk_rows], bank, run_id, max_chars=max_chars)
+        for i in range(0, len(items), chunk_rows)
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -523,7 +587,9 @@ def coordination_signatures(items: pd.DataFrame, max_account_age_days: int) -> p
     )
     for b in range(LSH_BANDS):
         block = np.ascontiguousarray(sig[b * rows_per_band : (b + 1) * rows_per_band].T)
-        out[f"band_{b}"] = pd.util.hash_array(block.view(f"V{block.dtype.itemsize * rows_per_band}").ravel().astype(object))
+        out[f"band_{b}"] = pd.util.hash_array(
+            block.view(f"V{block.dtype.itemsize * rows_per_band}").ravel().astype(object)
+        )
     return out
 
 
@@ -554,7 +620,13 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
         # Keep only candidate pairs that really are similar and close in time, so clusters cannot chain
         # loosely related posts across the day.
         minhash = np.frombuffer(b"".join(sig["minhash"]), dtype=np.uint32).reshape(n, MINHASH_PERMUTATIONS)
-        times_us = pd.to_datetime(sig["created_at"], utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[us]").astype(np.int64)
+        times_us = (
+            pd.to_datetime(sig["created_at"], utc=True)
+            .dt.tz_localize(None)
+            .to_numpy()
+            .astype("datetime64[us]")
+            .astype(np.int64)
+        )
         close = np.abs(times_us[s] - times_us[d]) <= int(window.total_seconds() * 1e6)
         s, d = s[close], d[close]
         s, d = similar_pairs(minhash, s, d, float(params.get("similarity", 0.7)))
@@ -572,20 +644,33 @@ def cluster_coordination(signatures: pd.DataFrame, bank: DetectorBank, run_id: s
             cluster_id = "c-" + format(zlib.crc32(",".join(sorted(members["item_id"])).encode()), "08x")
             span = (times.max() - times.min()).total_seconds() / 60
             evidence = json.dumps(
-                {"cluster_id": cluster_id, "similarity_threshold": float(params.get("similarity", 0.7)), "cluster_size": len(members), "accounts": int(best),
-                 "span_minutes": round(span, 1), "median_account_age_days": float(members["account_age"].median())}
-            )  # fmt: skip
+                {
+                    "cluster_id": cluster_id,
+                    "similarity_threshold": float(params.get("similarity", 0.7)),
+                    "cluster_size": len(members),
+                    "accounts": int(best),
+                    "span_minutes": round(span, 1),
+                    "median_account_age_days": float(members["account_age"].median()),
+                }
+            )
             frames.append(
-                _frame(members["item_id"].to_numpy(), policy, det, DETECTOR_VERSIONS["coordination"],
-                       np.full(len(members), score), [evidence] * len(members))
-            )  # fmt: skip
+                _frame(
+                    members["item_id"].to_numpy(),
+                    policy,
+                    det,
+                    DETECTOR_VERSIONS["coordination"],
+                    np.full(len(members), score),
+                    [evidence] * len(members),
+                )
+            )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in DETECTIONS.names})
     out["run_id"] = run_id
     return out[list(DETECTIONS.names)]
 
 
-def similar_pairs(minhash: np.ndarray, s: np.ndarray, d: np.ndarray, threshold: float,
-                  chunk: int = 250_000) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def similar_pairs(
+    minhash: np.ndarray, s: np.ndarray, d: np.ndarray, threshold: float, chunk: int = 250_000
+) -> tuple[np.ndarray, np.ndarray]:
     """The candidate pairs whose estimated Jaccard similarity (share of equal MinHash values) reaches `threshold`,
     compared `chunk` pairs at a time: two gathered signature blocks per chunk (~64 MB), not per day."""
     keep = np.zeros(len(s), dtype=bool)
@@ -595,7 +680,9 @@ def similar_pairs(minhash: np.ndarray, s: np.ndarray, d: np.ndarray, threshold: 
     return s[keep], d[keep]
 
 
-def burst_members(times: np.ndarray, authors: np.ndarray, window: pd.Timedelta, min_accounts: int) -> tuple[np.ndarray, int]:
+def burst_members(
+    times: np.ndarray, authors: np.ndarray, window: pd.Timedelta, min_accounts: int
+) -> tuple[np.ndarray, int]:
     """Members (times sorted) inside some `window`-long stretch with ≥ min_accounts distinct authors, and the peak count."""
     in_burst = np.zeros(len(times), dtype=bool)
     best, left = 0, 0

@@ -61,9 +61,15 @@ DECISION_GROUND_ILLEGAL = "DECISION_GROUND_ILLEGAL_CONTENT"
 DECISION_GROUND_INCOMPATIBLE = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
 DECISION_GROUNDS: tuple[str, ...] = (DECISION_GROUND_ILLEGAL, DECISION_GROUND_INCOMPATIBLE)
 CONTENT_TYPES: tuple[str, ...] = (
-    "CONTENT_TYPE_APP", "CONTENT_TYPE_AUDIO", "CONTENT_TYPE_IMAGE", "CONTENT_TYPE_PRODUCT",
-    "CONTENT_TYPE_SYNTHETIC_MEDIA", "CONTENT_TYPE_TEXT", "CONTENT_TYPE_VIDEO", "CONTENT_TYPE_OTHER",
-)  # fmt: skip
+    "CONTENT_TYPE_APP",
+    "CONTENT_TYPE_AUDIO",
+    "CONTENT_TYPE_IMAGE",
+    "CONTENT_TYPE_PRODUCT",
+    "CONTENT_TYPE_SYNTHETIC_MEDIA",
+    "CONTENT_TYPE_TEXT",
+    "CONTENT_TYPE_VIDEO",
+    "CONTENT_TYPE_OTHER",
+)
 CATEGORIES: tuple[str, ...] = DSA_CATEGORIES  # one list, kept in modsweep/policy.py
 KEYWORDS: tuple[str, ...] = DSA_KEYWORDS  # one list, kept in modsweep/policy.py
 # Pre-July-2025 (v1) values the pack may still hold → their v2 replacement (the database's v2 changelog).
@@ -78,12 +84,17 @@ LEGACY_KEYWORDS: dict[str, str] = {
     "KEYWORD_INSUFFICIENT_INFORMATION_TRADERS": "KEYWORD_INSUFFICIENT_INFORMATION_ON_TRADERS",
 }
 SOURCE_TYPES: tuple[str, ...] = (
-    "SOURCE_ARTICLE_16", "SOURCE_TRUSTED_FLAGGER", "SOURCE_TYPE_OTHER_NOTIFICATION", "SOURCE_VOLUNTARY",
-)  # fmt: skip
+    "SOURCE_ARTICLE_16",
+    "SOURCE_TRUSTED_FLAGGER",
+    "SOURCE_TYPE_OTHER_NOTIFICATION",
+    "SOURCE_VOLUNTARY",
+)
 AUTOMATED_DETECTIONS: tuple[str, ...] = ("Yes", "No")
 AUTOMATED_DECISIONS: tuple[str, ...] = (
-    "AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_PARTIALLY", "AUTOMATED_DECISION_NOT_AUTOMATED",
-)  # fmt: skip
+    "AUTOMATED_DECISION_FULLY",
+    "AUTOMATED_DECISION_PARTIALLY",
+    "AUTOMATED_DECISION_NOT_AUTOMATED",
+)
 # The database's EUROPEAN_COUNTRY_CODES (EU 27 + IS, LI, NO); Greece is GR.
 TERRITORIAL_SCOPE_CODES: tuple[str, ...] = tuple(sorted(EEA_REGIONS))
 # ISO 639-1, upper case, as the database's EuropeanLanguagesService::ALL_LANGUAGES accepts them.
@@ -127,12 +138,28 @@ SYNTHETIC_POLICY = "aigc.undisclosed"
 _PERSONAL_KEY = re.compile(r"author|user_?id|account_?id|reviewer|email|phone|ip_?addr|handle|username", re.I)
 
 FLAT_COLUMNS: tuple[str, ...] = (
-    "puid", "decision_visibility", "decision_visibility_other", "decision_ground", "illegal_content_legal_ground",
-    "illegal_content_explanation", "incompatible_content_ground", "incompatible_content_explanation", "category",
-    "category_specification", "category_specification_other", "content_type", "content_type_other",
-    "content_language", "content_date", "territorial_scope", "application_date", "decision_facts", "source_type",
-    "automated_detection", "automated_decision",
-)  # fmt: skip
+    "puid",
+    "decision_visibility",
+    "decision_visibility_other",
+    "decision_ground",
+    "illegal_content_legal_ground",
+    "illegal_content_explanation",
+    "incompatible_content_ground",
+    "incompatible_content_explanation",
+    "category",
+    "category_specification",
+    "category_specification_other",
+    "content_type",
+    "content_type_other",
+    "content_language",
+    "content_date",
+    "territorial_scope",
+    "application_date",
+    "decision_facts",
+    "source_type",
+    "automated_detection",
+    "automated_decision",
+)
 
 
 # --------------------------------------------------------------------------- the statement and its validation
@@ -208,8 +235,12 @@ class Statement(BaseModel):
     @field_validator("decision_visibility_other")
     @classmethod
     def _visibility_other(cls, v: str | None, info: ValidationInfo) -> str | None:
-        return _conditional_text(v, "DECISION_VISIBILITY_OTHER" in info.data.get("decision_visibility", []),
-                                 MAX_OTHER, "decision_visibility contains DECISION_VISIBILITY_OTHER")  # fmt: skip
+        return _conditional_text(
+            v,
+            "DECISION_VISIBILITY_OTHER" in info.data.get("decision_visibility", []),
+            MAX_OTHER,
+            "decision_visibility contains DECISION_VISIBILITY_OTHER",
+        )
 
     @field_validator("decision_ground")
     @classmethod
@@ -220,15 +251,23 @@ class Statement(BaseModel):
     @classmethod
     def _illegal(cls, v: str | None, info: ValidationInfo) -> str | None:
         limit = MAX_GROUND if info.field_name == "illegal_content_legal_ground" else MAX_EXPLANATION
-        return _conditional_text(v, info.data.get("decision_ground") == DECISION_GROUND_ILLEGAL, limit,
-                                 f"decision_ground is {DECISION_GROUND_ILLEGAL}")  # fmt: skip
+        return _conditional_text(
+            v,
+            info.data.get("decision_ground") == DECISION_GROUND_ILLEGAL,
+            limit,
+            f"decision_ground is {DECISION_GROUND_ILLEGAL}",
+        )
 
     @field_validator("incompatible_content_ground", "incompatible_content_explanation")
     @classmethod
     def _incompatible(cls, v: str | None, info: ValidationInfo) -> str | None:
         limit = MAX_GROUND if info.field_name == "incompatible_content_ground" else MAX_EXPLANATION
-        return _conditional_text(v, info.data.get("decision_ground") == DECISION_GROUND_INCOMPATIBLE, limit,
-                                 f"decision_ground is {DECISION_GROUND_INCOMPATIBLE}")  # fmt: skip
+        return _conditional_text(
+            v,
+            info.data.get("decision_ground") == DECISION_GROUND_INCOMPATIBLE,
+            limit,
+            f"decision_ground is {DECISION_GROUND_INCOMPATIBLE}",
+        )
 
     @field_validator("category")
     @classmethod
@@ -257,8 +296,12 @@ class Statement(BaseModel):
     @field_validator("content_type_other")
     @classmethod
     def _content_type_other(cls, v: str | None, info: ValidationInfo) -> str | None:
-        return _conditional_text(v, "CONTENT_TYPE_OTHER" in info.data.get("content_type", []), MAX_OTHER,
-                                 "content_type contains CONTENT_TYPE_OTHER")  # fmt: skip
+        return _conditional_text(
+            v,
+            "CONTENT_TYPE_OTHER" in info.data.get("content_type", []),
+            MAX_OTHER,
+            "content_type contains CONTENT_TYPE_OTHER",
+        )
 
     @field_validator("content_language")
     @classmethod
@@ -395,10 +438,14 @@ def policy_infos(pack: PolicyPack) -> dict[str, PolicyInfo]:
     for p in pack.policies():
         ground_text = getattr(p.dsa, "illegal_content_legal_ground", None) or DEFAULT_LEGAL_GROUNDS.get(p.id)
         out[p.id] = PolicyInfo(
-            policy_id=p.id, title=p.title, pack=f"{pack.name} {pack.version}", decision_ground=p.dsa.decision_ground,
-            incompatible_content_ground=p.dsa.incompatible_content_ground, illegal_content_legal_ground=ground_text,
+            policy_id=p.id,
+            title=p.title,
+            pack=f"{pack.name} {pack.version}",
+            decision_ground=p.dsa.decision_ground,
+            incompatible_content_ground=p.dsa.incompatible_content_ground,
+            illegal_content_legal_ground=ground_text,
             detector_kinds={d.id: d.kind for d in p.detectors},
-        )  # fmt: skip
+        )
     return out
 
 
@@ -423,8 +470,9 @@ def detector_kind(detector_id: str, detector_version: str, kinds: Mapping[str, s
 ENFORCED_EXTRA_COLUMNS: tuple[str, ...] = ("applied_action", "applied_at", "reviewed", "review_task_id")
 
 
-def enforced_decisions(decisions: pd.DataFrame, tasks: pd.DataFrame,
-                       skip_run_ids: Collection[str] = ()) -> pd.DataFrame:  # fmt: skip
+def enforced_decisions(
+    decisions: pd.DataFrame, tasks: pd.DataFrame, skip_run_ids: Collection[str] = ()
+) -> pd.DataFrame:
     """Decisions that restricted content: automated actions, plus escalations a reviewer confirmed.
 
     Adds ``applied_action`` (the action or the reviewer's final action), ``applied_at`` (decided_at or the review's
@@ -435,17 +483,22 @@ def enforced_decisions(decisions: pd.DataFrame, tasks: pd.DataFrame,
         return decisions.assign(**{c: pd.Series(dtype=object) for c in ENFORCED_EXTRA_COLUMNS})
     d = decisions[~decisions["run_id"].isin(list(skip_run_ids))]
     auto = d[d["action"] != "escalate"].assign(
-        applied_action=lambda f: f["action"], applied_at=lambda f: pd.to_datetime(f["decided_at"], utc=True),
-        reviewed=False, review_task_id=None,
-    )  # fmt: skip
+        applied_action=lambda f: f["action"],
+        applied_at=lambda f: pd.to_datetime(f["decided_at"], utc=True),
+        reviewed=False,
+        review_task_id=None,
+    )
     confirmed = _confirmed_escalations(d[d["action"] == "escalate"], tasks)
     parts = [f for f in (auto, confirmed) if len(f)]
     if not parts:
         return auto
     both = pd.concat(parts, ignore_index=True)
     both = both.assign(_severity=both["applied_action"].map(ACTION_SEVERITY).fillna(0))
-    both = both.sort_values(["item_id", "policy_id", "_severity", "applied_at", "decision_id"],
-                            ascending=[True, True, False, True, True], kind="mergesort")  # fmt: skip
+    both = both.sort_values(
+        ["item_id", "policy_id", "_severity", "applied_at", "decision_id"],
+        ascending=[True, True, False, True, True],
+        kind="mergesort",
+    )
     both = both.drop_duplicates(["item_id", "policy_id"], keep="first").drop(columns="_severity")
     return both.reset_index(drop=True)
 
@@ -453,8 +506,13 @@ def enforced_decisions(decisions: pd.DataFrame, tasks: pd.DataFrame,
 def _confirmed_escalations(escalations: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     if escalations.empty or tasks.empty:
         return escalations.iloc[0:0].assign(applied_action=None, applied_at=None, reviewed=True, review_task_id=None)
-    t = tasks[(tasks["reason"] == "review_band") & (tasks["status"] == "decided") & (tasks["label"] == "violating")
-              & tasks["final_action"].isin(AUTOMATED_ACTIONS) & tasks["decided_at"].notna()]  # fmt: skip
+    t = tasks[
+        (tasks["reason"] == "review_band")
+        & (tasks["status"] == "decided")
+        & (tasks["label"] == "violating")
+        & tasks["final_action"].isin(AUTOMATED_ACTIONS)
+        & tasks["decided_at"].notna()
+    ]
     t = t.sort_values(["decided_at", "task_id"], kind="mergesort").drop_duplicates(["run_key", "item_id", "policy_id"])
     t = t[["run_key", "item_id", "policy_id", "final_action", "decided_at", "task_id"]].rename(
         columns={"final_action": "applied_action", "decided_at": "applied_at", "task_id": "review_task_id"}
@@ -521,8 +579,10 @@ def build_statement(
     action = str(row["applied_action"])
     reviewed = bool(row.get("reviewed", False))
     visibility = [ACTION_VISIBILITY.get(action, "DECISION_VISIBILITY_OTHER")]
-    kinds = [detector_kind(str(d), str(v), policy.detector_kinds)
-             for d, v in zip(detections.get("detector_id", []), detections.get("detector_version", []), strict=True)]  # fmt: skip
+    kinds = [
+        detector_kind(str(d), str(v), policy.detector_kinds)
+        for d, v in zip(detections.get("detector_id", []), detections.get("detector_version", []), strict=True)
+    ]
     reports_fired = "reports" in kinds
     if len(kinds):
         automated_detection = any(k != "reports" for k in kinds)
@@ -590,8 +650,9 @@ ACTION_WORDS: dict[str, str] = {
 }
 
 
-def decision_facts(row: Mapping[str, Any], detections: pd.DataFrame, policy: PolicyInfo, *,
-                   redact: Collection[str] = ()) -> str:  # fmt: skip
+def decision_facts(
+    row: Mapping[str, Any], detections: pd.DataFrame, policy: PolicyInfo, *, redact: Collection[str] = ()
+) -> str:
     """What was detected and why the action followed, in at most 5,000 characters and without personal data."""
     action = str(row["applied_action"])
     score, threshold = float(row["score"]), float(row["threshold"])
@@ -622,8 +683,9 @@ def decision_facts(row: Mapping[str, Any], detections: pd.DataFrame, policy: Pol
 
 
 def _item_noun(row: Mapping[str, Any]) -> str:
-    return {"text_post": "post", "live": "live stream", "ad": "advertisement"}.get(str(row.get("item_type")),
-                                                                                 str(row.get("item_type") or "item"))  # fmt: skip
+    return {"text_post": "post", "live": "live stream", "ad": "advertisement"}.get(
+        str(row.get("item_type")), str(row.get("item_type") or "item")
+    )
 
 
 def _signal_lines(detections: pd.DataFrame, limit: int = 10) -> list[str]:
@@ -631,8 +693,9 @@ def _signal_lines(detections: pd.DataFrame, limit: int = 10) -> list[str]:
         return []
     d = detections.sort_values(["score", "detector_id"], ascending=[False, True], kind="mergesort").head(limit)
     out = []
-    for det, version, score, evidence in zip(d["detector_id"], d["detector_version"], d["score"], d["evidence"],
-                                             strict=True):  # fmt: skip
+    for det, version, score, evidence in zip(
+        d["detector_id"], d["detector_version"], d["score"], d["evidence"], strict=True
+    ):
         summary = evidence_summary(evidence)
         out.append(f"{det} ({version}, {float(score):.2f})" + (f": {summary}" if summary else ""))
     return out
@@ -664,11 +727,15 @@ def evidence_summary(evidence: Any, limit: int = 300) -> str:
 def _ground_explanation(row: Mapping[str, Any], policy: PolicyInfo) -> str:
     how = "a trained reviewer confirmed" if bool(row.get("reviewed", False)) else "automated detection established"
     if policy.decision_ground == DECISION_GROUND_ILLEGAL:
-        return (f"The content was assessed as {policy.title.lower()} ({policy.policy_id}), illegal under "
-                f"{policy.illegal_content_legal_ground or 'the legal ground stated'}; {how} the violation with a "
-                f"policy score of {float(row['score']):.2f}.")  # fmt: skip
-    return (f"The content breaches the '{policy.title}' rules ({policy.policy_id}) of the community guidelines "
-            f"(policy pack {policy.pack}); {how} the violation with a policy score of {float(row['score']):.2f}.")  # fmt: skip
+        return (
+            f"The content was assessed as {policy.title.lower()} ({policy.policy_id}), illegal under "
+            f"{policy.illegal_content_legal_ground or 'the legal ground stated'}; {how} the violation with a "
+            f"policy score of {float(row['score']):.2f}."
+        )
+    return (
+        f"The content breaches the '{policy.title}' rules ({policy.policy_id}) of the community guidelines "
+        f"(policy pack {policy.pack}); {how} the violation with a policy score of {float(row['score']):.2f}."
+    )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -715,8 +782,9 @@ def build_statements(
         policy = run_policies.get(str(row["policy_id"])) or fallback_policy(str(row["policy_id"]))
         found = by_key.get((str(row["run_key"]), str(row["item_id"]), str(row["policy_id"])), empty)
         author = authors.get(str(row["item_id"]))
-        candidate = build_statement(row, found, policy, synthetic=str(row["item_id"]) in synthetic,
-                                    redact=[author] if author else [])  # fmt: skip
+        candidate = build_statement(
+            row, found, policy, synthetic=str(row["item_id"]) in synthetic, redact=[author] if author else []
+        )
         result = validate_statement(candidate, str(row["decision_id"]))
         if isinstance(result, Statement):
             out.statements.append(result)
@@ -738,9 +806,18 @@ def transparency_summary(enforced: pd.DataFrame, start: date, end: date) -> dict
     n = len(enforced)
     doc: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "actions": n}
     if n == 0:
-        return doc | {"automated": 0, "reviewed": 0, "automated_share": None, "median_hours_to_action": None,
-                      "p90_hours_to_action": None, "by_action": {}, "by_category": {}, "by_category_and_action": {},
-                      "by_territorial_scope": {}, "outside_eea": 0}  # fmt: skip
+        return doc | {
+            "automated": 0,
+            "reviewed": 0,
+            "automated_share": None,
+            "median_hours_to_action": None,
+            "p90_hours_to_action": None,
+            "by_action": {},
+            "by_category": {},
+            "by_category_and_action": {},
+            "by_territorial_scope": {},
+            "outside_eea": 0,
+        }
     category = enforced["category"].astype(str).map(normalise_category)
     action = enforced["applied_action"].astype(str)
     reviewed = enforced["reviewed"].astype(bool)

@@ -19,24 +19,83 @@ from modsweep.policy import PolicyPack, UnresolvedThresholdError
 
 # author_id and the texts stay out: an explanation is shown to many people.
 ITEM_FIELDS: tuple[str, ...] = (
-    "item_type", "source", "created_at", "region", "language", "views", "user_reports", "report_reasons",
-    "hashtags", "ai_disclosed", "ai_provenance", "author_account_age_days",
-)  # fmt: skip
+    "item_type",
+    "source",
+    "created_at",
+    "region",
+    "language",
+    "views",
+    "user_reports",
+    "report_reasons",
+    "hashtags",
+    "ai_disclosed",
+    "ai_provenance",
+    "author_account_age_days",
+)
 DETECTION_FIELDS: tuple[str, ...] = ("policy_id", "detector_id", "detector_version", "score", "evidence", "run_id")
 DECISION_FIELDS: tuple[str, ...] = (
-    "decision_id", "policy_id", "policy_version", "action", "automated", "score", "threshold", "region",
-    "language", "item_type", "day", "created_at", "decided_at", "run_id", "run_key", "decision_visibility",
-    "category", "category_specification", "automated_detection", "automated_decision", "territorial_scope",
-)  # fmt: skip
+    "decision_id",
+    "policy_id",
+    "policy_version",
+    "action",
+    "automated",
+    "score",
+    "threshold",
+    "region",
+    "language",
+    "item_type",
+    "day",
+    "created_at",
+    "decided_at",
+    "run_id",
+    "run_key",
+    "decision_visibility",
+    "category",
+    "category_specification",
+    "automated_detection",
+    "automated_decision",
+    "territorial_scope",
+)
 TASK_FIELDS: tuple[str, ...] = (
-    "task_id", "policy_id", "queue", "reason", "stratum", "replica", "status", "priority", "score", "action",
-    "inclusion_prob", "created_at", "due_by", "claimed_at", "decided_at", "reviewer_id", "label", "final_action",
-    "carry_over_reason", "run_id", "run_key", "day",
-)  # fmt: skip
+    "task_id",
+    "policy_id",
+    "queue",
+    "reason",
+    "stratum",
+    "replica",
+    "status",
+    "priority",
+    "score",
+    "action",
+    "inclusion_prob",
+    "created_at",
+    "due_by",
+    "claimed_at",
+    "decided_at",
+    "reviewer_id",
+    "label",
+    "final_action",
+    "carry_over_reason",
+    "run_id",
+    "run_key",
+    "day",
+)
 RUN_FIELDS: tuple[str, ...] = (
-    "run_id", "run_key", "flow", "trigger", "state", "requested_by", "policy_pack", "policy_version",
-    "policy_sha256", "code_version", "input_fingerprint", "prefect_flow_run_id", "started_at", "ended_at",
-)  # fmt: skip
+    "run_id",
+    "run_key",
+    "flow",
+    "trigger",
+    "state",
+    "requested_by",
+    "policy_pack",
+    "policy_version",
+    "policy_sha256",
+    "code_version",
+    "input_fingerprint",
+    "prefect_flow_run_id",
+    "started_at",
+    "ended_at",
+)
 
 
 def plain(value: Any) -> Any:
@@ -127,8 +186,10 @@ def explain_item(
     if items is not None and not items.empty:
         first = _sorted(items, ["day", "run_key"]).iloc[0]
         item_doc = {k: plain(first[k]) for k in ITEM_FIELDS if k in first.index}
-        item_doc["seen_in"] = [{"day": plain(d), "run_key": k} for d, k in
-                               items[["day", "run_key"]].drop_duplicates().itertuples(index=False)]  # fmt: skip
+        item_doc["seen_in"] = [
+            {"day": plain(d), "run_key": k}
+            for d, k in items[["day", "run_key"]].drop_duplicates().itertuples(index=False)
+        ]
 
     run_docs = []
     for r in run_list:
@@ -150,8 +211,9 @@ def explain_item(
     }
 
 
-def summarise(decisions: list[dict[str, Any]], tasks: list[dict[str, Any]],
-              detections: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def summarise(
+    decisions: list[dict[str, Any]], tasks: list[dict[str, Any]], detections: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Counts at a glance, and per policy the final outcome (reviewer's final action over the automated one)."""
     outcome: dict[str, str] = {}
     for d in decisions:

@@ -10,10 +10,16 @@ from typing import Any
 
 import pandas as pd
 
-METRIC_OF_KIND = {"precision_below_floor": "automated_precision", "score_drift": "score_psi",
-                  "volume_anomaly": "volume_zscore"}  # fmt: skip
-METRIC_WORDS = {"automated_precision": "automated precision", "score_psi": "score drift (PSI)",
-                "volume_zscore": "volume z-score"}  # fmt: skip
+METRIC_OF_KIND = {
+    "precision_below_floor": "automated_precision",
+    "score_drift": "score_psi",
+    "volume_anomaly": "volume_zscore",
+}
+METRIC_WORDS = {
+    "automated_precision": "automated precision",
+    "score_psi": "score drift (PSI)",
+    "volume_zscore": "volume z-score",
+}
 
 
 def annotate(found: list[dict[str, Any]], metrics: pd.DataFrame) -> list[dict[str, Any]]:
@@ -23,8 +29,11 @@ def annotate(found: list[dict[str, Any]], metrics: pd.DataFrame) -> list[dict[st
         g = {**f, "region": f.get("region", "ALL"), "metric": f.get("metric") or METRIC_OF_KIND.get(str(f.get("kind")))}
         if len(metrics) and g["metric"] and "ci_low" not in g:
             policy = g["policy_id"]
-            row = metrics[(metrics["metric"] == g["metric"]) & (metrics["region"] == g["region"])
-                          & (metrics["policy_id"] == policy)]  # fmt: skip
+            row = metrics[
+                (metrics["metric"] == g["metric"])
+                & (metrics["region"] == g["region"])
+                & (metrics["policy_id"] == policy)
+            ]
             if len(row) and pd.notna(row["ci_low"].iloc[0]):
                 g["ci_low"] = round(float(row["ci_low"].iloc[0]), 4)
                 g.setdefault("ci_high", round(float(row["ci_high"].iloc[0]), 4))
@@ -51,8 +60,10 @@ def action_taken(finding: dict[str, Any]) -> str:
     """What the audit did about a finding, in words."""
     if finding.get("kind") == "precision_below_floor":
         if finding.get("circuit_breaker_tripped"):
-            return (f"circuit breaker tripped: {finding['policy_id']}'s automated actions are paused and later runs "
-                    f"send them to human review until a person runs `modsweep policy enable {finding['policy_id']}`")  # fmt: skip
+            return (
+                f"circuit breaker tripped: {finding['policy_id']}'s automated actions are paused and later runs "
+                f"send them to human review until a person runs `modsweep policy enable {finding['policy_id']}`"
+            )
         if "circuit_breaker_tripped" in finding:
             return (
                 "its automation was already paused by the circuit breaker; later runs keep sending it to human review"
@@ -70,8 +81,10 @@ def describe(finding: dict[str, Any]) -> str:
         interval = (
             f"95% CI {_num(lo, '.3f')}–{_num(hi, '.3f')}" if lo is not None else f"95% CI upper bound {_num(hi, '.3f')}"
         )
-        body = (f"{metric} {_num(value, '.3f')} ({interval}, n = {finding.get('n')} reviewed automated actions) "
-                f"is below the floor {_num(finding.get('floor'), '.2f')}")  # fmt: skip
+        body = (
+            f"{metric} {_num(value, '.3f')} ({interval}, n = {finding.get('n')} reviewed automated actions) "
+            f"is below the floor {_num(finding.get('floor'), '.2f')}"
+        )
     elif kind == "score_drift":
         body = (
             f"{metric} {_num(value, '.3f')} against the earlier runs' score bands is above 0.25 (a significant shift)"

@@ -365,8 +365,11 @@ def _failure(spec: ExpectationSpec, res: Any) -> ExpectationFailure:
 def _widen_numbers(df: pd.DataFrame) -> pd.DataFrame:
     """32-bit and smaller numeric columns as 64-bit: GX compares only int64/float64 columns vectorised (others
     value by value in Python, about 20× slower). Values are unchanged."""
-    narrow = {c: ("int64" if pd.api.types.is_integer_dtype(t) else "float64") for c, t in df.dtypes.items()
-              if isinstance(t, np.dtype) and t.kind in "iuf" and t.itemsize < 8}  # fmt: skip
+    narrow = {
+        c: ("int64" if pd.api.types.is_integer_dtype(t) else "float64")
+        for c, t in df.dtypes.items()
+        if isinstance(t, np.dtype) and t.kind in "iuf" and t.itemsize < 8
+    }
     return df.astype(narrow) if narrow else df
 
 

@@ -93,9 +93,20 @@ DEFAULT_VIOLATION_RATES: dict[str, float] = {
     "deceptive.coordinated": 0.002,
 }
 DEFAULT_REGION_WEIGHTS: dict[str, float] = {
-    "US": 0.26, "IN": 0.18, "BR": 0.11, "GB": 0.05, "MX": 0.04, "DE": 0.08, "FR": 0.07,
-    "ES": 0.06, "IT": 0.05, "PL": 0.04, "NL": 0.03, "BE": 0.02, "AT": 0.01,
-}  # fmt: skip
+    "US": 0.26,
+    "IN": 0.18,
+    "BR": 0.11,
+    "GB": 0.05,
+    "MX": 0.04,
+    "DE": 0.08,
+    "FR": 0.07,
+    "ES": 0.06,
+    "IT": 0.05,
+    "PL": 0.04,
+    "NL": 0.03,
+    "BE": 0.02,
+    "AT": 0.01,
+}
 # Language mix of each region's authors.
 REGION_LANGUAGES: dict[str, dict[str, float]] = {
     "US": {"en": 0.85, "es": 0.15},
@@ -207,7 +218,9 @@ class GeneratorParams(BaseModel):
         default_factory=lambda: dict(DEFAULT_VIOLATION_RATES),
         description="Share of items violating each policy; missing policies take the default",
     )
-    golden_share: float = Field(default=0.05, ge=0, le=1, description="share of violations kept as known-label golden items")
+    golden_share: float = Field(
+        default=0.05, ge=0, le=1, description="share of violations kept as known-label golden items"
+    )
     dirty_share: float = Field(default=0.005, ge=0, le=0.5, description="Share of rows with one defect each")
     oversize_text: bool = Field(
         default=True, description="One >1M-char row per chunk (~1 MB each) when dirty_share > 0"
@@ -268,8 +281,13 @@ class GeneratorParams(BaseModel):
         return self
 
 
-GOLDEN = pa.schema([pa.field("item_id", pa.string(), nullable=False), pa.field("policy_id", pa.string(), nullable=False),
-                    pa.field("label", pa.string(), nullable=False)])  # fmt: skip
+GOLDEN = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("policy_id", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+    ]
+)
 
 
 def golden_set(items: pa.Table, truth: pa.Table, dirty_codes: np.ndarray, *, seed: int, share: float) -> pa.Table:
@@ -285,9 +303,13 @@ def golden_set(items: pa.Table, truth: pa.Table, dirty_codes: np.ndarray, *, see
     picks = rng.choice(clean, size=min(len(clean), 2 * n), replace=False) if n else np.array([], dtype=object)
     policies = rng.choice(np.array(POLICY_IDS, dtype=object), size=len(picks))
     negatives = [(i, p) for i, p in zip(picks, policies, strict=True) if (i, p) not in violating][:n]
-    frame = pd.concat([positives[["item_id", "policy_id"]].assign(label="violating"),
-                       pd.DataFrame(negatives, columns=["item_id", "policy_id"]).assign(label="benign")],
-                      ignore_index=True)  # fmt: skip
+    frame = pd.concat(
+        [
+            positives[["item_id", "policy_id"]].assign(label="violating"),
+            pd.DataFrame(negatives, columns=["item_id", "policy_id"]).assign(label="benign"),
+        ],
+        ignore_index=True,
+    )
     return pa.Table.from_pandas(frame, schema=GOLDEN, preserve_index=False)
 
 
@@ -454,8 +476,38 @@ def _sentence_bank() -> np.ndarray:
 def _handles() -> np.ndarray:
     """A fixed pool of plausible @-handles."""
     r = random.Random(7)
-    syllables = ("ka", "lo", "mi", "ra", "ten", "zu", "bel", "dor", "vi", "sa", "ne", "tor", "li", "an", "jo", "ree",
-                 "max", "pi", "ko", "su", "mar", "eli", "nox", "ari", "fin", "del", "oma", "ruk", "tia", "van")  # fmt: skip
+    syllables = (
+        "ka",
+        "lo",
+        "mi",
+        "ra",
+        "ten",
+        "zu",
+        "bel",
+        "dor",
+        "vi",
+        "sa",
+        "ne",
+        "tor",
+        "li",
+        "an",
+        "jo",
+        "ree",
+        "max",
+        "pi",
+        "ko",
+        "su",
+        "mar",
+        "eli",
+        "nox",
+        "ari",
+        "fin",
+        "del",
+        "oma",
+        "ruk",
+        "tia",
+        "van",
+    )
     handles = set()
     while len(handles) < 4096:
         name = "".join(r.choice(syllables) for _ in range(r.randint(2, 3)))
@@ -936,8 +988,24 @@ def generate_chunk(
         elif kind == "oversize_text":
             unit = f"{text[i]} "
             text[i] = (unit * (params.oversize_chars // len(unit) + 1))[: params.oversize_chars]
-    columns = (ids, item_type, author_id, created_at, region, language, text, transcript, ocr_text, media_hash,
-               ai_disclosed, provenance, age, followers, views, reports)  # fmt: skip
+    columns = (
+        ids,
+        item_type,
+        author_id,
+        created_at,
+        region,
+        language,
+        text,
+        transcript,
+        ocr_text,
+        media_hash,
+        ai_disclosed,
+        provenance,
+        age,
+        followers,
+        views,
+        reports,
+    )
     for i, j in redelivered:
         for column in columns:
             column[i] = column[j]
@@ -989,8 +1057,18 @@ def emerging_plan(day: date, params: GeneratorParams) -> list[dict]:
         if g < 0 or g >= len(daily) + c["plateau"]:
             continue
         posts = max(1, round(daily[min(g, len(daily) - 1)] * params.emerging_scale))
-        out.append({"campaign_id": c["id"], "policy_id": c["policy"], "region": c["region"], "language": c["language"],
-                    "hashtag": c["hashtag"], "domain": c["domain"], "growth_day": g, "posts": posts})  # fmt: skip
+        out.append(
+            {
+                "campaign_id": c["id"],
+                "policy_id": c["policy"],
+                "region": c["region"],
+                "language": c["language"],
+                "hashtag": c["hashtag"],
+                "domain": c["domain"],
+                "growth_day": g,
+                "posts": posts,
+            }
+        )
     return out
 
 
@@ -1010,9 +1088,11 @@ def emerging_rows(day: date, seed: int, params: GeneratorParams, prefix: str) ->
         young = _unit(_hash_rows(_mix(seed, 0xE2, EMERGING.index(spec)), pool)) < spec["young_share"]
         age = np.where(young, pool % 30, 90 + (pool * 37) % 3000)[account].astype(np.int32)
         texts = np.array(spec["texts"], dtype=object)[rng.integers(0, len(spec["texts"]), n)]
-        url = np.where(rng.random(n) < 0.6, f"https://{spec['domain']}/" , "")
-        text = [t.format(tag=spec["hashtag"], url=(u + f"p{j % 97}") if u else "").strip()
-                for j, (t, u) in enumerate(zip(texts.tolist(), url.tolist(), strict=True))]
+        url = np.where(rng.random(n) < 0.6, f"https://{spec['domain']}/", "")
+        text = [
+            t.format(tag=spec["hashtag"], url=(u + f"p{j % 97}") if u else "").strip()
+            for j, (t, u) in enumerate(zip(texts.tolist(), url.tolist(), strict=True))
+        ]
         if spec["policy"] and spec["known_share"] > 0:  # some posts also carry a phrase the pack already enforces
             book = _POLICY_TEXT[spec["policy"]].get(spec["language"]) or _POLICY_TEXT[spec["policy"]]["en"]
             known = [ph for i, ph in enumerate(book["phrases"]) if _in_lexicon(i)]
@@ -1023,36 +1103,53 @@ def emerging_rows(day: date, seed: int, params: GeneratorParams, prefix: str) ->
         views = np.minimum(np.exp(2.0 + 0.6 * np.log1p(followers) + rng.normal(0, 1.2, n)) * spec["views_mult"], 2e9)
         t_us = rng.integers(params.window_hours[0] * 3_600_000_000, params.window_hours[1] * 3_600_000_000, n)
         stamps = np.datetime64(day.isoformat(), "us") + t_us.astype("timedelta64[us]")
-        frames.append(pa.table({
-            "item_id": pa.array(ids, type=pa.string()),
-            "source": pa.array([SOURCE_NAME] * n, type=pa.string()),
-            "item_type": pa.array(np.array(["text_post", "video", "comment"], dtype=object)[rng.integers(0, 3, n)], type=pa.string()),
-            "author_id": pa.array([f"u-emerging-{spec['id']}-{a:05d}" for a in account.tolist()], type=pa.string()),
-            "created_at": pa.array(np.char.add(np.datetime_as_string(stamps, unit="us"), "Z").astype(object), type=pa.string()),
-            "region": pa.array([spec["region"]] * n, type=pa.string()),
-            "language": pa.array([spec["language"]] * n, type=pa.string()),
-            "text": pa.array(text, type=pa.string()),
-            "transcript": pa.nulls(n, pa.string()),
-            "ocr_text": pa.nulls(n, pa.string()),
-            "hashtags": pa.array([[spec["hashtag"]]] * n, type=pa.list_(pa.string())),
-            "media_hash": pa.nulls(n, pa.string()),
-            "ai_disclosed": pa.array(np.zeros(n, dtype=bool), type=pa.bool_()),
-            "ai_provenance": pa.nulls(n, pa.string()),
-            "author_account_age_days": pa.array(age, type=pa.int32()),
-            "author_followers": pa.array(followers, type=pa.int64()),
-            "views": pa.array(views.astype(np.int64), type=pa.int64()),
-            "user_reports": pa.array(np.zeros(n, dtype=np.int64), type=pa.int64()),
-            "report_reasons": pa.array([[]] * n, type=pa.list_(pa.string())),
-        }, schema=RAW_ITEMS))  # fmt: skip
+        frames.append(
+            pa.table(
+                {
+                    "item_id": pa.array(ids, type=pa.string()),
+                    "source": pa.array([SOURCE_NAME] * n, type=pa.string()),
+                    "item_type": pa.array(
+                        np.array(["text_post", "video", "comment"], dtype=object)[rng.integers(0, 3, n)],
+                        type=pa.string(),
+                    ),
+                    "author_id": pa.array(
+                        [f"u-emerging-{spec['id']}-{a:05d}" for a in account.tolist()], type=pa.string()
+                    ),
+                    "created_at": pa.array(
+                        np.char.add(np.datetime_as_string(stamps, unit="us"), "Z").astype(object), type=pa.string()
+                    ),
+                    "region": pa.array([spec["region"]] * n, type=pa.string()),
+                    "language": pa.array([spec["language"]] * n, type=pa.string()),
+                    "text": pa.array(text, type=pa.string()),
+                    "transcript": pa.nulls(n, pa.string()),
+                    "ocr_text": pa.nulls(n, pa.string()),
+                    "hashtags": pa.array([[spec["hashtag"]]] * n, type=pa.list_(pa.string())),
+                    "media_hash": pa.nulls(n, pa.string()),
+                    "ai_disclosed": pa.array(np.zeros(n, dtype=bool), type=pa.bool_()),
+                    "ai_provenance": pa.nulls(n, pa.string()),
+                    "author_account_age_days": pa.array(age, type=pa.int32()),
+                    "author_followers": pa.array(followers, type=pa.int64()),
+                    "views": pa.array(views.astype(np.int64), type=pa.int64()),
+                    "user_reports": pa.array(np.zeros(n, dtype=np.int64), type=pa.int64()),
+                    "report_reasons": pa.array([[]] * n, type=pa.list_(pa.string())),
+                },
+                schema=RAW_ITEMS,
+            )
+        )
         if spec["policy"]:
             truth_ids.append(ids)
             truth_policies.append(np.full(n, spec["policy"], dtype=object))
             truth_campaigns.append(np.full(n, EMERGING_ID_PREFIX + spec["id"], dtype=object))
     items = pa.concat_tables(frames) if frames else RAW_ITEMS.empty_table()
-    cat = (lambda parts: np.concatenate(parts) if parts else np.array([], dtype=object))  # noqa: E731
-    truth = pa.table({"item_id": pa.array(cat(truth_ids), type=pa.string()),
-                      "policy_id": pa.array(cat(truth_policies), type=pa.string()),
-                      "campaign_id": pa.array(cat(truth_campaigns), type=pa.string())}, schema=TRUTH)  # fmt: skip
+    cat = lambda parts: np.concatenate(parts) if parts else np.array([], dtype=object)  # noqa: E731
+    truth = pa.table(
+        {
+            "item_id": pa.array(cat(truth_ids), type=pa.string()),
+            "policy_id": pa.array(cat(truth_policies), type=pa.string()),
+            "campaign_id": pa.array(cat(truth_campaigns), type=pa.string()),
+        },
+        schema=TRUTH,
+    )
     return items, truth
 
 
@@ -1071,8 +1168,11 @@ def _truth(
         np.full(len(rows[1]), "aigc.undisclosed", dtype=object),
         np.full(len(rows[2]), "deceptive.coordinated", dtype=object),
     ]
-    campaigns = [np.full(len(rows[0]), None, dtype=object), np.full(len(rows[1]), None, dtype=object),
-                 np.array(campaign_ids[: len(rows[2])], dtype=object)]  # fmt: skip
+    campaigns = [
+        np.full(len(rows[0]), None, dtype=object),
+        np.full(len(rows[1]), None, dtype=object),
+        np.array(campaign_ids[: len(rows[2])], dtype=object),
+    ]
     all_rows = np.concatenate(rows)
     policy = np.concatenate(policies)
     order = np.lexsort((np.array([POLICY_IDS.index(p) for p in policy], dtype=np.int64), all_rows))

@@ -78,8 +78,14 @@ def read_source_file(path: Path) -> pd.DataFrame:
         if suffix == ".parquet":
             return pq.read_table(pa.BufferReader(data)).to_pandas()
         if suffix in (".csv", ".tsv"):
-            return pd.read_csv(io.BytesIO(data), sep="\t" if suffix == ".tsv" else ",", dtype=str,
-                               keep_default_na=False, na_values=[""], encoding_errors="replace")  # fmt: skip
+            return pd.read_csv(
+                io.BytesIO(data),
+                sep="\t" if suffix == ".tsv" else ",",
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                encoding_errors="replace",
+            )
         return _read_json_lines(data)
     except UnreadableFileError as exc:
         raise UnreadableFileError(f"{path}: {exc}") from None
@@ -384,8 +390,9 @@ def partition_id_hashes(ids: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarr
     return id_hashes(values, DUPLICATE_SEARCH_KEY)
 
 
-def cross_partition_repeats(hashes: list[np.ndarray],
-                            ids_of: Callable[[int], pd.Series | pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:  # fmt: skip
+def cross_partition_repeats(
+    hashes: list[np.ndarray], ids_of: Callable[[int], pd.Series | pa.Array | pa.ChunkedArray]
+) -> list[np.ndarray]:
     """Row positions, per partition, of ids already seen in an earlier partition, from the partitions' id hashes.
 
     Equal hashes make candidates; their ids are then compared exactly (`ids_of(k)` gives partition k's ids,
@@ -416,9 +423,17 @@ def cross_partition_repeats(hashes: list[np.ndarray],
     return out
 
 
-def ingest_rows(raw: pd.DataFrame | None, read_error: str | None, *, source_file: str, run_id: str,
-                file_window: tuple[datetime, datetime] | tuple[None, None], run_window: tuple[datetime, datetime],
-                regions: tuple[str, ...] | None, max_item_chars: int) -> IngestResult:  # fmt: skip
+def ingest_rows(
+    raw: pd.DataFrame | None,
+    read_error: str | None,
+    *,
+    source_file: str,
+    run_id: str,
+    file_window: tuple[datetime, datetime] | tuple[None, None],
+    run_window: tuple[datetime, datetime],
+    regions: tuple[str, ...] | None,
+    max_item_chars: int,
+) -> IngestResult:
     """One source file → the run's canonical items, quarantined rows with reasons, and the file's counts.
 
     `raw` is None when the file could not be read at all (`read_error` says why): it is quarantined whole. A schema
@@ -430,40 +445,68 @@ def ingest_rows(raw: pd.DataFrame | None, read_error: str | None, *, source_file
         counts = {"read": 0, "processed": 0, "quarantined": 0, "unreadable_files": 1}
     else:
         try:
-            result = normalise_rows(raw, source_file=source_file, source_name=Path(source_file).parent.name,
-                                    run_id=run_id, window=file_window, max_item_chars=max_item_chars)  # fmt: skip
+            result = normalise_rows(
+                raw,
+                source_file=source_file,
+                source_name=Path(source_file).parent.name,
+                run_id=run_id,
+                window=file_window,
+                max_item_chars=max_item_chars,
+            )
             items, quarantined, counts = result.items, result.quarantine, result.counts
         except SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
             reasons = np.full(len(raw), "schema_mismatch", dtype=object)
             details = np.full(len(raw), str(exc)[:2000], dtype=object)
             quarantined = quarantine_frame(raw, source_file, reasons, details, run_id)
-            counts = {"read": len(raw), "processed": 0, "quarantined": len(raw), "quarantined.schema_mismatch": len(raw)}
+            counts = {
+                "read": len(raw),
+                "processed": 0,
+                "quarantined": len(raw),
+                "quarantined.schema_mismatch": len(raw),
+            }
         items, out_of_scope = select_scope(items, run_window, regions)
         counts.update(processed=counts["processed"] - out_of_scope, out_of_scope=out_of_scope)
     counts["views"] = int(items["views"].sum()) if len(items) else 0
     return IngestResult(items=items, quarantine=quarantined, counts=counts)
 
 
-def move_repeats_to_quarantine(items: pa.Table, quarantine: pd.DataFrame, rows: np.ndarray, *, part: str,
-                               source_file: str, run_id: str, counts: dict[str, int]
-                               ) -> tuple[pa.Table, pd.DataFrame, dict[str, int]]:  # fmt: skip
+def move_repeats_to_quarantine(
+    items: pa.Table,
+    quarantine: pd.DataFrame,
+    rows: np.ndarray,
+    *,
+    part: str,
+    source_file: str,
+    run_id: str,
+    counts: dict[str, int],
+) -> tuple[pa.Table, pd.DataFrame, dict[str, int]]:
     """Rows `rows` of an items part (ids seen in an earlier part) move to its quarantine; counts follow."""
     dup = items.take(pa.array(rows)).to_pandas()
     # row_number -2-k: the k-th row of the ingested items partition (its source row is not kept with items)
     where = np.array([f"item_id seen in an earlier partition (row {k} of items {part})" for k in rows], dtype=object)
-    extra = quarantine_frame(dup.set_index(pd.Index(-2 - np.asarray(rows))), source_file,
-                             np.full(len(rows), "duplicate_item_id", dtype=object), where, run_id)  # fmt: skip
+    extra = quarantine_frame(
+        dup.set_index(pd.Index(-2 - np.asarray(rows))),
+        source_file,
+        np.full(len(rows), "duplicate_item_id", dtype=object),
+        where,
+        run_id,
+    )
     moved = pd.concat([quarantine, extra], ignore_index=True)
-    counts = {**counts, "processed": counts["processed"] - len(rows), "quarantined": counts["quarantined"] + len(rows),
-              "views": counts["views"] - int(dup["views"].sum())}  # fmt: skip
+    counts = {
+        **counts,
+        "processed": counts["processed"] - len(rows),
+        "quarantined": counts["quarantined"] + len(rows),
+        "views": counts["views"] - int(dup["views"].sum()),
+    }
     counts["quarantined.duplicate_item_id"] = counts.get("quarantined.duplicate_item_id", 0) + len(rows)
     keep = np.ones(items.num_rows, dtype=bool)
     keep[rows] = False
     return items.filter(pa.array(keep)), moved, counts
 
 
-def select_scope(items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None
-                 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
+def select_scope(
+    items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None
+) -> tuple[pd.DataFrame, int]:
     """Items inside the run's window (and regions, when given), and how many valid items fell outside."""
     if items.empty:
         return items, 0
@@ -482,13 +525,16 @@ class UnreadableSourceFilesError(RuntimeError):
     """Source files could not be parsed, and settings say a run stops then (or no file at all was readable)."""
 
 
-def check_ingested(counts: dict[str, int], unreadable: list[str], n_files: int, *, stop_on_unreadable: bool,
-                   quarantine_ceiling: float) -> None:  # fmt: skip
+def check_ingested(
+    counts: dict[str, int], unreadable: list[str], n_files: int, *, stop_on_unreadable: bool, quarantine_ceiling: float
+) -> None:
     """Raise when unreadable files must stop the run, or when the quarantined share is above the ceiling."""
     if unreadable and (stop_on_unreadable or len(unreadable) == n_files):
         raise UnreadableSourceFilesError(
             f"{len(unreadable)} of {n_files} source files unreadable (quarantined with the parser's reason): "
-            + ", ".join(unreadable[:10]) + (" …" if len(unreadable) > 10 else ""))  # fmt: skip
+            + ", ".join(unreadable[:10])
+            + (" …" if len(unreadable) > 10 else "")
+        )
     share = counts["quarantined"] / max(counts["read"], 1)
     if share > quarantine_ceiling:
         raise QuarantineCeilingError(f"{share:.2%} of rows quarantined, above the ceiling {quarantine_ceiling:.2%}")

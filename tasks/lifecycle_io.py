@@ -42,28 +42,41 @@ def policy_strike_specs(pack: PolicyPack) -> pd.DataFrame:
     return st.strike_specs({p.id: (p.severity, p.strikes) for p in pack.spec.policies}, pack.spec.enforcement)
 
 
-def record_strikes_partition(engine: Engine, cat: RunCatalog, ctx: LedgerContext, part: str,
-                             pack: PolicyPack) -> dict[str, int]:  # fmt: skip
+def record_strikes_partition(
+    engine: Engine, cat: RunCatalog, ctx: LedgerContext, part: str, pack: PolicyPack
+) -> dict[str, int]:
     """Strikes for one decisions partition's enforced violations (idempotent: strike ids are decision ids).
 
     Reads only the partition's strike-earning decisions and those items' authors (pushed-down filters), so memory
     is bounded by the partition."""
     enforcement = pack.spec.enforcement
-    table = cat.load("decisions", part, columns=DECISION_COLUMNS,
-                     filters=pc.field("action").isin(enforcement.strike_actions))  # fmt: skip
+    table = cat.load(
+        "decisions", part, columns=DECISION_COLUMNS, filters=pc.field("action").isin(enforcement.strike_actions)
+    )
     if table.num_rows == 0:
         return {"strikes_offered": 0, "strikes_new": 0}
-    items = cat.load("items", part, columns=["item_id", "author_id"],
-                     filters=pc.field("item_id").isin(table["item_id"].combine_chunks())).to_pandas()  # fmt: skip
+    items = cat.load(
+        "items",
+        part,
+        columns=["item_id", "author_id"],
+        filters=pc.field("item_id").isin(table["item_id"].combine_chunks()),
+    ).to_pandas()
     items["author_id"] = pseudonymise(items["author_id"], ctx.hmac_key).to_numpy()
-    strikes = st.strikes_from_decisions(table.to_pandas(), items, policy_strike_specs(pack), enforcement.strike_actions,
-                                        day=ctx.day)  # fmt: skip
+    strikes = st.strikes_from_decisions(
+        table.to_pandas(), items, policy_strike_specs(pack), enforcement.strike_actions, day=ctx.day
+    )
     strikes = strikes[~strikes["decision_id"].isin(ls.reversed_ids(engine, strikes["decision_id"].tolist()))]
     return {"strikes_offered": len(strikes), "strikes_new": ls.insert_strikes(engine, strikes)}
 
 
-def update_strike_ledger_run(engine: Engine, cat: RunCatalog, ctx: LedgerContext, pack: PolicyPack,
-                             parts: list[str] | None = None, authors_per_page: int = 5_000) -> dict[str, Any]:  # fmt: skip
+def update_strike_ledger_run(
+    engine: Engine,
+    cat: RunCatalog,
+    ctx: LedgerContext,
+    pack: PolicyPack,
+    parts: list[str] | None = None,
+    authors_per_page: int = 5_000,
+) -> dict[str, Any]:
     """The run's strike-ledger update: strikes whose TTL ran out by the window end expire; each decisions partition's
     strikes are recorded (a partition at a time); then the run's struck authors are re-evaluated a page of
     ``authors_per_page`` at a time (account actions reached, restrictions lifted). Idempotent and resumable: a
@@ -73,15 +86,38 @@ def update_strike_ledger_run(engine: Engine, cat: RunCatalog, ctx: LedgerContext
     counts = ledger_counts([record_strikes_partition(engine, cat, ctx, p, pack) for p in names])
     made = lifted = pages = 0
     for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page):
-        new, gone = evaluate_accounts(engine, authors, pack.spec.enforcement, as_of=ctx.as_of, run_key=ctx.run_key,
-                                      run_id=ctx.run_id, day=ctx.day, actor="strike-ledger")  # fmt: skip
+        new, gone = evaluate_accounts(
+            engine,
+            authors,
+            pack.spec.enforcement,
+            as_of=ctx.as_of,
+            run_key=ctx.run_key,
+            run_id=ctx.run_id,
+            day=ctx.day,
+            actor="strike-ledger",
+        )
         made, lifted, pages = made + new, lifted + gone, pages + 1
-    return {**counts, "strikes_expired": expired, "account_decisions_new": made, "account_decisions_lifted": lifted,
-            "partitions": len(names), "author_pages": pages}  # fmt: skip
+    return {
+        **counts,
+        "strikes_expired": expired,
+        "account_decisions_new": made,
+        "account_decisions_lifted": lifted,
+        "partitions": len(names),
+        "author_pages": pages,
+    }
 
 
-def evaluate_accounts(engine: Engine, authors: list[str], enforcement: EnforcementSpec, *, as_of: datetime,
-                      run_key: str, run_id: str, day: date, actor: str) -> tuple[int, int]:  # fmt: skip
+def evaluate_accounts(
+    engine: Engine,
+    authors: list[str],
+    enforcement: EnforcementSpec,
+    *,
+    as_of: datetime,
+    run_key: str,
+    run_id: str,
+    day: date,
+    actor: str,
+) -> tuple[int, int]:
     """Re-evaluate these authors' restrictions at ``as_of``: rungs newly reached become account decisions (the
     ones the pack does not automate wait in an `accounts:` review queue); restrictions whose author's active
     weight fell below their threshold are lifted; suspensions past their end date end. Returns (new, lifted)."""
@@ -91,23 +127,50 @@ def evaluate_accounts(engine: Engine, authors: list[str], enforcement: Enforceme
     state = pd.DataFrame({"author_id": weights.index.to_numpy(dtype=object), "active_weight": weights.to_numpy()})
     live = ls.standing_of(engine, authors, statuses=("active", "pending_review"))
     lift = st.decisions_to_lift(live, weights)
-    lifted = ls.set_account_status(engine, lift["account_decision_id"].tolist(), status="lifted",
-                                   from_statuses=("active", "pending_review"), actor=actor,
-                                   reason="active strike weight fell below the action's threshold") if len(lift) else 0  # fmt: skip
+    lifted = (
+        ls.set_account_status(
+            engine,
+            lift["account_decision_id"].tolist(),
+            status="lifted",
+            from_statuses=("active", "pending_review"),
+            actor=actor,
+            reason="active strike weight fell below the action's threshold",
+        )
+        if len(lift)
+        else 0
+    )
     live = live[~live["account_decision_id"].isin(lift["account_decision_id"])]
     served = live[(live["action"] == "suspend") & live["end_date"].notna()]
     served = served[pd.to_datetime(served["end_date"], utc=True) <= pd.Timestamp(as_of)]
     if len(served):
-        ls.set_account_status(engine, served["account_decision_id"].tolist(), status="ended",
-                              from_statuses=("active",), reason="suspension reached its end date", actor=actor)  # fmt: skip
+        ls.set_account_status(
+            engine,
+            served["account_decision_id"].tolist(),
+            status="ended",
+            from_statuses=("active",),
+            reason="suspension reached its end date",
+            actor=actor,
+        )
     standing = pd.concat([live, ls.ended_account_decisions(engine, authors, as_of)], ignore_index=True)
-    made = st.new_account_decisions(state, standing, enforcement, as_of=as_of, run_key=run_key, day=day,
-                                    scope=lambda rows: _with_trigger(engine, rows, as_of))  # fmt: skip
+    made = st.new_account_decisions(
+        state,
+        standing,
+        enforcement,
+        as_of=as_of,
+        run_key=run_key,
+        day=day,
+        scope=lambda rows: _with_trigger(engine, rows, as_of),
+    )
     tasks = account_review_tasks(made, run_id=run_id)
     if len(tasks):
         made = made.merge(tasks[["task_id", "account_decision_id"]], on="account_decision_id", how="left")
-    new = ls.insert_account_decisions(engine, made, tasks.drop(columns="account_decision_id", errors="ignore"),
-                                      actor=actor) if len(made) else 0  # fmt: skip
+    new = (
+        ls.insert_account_decisions(
+            engine, made, tasks.drop(columns="account_decision_id", errors="ignore"), actor=actor
+        )
+        if len(made)
+        else 0
+    )
     return new, lifted
 
 
@@ -116,7 +179,8 @@ def _with_trigger(engine: Engine, rows: pd.DataFrame, as_of: datetime) -> pd.Dat
     territorial scope."""
     weights = rows.set_index("author_id")["active_weight"]
     return rows.drop(columns=[c for c in ("decision_id", "policy_id") if c in rows]).merge(
-        ls.latest_strikes(engine, weights, as_of).drop(columns="active_weight"), on="author_id", how="inner")  # fmt: skip
+        ls.latest_strikes(engine, weights, as_of).drop(columns="active_weight"), on="author_id", how="inner"
+    )
 
 
 def account_review_tasks(made: pd.DataFrame, *, run_id: str) -> pd.DataFrame:
@@ -126,16 +190,31 @@ def account_review_tasks(made: pd.DataFrame, *, run_id: str) -> pd.DataFrame:
         return pd.DataFrame()
     now = datetime.now(UTC)  # the task exists from now (the account decision is dated at the run's window end)
     task_ids = ["acct-task-" + hashlib.sha256(i.encode()).hexdigest()[:32] for i in pending["account_decision_id"]]
-    return pd.DataFrame({
-        "task_id": task_ids, "item_id": "account:" + pending["author_id"].astype(str),
-        "policy_id": pending["policy_id"].to_numpy(), "queue": "accounts:" + pending["action"].astype(str),
-        "reason": "account_review", "stratum": "account", "inclusion_prob": 1.0, "replica": 0,
-        "priority": pending["active_weight"].astype(float).to_numpy(), "score": 1.0,
-        "action": pending["action"].to_numpy(), "region": pending["region"].to_numpy(), "language": "und", "views": 0,
-        "due_by": now + ACCOUNT_REVIEW_SLA, "status": "open", "created_at": now, "run_id": run_id,
-        "run_key": pending["run_key"].to_numpy(), "day": pending["day"].to_numpy(),
-        "account_decision_id": pending["account_decision_id"].to_numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "task_id": task_ids,
+            "item_id": "account:" + pending["author_id"].astype(str),
+            "policy_id": pending["policy_id"].to_numpy(),
+            "queue": "accounts:" + pending["action"].astype(str),
+            "reason": "account_review",
+            "stratum": "account",
+            "inclusion_prob": 1.0,
+            "replica": 0,
+            "priority": pending["active_weight"].astype(float).to_numpy(),
+            "score": 1.0,
+            "action": pending["action"].to_numpy(),
+            "region": pending["region"].to_numpy(),
+            "language": "und",
+            "views": 0,
+            "due_by": now + ACCOUNT_REVIEW_SLA,
+            "status": "open",
+            "created_at": now,
+            "run_id": run_id,
+            "run_key": pending["run_key"].to_numpy(),
+            "day": pending["day"].to_numpy(),
+            "account_decision_id": pending["account_decision_id"].to_numpy(),
+        }
+    )
 
 
 def resolve_account_reviews(engine: Engine, *, actor: str) -> dict[str, int]:
@@ -145,23 +224,51 @@ def resolve_account_reviews(engine: Engine, *, actor: str) -> dict[str, int]:
         return {"account_actions_confirmed": 0, "account_actions_rejected": 0}
     confirm = decided[decided["label"] == "violating"]["account_decision_id"].tolist()
     reject = decided[decided["label"] != "violating"]["account_decision_id"].tolist()
-    confirmed = ls.set_account_status(engine, confirm, status="active", from_statuses=("pending_review",),
-                                      reason="confirmed by a reviewer", actor=actor)  # fmt: skip
-    rejected = ls.set_account_status(engine, reject, status="rejected", from_statuses=("pending_review",),
-                                     reason="rejected by a reviewer", actor=actor)  # fmt: skip
+    confirmed = ls.set_account_status(
+        engine,
+        confirm,
+        status="active",
+        from_statuses=("pending_review",),
+        reason="confirmed by a reviewer",
+        actor=actor,
+    )
+    rejected = ls.set_account_status(
+        engine,
+        reject,
+        status="rejected",
+        from_statuses=("pending_review",),
+        reason="rejected by a reviewer",
+        actor=actor,
+    )
     return {"account_actions_confirmed": confirmed, "account_actions_rejected": rejected}
 
 
-def reverse_and_reevaluate(engine: Engine, decisions: pd.DataFrame, enforcement: EnforcementSpec, *, by: str,
-                           reason: str, cause: str, revert_id: str | None = None,
-                           as_of: datetime | None = None) -> dict[str, int]:  # fmt: skip
+def reverse_and_reevaluate(
+    engine: Engine,
+    decisions: pd.DataFrame,
+    enforcement: EnforcementSpec,
+    *,
+    by: str,
+    reason: str,
+    cause: str,
+    revert_id: str | None = None,
+    as_of: datetime | None = None,
+) -> dict[str, int]:
     """Reverse decisions (reversal rows, status `reversed`, strikes removed), then re-evaluate the restrictions
     of the authors whose strikes went. Returns counts."""
     done = ls.reverse_decisions(engine, decisions, by=by, reason=reason, cause=cause, revert_id=revert_id)
     authors = done["author_id"].dropna().unique().tolist()
     when = as_of or datetime.now(UTC)
-    _, lifted = evaluate_accounts(engine, authors, enforcement, as_of=when, run_key=f"reversal:{cause}",
-                                  run_id=revert_id or "reversal", day=when.date(), actor=by)  # fmt: skip
+    _, lifted = evaluate_accounts(
+        engine,
+        authors,
+        enforcement,
+        as_of=when,
+        run_key=f"reversal:{cause}",
+        run_id=revert_id or "reversal",
+        day=when.date(),
+        actor=by,
+    )
     return {
         "reversed": len(done),
         "strikes_removed": int(done["author_id"].notna().sum()),
@@ -178,8 +285,9 @@ def ledger_counts(results: list[dict[str, int]]) -> dict[str, Any]:
     return out
 
 
-def write_account_and_superseded(engine: Engine, day: date, enforced: pd.DataFrame, target: Path,
-                                 pack: PolicyPack | None) -> dict[str, Any]:  # fmt: skip
+def write_account_and_superseded(
+    engine: Engine, day: date, enforced: pd.DataFrame, target: Path, pack: PolicyPack | None
+) -> dict[str, Any]:
     """Beside a day's DSA export (``target``): ``<stem>.accounts.jsonl``, the statements of the day's account
     restrictions in the EU/EEA (validated), and ``<stem>.superseded.jsonl``, the day's content statements that a
     reversal superseded (appeal, revert). Both are written atomically, also when empty."""
@@ -189,24 +297,34 @@ def write_account_and_superseded(engine: Engine, day: date, enforced: pd.DataFra
 
     titles = {p.id: p.title for p in pack.spec.policies} if pack is not None else {}
     name = f"{pack.name} {pack.version}" if pack is not None else "community guidelines"
-    statements, problems = account_dsa.account_statements(ls.account_decisions(engine, day=day), titles, name,
-                                                          tuple(EEA_REGIONS))  # fmt: skip
+    statements, problems = account_dsa.account_statements(
+        ls.account_decisions(engine, day=day), titles, name, tuple(EEA_REGIONS)
+    )
     accounts_path = target.with_name(f"{target.stem}.accounts.jsonl")
     superseded_path = target.with_name(f"{target.stem}.superseded.jsonl")
     from modsweep.tasks.dsa import in_dsa_scope
 
     enforced = in_dsa_scope(enforced)  # only statements that were (or would have been) sent
     ids = enforced["decision_id"].astype(str).tolist() if len(enforced) else []
-    gone = account_dsa.superseded(enforced, ls.reversals(engine, decision_ids=ids)) if ids else account_dsa.superseded(
-        enforced, pd.DataFrame())  # fmt: skip
-    for path, lines in ((accounts_path, [to_json_line(s) for s in statements]),
-                        (superseded_path, [json.dumps(r, ensure_ascii=False, separators=(",", ":"))
-                                           for r in gone.to_dict("records")])):  # fmt: skip
+    gone = (
+        account_dsa.superseded(enforced, ls.reversals(engine, decision_ids=ids))
+        if ids
+        else account_dsa.superseded(enforced, pd.DataFrame())
+    )
+    for path, lines in (
+        (accounts_path, [to_json_line(s) for s in statements]),
+        (superseded_path, [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in gone.to_dict("records")]),
+    ):
         staging = path.with_name(f".{path.name}.partial")
         staging.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         staging.replace(path)
-    return {"account_statements": len(statements), "account_problems": problems, "superseded": len(gone),
-            "accounts_file": str(accounts_path), "superseded_file": str(superseded_path)}  # fmt: skip
+    return {
+        "account_statements": len(statements),
+        "account_problems": problems,
+        "superseded": len(gone),
+        "accounts_file": str(accounts_path),
+        "superseded_file": str(superseded_path),
+    }
 
 
 def reversal_summary(engine: Engine, first: date, last: date) -> dict[str, Any]:
@@ -218,11 +336,25 @@ def reversal_summary(engine: Engine, first: date, last: date) -> dict[str, Any]:
         (pd.to_datetime(rev["reversed_at"], utc=True) >= start) & (pd.to_datetime(rev["reversed_at"], utc=True) < end)
     ]
     events = ls.revert_events(engine)
-    events = events[(pd.to_datetime(events["started_at"], utc=True) >= start)
-                    & (pd.to_datetime(events["started_at"], utc=True) < end)]  # fmt: skip
-    return {"reversed": len(rev), "by_cause": {str(k): int(v) for k, v in rev["cause"].value_counts().sort_index().items()},
-            "reverts": [{"revert_id": e.revert_id, "filter": e.filter, "reason": e.reason, "requested_by": e.requested_by,
-                         "state": e.state, "reversed": int(e.reversed)} for e in events.itertuples()]}  # fmt: skip
+    events = events[
+        (pd.to_datetime(events["started_at"], utc=True) >= start)
+        & (pd.to_datetime(events["started_at"], utc=True) < end)
+    ]
+    return {
+        "reversed": len(rev),
+        "by_cause": {str(k): int(v) for k, v in rev["cause"].value_counts().sort_index().items()},
+        "reverts": [
+            {
+                "revert_id": e.revert_id,
+                "filter": e.filter,
+                "reason": e.reason,
+                "requested_by": e.requested_by,
+                "state": e.state,
+                "reversed": int(e.reversed),
+            }
+            for e in events.itertuples()
+        ],
+    }
 
 
 def raise_review_priority(engine: Engine, cat: RunCatalog, ctx: LedgerContext, pack: PolicyPack) -> dict[str, int]:
@@ -236,16 +368,19 @@ def raise_review_priority(engine: Engine, cat: RunCatalog, ctx: LedgerContext, p
     if tasks.empty:
         return {"review_priority_raised": 0}
     wanted = pc.field("item_id").isin(tasks["item_id"].astype(str).unique().tolist())
-    frames = [cat.load("items", p, columns=["item_id", "author_id", "author_account_age_days"], filters=wanted).to_pandas()
-              for p in cat.parts("items")]  # fmt: skip
+    frames = [
+        cat.load("items", p, columns=["item_id", "author_id", "author_account_age_days"], filters=wanted).to_pandas()
+        for p in cat.parts("items")
+    ]
     authors = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["item_id", "author_id"])
     authors["author_id"] = pseudonymise(authors["author_id"], ctx.hmac_key).to_numpy()
     coordinated = set()
     if "coordination" in cat.parts("detections"):
         coordinated = set(cat.load("detections", "coordination", columns=["item_id"])["item_id"].to_pylist())
     authors["coordinated"] = authors["item_id"].isin(coordinated)
-    risk = st.actor_risk(authors, ls.active_weights(engine, authors["author_id"].unique().tolist(), ctx.as_of),
-                         enforcement)  # fmt: skip
+    risk = st.actor_risk(
+        authors, ls.active_weights(engine, authors["author_id"].unique().tolist(), ctx.as_of), enforcement
+    )
     factor = tasks["item_id"].map(risk.groupby(level=0).max()).fillna(1.0)
     raised = tasks.assign(priority=tasks["priority"] * factor)[factor > 1.0]
     return {"review_priority_raised": ls.set_priorities(engine, raised[["task_id", "priority"]])}
@@ -264,15 +399,31 @@ def record_reviewed_strikes(
     for (day, run_key), group in confirmed.groupby(["day", "run_key"]):
         cat = RunCatalog(lake_root, pd.Timestamp(day).date(), str(run_key))
         wanted = pc.field("item_id").isin(group["item_id"].astype(str).unique().tolist())
-        authors = pd.concat([cat.load("items", p, columns=["item_id", "author_id"], filters=wanted).to_pandas()
-                             for p in cat.parts("items")] or [pd.DataFrame(columns=["item_id", "author_id"])])  # fmt: skip
+        authors = pd.concat(
+            [
+                cat.load("items", p, columns=["item_id", "author_id"], filters=wanted).to_pandas()
+                for p in cat.parts("items")
+            ]
+            or [pd.DataFrame(columns=["item_id", "author_id"])]
+        )
         authors["author_id"] = pseudonymise(authors["author_id"], key).to_numpy()
         decisions = group.assign(action=group["final_action"])
-        frames.append(st.strikes_from_decisions(decisions, authors, policy_strike_specs(pack), enforcement.strike_actions,
-                                                day=pd.Timestamp(day).date()))  # fmt: skip
+        frames.append(
+            st.strikes_from_decisions(
+                decisions, authors, policy_strike_specs(pack), enforcement.strike_actions, day=pd.Timestamp(day).date()
+            )
+        )
     strikes = pd.concat(frames, ignore_index=True)
     new = ls.insert_strikes(engine, strikes)
     now = datetime.now(UTC)
-    made, _ = evaluate_accounts(engine, strikes["author_id"].unique().tolist(), enforcement, as_of=now,
-                                run_key="reviews", run_id="reviews", day=now.date(), actor=actor)  # fmt: skip
+    made, _ = evaluate_accounts(
+        engine,
+        strikes["author_id"].unique().tolist(),
+        enforcement,
+        as_of=now,
+        run_key="reviews",
+        run_id="reviews",
+        day=now.date(),
+        actor=actor,
+    )
     return {"reviewed_strikes_new": new, "account_decisions_new": made}

@@ -87,8 +87,13 @@ def _detector_resources(policy: PolicySpec | None) -> dict[tuple[str, str], tupl
 
 
 def _area(kind: str, key: str) -> str:
-    return {"lexicon": "lexicon", "hashtag": "hashtags", "claim_match": "claims", "regex": "patterns",
-            "hash_match": "hashes"}.get(kind, key)  # fmt: skip
+    return {
+        "lexicon": "lexicon",
+        "hashtag": "hashtags",
+        "claim_match": "claims",
+        "regex": "patterns",
+        "hash_match": "hashes",
+    }.get(kind, key)
 
 
 def pack_changes(old: PolicyPack, new: PolicyPack) -> list[PackChange]:
@@ -101,8 +106,11 @@ def pack_changes(old: PolicyPack, new: PolicyPack) -> list[PackChange]:
     for pid in [*olds, *(p for p in news if p not in olds)]:
         a, b = olds.get(pid), news.get(pid)
         if a is None or b is None:
-            out.append(PackChange(pid, "policy", "policy", "absent" if a is None else a.title,
-                                  "absent" if b is None else b.title))  # fmt: skip
+            out.append(
+                PackChange(
+                    pid, "policy", "policy", "absent" if a is None else a.title, "absent" if b is None else b.title
+                )
+            )
             if a is None or b is None:
                 continue
         out.extend(_policy_changes(pid, a, b, old, new))
@@ -110,8 +118,15 @@ def pack_changes(old: PolicyPack, new: PolicyPack) -> list[PackChange]:
         pa_, pb = old.spec.profiles.get(name), new.spec.profiles.get(name)
         scope = f"profile:{name}"
         if pa_ is None or pb is None:
-            out.append(PackChange(scope, "profile", "profile", "absent" if pa_ is None else "present",
-                                  "absent" if pb is None else "present"))  # fmt: skip
+            out.append(
+                PackChange(
+                    scope,
+                    "profile",
+                    "profile",
+                    "absent" if pa_ is None else "present",
+                    "absent" if pb is None else "present",
+                )
+            )
             continue
         for pid in sorted(set(pa_.threshold_offsets) | set(pb.threshold_offsets)):
             x, y = pa_.threshold_offsets.get(pid, 0.0), pb.threshold_offsets.get(pid, 0.0)
@@ -130,8 +145,15 @@ def pack_changes(old: PolicyPack, new: PolicyPack) -> list[PackChange]:
             y = {d.id: d for d in pb.extra_detectors.get(pid, [])}
             for did in sorted(set(x) | set(y)):
                 if x.get(did) != y.get(did):
-                    out.append(PackChange(scope, "detectors", f"{pid} extra detector {did}",
-                                          _detector_text(x.get(did)), _detector_text(y.get(did))))  # fmt: skip
+                    out.append(
+                        PackChange(
+                            scope,
+                            "detectors",
+                            f"{pid} extra detector {did}",
+                            _detector_text(x.get(did)),
+                            _detector_text(y.get(did)),
+                        )
+                    )
             for (did, key), (rel_b, kind) in _profile_resources(pb.extra_detectors.get(pid, [])).items():
                 rel_a = _profile_resources(pa_.extra_detectors.get(pid, [])).get((did, key), (None, kind))[0]
                 out.extend(_resource_changes(scope, f"{pid} {did}", kind, key, old, rel_a, new, rel_b))
@@ -151,24 +173,44 @@ def _detector_text(d: Any) -> str:
 
 def _policy_changes(pid: str, a: PolicySpec, b: PolicySpec, old: PolicyPack, new: PolicyPack) -> list[PackChange]:
     out = []
-    for attr, area in (("title", "title"), ("severity", "severity"), ("sla_hours", "sla"),
-                       ("precision_floor", "floor"), ("never_automate", "automation"),
-                       ("effective_from", "dates"), ("effective_until", "dates")):  # fmt: skip
+    for attr, area in (
+        ("title", "title"),
+        ("severity", "severity"),
+        ("sla_hours", "sla"),
+        ("precision_floor", "floor"),
+        ("never_automate", "automation"),
+        ("effective_from", "dates"),
+        ("effective_until", "dates"),
+    ):
         x, y = getattr(a, attr), getattr(b, attr)
         if x != y:
             out.append(PackChange(pid, area, attr, str(x), str(y)))
     if a.precision_targets != b.precision_targets:
         out.append(PackChange(pid, "floor", "precision_targets", str(a.precision_targets), str(b.precision_targets)))
     if a.dsa != b.dsa:
-        out.append(PackChange(pid, "dsa", "DSA statement", f"{a.dsa.category} {a.dsa.category_specification}",
-                              f"{b.dsa.category} {b.dsa.category_specification}"))  # fmt: skip
+        out.append(
+            PackChange(
+                pid,
+                "dsa",
+                "DSA statement",
+                f"{a.dsa.category} {a.dsa.category_specification}",
+                f"{b.dsa.category} {b.dsa.category_specification}",
+            )
+        )
     if a.bands != b.bands:
         out.append(PackChange(pid, "bands", "default bands", _ladder(a.bands), _ladder(b.bands)))
     for region in [*a.regions, *(r for r in b.regions if r not in a.regions)]:
         x, y = a.regions.get(region), b.regions.get(region)
         if x != y:
-            out.append(PackChange(pid, "bands", f"{region} bands", _ladder(x.bands) if x else "default bands",
-                                  _ladder(y.bands) if y else "default bands"))  # fmt: skip
+            out.append(
+                PackChange(
+                    pid,
+                    "bands",
+                    f"{region} bands",
+                    _ladder(x.bands) if x else "default bands",
+                    _ladder(y.bands) if y else "default bands",
+                )
+            )
     da, db = {d.id: d for d in a.detectors}, {d.id: d for d in b.detectors}
     for did in [*da, *(d for d in db if d not in da)]:
         x, y = da.get(did), db.get(did)
@@ -190,8 +232,9 @@ def _policy_changes(pid: str, a: PolicySpec, b: PolicySpec, old: PolicyPack, new
     return out
 
 
-def _resource_changes(scope: str, did: str, kind: str, key: str, old: PolicyPack, rel_a: str | None,
-                      new: PolicyPack, rel_b: str | None) -> list[PackChange]:  # fmt: skip
+def _resource_changes(
+    scope: str, did: str, kind: str, key: str, old: PolicyPack, rel_a: str | None, new: PolicyPack, rel_b: str | None
+) -> list[PackChange]:
     """Entries added, removed or re-weighted between a detector's old and new resource file."""
     x = _resource_entries(old, rel_a, key) if rel_a else {}
     y = _resource_entries(new, rel_b, key) if rel_b else {}
@@ -217,11 +260,19 @@ def classify_outcomes(diff: pd.DataFrame) -> pd.DataFrame:
     new_rank = changed["action_candidate"].map(ACTION_SEVERITY)
     changed["outcome"] = np.select(
         [changed["change"] == "new", changed["change"] == "dropped", new_rank > old_rank],
-        ["new", "dropped", "stricter"], default="looser",
-    )  # fmt: skip
-    return changed.rename(columns={"action_live": "action_old", "action_candidate": "action_new",
-                                   "score_live": "score_old", "score_candidate": "score_new",
-                                   "automated_live": "automated_old", "automated_candidate": "automated_new"})  # fmt: skip
+        ["new", "dropped", "stricter"],
+        default="looser",
+    )
+    return changed.rename(
+        columns={
+            "action_live": "action_old",
+            "action_candidate": "action_new",
+            "score_live": "score_old",
+            "score_candidate": "score_new",
+            "automated_live": "automated_old",
+            "automated_candidate": "automated_new",
+        }
+    )
 
 
 def day_changes(old_decisions: pd.DataFrame, new_decisions: pd.DataFrame, day: date) -> pd.DataFrame:
@@ -250,38 +301,80 @@ def weighted_share(y: np.ndarray, w: np.ndarray) -> tuple[float, float, float, f
 def impact_table(changes: pd.DataFrame, reviewed: pd.DataFrame) -> pd.DataFrame:
     """Per policy × outcome: changed items, and where some were reviewed (first review of each item × policy,
     weighted by 1/inclusion_prob), the share found violating with its 95% interval."""
-    cols = ["policy_id", "outcome", "items", "views", "reviewed", "reviewed_simulated", "violating_share", "ci_low",
-            "ci_high", "n_effective"]  # fmt: skip
+    cols = [
+        "policy_id",
+        "outcome",
+        "items",
+        "views",
+        "reviewed",
+        "reviewed_simulated",
+        "violating_share",
+        "ci_low",
+        "ci_high",
+        "n_effective",
+    ]
     if changes.empty:
         return pd.DataFrame(columns=cols)
     rev = reviewed.dropna(subset=["label"])
     rev = rev[rev["inclusion_prob"].astype(float) > 0].drop_duplicates(["item_id", "policy_id"])
-    rev = rev.assign(simulated=rev.get("reviewer_id", pd.Series("", index=rev.index)).astype(str)
-                     .str.startswith(SIMULATED_REVIEWER_PREFIX))  # fmt: skip
-    joined = changes.merge(rev[["item_id", "policy_id", "label", "inclusion_prob", "simulated"]],
-                           on=["item_id", "policy_id"], how="left")  # fmt: skip
+    rev = rev.assign(
+        simulated=rev.get("reviewer_id", pd.Series("", index=rev.index))
+        .astype(str)
+        .str.startswith(SIMULATED_REVIEWER_PREFIX)
+    )
+    joined = changes.merge(
+        rev[["item_id", "policy_id", "label", "inclusion_prob", "simulated"]], on=["item_id", "policy_id"], how="left"
+    )
     rows = []
     for (policy, outcome), g in joined.groupby(["policy_id", "outcome"], sort=True):
         r = g.dropna(subset=["label"])
-        p, lo, hi, n_eff = weighted_share((r["label"] == "violating").to_numpy(dtype=float),
-                                          1.0 / r["inclusion_prob"].to_numpy(dtype=float))  # fmt: skip
-        rows.append({"policy_id": policy, "outcome": outcome, "items": len(g),
-                     "views": int(g["views"].sum()) if "views" in g else 0, "reviewed": len(r),
-                     "reviewed_simulated": int(r["simulated"].astype(bool).sum()),
-                     "violating_share": p, "ci_low": lo, "ci_high": hi, "n_effective": n_eff})  # fmt: skip
+        p, lo, hi, n_eff = weighted_share(
+            (r["label"] == "violating").to_numpy(dtype=float), 1.0 / r["inclusion_prob"].to_numpy(dtype=float)
+        )
+        rows.append(
+            {
+                "policy_id": policy,
+                "outcome": outcome,
+                "items": len(g),
+                "views": int(g["views"].sum()) if "views" in g else 0,
+                "reviewed": len(r),
+                "reviewed_simulated": int(r["simulated"].astype(bool).sum()),
+                "violating_share": p,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n_effective": n_eff,
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
-def pick_examples(changes: pd.DataFrame, items: pd.DataFrame, pseudonyms: pd.Series, per_change: int = 3,
-                  max_chars: int = 160) -> pd.DataFrame:  # fmt: skip
+def pick_examples(
+    changes: pd.DataFrame, items: pd.DataFrame, pseudonyms: pd.Series, per_change: int = 3, max_chars: int = 160
+) -> pd.DataFrame:
     """The highest-reach changed items of each policy × outcome, text cut short, author pseudonymised."""
-    cols = ["policy_id", "outcome", "day", "item_id", "region", "language", "action_old", "action_new", "score_old",
-            "score_new", "views", "author", "text"]  # fmt: skip
+    cols = [
+        "policy_id",
+        "outcome",
+        "day",
+        "item_id",
+        "region",
+        "language",
+        "action_old",
+        "action_new",
+        "score_old",
+        "score_new",
+        "views",
+        "author",
+        "text",
+    ]
     if changes.empty:
         return pd.DataFrame(columns=cols)
     texts = items[["item_id", "text", "language"]].assign(author=pseudonyms.to_numpy())
-    top = (changes.sort_values(["views", "item_id"], ascending=[False, True])
-           .groupby(["policy_id", "outcome"], sort=True).head(per_change))  # fmt: skip
+    top = (
+        changes.sort_values(["views", "item_id"], ascending=[False, True])
+        .groupby(["policy_id", "outcome"], sort=True)
+        .head(per_change)
+    )
     out = top.merge(texts, on="item_id", how="left")
     text = out["text"].fillna("").astype(str)
     out["text"] = text.str.slice(0, max_chars).where(text.str.len() <= max_chars, text.str.slice(0, max_chars) + "…")
@@ -327,16 +420,21 @@ def render_markdown(brief: Brief) -> str:
                 "| policy | outcome | items | views | reviewed: violating share [95% CI] |",
                 "|---|---|---|---|---|",
             ]
-            lines += [f"| {md(r.policy_id)} | {md(r.outcome)} | {r.items:,} | {r.views:,} | {md(_interval(r))} |"
-                      for r in imp.itertuples()]  # fmt: skip
+            lines += [
+                f"| {md(r.policy_id)} | {md(r.outcome)} | {r.items:,} | {r.views:,} | {md(_interval(r))} |"
+                for r in imp.itertuples()
+            ]
         ex = brief.examples if brief.examples is not None else pd.DataFrame()
         if len(ex):
             lines += ["", "### Examples (highest reach first; authors pseudonymised)", ""]
             for (policy, outcome), g in ex.groupby(["policy_id", "outcome"], sort=True):
                 lines += [f"**{md(policy)} · {md(outcome)}**", ""]
-                lines += [f"- `{md(r.item_id)}` {md(r.day)} {md(r.region)}/{md(r.language)}, {_fmt(r.views)} views, "
-                          f"author {md(r.author)}: {md(_fmt(r.action_old))} → {md(_fmt(r.action_new))} "
-                          f"(score {_fmt(r.score_old)} → {_fmt(r.score_new)}): “{md(r.text)}”" for r in g.itertuples()]  # fmt: skip
+                lines += [
+                    f"- `{md(r.item_id)}` {md(r.day)} {md(r.region)}/{md(r.language)}, {_fmt(r.views)} views, "
+                    f"author {md(r.author)}: {md(_fmt(r.action_old))} → {md(_fmt(r.action_new))} "
+                    f"(score {_fmt(r.score_old)} → {_fmt(r.score_new)}): “{md(r.text)}”"
+                    for r in g.itertuples()
+                ]
                 lines.append("")
     if brief.notes:
         lines += ["", "## Notes", ""] + [f"- {md(n)}" for n in brief.notes]
@@ -348,8 +446,11 @@ def render_html(brief: Brief) -> str:
     e = html.escape
     parts = [f"<h1>Policy change brief: {e(brief.old)} → {e(brief.new)}</h1>", "<h2>What changed</h2>"]
     if brief.changes:
-        rows = "".join(f"<tr><td>{e(c.scope)}</td><td>{e(c.area)}</td><td>{e(c.what)}</td><td>{e(c.old)}</td>"
-                       f"<td>{e(c.new)}</td></tr>" for c in brief.changes)  # fmt: skip
+        rows = "".join(
+            f"<tr><td>{e(c.scope)}</td><td>{e(c.area)}</td><td>{e(c.what)}</td><td>{e(c.old)}</td>"
+            f"<td>{e(c.new)}</td></tr>"
+            for c in brief.changes
+        )
         parts.append(
             f"<table><tr><th>where</th><th>area</th><th>what</th><th>before</th><th>after</th></tr>{rows}</table>"
         )
@@ -361,22 +462,34 @@ def render_html(brief: Brief) -> str:
         if imp.empty:
             parts.append("<p>No item's outcome changes on these days.</p>")
         else:
-            rows = "".join(f"<tr><td>{e(r.policy_id)}</td><td>{e(r.outcome)}</td><td>{r.items:,}</td><td>{r.views:,}</td>"
-                           f"<td>{e(_interval(r))}</td></tr>" for r in imp.itertuples())  # fmt: skip
-            parts.append("<table><tr><th>policy</th><th>outcome</th><th>items</th><th>views</th>"
-                         f"<th>reviewed: violating share [95% CI]</th></tr>{rows}</table>")  # fmt: skip
+            rows = "".join(
+                f"<tr><td>{e(r.policy_id)}</td><td>{e(r.outcome)}</td><td>{r.items:,}</td><td>{r.views:,}</td>"
+                f"<td>{e(_interval(r))}</td></tr>"
+                for r in imp.itertuples()
+            )
+            parts.append(
+                "<table><tr><th>policy</th><th>outcome</th><th>items</th><th>views</th>"
+                f"<th>reviewed: violating share [95% CI]</th></tr>{rows}</table>"
+            )
         ex = brief.examples if brief.examples is not None else pd.DataFrame()
         if len(ex):
             parts.append("<h3>Examples (highest reach first; authors pseudonymised)</h3>")
             for (policy, outcome), g in ex.groupby(["policy_id", "outcome"], sort=True):
-                items = "".join(f"<li><code>{e(_fmt(r.item_id))}</code> {e(_fmt(r.day))} {e(_fmt(r.region))}/{e(_fmt(r.language))}, "
-                                f"{e(_fmt(r.views))} views, author {e(_fmt(r.author))}: {e(_fmt(r.action_old))} → "
-                                f"{e(_fmt(r.action_new))} (score {e(_fmt(r.score_old))} → {e(_fmt(r.score_new))}): "
-                                f"<q>{e(_fmt(r.text))}</q></li>" for r in g.itertuples())  # fmt: skip
+                items = "".join(
+                    f"<li><code>{e(_fmt(r.item_id))}</code> {e(_fmt(r.day))} {e(_fmt(r.region))}/{e(_fmt(r.language))}, "
+                    f"{e(_fmt(r.views))} views, author {e(_fmt(r.author))}: {e(_fmt(r.action_old))} → "
+                    f"{e(_fmt(r.action_new))} (score {e(_fmt(r.score_old))} → {e(_fmt(r.score_new))}): "
+                    f"<q>{e(_fmt(r.text))}</q></li>"
+                    for r in g.itertuples()
+                )
                 parts.append(f"<h4>{e(policy)} · {e(outcome)}</h4><ul>{items}</ul>")
     if brief.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in brief.notes) + "</ul>")
-    style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}q{color:#333}")  # fmt: skip
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(brief.old)} → {e(brief.new)}</title>'
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")  # fmt: skip
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}q{color:#333}"
+    )
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(brief.old)} → {e(brief.new)}</title>'
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )

@@ -17,9 +17,26 @@ from modsweep.tasks import banks, decide, detect, policy_diff
 from modsweep.tasks.reviews_io import pseudonymise
 
 COORDINATION_PART = "coordination"  # the cross-partition detections a sweep writes (tasks/pipeline.py)
-ITEM_COLUMNS = ["item_id", "author_id", "region", "language", "item_type", "text", "transcript", "ocr_text",
-                "hashtags", "media_hash", "ai_disclosed", "ai_provenance", "author_account_age_days",
-                "author_followers", "views", "user_reports", "report_reasons", "created_at"]  # fmt: skip
+ITEM_COLUMNS = [
+    "item_id",
+    "author_id",
+    "region",
+    "language",
+    "item_type",
+    "text",
+    "transcript",
+    "ocr_text",
+    "hashtags",
+    "media_hash",
+    "ai_disclosed",
+    "ai_provenance",
+    "author_account_age_days",
+    "author_followers",
+    "views",
+    "user_reports",
+    "report_reasons",
+    "created_at",
+]
 
 
 class NoSweptDayError(LookupError):
@@ -66,8 +83,9 @@ def _decisions(
     found = pd.concat([found[["item_id", "policy_id", "detector_id", "score"]], coordinated], ignore_index=True)
     policy_ids = [p.id for p in pack.policies()]
     scores = decide.policy_scores(items["item_id"], found, policy_ids, decide.non_enforcing_detectors(pack))
-    return decide.decide_partition(items, scores, pack, run_key=run_key, run_id="policy-diff",
-                                   decided_at=datetime.now(UTC))  # fmt: skip
+    return decide.decide_partition(
+        items, scores, pack, run_key=run_key, run_id="policy-diff", decided_at=datetime.now(UTC)
+    )
 
 
 def build_brief(old: str, new: str, profile: str, days: list[date], examples: int = 3) -> policy_diff.Brief:
@@ -76,9 +94,12 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
 
     old_pack = resources.pack(old, profile, resources.model_version_for(old, profile))
     new_pack = resources.pack(new, profile, resources.model_version_for(new, profile))
-    brief = policy_diff.Brief(old=f"{old_pack.name} {old_pack.version} ({Path(old_pack.path).name})",
-                              new=f"{new_pack.name} {new_pack.version} ({Path(new_pack.path).name})",
-                              changes=policy_diff.pack_changes(old_pack, new_pack), days=days)  # fmt: skip
+    brief = policy_diff.Brief(
+        old=f"{old_pack.name} {old_pack.version} ({Path(old_pack.path).name})",
+        new=f"{new_pack.name} {new_pack.version} ({Path(new_pack.path).name})",
+        changes=policy_diff.pack_changes(old_pack, new_pack),
+        days=days,
+    )
     if not days:
         return brief
     lake = resources.lake()
@@ -97,9 +118,26 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
                 changes.append(ch)
                 shown = items[items["item_id"].isin(ch["item_id"])]
                 samples.append(shown.assign(author=pseudonymise(shown["author_id"], key).to_numpy()))
-    changed = pd.concat(changes, ignore_index=True) if changes else policy_diff.classify_outcomes(
-        pd.DataFrame(columns=["item_id", "policy_id", "action_live", "action_candidate", "score_live",
-                              "score_candidate", "automated_live", "automated_candidate", "region", "change"]))  # fmt: skip
+    changed = (
+        pd.concat(changes, ignore_index=True)
+        if changes
+        else policy_diff.classify_outcomes(
+            pd.DataFrame(
+                columns=[
+                    "item_id",
+                    "policy_id",
+                    "action_live",
+                    "action_candidate",
+                    "score_live",
+                    "score_candidate",
+                    "automated_live",
+                    "automated_candidate",
+                    "region",
+                    "change",
+                ]
+            )
+        )
+    )
     reviewed = store.fetch_review_tasks(resources.store_engine(), status="decided")
     if "replica" in reviewed.columns:
         reviewed = reviewed[reviewed["replica"] == 0]

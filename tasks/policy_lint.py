@@ -30,21 +30,36 @@ ERROR, WARNING = "error", "warning"
 # code → (severity, what it means); the README's lint table is written from this.
 CHECKS: dict[str, tuple[str, str]] = {
     "PL000": (ERROR, "the pack does not pass its schema (the message names the field)"),
-    "PL101": (WARNING, "a region listed in the pack or seen in the lake falls back to a policy's default bands while that policy has regional bands elsewhere"),
+    "PL101": (
+        WARNING,
+        "a region listed in the pack or seen in the lake falls back to a policy's default bands while that policy has regional bands elsewhere",
+    ),
     "PL102": (WARNING, "a policy has no detector that may act alone (only reports): it can never act automatically"),
     "PL103": (WARNING, "a policy's DSA statement has no category_specification keyword"),
     "PL104": (ERROR, "a classifier detector names a label the registered model lacks (optional detectors: warning)"),
-    "PL201": (ERROR, "a band can never be chosen: above what the policy's detectors can score, or shadowed by another band"),
+    "PL201": (
+        ERROR,
+        "a band can never be chosen: above what the policy's detectors can score, or shadowed by another band",
+    ),
     "PL202": (WARNING, "two bands of one ladder take the same action, or a milder action sits above a stricter one"),
-    "PL203": (WARNING, "under a profile meant to be stricter for a policy, a region's bands are looser than the policy's global bands"),
+    "PL203": (
+        WARNING,
+        "under a profile meant to be stricter for a policy, a region's bands are looser than the policy's global bands",
+    ),
     "PL204": (ERROR, "a profile offset pushes a band's threshold outside [0, 1] (it would be clipped silently)"),
     "PL205": (ERROR, "a never_automate policy has an automated band"),
     "PL206": (WARNING, "the same lexicon term sits in two policies' lexicons: one phrase acts under both"),
     "PL207": (ERROR, "a claim appears in two claim files with different fact-check URLs"),
     "PL301": (WARNING, "a more severe policy has a longer review SLA than a less severe one"),
-    "PL302": (WARNING, "a policy (or a profile entry for it) is not in force today: its effective dates start in the future or have ended"),
-    "PL303": (WARNING, "an automated band aims at a precision below the policy's precision floor (or the model card measures it below)"),
-}  # fmt: skip
+    "PL302": (
+        WARNING,
+        "a policy (or a profile entry for it) is not in force today: its effective dates start in the future or have ended",
+    ),
+    "PL303": (
+        WARNING,
+        "an automated band aims at a precision below the policy's precision floor (or the model card measures it below)",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +96,13 @@ def lint_pack(raw: dict[str, Any], ctx: LintContext) -> list[Finding]:
     flagged = {f.path.split(".")[0] for f in findings}
     # The schema rejects a never_automate policy with automated bands: lint says why once (PL205), then
     # validates the rest as if the flag were off, so the other checks still run.
-    patched = {**raw, "policies": [{**p, "never_automate": False} if _ppath(i, p) in flagged else p
-                                   for i, p in enumerate(raw.get("policies") or [])]}  # fmt: skip
+    patched = {
+        **raw,
+        "policies": [
+            {**p, "never_automate": False} if _ppath(i, p) in flagged else p
+            for i, p in enumerate(raw.get("policies") or [])
+        ],
+    }
     try:
         spec = PackSpec.model_validate(patched)
     except ValidationError as exc:
@@ -94,10 +114,21 @@ def lint_pack(raw: dict[str, Any], ctx: LintContext) -> list[Finding]:
             _finding("PL000", "profiles", f"no profile {ctx.profile!r}; available: {', '.join(spec.profiles)}")
         )
         return _ordered(findings)
-    for check in (check_region_coverage, check_automated_detectors, check_dsa_keywords, check_classifier_labels,
-                  check_band_reachability, check_band_order, check_regions_under_strict_profiles,
-                  check_profile_offsets, check_lexicon_overlap, check_claim_urls, check_severity_sla,
-                  check_effective_dates, check_precision_floors):  # fmt: skip
+    for check in (
+        check_region_coverage,
+        check_automated_detectors,
+        check_dsa_keywords,
+        check_classifier_labels,
+        check_band_reachability,
+        check_band_order,
+        check_regions_under_strict_profiles,
+        check_profile_offsets,
+        check_lexicon_overlap,
+        check_claim_urls,
+        check_severity_sla,
+        check_effective_dates,
+        check_precision_floors,
+    ):
         findings.extend(check(raw, spec, ctx))
     return _ordered(findings)
 
@@ -159,9 +190,14 @@ def check_region_coverage(raw: dict[str, Any], spec: PackSpec, ctx: LintContext)
         missing = sorted(r for r in known if not covered(r))
         missing += sorted(g for g in groups if g not in p.regions and not all(covered(m) for m in REGION_GROUPS[g]))
         if missing:
-            out.append(_finding("PL101", f"{_ppath(i, rp)}.regions",
-                                f"{p.id} has regional bands for {', '.join(sorted(p.regions))} but none for "
-                                f"{', '.join(missing)} (listed elsewhere in the pack or seen in the lake): they get the defaults"))  # fmt: skip
+            out.append(
+                _finding(
+                    "PL101",
+                    f"{_ppath(i, rp)}.regions",
+                    f"{p.id} has regional bands for {', '.join(sorted(p.regions))} but none for "
+                    f"{', '.join(missing)} (listed elsewhere in the pack or seen in the lake): they get the defaults",
+                )
+            )
     return out
 
 
@@ -171,18 +207,28 @@ def check_automated_detectors(raw: dict[str, Any], spec: PackSpec, ctx: LintCont
     for i, (rp, p) in enumerate(zip(_raw_policies(raw), spec.policies, strict=True)):
         automated = [b for b in p._all_bands() if b.action != "escalate"]
         if automated and not any(d.enforces for d in p.detectors):
-            out.append(_finding("PL102", f"{_ppath(i, rp)}.detectors",
-                                f"{p.id} has automated bands but only non-enforcing detectors "
-                                f"({', '.join(d.id for d in p.detectors)}): every hit goes to review"))  # fmt: skip
+            out.append(
+                _finding(
+                    "PL102",
+                    f"{_ppath(i, rp)}.detectors",
+                    f"{p.id} has automated bands but only non-enforcing detectors "
+                    f"({', '.join(d.id for d in p.detectors)}): every hit goes to review",
+                )
+            )
     return out
 
 
 def check_dsa_keywords(raw: dict[str, Any], spec: PackSpec, ctx: LintContext) -> list[Finding]:
     """PL103: a DSA statement without a category_specification keyword."""
-    return [_finding("PL103", f"{_ppath(i, rp)}.dsa.category_specification",
-                     f"{p.id}: statements of reasons under {p.dsa.category} would carry no keyword")
-            for i, (rp, p) in enumerate(zip(_raw_policies(raw), spec.policies, strict=True))
-            if not p.dsa.category_specification]  # fmt: skip
+    return [
+        _finding(
+            "PL103",
+            f"{_ppath(i, rp)}.dsa.category_specification",
+            f"{p.id}: statements of reasons under {p.dsa.category} would carry no keyword",
+        )
+        for i, (rp, p) in enumerate(zip(_raw_policies(raw), spec.policies, strict=True))
+        if not p.dsa.category_specification
+    ]
 
 
 def check_classifier_labels(raw: dict[str, Any], spec: PackSpec, ctx: LintContext) -> list[Finding]:
@@ -196,10 +242,15 @@ def check_classifier_labels(raw: dict[str, Any], spec: PackSpec, ctx: LintContex
             label = d.params.get("label")
             if d.kind == "classifier" and label not in labels:
                 optional = bool(d.params.get("optional"))
-                out.append(_finding("PL104", f"{_ppath(i, rp)}.detectors[{j}]({d.id}).params.label",
-                                    f"model {ctx.card.get('version', '?')} has no label {label!r}"
-                                    + (" (optional: the detector is skipped)" if optional else ""),
-                                    WARNING if optional else None))  # fmt: skip
+                out.append(
+                    _finding(
+                        "PL104",
+                        f"{_ppath(i, rp)}.detectors[{j}]({d.id}).params.label",
+                        f"model {ctx.card.get('version', '?')} has no label {label!r}"
+                        + (" (optional: the detector is skipped)" if optional else ""),
+                        WARNING if optional else None,
+                    )
+                )
     return out
 
 
@@ -227,9 +278,14 @@ def check_band_reachability(raw: dict[str, Any], spec: PackSpec, ctx: LintContex
                 cap = every if b.action == "escalate" else enforcing
                 if t > cap + 1e-9:
                     who = "detectors" if b.action == "escalate" else "detectors that may act alone"
-                    out.append(_finding("PL201", f"{path}[{j}]",
-                                        f"{b.action} at {t:g} can never be chosen: {p.id}'s {who} score at most {cap:g} "
-                                        "(a score is the detector's score times its weight)"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL201",
+                            f"{path}[{j}]",
+                            f"{b.action} at {t:g} can never be chosen: {p.id}'s {who} score at most {cap:g} "
+                            "(a score is the detector's score times its weight)",
+                        )
+                    )
             if curve is not None and any(b.auto_precision is not None for b in bands):
                 resolved = [(j, b, _score(b, curve)) for j, b in enumerate(bands) if b.auto_precision is not None]
                 by_t: dict[float, list[int]] = {}
@@ -241,10 +297,15 @@ def check_band_reachability(raw: dict[str, Any], spec: PackSpec, ctx: LintContex
                         kept = max(js, key=lambda j: ACTION_SEVERITY[bands[j].action])
                         for j in js:
                             if j != kept:
-                                out.append(_finding("PL201", f"{path}[{j}]",
-                                                    f"{bands[j].describe()} resolves to {t:.3f} on model "
-                                                    f"{ctx.card.get('version', '?')}, the same score as "  # type: ignore[union-attr]
-                                                    f"{bands[kept].action}: it is never chosen"))  # fmt: skip
+                                out.append(
+                                    _finding(
+                                        "PL201",
+                                        f"{path}[{j}]",
+                                        f"{bands[j].describe()} resolves to {t:.3f} on model "
+                                        f"{ctx.card.get('version', '?')}, the same score as "  # type: ignore[union-attr]
+                                        f"{bands[kept].action}: it is never chosen",
+                                    )
+                                )
     return out
 
 
@@ -253,14 +314,20 @@ def check_band_order(raw: dict[str, Any], spec: PackSpec, ctx: LintContext) -> l
     out = []
     for i, (rp, p) in enumerate(zip(_raw_policies(raw), spec.policies, strict=True)):
         for path, _region, bands in _ladders(i, rp, p):
-            ordered = sorted(range(len(bands)), key=lambda j: bands[j].min_score if bands[j].resolved
-                             else bands[j].auto_precision)  # fmt: skip
+            ordered = sorted(
+                range(len(bands)), key=lambda j: bands[j].min_score if bands[j].resolved else bands[j].auto_precision
+            )
             seen: dict[str, int] = {}
             for rank, j in enumerate(ordered):
                 b = bands[j]
                 if b.action in seen:
-                    out.append(_finding("PL202", f"{path}[{j}]",
-                                        f"{b.action} appears twice in this ladder (also [{seen[b.action]}]): the lower one already takes it"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL202",
+                            f"{path}[{j}]",
+                            f"{b.action} appears twice in this ladder (also [{seen[b.action]}]): the lower one already takes it",
+                        )
+                    )
                 seen[b.action] = j
                 below = [bands[k] for k in ordered[:rank]]
                 # escalate routes to review: it is neither milder nor stricter than an automated action
@@ -268,9 +335,14 @@ def check_band_order(raw: dict[str, Any], spec: PackSpec, ctx: LintContext) -> l
                     x for x in below if x.action != "escalate" and ACTION_SEVERITY[x.action] > ACTION_SEVERITY[b.action]
                 ]
                 if stricter and b.action != "escalate":
-                    out.append(_finding("PL202", f"{path}[{j}]",
-                                        f"{b.action} at {b.describe()} sits above the stricter {stricter[-1].action} at "
-                                        f"{stricter[-1].describe()}: higher scores would get the milder action"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL202",
+                            f"{path}[{j}]",
+                            f"{b.action} at {b.describe()} sits above the stricter {stricter[-1].action} at "
+                            f"{stricter[-1].describe()}: higher scores would get the milder action",
+                        )
+                    )
     return out
 
 
@@ -308,9 +380,14 @@ def check_regions_under_strict_profiles(raw: dict[str, Any], spec: PackSpec, ctx
             for path, region, bands in _ladders(i, rp, p)[1:]:
                 looser = _looser(bands, p.bands)
                 if looser:
-                    out.append(_finding("PL203", path,
-                                        f"profile {name} tightens {p.id} by {prof.threshold_offsets[p.id]:+g}, but {region} "
-                                        f"stays looser than the global bands: {'; '.join(looser)}"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL203",
+                            path,
+                            f"profile {name} tightens {p.id} by {prof.threshold_offsets[p.id]:+g}, but {region} "
+                            f"stays looser than the global bands: {'; '.join(looser)}",
+                        )
+                    )
     return out
 
 
@@ -326,19 +403,31 @@ def check_profile_offsets(raw: dict[str, Any], spec: PackSpec, ctx: LintContext)
             curve = _resolved_curve(p, ctx)
             for path, _region, bands in _ladders(i, rp, p):
                 for j, b in enumerate(bands):
-                    if b.auto_precision is not None:  # the offset moves the precision target (PolicySpec.with_thresholds)
+                    if (
+                        b.auto_precision is not None
+                    ):  # the offset moves the precision target (PolicySpec.with_thresholds)
                         target = b.auto_precision + offset
                         if not 0.05 <= target <= 0.999:
-                            out.append(_finding("PL204", f"profiles.{name}.threshold_offsets.{p.id}",
-                                                f"{offset:+g} moves {path}[{j}] ({b.action} at auto@{b.auto_precision:g}) "
-                                                f"to a precision target of {target:g}, outside [0.05, 0.999]: it would be "
-                                                "clamped"))  # fmt: skip
+                            out.append(
+                                _finding(
+                                    "PL204",
+                                    f"profiles.{name}.threshold_offsets.{p.id}",
+                                    f"{offset:+g} moves {path}[{j}] ({b.action} at auto@{b.auto_precision:g}) "
+                                    f"to a precision target of {target:g}, outside [0.05, 0.999]: it would be "
+                                    "clamped",
+                                )
+                            )
                         continue
                     t = _score(b, curve)
                     if t is not None and not 0.0 <= t + offset <= 1.0:
-                        out.append(_finding("PL204", f"profiles.{name}.threshold_offsets.{p.id}",
-                                            f"{offset:+g} moves {path}[{j}] ({b.action} at {t:g}) to {t + offset:g}, "
-                                            "outside [0, 1]: it would be clipped"))  # fmt: skip
+                        out.append(
+                            _finding(
+                                "PL204",
+                                f"profiles.{name}.threshold_offsets.{p.id}",
+                                f"{offset:+g} moves {path}[{j}] ({b.action} at {t:g}) to {t + offset:g}, "
+                                "outside [0, 1]: it would be clipped",
+                            )
+                        )
     return out
 
 
@@ -349,13 +438,20 @@ def check_never_automate(raw: dict[str, Any]) -> list[Finding]:
         if not rp.get("never_automate"):
             continue
         ladders = [(f"{_ppath(i, rp)}.bands", rp.get("bands") or [])]
-        ladders += [(f"{_ppath(i, rp)}.regions.{k}.bands", (v or {}).get("bands") or [])
-                    for k, v in (rp.get("regions") or {}).items()]  # fmt: skip
+        ladders += [
+            (f"{_ppath(i, rp)}.regions.{k}.bands", (v or {}).get("bands") or [])
+            for k, v in (rp.get("regions") or {}).items()
+        ]
         for path, bands in ladders:
             for j, b in enumerate(bands):
                 if isinstance(b, dict) and b.get("action") not in (None, "escalate"):
-                    out.append(_finding("PL205", f"{path}[{j}]",
-                                        f"{rp.get('id')} is never_automate but this band would {b['action']} automatically"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL205",
+                            f"{path}[{j}]",
+                            f"{rp.get('id')} is never_automate but this band would {b['action']} automatically",
+                        )
+                    )
     return out
 
 
@@ -431,9 +527,14 @@ def check_severity_sla(raw: dict[str, Any], spec: PackSpec, ctx: LintContext) ->
         milder = [q for q in spec.policies if q.severity < p.severity and q.sla_hours < p.sla_hours]
         if milder:
             q = min(milder, key=lambda q: q.sla_hours)
-            out.append(_finding("PL301", f"{_ppath(i, rp)}.sla_hours",
-                                f"{p.id} (severity {p.severity}) waits {p.sla_hours:g} h for review, longer than "
-                                f"{q.id} (severity {q.severity}, {q.sla_hours:g} h)"))  # fmt: skip
+            out.append(
+                _finding(
+                    "PL301",
+                    f"{_ppath(i, rp)}.sla_hours",
+                    f"{p.id} (severity {p.severity}) waits {p.sla_hours:g} h for review, longer than "
+                    f"{q.id} (severity {q.severity}, {q.sla_hours:g} h)",
+                )
+            )
     return out
 
 
@@ -443,23 +544,43 @@ def check_effective_dates(raw: dict[str, Any], spec: PackSpec, ctx: LintContext)
     idle = {}
     for i, (rp, p) in enumerate(zip(_raw_policies(raw), spec.policies, strict=True)):
         if p.effective_until is not None and p.effective_until < p.effective_from:
-            out.append(_finding("PL302", f"{_ppath(i, rp)}.effective_until",
-                                f"{p.id} ends ({p.effective_until}) before it starts ({p.effective_from}): it never acts",
-                                ERROR))  # fmt: skip
+            out.append(
+                _finding(
+                    "PL302",
+                    f"{_ppath(i, rp)}.effective_until",
+                    f"{p.id} ends ({p.effective_until}) before it starts ({p.effective_from}): it never acts",
+                    ERROR,
+                )
+            )
         elif p.effective_from > ctx.today:
             idle[p.id] = f"starts {p.effective_from}"
-            out.append(_finding("PL302", f"{_ppath(i, rp)}.effective_from",
-                                f"{p.id} is not in force until {p.effective_from}: its bands act on nothing before then"))  # fmt: skip
+            out.append(
+                _finding(
+                    "PL302",
+                    f"{_ppath(i, rp)}.effective_from",
+                    f"{p.id} is not in force until {p.effective_from}: its bands act on nothing before then",
+                )
+            )
         elif p.effective_until is not None and p.effective_until < ctx.today:
             idle[p.id] = f"ended {p.effective_until}"
-            out.append(_finding("PL302", f"{_ppath(i, rp)}.effective_until",
-                                f"{p.id} ended on {p.effective_until}: its bands no longer act"))  # fmt: skip
+            out.append(
+                _finding(
+                    "PL302",
+                    f"{_ppath(i, rp)}.effective_until",
+                    f"{p.id} ended on {p.effective_until}: its bands no longer act",
+                )
+            )
     for name, prof in _profiles(spec, ctx).items():
         for section in ("threshold_offsets", "priority_multiplier", "extra_detectors"):
             for pid in getattr(prof, section):
                 if pid in idle:
-                    out.append(_finding("PL302", f"profiles.{name}.{section}.{pid}",
-                                        f"profile {name} adjusts {pid}, which is not in force today ({idle[pid]})"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL302",
+                            f"profiles.{name}.{section}.{pid}",
+                            f"profile {name} adjusts {pid}, which is not in force today ({idle[pid]})",
+                        )
+                    )
     return out
 
 
@@ -475,23 +596,36 @@ def check_precision_floors(raw: dict[str, Any], spec: PackSpec, ctx: LintContext
                     continue
                 target = b.auto_precision if b.auto_precision is not None else p.precision_target(b.action)
                 if target < p.precision_floor:
-                    out.append(_finding("PL303", f"{path}[{j}]",
-                                        f"{b.action} aims at precision {target:g}, below {p.id}'s floor {p.precision_floor:g}: "
-                                        "on target it would trip the circuit breaker"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL303",
+                            f"{path}[{j}]",
+                            f"{b.action} aims at precision {target:g}, below {p.id}'s floor {p.precision_floor:g}: "
+                            "on target it would trip the circuit breaker",
+                        )
+                    )
                     continue
                 t = _score(b, curve)
                 measured = _curve_precision(curve, t) if curve is not None and t is not None else None
                 if measured is not None and measured < p.precision_floor:
-                    out.append(_finding("PL303", f"{path}[{j}]",
-                                        f"{b.action} at {t:.3f}: model {ctx.card.get('version', '?')} measures precision "  # type: ignore[union-attr]
-                                        f">= {measured:.3f} there (lower bound), below {p.id}'s floor {p.precision_floor:g}"))  # fmt: skip
+                    out.append(
+                        _finding(
+                            "PL303",
+                            f"{path}[{j}]",
+                            f"{b.action} at {t:.3f}: model {ctx.card.get('version', '?')} measures precision "  # type: ignore[union-attr]
+                            f">= {measured:.3f} there (lower bound), below {p.id}'s floor {p.precision_floor:g}",
+                        )
+                    )
     return out
 
 
 def _curve_precision(curve: dict[str, Any], threshold: float) -> float | None:
     """The card's conservative precision at the curve point nearest at or above `threshold`."""
-    pairs = [(t, pl) for t, pl in zip(curve.get("thresholds") or [], curve.get("precision_lower") or [], strict=False)
-             if pl is not None and t >= threshold - 1e-9]  # fmt: skip
+    pairs = [
+        (t, pl)
+        for t, pl in zip(curve.get("thresholds") or [], curve.get("precision_lower") or [], strict=False)
+        if pl is not None and t >= threshold - 1e-9
+    ]
     return float(min(pairs)[1]) if pairs else None
 
 

@@ -42,9 +42,12 @@ def bar_chart_svg(title: str, labels: list[str], values: list[float], *, width: 
             f'<rect class="bar" x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{PALETTE[i % len(PALETTE)]}"/>'
             f'<text x="{left + w + 6:.1f}" y="{y + 15}">{html.escape(fmt.format(value))}</text>'
         )
-    return (f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
-            f'xmlns="http://www.w3.org/2000/svg"><text x="0" y="16" class="title">{html.escape(title)}</text>'
-            + "".join(rows) + "</svg>")  # fmt: skip
+    return (
+        f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><text x="0" y="16" class="title">{html.escape(title)}</text>'
+        + "".join(rows)
+        + "</svg>"
+    )
 
 
 def interval_chart_svg(title: str, rows: pd.DataFrame, *, width: int = 640) -> str:
@@ -61,12 +64,17 @@ def interval_chart_svg(title: str, rows: pd.DataFrame, *, width: int = 640) -> s
         lo, hi, v = (getattr(r, "ci_low", None), getattr(r, "ci_high", None), r.value)
         parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{html.escape(str(r.label))}</text>')
         if pd.notna(lo) and pd.notna(hi):
-            parts.append(f'<line class="ci" x1="{left + scale * lo:.1f}" y1="{y}" x2="{left + scale * hi:.1f}" y2="{y}" '
-                         'stroke="#555" stroke-width="2"/>')  # fmt: skip
+            parts.append(
+                f'<line class="ci" x1="{left + scale * lo:.1f}" y1="{y}" x2="{left + scale * hi:.1f}" y2="{y}" '
+                'stroke="#555" stroke-width="2"/>'
+            )
         parts.append(f'<circle class="point" cx="{left + scale * v:.1f}" cy="{y}" r="4" fill="#d62728"/>')
-    return (f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
-            f'xmlns="http://www.w3.org/2000/svg"><text x="0" y="12" class="title">{html.escape(title)}</text>'
-            + "".join(parts) + "</svg>")  # fmt: skip
+    return (
+        f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><text x="0" y="12" class="title">{html.escape(title)}</text>'
+        + "".join(parts)
+        + "</svg>"
+    )
 
 
 TEMPLATE = """<!doctype html>
@@ -188,11 +196,18 @@ def metric_groups(metrics: pd.DataFrame) -> list[tuple[str, list[dict[str, str]]
         rows = []
         for m in g.itertuples():
             fmt = metric_format(str(m.metric))
-            rows.append({"region": m.region, "metric": m.metric, "n": "" if pd.isna(m.n) else f"{int(m.n):,}",
-                         "value": "" if pd.isna(m.value) else fmt.format(m.value),
-                         "ci": "" if pd.isna(m.ci_low) or pd.isna(m.ci_high)
-                         else f"[{fmt.format(m.ci_low)}, {fmt.format(m.ci_high)}]",
-                         "method": special_interval(str(m.metric), m.ci_low, m.ci_high, m.value)})  # fmt: skip
+            rows.append(
+                {
+                    "region": m.region,
+                    "metric": m.metric,
+                    "n": "" if pd.isna(m.n) else f"{int(m.n):,}",
+                    "value": "" if pd.isna(m.value) else fmt.format(m.value),
+                    "ci": ""
+                    if pd.isna(m.ci_low) or pd.isna(m.ci_high)
+                    else f"[{fmt.format(m.ci_low)}, {fmt.format(m.ci_high)}]",
+                    "method": special_interval(str(m.metric), m.ci_low, m.ci_high, m.value),
+                }
+            )
         groups.append((str(policy), rows))
     return groups
 
@@ -210,8 +225,12 @@ def metrics_csv_uri(metrics: pd.DataFrame) -> str:
     ]
     table = metrics[cols].sort_values([c for c in ("policy_id", "region", "metric") if c in cols])
     if {"metric", "ci_low", "ci_high", "value"} <= set(cols):
-        table = table.assign(interval_method=[interval_method(str(m), lo, hi, v) for m, lo, hi, v in zip(
-            table["metric"], table["ci_low"], table["ci_high"], table["value"], strict=True)])  # fmt: skip
+        table = table.assign(
+            interval_method=[
+                interval_method(str(m), lo, hi, v)
+                for m, lo, hi, v in zip(table["metric"], table["ci_low"], table["ci_high"], table["value"], strict=True)
+            ]
+        )
     data = table.to_csv(index=False)
     return "data:text/csv;charset=utf-8;base64," + base64.b64encode(data.encode("utf-8")).decode("ascii")
 
@@ -248,9 +267,11 @@ def simulated_reviews_note(run: dict[str, Any], tasks: pd.DataFrame) -> str:
         return ""
     source = (run.get("parameters") or {}).get("simulate_reviews_from")
     played = f" against the ground truth in {source}" if source else " against ground truth"
-    return (f"{int(simulated.sum()):,} of {len(decided):,} decided review tasks were decided by simulated reviewers"
-            f"{played}, not by people. Precision, recall, prevalence, agreement and time-to-decision figures below "
-            "measure the pipeline against synthetic labels.")  # fmt: skip
+    return (
+        f"{int(simulated.sum()):,} of {len(decided):,} decided review tasks were decided by simulated reviewers"
+        f"{played}, not by people. Precision, recall, prevalence, agreement and time-to-decision figures below "
+        "measure the pipeline against synthetic labels."
+    )
 
 
 def drift_notes(metrics: pd.DataFrame, policy_ids: list[str], baseline_runs: int | None) -> tuple[list[str], bool]:
@@ -258,11 +279,16 @@ def drift_notes(metrics: pd.DataFrame, policy_ids: list[str], baseline_runs: int
     psi = set(metrics.loc[(metrics["metric"] == "score_psi") & (metrics["region"] == "ALL"), "policy_id"])
     if not psi:
         found = "" if baseline_runs is None else f"; found {baseline_runs}"
-        return [f"No baseline yet (needs 1 earlier completed run of this flow in the {BASELINE_DAYS} days before "
-                f"this one{found}): no drift measured."], False  # fmt: skip
+        return [
+            f"No baseline yet (needs 1 earlier completed run of this flow in the {BASELINE_DAYS} days before "
+            f"this one{found}): no drift measured."
+        ], False
     missing = [p for p in policy_ids if p not in psi]
-    return ([f"Not in the drift chart: {', '.join(missing)} (no scored items in this run or in the baseline)."]
-            if missing else []), True  # fmt: skip
+    return (
+        [f"Not in the drift chart: {', '.join(missing)} (no scored items in this run or in the baseline)."]
+        if missing
+        else []
+    ), True
 
 
 def volume_note(metrics: pd.DataFrame, baseline_runs: int | None) -> tuple[str, bool]:
@@ -273,8 +299,10 @@ def volume_note(metrics: pd.DataFrame, baseline_runs: int | None) -> tuple[str, 
         verdict = "an anomaly (|z| > 3)" if abs(r["value"]) > 3 else "within the usual range (|z| ≤ 3)"
         return f"Processed volume z-score {r['value']:+.2f} against {int(r['n'])} earlier runs: {verdict}.", True
     found = "" if baseline_runs is None else f"; found {baseline_runs}"
-    return (f"No baseline yet (needs {VOLUME_BASELINE_RUNS} earlier completed runs of this flow in the "
-            f"{BASELINE_DAYS} days before this one{found}): no volume anomaly measured."), False  # fmt: skip
+    return (
+        f"No baseline yet (needs {VOLUME_BASELINE_RUNS} earlier completed runs of this flow in the "
+        f"{BASELINE_DAYS} days before this one{found}): no volume anomaly measured."
+    ), False
 
 
 def audited_note(run: dict[str, Any]) -> str:
@@ -283,50 +311,99 @@ def audited_note(run: dict[str, Any]) -> str:
     if isinstance(re_audit, dict) and re_audit:
         when = re_audit.get("audited_at")
         by = re_audit.get("requested_by")
-        return ("Findings and metrics from the latest re-audit (`modsweep audit`)"
-                + (f" at {when}" if when else "") + (f" by {by}" if by else "") + "; they replace the sweep's own.")  # fmt: skip
+        return (
+            "Findings and metrics from the latest re-audit (`modsweep audit`)"
+            + (f" at {when}" if when else "")
+            + (f" by {by}" if by else "")
+            + "; they replace the sweep's own."
+        )
     return "Findings and metrics from the sweep's own audit."
 
 
-def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.DataFrame, tasks: pd.DataFrame,
-                  policy_ids: list[str], *, baseline_runs: int | None = None,
-                  trends: pd.DataFrame | None = None) -> str:  # fmt: skip
+def render_report(
+    run: dict[str, Any],
+    decisions: pd.DataFrame,
+    metrics: pd.DataFrame,
+    tasks: pd.DataFrame,
+    policy_ids: list[str],
+    *,
+    baseline_runs: int | None = None,
+    trends: pd.DataFrame | None = None,
+) -> str:
     """The HTML report of one run; every value from the data is escaped by the template."""
     counts = run.get("stage_counts") or {}
     ingest = counts.get("ingest", {})
     automated = int(decisions["automated"].sum()) if len(decisions) else 0
-    volumes = {"read": ingest.get("read", 0), "processed": ingest.get("processed", 0),
-               "quarantined": ingest.get("quarantined", 0), "decisions": len(decisions),
-               "automated actions": automated, "review tasks": len(tasks)}  # fmt: skip
+    volumes = {
+        "read": ingest.get("read", 0),
+        "processed": ingest.get("processed", 0),
+        "quarantined": ingest.get("quarantined", 0),
+        "decisions": len(decisions),
+        "automated actions": automated,
+        "review tasks": len(tasks),
+    }
     reasons = {k.split(".", 1)[1]: v for k, v in ingest.items() if k.startswith("quarantined.")}
     by_policy = decisions.groupby(["policy_id", "action"]).size() if len(decisions) else pd.Series(dtype=int)
     actions = sorted({a for _, a in by_policy.index}) if len(by_policy) else []
     action_table = [(p, {a: int(by_policy.get((p, a), 0)) for a in actions}) for p in policy_ids]
     regions = decisions["region"].value_counts() if len(decisions) else pd.Series(dtype=int)
     by_region = regions.head(15)
-    region_notes = ([f"The chart shows the 15 regions with most decisions; {len(regions) - 15} more regions "
-                     f"({int(regions.iloc[15:].sum()):,} decisions) are left out."] if len(regions) > 15 else [])  # fmt: skip
+    region_notes = (
+        [
+            f"The chart shows the 15 regions with most decisions; {len(regions) - 15} more regions "
+            f"({int(regions.iloc[15:].sum()):,} decisions) are left out."
+        ]
+        if len(regions) > 15
+        else []
+    )
     precision = metrics[(metrics["metric"] == "automated_precision") & (metrics["region"] == "ALL")]
-    precision_chart = interval_chart_svg("Precision of automated actions", precision.assign(label=precision["policy_id"])) \
-        if len(precision) else ""  # fmt: skip
-    gates = [{"suite": g.get("suite"), "partition": g.get("partition"), "rows": g.get("rows"), "severity": g.get("severity"),
-              "failures": "; ".join(f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])})"
-                                    for f in g.get("failures", []))} for g in run.get("gate_results") or []]  # fmt: skip
+    precision_chart = (
+        interval_chart_svg("Precision of automated actions", precision.assign(label=precision["policy_id"]))
+        if len(precision)
+        else ""
+    )
+    gates = [
+        {
+            "suite": g.get("suite"),
+            "partition": g.get("partition"),
+            "rows": g.get("rows"),
+            "severity": g.get("severity"),
+            "failures": "; ".join(
+                f"{f.get('expectation_type')}({', '.join(f.get('columns') or [])})" for f in g.get("failures", [])
+            ),
+        }
+        for g in run.get("gate_results") or []
+    ]
     task_rows = (
         tasks.groupby(["reason", "status"]).size().rename("n").reset_index().to_dict("records") if len(tasks) else []
     )
     audit_counts = counts.get("audit", {})
-    found = [{**f, "region": f.get("region", "ALL"), "text": text}
-             for f, text in zip(findings_of(run), sentences(findings_of(run)), strict=True)]  # fmt: skip
-    overturn = metrics[(metrics["metric"] == "overturn_rate") & (metrics["region"] == "ALL") & (metrics["policy_id"] != "ALL")]
-    appealed = metrics[(metrics["metric"] == "appeal_rate") & (metrics["region"] == "ALL") & (metrics["policy_id"] != "ALL")]
-    overturn_chart = interval_chart_svg("Overturn rate on appeal", overturn.assign(label=overturn["policy_id"])) \
-        if len(overturn) else ""  # fmt: skip
-    appeal_chart = interval_chart_svg("Appeal rate of enforced decisions", appealed.assign(label=appealed["policy_id"])) \
-        if len(appealed) else ""  # fmt: skip
+    found = [
+        {**f, "region": f.get("region", "ALL"), "text": text}
+        for f, text in zip(findings_of(run), sentences(findings_of(run)), strict=True)
+    ]
+    overturn = metrics[
+        (metrics["metric"] == "overturn_rate") & (metrics["region"] == "ALL") & (metrics["policy_id"] != "ALL")
+    ]
+    appealed = metrics[
+        (metrics["metric"] == "appeal_rate") & (metrics["region"] == "ALL") & (metrics["policy_id"] != "ALL")
+    ]
+    overturn_chart = (
+        interval_chart_svg("Overturn rate on appeal", overturn.assign(label=overturn["policy_id"]))
+        if len(overturn)
+        else ""
+    )
+    appeal_chart = (
+        interval_chart_svg("Appeal rate of enforced decisions", appealed.assign(label=appealed["policy_id"]))
+        if len(appealed)
+        else ""
+    )
     psi = metrics[(metrics["metric"] == "score_psi") & (metrics["region"] == "ALL")]
-    drift_chart = bar_chart_svg("Score PSI by policy", list(psi["policy_id"]), [float(v) for v in psi["value"]],
-                                fmt="{:.3f}") if len(psi) else ""  # fmt: skip
+    drift_chart = (
+        bar_chart_svg("Score PSI by policy", list(psi["policy_id"]), [float(v) for v in psi["value"]], fmt="{:.3f}")
+        if len(psi)
+        else ""
+    )
     drift, has_drift_baseline = drift_notes(metrics, policy_ids, baseline_runs)
     volume, has_volume_baseline = volume_note(metrics, baseline_runs)
     queues, queue_notes = [], []
@@ -344,68 +421,117 @@ def render_report(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.Data
         queues = [{"queue": q, **{k: int(v) for k, v in row.items()}} for q, row in by_status.iterrows()]
         per_reason = tasks["reason"].value_counts()
         tasks_chart = bar_chart_svg("Review tasks by reason", list(per_reason.index), list(per_reason.values))
-    examples = decisions[decisions["automated"]].sort_values("score", ascending=False).head(20).to_dict("records") \
-        if len(decisions) else []  # fmt: skip
-    facts = [("run id", run["run_id"]), ("run key", run["run_key"]), ("trigger", run["trigger"]),
-             ("requested by", run.get("requested_by")), ("state", run["state"]),
-             ("parameters", json.dumps(run.get("parameters"), sort_keys=True, default=str)),
-             ("policy pack", f"{run['policy_pack']} {run['policy_version']}"), ("policy sha256", run["policy_sha256"]),
-             ("code version", run["code_version"]), ("input fingerprint", run.get("input_fingerprint")),
-             ("started", run.get("started_at")), ("ended", run.get("ended_at") or "not yet"),
-             ("Prefect flow run", run.get("prefect_flow_run_id"))]  # fmt: skip
+    examples = (
+        decisions[decisions["automated"]].sort_values("score", ascending=False).head(20).to_dict("records")
+        if len(decisions)
+        else []
+    )
+    facts = [
+        ("run id", run["run_id"]),
+        ("run key", run["run_key"]),
+        ("trigger", run["trigger"]),
+        ("requested by", run.get("requested_by")),
+        ("state", run["state"]),
+        ("parameters", json.dumps(run.get("parameters"), sort_keys=True, default=str)),
+        ("policy pack", f"{run['policy_pack']} {run['policy_version']}"),
+        ("policy sha256", run["policy_sha256"]),
+        ("code version", run["code_version"]),
+        ("input fingerprint", run.get("input_fingerprint")),
+        ("started", run.get("started_at")),
+        ("ended", run.get("ended_at") or "not yet"),
+        ("Prefect flow run", run.get("prefect_flow_run_id")),
+    ]
     if run.get("error"):
         e = run["error"]
         facts.append(("error", f"stage {e.get('stage')}: {e.get('type')}: {e.get('message')}"))
     state_class = {"completed": "ok", "failed": "critical"}.get(str(run["state"]), "warning")
     return _env.from_string(TEMPLATE).render(
-        run=run, day=(run.get("parameters") or {}).get("day", ""), facts=facts, volumes=volumes, state_class=state_class,
+        run=run,
+        day=(run.get("parameters") or {}).get("day", ""),
+        facts=facts,
+        volumes=volumes,
+        state_class=state_class,
         quarantine_reasons=reasons,
-        quarantine_chart=bar_chart_svg("Quarantined rows by reason", list(reasons), list(reasons.values())) if reasons else "",
-        policy_chart=bar_chart_svg("Decisions by policy", [p for p, _ in action_table],
-                                   [sum(r.values()) for _, r in action_table]),
+        quarantine_chart=bar_chart_svg("Quarantined rows by reason", list(reasons), list(reasons.values()))
+        if reasons
+        else "",
+        policy_chart=bar_chart_svg(
+            "Decisions by policy", [p for p, _ in action_table], [sum(r.values()) for _, r in action_table]
+        ),
         region_chart=bar_chart_svg("Decisions by region (top 15)", list(by_region.index), list(by_region.values)),
-        region_notes=region_notes, actions=actions, action_table=action_table, precision_chart=precision_chart,
-        precision_notes=precision_omissions(metrics, decisions, policy_ids), metric_groups=metric_groups(metrics),
-        metric_count=f"{len(metrics):,}", metrics_csv=metrics_csv_uri(metrics) if len(metrics) else "",
-        csv_name=f"metrics-{run['run_key']}.csv", simulated=simulated_reviews_note(run, tasks),
-        tasks=task_rows, gates=gates, examples=examples, automated=automated, findings=found,
-        paused=audit_counts.get("automation_paused_during_run"), audited=audited_note(run),
-        drift_chart=drift_chart, drift_notes=drift, drift_baseline=has_drift_baseline, volume_note=volume,
-        volume_baseline=has_volume_baseline, queues=queues, queue_notes=queue_notes, tasks_chart=tasks_chart,
-        generated=datetime.now(UTC).isoformat(timespec="seconds"), overturn_chart=overturn_chart,
-        appeal_chart=appeal_chart, lifecycle_note=lifecycle_note(run),
+        region_notes=region_notes,
+        actions=actions,
+        action_table=action_table,
+        precision_chart=precision_chart,
+        precision_notes=precision_omissions(metrics, decisions, policy_ids),
+        metric_groups=metric_groups(metrics),
+        metric_count=f"{len(metrics):,}",
+        metrics_csv=metrics_csv_uri(metrics) if len(metrics) else "",
+        csv_name=f"metrics-{run['run_key']}.csv",
+        simulated=simulated_reviews_note(run, tasks),
+        tasks=task_rows,
+        gates=gates,
+        examples=examples,
+        automated=automated,
+        findings=found,
+        paused=audit_counts.get("automation_paused_during_run"),
+        audited=audited_note(run),
+        drift_chart=drift_chart,
+        drift_notes=drift,
+        drift_baseline=has_drift_baseline,
+        volume_note=volume,
+        volume_baseline=has_volume_baseline,
+        queues=queues,
+        queue_notes=queue_notes,
+        tasks_chart=tasks_chart,
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        overturn_chart=overturn_chart,
+        appeal_chart=appeal_chart,
+        lifecycle_note=lifecycle_note(run),
         trends=None if trends is None else trend_report_rows(trends),
-    )  # fmt: skip
+    )
 
 
 def lifecycle_note(run: dict[str, Any]) -> str:
     """One sentence on the run's appeals, reversals (by cause, with revert ids) and strikes, from its ledger row."""
     life = (run.get("outputs") or {}).get("lifecycle")
     if not life:
-        return ("No appeals or reversals recorded for this run yet (`modsweep appeals import FILE`, then "
-                "`modsweep reviews import|simulate` and `modsweep audit RUN`).")  # fmt: skip
+        return (
+            "No appeals or reversals recorded for this run yet (`modsweep appeals import FILE`, then "
+            "`modsweep reviews import|simulate` and `modsweep audit RUN`)."
+        )
     reversed_by = ", ".join(f"{n:,} by {cause}" for cause, n in sorted(life.get("reversed", {}).items())) or "none"
     reverts = f" (reverts {', '.join(life['reverts'])})" if life.get("reverts") else ""
-    return (f"{life.get('appeals', 0):,} appeals: {life.get('appeals_upheld', 0):,} upheld, "
-            f"{life.get('appeals_overturned', 0):,} overturned, {life.get('appeals_open', 0):,} open. "
-            f"Decisions reversed: {reversed_by}{reverts}. Strikes from this run: {life.get('strikes', 0):,} "
-            f"({life.get('strikes_removed', 0):,} removed); account decisions: {life.get('account_decisions', 0):,}. "
-            "Appeal rate: appealed / enforced decisions; overturn rate: overturned / decided appeals; intervals are "
-            "Wilson 95% (docs/statistics.md). With simulated reviewers the outcomes follow the generator's truth.")  # fmt: skip
+    return (
+        f"{life.get('appeals', 0):,} appeals: {life.get('appeals_upheld', 0):,} upheld, "
+        f"{life.get('appeals_overturned', 0):,} overturned, {life.get('appeals_open', 0):,} open. "
+        f"Decisions reversed: {reversed_by}{reverts}. Strikes from this run: {life.get('strikes', 0):,} "
+        f"({life.get('strikes_removed', 0):,} removed); account decisions: {life.get('account_decisions', 0):,}. "
+        "Appeal rate: appealed / enforced decisions; overturn rate: overturned / decided appeals; intervals are "
+        "Wilson 95% (docs/statistics.md). With simulated reviewers the outcomes follow the generator's truth."
+    )
 
 
-def render_markdown(run: dict[str, Any], decisions: pd.DataFrame, metrics: pd.DataFrame, report_path: Path,
-                    tasks: pd.DataFrame | None = None) -> str:  # fmt: skip
+def render_markdown(
+    run: dict[str, Any],
+    decisions: pd.DataFrame,
+    metrics: pd.DataFrame,
+    report_path: Path,
+    tasks: pd.DataFrame | None = None,
+) -> str:
     """The summary shown on the Prefect flow-run page."""
     ingest = (run.get("stage_counts") or {}).get("ingest", {})
     md = markdown_text  # every value that is not a number is shown literally (no markup from packs or data)
     ended = f", ended {md(run['ended_at'])}" if run.get("ended_at") else ""
-    lines = [f"# modsweep {md(run['flow'])} · run {md(run['run_id'])}", "",
-             f"- state **{md(run.get('state', 'unknown'))}**{ended}",
-             f"- run key {md(run['run_key'])}, trigger **{md(run['trigger'])}**",
-             f"- pack **{md(run['policy_pack'])} {md(run['policy_version'])}** (sha256 {md(run['policy_sha256'][:16])}…), code {md(run['code_version'])}",
-             f"- items read {ingest.get('read', 0):,}, processed {ingest.get('processed', 0):,}, quarantined {ingest.get('quarantined', 0):,}",
-             f"- report: {md(report_path)}"]  # fmt: skip
+    lines = [
+        f"# modsweep {md(run['flow'])} · run {md(run['run_id'])}",
+        "",
+        f"- state **{md(run.get('state', 'unknown'))}**{ended}",
+        f"- run key {md(run['run_key'])}, trigger **{md(run['trigger'])}**",
+        f"- pack **{md(run['policy_pack'])} {md(run['policy_version'])}** (sha256 {md(run['policy_sha256'][:16])}…), code {md(run['code_version'])}",
+        f"- items read {ingest.get('read', 0):,}, processed {ingest.get('processed', 0):,}, quarantined {ingest.get('quarantined', 0):,}",
+        f"- report: {md(report_path)}",
+    ]
     simulated = simulated_reviews_note(run, tasks) if tasks is not None else ""
     if simulated:
         lines.append(f"- **simulated reviewers**: {md(simulated)}")
@@ -459,8 +585,9 @@ def publish_report(ctx: RunContext, run_id: str) -> Path:
     tmp = path.with_suffix(".tmp")
     trends_ref = lake.ref("trends", ctx.day, ctx.run_key, "day")  # the radar's output, when the sweep ran it
     trends = lake.read(trends_ref).to_pandas() if trends_ref is not None else None
-    html_text = render_report(run, decisions, metrics, tasks, policy_ids, baseline_runs=baseline_runs(engine, ctx),
-                              trends=trends)  # fmt: skip
+    html_text = render_report(
+        run, decisions, metrics, tasks, policy_ids, baseline_runs=baseline_runs(engine, ctx), trends=trends
+    )
     tmp.write_text(html_text, encoding="utf-8")
     tmp.replace(path)
     key = f"{ctx.flow}-{ctx.day.isoformat()}"
@@ -469,6 +596,9 @@ def publish_report(ctx: RunContext, run_id: str) -> Path:
     )
     if len(metrics):
         table = metrics[["policy_id", "region", "metric", "value", "ci_low", "ci_high", "n"]].round(4)
-        create_table_artifact(key=f"{key}-metrics", table=json.loads(table.to_json(orient="records")),
-                              description="Quality metrics with 95% CIs")  # fmt: skip
+        create_table_artifact(
+            key=f"{key}-metrics",
+            table=json.loads(table.to_json(orient="records")),
+            description="Quality metrics with 95% CIs",
+        )
     return path

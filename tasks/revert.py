@@ -52,9 +52,19 @@ def chunks(decisions: pd.DataFrame, size: int = CHUNK_DECISIONS) -> list[pd.Data
 
 
 FEED_COLUMNS: tuple[str, ...] = (
-    "decision_id", "item_id", "policy_id", "action", "automated", "region", "decided_at", "status", "visibility",
-    "reversed_at", "reversal_cause", "reversal_reason",
-)  # fmt: skip
+    "decision_id",
+    "item_id",
+    "policy_id",
+    "action",
+    "automated",
+    "region",
+    "decided_at",
+    "status",
+    "visibility",
+    "reversed_at",
+    "reversal_cause",
+    "reversal_reason",
+)
 
 
 def action_feed(decisions: pd.DataFrame, reversals: pd.DataFrame) -> pd.DataFrame:
@@ -62,8 +72,9 @@ def action_feed(decisions: pd.DataFrame, reversals: pd.DataFrame) -> pd.DataFram
     `restricted` while in force and `restored` once reversed (the reversal's time, cause and reason beside it)."""
     acted = decisions[decisions["action"] != "escalate"]
     rev = reversals.rename(columns={"cause": "reversal_cause", "reason": "reversal_reason"})
-    rows = acted.merge(rev[["decision_id", "reversed_at", "reversal_cause", "reversal_reason"]], on="decision_id",
-                       how="left")  # fmt: skip
+    rows = acted.merge(
+        rev[["decision_id", "reversed_at", "reversal_cause", "reversal_reason"]], on="decision_id", how="left"
+    )
     reversed_ = rows["reversed_at"].notna() | (rows["status"] == "reversed")
     rows["status"] = pd.Series(["reversed" if r else "active" for r in reversed_], index=rows.index, dtype=object)
     rows["visibility"] = pd.Series(

@@ -38,13 +38,36 @@ EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 IMPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 # What a reviewer gets, in this order, for every task whatever its reason.
 EXPORT_COLUMNS: tuple[str, ...] = (
-    "task_id", "queue", "policy_id", "kind", "priority", "due_by", "item_id", "item_type", "region", "language",
-    "item_created_at", "author_pseudonym", "text", "transcript", "ocr_text", "hashtags", "media_hash",
-)  # fmt: skip
+    "task_id",
+    "queue",
+    "policy_id",
+    "kind",
+    "priority",
+    "due_by",
+    "item_id",
+    "item_type",
+    "region",
+    "language",
+    "item_created_at",
+    "author_pseudonym",
+    "text",
+    "transcript",
+    "ocr_text",
+    "hashtags",
+    "media_hash",
+)
 # Read from the lake items partitions (author_id is pseudonymised as soon as it is read).
 LAKE_CONTENT_COLUMNS: tuple[str, ...] = (
-    "item_id", "item_type", "author_id", "created_at", "text", "transcript", "ocr_text", "hashtags", "media_hash",
-)  # fmt: skip
+    "item_id",
+    "item_type",
+    "author_id",
+    "created_at",
+    "text",
+    "transcript",
+    "ocr_text",
+    "hashtags",
+    "media_hash",
+)
 FREE_TEXT_COLUMNS: tuple[str, ...] = ("text", "transcript", "ocr_text")
 OUTCOME_COLUMNS: tuple[str, ...] = ("task_id", "reviewer_id", "label", "final_action", "claimed_at", "decided_at")
 REQUIRED_OUTCOME_COLUMNS: tuple[str, ...] = ("task_id", "reviewer_id", "label", "decided_at")
@@ -231,8 +254,13 @@ def outcomes_frame(text: str, fmt: str) -> pd.DataFrame:
                 if not row:
                     continue
                 if len(row) != len(columns):
-                    records.append({LINE: reader.line_num, RAW: json.dumps(row, ensure_ascii=False),
-                                    MALFORMED: f"{len(row)} fields where the header has {len(columns)}"})  # fmt: skip
+                    records.append(
+                        {
+                            LINE: reader.line_num,
+                            RAW: json.dumps(row, ensure_ascii=False),
+                            MALFORMED: f"{len(row)} fields where the header has {len(columns)}",
+                        }
+                    )
                     continue
                 values = {c: (v.strip() or None) for c, v in zip(columns, row, strict=True)}
                 records.append({**values, LINE: reader.line_num, RAW: None, MALFORMED: None})
@@ -278,8 +306,9 @@ def _instant(text: str) -> tuple[pd.Timestamp | None, str | None]:
 CLOCK_SKEW = dt.timedelta(minutes=5)  # a reviewer's clock may run a little ahead; more is a wrong timestamp
 
 
-def parse_outcomes(raw: pd.DataFrame, *, reviewer_default: str | None = None,
-                   now: dt.datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def parse_outcomes(
+    raw: pd.DataFrame, *, reviewer_default: str | None = None, now: dt.datetime | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a raw outcomes frame into rows the store can apply and rows rejected here.
 
     Valid rows: OUTCOME_COLUMNS (label and final_action lower-cased, timestamps UTC) plus ``__line``. Rejected
@@ -293,8 +322,9 @@ def parse_outcomes(raw: pd.DataFrame, *, reviewer_default: str | None = None,
     missing = [c for c in required if c not in raw.columns]
     if missing:
         present = [c for c in raw.columns if c not in (LINE, MALFORMED, RAW)]
-        raise OutcomesFileError(f"missing required column(s) {', '.join(missing)}; "
-                                f"the file has {', '.join(present) or 'no readable rows'}")  # fmt: skip
+        raise OutcomesFileError(
+            f"missing required column(s) {', '.join(missing)}; the file has {', '.join(present) or 'no readable rows'}"
+        )
     valid: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
 
@@ -313,8 +343,16 @@ def parse_outcomes(raw: pd.DataFrame, *, reviewer_default: str | None = None,
             continue
         task_id, label, decided_text = get(row, "task_id"), get(row, "label"), get(row, "decided_at")
         reviewer = get(row, "reviewer_id") or reviewer_default
-        empty = [c for c, v in (("task_id", task_id), ("reviewer_id", reviewer), ("label", label),
-                                ("decided_at", decided_text)) if v is None]  # fmt: skip
+        empty = [
+            c
+            for c, v in (
+                ("task_id", task_id),
+                ("reviewer_id", reviewer),
+                ("label", label),
+                ("decided_at", decided_text),
+            )
+            if v is None
+        ]
         if empty:
             reject("missing_value", f"no value in {', '.join(empty)}")
             continue
@@ -346,8 +384,17 @@ def parse_outcomes(raw: pd.DataFrame, *, reviewer_default: str | None = None,
         if final_action is not None and final_action not in FINAL_ACTIONS:
             reject("invalid_final_action", f"final_action {final_action!r} is not one of {', '.join(FINAL_ACTIONS)}")
             continue
-        valid.append({"task_id": str(task_id), "reviewer_id": str(reviewer), "label": str(label).lower(),
-                      "final_action": final_action, "claimed_at": claimed, "decided_at": decided, LINE: line})  # fmt: skip
+        valid.append(
+            {
+                "task_id": str(task_id),
+                "reviewer_id": str(reviewer),
+                "label": str(label).lower(),
+                "final_action": final_action,
+                "claimed_at": claimed,
+                "decided_at": decided,
+                LINE: line,
+            }
+        )
 
     valid_frame = pd.DataFrame(valid, columns=[*OUTCOME_COLUMNS, LINE])
     for column in ("claimed_at", "decided_at"):
@@ -376,8 +423,9 @@ def rejection_report(raw: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- pure: queues
 
 
-def filter_tasks(tasks: pd.DataFrame, *, policies: Sequence[str] | None = None,
-                 regions: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+def filter_tasks(
+    tasks: pd.DataFrame, *, policies: Sequence[str] | None = None, regions: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Tasks of the given policies and regions (all when a filter is empty)."""
     keep = pd.Series(True, index=tasks.index)
     if policies:
@@ -396,8 +444,9 @@ def queue_summary(tasks: pd.DataFrame, now: dt.datetime, by: str = "queue") -> p
         columns.insert(1, "queues")
     if tasks.empty:
         return pd.DataFrame(columns=columns)
-    t = tasks.assign(due_by=pd.to_datetime(tasks["due_by"], utc=True),
-                     decided_at=pd.to_datetime(tasks["decided_at"], utc=True))  # fmt: skip
+    t = tasks.assign(
+        due_by=pd.to_datetime(tasks["due_by"], utc=True), decided_at=pd.to_datetime(tasks["decided_at"], utc=True)
+    )
     now_ts = pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz="UTC")
     decided = t["status"] == "decided"
     pending = t["status"].isin(PENDING_STATUSES)
@@ -462,8 +511,9 @@ def select_tasks_for_export(
 def _with_days(engine: Engine, tasks: pd.DataFrame) -> pd.DataFrame:
     """Fill a missing task ``day`` from its run's parameters in the ledger (the day the run swept)."""
     tasks = tasks.copy()
-    tasks["day"] = pd.Series([None if pd.isna(d) else pd.Timestamp(d).date() for d in tasks["day"]],
-                             index=tasks.index, dtype=object)  # fmt: skip
+    tasks["day"] = pd.Series(
+        [None if pd.isna(d) else pd.Timestamp(d).date() for d in tasks["day"]], index=tasks.index, dtype=object
+    )
     missing = tasks["day"].isna()
     for run_id in sorted(set(tasks.loc[missing, "run_id"])):
         run = store.get_run(engine, run_id)
@@ -483,8 +533,12 @@ def read_item_content(lake: Lake, tasks: pd.DataFrame, key: str | bytes) -> pd.D
         for path in lake.parts("items", day, str(run_key)):
             if not wanted:
                 break
-            table = pq.read_table(path, columns=list(LAKE_CONTENT_COLUMNS), filesystem=lake.fs,
-                                  filters=pc.field("item_id").isin(sorted(wanted)))  # fmt: skip
+            table = pq.read_table(
+                path,
+                columns=list(LAKE_CONTENT_COLUMNS),
+                filesystem=lake.fs,
+                filters=pc.field("item_id").isin(sorted(wanted)),
+            )
             if table.num_rows:
                 part = table.to_pandas()
                 part["author_pseudonym"] = pseudonymise(part.pop("author_id"), key)
@@ -546,8 +600,15 @@ def export_reviews(
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}")
-    tasks = select_tasks_for_export(engine, run_key=run_key, day=day, queues=queues, policies=policies,
-                                    regions=regions, include_carried_over=include_carried_over)  # fmt: skip
+    tasks = select_tasks_for_export(
+        engine,
+        run_key=run_key,
+        day=day,
+        queues=queues,
+        policies=policies,
+        regions=regions,
+        include_carried_over=include_carried_over,
+    )
     if tasks.empty:
         return ExportResult(str(out_dir), [], 0, 0)
     items = read_item_content(lake, tasks, key)
@@ -556,13 +617,27 @@ def export_reviews(
 
     # appeal queues carry the appeal and the original decision's evidence (other queues' files are unchanged)
     written, digests = write_export(with_appeal_context(engine, lake, export_frames(tasks, items)), out_dir, formats)
-    store.append_audit(engine, actor=actor, event="reviews.exported", subject=str(out_dir)[-255:],
-                       payload={"out_dir": str(out_dir), "tasks": len(tasks), "queues": len(written),
-                                "missing_content": missing, "include_carried_over": include_carried_over,
-                                "filters": {"run_key": run_key, "day": day.isoformat() if day else None,
-                                            "queues": sorted(queues or []), "policies": sorted(policies or []),
-                                            "regions": sorted(regions or [])},
-                                "files": digests})  # fmt: skip
+    store.append_audit(
+        engine,
+        actor=actor,
+        event="reviews.exported",
+        subject=str(out_dir)[-255:],
+        payload={
+            "out_dir": str(out_dir),
+            "tasks": len(tasks),
+            "queues": len(written),
+            "missing_content": missing,
+            "include_carried_over": include_carried_over,
+            "filters": {
+                "run_key": run_key,
+                "day": day.isoformat() if day else None,
+                "queues": sorted(queues or []),
+                "policies": sorted(policies or []),
+                "regions": sorted(regions or []),
+            },
+            "files": digests,
+        },
+    )
     return ExportResult(str(out_dir), written, len(tasks), missing, digests)
 
 
@@ -657,15 +732,36 @@ def import_outcomes_file(
         buffer = io.StringIO(newline="")
         rejection_report(raw, rejected).to_csv(buffer, index=False, lineterminator="\n")
         write_file_atomically(report_path, buffer.getvalue().encode("utf-8"))
-    seq = store.append_audit(engine, actor=actor, event="reviews.imported", subject=path.name[-255:],
-                             payload={"file": str(path), "sha256": digest, "format": fmt, "rows": len(raw),
-                                      "applied": result.applied, "unchanged": result.unchanged,
-                                      "rejected": len(rejected), "rejections": by_reason,
-                                      "reviewer_default": reviewer_default})  # fmt: skip
-    return ImportReport(file=str(path), sha256=digest, format=fmt, rows=len(raw), applied=result.applied,
-                        unchanged=result.unchanged, rejected=len(rejected), rejections=by_reason,
-                        report_path=str(report_path) if report_path else None, audit_seq=seq,
-                        lifecycle=lifecycle)  # fmt: skip
+    seq = store.append_audit(
+        engine,
+        actor=actor,
+        event="reviews.imported",
+        subject=path.name[-255:],
+        payload={
+            "file": str(path),
+            "sha256": digest,
+            "format": fmt,
+            "rows": len(raw),
+            "applied": result.applied,
+            "unchanged": result.unchanged,
+            "rejected": len(rejected),
+            "rejections": by_reason,
+            "reviewer_default": reviewer_default,
+        },
+    )
+    return ImportReport(
+        file=str(path),
+        sha256=digest,
+        format=fmt,
+        rows=len(raw),
+        applied=result.applied,
+        unchanged=result.unchanged,
+        rejected=len(rejected),
+        rejections=by_reason,
+        report_path=str(report_path) if report_path else None,
+        audit_seq=seq,
+        lifecycle=lifecycle,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- I/O: simulate
@@ -681,13 +777,17 @@ def read_truth(truth_dir: Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f, columns=["item_id", "policy_id"]) for f in files], ignore_index=True)
 
 
-def simulated_outcomes(tasks: pd.DataFrame, truth: pd.DataFrame, *, accuracy: float,
-                       false_positive_rate: float) -> pd.DataFrame:  # fmt: skip
+def simulated_outcomes(
+    tasks: pd.DataFrame, truth: pd.DataFrame, *, accuracy: float, false_positive_rate: float
+) -> pd.DataFrame:
     """Simulated reviewers' decisions, seeded per run key as the sweep seeds them, so a replay is identical."""
     now = pd.Timestamp.now(tz="UTC")
-    frames = [review.simulate_outcomes(group, truth, accuracy=accuracy, false_positive_rate=false_positive_rate,
-                                       seed=str(run_key), not_after=now)
-              for run_key, group in tasks.groupby("run_key", sort=True)]  # fmt: skip
+    frames = [
+        review.simulate_outcomes(
+            group, truth, accuracy=accuracy, false_positive_rate=false_positive_rate, seed=str(run_key), not_after=now
+        )
+        for run_key, group in tasks.groupby("run_key", sort=True)
+    ]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=list(OUTCOME_COLUMNS))
@@ -739,9 +839,16 @@ def simulate_reviews(
 # ---------------------------------------------------------------------------------------------- I/O: queues
 
 
-def read_queue_summary(engine: Engine, *, now: dt.datetime, run_key: str | None = None, day: dt.date | None = None,
-                       policies: Sequence[str] | None = None, regions: Sequence[str] | None = None,
-                       by: str = "queue") -> pd.DataFrame:  # fmt: skip
+def read_queue_summary(
+    engine: Engine,
+    *,
+    now: dt.datetime,
+    run_key: str | None = None,
+    day: dt.date | None = None,
+    policies: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    by: str = "queue",
+) -> pd.DataFrame:
     """queue_summary over the stored tasks matching the filters."""
     tasks = store.fetch_review_tasks(engine, run_key=run_key)
     if day is not None and len(tasks):

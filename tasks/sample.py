@@ -78,26 +78,47 @@ def partition_strata(
         action[positions[mine]] = automated["action"].to_numpy(dtype=object)[mine]
         band = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, len(band_labels) - 1)
         code = band * 2 + np.not_equal(action, None)  # even: unactioned, odd: actioned
-        labels = np.array([f"{policy}|{band_labels[c // 2]}|{'actioned' if c % 2 else 'unactioned'}"
-                           for c in range(n_codes)], dtype=object)  # fmt: skip
+        labels = np.array(
+            [f"{policy}|{band_labels[c // 2]}|{'actioned' if c % 2 else 'unactioned'}" for c in range(n_codes)],
+            dtype=object,
+        )
         population = np.bincount(code * n_regions + region_code, minlength=n_codes * n_regions)
         present = np.flatnonzero(population)
-        population_frame = pd.DataFrame({"stratum": labels[present // n_regions],
-                                         "region": np.asarray(region_names, dtype=object)[present % n_regions],
-                                         "population": population[present].astype(np.int64)})  # fmt: skip
+        population_frame = pd.DataFrame(
+            {
+                "stratum": labels[present // n_regions],
+                "region": np.asarray(region_names, dtype=object)[present % n_regions],
+                "population": population[present].astype(np.int64),
+            }
+        )
         counts.append(population_frame.sort_values(["stratum", "region"], ignore_index=True))
         u = uniform_keys(ids, seed, policy, hashed)
         order = np.lexsort((rows, u, code))  # by stratum, then key, then row
         first = np.searchsorted(code[order], code[order], side="left")
         chosen = order[np.arange(len(order)) - first < keep_per_stratum]
         chosen = chosen[np.lexsort((chosen, u[chosen]))]  # the day-wide merge reads them in key order
-        candidates.append(pd.DataFrame({"item_id": ids[chosen], "policy_id": policy, "stratum": labels[code[chosen]],
-                                        "u": u[chosen], "score": s[chosen], "action": action[chosen]}))  # fmt: skip
+        candidates.append(
+            pd.DataFrame(
+                {
+                    "item_id": ids[chosen],
+                    "policy_id": policy,
+                    "stratum": labels[code[chosen]],
+                    "u": u[chosen],
+                    "score": s[chosen],
+                    "action": action[chosen],
+                }
+            )
+        )
     return pd.concat(counts, ignore_index=True), pd.concat(candidates, ignore_index=True)
 
 
 def prevalence_candidates(
-    items: pd.DataFrame, scores: pd.DataFrame, *, seed: str, n_per_policy: int, total_views: float,
+    items: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    seed: str,
+    n_per_policy: int,
+    total_views: float,
     hashed: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per policy, a Poisson sample with probability proportional to views: π_i = min(1, n · v_i / V).
@@ -112,13 +133,25 @@ def prevalence_candidates(
     frames = []
     for policy in scores.columns:
         chosen = np.flatnonzero(uniform_keys(ids, seed, f"prevalence|{policy}", hashed) < pi)
-        frames.append(pd.DataFrame({"item_id": ids[chosen], "policy_id": policy, "stratum": f"{policy}|prevalence",
-                                    "inclusion_prob": pi[chosen], "score": scores[policy].to_numpy()[chosen],
-                                    "action": None, "reason": "prevalence"}))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "item_id": ids[chosen],
+                    "policy_id": policy,
+                    "stratum": f"{policy}|prevalence",
+                    "inclusion_prob": pi[chosen],
+                    "score": scores[policy].to_numpy()[chosen],
+                    "action": None,
+                    "reason": "prevalence",
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def qa_sample_sizes(population: pd.Series, *, half_width: float, floor: int, cap: int, multiplier: float = 1.0) -> pd.Series:
+def qa_sample_sizes(
+    population: pd.Series, *, half_width: float, floor: int, cap: int, multiplier: float = 1.0
+) -> pd.Series:
     """Per-stratum sizes for a 95% CI half-width (worst case p = 0.5) with finite-population correction."""
     n0 = Z95**2 * 0.25 / half_width**2 * multiplier
     n = n0 / (1 + (n0 - 1) / population.clip(lower=1))
@@ -148,8 +181,9 @@ def draw_qa_sample(counts: pd.DataFrame, candidates: pd.DataFrame, sizes: pd.Ser
     return chosen.reset_index(drop=True)
 
 
-def task_ids(item_ids: np.ndarray, policy_ids: np.ndarray, reasons: np.ndarray, replicas: np.ndarray,
-             key: bytes) -> list[str]:  # fmt: skip
+def task_ids(
+    item_ids: np.ndarray, policy_ids: np.ndarray, reasons: np.ndarray, replicas: np.ndarray, key: bytes
+) -> list[str]:
     """Deterministic task ids: one task per item × policy × reason × replica, whichever run creates it.
 
     Keyed (HMAC), so reviewers who see an id cannot work out whether it is a QA, golden or prevalence task.
@@ -185,7 +219,9 @@ def build_review_tasks(
     """
     policies = {p.id: p for p in pack.policies()}
     prof = pack.profile_spec
-    esc = escalations.assign(reason="review_band", stratum=lambda d: d["policy_id"] + "|review_band", inclusion_prob=1.0)
+    esc = escalations.assign(
+        reason="review_band", stratum=lambda d: d["policy_id"] + "|review_band", inclusion_prob=1.0
+    )
     cols = ["item_id", "policy_id", "reason", "stratum", "inclusion_prob", "score", "action"]
     esc = esc[cols].assign(action=None)
     tasks = pd.concat([esc, qa[cols]], ignore_index=True)
@@ -203,8 +239,13 @@ def build_review_tasks(
     tasks["due_by"] = now_ts + sla
     tasks["queue"] = tasks["policy_id"] + ":" + tasks["language"] + ":" + tasks["region"]
     tasks["status"] = "open"
-    tasks["task_id"] = task_ids(tasks["item_id"].to_numpy(), tasks["policy_id"].to_numpy(), tasks["reason"].to_numpy(),
-                                tasks["replica"].to_numpy(), id_key)  # fmt: skip
+    tasks["task_id"] = task_ids(
+        tasks["item_id"].to_numpy(),
+        tasks["policy_id"].to_numpy(),
+        tasks["reason"].to_numpy(),
+        tasks["replica"].to_numpy(),
+        id_key,
+    )
     tasks["created_at"] = now_ts
     tasks["run_id"] = run_id
     tasks["run_key"] = run_key
@@ -224,10 +265,13 @@ def apply_queue_capacity(
     """
     tasks = tasks.copy()
     is_esc = (tasks["reason"] == "review_band").to_numpy()
-    pool = pd.concat([
-        tasks.loc[is_esc, ["task_id", "queue", "priority"]].assign(new=True),
-        carried[["task_id", "queue", "priority"]].assign(new=False),
-    ], ignore_index=True).drop_duplicates("task_id")  # fmt: skip
+    pool = pd.concat(
+        [
+            tasks.loc[is_esc, ["task_id", "queue", "priority"]].assign(new=True),
+            carried[["task_id", "queue", "priority"]].assign(new=False),
+        ],
+        ignore_index=True,
+    ).drop_duplicates("task_id")
     pool = pool.sort_values(["queue", "priority", "task_id"], ascending=[True, False, True], kind="stable")
     fits = pool.groupby("queue").cumcount() < capacity_per_queue
     over_new = set(pool.loc[~fits & pool["new"], "task_id"])
@@ -246,15 +290,34 @@ def golden_tasks(golden: pd.DataFrame, item_ids: pd.Series, n: int, *, seed: str
         return pd.DataFrame(columns=["item_id", "policy_id", "stratum", "inclusion_prob", "score", "action", "reason"])
     keys = uniform_keys((pool["item_id"] + "|" + pool["policy_id"]).to_numpy(dtype=object), seed, "golden")
     chosen = pool.assign(u=keys).nsmallest(min(n, len(pool)), "u")
-    return pd.DataFrame({"item_id": chosen["item_id"].to_numpy(), "policy_id": chosen["policy_id"].to_numpy(),
-                         "stratum": chosen["policy_id"].to_numpy() + "|golden",
-                         "inclusion_prob": len(chosen) / len(pool), "score": 0.0, "action": None, "reason": "golden"})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "item_id": chosen["item_id"].to_numpy(),
+            "policy_id": chosen["policy_id"].to_numpy(),
+            "stratum": chosen["policy_id"].to_numpy() + "|golden",
+            "inclusion_prob": len(chosen) / len(pool),
+            "score": 0.0,
+            "action": None,
+            "reason": "golden",
+        }
+    )
 
 
-def decide_and_stratify(items: pd.DataFrame, found: pd.DataFrame, pack: PolicyPack, *, run_key: str, run_id: str,
-                        seed: str, decided_at: datetime, automation_paused: frozenset[str], keep_per_stratum: int,
-                        total_views: int, n_prevalence: int, decided: pd.DataFrame | None = None
-                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def decide_and_stratify(
+    items: pd.DataFrame,
+    found: pd.DataFrame,
+    pack: PolicyPack,
+    *,
+    run_key: str,
+    run_id: str,
+    seed: str,
+    decided_at: datetime,
+    automation_paused: frozenset[str],
+    keep_per_stratum: int,
+    total_views: int,
+    n_prevalence: int,
+    decided: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One part's decisions, its QA strata populations, QA candidates and prevalence candidates.
 
     `found` holds the part's detector scores (coordination included); `decided`: decisions already committed
@@ -262,26 +325,65 @@ def decide_and_stratify(items: pd.DataFrame, found: pd.DataFrame, pack: PolicyPa
     """
     policy_ids = [pol.id for pol in pack.policies()]
     scores = decide.policy_scores(items["item_id"], found, policy_ids, decide.non_enforcing_detectors(pack))
-    decisions = decided if decided is not None else decide.decide_partition(
-        items, scores, pack, run_key=run_key, run_id=run_id, decided_at=decided_at, automation_paused=automation_paused)  # fmt: skip
+    decisions = (
+        decided
+        if decided is not None
+        else decide.decide_partition(
+            items,
+            scores,
+            pack,
+            run_key=run_key,
+            run_id=run_id,
+            decided_at=decided_at,
+            automation_paused=automation_paused,
+        )
+    )
     hashed = id_hashes(items["item_id"].to_numpy(dtype=object), seed)  # one hash for both samples' keys
     scores = scores[policy_ids]  # sampling strata by policy score (not the enforce columns)
-    populations, candidates = partition_strata(items["item_id"], items["region"], scores, decisions, seed=seed,
-                                               keep_per_stratum=keep_per_stratum, hashed=hashed)  # fmt: skip
-    prevalence = prevalence_candidates(items, scores, seed=seed, n_per_policy=n_prevalence, total_views=total_views,
-                                       hashed=hashed)  # fmt: skip
+    populations, candidates = partition_strata(
+        items["item_id"],
+        items["region"],
+        scores,
+        decisions,
+        seed=seed,
+        keep_per_stratum=keep_per_stratum,
+        hashed=hashed,
+    )
+    prevalence = prevalence_candidates(
+        items, scores, seed=seed, n_per_policy=n_prevalence, total_views=total_views, hashed=hashed
+    )
     return decisions, populations, candidates, prevalence
 
 
-def review_sample(populations: pd.DataFrame, qa_candidates: pd.DataFrame, prevalence: pd.DataFrame,
-                  escalations: pd.DataFrame, golden: pd.DataFrame | None, golden_items: pd.DataFrame | None,
-                  pack: PolicyPack, *, half_width: float, floor: int, cap: int, golden_rate: float,
-                  double_review_share: float, seed: str, id_key: bytes, run_id: str, run_key: str,
-                  now: datetime) -> pd.DataFrame:  # fmt: skip
+def review_sample(
+    populations: pd.DataFrame,
+    qa_candidates: pd.DataFrame,
+    prevalence: pd.DataFrame,
+    escalations: pd.DataFrame,
+    golden: pd.DataFrame | None,
+    golden_items: pd.DataFrame | None,
+    pack: PolicyPack,
+    *,
+    half_width: float,
+    floor: int,
+    cap: int,
+    golden_rate: float,
+    double_review_share: float,
+    seed: str,
+    id_key: bytes,
+    run_id: str,
+    run_key: str,
+    now: datetime,
+) -> pd.DataFrame:
     """The run's review tasks: escalations routed to queues, the stratified QA sample, the prevalence sample
     and golden tasks (`golden`: known-label pairs; `golden_items`: their items in this run)."""
-    sizes = qa_sample_sizes(populations.groupby("stratum")["population"].sum(), half_width=half_width, floor=floor,
-                            cap=cap, multiplier=pack.profile_spec.qa_multiplier)  # fmt: skip
+    sizes = qa_sample_sizes(
+        populations.groupby("stratum")["population"].sum(),
+        half_width=half_width,
+        floor=floor,
+        cap=cap,
+        multiplier=pack.profile_spec.qa_multiplier,
+    )
     qa = draw_qa_sample(populations, qa_candidates, sizes)
     sampled = pd.concat([qa, prevalence], ignore_index=True)
     if golden is not None and golden_items is not None:
@@ -290,6 +392,15 @@ def review_sample(populations: pd.DataFrame, qa_candidates: pd.DataFrame, preval
         sampled = pd.concat([sampled, known.merge(golden_items, on="item_id", how="left")], ignore_index=True)
     attr_cols = ["item_id", "region", "language", "views", "user_reports"]
     attrs = pd.concat([escalations[attr_cols], sampled[attr_cols]]).drop_duplicates("item_id")
-    return build_review_tasks(escalations, sampled.drop(columns=attr_cols[1:]), attrs, pack,
-                              double_review_share=double_review_share, seed=seed, id_key=id_key, run_id=run_id,
-                              run_key=run_key, now=now)  # fmt: skip
+    return build_review_tasks(
+        escalations,
+        sampled.drop(columns=attr_cols[1:]),
+        attrs,
+        pack,
+        double_review_share=double_review_share,
+        seed=seed,
+        id_key=id_key,
+        run_id=run_id,
+        run_key=run_key,
+        now=now,
+    )

@@ -31,8 +31,15 @@ def read_chunks(path: Path, fmt: str, chunk_rows: int = 50_000) -> Iterator[pd.D
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
     elif fmt in ("csv", "tsv"):
-        yield from pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
-                               chunksize=chunk_rows, on_bad_lines="warn", encoding_errors="replace")  # fmt: skip
+        yield from pd.read_csv(
+            path,
+            sep="\t" if fmt == "tsv" else ",",
+            dtype=str,
+            keep_default_na=False,
+            chunksize=chunk_rows,
+            on_bad_lines="warn",
+            encoding_errors="replace",
+        )
     else:
         yield from pd.read_json(path, lines=True, dtype=False, chunksize=chunk_rows, encoding_errors="replace")
 
@@ -43,16 +50,27 @@ def as_items(chunk: pd.DataFrame, text_column: str, offset: int) -> pd.DataFrame
         raise KeyError(f"no column {text_column!r}; columns are {list(chunk.columns)}")
     n = len(chunk)
     text = chunk[text_column].astype(object).where(chunk[text_column].notna(), None)
-    return pd.DataFrame({
-        "item_id": [f"row-{offset + k}" for k in range(n)], "text": text.to_numpy(), "transcript": None,
-        "ocr_text": None, "hashtags": [[] for _ in range(n)], "media_hash": None, "ai_disclosed": False,
-        "ai_provenance": None, "user_reports": 0, "report_reasons": [[] for _ in range(n)], "views": 0,
-        "region": chunk["region"].to_numpy() if "region" in chunk else "ZZ",
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "item_id": [f"row-{offset + k}" for k in range(n)],
+            "text": text.to_numpy(),
+            "transcript": None,
+            "ocr_text": None,
+            "hashtags": [[] for _ in range(n)],
+            "media_hash": None,
+            "ai_disclosed": False,
+            "ai_provenance": None,
+            "user_reports": 0,
+            "report_reasons": [[] for _ in range(n)],
+            "views": 0,
+            "region": chunk["region"].to_numpy() if "region" in chunk else "ZZ",
+        }
+    )
 
 
-def score_chunk(chunk: pd.DataFrame, text_column: str, offset: int, pack: PolicyPack, bank: DetectorBank,
-                max_chars: int) -> pd.DataFrame:  # fmt: skip
+def score_chunk(
+    chunk: pd.DataFrame, text_column: str, offset: int, pack: PolicyPack, bank: DetectorBank, max_chars: int
+) -> pd.DataFrame:
     """The chunk with `score.<policy>`, `action.<policy>` (default bands, or the row's region's) and `detectors.<policy>`."""
     items = as_items(chunk, text_column, offset)
     found = detect_partition(items, bank, run_id="score", max_chars=max_chars)
@@ -91,11 +109,15 @@ def label_metrics(scored: pd.DataFrame, label_column: str, positive: list[str], 
         s = scored[f"score.{pid}"].to_numpy()
         flagged = scored[f"action.{pid}"].to_numpy() != "none"
         tp = int((flagged & y).sum())
-        rows.append({
-            "policy": pid, "rows": len(y), "positives": int(y.sum()),
-            "roc_auc": float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan"),
-            "flagged": int(flagged.sum()),
-            "precision_flagged": tp / flagged.sum() if flagged.any() else float("nan"),
-            "recall_flagged": tp / y.sum() if y.any() else float("nan"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "policy": pid,
+                "rows": len(y),
+                "positives": int(y.sum()),
+                "roc_auc": float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan"),
+                "flagged": int(flagged.sum()),
+                "precision_flagged": tp / flagged.sum() if flagged.any() else float("nan"),
+                "recall_flagged": tp / y.sum() if y.any() else float("nan"),
+            }
+        )
     return pd.DataFrame(rows).sort_values("roc_auc", ascending=False, na_position="last")

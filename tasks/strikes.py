@@ -19,23 +19,54 @@ import pandas as pd
 from modsweep.lifecycle import ACCOUNT_ACTION_ORDER, EnforcementSpec, StrikeSpec
 
 STRIKE_COLUMNS: tuple[str, ...] = (
-    "strike_id", "decision_id", "author_id", "policy_id", "item_id", "weight", "created_at", "expires_at", "status",
-    "run_key", "day",
-)  # fmt: skip
+    "strike_id",
+    "decision_id",
+    "author_id",
+    "policy_id",
+    "item_id",
+    "weight",
+    "created_at",
+    "expires_at",
+    "status",
+    "run_key",
+    "day",
+)
 ACCOUNT_DECISION_COLUMNS: tuple[str, ...] = (
-    "account_decision_id", "author_id", "action", "status", "automated", "active_weight", "threshold", "features",
-    "end_date", "policy_id", "decision_id", "region", "category", "territorial_scope", "decision_account",
-    "decision_provision", "account_type", "decided_at", "day", "run_key", "reason",
-)  # fmt: skip
+    "account_decision_id",
+    "author_id",
+    "action",
+    "status",
+    "automated",
+    "active_weight",
+    "threshold",
+    "features",
+    "end_date",
+    "policy_id",
+    "decision_id",
+    "region",
+    "category",
+    "territorial_scope",
+    "decision_account",
+    "decision_provision",
+    "account_type",
+    "decided_at",
+    "day",
+    "run_key",
+    "reason",
+)
 # DSA Transparency Database values for each account action (a warning restricts nothing: no statement).
 DECISION_ACCOUNT: dict[str, str | None] = {
-    "warn": None, "feature_restrict": None, "suspend": "DECISION_ACCOUNT_SUSPENDED",
+    "warn": None,
+    "feature_restrict": None,
+    "suspend": "DECISION_ACCOUNT_SUSPENDED",
     "terminate": "DECISION_ACCOUNT_TERMINATED",
-}  # fmt: skip
+}
 DECISION_PROVISION: dict[str, str | None] = {
-    "warn": None, "feature_restrict": "DECISION_PROVISION_PARTIAL_SUSPENSION",
-    "suspend": "DECISION_PROVISION_TOTAL_SUSPENSION", "terminate": "DECISION_PROVISION_TOTAL_TERMINATION",
-}  # fmt: skip
+    "warn": None,
+    "feature_restrict": "DECISION_PROVISION_PARTIAL_SUSPENSION",
+    "suspend": "DECISION_PROVISION_TOTAL_SUSPENSION",
+    "terminate": "DECISION_PROVISION_TOTAL_TERMINATION",
+}
 
 
 def strike_specs(policies: Mapping[str, tuple[int, StrikeSpec | None]], enforcement: EnforcementSpec) -> pd.DataFrame:
@@ -48,8 +79,9 @@ def _spec(spec: StrikeSpec) -> tuple[float, int]:
     return spec.weight, spec.ttl_days
 
 
-def strikes_from_decisions(decisions: pd.DataFrame, authors: pd.DataFrame, specs: pd.DataFrame,
-                           strike_actions: list[str], *, day: object) -> pd.DataFrame:  # fmt: skip
+def strikes_from_decisions(
+    decisions: pd.DataFrame, authors: pd.DataFrame, specs: pd.DataFrame, strike_actions: list[str], *, day: object
+) -> pd.DataFrame:
     """One strike per decision whose action earns one (``strike_actions``), for the item's author.
 
     ``decisions``: decision_id, item_id, policy_id, action, created_at, run_key (one partition);
@@ -83,8 +115,9 @@ def target_actions(weights: pd.Series, enforcement: EnforcementSpec) -> pd.DataF
     actions = np.array([None, *(t.action for t in thresholds)], dtype=object)
     levels = np.array([0.0, *cut])
     ranks = np.array([0, *(ACCOUNT_ACTION_ORDER[t.action] for t in thresholds)])
-    return pd.DataFrame({"action": actions[reached], "threshold": levels[reached], "rank": ranks[reached]},
-                        index=weights.index)  # fmt: skip
+    return pd.DataFrame(
+        {"action": actions[reached], "threshold": levels[reached], "rank": ranks[reached]}, index=weights.index
+    )
 
 
 def account_decision_id(author_id: str, action: str, decision_id: str) -> str:
@@ -92,9 +125,16 @@ def account_decision_id(author_id: str, action: str, decision_id: str) -> str:
     return "acct-" + hashlib.sha256(f"{author_id}|{action}|{decision_id}".encode()).hexdigest()[:40]
 
 
-def new_account_decisions(state: pd.DataFrame, standing: pd.DataFrame, enforcement: EnforcementSpec, *,
-                          as_of: datetime, run_key: str, day: object,
-                          scope: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:  # fmt: skip
+def new_account_decisions(
+    state: pd.DataFrame,
+    standing: pd.DataFrame,
+    enforcement: EnforcementSpec,
+    *,
+    as_of: datetime,
+    run_key: str,
+    day: object,
+    scope: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Account decisions for authors whose active weight reached a higher rung than they stand on.
 
     ``state``: one row per author: author_id, active_weight, and the latest active strike's decision_id,
@@ -125,13 +165,17 @@ def new_account_decisions(state: pd.DataFrame, standing: pd.DataFrame, enforceme
     rows["decision_account"] = rows["action"].map(DECISION_ACCOUNT)
     rows["decision_provision"] = rows["action"].map(DECISION_PROVISION)
     rows["account_type"] = enforcement.account_type
-    rows["account_decision_id"] = [account_decision_id(a, b, c) for a, b, c in
-                                   zip(rows["author_id"], rows["action"], rows["decision_id"], strict=True)]  # fmt: skip
+    rows["account_decision_id"] = [
+        account_decision_id(a, b, c)
+        for a, b, c in zip(rows["author_id"], rows["action"], rows["decision_id"], strict=True)
+    ]
     rows["decided_at"] = as_of
     rows["day"] = day
     rows["run_key"] = run_key
-    rows["reason"] = [f"active strike weight {w:g} reached the {a} threshold {t:g}" for w, a, t in
-                      zip(rows["active_weight"], rows["action"], rows["threshold"], strict=True)]  # fmt: skip
+    rows["reason"] = [
+        f"active strike weight {w:g} reached the {a} threshold {t:g}"
+        for w, a, t in zip(rows["active_weight"], rows["action"], rows["threshold"], strict=True)
+    ]
     return rows[list(ACCOUNT_DECISION_COLUMNS)].reset_index(drop=True)
 
 

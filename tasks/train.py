@@ -540,8 +540,14 @@ def reviewed_training_rows(tasks: pd.DataFrame, items: pd.DataFrame, source: str
     decided = tasks[(tasks["status"] == "decided") & tasks["label"].notna()] if len(tasks) else tasks
     counts = {"tasks": len(tasks), "decided_with_label": len(decided)}
     if not len(decided):
-        empty = pd.DataFrame({"item_id": pd.Series([], dtype=object), "text": pd.Series([], dtype=object),
-                              "policy_id": pd.Series([], dtype=object), "violating": pd.Series([], dtype=bool)})  # fmt: skip
+        empty = pd.DataFrame(
+            {
+                "item_id": pd.Series([], dtype=object),
+                "text": pd.Series([], dtype=object),
+                "policy_id": pd.Series([], dtype=object),
+                "violating": pd.Series([], dtype=bool),
+            }
+        )
         return ReviewedRows(empty, {**counts, "rows": 0}, source)
     votes = (
         decided.assign(v=(decided["label"] == "violating").astype(np.int64), n=1)
@@ -561,12 +567,14 @@ def reviewed_training_rows(tasks: pd.DataFrame, items: pd.DataFrame, source: str
     found = votes["item_id"].isin(text.index) & votes["item_id"].map(text).fillna("").astype(str).str.strip().ne("")
     counts["dropped_no_text_in_lake"] = int((~found).sum())
     votes = votes[found]
-    rows = pd.DataFrame({
-        "item_id": votes["item_id"].to_numpy(dtype=object),
-        "text": votes["item_id"].map(text).to_numpy(dtype=object),
-        "policy_id": votes["policy_id"].to_numpy(dtype=object),
-        "violating": (2 * votes["v"] > votes["n"]).to_numpy(dtype=bool),
-    })  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "item_id": votes["item_id"].to_numpy(dtype=object),
+            "text": votes["item_id"].map(text).to_numpy(dtype=object),
+            "policy_id": votes["policy_id"].to_numpy(dtype=object),
+            "violating": (2 * votes["v"] > votes["n"]).to_numpy(dtype=bool),
+        }
+    )
     counts["rows"] = len(rows)
     return ReviewedRows(rows.reset_index(drop=True), counts, source)
 
@@ -599,8 +607,12 @@ def _review_rows(
         if pid not in label_for or label == pid:
             label_for[pid] = label
     frame = reviewed.rows
-    card: dict[str, Any] = {"source": reviewed.source, **reviewed.counts, "by_label": {},
-                            "no_model_label": int((~frame["policy_id"].isin(list(label_for))).sum())}  # fmt: skip
+    card: dict[str, Any] = {
+        "source": reviewed.source,
+        **reviewed.counts,
+        "by_label": {},
+        "no_model_label": int((~frame["policy_id"].isin(list(label_for))).sum()),
+    }
     out = []
     for pid, label in label_for.items():
         mine = frame[frame["policy_id"] == pid]
@@ -691,8 +703,9 @@ STREAM_PREVALENCE = 0.10  # share of violating posts the mixed validation stream
 PRECISION_TARGETS = (0.3, 0.5, 0.8, 0.9, 0.95, 0.99)  # thresholds the card lists (any other is read off the curve)
 
 
-def stream_precision_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None,
-                           step: float = 0.005) -> dict[str, Any]:  # fmt: skip
+def stream_precision_curve(
+    y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None, step: float = 0.005
+) -> dict[str, Any]:
     """Precision and recall of `score >= t` on a labelled stream, for t on a grid from high to low.
 
     `weight` reweights rows (positives, to a stated prevalence); `precision_lower` is the Wilson lower bound
@@ -741,8 +754,13 @@ def precision_targets_table(curve: dict[str, Any], targets: tuple[float, ...] = 
             out[str(target)] = None
             continue
         k = curve["thresholds"].index(t)
-        out[str(target)] = {"threshold": t, "precision": curve["precision"][k], "precision_lower": curve["precision_lower"][k],
-                            "recall": curve["recall"][k], "flagged": curve["flagged"][k]}  # fmt: skip
+        out[str(target)] = {
+            "threshold": t,
+            "precision": curve["precision"][k],
+            "precision_lower": curve["precision_lower"][k],
+            "recall": curve["recall"][k],
+            "flagged": curve["flagged"][k],
+        }
     return out
 
 
@@ -775,8 +793,9 @@ def _pool(rows: list[_DatasetRows], split: str) -> _Pool:
     )
 
 
-def _fit_domain_gate(x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, texts: pd.Series,
-                     seed: int) -> tuple[tuple[np.ndarray, float], tuple[float, float], float, dict[str, Any]]:  # fmt: skip
+def _fit_domain_gate(
+    x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, texts: pd.Series, seed: int
+) -> tuple[tuple[np.ndarray, float], tuple[float, float], float, dict[str, Any]]:
     """P(row belongs to the label's corpora): every own row against a hash sample of the other rows, an NB-LR
     (log-count ratios from each fold's training rows). Returns (weights, Platt, saturation, card).
 
@@ -810,10 +829,17 @@ def _fit_domain_gate(x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, t
     saturation = float(np.clip(np.quantile(in_domain, DOMAIN_IN_QUANTILE), DOMAIN_MIN_SATURATION, DOMAIN_SATURATION))
     weights, _ = _fit_nb(xs, ys, DOMAIN_C, seed)
     auc = float(roc_auc_score(ys, oof)) if 0 < ys.sum() < len(ys) else float("nan")
-    card = {"rows": len(rows), "in_domain": int(ys.sum()), "other_rows_sampled": len(others),
-            "other_rate": round(rate, 5), "c": DOMAIN_C, "features": "log-count-ratio scaled (NB-LR)",
-            "platt": {"a": a, "b": b}, "saturation": round(saturation, 5),
-            "cross_validation": {"folds": len(usable), "oof_roc_auc": auc}}  # fmt: skip
+    card = {
+        "rows": len(rows),
+        "in_domain": int(ys.sum()),
+        "other_rows_sampled": len(others),
+        "other_rate": round(rate, 5),
+        "c": DOMAIN_C,
+        "features": "log-count-ratio scaled (NB-LR)",
+        "platt": {"a": a, "b": b},
+        "saturation": round(saturation, 5),
+        "cross_validation": {"folds": len(usable), "oof_roc_auc": auc},
+    }
     return weights, (a, b), saturation, card
 
 
@@ -917,14 +943,23 @@ def train_from_manifest(
         digest.update(pd.util.hash_pandas_object(r.train_texts, index=False).to_numpy().tobytes())
         digest.update(r.train_y.astype(np.int8).tobytes())
     data_hash = digest.hexdigest()
-    train_params = {"c_grid": list(c_grid), "folds": folds, "seed": seed, "max_train_rows": max_train_rows,
-                    "selection": "cross-validated log loss after Platt scaling", "solver": "liblinear (dual), tol 1e-3",
-                    "negatives": "every other entry's rows and the background (mixed stream)",
-                    "stream_prevalence": prevalence, "domain_c": DOMAIN_C, "domain_other_rows": DOMAIN_OTHER_ROWS,
-                    "domain_saturation": DOMAIN_SATURATION, "domain_in_quantile": DOMAIN_IN_QUANTILE,
-                    "domain_min_saturation": DOMAIN_MIN_SATURATION,
-                    "in_corpus_features": "log-count-ratio scaled (NB-LR, alpha 1)",
-                    "curves_pack_sha256": None if pack is None else pack.sha256}  # fmt: skip
+    train_params = {
+        "c_grid": list(c_grid),
+        "folds": folds,
+        "seed": seed,
+        "max_train_rows": max_train_rows,
+        "selection": "cross-validated log loss after Platt scaling",
+        "solver": "liblinear (dual), tol 1e-3",
+        "negatives": "every other entry's rows and the background (mixed stream)",
+        "stream_prevalence": prevalence,
+        "domain_c": DOMAIN_C,
+        "domain_other_rows": DOMAIN_OTHER_ROWS,
+        "domain_saturation": DOMAIN_SATURATION,
+        "domain_in_quantile": DOMAIN_IN_QUANTILE,
+        "domain_min_saturation": DOMAIN_MIN_SATURATION,
+        "in_corpus_features": "log-count-ratio scaled (NB-LR, alpha 1)",
+        "curves_pack_sha256": None if pack is None else pack.sha256,
+    }
 
     t_all = time.perf_counter()
     train_rows = [r for r in rows if r.entry.trains]
@@ -945,8 +980,10 @@ def train_from_manifest(
         own = own_of[label]
         y = train.y & own
         if y.sum() < 5 or (own & ~train.y).sum() < 5:
-            raise ValueError(f"label {label!r}: {int(y.sum())} positive and {int((own & ~train.y).sum())} negative "
-                             "training rows; need 5 of each")  # fmt: skip
+            raise ValueError(
+                f"label {label!r}: {int(y.sum())} positive and {int((own & ~train.y).sum())} negative "
+                "training rows; need 5 of each"
+            )
         # P(violating | domain): the label's own corpora, as the corpus defines its classes.
         c, platt, cv = _select_and_calibrate(x[own], y[own], fold_of[own], tuple(c_grid), seed, nb=True)
         weights, converged = _fit_nb(x[own], y[own], c, seed)
@@ -969,8 +1006,10 @@ def train_from_manifest(
         card["train_seconds"] = round(time.perf_counter() - t0, 2)
         label_cards[label] = card
         dom = card.get("domain", {}).get("cross_validation", {}).get("oof_roc_auc", float("nan"))
-        say(f"trained {label}: within its corpora C={c}, out-of-fold ROC-AUC {cv['oof_roc_auc']:.3f}; "
-            f"domain gate ROC-AUC {dom:.3f} ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+        say(
+            f"trained {label}: within its corpora C={c}, out-of-fold ROC-AUC {cv['oof_roc_auc']:.3f}; "
+            f"domain gate ROC-AUC {dom:.3f} ({time.perf_counter() - t0:.1f} s)"
+        )
     del x, features
     model = TextPolicyModel(
         labels=labels,
@@ -1004,8 +1043,10 @@ def train_from_manifest(
             t0 = time.process_time()
             p = model.score_texts(r.valid_texts)[e.label]
             cpu = max(time.process_time() - t0, 1e-9)
-            card["validation"] = {**evaluate_scores(r.valid_y, p, removal_threshold, review_threshold),
-                                  "items_per_s_cpu": round(len(p) / cpu)}  # fmt: skip
+            card["validation"] = {
+                **evaluate_scores(r.valid_y, p, removal_threshold, review_threshold),
+                "items_per_s_cpu": round(len(p) / cpu),
+            }
         dataset_cards[e.id] = card
 
     # The mixed validation stream: every trained entry's validation rows + the background, one day's traffic.
@@ -1035,8 +1076,10 @@ def train_from_manifest(
     for label in labels:
         pid = policy_of[label]
         y = (entry_policy[stream.entry] == pid) & stream.y
-        metrics[label] = {"positives_train": label_cards[label]["positives_train"],
-                          **evaluate_scores(y, probs[label], removal_threshold, review_threshold)}  # fmt: skip
+        metrics[label] = {
+            "positives_train": label_cards[label]["positives_train"],
+            **evaluate_scores(y, probs[label], removal_threshold, review_threshold),
+        }
 
     version = _version(data_hash, json.dumps(train_params, sort_keys=True), model.feature_key)
     card = {

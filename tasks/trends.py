@@ -42,8 +42,6 @@ YOUNG_DAYS = 30
 AGGREGATES = TREND_AGGREGATES  # the lake schemas (modsweep/schemas.py)
 
 
-
-
 @dataclass(frozen=True)
 class RadarSettings:
     """Knobs of the radar (MODSWEEP_TRENDS_* settings feed these)."""
@@ -101,8 +99,14 @@ class Signals:
 
     def frame(self) -> pd.DataFrame:
         """(row, kind, signal, label) as a DataFrame (for tests and small days)."""
-        return pd.DataFrame({"row": self.row, "kind": np.array(KINDS, dtype=object)[self.kind[self.code]],
-                             "signal": self.vocab[self.code], "label": self.label[self.code]})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "row": self.row,
+                "kind": np.array(KINDS, dtype=object)[self.kind[self.code]],
+                "signal": self.vocab[self.code],
+                "label": self.label[self.code],
+            }
+        )
 
 
 def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,8 +165,13 @@ def item_signals(items: pa.Table, settings: RadarSettings) -> Signals:
         return Signals(
             empty, empty, np.array([], dtype=object), np.array([], dtype=np.int8), np.array([], dtype=object)
         )
-    return Signals(np.concatenate(all_rows), np.concatenate(all_codes), np.concatenate(vocabs),
-                   np.concatenate(kinds), np.concatenate(label_parts))  # fmt: skip
+    return Signals(
+        np.concatenate(all_rows),
+        np.concatenate(all_codes),
+        np.concatenate(vocabs),
+        np.concatenate(kinds),
+        np.concatenate(label_parts),
+    )
 
 
 def _bigrams(clean: pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -206,26 +215,60 @@ def daily_aggregates(items: pa.Table, signals: Signals, day: date, settings: Rad
         counts = np.bincount(group)
         kept = counts >= settings.min_items
         code = uniq[kept] % n_codes
-        frames.append(_grouped(uniq[kept] // n_codes, signals.kind[code], signals.vocab[code], counts[kept],
-                               np.bincount(group, weights=views[r])[kept], np.bincount(group, weights=young[r])[kept],
-                               regions, languages))  # fmt: skip
+        frames.append(
+            _grouped(
+                uniq[kept] // n_codes,
+                signals.kind[code],
+                signals.vocab[code],
+                counts[kept],
+                np.bincount(group, weights=views[r])[kept],
+                np.bincount(group, weights=young[r])[kept],
+                regions,
+                languages,
+            )
+        )
     keep = sampled(items.num_rows, settings.sample)
     for name, mask in (("all", slice(None)), ("sampled", keep)):
         group, uniq = pd.factorize(rl[mask])
-        frames.append(_grouped(uniq, np.full(len(uniq), -1, dtype=np.int8), np.full(len(uniq), name, dtype=object),
-                               np.bincount(group), np.bincount(group, weights=views[mask]),
-                               np.bincount(group, weights=young[mask]), regions, languages))  # fmt: skip
+        frames.append(
+            _grouped(
+                uniq,
+                np.full(len(uniq), -1, dtype=np.int8),
+                np.full(len(uniq), name, dtype=object),
+                np.bincount(group),
+                np.bincount(group, weights=views[mask]),
+                np.bincount(group, weights=young[mask]),
+                regions,
+                languages,
+            )
+        )
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "day", day)
     return out[list(AGGREGATES.names)]
 
 
-def _grouped(rl: np.ndarray, kind: np.ndarray, signal: np.ndarray, items: np.ndarray, views: np.ndarray,
-             young: np.ndarray, regions: np.ndarray, languages: np.ndarray) -> pd.DataFrame:  # fmt: skip
+def _grouped(
+    rl: np.ndarray,
+    kind: np.ndarray,
+    signal: np.ndarray,
+    items: np.ndarray,
+    views: np.ndarray,
+    young: np.ndarray,
+    regions: np.ndarray,
+    languages: np.ndarray,
+) -> pd.DataFrame:
     names = np.array([*KINDS, TOTAL], dtype=object)
-    return pd.DataFrame({"region": regions[rl // len(languages)], "language": languages[rl % len(languages)],
-                         "kind": names[kind.astype(np.int64)], "signal": signal, "items": items.astype(np.int64),
-                         "views": views.astype(np.int64), "young_items": young.astype(np.int64)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "region": regions[rl // len(languages)],
+            "language": languages[rl % len(languages)],
+            "kind": names[kind.astype(np.int64)],
+            "signal": signal,
+            "items": items.astype(np.int64),
+            "views": views.astype(np.int64),
+            "young_items": young.astype(np.int64),
+        }
+    )
 
 
 def _exposure(aggs: pd.DataFrame) -> pd.DataFrame:
@@ -249,20 +292,28 @@ def burst_scores(today: pd.DataFrame, baseline: pd.DataFrame, settings: RadarSet
         base_exp = pd.DataFrame(columns=["region", "language", "kind", "baseline_exposure", "baseline_days"])
     else:
         sig = baseline[baseline["kind"] != TOTAL]
-        base = sig.groupby(key, sort=False).agg(baseline_items=("items", "sum"),
-                                                baseline_days_seen=("day", "nunique")).reset_index()  # fmt: skip
+        base = (
+            sig.groupby(key, sort=False)
+            .agg(baseline_items=("items", "sum"), baseline_days_seen=("day", "nunique"))
+            .reset_index()
+        )
         ex = _exposure(baseline)
-        base_exp = ex.groupby(["region", "language", "kind"], sort=False).agg(
-            baseline_exposure=("exposure", "sum"), baseline_days=("day", "nunique")).reset_index()  # fmt: skip
+        base_exp = (
+            ex.groupby(["region", "language", "kind"], sort=False)
+            .agg(baseline_exposure=("exposure", "sum"), baseline_days=("day", "nunique"))
+            .reset_index()
+        )
     cand = cand.merge(base, on=key, how="left").merge(base_exp, on=["region", "language", "kind"], how="left")
     cand["baseline_items"] = cand["baseline_items"].fillna(0).astype(np.int64)
     cand["baseline_days"] = cand["baseline_days"].fillna(0).astype(np.int32)
     exposure = cand["exposure"].fillna(0).to_numpy(dtype=float)
     base_exposure = cand["baseline_exposure"].fillna(0).to_numpy(dtype=float)
     # with no baseline day at all, today is its own reference (nothing can burst on day one)
-    lam = np.where(base_exposure > 0,
-                   exposure * (cand["baseline_items"].to_numpy(dtype=float) + 0.5) / np.maximum(base_exposure, 1.0),
-                   cand["items"].to_numpy(dtype=float))  # fmt: skip
+    lam = np.where(
+        base_exposure > 0,
+        exposure * (cand["baseline_items"].to_numpy(dtype=float) + 0.5) / np.maximum(base_exposure, 1.0),
+        cand["items"].to_numpy(dtype=float),
+    )
     lam = np.maximum(lam, 1e-3)
     x = cand["items"].to_numpy(dtype=float)
     phi = settings.dispersion
@@ -286,10 +337,16 @@ def members(signals: Signals, items: pa.Table, keys: pd.DataFrame) -> pd.DataFra
     wanted = np.flatnonzero(pd.Series(signals.vocab).isin(set(keys["signal"])).to_numpy())
     mask = np.isin(signals.code, wanted)
     rows, codes = signals.row[mask], signals.code[mask]
-    frame = pd.DataFrame({"row": rows, "region": items.column("region").to_numpy(zero_copy_only=False)[rows],
-                          "language": items.column("language").to_numpy(zero_copy_only=False)[rows],
-                          "kind": kinds[signals.kind[codes]], "signal": signals.vocab[codes],
-                          "label": signals.label[codes]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "row": rows,
+            "region": items.column("region").to_numpy(zero_copy_only=False)[rows],
+            "language": items.column("language").to_numpy(zero_copy_only=False)[rows],
+            "kind": kinds[signals.kind[codes]],
+            "signal": signals.vocab[codes],
+            "label": signals.label[codes],
+        }
+    )
     return frame.merge(keys[["region", "language", "kind", "signal"]], on=["region", "language", "kind", "signal"])
 
 
@@ -309,8 +366,9 @@ def enforcement_overlap(member: pd.DataFrame, items: pa.Table, decisions: pd.Dat
     return counts[cols]
 
 
-def _patch_for(kind: str, signal: str, label: str, language: str, policy: str,
-               detectors: dict[str, list[dict]], weight: float) -> tuple[str, dict] | None:  # fmt: skip
+def _patch_for(
+    kind: str, signal: str, label: str, language: str, policy: str, detectors: dict[str, list[dict]], weight: float
+) -> tuple[str, dict] | None:
     """Where a signal would go in `policy`'s resources: (sentence, patch) or None when it has no such file."""
     by_kind = {d["kind"]: d for d in detectors.get(policy, [])}
 
@@ -318,31 +376,49 @@ def _patch_for(kind: str, signal: str, label: str, language: str, policy: str,
         d = by_kind.get("lexicon")
         if d is None:
             return None
-        return (f"add {term!r} to {policy}'s lexicon ({d['id']})",
-                {"policy_id": policy, "detector_id": d["id"], "resource": d["resource"], "line": f"{term}\t{weight:g}"})  # fmt: skip
+        return (
+            f"add {term!r} to {policy}'s lexicon ({d['id']})",
+            {"policy_id": policy, "detector_id": d["id"], "resource": d["resource"], "line": f"{term}\t{weight:g}"},
+        )
 
     if kind == "hashtag":
         d = by_kind.get("hashtag")
         tag = signal.lstrip("#")
         if d is not None:
-            return (f"add #{tag} to {policy}'s hashtag list ({d['id']})",
-                    {"policy_id": policy, "detector_id": d["id"], "resource": d["resource"], "line": f"{tag}\t{weight:g}"})  # fmt: skip
+            return (
+                f"add #{tag} to {policy}'s hashtag list ({d['id']})",
+                {"policy_id": policy, "detector_id": d["id"], "resource": d["resource"], "line": f"{tag}\t{weight:g}"},
+            )
         return lexicon(tag)
     if kind == "cluster":
         d = by_kind.get("claim_match")
         if d is not None:
             claim_id = "radar-" + signal.removeprefix("cluster:")[:10]
             text = label.replace(",", " ").replace('"', " ")
-            return (f"add the claim {label[:80]!r} to {policy}'s claims ({d['id']}), pending a fact check",
-                    {"policy_id": policy, "detector_id": d["id"], "resource": d["resource"],
-                     "line": f"{claim_id},{text},urn:modsweep:pending-fact-check:{claim_id},{language}"})  # fmt: skip
+            return (
+                f"add the claim {label[:80]!r} to {policy}'s claims ({d['id']}), pending a fact check",
+                {
+                    "policy_id": policy,
+                    "detector_id": d["id"],
+                    "resource": d["resource"],
+                    "line": f"{claim_id},{text},urn:modsweep:pending-fact-check:{claim_id},{language}",
+                },
+            )
         return lexicon(" ".join(label.split()[:8]))
     return lexicon(signal)
 
 
-def radar(items: pa.Table, signals: Signals, today: pd.DataFrame, baseline: pd.DataFrame,
-          decisions: pd.DataFrame, detectors: dict[str, list[dict]], settings: RadarSettings,
-          day: date, pseudonym: callable) -> pd.DataFrame:  # fmt: skip
+def radar(
+    items: pa.Table,
+    signals: Signals,
+    today: pd.DataFrame,
+    baseline: pd.DataFrame,
+    decisions: pd.DataFrame,
+    detectors: dict[str, list[dict]],
+    settings: RadarSettings,
+    day: date,
+    pseudonym: callable,
+) -> pd.DataFrame:
     """The day's trends (TRENDS columns): bursting signals with reach, young-account share, enforcement overlap per
     policy, ranks per region, examples, pseudonymised accounts and a suggested candidate-pack patch.
 
@@ -355,16 +431,30 @@ def radar(items: pa.Table, signals: Signals, today: pd.DataFrame, baseline: pd.D
     key = ["region", "language", "kind", "signal"]
     member = members(signals, items, hot[key])
     authors = items.column("author_id").to_numpy(zero_copy_only=False)[member["row"].to_numpy()]
-    hot = hot.merge(member.assign(author=authors).groupby(key)["author"].nunique().rename("authors").reset_index(),
-                    on=key, how="left")  # fmt: skip
+    hot = hot.merge(
+        member.assign(author=authors).groupby(key)["author"].nunique().rename("authors").reset_index(),
+        on=key,
+        how="left",
+    )
     hot["authors"] = hot["authors"].fillna(0).astype(np.int64)
     overlap = enforcement_overlap(member, items, decisions)
-    top = (overlap.sort_values(["share", "policy_id"], ascending=[False, True]).drop_duplicates(key)
-           .rename(columns={"policy_id": "top_policy", "share": "top_overlap"}))  # fmt: skip
+    top = (
+        overlap.sort_values(["share", "policy_id"], ascending=[False, True])
+        .drop_duplicates(key)
+        .rename(columns={"policy_id": "top_policy", "share": "top_overlap"})
+    )
     hot = hot.merge(top, on=key, how="left")
     hot["top_overlap"] = hot["top_overlap"].fillna(0.0)
-    shares = {k: json.dumps({p: round(float(s), 3) for p, s in zip(g["policy_id"], g["share"], strict=True)}, sort_keys=True)
-              for k, g in overlap.groupby(key)} if len(overlap) else {}  # fmt: skip
+    shares = (
+        {
+            k: json.dumps(
+                {p: round(float(s), 3) for p, s in zip(g["policy_id"], g["share"], strict=True)}, sort_keys=True
+            )
+            for k, g in overlap.groupby(key)
+        }
+        if len(overlap)
+        else {}
+    )
     hot["overlap"] = [shares.get(tuple(r), "{}") for r in hot[key].itertuples(index=False, name=None)]
     hot["reach"] = hot["views"].astype(np.int64)
     hot["young_share"] = hot["young_items"] / hot["items"]
@@ -431,8 +521,9 @@ def _same_items(member: pd.DataFrame, hot: pd.DataFrame, key: list[str], share: 
     return out
 
 
-def _examples_and_accounts(member: pd.DataFrame, items: pa.Table, k: int,
-                           pseudonym: callable) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def _examples_and_accounts(
+    member: pd.DataFrame, items: pa.Table, k: int, pseudonym: callable
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per signal: the k highest-reach items (id, text cut to 160), its accounts (pseudonymised, most active first,
     at most 10) and a label (a cluster's text). Only the shown authors are pseudonymised."""
     key = ["region", "language", "kind", "signal"]
@@ -449,17 +540,21 @@ def _examples_and_accounts(member: pd.DataFrame, items: pa.Table, k: int,
     ids = items.column("item_id").to_numpy(zero_copy_only=False)
     texts = pc.take(pc.fill_null(items.column("text"), ""), pa.array(rows)).to_numpy(zero_copy_only=False)
     ex: dict[tuple, list] = {}
-    for kk, row, views, author, text in zip(top[key].itertuples(index=False, name=None), rows, top["views"],
-                                            top["author"], texts, strict=True):  # fmt: skip
-        ex.setdefault(kk, []).append({"item_id": ids[row], "views": int(views), "author": alias[author],
-                                      "text": str(text)[:160]})  # fmt: skip
+    for kk, row, views, author, text in zip(
+        top[key].itertuples(index=False, name=None), rows, top["views"], top["author"], texts, strict=True
+    ):
+        ex.setdefault(kk, []).append(
+            {"item_id": ids[row], "views": int(views), "author": alias[author], "text": str(text)[:160]}
+        )
     acc: dict[tuple, list] = {}
     for kk, author, n in zip(
         counts[key].itertuples(index=False, name=None), counts["author"], counts["n"], strict=True
     ):
         acc.setdefault(kk, []).append({"author": alias[author], "items": int(n)})
-    frame = lambda d, name: pd.DataFrame([(*kk, json.dumps(v, ensure_ascii=False)) for kk, v in d.items()],  # noqa: E731
-                                         columns=[*key, name])  # fmt: skip
+
+    def frame(d: dict, name: str) -> pd.DataFrame:
+        return pd.DataFrame([(*kk, json.dumps(v, ensure_ascii=False)) for kk, v in d.items()], columns=[*key, name])
+
     labels = s.drop_duplicates(key)[[*key, "label"]]
     return frame(ex, "examples"), frame(acc, "accounts"), labels
 
@@ -493,8 +588,19 @@ def report_rows(trends: pd.DataFrame, per_region: int = 5) -> list[dict[str, obj
     if trends is None or trends.empty:
         return []
     lead = trends[(trends["rank_risk"] > 0) & (trends["rank_risk"] <= per_region)].sort_values(["region", "rank_risk"])
-    return [{"region": r.region, "rank": int(r.rank_risk), "kind": r.kind, "signal": str(r.label)[:80],
-             "volume": int(r.volume), "expected": float(r.expected), "z": float(r.z), "reach": int(r.reach),
-             "young": float(r.young_share),
-             "policy": f"{r.top_policy} ({r.top_overlap:.0%})" if isinstance(r.top_policy, str) else "—",
-             "suggestion": r.suggestion or "—"} for r in lead.itertuples()]  # fmt: skip
+    return [
+        {
+            "region": r.region,
+            "rank": int(r.rank_risk),
+            "kind": r.kind,
+            "signal": str(r.label)[:80],
+            "volume": int(r.volume),
+            "expected": float(r.expected),
+            "z": float(r.z),
+            "reach": int(r.reach),
+            "young": float(r.young_share),
+            "policy": f"{r.top_policy} ({r.top_overlap:.0%})" if isinstance(r.top_policy, str) else "—",
+            "suggestion": r.suggestion or "—",
+        }
+        for r in lead.itertuples()
+    ]

@@ -40,9 +40,14 @@ class RadarOutcome:
     trends: pd.DataFrame
 
     def counts(self) -> dict[str, Any]:
-        return {"items": self.items, "candidates": self.candidates, "signals": self.signals,
-                "suggestions": self.suggestions, "baseline_days": self.baseline_days,
-                "aggregate_rows": self.aggregate_rows}  # fmt: skip
+        return {
+            "items": self.items,
+            "candidates": self.candidates,
+            "signals": self.signals,
+            "suggestions": self.suggestions,
+            "baseline_days": self.baseline_days,
+            "aggregate_rows": self.aggregate_rows,
+        }
 
 
 def settings_for(rows: int) -> tr.RadarSettings:
@@ -60,8 +65,9 @@ def read_day_items(lake: Lake, day: date, run_key: str) -> pa.Table:
     return pa.concat_tables([lake.read(p, ITEM_COLUMNS) for p in parts], promote_options="default")
 
 
-def day_aggregates(lake: Lake, day: date, run_key: str, items: pa.Table | None = None
-                   ) -> tuple[pd.DataFrame, tr.Signals | None, pa.Table | None]:  # fmt: skip
+def day_aggregates(
+    lake: Lake, day: date, run_key: str, items: pa.Table | None = None
+) -> tuple[pd.DataFrame, tr.Signals | None, pa.Table | None]:
     """The day's aggregate for a run: read if committed, else computed from its items and written once."""
     ref = lake.ref("trend_aggregates", day, run_key, WHOLE_DAY)
     if ref is not None and items is None:
@@ -71,8 +77,13 @@ def day_aggregates(lake: Lake, day: date, run_key: str, items: pa.Table | None =
     signals = tr.item_signals(items, settings)
     agg = tr.daily_aggregates(items, signals, day, settings)
     if ref is None:
-        lake.write(pa.Table.from_pandas(agg, schema=tr.AGGREGATES, preserve_index=False), "trend_aggregates", day,
-                   run_key, WHOLE_DAY)  # fmt: skip
+        lake.write(
+            pa.Table.from_pandas(agg, schema=tr.AGGREGATES, preserve_index=False),
+            "trend_aggregates",
+            day,
+            run_key,
+            WHOLE_DAY,
+        )
     return agg, signals, items
 
 
@@ -89,8 +100,11 @@ def baseline(lake: Lake, day: date, window: int) -> pd.DataFrame:
             if item_keys:
                 frames.append(day_aggregates(lake, d, item_keys[-1])[0])
             continue
-        parts = [pq.read_table(p, filesystem=lake.fs).to_pandas() for key in keys
-                 for p in lake.parts("trend_aggregates", d, key)]  # fmt: skip
+        parts = [
+            pq.read_table(p, filesystem=lake.fs).to_pandas()
+            for key in keys
+            for p in lake.parts("trend_aggregates", d, key)
+        ]
         merged = pd.concat(parts, ignore_index=True)
         cols = ["day", "region", "language", "kind", "signal"]
         frames.append(merged.sort_values("items", ascending=False).drop_duplicates(cols))
@@ -102,8 +116,9 @@ def _run_keys(lake: Lake, dataset: str, day: date) -> list[str]:
     return sorted(str(p).rsplit("run_key=", 1)[1] for p in found)
 
 
-def radar_for_run(lake_root: str, day: date, run_key: str, pack_name: str, profile: str,
-                  model_version: str = "latest") -> RadarOutcome:  # fmt: skip
+def radar_for_run(
+    lake_root: str, day: date, run_key: str, pack_name: str, profile: str, model_version: str = "latest"
+) -> RadarOutcome:
     """The radar over one run's day: aggregate (stored), baseline, trends (stored in the lake and SQL)."""
     from modsweep.store.trends import insert_trends
 
@@ -111,25 +126,50 @@ def radar_for_run(lake_root: str, day: date, run_key: str, pack_name: str, profi
     items = read_day_items(lake, day, run_key)
     if not items.num_rows:  # nothing ingested (every row out of scope or quarantined): nothing to count
         empty = pd.DataFrame({f.name: pd.Series(dtype=object) for f in tr.TRENDS})
-        return RadarOutcome(day=day, run_key=run_key, items=0, candidates=0, signals=0, suggestions=0,
-                            baseline_days=0, aggregate_rows=0, trends=empty)  # fmt: skip
+        return RadarOutcome(
+            day=day,
+            run_key=run_key,
+            items=0,
+            candidates=0,
+            signals=0,
+            suggestions=0,
+            baseline_days=0,
+            aggregate_rows=0,
+            trends=empty,
+        )
     settings = settings_for(items.num_rows)
     today, signals, _ = day_aggregates(lake, day, run_key, items)
     base = baseline(lake, day, settings.window_days)
     decisions = _decisions(lake, day, run_key)
     pack = resources.pack(pack_name, profile, model_version)
     key = get_settings().hmac_key.get_secret_value()
-    out = tr.radar(items, signals, today, base, decisions, tr.detectors_for_suggestions(pack), settings, day,
-                   lambda authors: pseudonymise(authors, key))  # fmt: skip
+    out = tr.radar(
+        items,
+        signals,
+        today,
+        base,
+        decisions,
+        tr.detectors_for_suggestions(pack),
+        settings,
+        day,
+        lambda authors: pseudonymise(authors, key),
+    )
     candidates = int(((today["kind"] != tr.TOTAL) & (today["items"] >= settings.min_volume)).sum())
     table = pa.Table.from_pandas(out, schema=tr.TRENDS, preserve_index=False)
     if lake.ref("trends", day, run_key, WHOLE_DAY) is None:
         lake.write(table, "trends", day, run_key, WHOLE_DAY)
     insert_trends(resources.store_engine(), out, run_key)
-    return RadarOutcome(day=day, run_key=run_key, items=items.num_rows, candidates=candidates, signals=len(out),
-                        suggestions=int(out["suggestion"].notna().sum()) if len(out) else 0,
-                        baseline_days=int(base["day"].nunique()) if len(base) else 0, aggregate_rows=len(today),
-                        trends=out)  # fmt: skip
+    return RadarOutcome(
+        day=day,
+        run_key=run_key,
+        items=items.num_rows,
+        candidates=candidates,
+        signals=len(out),
+        suggestions=int(out["suggestion"].notna().sum()) if len(out) else 0,
+        baseline_days=int(base["day"].nunique()) if len(base) else 0,
+        aggregate_rows=len(today),
+        trends=out,
+    )
 
 
 def _decisions(lake: Lake, day: date, run_key: str) -> pd.DataFrame:
@@ -144,20 +184,28 @@ def trends_markdown(outcome: RadarOutcome, per_region: int = 5) -> str:
     from modsweep.tasks.approval import markdown_text as md
 
     t = outcome.trends
-    lines = [f"# Emerging-risk radar, {outcome.day}", "",
-             f"{outcome.signals} signal(s) from {outcome.candidates} candidates over {outcome.items:,} items; baseline "
-             f"of {outcome.baseline_days} earlier day(s) (negative-binomial burst test, BH FDR); "
-             f"{outcome.suggestions} with a suggested pack patch.", ""]  # fmt: skip
+    lines = [
+        f"# Emerging-risk radar, {outcome.day}",
+        "",
+        f"{outcome.signals} signal(s) from {outcome.candidates} candidates over {outcome.items:,} items; baseline "
+        f"of {outcome.baseline_days} earlier day(s) (negative-binomial burst test, BH FDR); "
+        f"{outcome.suggestions} with a suggested pack patch.",
+        "",
+    ]
     lead = t[t["rank_risk"] > 0] if len(t) else t
     if lead.empty:
         return "\n".join([*lines, "No emerging signal today."])
-    lines += ["| region | rank | kind | signal | items | expected | z | reach | young | top policy (overlap) | suggestion |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "| region | rank | kind | signal | items | expected | z | reach | young | top policy (overlap) | suggestion |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in lead[lead["rank_risk"] <= per_region].sort_values(["region", "rank_risk"]).itertuples():
         policy = f"{r.top_policy} ({r.top_overlap:.0%})" if isinstance(r.top_policy, str) else "—"
-        lines.append(f"| {md(r.region)} | {r.rank_risk} | {md(r.kind)} | {md(r.label[:60])} | {r.volume:,} | "
-                     f"{r.expected:.1f} | {r.z:.1f} | {r.reach:,} | {r.young_share:.0%} | {md(policy)} | "
-                     f"{md(r.suggestion or '—')} |")  # fmt: skip
+        lines.append(
+            f"| {md(r.region)} | {r.rank_risk} | {md(r.kind)} | {md(r.label[:60])} | {r.volume:,} | "
+            f"{r.expected:.1f} | {r.z:.1f} | {r.reach:,} | {r.young_share:.0%} | {md(policy)} | "
+            f"{md(r.suggestion or '—')} |"
+        )
     return "\n".join(lines)
 
 
@@ -175,12 +223,14 @@ def read_trends(lake: Lake, day: date, run_key: str) -> pd.DataFrame | None:
 
 
 @task(name="detect-trends", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def detect_trends(lake_root: str, day: date, run_key: str, pack: str, profile: str,
-                  model_version: str = "latest") -> dict[str, Any]:  # fmt: skip
+def detect_trends(
+    lake_root: str, day: date, run_key: str, pack: str, profile: str, model_version: str = "latest"
+) -> dict[str, Any]:
     """The radar stage of a sweep (a thin task: I/O retried): counts for the ledger and a Markdown artifact."""
     from prefect.artifacts import create_markdown_artifact
 
     outcome = radar_for_run(lake_root, day, run_key, pack, profile, model_version)
-    create_markdown_artifact(key=f"trends-{run_key}".lower(), markdown=trends_markdown(outcome),
-                             description="Emerging-risk radar")  # fmt: skip
+    create_markdown_artifact(
+        key=f"trends-{run_key}".lower(), markdown=trends_markdown(outcome), description="Emerging-risk radar"
+    )
     return outcome.counts()

@@ -22,7 +22,9 @@ def shared_datasets_dir() -> tuple[Path | None, str]:
     root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "datasets"
     if root.is_dir():
         return root, ""
-    source = "MODSWEEP_SHARED_DATASETS" if env else "beside the repository (set MODSWEEP_SHARED_DATASETS to point elsewhere)"
+    source = (
+        "MODSWEEP_SHARED_DATASETS" if env else "beside the repository (set MODSWEEP_SHARED_DATASETS to point elsewhere)"
+    )
     return None, f"the shared labelled data sets are not at {root} ({source})"
 
 
@@ -76,8 +78,13 @@ def synthetic_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     result = train_text_policy_model(texts, labels, source="synthetic:test")
     models = root / "models"
     save_model(models, MODEL_NAME, result.version, result.model, result.card)
-    return {"day": day, "items": root / "source" / "items", "truth": root / "source" / "truth",
-            "golden": root / "source" / "golden", "models": models}
+    return {
+        "day": day,
+        "items": root / "source" / "items",
+        "truth": root / "source" / "truth",
+        "golden": root / "source" / "golden",
+        "models": models,
+    }
 
 
 @pytest.fixture

@@ -40,9 +40,18 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 def _seeded(engine: Engine) -> Engine:
     store.upgrade_schema(engine)
-    run_id = store.start_run(engine, run_key="rk", flow="daily-sweep", trigger="manual", requested_by="test",
-                             parameters={"day": T0.date().isoformat()}, policy_pack="p", policy_version="v1",
-                             policy_sha256="0" * 64, code_version="test")  # fmt: skip
+    run_id = store.start_run(
+        engine,
+        run_key="rk",
+        flow="daily-sweep",
+        trigger="manual",
+        requested_by="test",
+        parameters={"day": T0.date().isoformat()},
+        policy_pack="p",
+        policy_version="v1",
+        policy_sha256="0" * 64,
+        code_version="test",
+    )
     store.finish_run(engine, run_id, "completed")
     rows = [(f"d{i}", f"i{i}", "hate.speech", "remove") for i in range(1, 5)] + [
         ("d5", "i5", "hate.speech", "escalate")
@@ -66,35 +75,66 @@ def appeal(decision_id: str, hours: float = 1, **extra: str) -> dict[str, str]:
 def decide(engine: Engine, tmp_path: Path, labels: dict[str, str], reviewer: str = "rev-2") -> reviews_io.ImportReport:
     """Reviewers' verdicts on the appeal tasks of these decisions, through `reviews import`."""
     found = ls.fetch_appeals(engine, decision_ids=list(labels))
-    rows = pd.DataFrame({"task_id": found["task_id"], "reviewer_id": reviewer,
-                         "label": found["decision_id"].map(labels), "decided_at": NOW.isoformat()})  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "task_id": found["task_id"],
+            "reviewer_id": reviewer,
+            "label": found["decision_id"].map(labels),
+            "decided_at": NOW.isoformat(),
+        }
+    )
     path = tmp_path / f"verdicts-{len(list(tmp_path.iterdir()))}.csv"
     rows.to_csv(path, index=False)
     return reviews_io.import_outcomes_file(engine, path, actor="test")
 
 
 def test_every_bad_row_is_rejected_with_its_reason() -> None:
-    raw = pd.DataFrame({
-        "decision_id": ["d1", "d1", "nope", "d5", "d2", "d3", "d4", None, "d6"],
-        "received_at": ["2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z", "2026-11-24T10:00:00Z", "2026-11-24T10:00:00Z",
-                        "2027-01-30T10:00:00Z", "2026-11-24T10:00:00", "2026-11-24T10:00:00Z", "2026-11-24T10:00:00Z",
-                        "2026-11-20T10:00:00Z"],
-        "statement": ["s"] * 9, "channel": [None, None, None, None, None, None, "fax", None, None],
-        "__line": range(2, 11), "__malformed": None,
-    })  # fmt: skip
+    raw = pd.DataFrame(
+        {
+            "decision_id": ["d1", "d1", "nope", "d5", "d2", "d3", "d4", None, "d6"],
+            "received_at": [
+                "2026-11-24T10:00:00Z",
+                "2026-11-24T11:00:00Z",
+                "2026-11-24T10:00:00Z",
+                "2026-11-24T10:00:00Z",
+                "2027-01-30T10:00:00Z",
+                "2026-11-24T10:00:00",
+                "2026-11-24T10:00:00Z",
+                "2026-11-24T10:00:00Z",
+                "2026-11-20T10:00:00Z",
+            ],
+            "statement": ["s"] * 9,
+            "channel": [None, None, None, None, None, None, "fax", None, None],
+            "__line": range(2, 11),
+            "__malformed": None,
+        }
+    )
     applied = pd.Timestamp("2026-11-23 09:00", tz="UTC")
     context = pd.DataFrame({c: None for c in appeals.CONTEXT_COLUMNS}, index=range(5)).assign(
-        decision_id=["d1", "d2", "d3", "d4", "d6"], item_id="i", policy_id="hate.speech", region="DE",
-        applied_action=["remove", "remove", "remove", "remove", "label"], applied_at=applied, reviewed=False,
-        status="active")  # fmt: skip
+        decision_id=["d1", "d2", "d3", "d4", "d6"],
+        item_id="i",
+        policy_id="hate.speech",
+        region="DE",
+        applied_action=["remove", "remove", "remove", "remove", "label"],
+        applied_at=applied,
+        reviewed=False,
+        status="active",
+    )
     context = pd.concat([context, context.iloc[[0]].assign(decision_id="d5", applied_action=None)])
     valid, rejected = appeals.validate_appeals(
         raw, context, set(), window_days=30, now=datetime(2026, 11, 25, tzinfo=UTC)
     )
     assert valid["decision_id"].tolist() == ["d1"]
     assert dict(zip(rejected["__line"], rejected["rejection"], strict=True)) == {
-        3: "duplicate_appeal", 4: "unknown_decision", 5: "not_enforced", 6: "bad_timestamp", 7: "bad_timestamp",
-        8: "invalid_channel", 9: "missing_value", 10: "bad_timestamp"}  # fmt: skip
+        3: "duplicate_appeal",
+        4: "unknown_decision",
+        5: "not_enforced",
+        6: "bad_timestamp",
+        7: "bad_timestamp",
+        8: "invalid_channel",
+        9: "missing_value",
+        10: "bad_timestamp",
+    }
     _, late = appeals.validate_appeals(
         raw.iloc[[4]], context, set(), window_days=30, now=datetime(2027, 2, 1, tzinfo=UTC)
     )
@@ -125,7 +165,11 @@ def test_an_overturn_reverses_the_decision_and_removes_its_strike_once(engine: E
     assert status == {"d1": "overturned", "d2": "upheld"}
     assert store.fetch_decisions(engine).set_index("decision_id").loc["d1", "status"] == "reversed"
     assert ls.strikes_of(engine).set_index("strike_id")["status"].to_dict() == {
-        "d1": "removed", "d2": "active", "d3": "active", "d4": "active"}  # fmt: skip
+        "d1": "removed",
+        "d2": "active",
+        "d3": "active",
+        "d4": "active",
+    }
     rev = ls.reversals(engine)
     assert rev[["decision_id", "cause", "by"]].to_dict("records") == [
         {"decision_id": "d1", "cause": "appeal", "by": "rev-2"}
@@ -138,14 +182,39 @@ def test_an_overturn_reverses_the_decision_and_removes_its_strike_once(engine: E
 
 
 def test_the_original_reviewer_cannot_decide_the_appeal(engine: Engine, tmp_path: Path) -> None:
-    task = pd.DataFrame({"task_id": ["t-esc"], "item_id": ["i5"], "policy_id": ["hate.speech"], "queue": ["q"],
-                         "reason": ["review_band"], "stratum": ["s"], "inclusion_prob": [1.0], "priority": [1.0],
-                         "score": [0.9], "region": ["DE"], "language": ["de"], "views": [1], "due_by": [T0],
-                         "created_at": [T0], "run_id": ["r"], "run_key": ["rk"]})  # fmt: skip
+    task = pd.DataFrame(
+        {
+            "task_id": ["t-esc"],
+            "item_id": ["i5"],
+            "policy_id": ["hate.speech"],
+            "queue": ["q"],
+            "reason": ["review_band"],
+            "stratum": ["s"],
+            "inclusion_prob": [1.0],
+            "priority": [1.0],
+            "score": [0.9],
+            "region": ["DE"],
+            "language": ["de"],
+            "views": [1],
+            "due_by": [T0],
+            "created_at": [T0],
+            "run_id": ["r"],
+            "run_key": ["rk"],
+        }
+    )
     store.insert_review_tasks(engine, task)
-    store.apply_review_outcomes(engine, pd.DataFrame({"task_id": ["t-esc"], "reviewer_id": ["rev-1"],
-                                                      "label": ["violating"], "final_action": ["remove"],
-                                                      "decided_at": [T0 + pd.Timedelta(minutes=30)]}))  # fmt: skip
+    store.apply_review_outcomes(
+        engine,
+        pd.DataFrame(
+            {
+                "task_id": ["t-esc"],
+                "reviewer_id": ["rev-1"],
+                "label": ["violating"],
+                "final_action": ["remove"],
+                "decided_at": [T0 + pd.Timedelta(minutes=30)],
+            }
+        ),
+    )
     path = write_appeals(tmp_path / "appeals.csv", [appeal("d5")])
     assert appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="t", now=NOW).created == 1
     assert ls.fetch_appeals(engine)["original_reviewer"].tolist() == ["rev-1"]
@@ -172,17 +241,32 @@ def test_overturn_breaker_trips_with_enough_appeals_and_a_person_re_enables(engi
 
 
 def test_too_few_appeals_never_trip_the_breaker() -> None:
-    metrics = pd.DataFrame({"policy_id": ["hate.speech"], "region": "ALL", "metric": "overturn_rate.automated",
-                            "value": 1.0, "ci_low": 0.44, "ci_high": 1.0, "n": 3})  # fmt: skip
+    metrics = pd.DataFrame(
+        {
+            "policy_id": ["hate.speech"],
+            "region": "ALL",
+            "metric": "overturn_rate.automated",
+            "value": 1.0,
+            "ci_low": 0.44,
+            "ci_high": 1.0,
+            "n": 3,
+        }
+    )
     assert appeals.overturn_breaches(metrics, {"hate.speech": 0.3}, min_appeals=4).empty
     assert len(appeals.overturn_breaches(metrics, {"hate.speech": 0.3}, min_appeals=3)) == 1
 
 
 def test_revert_dry_run_changes_nothing_then_reverses_each_decision_once(engine: Engine) -> None:
-    window = {"policy": "hate.speech", "detector": None, "policy_version": None,
-              "since": (T0 - pd.Timedelta(days=1)).isoformat(), "until": (T0 + pd.Timedelta(days=1)).isoformat()}  # fmt: skip
-    matched = ls.decisions_matching(engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1),
-                                    until=T0 + pd.Timedelta(days=1))  # fmt: skip
+    window = {
+        "policy": "hate.speech",
+        "detector": None,
+        "policy_version": None,
+        "since": (T0 - pd.Timedelta(days=1)).isoformat(),
+        "until": (T0 + pd.Timedelta(days=1)).isoformat(),
+    }
+    matched = ls.decisions_matching(
+        engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1), until=T0 + pd.Timedelta(days=1)
+    )
     plan = revert.revert_plan(matched)
     assert (plan["to_reverse"], plan["by_action"]) == (4, {"remove": 4})  # the escalation is not automated
     assert ls.reversals(engine).empty and ls.revert_events(engine).empty
@@ -190,16 +274,25 @@ def test_revert_dry_run_changes_nothing_then_reverses_each_decision_once(engine:
     assert rid == revert.revert_id_for(dict(reversed(window.items())))
     ls.start_revert(engine, revert_id=rid, filter=window, reason="bad lexicon", requested_by="alice", matched=4)
     first = revert.chunks(matched, size=3)[0]  # a revert stopped after its first chunk ...
-    lifecycle_io.reverse_and_reevaluate(engine, first, EnforcementSpec(), by="alice", reason="bad lexicon",
-                                        cause="revert", revert_id=rid)  # fmt: skip
-    again = ls.decisions_matching(engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1),
-                                  until=T0 + pd.Timedelta(days=1))  # fmt: skip
+    lifecycle_io.reverse_and_reevaluate(
+        engine, first, EnforcementSpec(), by="alice", reason="bad lexicon", cause="revert", revert_id=rid
+    )
+    again = ls.decisions_matching(
+        engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1), until=T0 + pd.Timedelta(days=1)
+    )
     rest = revert.chunks(again, size=3)  # ... resumes with what is still in force
     assert [len(c) for c in rest] == [1]
-    lifecycle_io.reverse_and_reevaluate(engine, rest[0], EnforcementSpec(), by="alice", reason="bad lexicon",
-                                        cause="revert", revert_id=rid)  # fmt: skip
-    assert revert.chunks(ls.decisions_matching(engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1),
-                                               until=T0 + pd.Timedelta(days=1))) == []  # fmt: skip
+    lifecycle_io.reverse_and_reevaluate(
+        engine, rest[0], EnforcementSpec(), by="alice", reason="bad lexicon", cause="revert", revert_id=rid
+    )
+    assert (
+        revert.chunks(
+            ls.decisions_matching(
+                engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1), until=T0 + pd.Timedelta(days=1)
+            )
+        )
+        == []
+    )
     assert not ls.start_revert(
         engine, revert_id=rid, filter=window, reason="bad lexicon", requested_by="alice", matched=4
     )
@@ -223,11 +316,26 @@ def test_reviews_export_shows_appeals_with_the_original_decision(engine: Engine,
 
 
 def test_appeal_metrics_split_by_who_enforced_and_by_detector() -> None:
-    enforced = pd.DataFrame({"decision_id": ["a", "b", "c", "d"], "policy_id": "hate.speech", "region": "DE",
-                             "reviewed": [False, False, False, True], "detector": ["lex", "lex", "clf", "clf"]})  # fmt: skip
-    stored = pd.DataFrame({"decision_id": ["a", "b", "d"], "policy_id": "hate.speech", "region": "DE",
-                           "status": ["overturned", "upheld", "open"], "received_at": T0, "decided_at": [T0, T0, None],
-                           "due_by": T0 + pd.Timedelta(hours=1)})  # fmt: skip
+    enforced = pd.DataFrame(
+        {
+            "decision_id": ["a", "b", "c", "d"],
+            "policy_id": "hate.speech",
+            "region": "DE",
+            "reviewed": [False, False, False, True],
+            "detector": ["lex", "lex", "clf", "clf"],
+        }
+    )
+    stored = pd.DataFrame(
+        {
+            "decision_id": ["a", "b", "d"],
+            "policy_id": "hate.speech",
+            "region": "DE",
+            "status": ["overturned", "upheld", "open"],
+            "received_at": T0,
+            "decided_at": [T0, T0, None],
+            "due_by": T0 + pd.Timedelta(hours=1),
+        }
+    )
     m = appeals.appeal_metrics(enforced, stored, now=NOW, day=T0.date(), run_id="r").set_index(
         ["policy_id", "region", "metric"]
     )
@@ -250,8 +358,13 @@ def test_a_reversed_decision_earns_no_strike_when_the_ledger_sees_it_later(engin
     store.insert_decisions(engine, frame)
     ls.reverse_decisions(engine, pd.DataFrame({"decision_id": ["d9"]}), by="alice", reason="bad rule", cause="revert")
     cat = RunCatalog(str(tmp_path / "lake"), T0.date(), "rk")
-    cat.lake.write(pa.Table.from_pandas(frame.drop(columns="day"), preserve_index=False), "decisions", T0.date(), "rk",
-                   "part-00009")  # fmt: skip
+    cat.lake.write(
+        pa.Table.from_pandas(frame.drop(columns="day"), preserve_index=False),
+        "decisions",
+        T0.date(),
+        "rk",
+        "part-00009",
+    )
     cat.lake.write(pa.Table.from_pandas(AUTHORS, preserve_index=False), "items", T0.date(), "rk", "part-00009")
     ctx = lifecycle_io.LedgerContext(day=T0.date(), run_key="rk", run_id="r", as_of=NOW, hmac_key="k")
     assert lifecycle_io.record_strikes_partition(engine, cat, ctx, "part-00009", load_pack())["strikes_new"] == 0

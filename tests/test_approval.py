@@ -42,8 +42,9 @@ def test_only_pairs_over_the_ceiling_are_held_and_become_escalations():
 def _run(synthetic_day):
     from modsweep.flows.daily_sweep import daily_sweep
 
-    return daily_sweep(day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual",
-                       requested_by="pytest")  # fmt: skip
+    return daily_sweep(
+        day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual", requested_by="pytest"
+    )
 
 
 @pytest.mark.flow
@@ -79,8 +80,11 @@ def test_approved_surge_keeps_its_removals_and_records_the_approver(sweep_home, 
         deadline = time.monotonic() + 60
         with get_client(sync_client=True) as client:
             while time.monotonic() < deadline:
-                paused = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))  # fmt: skip
+                paused = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                    )
+                )
                 if paused:
                     resume_flow_run(paused[0].id, run_input={"approve": True, "approver": "alice", "note": "verified"})
                     return
@@ -107,8 +111,9 @@ def _held_sweep(runner, synthetic_day, monkeypatch):
     monkeypatch.setenv("MODSWEEP_REMOVAL_CEILING", "3")
     monkeypatch.setenv("MODSWEEP_APPROVAL_WAIT", "hold")
     resources.reset()
-    result = runner.invoke(app, ["sweep", "--day", synthetic_day["day"].isoformat(), "--source",
-                                 str(synthetic_day["items"])])  # fmt: skip
+    result = runner.invoke(
+        app, ["sweep", "--day", synthetic_day["day"].isoformat(), "--source", str(synthetic_day["items"])]
+    )
     assert result.exit_code == 1, result.output
     assert "MODSWEEP_REMOVAL_CEILING=3" in result.output and "nothing was enforced" in result.output
     assert "Traceback" not in result.output

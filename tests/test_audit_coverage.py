@@ -74,14 +74,16 @@ def synthetic_day(seed: int, n_items: int = 6_000) -> Day:
 def perfect_labels(sample: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
     """What a reviewer who never errs says about each sampled (item, policy)."""
     key = sample["item_id"] + "|" + sample["policy_id"]
-    return pd.Series(np.where(key.isin(set(truth["item_id"] + "|" + truth["policy_id"])), "violating", "benign"),
-                     index=sample.index)  # fmt: skip
+    return pd.Series(
+        np.where(key.isin(set(truth["item_id"] + "|" + truth["policy_id"])), "violating", "benign"), index=sample.index
+    )
 
 
 def qa_sample(day: Day, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratum populations and the reviewed stratified QA sample, drawn as the sweep draws it (small sizes)."""
-    pops, candidates = partition_strata(day.items["item_id"], day.items["region"], day.scores, day.decisions,
-                                        seed=f"run-{seed}", keep_per_stratum=40)  # fmt: skip
+    pops, candidates = partition_strata(
+        day.items["item_id"], day.items["region"], day.scores, day.decisions, seed=f"run-{seed}", keep_per_stratum=40
+    )
     sizes = qa_sample_sizes(pops.groupby("stratum")["population"].sum(), half_width=0.2, floor=5, cap=40)
     qa = draw_qa_sample(pops, candidates, sizes).merge(day.items[["item_id", "region"]], on="item_id")
     return pops, qa.assign(label=perfect_labels(qa, day.truth))
@@ -184,8 +186,9 @@ def test_violative_view_rate_intervals_cover_the_truth(days: list[Day]):
     frames = []
     for seed, day in enumerate(days):
         views = day.items.groupby("region")["views"].sum()
-        sample = prevalence_candidates(day.items, day.scores, seed=f"run-{seed}", n_per_policy=150,
-                                       total_views=float(views.sum()))  # fmt: skip
+        sample = prevalence_candidates(
+            day.items, day.scores, seed=f"run-{seed}", n_per_policy=150, total_views=float(views.sum())
+        )
         sample = sample.merge(day.items[["item_id", "region", "views"]], on="item_id")
         sample["label"] = perfect_labels(sample, day.truth)
         m = violative_view_rate(sample, views, day=DAY, run_id="r")
@@ -209,13 +212,20 @@ def test_confirm_rate_kappa_golden_and_proactive_with_perfect_reviewers(days: li
     frames = []
     for seed, day in enumerate(days):
         rng = np.random.default_rng(10_000 + seed)
-        esc = [pd.DataFrame({"item_id": day.items["item_id"][(s > 0.6) & (s <= 0.9)], "policy_id": p})
-               for p, s in day.scores.items()]  # fmt: skip
+        esc = [
+            pd.DataFrame({"item_id": day.items["item_id"][(s > 0.6) & (s <= 0.9)], "policy_id": p})
+            for p, s in day.scores.items()
+        ]
         esc = pd.concat(esc, ignore_index=True)
         esc["label"] = perfect_labels(esc, day.truth)
         esc["status"] = np.where(rng.random(len(esc)) < 0.5, "decided", "open")
-        tasks = esc.assign(reason="review_band", replica=0, created_at=pd.Timestamp("2026-11-23", tz="UTC"),
-                           decided_at=pd.Timestamp("2026-11-23 05:00", tz="UTC"), due_by=pd.Timestamp("2026-11-24", tz="UTC"))  # fmt: skip
+        tasks = esc.assign(
+            reason="review_band",
+            replica=0,
+            created_at=pd.Timestamp("2026-11-23", tz="UTC"),
+            decided_at=pd.Timestamp("2026-11-23 05:00", tz="UTC"),
+            due_by=pd.Timestamp("2026-11-24", tz="UTC"),
+        )
         m = review_metrics(tasks, day=DAY, run_id="r", seed=seed, draws=DRAWS)
         truth = esc.groupby("policy_id")["label"].apply(lambda s: (s == "violating").mean()).rename("truth")
         confirm = m[m["metric"] == "escalation_confirm_rate"].merge(truth, left_on="policy_id", right_index=True)
@@ -263,10 +273,17 @@ def test_kappa_interval_covers_the_reviewer_process_kappa():
 
 def test_zero_width_means_census_and_is_named_so():
     """A fully reviewed population has exact estimates and says so; one unreviewed unit gives a real interval."""
-    pops = pd.DataFrame({"stratum": ["p|0.90-1.00|actioned", "p|0.00-0.10|unactioned"], "region": "DE",
-                         "population": [6, 12]})  # fmt: skip
-    qa = pd.DataFrame({"policy_id": "p", "region": "DE", "stratum": ["p|0.90-1.00|actioned"] * 6 + ["p|0.00-0.10|unactioned"] * 12,
-                       "label": ["violating"] * 6 + ["benign"] * 11 + ["violating"]})  # fmt: skip
+    pops = pd.DataFrame(
+        {"stratum": ["p|0.90-1.00|actioned", "p|0.00-0.10|unactioned"], "region": "DE", "population": [6, 12]}
+    )
+    qa = pd.DataFrame(
+        {
+            "policy_id": "p",
+            "region": "DE",
+            "stratum": ["p|0.90-1.00|actioned"] * 6 + ["p|0.00-0.10|unactioned"] * 12,
+            "label": ["violating"] * 6 + ["benign"] * 11 + ["violating"],
+        }
+    )
     m = quality_metrics(qa, pops, day=DAY, run_id="r", min_n=1).set_index(["region", "metric"])
     for metric, value in (("automated_precision", 1.0), ("automated_recall", 6 / 7), ("prevalence", 7 / 18)):
         row = m.loc[("DE", metric)]
@@ -280,11 +297,17 @@ def test_zero_width_means_census_and_is_named_so():
 
 def test_recall_without_automated_actions_is_exact_zero_without_an_interval():
     """A domain where nothing was automated reports recall 0 with no interval, named 'exact', not a [0, 0] CI."""
-    pops = pd.DataFrame({"stratum": ["p|0.50-0.90|unactioned", "p|0.00-0.10|unactioned"], "region": "DE",
-                         "population": [40, 400]})  # fmt: skip
-    qa = pd.DataFrame({"policy_id": "p", "region": "DE",
-                       "stratum": ["p|0.50-0.90|unactioned"] * 12 + ["p|0.00-0.10|unactioned"] * 12,
-                       "label": ["violating"] * 5 + ["benign"] * 19})  # fmt: skip
+    pops = pd.DataFrame(
+        {"stratum": ["p|0.50-0.90|unactioned", "p|0.00-0.10|unactioned"], "region": "DE", "population": [40, 400]}
+    )
+    qa = pd.DataFrame(
+        {
+            "policy_id": "p",
+            "region": "DE",
+            "stratum": ["p|0.50-0.90|unactioned"] * 12 + ["p|0.00-0.10|unactioned"] * 12,
+            "label": ["violating"] * 5 + ["benign"] * 19,
+        }
+    )
     m = quality_metrics(qa, pops, day=DAY, run_id="r", min_n=1).set_index(["region", "metric"])
     for region in ("ALL", "DE"):
         recall = m.loc[(region, "automated_recall")]

@@ -34,8 +34,9 @@ def test_a_backfill_with_a_failed_day_ends_failed_and_lists_the_day(sweep_home, 
     from modsweep.flows.backfill import backfill, backfill_outcome
 
     source = _source_with_a_bad_day(tmp_path)
-    state = backfill(start=date(2026, 11, 24), end=date(2026, 11, 25), source=str(source), requested_by="pytest",
-                     return_state=True)  # fmt: skip
+    state = backfill(
+        start=date(2026, 11, 24), end=date(2026, 11, 25), source=str(source), requested_by="pytest", return_state=True
+    )
     assert state.is_failed()  # never a silent Completed
     results, failures = backfill_outcome(state)
     assert results == {"swept": ["2026-11-25"], "skipped": [], "failed": ["2026-11-24"]}

@@ -25,11 +25,19 @@ def _stratified_reviews(seed: int = 0) -> pd.DataFrame:
     frames = []
     for lo, hi, n, p_violating, pi in ((0.5, 0.8, 190_000, 0.6, 0.01), (0.8, 1.0, 10_000, 0.99, 0.1)):
         k = rng.binomial(n, pi)
-        frames.append(pd.DataFrame({
-            "task_id": [f"{lo}-{i}" for i in range(k)], "policy_id": "misinfo.medical", "reason": "qa_actioned",
-            "replica": 0, "score": rng.uniform(lo, hi, k), "inclusion_prob": pi,
-            "label": np.where(rng.random(k) < p_violating, "violating", "benign"),
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task_id": [f"{lo}-{i}" for i in range(k)],
+                    "policy_id": "misinfo.medical",
+                    "reason": "qa_actioned",
+                    "replica": 0,
+                    "score": rng.uniform(lo, hi, k),
+                    "inclusion_prob": pi,
+                    "label": np.where(rng.random(k) < p_violating, "violating", "benign"),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

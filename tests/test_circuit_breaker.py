@@ -20,8 +20,14 @@ pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 def _sweep(synthetic_day, profile="standard", simulate=True):
     from modsweep.flows.daily_sweep import daily_sweep
 
-    return daily_sweep(day=synthetic_day["day"], source=str(synthetic_day["items"]), profile=profile, trigger="manual",
-                       requested_by="pytest", simulate_reviews_from=str(synthetic_day["truth"]) if simulate else None)  # fmt: skip
+    return daily_sweep(
+        day=synthetic_day["day"],
+        source=str(synthetic_day["items"]),
+        profile=profile,
+        trigger="manual",
+        requested_by="pytest",
+        simulate_reviews_from=str(synthetic_day["truth"]) if simulate else None,
+    )
 
 
 def test_precision_below_floor_pauses_automation_until_a_person_enables_it(sweep_home, synthetic_day, monkeypatch):
@@ -39,7 +45,9 @@ def test_precision_below_floor_pauses_automation_until_a_person_enables_it(sweep
     decisions = store.fetch_decisions(engine, run_key=second.run_key)
     paused = decisions[decisions["policy_id"].isin(tripped)]
     assert len(paused) > 0 and not paused["automated"].any() and (paused["action"] == "escalate").all()
-    assert store.get_run(engine, second.run_id)["stage_counts"]["audit"]["automation_paused_during_run"] == sorted(tripped)
+    assert store.get_run(engine, second.run_id)["stage_counts"]["audit"]["automation_paused_during_run"] == sorted(
+        tripped
+    )
 
     policy = sorted(tripped)[0]
     runner = CliRunner()
@@ -62,7 +70,9 @@ def test_audit_command_recomputes_metrics_after_reviews_arrive(sweep_home, synth
     assert "automated_precision" not in set(before["metric"])
     tasks = store.fetch_review_tasks(engine, run_key=summary.run_key, status="open")
     truth = pd.concat([pd.read_parquet(f) for f in Path(synthetic_day["truth"]).rglob("*.parquet")])
-    store.apply_review_outcomes(engine, simulate_outcomes(tasks, truth, accuracy=0.95, false_positive_rate=0.002, seed="t"))
+    store.apply_review_outcomes(
+        engine, simulate_outcomes(tasks, truth, accuracy=0.95, false_positive_rate=0.002, seed="t")
+    )
     out = CliRunner().invoke(app, ["audit", summary.run_id[:8], "--json"])
     assert out.exit_code == 0, out.output
     after = store.fetch_metrics(engine, run_key=summary.run_key)
@@ -88,7 +98,9 @@ def test_a_re_audit_finding_reaches_the_ledger_report_artifact_and_audit_log_as_
     tasks = store.fetch_review_tasks(engine, run_key=summary.run_key, status="open")
     truth = pd.concat([pd.read_parquet(f) for f in Path(synthetic_day["truth"]).rglob("*.parquet")])
     # Reviewers reject half of the true violations: automated precision falls below the floors.
-    store.apply_review_outcomes(engine, simulate_outcomes(tasks, truth, accuracy=0.5, false_positive_rate=0.0, seed="t"))
+    store.apply_review_outcomes(
+        engine, simulate_outcomes(tasks, truth, accuracy=0.5, false_positive_rate=0.0, seed="t")
+    )
     runner = CliRunner()
     out = runner.invoke(app, ["audit", summary.run_id[:8]])
     assert out.exit_code == 0, out.output
@@ -99,8 +111,10 @@ def test_a_re_audit_finding_reaches_the_ledger_report_artifact_and_audit_log_as_
     assert tripped and tripped <= set(store.paused_policies(engine))
     first = next(f for f in found if f["circuit_breaker_tripped"])
     text = first["text"]
-    assert text.startswith(f"Critical: {first['policy_id']}, all regions: automated precision {first['value']:.3f} "
-                           f"(95% CI {first['ci_low']:.3f}–{first['ci_high']:.3f}, n = {first['n']} ")  # fmt: skip
+    assert text.startswith(
+        f"Critical: {first['policy_id']}, all regions: automated precision {first['value']:.3f} "
+        f"(95% CI {first['ci_low']:.3f}–{first['ci_high']:.3f}, n = {first['n']} "
+    )
     assert f"below the floor {first['floor']:.2f}; circuit breaker tripped" in text
     assert text in " ".join(out.output.split()) and "{'" not in out.output  # the CLI prints sentences, not dicts
 
@@ -108,7 +122,9 @@ def test_a_re_audit_finding_reaches_the_ledger_report_artifact_and_audit_log_as_
     assert shown.exit_code == 0 and f"Findings ({len(run['outputs']['findings'])})" in shown.output
     assert first["policy_id"] in shown.output and "circuit breaker tripped" in " ".join(shown.output.split())
     history = json.loads(runner.invoke(app, ["history", "--json"]).output)
-    assert next(r for r in history if r["run_id"] == summary.run_id)["outputs"]["findings"] == run["outputs"]["findings"]
+    assert (
+        next(r for r in history if r["run_id"] == summary.run_id)["outputs"]["findings"] == run["outputs"]["findings"]
+    )
 
     report = Path(run["outputs"]["report"]).read_text(encoding="utf-8")
     assert "No findings" not in report and str(escape(text)) in report  # as the template escapes it

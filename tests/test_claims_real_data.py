@@ -21,8 +21,14 @@ def test_coaid_false_claims_match_fake_tweets_more_than_real_ones():
         t = pd.read_csv(f, usecols=lambda c: c in ("title", "fact_check_url"), dtype=str, encoding_errors="replace")
         frames.append(t.dropna(subset=["title"]))
     fake_claims = pd.concat(frames, ignore_index=True).drop_duplicates("title")
-    claims_csv = pd.DataFrame({"claim_id": [f"coaid-{i}" for i in range(len(fake_claims))], "text": fake_claims["title"],
-                               "fact_check_url": fake_claims["fact_check_url"].fillna(""), "language": "en"})  # fmt: skip
+    claims_csv = pd.DataFrame(
+        {
+            "claim_id": [f"coaid-{i}" for i in range(len(fake_claims))],
+            "text": fake_claims["title"],
+            "fact_check_url": fake_claims["fact_check_url"].fillna(""),
+            "language": "en",
+        }
+    )
     claims = parse_claims(claims_csv.to_csv(index=False))
     tweets = pd.read_csv(DATASETS / "constraint_covid" / "Constraint_Val.csv", dtype=str, encoding_errors="replace")
     features = featurise(normalise(tweets["tweet"]))

@@ -22,8 +22,13 @@ def _run(args: list[str], home: Path, timeout: float = 600) -> tuple[int, str, s
     env["MODSWEEP_HOME"] = str(home)
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "900"  # a loaded test machine starts Prefect slowly
     t0 = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", "from modsweep.cli import main; main()", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", "from modsweep.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return done.returncode, done.stdout, done.stderr, time.monotonic() - t0
 
 
@@ -54,7 +59,9 @@ def test_a_model_of_another_featurisation_is_named_before_prefect_starts(tmp_pat
     version = tmp_path / "home" / "models" / "text-policy" / "vold"
     version.mkdir(parents=True)
     (version.parent / "LATEST").write_text("vold")
-    (version / "card.json").write_text(json.dumps({"features": {"key": "f-0", "params": {"scheme": "hashed-word-char-0"}}}))
+    (version / "card.json").write_text(
+        json.dumps({"features": {"key": "f-0", "params": {"scheme": "hashed-word-char-0"}}})
+    )
     code, out, err, _ = _run(["sweep", "--day", "2026-11-23", "--source", str(synthetic_day["items"])], home)
     line = _one_error_line(out, err)
     assert code == 2 and "model vold cannot be used by this build" in line and "modsweep train" in line, line
@@ -112,11 +119,29 @@ def test_sigterm_stops_a_paused_run_promptly_and_records_it_cancelled(tmp_path, 
     home.mkdir()
     (home / "models").symlink_to(synthetic_day["models"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MODSWEEP_"))}
-    env.update(MODSWEEP_HOME=str(home), MODSWEEP_REMOVAL_CEILING="3", MODSWEEP_APPROVAL_WAIT="pause",
-               MODSWEEP_APPROVAL_TIMEOUT_SECONDS="3600", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="900")  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-c", "from modsweep.cli import main; main()", "sweep", "--day",
-                             "2026-11-23", "--source", str(synthetic_day["items"])], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    env.update(
+        MODSWEEP_HOME=str(home),
+        MODSWEEP_REMOVAL_CEILING="3",
+        MODSWEEP_APPROVAL_WAIT="pause",
+        MODSWEEP_APPROVAL_TIMEOUT_SECONDS="3600",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="900",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from modsweep.cli import main; main()",
+            "sweep",
+            "--day",
+            "2026-11-23",
+            "--source",
+            str(synthetic_day["items"]),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = []
     try:
         deadline = time.monotonic() + 900

@@ -111,6 +111,9 @@ def _audit_events(engine: Any, subject: str) -> list[str]:
         return [r.event for r in rows]
 
 
+ACCOUNT_TASK = "acct-task-"  # review tasks of account actions (suspend, terminate), made by the strike stage
+
+
 def _sample(run_key: str) -> set[str]:
     """The task ids of a run's committed review sample (its lake dataset)."""
     return set(resources.lake().read_all("review_tasks", DAY, run_key, columns=["task_id"]).column(0).to_pylist())
@@ -126,12 +129,20 @@ def at_once(backend: str, small_day: dict[str, Any]) -> dict[str, Any]:
     from modsweep.flows.surge_run import surge_run
 
     since, until = SURGE_WINDOW
-    return _run_together({
-        "scheduled": lambda: run_daily(small_day, simulate_reviews_from=None),
-        "manual": lambda: run_daily(small_day, simulate_reviews_from=None),
-        "surge": lambda: surge_run(regions=SURGE_REGIONS, since=since, until=until, source=str(small_day["items"]),
-                                   requested_by="pytest", simulate_reviews_from=str(small_day["truth"])),
-    })  # fmt: skip
+    return _run_together(
+        {
+            "scheduled": lambda: run_daily(small_day, simulate_reviews_from=None),
+            "manual": lambda: run_daily(small_day, simulate_reviews_from=None),
+            "surge": lambda: surge_run(
+                regions=SURGE_REGIONS,
+                since=since,
+                until=until,
+                source=str(small_day["items"]),
+                requested_by="pytest",
+                simulate_reviews_from=str(small_day["truth"]),
+            ),
+        }
+    )
 
 
 def test_two_daily_sweeps_and_a_surge_at_once_lose_and_duplicate_nothing(at_once, small_day):
@@ -174,10 +185,12 @@ def test_two_daily_sweeps_and_a_surge_at_once_lose_and_duplicate_nothing(at_once
         assert run["stage_counts"]["sample"]["review_tasks"] == len(samples["surge" if name == "surge" else "daily"])
     stored = store.fetch_review_tasks(engine)
     assert stored["task_id"].is_unique
+    stored = stored[~stored["task_id"].str.startswith(ACCOUNT_TASK)]  # account actions' tasks: the strike stage's
     assert set(stored["task_id"]) == samples["daily"] | samples["surge"]  # none lost
     assert sum(run["stage_counts"]["sample"]["review_tasks_inserted"] for run in runs.values()) == len(stored)
     for key, snap in ((daily_key, daily), (surge.run_key, snaps["surge"])):
-        assert set(snap["tasks"]["task_id"]) <= samples["surge" if key == surge.run_key else "daily"]
+        sampled = {t for t in snap["tasks"]["task_id"] if not t.startswith(ACCOUNT_TASK)}
+        assert sampled <= samples["surge" if key == surge.run_key else "daily"]
 
     assert {r["state"] for r in store.list_runs(engine)} == {"completed"} and len(store.list_runs(engine)) == 3
     assert store.verify_audit_log(engine).ok
@@ -201,11 +214,15 @@ def test_the_surge_reviews_and_audits_its_whole_sample_including_tasks_the_daily
     assert len(tasks) == len(sample)
     undecided = tasks[tasks["status"] != "decided"]
     elsewhere = int((tasks["run_key"] != surge.run_key).sum())
-    assert undecided.empty, (f"{len(undecided)} of the surge's {len(sample)} sampled tasks were never reviewed "
-                             f"in its run ({elsewhere} are stored under the daily key)")  # fmt: skip
+    assert undecided.empty, (
+        f"{len(undecided)} of the surge's {len(sample)} sampled tasks were never reviewed "
+        f"in its run ({elsewhere} are stored under the daily key)"
+    )
     # The daily runs review nothing: every task of the surge's sample was decided by the surge's reviewers.
     review = store.get_run(engine, surge.run_id)["stage_counts"]["review"]
-    assert review["reviews_applied"] == len(sample) and review["reviews_rejected"] == 0
+    own = store.fetch_review_tasks(engine, run_key=surge.run_key)
+    accounts = int(own["task_id"].str.startswith(ACCOUNT_TASK).sum())  # account actions awaiting a reviewer
+    assert review["reviews_applied"] == len(sample) + accounts and review["reviews_rejected"] == 0
 
 
 # --- scenario 2: review imports while the daily key resumes ---------------------------------------------------
@@ -218,8 +235,15 @@ def _import_in_batches(engine: Any, task_ids: list[str], stop_after: float, batc
     decided_at = datetime(2026, 11, 23, 23, tzinfo=UTC)
     for start in range(0, len(task_ids), batch):
         chunk = task_ids[start : start + batch]
-        outcomes = pd.DataFrame({"task_id": chunk, "reviewer_id": "human-7", "label": "violating",
-                                 "final_action": "remove", "decided_at": decided_at})  # fmt: skip
+        outcomes = pd.DataFrame(
+            {
+                "task_id": chunk,
+                "reviewer_id": "human-7",
+                "label": "violating",
+                "final_action": "remove",
+                "decided_at": decided_at,
+            }
+        )
         for _ in range(2):
             result = store.apply_review_outcomes(engine, outcomes)
             applied, unchanged, rejected = (
@@ -239,10 +263,12 @@ def resumed_with_import(at_once: dict[str, Any], small_day: dict[str, Any]) -> d
     open_tasks = store.fetch_review_tasks(engine, run_key=at_once["scheduled"].run_key, status="open")
     task_ids = sorted(open_tasks["task_id"])
     started = time.monotonic()
-    results = _run_together({
-        "resume": lambda: run_daily(small_day),
-        "import": lambda: _import_in_batches(engine, task_ids, stop_after=4.0),
-    })  # fmt: skip
+    results = _run_together(
+        {
+            "resume": lambda: run_daily(small_day),
+            "import": lambda: _import_in_batches(engine, task_ids, stop_after=4.0),
+        }
+    )
     return {**results, "task_ids": task_ids, "seconds": time.monotonic() - started}
 
 

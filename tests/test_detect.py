@@ -85,12 +85,21 @@ def bank(tmp_path_factory):
 def items(texts, **cols):
     n = len(texts)
     base = {
-        "item_id": [f"i{k}" for k in range(n)], "text": pd.Series(texts, dtype=object), "transcript": None, "ocr_text": None,
-        "hashtags": [[] for _ in range(n)], "media_hash": None, "ai_disclosed": False, "ai_provenance": None,
-        "user_reports": 0, "report_reasons": [[] for _ in range(n)], "views": 100,
-        "author_id": [f"a{k}" for k in range(n)], "author_account_age_days": 500,
+        "item_id": [f"i{k}" for k in range(n)],
+        "text": pd.Series(texts, dtype=object),
+        "transcript": None,
+        "ocr_text": None,
+        "hashtags": [[] for _ in range(n)],
+        "media_hash": None,
+        "ai_disclosed": False,
+        "ai_provenance": None,
+        "user_reports": 0,
+        "report_reasons": [[] for _ in range(n)],
+        "views": 100,
+        "author_id": [f"a{k}" for k in range(n)],
+        "author_account_age_days": 500,
         "created_at": pd.Timestamp("2026-11-23T10:00:00Z"),
-    }  # fmt: skip
+    }
     base.update(cols)
     return pd.DataFrame(base)
 
@@ -110,13 +119,16 @@ def test_scoring_in_chunks_gives_the_partition_result(bank):
         ["you are v3rmin", "get free followers at bit.ly/abc", "5G towers spread coronavirus!", "ok", "vermin", "x"],
         hashtags=[["#PurgeThem"], [], [], [], [], ["#purgethem"]],
         media_hash=[None, None, None, "00ff00ff00ff00fe", None, None],
-        user_reports=[0, 6, 0, 0, 0, 3], report_reasons=[[], ["spam", "spam"], [], [], [], ["hate"]],
+        user_reports=[0, 6, 0, 0, 0, 3],
+        report_reasons=[[], ["spam", "spam"], [], [], [], ["hate"]],
     )
     whole = detect_partition(frame, bank, "r")
     key = ["item_id", "policy_id", "detector_id"]
     for chunk_rows in (1, 4, 0):
         chunked = detect_in_chunks(frame, bank, "r", chunk_rows=chunk_rows)
-        pd.testing.assert_frame_equal(chunked.sort_values(key, ignore_index=True), whole.sort_values(key, ignore_index=True))
+        pd.testing.assert_frame_equal(
+            chunked.sort_values(key, ignore_index=True), whole.sort_values(key, ignore_index=True)
+        )
     assert len(whole) >= 6
 
 
@@ -159,12 +171,16 @@ def test_bad_text_never_crashes_and_scores_nothing(bank):
 def test_coordination_finds_bursts_across_partitions_only_with_many_young_accounts(bank):
     t0 = pd.Timestamp("2026-11-23T10:00:00Z")
     template = "vote is rigged share before they delete this now please"
-    burst = items([template.replace("now", w) for w in ["now", "today", "now", "asap", "now", "quick", "now", "today"]],
-                  author_account_age_days=3, created_at=[t0 + pd.Timedelta(minutes=k) for k in range(8)])  # fmt: skip
+    burst = items(
+        [template.replace("now", w) for w in ["now", "today", "now", "asap", "now", "quick", "now", "today"]],
+        author_account_age_days=3,
+        created_at=[t0 + pd.Timedelta(minutes=k) for k in range(8)],
+    )
     burst["item_id"] = [f"b{k}" for k in range(8)]
     old = items([template] * 8, author_account_age_days=900)  # established accounts are not candidates
-    slow = items([f"{template} x"] * 8, author_account_age_days=3,
-                 created_at=[t0 + pd.Timedelta(hours=k + 1) for k in range(8)])  # fmt: skip
+    slow = items(
+        [f"{template} x"] * 8, author_account_age_days=3, created_at=[t0 + pd.Timedelta(hours=k + 1) for k in range(8)]
+    )
     slow["item_id"] = [f"s{k}" for k in range(8)]
     slow["author_id"] = [f"slow{k}" for k in range(8)]
     sigs = pd.concat([coordination_signatures(p, 30) for p in (burst.iloc[:4], burst.iloc[4:], old, slow)])
@@ -181,15 +197,15 @@ def test_truncation_is_flagged_in_evidence(bank):
     assert json.loads(by(det, "hate-lex").loc["i0", "evidence"])["truncated"] is True
 
 
-
-
 def test_machine_text_signal_flags_only_undisclosed_items(tmp_path):
     from modsweep.tasks.train import train_text_policy_model
 
     rng = np.random.default_rng(0)
     human = [f"lol my cat {w} again today {k}" for k, w in enumerate(rng.choice(["slept", "ate", "ran", "hid"], 300))]
-    machine = [f"as an ai language model i can {w} this topic comprehensively {k}" for k, w in
-               enumerate(rng.choice(["explain", "summarise", "outline", "discuss", "analyse"], 300))]  # fmt: skip
+    machine = [
+        f"as an ai language model i can {w} this topic comprehensively {k}"
+        for k, w in enumerate(rng.choice(["explain", "summarise", "outline", "discuss", "analyse"], 300))
+    ]
     texts = pd.Series(human + machine)
     labels = pd.DataFrame({"aigc.machine_text": [False] * 300 + [True] * 300})
     model = train_text_policy_model(texts, labels, source="test").model
@@ -200,8 +216,10 @@ def test_machine_text_signal_flags_only_undisclosed_items(tmp_path):
         "    bands: [{min_score: 0.5, action: escalate}]\n"
     )
     bank = build_detector_bank(load_pack(str(tmp_path / "pack.yaml")), model, "v-test")
-    frame = items(["as an ai language model i can explain this topic comprehensively"] * 2 + ["lol my cat slept again"],
-                  ai_disclosed=[False, True, False])  # fmt: skip
+    frame = items(
+        ["as an ai language model i can explain this topic comprehensively"] * 2 + ["lol my cat slept again"],
+        ai_disclosed=[False, True, False],
+    )
     det = detect_partition(frame, bank, "r")
     text_hits = by(det, "ai:machine-text")
     assert list(text_hits.index) == ["i0"]
@@ -216,11 +234,21 @@ def test_regex_runs_in_arrow_re2_and_falls_back_to_python_for_lookaround():
 
     from modsweep.tasks.detect import regex_hits, runs_in_re2
 
-    texts = ["Get FREE followers now", "free  likes", "freedom likes", "", "verify your account via link here",
-             "paid 50 usdt, got 100 back", "nothing"]  # fmt: skip
+    texts = [
+        "Get FREE followers now",
+        "free  likes",
+        "freedom likes",
+        "",
+        "verify your account via link here",
+        "paid 50 usdt, got 100 back",
+        "nothing",
+    ]
     arrow = pa.array(texts, type=pa.large_string())
-    for pattern in (r"\b(?:free|cheap)\s+(?:followers|likes|views)\b", r"\d+\s*usdt\b.{0,40}\bback\b",
-                    r"\b(?:verify|confirm)\b.{0,30}\b(?:account|payment|login)\b.{0,30}\b(?:here|link)\b"):  # fmt: skip
+    for pattern in (
+        r"\b(?:free|cheap)\s+(?:followers|likes|views)\b",
+        r"\d+\s*usdt\b.{0,40}\bback\b",
+        r"\b(?:verify|confirm)\b.{0,30}\b(?:account|payment|login)\b.{0,30}\b(?:here|link)\b",
+    ):
         assert runs_in_re2(pattern)
         expected = [re.search(pattern, t, re.IGNORECASE) is not None for t in texts]
         assert regex_hits(arrow, pattern).tolist() == expected

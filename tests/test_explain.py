@@ -31,34 +31,120 @@ def _app() -> typer.Typer:
 
 
 def _frames() -> dict[str, object]:
-    decisions = pd.DataFrame([{
-        "decision_id": "d1", "item_id": "it-1", "policy_id": "hate.speech", "policy_version": "2026.11.1",
-        "action": "escalate", "automated": False, "score": 0.6, "threshold": 0.45, "region": "DE", "language": "de",
-        "item_type": "comment", "day": DAY, "created_at": T0, "decided_at": T0, "run_id": "run-1", "run_key": "key-1",
-        "decision_visibility": "DECISION_VISIBILITY_OTHER", "category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
-        "category_specification": ["KEYWORD_HATE_SPEECH"], "automated_detection": True,
-        "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED", "territorial_scope": ["DE"],
-    }])  # fmt: skip
-    tasks = pd.DataFrame([{
-        "task_id": "t1", "policy_id": "hate.speech", "queue": "hate.speech|de|DE", "reason": "review_band",
-        "stratum": "hate.speech|review_band", "replica": 0, "status": "decided", "priority": 3.0, "score": 0.6,
-        "action": None, "inclusion_prob": 1.0, "created_at": T0, "due_by": T0 + pd.Timedelta(hours=24),
-        "claimed_at": T0 + pd.Timedelta(hours=1), "decided_at": T0 + pd.Timedelta(hours=2), "reviewer_id": "rv-7f3a",
-        "label": "violating", "final_action": "remove", "run_id": "run-1", "run_key": "key-1", "day": DAY,
-    }])  # fmt: skip
-    detections = pd.DataFrame([
-        {"item_id": "it-1", "policy_id": "hate.speech", "detector_id": "hate-lexicon", "detector_version": "lexicon-1",
-         "score": 0.6, "evidence": '{"terms": ["slur"], "truncated": false}', "run_id": "run-1", "day": DAY, "run_key": "key-1"},
-        {"item_id": "it-1", "policy_id": "deceptive.spam", "detector_id": "spam-patterns", "detector_version": "regex-1",
-         "score": 0.1, "evidence": "not json", "run_id": "run-1", "day": DAY, "run_key": "key-1"},
-    ])  # fmt: skip
-    items = pd.DataFrame([{"item_id": "it-1", "item_type": "comment", "author_id": "au-9", "text": "a caption",
-                           "created_at": T0, "region": "DE", "language": "de", "views": 10, "user_reports": 0,
-                           "day": DAY, "run_key": "key-1"}])  # fmt: skip
-    runs = [{"run_id": "run-1", "run_key": "key-1", "flow": "daily-sweep", "trigger": "schedule", "state": "completed",
-             "policy_pack": "community-guidelines", "policy_version": "2026.11.1", "policy_sha256": "f" * 64,
-             "code_version": "0.1.0+abc", "started_at": T0, "ended_at": T0,
-             "parameters": {"pack": "community-guidelines", "profile": "standard"}}]  # fmt: skip
+    decisions = pd.DataFrame(
+        [
+            {
+                "decision_id": "d1",
+                "item_id": "it-1",
+                "policy_id": "hate.speech",
+                "policy_version": "2026.11.1",
+                "action": "escalate",
+                "automated": False,
+                "score": 0.6,
+                "threshold": 0.45,
+                "region": "DE",
+                "language": "de",
+                "item_type": "comment",
+                "day": DAY,
+                "created_at": T0,
+                "decided_at": T0,
+                "run_id": "run-1",
+                "run_key": "key-1",
+                "decision_visibility": "DECISION_VISIBILITY_OTHER",
+                "category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+                "category_specification": ["KEYWORD_HATE_SPEECH"],
+                "automated_detection": True,
+                "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
+                "territorial_scope": ["DE"],
+            }
+        ]
+    )
+    tasks = pd.DataFrame(
+        [
+            {
+                "task_id": "t1",
+                "policy_id": "hate.speech",
+                "queue": "hate.speech|de|DE",
+                "reason": "review_band",
+                "stratum": "hate.speech|review_band",
+                "replica": 0,
+                "status": "decided",
+                "priority": 3.0,
+                "score": 0.6,
+                "action": None,
+                "inclusion_prob": 1.0,
+                "created_at": T0,
+                "due_by": T0 + pd.Timedelta(hours=24),
+                "claimed_at": T0 + pd.Timedelta(hours=1),
+                "decided_at": T0 + pd.Timedelta(hours=2),
+                "reviewer_id": "rv-7f3a",
+                "label": "violating",
+                "final_action": "remove",
+                "run_id": "run-1",
+                "run_key": "key-1",
+                "day": DAY,
+            }
+        ]
+    )
+    detections = pd.DataFrame(
+        [
+            {
+                "item_id": "it-1",
+                "policy_id": "hate.speech",
+                "detector_id": "hate-lexicon",
+                "detector_version": "lexicon-1",
+                "score": 0.6,
+                "evidence": '{"terms": ["slur"], "truncated": false}',
+                "run_id": "run-1",
+                "day": DAY,
+                "run_key": "key-1",
+            },
+            {
+                "item_id": "it-1",
+                "policy_id": "deceptive.spam",
+                "detector_id": "spam-patterns",
+                "detector_version": "regex-1",
+                "score": 0.1,
+                "evidence": "not json",
+                "run_id": "run-1",
+                "day": DAY,
+                "run_key": "key-1",
+            },
+        ]
+    )
+    items = pd.DataFrame(
+        [
+            {
+                "item_id": "it-1",
+                "item_type": "comment",
+                "author_id": "au-9",
+                "text": "a caption",
+                "created_at": T0,
+                "region": "DE",
+                "language": "de",
+                "views": 10,
+                "user_reports": 0,
+                "day": DAY,
+                "run_key": "key-1",
+            }
+        ]
+    )
+    runs = [
+        {
+            "run_id": "run-1",
+            "run_key": "key-1",
+            "flow": "daily-sweep",
+            "trigger": "schedule",
+            "state": "completed",
+            "policy_pack": "community-guidelines",
+            "policy_version": "2026.11.1",
+            "policy_sha256": "f" * 64,
+            "code_version": "0.1.0+abc",
+            "started_at": T0,
+            "ended_at": T0,
+            "parameters": {"pack": "community-guidelines", "profile": "standard"},
+        }
+    ]
     return {"decisions": decisions, "tasks": tasks, "detections": detections, "items": items, "runs": runs}
 
 
@@ -98,8 +184,13 @@ def test_sweep_then_export_dsa_transparency_and_explain(sweep_home, synthetic_da
     monkeypatch.setenv("MODSWEEP_DETECT_PROCESSES", "1")  # score in the task's thread: no process pool start-up
     resources.reset()
 
-    summary = daily_sweep(day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual",
-                          requested_by="pytest", simulate_reviews_from=str(synthetic_day["truth"]))  # fmt: skip
+    summary = daily_sweep(
+        day=synthetic_day["day"],
+        source=str(synthetic_day["items"]),
+        trigger="manual",
+        requested_by="pytest",
+        simulate_reviews_from=str(synthetic_day["truth"]),
+    )
     day = synthetic_day["day"].isoformat()
     runner, app = CliRunner(), _app()
     out, batches = tmp_path / "dsa.jsonl", tmp_path / "batches"
@@ -164,21 +255,43 @@ def test_sweep_then_export_dsa_transparency_and_explain(sweep_home, synthetic_da
 def _seed_store(rows: list[dict[str, object]]) -> str:
     """A run and its decisions written straight to the store (no sweep): the export's input."""
     engine = resources.store_engine()
-    run_id = store.start_run(engine, run_key="key-1", flow="daily-sweep", trigger="manual", requested_by="pytest",
-                             parameters={"pack": "community-guidelines", "profile": "standard"},
-                             policy_pack="community-guidelines", policy_version="2026.11.1", policy_sha256="0" * 64,
-                             code_version="test")  # fmt: skip
+    run_id = store.start_run(
+        engine,
+        run_key="key-1",
+        flow="daily-sweep",
+        trigger="manual",
+        requested_by="pytest",
+        parameters={"pack": "community-guidelines", "profile": "standard"},
+        policy_pack="community-guidelines",
+        policy_version="2026.11.1",
+        policy_sha256="0" * 64,
+        code_version="test",
+    )
     base = _frames()["decisions"].iloc[0].to_dict()
-    frame = pd.DataFrame([{**base, "action": "remove", "automated": True, "score": 0.97, "threshold": 0.92,
-                           "decision_visibility": "DECISION_VISIBILITY_CONTENT_REMOVED",
-                           "automated_decision": "AUTOMATED_DECISION_FULLY", "run_id": run_id, **r} for r in rows])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                **base,
+                "action": "remove",
+                "automated": True,
+                "score": 0.97,
+                "threshold": 0.92,
+                "decision_visibility": "DECISION_VISIBILITY_CONTENT_REMOVED",
+                "automated_decision": "AUTOMATED_DECISION_FULLY",
+                "run_id": run_id,
+                **r,
+            }
+            for r in rows
+        ]
+    )
     store.insert_decisions(engine, frame)
     return run_id
 
 
 def test_export_rejects_an_invalid_statement_naming_the_field_and_writes_the_rest(modsweep_home, tmp_path):
-    _seed_store([{"decision_id": "a" * 32, "item_id": "it-a"},
-                 {"decision_id": "b" * 32, "item_id": "it-b", "language": "zz"}])  # fmt: skip
+    _seed_store(
+        [{"decision_id": "a" * 32, "item_id": "it-a"}, {"decision_id": "b" * 32, "item_id": "it-b", "language": "zz"}]
+    )
     out = tmp_path / "dsa.jsonl"
     result = CliRunner().invoke(_app(), ["export", "dsa", "--day", DAY.isoformat(), "--out", str(out)])
     assert result.exit_code == 1
@@ -195,9 +308,18 @@ def test_export_and_explain_reject_bad_input(modsweep_home, tmp_path):
     assert not (tmp_path / "none.jsonl").exists()
     # A day swept without enforcement gives an empty file, exit 0.
     engine = resources.store_engine()
-    run_id = store.start_run(engine, run_key="key-empty", flow="daily-sweep", trigger="manual", requested_by="pytest",
-                             parameters={"day": "2026-01-02"}, policy_pack="community-guidelines",
-                             policy_version="2026.11.1", policy_sha256="0" * 64, code_version="test")  # fmt: skip
+    run_id = store.start_run(
+        engine,
+        run_key="key-empty",
+        flow="daily-sweep",
+        trigger="manual",
+        requested_by="pytest",
+        parameters={"day": "2026-01-02"},
+        policy_pack="community-guidelines",
+        policy_version="2026.11.1",
+        policy_sha256="0" * 64,
+        code_version="test",
+    )
     store.finish_run(engine, run_id, "completed")
     empty = runner.invoke(app, ["export", "dsa", "--day", "2026-01-02", "--out", str(tmp_path / "empty.jsonl")])
     assert empty.exit_code == 0 and (tmp_path / "empty.jsonl").read_bytes() == b"", empty.output

@@ -56,8 +56,10 @@ LOST: list[int] = []
 def report_tally(request: pytest.FixtureRequest) -> Iterator[None]:
     """Print the fault scenarios this module survived and the rows lost in them."""
     yield
-    line = (f"fault scenarios survived: {len(SURVIVED)}; rows lost: {sum(LOST)} over {len(LOST)} completed runs "
-            f"({', '.join(SURVIVED)})")  # fmt: skip
+    line = (
+        f"fault scenarios survived: {len(SURVIVED)}; rows lost: {sum(LOST)} over {len(LOST)} completed runs "
+        f"({', '.join(SURVIVED)})"
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is None or capture is None:  # pragma: no cover
@@ -126,8 +128,11 @@ def no_ingest_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same three retries, without the seconds of back-off between them (the flow calls `t.ingest_partition`)."""
     from modsweep.tasks import pipeline
 
-    monkeypatch.setattr(pipeline, "ingest_partition",
-                        pipeline.ingest_partition.with_options(retry_delay_seconds=0, retry_jitter_factor=None))  # fmt: skip
+    monkeypatch.setattr(
+        pipeline,
+        "ingest_partition",
+        pipeline.ingest_partition.with_options(retry_delay_seconds=0, retry_jitter_factor=None),
+    )
 
 
 def test_source_read_failing_twice_is_retried_and_the_run_succeeds(home, small_day, monkeypatch, no_ingest_retry_delay):
@@ -193,8 +198,9 @@ def _drop_connection_on(engine: Any, backend: str, statement_prefix: str, nth: i
 
         pid = conn.connection.dbapi_connection.info.backend_pid
         url = make_url(PG_URL)
-        with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database,
-                             autocommit=True) as admin:  # fmt: skip
+        with psycopg.connect(
+            host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+        ) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
     event.listen(engine, "before_cursor_execute", before)
@@ -262,10 +268,18 @@ def _slow_decision_inserts(url: str) -> None:
     engine = make_engine(url)
     upgrade_schema(engine)
     with engine.begin() as conn:
-        conn.execute(text("CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS "
-                          "$$ BEGIN PERFORM pg_sleep(0.001); RETURN NULL; END $$"))  # fmt: skip
-        conn.execute(text("CREATE TRIGGER slow_decisions AFTER INSERT ON decisions FOR EACH STATEMENT "
-                          "EXECUTE FUNCTION slow_insert()"))  # fmt: skip
+        conn.execute(
+            text(
+                "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_sleep(0.001); RETURN NULL; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER slow_decisions AFTER INSERT ON decisions FOR EACH STATEMENT "
+                "EXECUTE FUNCTION slow_insert()"
+            )
+        )
     engine.dispose()
 
 
@@ -290,8 +304,7 @@ def _backends(application_name: str, inserting_decisions: bool = False) -> int:
     query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
     if inserting_decisions:
         query += " AND state IN ('active', 'idle in transaction') AND query ILIKE 'INSERT INTO decisions%%'"
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database,
-                         autocommit=True) as conn:  # fmt: skip
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as conn:
         return int(conn.execute(query, (application_name,)).fetchone()[0])
 
 
@@ -481,13 +494,22 @@ def test_a_surge_that_leaves_some_partitions_empty_completes(home, small_day):
     raw = pd.concat(frames, ignore_index=True)
     created = pd.to_datetime(raw["created_at"], utc=True, errors="coerce")
     in_window = raw[(created >= since) & (created < until)]
-    per_part = in_window.groupby(["region", "part"]).size().unstack(fill_value=0).reindex(columns=range(len(files)),
-                                                                                         fill_value=0)  # fmt: skip
+    per_part = (
+        in_window.groupby(["region", "part"])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(columns=range(len(files)), fill_value=0)
+    )
     sparse = per_part[(per_part.sum(axis=1) > 0) & (per_part == 0).any(axis=1)]
     region = str(sparse.sum(axis=1).idxmin())
 
-    summary = surge_run(regions=[region], since=since.to_pydatetime(), until=until.to_pydatetime(),
-                        source=str(small_day["items"]), requested_by="pytest")  # fmt: skip
+    summary = surge_run(
+        regions=[region],
+        since=since.to_pydatetime(),
+        until=until.to_pydatetime(),
+        source=str(small_day["items"]),
+        requested_by="pytest",
+    )
     run = store.get_run(resources.store_engine(), summary.run_id)
     assert run["state"] == "completed"
     ingest = run["stage_counts"]["ingest"]
@@ -562,8 +584,9 @@ def test_with_unreadable_files_set_to_fail_one_corrupt_file_stops_the_run_naming
     _survived("corrupt file with unreadable_files=fail")
 
 
-def test_a_source_where_no_file_is_readable_fails_the_run_instead_of_sweeping_nothing(home, small_day, tmp_path,
-                                                                                       no_ingest_retry_delay):  # fmt: skip
+def test_a_source_where_no_file_is_readable_fails_the_run_instead_of_sweeping_nothing(
+    home, small_day, tmp_path, no_ingest_retry_delay
+):
     source = tmp_path / "source" / f"date={DAY.isoformat()}"
     source.mkdir(parents=True)
     for k in range(3):
@@ -576,8 +599,9 @@ def test_a_source_where_no_file_is_readable_fails_the_run_instead_of_sweeping_no
     _survived("no readable source file")
 
 
-def test_a_one_partition_day_is_scored_in_slices_with_the_same_outputs(prefect_harness, synthetic_day,
-                                                                       tmp_path_factory):  # fmt: skip
+def test_a_one_partition_day_is_scored_in_slices_with_the_same_outputs(
+    prefect_harness, synthetic_day, tmp_path_factory
+):
     """With fewer partitions than worker processes, each partition's rows are scored in slices side by side (both
     cores busy on a one-file day); the committed detections and every output equal those of one-process scoring."""
     from modsweep.tasks import pipeline
@@ -585,8 +609,9 @@ def test_a_one_partition_day_is_scored_in_slices_with_the_same_outputs(prefect_h
     one_file = write_small_day(tmp_path_factory.mktemp("one-file"), DAY, 1_500, 1_500)
     slices, snaps, detections = {}, {}, {}
     for processes in ("1", "2"):
-        with isolated_home(tmp_path_factory.mktemp(f"slices-{processes}"), synthetic_day["models"],
-                           MODSWEEP_DETECT_PROCESSES=processes):  # fmt: skip
+        with isolated_home(
+            tmp_path_factory.mktemp(f"slices-{processes}"), synthetic_day["models"], MODSWEEP_DETECT_PROCESSES=processes
+        ):
             slices[processes] = pipeline.detect_slices(1)
             summary = run_daily(one_file)
             snaps[processes] = snapshot(resources.store_engine(), resources.lake(), DAY, summary.run_key)

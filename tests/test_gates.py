@@ -39,57 +39,115 @@ def _times(rng: np.random.Generator, n: int = N) -> pd.DatetimeIndex:
 
 def make_items(n: int = N, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return _frame(schemas.ITEMS, {
-        "item_id": _ids("it", n), "source": ["synthetic"] * n, "item_type": rng.choice(schemas.ITEM_TYPES, n),
-        "author_id": [f"au-{i % 37}" for i in range(n)], "created_at": _times(rng, n),
-        "region": rng.choice(["DE", "FR", "US", "BR", "IN"], n), "language": rng.choice(schemas.LANGUAGES, n),
-        "text": ["a caption"] * n, "transcript": [None] * n, "ocr_text": [None] * n, "hashtags": [["#a", "#b"]] * n,
-        "media_hash": [None] * n, "ai_disclosed": rng.random(n) < 0.1, "ai_provenance": [None] * n,
-        "author_account_age_days": rng.integers(0, 3000, n), "author_followers": rng.integers(0, 10**6, n),
-        "views": rng.integers(0, 10**6, n), "user_reports": rng.integers(0, 5, n), "report_reasons": [[]] * n,
-    })  # fmt: skip
+    return _frame(
+        schemas.ITEMS,
+        {
+            "item_id": _ids("it", n),
+            "source": ["synthetic"] * n,
+            "item_type": rng.choice(schemas.ITEM_TYPES, n),
+            "author_id": [f"au-{i % 37}" for i in range(n)],
+            "created_at": _times(rng, n),
+            "region": rng.choice(["DE", "FR", "US", "BR", "IN"], n),
+            "language": rng.choice(schemas.LANGUAGES, n),
+            "text": ["a caption"] * n,
+            "transcript": [None] * n,
+            "ocr_text": [None] * n,
+            "hashtags": [["#a", "#b"]] * n,
+            "media_hash": [None] * n,
+            "ai_disclosed": rng.random(n) < 0.1,
+            "ai_provenance": [None] * n,
+            "author_account_age_days": rng.integers(0, 3000, n),
+            "author_followers": rng.integers(0, 10**6, n),
+            "views": rng.integers(0, 10**6, n),
+            "user_reports": rng.integers(0, 5, n),
+            "report_reasons": [[]] * n,
+        },
+    )
 
 
 def make_detections(n: int = N, seed: int = 2) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return _frame(schemas.DETECTIONS, {
-        "item_id": _ids("it", n), "policy_id": rng.choice(schemas.POLICY_IDS, n), "detector_id": ["lexicon"] * n,
-        "detector_version": ["lexicon-1"] * n, "score": rng.uniform(0.05, 1.0, n), "evidence": ['{"terms": ["x"]}'] * n,
-        "run_id": ["run-1"] * n,
-    })  # fmt: skip
+    return _frame(
+        schemas.DETECTIONS,
+        {
+            "item_id": _ids("it", n),
+            "policy_id": rng.choice(schemas.POLICY_IDS, n),
+            "detector_id": ["lexicon"] * n,
+            "detector_version": ["lexicon-1"] * n,
+            "score": rng.uniform(0.05, 1.0, n),
+            "evidence": ['{"terms": ["x"]}'] * n,
+            "run_id": ["run-1"] * n,
+        },
+    )
 
 
 def make_decisions(n: int = N, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     action = rng.choice(schemas.ACTIONS, n)
     automated = action != "escalate"
-    visibility = {"remove": "DECISION_VISIBILITY_CONTENT_REMOVED", "reduce_reach": "DECISION_VISIBILITY_CONTENT_DEMOTED",
-                  "age_restrict": "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
-                  "label": "DECISION_VISIBILITY_CONTENT_LABELLED", "escalate": "DECISION_VISIBILITY_OTHER"}  # fmt: skip
-    return _frame(schemas.DECISIONS, {
-        "decision_id": _ids("dec", n), "item_id": _ids("it", n), "policy_id": rng.choice(schemas.POLICY_IDS, n),
-        "policy_version": ["2026.11"] * n, "action": action, "automated": automated, "score": rng.uniform(0.5, 1, n),
-        "threshold": [0.5] * n, "region": rng.choice(["DE", "FR", "US"], n), "language": ["en"] * n,
-        "item_type": ["video"] * n, "views": rng.integers(0, 1000, n), "user_reports": rng.integers(0, 3, n),
-        "created_at": _times(rng, n), "run_id": ["run-1"] * n, "run_key": ["key-1"] * n, "decided_at": _times(rng, n),
-        "decision_visibility": [visibility[a] for a in action], "category": ["STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"] * n,
-        "category_specification": [["KEYWORD_HATE_SPEECH"]] * n, "automated_detection": [True] * n,
-        "automated_decision": np.where(automated, "AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_NOT_AUTOMATED"),
-        "territorial_scope": [["DE"]] * n,
-    })  # fmt: skip
+    visibility = {
+        "remove": "DECISION_VISIBILITY_CONTENT_REMOVED",
+        "reduce_reach": "DECISION_VISIBILITY_CONTENT_DEMOTED",
+        "age_restrict": "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
+        "label": "DECISION_VISIBILITY_CONTENT_LABELLED",
+        "escalate": "DECISION_VISIBILITY_OTHER",
+    }
+    return _frame(
+        schemas.DECISIONS,
+        {
+            "decision_id": _ids("dec", n),
+            "item_id": _ids("it", n),
+            "policy_id": rng.choice(schemas.POLICY_IDS, n),
+            "policy_version": ["2026.11"] * n,
+            "action": action,
+            "automated": automated,
+            "score": rng.uniform(0.5, 1, n),
+            "threshold": [0.5] * n,
+            "region": rng.choice(["DE", "FR", "US"], n),
+            "language": ["en"] * n,
+            "item_type": ["video"] * n,
+            "views": rng.integers(0, 1000, n),
+            "user_reports": rng.integers(0, 3, n),
+            "created_at": _times(rng, n),
+            "run_id": ["run-1"] * n,
+            "run_key": ["key-1"] * n,
+            "decided_at": _times(rng, n),
+            "decision_visibility": [visibility[a] for a in action],
+            "category": ["STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"] * n,
+            "category_specification": [["KEYWORD_HATE_SPEECH"]] * n,
+            "automated_detection": [True] * n,
+            "automated_decision": np.where(automated, "AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_NOT_AUTOMATED"),
+            "territorial_scope": [["DE"]] * n,
+        },
+    )
 
 
 def make_review_tasks(n: int = N, seed: int = 4) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return _frame(schemas.REVIEW_TASKS, {
-        "task_id": _ids("task", n), "item_id": _ids("it", n), "policy_id": rng.choice(schemas.POLICY_IDS, n),
-        "queue": ["hate.speech|en|DE"] * n, "reason": rng.choice(schemas.TASK_REASONS, n), "stratum": ["hate.speech|remove"] * n,
-        "inclusion_prob": np.r_[1.0, rng.uniform(0.001, 1.0, n - 1)], "replica": rng.integers(0, 2, n),
-        "priority": rng.uniform(0, 100, n), "score": rng.uniform(0, 1, n), "action": [None] * n,
-        "region": ["DE"] * n, "language": ["en"] * n, "views": rng.integers(0, 1000, n),
-        "due_by": _times(rng, n) + pd.Timedelta(days=1), "status": rng.choice(["open", "claimed", "decided", "expired", "carried_over"], n),
-        "created_at": _times(rng, n), "run_id": ["run-1"] * n, "run_key": ["key-1"] * n,
-    })  # fmt: skip
+    return _frame(
+        schemas.REVIEW_TASKS,
+        {
+            "task_id": _ids("task", n),
+            "item_id": _ids("it", n),
+            "policy_id": rng.choice(schemas.POLICY_IDS, n),
+            "queue": ["hate.speech|en|DE"] * n,
+            "reason": rng.choice(schemas.TASK_REASONS, n),
+            "stratum": ["hate.speech|remove"] * n,
+            "inclusion_prob": np.r_[1.0, rng.uniform(0.001, 1.0, n - 1)],
+            "replica": rng.integers(0, 2, n),
+            "priority": rng.uniform(0, 100, n),
+            "score": rng.uniform(0, 1, n),
+            "action": [None] * n,
+            "region": ["DE"] * n,
+            "language": ["en"] * n,
+            "views": rng.integers(0, 1000, n),
+            "due_by": _times(rng, n) + pd.Timedelta(days=1),
+            "status": rng.choice(["open", "claimed", "decided", "expired", "carried_over"], n),
+            "created_at": _times(rng, n),
+            "run_id": ["run-1"] * n,
+            "run_key": ["key-1"] * n,
+        },
+    )
 
 
 def make_metrics(seed: int = 5) -> pd.DataFrame:
@@ -110,9 +168,12 @@ def make_metrics(seed: int = 5) -> pd.DataFrame:
 
 
 GOOD: dict[str, Callable[[], pd.DataFrame]] = {
-    "items.ingested": make_items, "detections.scored": make_detections, "decisions.made": make_decisions,
-    "review.sampled": make_review_tasks, "metrics.audited": make_metrics,
-}  # fmt: skip
+    "items.ingested": make_items,
+    "detections.scored": make_detections,
+    "decisions.made": make_decisions,
+    "review.sampled": make_review_tasks,
+    "metrics.audited": make_metrics,
+}
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +210,14 @@ def _kwargs(suite: str, type_: str, column: str) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     ("suite", "schema"),
-    [("items.ingested", schemas.ITEMS), ("detections.scored", schemas.DETECTIONS), ("decisions.made", schemas.DECISIONS),
-     ("review.sampled", schemas.REVIEW_TASKS), ("metrics.audited", schemas.METRICS)],
-)  # fmt: skip
+    [
+        ("items.ingested", schemas.ITEMS),
+        ("detections.scored", schemas.DETECTIONS),
+        ("decisions.made", schemas.DECISIONS),
+        ("review.sampled", schemas.REVIEW_TASKS),
+        ("metrics.audited", schemas.METRICS),
+    ],
+)
 def test_suite_column_sets_match_schemas(suite: str, schema: pa.Schema) -> None:
     (exp,) = [e for e in load_suite(suite).expectations if e.type == "expect_table_columns_to_match_set"]
     assert sorted(exp.kwargs["column_set"]) == sorted(schema.names)
@@ -188,10 +254,25 @@ def test_suite_accepts_every_visibility_decide_writes() -> None:
 
 
 def test_unknown_expectation_type_names_file_and_type(tmp_path: Path) -> None:
-    (tmp_path / "items.bogus.json").write_text(json.dumps({"name": "items.bogus", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "item_id"}, "severity": "critical"},
-        {"type": "expect_column_values_to_be_purple", "kwargs": {"column": "item_id"}, "severity": "critical"},
-    ]}))  # fmt: skip
+    (tmp_path / "items.bogus.json").write_text(
+        json.dumps(
+            {
+                "name": "items.bogus",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_not_be_null",
+                        "kwargs": {"column": "item_id"},
+                        "severity": "critical",
+                    },
+                    {
+                        "type": "expect_column_values_to_be_purple",
+                        "kwargs": {"column": "item_id"},
+                        "severity": "critical",
+                    },
+                ],
+            }
+        )
+    )
     with pytest.raises(SuiteError) as info:
         load_suite("items.bogus", root=tmp_path)
     message = str(info.value)
@@ -203,15 +284,40 @@ def test_unknown_expectation_type_names_file_and_type(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "needle"),
     [
-        ({"name": "items.bad", "expectations": [{"type": "expect_column_values_to_be_between",
-          "kwargs": {"column": "views", "min_vlaue": 0}, "severity": "critical"}]}, "min_vlaue"),
-        ({"name": "items.bad", "expectations": [{"type": "expect_column_values_to_not_be_null",
-          "kwargs": {"column": "x"}, "severity": "fatal"}]}, "severity"),
-        ({"name": "items.other", "expectations": [{"type": "expect_column_values_to_not_be_null",
-          "kwargs": {"column": "x"}, "severity": "critical"}]}, "expected 'items.bad'"),
+        (
+            {
+                "name": "items.bad",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_between",
+                        "kwargs": {"column": "views", "min_vlaue": 0},
+                        "severity": "critical",
+                    }
+                ],
+            },
+            "min_vlaue",
+        ),
+        (
+            {
+                "name": "items.bad",
+                "expectations": [
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "severity": "fatal"}
+                ],
+            },
+            "severity",
+        ),
+        (
+            {
+                "name": "items.other",
+                "expectations": [
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "severity": "critical"}
+                ],
+            },
+            "expected 'items.bad'",
+        ),
     ],
     ids=["misspelt-kwarg", "unknown-severity", "name-differs-from-file"],
-)  # fmt: skip
+)
 def test_invalid_suite_files_error_clearly(tmp_path: Path, document: dict[str, object], needle: str) -> None:
     (tmp_path / "items.bad.json").write_text(json.dumps(document))
     with pytest.raises(SuiteError, match=r"items\.bad\.json") as info:
@@ -240,7 +346,9 @@ def test_empty_detections_are_valid(good: dict[str, pd.DataFrame]) -> None:
     assert validate_frame(good["detections.scored"].iloc[:0], "detections.scored").severity == "ok"
     empty_items = validate_frame(good["items.ingested"].iloc[:0], "items.ingested")
     assert (empty_items.severity, [f.expectation_type for f in empty_items.failures]) == (
-        "warning", ["expect_table_row_count_to_be_between"])  # fmt: skip
+        "warning",
+        ["expect_table_row_count_to_be_between"],
+    )
 
 
 def test_pyarrow_table_is_accepted(good: dict[str, pd.DataFrame]) -> None:
@@ -259,7 +367,8 @@ def test_failures_in_a_pyarrow_table_carry_counts_and_examples(good: dict[str, p
     assert (by_column["language"].unexpected_count, by_column["language"].partial_unexpected) == (2, ["xx", "xx"])
     assert (by_column["views"].unexpected_count, by_column["views"].partial_unexpected) == (1, ["-5"])
     assert validate_frame(table.drop_columns(["hashtags"]), "items.ingested").failures[0].observed == (
-        "missing: ['hashtags']")  # fmt: skip
+        "missing: ['hashtags']"
+    )
 
 
 # --------------------------------------------------------------------------- known-bad frames
@@ -290,8 +399,11 @@ BAD = [  # suite, column to break, rows, value, expected expectation type (a dup
 ]
 
 
-@pytest.mark.parametrize(("suite", "column", "rows", "value", "expected"), BAD,
-                         ids=[f"{b[0]}:{b[1]}:{b[4].removeprefix('expect_column_values_to_')}" for b in BAD])  # fmt: skip
+@pytest.mark.parametrize(
+    ("suite", "column", "rows", "value", "expected"),
+    BAD,
+    ids=[f"{b[0]}:{b[1]}:{b[4].removeprefix('expect_column_values_to_')}" for b in BAD],
+)
 def test_known_bad_frame_fails_naming_expectation_and_column(
     suite: str, column: str, rows: list[int], value: object, expected: str, good: dict[str, pd.DataFrame]
 ) -> None:
@@ -374,7 +486,10 @@ def test_warning_only_failures_do_not_raise_but_are_recorded(good: dict[str, pd.
     assert (result.severity, result.success) == ("warning", True)
     (failure,) = result.failures
     assert (failure.expectation_type, failure.columns, failure.severity) == (
-        "expect_column_values_to_be_in_set", ["language"], "warning")  # fmt: skip
+        "expect_column_values_to_be_in_set",
+        ["language"],
+        "warning",
+    )
     assert failure.unexpected_count == 3 and failure.partial_unexpected == ["xx", "xx", "xx"]
     assert result.to_dict()["failures"][0]["severity"] == "warning"
 
@@ -385,7 +500,8 @@ def test_duplicate_item_policy_decision_is_a_warning(good: dict[str, pd.DataFram
     bad = _set(bad, "policy_id", [1], df["policy_id"].iloc[0])
     result = check_gate(bad, "decisions.made")
     assert [(f.expectation_type, f.columns, f.severity) for f in result.failures] == [
-        ("expect_compound_columns_to_be_unique", ["item_id", "policy_id"], "warning")]  # fmt: skip
+        ("expect_compound_columns_to_be_unique", ["item_id", "policy_id"], "warning")
+    ]
 
 
 def test_rate_out_of_range_warns_only_for_rate_metrics(good: dict[str, pd.DataFrame]) -> None:
@@ -394,7 +510,8 @@ def test_rate_out_of_range_warns_only_for_rate_metrics(good: dict[str, pd.DataFr
     bad = _set(bad, "ci_high", [0], 1.3)
     result = check_gate(bad, "metrics.audited")
     assert [(f.expectation_type, f.columns, f.severity, f.unexpected_count) for f in result.failures] == [
-        ("expect_column_values_to_be_between", ["value"], "warning", 1)]  # fmt: skip
+        ("expect_column_values_to_be_between", ["value"], "warning", 1)
+    ]
 
 
 # --------------------------------------------------------------------------- results and runtime
@@ -409,8 +526,9 @@ def test_result_is_json_serialisable_and_round_trips(good: dict[str, pd.DataFram
     assert restored.seconds > 0 and restored.evaluated_expectations > 0
 
 
-def test_validation_writes_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    good: dict[str, pd.DataFrame]) -> None:  # fmt: skip
+def test_validation_writes_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, good: dict[str, pd.DataFrame]
+) -> None:
     monkeypatch.chdir(tmp_path)
     for suite in SUITES:
         validate_frame(good[suite], suite)
@@ -499,8 +617,17 @@ def _decisions_lake(tmp_path: Path, frames: dict[str, pd.DataFrame]):
 
 def _detections(ids: list[str], score: float = 0.5) -> pd.DataFrame:
     n = len(ids)
-    return pd.DataFrame({"item_id": ids, "policy_id": "hate.speech", "detector_id": "lex", "detector_version": "1", "score": np.full(n, score, dtype=np.float32), "evidence": "{}",
-                         "run_id": "r"})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "item_id": ids,
+            "policy_id": "hate.speech",
+            "detector_id": "lex",
+            "detector_version": "1",
+            "score": np.full(n, score, dtype=np.float32),
+            "evidence": "{}",
+            "run_id": "r",
+        }
+    )
 
 
 def test_stage_gate_batches_partitions_and_names_the_failing_one(tmp_path: Path):

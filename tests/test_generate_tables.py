@@ -36,8 +36,12 @@ def test_generated_days_are_unchanged_by_moving_tables_to_data_files() -> None:
 def test_tables_load_as_tuples_from_the_package_data_folder() -> None:
     assert generate._TABLES.name == "generate_data"
     assert sorted(p.name for p in generate._TABLES.glob("*.yaml")) == [
-        "benign.yaml", "campaigns.yaml", "emerging.yaml", "policy_text.yaml", "tags.yaml",
-    ]  # fmt: skip
+        "benign.yaml",
+        "campaigns.yaml",
+        "emerging.yaml",
+        "policy_text.yaml",
+        "tags.yaml",
+    ]
     spec = generate._POLICY_TEXT["misinfo.medical"]["en"]
     assert isinstance(spec["phrases"], tuple) and isinstance(spec["keywords"][0], tuple)
     assert spec["keywords"][0] == ("plandemic", 0.6)

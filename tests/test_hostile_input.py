@@ -47,27 +47,91 @@ def find_cross_partition_duplicates(id_lists):
 
 WINDOW = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
 MAX_CHARS = 60
-ROW_REASONS = {"null_item_id", "missing_value", "bad_timestamp", "outside_window", "invalid_enum", "undecodable_text",
-               "oversize_text", "invalid_value", "duplicate_item_id"}  # fmt: skip
+ROW_REASONS = {
+    "null_item_id",
+    "missing_value",
+    "bad_timestamp",
+    "outside_window",
+    "invalid_enum",
+    "undecodable_text",
+    "oversize_text",
+    "invalid_value",
+    "duplicate_item_id",
+}
 SQL_INJECTION = "'; DROP TABLE decisions; --"
 SCRIPT = "<script>alert('pwned')</script>"
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
 # Invisible format characters (Unicode category Cf) used to split words just like zero-width ones: bidi
 # embeddings, overrides and isolates, marks, the Arabic letter mark, invisible operators.
-BIDI_AND_FORMAT = ["\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-                   "\u2069", "\u061c", "\u2061", "\u2062", "\u2063", "\u2064"]  # fmt: skip
+BIDI_AND_FORMAT = [
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u061c",
+    "\u2061",
+    "\u2062",
+    "\u2063",
+    "\u2064",
+]
 FIXED_HOSTILE_TEXT = [
-    "", " ", "\t\n", "hate", "h\u200bate", "h\u202eate", "\u202egnp.exe", "hаte",  # Cyrillic а
-    "ｈａｔｅ", "H4T3", "haaaate", "\x00", "a\x00b", "\ud800", "bad \udfff half", "\ufffd", "café", "cafÃ©",
-    SCRIPT, "<img src=x onerror=alert(1)>", "&amp;&lt;", SQL_INJECTION, "%_\\", "=HYPERLINK(\"http://x\")",
-    "👍🏽", "🏳️‍🌈", "ﷺ", "x" * (MAX_CHARS + 1), "\u0301", "e\u0301", "İ", "ß", "\u2028line\u2029sep",
-]  # fmt: skip
+    "",
+    " ",
+    "\t\n",
+    "hate",
+    "h\u200bate",
+    "h\u202eate",
+    "\u202egnp.exe",
+    "hаte",  # Cyrillic а
+    "ｈａｔｅ",
+    "H4T3",
+    "haaaate",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "bad \udfff half",
+    "\ufffd",
+    "café",
+    "cafÃ©",
+    SCRIPT,
+    "<img src=x onerror=alert(1)>",
+    "&amp;&lt;",
+    SQL_INJECTION,
+    "%_\\",
+    '=HYPERLINK("http://x")',
+    "👍🏽",
+    "🏳️‍🌈",
+    "ﷺ",
+    "x" * (MAX_CHARS + 1),
+    "\u0301",
+    "e\u0301",
+    "İ",
+    "ß",
+    "\u2028line\u2029sep",
+]
 
 CASES: collections.Counter[str] = collections.Counter()
 
-settings.register_profile("hostile", max_examples=60, deadline=None, derandomize=False, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                 HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])  # fmt: skip
+settings.register_profile(
+    "hostile",
+    max_examples=60,
+    deadline=None,
+    derandomize=False,
+    print_blob=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 HOSTILE = settings.get_profile("hostile")
 # Frames of 19 hostile columns take minutes to shrink; their failures are pinned by the fixed cases below instead.
 FRAMES = settings(HOSTILE, phases=[Phase.explicit, Phase.reuse, Phase.generate])
@@ -93,10 +157,12 @@ def report_cases(request: pytest.FixtureRequest) -> Iterator[None]:
 
 any_char = st.characters(exclude_categories=())  # includes lone surrogates and controls
 hostile_text = st.one_of(st.sampled_from(FIXED_HOSTILE_TEXT), st.text(any_char, max_size=MAX_CHARS + 5))
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40),
-                        st.floats(allow_nan=True, allow_infinity=True), hostile_text)  # fmt: skip
-json_value = st.one_of(json_scalar, st.lists(hostile_text, max_size=3),
-                       st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))  # fmt: skip
+json_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True), hostile_text
+)
+json_value = st.one_of(
+    json_scalar, st.lists(hostile_text, max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+)
 
 
 def _ts_strings() -> st.SearchStrategy[Any]:
@@ -137,11 +203,26 @@ COLUMN_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "report_reasons": st.one_of(json_value, st.sampled_from(['["spam"]', "spam|hate"])),
 }
 GOOD: dict[str, Any] = {
-    "item_id": "i0", "source": "s", "item_type": "comment", "author_id": "u1", "created_at": "2026-11-23T10:00:00Z",
-    "region": "DE", "language": "de", "text": "hallo", "transcript": None, "ocr_text": None, "hashtags": ["#x"],
-    "media_hash": None, "ai_disclosed": False, "ai_provenance": None, "author_account_age_days": 10,
-    "author_followers": 5, "views": 3, "user_reports": 0, "report_reasons": [],
-}  # fmt: skip
+    "item_id": "i0",
+    "source": "s",
+    "item_type": "comment",
+    "author_id": "u1",
+    "created_at": "2026-11-23T10:00:00Z",
+    "region": "DE",
+    "language": "de",
+    "text": "hallo",
+    "transcript": None,
+    "ocr_text": None,
+    "hashtags": ["#x"],
+    "media_hash": None,
+    "ai_disclosed": False,
+    "ai_provenance": None,
+    "author_account_age_days": 10,
+    "author_followers": 5,
+    "views": 3,
+    "user_reports": 0,
+    "report_reasons": [],
+}
 
 
 @st.composite
@@ -152,8 +233,11 @@ def hostile_frames(draw: st.DrawFn, *, drop_required: bool = True) -> pd.DataFra
     dropped = draw(st.sets(st.sampled_from(columns), max_size=4))
     if not drop_required:
         dropped -= set(REQUIRED_COLUMNS)
-    renamed = {c: draw(st.sampled_from([c.upper(), c.replace("_", ""), f"{c} ", f"raw_{c}"])) for c in dropped
-               if draw(st.booleans())}  # fmt: skip
+    renamed = {
+        c: draw(st.sampled_from([c.upper(), c.replace("_", ""), f"{c} ", f"raw_{c}"]))
+        for c in dropped
+        if draw(st.booleans())
+    }
     extra = draw(
         st.lists(st.sampled_from(["extra", "score", "__index_level_0__", "ITEM_ID", "é"]), max_size=2, unique=True)
     )
@@ -171,8 +255,9 @@ def hostile_frames(draw: st.DrawFn, *, drop_required: bool = True) -> pd.DataFra
 
 
 def _normalise(raw: pd.DataFrame, source_file: str = "hostile/part-00000.jsonl") -> Any:
-    return normalise_rows(raw, source_file=source_file, source_name="hostile", run_id="run-h", window=WINDOW,
-                          max_item_chars=MAX_CHARS)  # fmt: skip
+    return normalise_rows(
+        raw, source_file=source_file, source_name="hostile", run_id="run-h", window=WINDOW, max_item_chars=MAX_CHARS
+    )
 
 
 def _check_result(raw: pd.DataFrame, result: Any) -> None:
@@ -295,26 +380,41 @@ def _rows(*overrides: dict[str, Any]) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [
-        ("item_id", None, "null_item_id"), ("item_id", float("nan"), "null_item_id"), ("item_id", "\t", "null_item_id"),
-        ("author_id", None, "missing_value"), ("region", None, "missing_value"), ("language", "", "missing_value"),
-        ("item_type", None, "missing_value"), ("created_at", None, "bad_timestamp"),
+        ("item_id", None, "null_item_id"),
+        ("item_id", float("nan"), "null_item_id"),
+        ("item_id", "\t", "null_item_id"),
+        ("author_id", None, "missing_value"),
+        ("region", None, "missing_value"),
+        ("language", "", "missing_value"),
+        ("item_type", None, "missing_value"),
+        ("created_at", None, "bad_timestamp"),
         ("created_at", "2026-11-23 10:00:00", "bad_timestamp"),  # no zone
         ("created_at", pd.Timestamp("2026-11-23 10:00:00"), "bad_timestamp"),  # naive
-        ("created_at", "2026-02-30T00:00:00Z", "bad_timestamp"), ("created_at", 1763892000, "bad_timestamp"),
+        ("created_at", "2026-02-30T00:00:00Z", "bad_timestamp"),
+        ("created_at", 1763892000, "bad_timestamp"),
         ("created_at", "2026-11-23T23:30:00-02:00", "outside_window"),  # 01:30 UTC the next day
         ("created_at", "2099-01-01T00:00:00Z", "outside_window"),  # the future
-        ("created_at", "9999-12-31T23:59:59Z", "outside_window"), ("created_at", "0001-01-01T00:00:00Z", "outside_window"),
-        ("item_type", "podcast", "invalid_enum"), ("region", "ZZ", "invalid_enum"), ("region", "U5", "invalid_enum"),
-        ("language", "eng", "invalid_enum"), ("text", "bad \ud800 half", "undecodable_text"),
-        ("transcript", "\udfff", "undecodable_text"), ("ocr_text", "repl \ufffd", "undecodable_text"),
-        ("text", "x" * (MAX_CHARS + 1), "oversize_text"), ("views", -1, "invalid_value"),
-        ("views", "many", "invalid_value"), ("user_reports", float("nan"), "invalid_value"),
+        ("created_at", "9999-12-31T23:59:59Z", "outside_window"),
+        ("created_at", "0001-01-01T00:00:00Z", "outside_window"),
+        ("item_type", "podcast", "invalid_enum"),
+        ("region", "ZZ", "invalid_enum"),
+        ("region", "U5", "invalid_enum"),
+        ("language", "eng", "invalid_enum"),
+        ("text", "bad \ud800 half", "undecodable_text"),
+        ("transcript", "\udfff", "undecodable_text"),
+        ("ocr_text", "repl \ufffd", "undecodable_text"),
+        ("text", "x" * (MAX_CHARS + 1), "oversize_text"),
+        ("views", -1, "invalid_value"),
+        ("views", "many", "invalid_value"),
+        ("user_reports", float("nan"), "invalid_value"),
         ("author_followers", [1, 2], "invalid_value"),
         ("user_reports", 2**31, "invalid_value"),  # beyond int32: would wrap to a negative count
-        ("author_account_age_days", 10**12, "invalid_value"), ("views", float("inf"), "invalid_value"),
-        ("views", "1e30", "invalid_value"), ("author_followers", 2**64, "invalid_value"),
+        ("author_account_age_days", 10**12, "invalid_value"),
+        ("views", float("inf"), "invalid_value"),
+        ("views", "1e30", "invalid_value"),
+        ("author_followers", 2**64, "invalid_value"),
     ],
-)  # fmt: skip
+)
 def test_each_bad_value_is_quarantined_with_its_reason(column, value, reason):
     CASES["fixed rows"] += 1
     raw = _rows({}, {column: value}, {})
@@ -333,10 +433,15 @@ def test_texts_over_the_configured_1_mb_are_quarantined_and_long_ones_truncated_
     CASES["fixed rows"] += 1
     limit, scoring = Settings().max_item_chars, Settings().max_scoring_chars
     assert limit == 1_000_000
-    raw = _rows({"text": "hate " * (limit // 5)}, {"text": "x" * (limit + 1)}, {"transcript": "é" * (limit + 1)},
-                {"ocr_text": "y" * 2 * limit})  # fmt: skip
-    result = normalise_rows(raw, source_file="big/part-00000.jsonl", source_name="big", run_id="run-h",
-                            window=WINDOW, max_item_chars=limit)  # fmt: skip
+    raw = _rows(
+        {"text": "hate " * (limit // 5)},
+        {"text": "x" * (limit + 1)},
+        {"transcript": "é" * (limit + 1)},
+        {"ocr_text": "y" * 2 * limit},
+    )
+    result = normalise_rows(
+        raw, source_file="big/part-00000.jsonl", source_name="big", run_id="run-h", window=WINDOW, max_item_chars=limit
+    )
     assert result.counts["read"] == 4 == result.counts["processed"] + result.counts["quarantined"]
     assert result.quarantine.sort_values("row_number")["reason"].tolist() == ["oversize_text"] * 3
     assert result.quarantine["detail"].str.contains(f"over {limit} chars").all()
@@ -348,8 +453,12 @@ def test_texts_over_the_configured_1_mb_are_quarantined_and_long_ones_truncated_
 @pytest.mark.parametrize("column", list(ITEMS.names))
 def test_nulls_in_any_column_are_processed_or_quarantined(column):
     CASES["fixed rows"] += 1
-    raw = _rows({column: None}, {column: float("nan")}, {column: pd.NA}, {column: ["#a", None]}
-                if column in ("hashtags", "report_reasons") else {})  # fmt: skip
+    raw = _rows(
+        {column: None},
+        {column: float("nan")},
+        {column: pd.NA},
+        {column: ["#a", None]} if column in ("hashtags", "report_reasons") else {},
+    )
     result = _normalise(raw)
     _check_result(raw, result)
     if column in ("item_id", "author_id", "item_type", "region", "language", "created_at"):
@@ -376,8 +485,15 @@ def test_schema_drift_names_the_file_and_every_missing_column(change, missing):
 
 def test_extra_and_wrongly_typed_columns_do_not_stop_a_partition():
     CASES["fixed schema drift"] += 1
-    raw = _rows({}, {"views": "12"}, {"ai_disclosed": "yes"}, {"hashtags": "#a|#b"}, {"hashtags": '["#c"]'},
-                {"report_reasons": 5}, {"text": 12345}).assign(unexpected=[{"a": 1}] * 7, score=np.nan)  # fmt: skip
+    raw = _rows(
+        {},
+        {"views": "12"},
+        {"ai_disclosed": "yes"},
+        {"hashtags": "#a|#b"},
+        {"hashtags": '["#c"]'},
+        {"report_reasons": 5},
+        {"text": 12345},
+    ).assign(unexpected=[{"a": 1}] * 7, score=np.nan)
     result = _normalise(raw)
     _check_result(raw, result)
     assert result.counts["processed"] == 7 and result.counts["extra_columns"] == 2
@@ -423,9 +539,11 @@ def test_cross_partition_duplicates_are_exactly_the_later_occurrences(parts):
 def test_invalid_utf8_bytes_in_a_csv_quarantine_the_row_not_the_file(tmp_path):
     CASES["fixed files"] += 1
     path = tmp_path / "part-00000.csv"
-    path.write_bytes(b"item_id,item_type,author_id,created_at,region,language,text\n"
-                     b"i1,comment,u1,2026-11-23T10:00:00Z,DE,de,caf\xe9 \xff\xfe broken\n"
-                     b"i2,comment,u1,2026-11-23T10:00:00Z,DE,de,fine\n")  # fmt: skip
+    path.write_bytes(
+        b"item_id,item_type,author_id,created_at,region,language,text\n"
+        b"i1,comment,u1,2026-11-23T10:00:00Z,DE,de,caf\xe9 \xff\xfe broken\n"
+        b"i2,comment,u1,2026-11-23T10:00:00Z,DE,de,fine\n"
+    )
     raw = read_source_file(path)  # an undecodable byte is a row problem, not an unreadable file
     result = _normalise(raw, str(path))
     _check_result(raw, result)
@@ -436,8 +554,10 @@ def test_invalid_utf8_bytes_in_a_csv_quarantine_the_row_not_the_file(tmp_path):
 def test_lone_surrogate_escapes_in_jsonl_are_quarantined_not_silently_dropped(tmp_path):
     CASES["fixed files"] += 1
     path = tmp_path / "part-00000.jsonl"
-    lines = [{**GOOD, "hashtags": [], "report_reasons": [], "item_id": "i1", "text": "half \ud83d a pair"},
-             {**GOOD, "hashtags": [], "report_reasons": [], "item_id": "i2"}]  # fmt: skip
+    lines = [
+        {**GOOD, "hashtags": [], "report_reasons": [], "item_id": "i1", "text": "half \ud83d a pair"},
+        {**GOOD, "hashtags": [], "report_reasons": [], "item_id": "i2"},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
     raw = read_source_file(path)
     result = _normalise(raw, str(path))
@@ -451,8 +571,11 @@ def test_valid_json_numbers_pandas_cannot_hold_do_not_make_a_jsonl_file_unreadab
     """A uint64 hash written as a number, a denormal float: valid JSON, so row problems at worst."""
     CASES["fixed files"] += 1
     path = tmp_path / "part-00000.jsonl"
-    lines = [{**GOOD, "item_id": "i1", "media_hash": 18446744073709551615},
-             {**GOOD, "item_id": "i2", "views": 1e-320}, {**GOOD, "item_id": "i3", "views": 2**70}]  # fmt: skip
+    lines = [
+        {**GOOD, "item_id": "i1", "media_hash": 18446744073709551615},
+        {**GOOD, "item_id": "i2", "views": 1e-320},
+        {**GOOD, "item_id": "i3", "views": 2**70},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
     raw = read_source_file(path)
     assert len(raw) == 3
@@ -549,21 +672,63 @@ def test_homoglyphs_do_not_crash_and_stay_distinct_from_latin():
 def _report(payload: str) -> str:
     from modsweep.tasks.report import render_report
 
-    run = {"run_id": payload, "run_key": payload, "flow": "daily-sweep", "trigger": "manual", "requested_by": payload,
-           "state": "completed", "parameters": {"day": "2026-11-23", "source": payload}, "policy_pack": payload,
-           "policy_version": payload, "policy_sha256": "0" * 64, "code_version": payload, "input_fingerprint": payload,
-           "stage_counts": {"ingest": {"read": 3, "processed": 2, "quarantined": 1, f"quarantined.{payload}": 1},
-                            "audit": {"findings": [{"policy_id": payload, "severity": "critical", "kind": payload,
-                                                    payload: payload}]}},
-           "gate_results": [{"suite": payload, "partition": payload, "severity": "warning",
-                             "failures": [{"expectation_type": payload, "columns": [payload]}]}]}  # fmt: skip
-    decisions = pd.DataFrame({"item_id": [payload, "b"], "policy_id": ["hate.speech", payload],
-                              "action": ["remove", payload], "automated": [True, True], "score": [0.99, 0.8],
-                              "region": ["DE", payload]})  # fmt: skip
-    metrics = pd.DataFrame({"policy_id": [payload], "region": ["ALL"], "metric": ["automated_precision"],
-                            "value": [0.9], "ci_low": [0.8], "ci_high": [0.95], "n": [100]})  # fmt: skip
-    tasks = pd.DataFrame({"task_id": [payload], "queue": [payload], "reason": [payload], "status": ["open"],
-                          "decided_at": [None], "due_by": [pd.Timestamp("2026-11-24", tz="UTC")]})  # fmt: skip
+    run = {
+        "run_id": payload,
+        "run_key": payload,
+        "flow": "daily-sweep",
+        "trigger": "manual",
+        "requested_by": payload,
+        "state": "completed",
+        "parameters": {"day": "2026-11-23", "source": payload},
+        "policy_pack": payload,
+        "policy_version": payload,
+        "policy_sha256": "0" * 64,
+        "code_version": payload,
+        "input_fingerprint": payload,
+        "stage_counts": {
+            "ingest": {"read": 3, "processed": 2, "quarantined": 1, f"quarantined.{payload}": 1},
+            "audit": {"findings": [{"policy_id": payload, "severity": "critical", "kind": payload, payload: payload}]},
+        },
+        "gate_results": [
+            {
+                "suite": payload,
+                "partition": payload,
+                "severity": "warning",
+                "failures": [{"expectation_type": payload, "columns": [payload]}],
+            }
+        ],
+    }
+    decisions = pd.DataFrame(
+        {
+            "item_id": [payload, "b"],
+            "policy_id": ["hate.speech", payload],
+            "action": ["remove", payload],
+            "automated": [True, True],
+            "score": [0.99, 0.8],
+            "region": ["DE", payload],
+        }
+    )
+    metrics = pd.DataFrame(
+        {
+            "policy_id": [payload],
+            "region": ["ALL"],
+            "metric": ["automated_precision"],
+            "value": [0.9],
+            "ci_low": [0.8],
+            "ci_high": [0.95],
+            "n": [100],
+        }
+    )
+    tasks = pd.DataFrame(
+        {
+            "task_id": [payload],
+            "queue": [payload],
+            "reason": [payload],
+            "status": ["open"],
+            "decided_at": [None],
+            "due_by": [pd.Timestamp("2026-11-24", tz="UTC")],
+        }
+    )
     return render_report(run, decisions, metrics, tasks, ["hate.speech", payload])
 
 
@@ -571,9 +736,20 @@ BASELINE_TAGS = None
 
 
 @settings(HOSTILE, max_examples=30)
-@given(inner=st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
-       wrapper=st.sampled_from(["<script>{}</script>", "<img src=x onerror='{}'>", "\"><svg onload={}>", "{}</textarea>",
-                                "javascript:{}", "<!--{}-->", "&lt;{}&gt;"]))  # fmt: skip
+@given(
+    inner=st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    wrapper=st.sampled_from(
+        [
+            "<script>{}</script>",
+            "<img src=x onerror='{}'>",
+            '"><svg onload={}>',
+            "{}</textarea>",
+            "javascript:{}",
+            "<!--{}-->",
+            "&lt;{}&gt;",
+        ]
+    ),
+)
 def test_report_escapes_every_value_taken_from_the_data(inner, wrapper):
     CASES["generated report payloads"] += 1
     global BASELINE_TAGS
@@ -601,14 +777,39 @@ def _markdowns(payload: str) -> dict[str, str]:
     from modsweep.tasks.report import render_markdown
     from modsweep.tasks.shadow import markdown_table
 
-    decisions = pd.DataFrame({"item_id": [payload, "i2"], "policy_id": "hate.speech", "region": "DE",
-                              "action": "remove", "score": [0.99, 0.98], "automated": True})  # fmt: skip
+    decisions = pd.DataFrame(
+        {
+            "item_id": [payload, "i2"],
+            "policy_id": "hate.speech",
+            "region": "DE",
+            "action": "remove",
+            "score": [0.99, 0.98],
+            "automated": True,
+        }
+    )
     over = pd.DataFrame({"policy_id": ["hate.speech"], "region": ["DE"], "removals": [2]})
-    run = {"flow": payload, "run_id": payload, "run_key": payload, "trigger": payload, "policy_pack": payload,
-           "policy_version": payload, "policy_sha256": "0" * 64, "code_version": payload,
-           "stage_counts": {"ingest": {"read": 3, "processed": 2, "quarantined": 1}}}  # fmt: skip
-    metrics = pd.DataFrame({"policy_id": [payload], "region": ["ALL"], "metric": ["automated_precision"],
-                            "value": [0.9], "ci_low": [0.8], "ci_high": [0.95], "n": [100]})  # fmt: skip
+    run = {
+        "flow": payload,
+        "run_id": payload,
+        "run_key": payload,
+        "trigger": payload,
+        "policy_pack": payload,
+        "policy_version": payload,
+        "policy_sha256": "0" * 64,
+        "code_version": payload,
+        "stage_counts": {"ingest": {"read": 3, "processed": 2, "quarantined": 1}},
+    }
+    metrics = pd.DataFrame(
+        {
+            "policy_id": [payload],
+            "region": ["ALL"],
+            "metric": ["automated_precision"],
+            "value": [0.9],
+            "ci_low": [0.8],
+            "ci_high": [0.95],
+            "n": [100],
+        }
+    )
     return {
         "approval request": approval_request_markdown(over, decisions, 1),
         "run summary": render_markdown(
@@ -619,8 +820,10 @@ def _markdowns(payload: str) -> dict[str, str]:
 
 
 @settings(HOSTILE, max_examples=30)
-@given(inner=st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
-       wrapper=st.sampled_from(["`{}`", "<script>{}</script>", "| {} |", "[x]({})", "**{}**", "{}\n# h", "<!--{}-->"]))  # fmt: skip
+@given(
+    inner=st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    wrapper=st.sampled_from(["`{}`", "<script>{}</script>", "| {} |", "[x]({})", "**{}**", "{}\n# h", "<!--{}-->"]),
+)
 def test_markdown_reports_show_every_value_literally(inner, wrapper):
     """Approval requests, run summaries and shadow diffs are Markdown artifacts rendered by Prefect's UI: a value
     must neither add HTML nor open a code span, a table cell, a link, emphasis or a heading."""
@@ -634,8 +837,19 @@ def test_markdown_reports_show_every_value_literally(inner, wrapper):
 # --- SQL metacharacters ---------------------------------------------------------------------------------
 
 
-SQL_IDS = [SQL_INJECTION, "x' OR '1'='1", 'a"b', "%", "_", "\\", "100%_\\'", "item;--", "é\u200bx", "\u202eevil",
-           "Robert'); DELETE FROM review_tasks;--"]  # fmt: skip
+SQL_IDS = [
+    SQL_INJECTION,
+    "x' OR '1'='1",
+    'a"b',
+    "%",
+    "_",
+    "\\",
+    "100%_\\'",
+    "item;--",
+    "é\u200bx",
+    "\u202eevil",
+    "Robert'); DELETE FROM review_tasks;--",
+]
 
 
 def test_sql_metacharacters_in_ids_are_stored_and_fetched_verbatim(modsweep_home, store_backend):
@@ -647,14 +861,33 @@ def test_sql_metacharacters_in_ids_are_stored_and_fetched_verbatim(modsweep_home
     engine = resources.store_engine()
     t0 = pd.Timestamp("2026-11-23T10:00:00Z")
     n = len(SQL_IDS)
-    decisions = pd.DataFrame({
-        "decision_id": [f"d-{k}-{v}" for k, v in enumerate(SQL_IDS)], "item_id": SQL_IDS, "policy_id": "hate.speech",
-        "policy_version": "1", "action": "remove", "automated": True, "score": 0.9, "threshold": 0.5, "region": "DE",
-        "language": "de", "item_type": "video", "views": 1, "user_reports": 0, "created_at": t0,
-        "run_id": SQL_INJECTION, "run_key": SQL_INJECTION, "decided_at": t0, "decision_visibility": "CONTENT_REMOVED",
-        "category": "ILLEGAL_OR_HARMFUL_SPEECH", "category_specification": [[SQL_INJECTION]] * n,
-        "automated_detection": True, "automated_decision": "AUTOMATED_DECISION_FULLY", "territorial_scope": [["DE"]] * n,
-    })  # fmt: skip
+    decisions = pd.DataFrame(
+        {
+            "decision_id": [f"d-{k}-{v}" for k, v in enumerate(SQL_IDS)],
+            "item_id": SQL_IDS,
+            "policy_id": "hate.speech",
+            "policy_version": "1",
+            "action": "remove",
+            "automated": True,
+            "score": 0.9,
+            "threshold": 0.5,
+            "region": "DE",
+            "language": "de",
+            "item_type": "video",
+            "views": 1,
+            "user_reports": 0,
+            "created_at": t0,
+            "run_id": SQL_INJECTION,
+            "run_key": SQL_INJECTION,
+            "decided_at": t0,
+            "decision_visibility": "CONTENT_REMOVED",
+            "category": "ILLEGAL_OR_HARMFUL_SPEECH",
+            "category_specification": [[SQL_INJECTION]] * n,
+            "automated_detection": True,
+            "automated_decision": "AUTOMATED_DECISION_FULLY",
+            "territorial_scope": [["DE"]] * n,
+        }
+    )
     assert store.insert_decisions(engine, decisions) == n
     assert store.insert_decisions(engine, decisions) == 0  # idempotent on the same hostile ids
     for value in SQL_IDS:
@@ -663,24 +896,52 @@ def test_sql_metacharacters_in_ids_are_stored_and_fetched_verbatim(modsweep_home
     assert len(store.fetch_decisions(engine, run_key=SQL_INJECTION)) == n
     assert store.fetch_decisions(engine, item_id="%").shape[0] == 1  # a literal, not a wildcard
 
-    tasks = pd.DataFrame({
-        "task_id": SQL_IDS, "item_id": SQL_IDS, "policy_id": "hate.speech", "queue": SQL_IDS, "reason": "review_band",
-        "stratum": SQL_INJECTION, "inclusion_prob": 1.0, "replica": 0, "priority": 1.0, "score": 0.6, "action": None,
-        "region": "DE", "language": "de", "views": 1, "due_by": t0, "status": "open", "created_at": t0,
-        "run_id": SQL_INJECTION, "run_key": SQL_INJECTION, "day": t0.date(),
-    })  # fmt: skip
+    tasks = pd.DataFrame(
+        {
+            "task_id": SQL_IDS,
+            "item_id": SQL_IDS,
+            "policy_id": "hate.speech",
+            "queue": SQL_IDS,
+            "reason": "review_band",
+            "stratum": SQL_INJECTION,
+            "inclusion_prob": 1.0,
+            "replica": 0,
+            "priority": 1.0,
+            "score": 0.6,
+            "action": None,
+            "region": "DE",
+            "language": "de",
+            "views": 1,
+            "due_by": t0,
+            "status": "open",
+            "created_at": t0,
+            "run_id": SQL_INJECTION,
+            "run_key": SQL_INJECTION,
+            "day": t0.date(),
+        }
+    )
     assert store.insert_review_tasks(engine, tasks) == n
     outcomes = pd.DataFrame({"task_id": SQL_IDS, "reviewer_id": "rev-1", "label": "benign", "decided_at": t0})
     assert store.apply_review_outcomes(engine, outcomes).applied == n
     assert (store.fetch_review_tasks(engine, queue=SQL_INJECTION)["task_id"] == SQL_INJECTION).all()
 
-    run_id = store.start_run(engine, run_key=SQL_INJECTION, flow=SQL_INJECTION, trigger="manual",
-                             requested_by=SQL_INJECTION, parameters={SQL_INJECTION: SQL_INJECTION},
-                             policy_pack=SQL_INJECTION, policy_version="1", policy_sha256="0" * 64, code_version="x")  # fmt: skip
+    run_id = store.start_run(
+        engine,
+        run_key=SQL_INJECTION,
+        flow=SQL_INJECTION,
+        trigger="manual",
+        requested_by=SQL_INJECTION,
+        parameters={SQL_INJECTION: SQL_INJECTION},
+        policy_pack=SQL_INJECTION,
+        policy_version="1",
+        policy_sha256="0" * 64,
+        code_version="x",
+    )
     assert store.get_run(engine, "%") is None and store.get_run(engine, "_") is None  # LIKE wildcards are escaped
     assert store.get_run(engine, run_id)["requested_by"] == SQL_INJECTION
-    store.append_audit(engine, actor=SQL_INJECTION, event=SQL_INJECTION, subject=SQL_INJECTION,
-                       payload={SQL_INJECTION: SQL_IDS})  # fmt: skip
+    store.append_audit(
+        engine, actor=SQL_INJECTION, event=SQL_INJECTION, subject=SQL_INJECTION, payload={SQL_INJECTION: SQL_IDS}
+    )
     assert store.verify_audit_log(engine).ok
     assert {"decisions", "review_tasks", "runs", "audit_log"} <= set(inspect(engine).get_table_names())
 
@@ -712,20 +973,26 @@ def _traversal_cases(home: Path) -> list[tuple[list[str], str]]:
     return [
         (["sweep", "--day", "2026-11-23", "--source", "../src"], "--source"),
         (["sweep", "--day", "2026-11-23", "--source", f"{source}/../src"], "--source"),
-        (["sweep", "--day", "2026-11-23", "--source", str(source), "--simulate-reviews", "../truth"], "--simulate-reviews"),
+        (
+            ["sweep", "--day", "2026-11-23", "--source", str(source), "--simulate-reviews", "../truth"],
+            "--simulate-reviews",
+        ),
         (["sweep", "--day", "2026-11-23", "--source", str(source), "--golden-set", "../golden"], "--golden-set"),
         (["sweep", "--day", "2026-11-23", "--source", str(source), "--pack", "../pack.yaml"], "--pack"),
         (["generate", "--rows", "10", "--out", "../escaped"], "--out"),
         (["train", "--synthetic", "../training"], "--synthetic"),
         (["backfill", "--start", "2026-11-23", "--end", "2026-11-23", "--source", "../src"], "--source"),
         (["surge", "--region", "DE", "--last", "1h", "--source", "../src"], "--source"),
-        (["surge", "--region", "DE", "--last", "1h", "--source", str(source), "--simulate-reviews", "../t"], "--simulate-reviews"),
+        (
+            ["surge", "--region", "DE", "--last", "1h", "--source", str(source), "--simulate-reviews", "../t"],
+            "--simulate-reviews",
+        ),
         (["score", "../input.csv", "--text-column", "text", "--out", "out.parquet"], "INPUT"),
         (["score", str(source / "in.csv"), "--text-column", "text", "--out", "../out.parquet"], "--out"),
         (["reviews", "export", "--out", "../exports"], "--out"),
         (["reviews", "import", "../decisions.csv"], "FILE"),
         (["reviews", "simulate", "--truth", "../truth"], "--truth"),
-    ]  # fmt: skip
+    ]
 
 
 def test_parent_references_in_any_path_parameter_exit_2_naming_it(cli, modsweep_home):
@@ -773,9 +1040,11 @@ def test_parent_references_in_flow_parameters_are_rejected_before_anything_runs(
 
 def test_absolute_paths_are_taken_as_given_and_missing_ones_exit_2_naming_them(cli, tmp_path):
     missing = tmp_path / "nowhere" / "items"
-    cases = [["sweep", "--day", "2026-11-23", "--source", str(missing)],
-             ["reviews", "import", str(missing / "decisions.csv")],
-             ["score", str(missing / "in.csv"), "--text-column", "text", "--out", str(tmp_path / "o.parquet")]]  # fmt: skip
+    cases = [
+        ["sweep", "--day", "2026-11-23", "--source", str(missing)],
+        ["reviews", "import", str(missing / "decisions.csv")],
+        ["score", str(missing / "in.csv"), "--text-column", "text", "--out", str(tmp_path / "o.parquet")],
+    ]
     for args in cases:
         CASES["fixed CLI paths"] += 1
         result = _invoke(cli, args)
@@ -806,11 +1075,13 @@ def _pack_variant(tmp_path: Path, mutate: Any) -> Path:
         (lambda r: r["policies"][3]["bands"][0].update(min_score="high"), ["policies[3]", "min_score", "'high'"]),
         (lambda r: r["policies"][3]["detectors"][0].update(kind="telepathy"), ["policies[3]", "'telepathy'"]),
         (lambda r: r["policies"][0].update(id=SQL_INJECTION), ["policies[0]", "DROP TABLE"]),
-        (lambda r: r["policies"][1]["detectors"][0]["params"].update(terms="../../../../etc/passwd"),
-         ["outside the pack folder"]),
+        (
+            lambda r: r["policies"][1]["detectors"][0]["params"].update(terms="../../../../etc/passwd"),
+            ["outside the pack folder"],
+        ),
         (lambda r: r.update(policies="not a list"), ["policies", "'not a list'"]),
     ],
-)  # fmt: skip
+)
 def test_invalid_policy_pack_exits_2_naming_file_location_and_value(cli, tmp_path, mutate, expected):
     CASES["fixed policy packs"] += 1
     pack = _pack_variant(tmp_path, mutate)
@@ -840,12 +1111,33 @@ def review_store(cli, modsweep_home) -> dict[str, Any]:
     engine = resources.store_engine()
     t0 = pd.Timestamp("2026-11-23T10:00:00Z")
     ids = ["t1", "t2", "t3", SQL_INJECTION]
-    store.insert_review_tasks(engine, pd.DataFrame({
-        "task_id": ids, "item_id": ids, "policy_id": "hate.speech", "queue": "hate.speech:de:DE",
-        "reason": "review_band", "stratum": "s", "inclusion_prob": 1.0, "replica": 0, "priority": 1.0, "score": 0.6,
-        "action": None, "region": "DE", "language": "de", "views": 1, "due_by": t0, "status": "open",
-        "created_at": t0, "run_id": "r", "run_key": "k", "day": t0.date(),
-    }))  # fmt: skip
+    store.insert_review_tasks(
+        engine,
+        pd.DataFrame(
+            {
+                "task_id": ids,
+                "item_id": ids,
+                "policy_id": "hate.speech",
+                "queue": "hate.speech:de:DE",
+                "reason": "review_band",
+                "stratum": "s",
+                "inclusion_prob": 1.0,
+                "replica": 0,
+                "priority": 1.0,
+                "score": 0.6,
+                "action": None,
+                "region": "DE",
+                "language": "de",
+                "views": 1,
+                "due_by": t0,
+                "status": "open",
+                "created_at": t0,
+                "run_id": "r",
+                "run_key": "k",
+                "day": t0.date(),
+            }
+        ),
+    )
     return {"engine": engine, "ids": ids, "runner": cli, "dir": modsweep_home / "imports"}
 
 
@@ -862,21 +1154,38 @@ def _import(review_store: dict[str, Any], name: str, data: bytes, *extra: str) -
     [
         ("ok.csv", b"task_id,reviewer_id,label,decided_at\nt1,rev-1,violating,2026-11-23T12:00:00Z\n", 0),
         ("header-only.csv", b"task_id,reviewer_id,label,decided_at\n", 0),
-        ("mixed.csv", b"task_id,reviewer_id,label,decided_at\nt2,rev-1,benign,2026-11-23T12:00:00Z\n"
-                      b"nope,rev-1,benign,2026-11-23T12:00:00Z\nt3,rev 1,benign,2026-11-23T12:00:00Z\n"
-                      b"t3,rev-1,maybe,2026-11-23T12:00:00Z\nt3,rev-1,benign,yesterday\nt3,rev-1\n", 1),
-        ("sql.csv", b"task_id,reviewer_id,label,decided_at\n\"'; DROP TABLE decisions; --\",rev-1,benign,2026-11-23T12:00:00Z\n", 0),
-        ("formula.csv", b"task_id,reviewer_id,label,decided_at\n=cmd|'/c calc'!A1,rev-1,benign,2026-11-23T12:00:00Z\n", 1),
+        (
+            "mixed.csv",
+            b"task_id,reviewer_id,label,decided_at\nt2,rev-1,benign,2026-11-23T12:00:00Z\n"
+            b"nope,rev-1,benign,2026-11-23T12:00:00Z\nt3,rev 1,benign,2026-11-23T12:00:00Z\n"
+            b"t3,rev-1,maybe,2026-11-23T12:00:00Z\nt3,rev-1,benign,yesterday\nt3,rev-1\n",
+            1,
+        ),
+        (
+            "sql.csv",
+            b'task_id,reviewer_id,label,decided_at\n"\'; DROP TABLE decisions; --",rev-1,benign,2026-11-23T12:00:00Z\n',
+            0,
+        ),
+        (
+            "formula.csv",
+            b"task_id,reviewer_id,label,decided_at\n=cmd|'/c calc'!A1,rev-1,benign,2026-11-23T12:00:00Z\n",
+            1,
+        ),
         ("empty.csv", b"", 2),
         ("missing-columns.csv", b"task_id,label\nt1,benign\n", 2),
         ("repeated-header.csv", b"task_id,task_id,reviewer_id,label,decided_at\n", 2),
         ("nul.csv", b"task_id,reviewer_id,label,decided_at\nt1\x00,rev-1,benign,2026-11-23T12:00:00Z\n", 2),
         ("latin1.csv", b"task_id,reviewer_id,label,decided_at\nt\xe9,rev-1,benign,2026-11-23T12:00:00Z\n", 2),
-        ("bad.jsonl", b'{"task_id": "t1", "reviewer_id": "rev-1", "label": "benign", "decided_at": "2026-11-23T12:00:00Z"}\n'
-                      b"not json\n[1, 2]\n" b'{"task_id": ["t2"], "reviewer_id": "r", "label": "benign", "decided_at": "x"}\n', 1),
+        (
+            "bad.jsonl",
+            b'{"task_id": "t1", "reviewer_id": "rev-1", "label": "benign", "decided_at": "2026-11-23T12:00:00Z"}\n'
+            b"not json\n[1, 2]\n"
+            b'{"task_id": ["t2"], "reviewer_id": "r", "label": "benign", "decided_at": "x"}\n',
+            1,
+        ),
         ("decisions.xml", b"<decisions/>", 2),
     ],
-)  # fmt: skip
+)
 def test_review_import_exit_codes_for_malformed_files(review_store, name, data, code):
     CASES["fixed review imports"] += 1
     result = _import(review_store, name, data)
@@ -892,16 +1201,43 @@ def test_review_import_of_a_directory_or_a_missing_file_exits_2(review_store):
     assert _invoke(review_store["runner"], ["reviews", "import", str(review_store["dir"] / "no.csv")]).exit_code == 2
 
 
-import_cell = st.one_of(st.sampled_from(["t1", "t2", "t3", "ghost", "rev-1", "rev 2", "violating", "benign", "VIOLATING",
-                                          "2026-11-23T12:00:00Z", "2026-11-23T12:00:00", "", "none", "remove", SQL_INJECTION]),
-                        st.text(st.characters(exclude_categories=("Cs",)), max_size=8))  # fmt: skip
-import_header = st.lists(st.sampled_from(["task_id", "reviewer_id", "label", "decided_at", "claimed_at",
-                                          "final_action", "extra", "Task_ID"]), min_size=0, max_size=7)  # fmt: skip
+import_cell = st.one_of(
+    st.sampled_from(
+        [
+            "t1",
+            "t2",
+            "t3",
+            "ghost",
+            "rev-1",
+            "rev 2",
+            "violating",
+            "benign",
+            "VIOLATING",
+            "2026-11-23T12:00:00Z",
+            "2026-11-23T12:00:00",
+            "",
+            "none",
+            "remove",
+            SQL_INJECTION,
+        ]
+    ),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=8),
+)
+import_header = st.lists(
+    st.sampled_from(
+        ["task_id", "reviewer_id", "label", "decided_at", "claimed_at", "final_action", "extra", "Task_ID"]
+    ),
+    min_size=0,
+    max_size=7,
+)
 
 
 @settings(HOSTILE, max_examples=30)
-@given(header=import_header, rows=st.lists(st.lists(import_cell, min_size=0, max_size=8), max_size=6),
-       fmt=st.sampled_from(["csv", "jsonl"]))  # fmt: skip
+@given(
+    header=import_header,
+    rows=st.lists(st.lists(import_cell, min_size=0, max_size=8), max_size=6),
+    fmt=st.sampled_from(["csv", "jsonl"]),
+)
 def test_any_decisions_file_is_applied_reported_or_refused_with_rows_conserved(review_store, header, rows, fmt):
     from modsweep import store
 

@@ -57,8 +57,13 @@ def test_placeholders_are_filled_from_the_environment_or_defaults(tmp_path):
     daily = next(d for d in defaults if d["entrypoint"].endswith("daily_sweep"))
     assert daily["schedules"][0]["timezone"] == "UTC"
     assert daily["parameters"]["source"] == str(tmp_path / "source" / "items")
-    given = _deployments({"MODSWEEP_HOME": str(tmp_path), "MODSWEEP_SCHEDULE_TIMEZONE": "Europe/Berlin",
-                          "MODSWEEP_SOURCE": "/data/items"})  # fmt: skip
+    given = _deployments(
+        {
+            "MODSWEEP_HOME": str(tmp_path),
+            "MODSWEEP_SCHEDULE_TIMEZONE": "Europe/Berlin",
+            "MODSWEEP_SOURCE": "/data/items",
+        }
+    )
     daily = next(d for d in given if d["entrypoint"].endswith("daily_sweep"))
     assert daily["schedules"][0]["timezone"] == "Europe/Berlin" and daily["parameters"]["source"] == "/data/items"
 
@@ -147,8 +152,13 @@ def test_server_wrapper_gives_prefects_orm_hybrids_a_bulk_insert_hook():
 
 
 def test_stop_script_with_nothing_started(tmp_path):
-    result = subprocess.run(["bash", str(INFRA / "stop-prefect-server.sh")], env={**os.environ, "MODSWEEP_HOME": str(tmp_path)},
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    result = subprocess.run(
+        ["bash", str(INFRA / "stop-prefect-server.sh")],
+        env={**os.environ, "MODSWEEP_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0 and "nothing to stop" in result.stdout
 
 
@@ -234,10 +244,15 @@ def test_surge_deployment_runs_on_a_worker_of_a_postgres_backed_server(sweep_hom
 
     port, database = _free_port(), f"prefect_test_{uuid.uuid4().hex[:10]}"
     state = sweep_home / "prefect-server"
-    env = {**os.environ, "MODSWEEP_HOME": str(sweep_home), "MODSWEEP_PREFECT_PORT": str(port),
-           "MODSWEEP_PREFECT_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-           "MODSWEEP_SOURCE": str(synthetic_day["items"]), "MODSWEEP_PYTHON": str(REPO / ".venv" / "bin" / "python"),
-           "PREFECT_WORKER_QUERY_SECONDS": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "MODSWEEP_HOME": str(sweep_home),
+        "MODSWEEP_PREFECT_PORT": str(port),
+        "MODSWEEP_PREFECT_DB_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        "MODSWEEP_SOURCE": str(synthetic_day["items"]),
+        "MODSWEEP_PYTHON": str(REPO / ".venv" / "bin" / "python"),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+    }
     if not Path(env["MODSWEEP_PYTHON"]).exists():
         import sys
 
@@ -245,16 +260,24 @@ def test_surge_deployment_runs_on_a_worker_of_a_postgres_backed_server(sweep_hom
     env.pop("PREFECT_API_URL", None)
     api = f"http://127.0.0.1:{port}/api"
     try:
-        started = subprocess.run(["bash", str(INFRA / "start-prefect-server.sh")], env=env, capture_output=True,
-                                 text=True, timeout=180)  # fmt: skip
+        started = subprocess.run(
+            ["bash", str(INFRA / "start-prefect-server.sh")], env=env, capture_output=True, text=True, timeout=180
+        )
         assert started.returncode == 0, started.stdout + started.stderr + _tail(state / "server.log")
         assert "'surge-run/modsweep'" in started.stdout and "worker started" in started.stdout
 
         since, until = datetime(2026, 11, 23, 10, tzinfo=UTC), datetime(2026, 11, 23, 16, tzinfo=UTC)
         with temporary_settings(updates={PREFECT_API_URL: api}):
-            submitted = serving.trigger_or_run("surge-run", {
-                "regions": ["US", "IN"], "since": since, "until": until, "source": str(synthetic_day["items"]),
-                "requested_by": "election-desk"})  # fmt: skip
+            submitted = serving.trigger_or_run(
+                "surge-run",
+                {
+                    "regions": ["US", "IN"],
+                    "since": since,
+                    "until": until,
+                    "source": str(synthetic_day["items"]),
+                    "requested_by": "election-desk",
+                },
+            )
             assert submitted is not None and submitted.deployment == "surge-run/modsweep"
             assert submitted.url == f"http://127.0.0.1:{port}/runs/flow-run/{submitted.flow_run_id}"
             deadline = time.monotonic() + 150
@@ -265,7 +288,8 @@ def test_surge_deployment_runs_on_a_worker_of_a_postgres_backed_server(sweep_hom
                         break
                     time.sleep(1)
                 assert run.state is not None and run.state.is_completed(), (
-                    f"{run.state}\n{_tail(state / 'worker.log', 80)}")  # fmt: skip
+                    f"{run.state}\n{_tail(state / 'worker.log', 80)}"
+                )
                 # The scheduler works (Prefect 3.8.8 + SQLAlchemy 2.1 needs infra/prefect_server.py for that).
                 scheduled = client.read_flow_runs(
                     flow_filter=FlowFilter(name={"any_": ["daily-sweep"]}),
@@ -285,13 +309,15 @@ def test_surge_deployment_runs_on_a_worker_of_a_postgres_backed_server(sweep_hom
         lock = limits[f"{serving.RUN_KEY_LIMIT_PREFIX}{ledger['run_key']}"]  # the run held its run-key lock...
         assert lock.limit == 1 and lock.active_slots == 0  # ...and gave it back
 
-        again = subprocess.run(["bash", str(INFRA / "start-prefect-server.sh")], env=env, capture_output=True,
-                               text=True, timeout=120)  # fmt: skip
+        again = subprocess.run(
+            ["bash", str(INFRA / "start-prefect-server.sh")], env=env, capture_output=True, text=True, timeout=120
+        )
         assert again.returncode == 0, again.stdout + again.stderr
         assert "already answering" in again.stdout and "worker already running" in again.stdout
     finally:
-        stopped = subprocess.run(["bash", str(INFRA / "stop-prefect-server.sh")], env=env, capture_output=True,
-                                 text=True, timeout=60)  # fmt: skip
+        stopped = subprocess.run(
+            ["bash", str(INFRA / "stop-prefect-server.sh")], env=env, capture_output=True, text=True, timeout=60
+        )
         _drop_database(database)
     assert stopped.returncode == 0 and "server (pid" in stopped.stdout, stopped.stdout + stopped.stderr
     assert not (state / "server.pid").exists() and not (state / "worker.pid").exists()

@@ -84,7 +84,6 @@ def test_clean_rows_pass_and_match_the_item_schema():
         ("author_id", None, "missing_value"),
     ],
 )
-
 def test_bad_rows_are_quarantined_with_a_reason_and_nothing_is_lost(column, value, reason):
     raw = raw_rows()
     raw[column] = raw[column].astype(object)

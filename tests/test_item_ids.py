@@ -51,8 +51,9 @@ def test_ids_ending_in_whitespace_reach_lake_store_and_exports_unchanged(sweep_h
     assert {i[-1] for i in decisions["item_id"] if i[-1].isspace()}, "some decided ids end in whitespace"
 
     out = tmp_path / "export"
-    result = CliRunner().invoke(__import__("modsweep.cli", fromlist=["app"]).app,
-                                ["reviews", "export", "--out", str(out), "--format", "jsonl"])  # fmt: skip
+    result = CliRunner().invoke(
+        __import__("modsweep.cli", fromlist=["app"]).app, ["reviews", "export", "--out", str(out), "--format", "jsonl"]
+    )
     assert result.exit_code == 0, result.output
     exported = [json.loads(line)["item_id"] for f in out.glob("*.jsonl") for line in f.read_text().splitlines()]
     assert exported and set(exported) <= kept

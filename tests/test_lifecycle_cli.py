@@ -82,10 +82,26 @@ def test_a_confirmed_escalation_earns_a_strike_through_reviews_import(home: Path
     cat = RunCatalog(get_settings().lake_root, T0.date(), "rk")
     items = pd.DataFrame({"item_id": ["i5"], "author_id": ["carol"]})
     cat.lake.write(pa.Table.from_pandas(items, preserve_index=False), "items", T0.date(), "rk", "part-00000")
-    task = pd.DataFrame({"task_id": ["t-esc"], "item_id": ["i5"], "policy_id": ["hate.speech"], "queue": ["q"],
-                         "reason": ["review_band"], "stratum": ["s"], "inclusion_prob": [1.0], "priority": [1.0],
-                         "score": [0.9], "region": ["DE"], "language": ["de"], "views": [1], "due_by": [T0],
-                         "created_at": [T0], "run_id": ["r"], "run_key": ["rk"]})  # fmt: skip
+    task = pd.DataFrame(
+        {
+            "task_id": ["t-esc"],
+            "item_id": ["i5"],
+            "policy_id": ["hate.speech"],
+            "queue": ["q"],
+            "reason": ["review_band"],
+            "stratum": ["s"],
+            "inclusion_prob": [1.0],
+            "priority": [1.0],
+            "score": [0.9],
+            "region": ["DE"],
+            "language": ["de"],
+            "views": [1],
+            "due_by": [T0],
+            "created_at": [T0],
+            "run_id": ["r"],
+            "run_key": ["rk"],
+        }
+    )
     from modsweep import store
 
     store.insert_review_tasks(engine, task)

@@ -15,8 +15,9 @@ def test_sweep_records_strikes_and_account_actions_once(sweep_home, synthetic_da
     from modsweep.run_start import context_of
     from modsweep.tasks.strike_ledger_io import update_strike_ledger
 
-    summary = daily_sweep(day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual",
-                          requested_by="pytest")  # fmt: skip
+    summary = daily_sweep(
+        day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual", requested_by="pytest"
+    )
     engine = resources.store_engine()
     run = store.get_run(engine, summary.run_id)
     struck = run["stage_counts"]["strikes"]

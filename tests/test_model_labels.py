@@ -44,8 +44,15 @@ policies:
 """
 
 # What modsweep <= 0.1 pickled: scikit-learn classifiers, HashingVectorizer parameters, no feature key.
-OLD_FEATURE_PARAMS = {"analyzer": "word", "ngram_range": (1, 2), "n_features": 2**20, "alternate_sign": False,
-                      "norm": "l2", "token_pattern": r"(?u)\b\w\w+\b", "dtype": np.float32}  # fmt: skip
+OLD_FEATURE_PARAMS = {
+    "analyzer": "word",
+    "ngram_range": (1, 2),
+    "n_features": 2**20,
+    "alternate_sign": False,
+    "norm": "l2",
+    "token_pattern": r"(?u)\b\w\w+\b",
+    "dtype": np.float32,
+}
 
 
 def _pack(tmp_path: Path):
@@ -71,8 +78,9 @@ def _old_format_model(labels: list[str]) -> TextPolicyModel:
 
     old = TextPolicyModel.__new__(TextPolicyModel)  # unpickling sets __dict__ without __init__, like this
     clf = LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1])
-    old.__dict__.update({"labels": labels, "classifiers": dict.fromkeys(labels, clf),
-                         "feature_params": dict(OLD_FEATURE_PARAMS)})  # fmt: skip
+    old.__dict__.update(
+        {"labels": labels, "classifiers": dict.fromkeys(labels, clf), "feature_params": dict(OLD_FEATURE_PARAMS)}
+    )
     return old
 
 
@@ -88,13 +96,24 @@ def test_classifier_without_a_model_label_is_skipped_and_the_policy_still_runs(t
     assert [d[:3] for d in bank.classifier_detectors] == [("hate.speech", "hate-classifier", "hate.speech")]
 
     n = 3
-    frame = pd.DataFrame({
-        "item_id": ["i0", "i1", "i2"], "text": ["you filthy vermin", "tea and cake", "look at this"],
-        "transcript": None, "ocr_text": None, "hashtags": [[] for _ in range(n)],
-        "media_hash": [None, None, "00ff00ff00ff00fe"], "ai_disclosed": False, "ai_provenance": None,
-        "user_reports": 0, "report_reasons": [[] for _ in range(n)], "views": 100,
-        "author_id": ["a0", "a1", "a2"], "author_account_age_days": 500, "created_at": pd.Timestamp("2026-11-23T10:00Z"),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "item_id": ["i0", "i1", "i2"],
+            "text": ["you filthy vermin", "tea and cake", "look at this"],
+            "transcript": None,
+            "ocr_text": None,
+            "hashtags": [[] for _ in range(n)],
+            "media_hash": [None, None, "00ff00ff00ff00fe"],
+            "ai_disclosed": False,
+            "ai_provenance": None,
+            "user_reports": 0,
+            "report_reasons": [[] for _ in range(n)],
+            "views": 100,
+            "author_id": ["a0", "a1", "a2"],
+            "author_account_age_days": 500,
+            "created_at": pd.Timestamp("2026-11-23T10:00Z"),
+        }
+    )
     det = detect_partition(frame, bank, "r")
     fired = set(zip(det["item_id"], det["detector_id"], strict=True))
     assert ("i2", "minors-known-media") in fired  # the policy's other detector runs
@@ -104,8 +123,13 @@ def test_classifier_without_a_model_label_is_skipped_and_the_policy_still_runs(t
 
 def test_a_model_saved_by_the_previous_release_fails_at_load_naming_modsweep_train(tmp_path):
     models = tmp_path / "models"
-    save_model(models, MODEL_NAME, "v0ld", _old_format_model(["hate.speech", "minor_safety"]),
-               {"version": "v0ld", "labels": ["hate.speech", "minor_safety"]})  # fmt: skip
+    save_model(
+        models,
+        MODEL_NAME,
+        "v0ld",
+        _old_format_model(["hate.speech", "minor_safety"]),
+        {"version": "v0ld", "labels": ["hate.speech", "minor_safety"]},
+    )
     model, card = load_model(models, MODEL_NAME)
     with pytest.raises(FeatureMismatchError, match=r"model v0ld .*older featurisation.*`modsweep train`") as err:
         build_detector_bank(_pack(tmp_path), model, card["version"])
@@ -117,8 +141,13 @@ def test_a_model_saved_by_the_previous_release_fails_at_load_naming_modsweep_tra
 
 
 def test_score_command_with_an_old_model_exits_2_naming_modsweep_train(modsweep_home, tmp_path):
-    save_model(modsweep_home / "models", MODEL_NAME, "v0ld", _old_format_model(["hate.speech"]),
-               {"version": "v0ld", "labels": ["hate.speech"]})  # fmt: skip
+    save_model(
+        modsweep_home / "models",
+        MODEL_NAME,
+        "v0ld",
+        _old_format_model(["hate.speech"]),
+        {"version": "v0ld", "labels": ["hate.speech"]},
+    )
     source = tmp_path / "in.csv"
     pd.DataFrame({"body": ["hello", "you vermin"]}).to_csv(source, index=False)
     from modsweep.cli import app

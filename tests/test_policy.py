@@ -40,7 +40,9 @@ def test_election_surge_tightens_civic_thresholds():
     card = linear_card()
     std = load_pack("community-guidelines", "standard").with_model_thresholds(card).policy("civic.election_integrity")
     surge = (
-        load_pack("community-guidelines", "election-surge").with_model_thresholds(card).policy("civic.election_integrity")
+        load_pack("community-guidelines", "election-surge")
+        .with_model_thresholds(card)
+        .policy("civic.election_integrity")
     )
     assert surge.bands[0].min_score < std.bands[0].min_score
     assert surge.bands_for("US")[0].min_score < std.bands_for("US")[0].min_score
@@ -59,7 +61,10 @@ def test_region_override_and_eu_group():
         (lambda r: r["policies"][0].update(id="misinfo.unknown"), "unknown policy 'misinfo.unknown'"),
         (lambda r: r["policies"][3]["bands"][0].update(action="ban"), "unknown action 'ban'"),
         (lambda r: r["policies"][3]["detectors"][0].update(kind="telepathy"), "unknown detector kind 'telepathy'"),
-        (lambda r: r["policies"][0]["regions"].update({"Europe": r["policies"][0]["regions"]["EU"]}), "unknown region 'Europe'"),
+        (
+            lambda r: r["policies"][0]["regions"].update({"Europe": r["policies"][0]["regions"]["EU"]}),
+            "unknown region 'Europe'",
+        ),
         (lambda r: r["policies"][0]["dsa"].update(category="STATEMENT_CATEGORY_NOPE"), "unknown DSA category"),
     ],
 )

@@ -37,8 +37,10 @@ def _variant(tmp_path: Path) -> Path:
     lex = tmp_path / "community-guidelines/lexicons/deceptive.spam.txt"
     lex.write_text(lex.read_text(encoding="utf-8") + f"{NEW_TERM}\t0.85\n", encoding="utf-8")
     claims = tmp_path / "community-guidelines/claims/medical.csv"
-    claims.write_text(claims.read_text(encoding="utf-8") + f"med-en-08,{NEW_CLAIM},urn:modsweep:factcheck:med-en-08,en\n",
-                      encoding="utf-8")  # fmt: skip
+    claims.write_text(
+        claims.read_text(encoding="utf-8") + f"med-en-08,{NEW_CLAIM},urn:modsweep:factcheck:med-en-08,en\n",
+        encoding="utf-8",
+    )
     path = tmp_path / "variant.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
@@ -62,11 +64,20 @@ def test_identical_packs_have_no_changes() -> None:
 
 
 def test_outcomes_are_new_dropped_stricter_or_looser() -> None:
-    diff = pd.DataFrame({"item_id": list("abcde"), "policy_id": "hate.speech",
-                         "action_live": [None, "remove", "escalate", "remove", "label"],
-                         "action_candidate": ["label", None, "remove", "reduce_reach", "label"],
-                         "score_live": 0.5, "score_candidate": 0.5, "automated_live": True, "automated_candidate": True,
-                         "region": "DE", "change": ["new", "dropped", "changed", "changed", "same"]})  # fmt: skip
+    diff = pd.DataFrame(
+        {
+            "item_id": list("abcde"),
+            "policy_id": "hate.speech",
+            "action_live": [None, "remove", "escalate", "remove", "label"],
+            "action_candidate": ["label", None, "remove", "reduce_reach", "label"],
+            "score_live": 0.5,
+            "score_candidate": 0.5,
+            "automated_live": True,
+            "automated_candidate": True,
+            "region": "DE",
+            "change": ["new", "dropped", "changed", "changed", "same"],
+        }
+    )
     out = classify_outcomes(diff).set_index("item_id")["outcome"].to_dict()
     assert out == {"a": "new", "b": "dropped", "c": "stricter", "d": "looser"}
 
@@ -92,14 +103,45 @@ def test_weighted_share_interval_covers_the_truth_on_a_stratified_sample() -> No
 
 def test_brief_escapes_every_value() -> None:
     hostile = "<script>alert(1)</script> | [x](javascript:y)"
-    ex = pd.DataFrame({"policy_id": ["hate.speech"], "outcome": ["new"], "day": ["2026-11-23"], "item_id": ["i|1"],
-                       "region": ["DE"], "language": ["de"], "action_old": [None], "action_new": ["remove"],
-                       "score_old": [np.nan], "score_new": [0.97], "views": [10], "author": ["ab12"], "text": [hostile]})  # fmt: skip
-    imp = pd.DataFrame({"policy_id": ["hate.speech"], "outcome": ["new"], "items": [1], "views": [10], "reviewed": [0],
-                        "reviewed_simulated": [0], "violating_share": [np.nan], "ci_low": [np.nan],
-                        "ci_high": [np.nan], "n_effective": [0.0]})  # fmt: skip
-    brief = Brief(old="a", new="b<i>", changes=[PackChange("hate.speech", "lexicon", "x: added", "—", hostile)],
-                  days=[date(2026, 11, 23)], impact=imp, examples=ex)  # fmt: skip
+    ex = pd.DataFrame(
+        {
+            "policy_id": ["hate.speech"],
+            "outcome": ["new"],
+            "day": ["2026-11-23"],
+            "item_id": ["i|1"],
+            "region": ["DE"],
+            "language": ["de"],
+            "action_old": [None],
+            "action_new": ["remove"],
+            "score_old": [np.nan],
+            "score_new": [0.97],
+            "views": [10],
+            "author": ["ab12"],
+            "text": [hostile],
+        }
+    )
+    imp = pd.DataFrame(
+        {
+            "policy_id": ["hate.speech"],
+            "outcome": ["new"],
+            "items": [1],
+            "views": [10],
+            "reviewed": [0],
+            "reviewed_simulated": [0],
+            "violating_share": [np.nan],
+            "ci_low": [np.nan],
+            "ci_high": [np.nan],
+            "n_effective": [0.0],
+        }
+    )
+    brief = Brief(
+        old="a",
+        new="b<i>",
+        changes=[PackChange("hate.speech", "lexicon", "x: added", "—", hostile)],
+        days=[date(2026, 11, 23)],
+        impact=imp,
+        examples=ex,
+    )
     page = render_html(brief)
     assert "<script>" not in page and "&lt;script&gt;" in page and "b&lt;i&gt;" in page
     md = render_markdown(brief)
@@ -115,13 +157,28 @@ def _ingested_day(source: Path, day: date, rows: int, seed: int) -> None:
 
     summary = write_synthetic_day(source, day, rows, seed=seed, partition_rows=rows)
     raw = read_source_file(Path(summary.item_files[0]))
-    items = normalise_rows(raw, source_file="part-00000", source_name="synthetic", run_id="t", window=day_window(day),
-                           max_item_chars=100_000).items  # fmt: skip
+    items = normalise_rows(
+        raw,
+        source_file="part-00000",
+        source_name="synthetic",
+        run_id="t",
+        window=day_window(day),
+        max_item_chars=100_000,
+    ).items
     engine, run_key = resources.store_engine(), f"test-{day}"
     resources.lake().write(items_table(items), "items", day, run_key, "part-00000")
-    run_id = store.start_run(engine, run_key=run_key, flow="daily-sweep", trigger="manual", requested_by="t",
-                             parameters={}, policy_pack="community-guidelines", policy_version="t", policy_sha256="t",
-                             code_version="t")  # fmt: skip
+    run_id = store.start_run(
+        engine,
+        run_key=run_key,
+        flow="daily-sweep",
+        trigger="manual",
+        requested_by="t",
+        parameters={},
+        policy_pack="community-guidelines",
+        policy_version="t",
+        policy_sha256="t",
+        code_version="t",
+    )
     store.finish_run(engine, run_id, "completed")
 
 
@@ -135,8 +192,10 @@ def test_cli_brief_over_three_swept_days(sweep_home: Path, tmp_path: Path) -> No
     variant = _variant(tmp_path / "variant")
     out = tmp_path / "brief.md"
     runner = CliRunner()
-    res = runner.invoke(app, ["policy", "diff", "community-guidelines", str(variant), "--days",
-                              f"{days[0]}..{days[-1]}", "--out", str(out)])  # fmt: skip
+    res = runner.invoke(
+        app,
+        ["policy", "diff", "community-guidelines", str(variant), "--days", f"{days[0]}..{days[-1]}", "--out", str(out)],
+    )
     assert res.exit_code == 0, res.output
     md = out.read_text(encoding="utf-8")
     assert "## What changed" in md and "Impact on 3 past day(s)" in md
@@ -152,8 +211,21 @@ def test_cli_brief_over_three_swept_days(sweep_home: Path, tmp_path: Path) -> No
     assert "**deceptive.spam · " in impact and "author " in impact and "verify here" in impact.lower()
     assert "GB/en" in impact and "nan" not in impact
     html_out = tmp_path / "brief.html"
-    res = runner.invoke(app, ["policy", "diff", "community-guidelines", str(variant), "--days",
-                              f"{days[0]}..{days[-1]}", "--format", "html", "--out", str(html_out)])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "policy",
+            "diff",
+            "community-guidelines",
+            str(variant),
+            "--days",
+            f"{days[0]}..{days[-1]}",
+            "--format",
+            "html",
+            "--out",
+            str(html_out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert html_out.read_text(encoding="utf-8").startswith("<!doctype html>")
     missing = runner.invoke(app, ["policy", "diff", "community-guidelines", str(variant), "--days", "2026-10-01"])

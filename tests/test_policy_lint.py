@@ -42,8 +42,13 @@ def _codes(findings: list) -> dict[str, list]:
     return out
 
 
-def _new(default: tuple[dict[str, Any], dict[str, str]], code: str, mutated: dict[str, Any],
-         resources: dict[str, str] | None = None, **kw: Any) -> list:  # fmt: skip
+def _new(
+    default: tuple[dict[str, Any], dict[str, str]],
+    code: str,
+    mutated: dict[str, Any],
+    resources: dict[str, str] | None = None,
+    **kw: Any,
+) -> list:
     """Findings of `code` on the mutated pack that the default pack does not have."""
     raw, res = default
     before = {(f.path, f.message) for f in _lint(raw, res, **kw) if f.code == code}
@@ -90,8 +95,17 @@ def test_missing_dsa_keyword(default: tuple[dict[str, Any], dict[str, str]]) -> 
 
 
 def test_classifier_label_missing_from_the_model(default: tuple[dict[str, Any], dict[str, str]]) -> None:
-    card = {"version": "v-test", "labels": ["misinfo.medical", "civic.election_integrity", "self_harm",
-                                            "minor_safety", "deceptive.spam", "violent_extremism"]}  # fmt: skip
+    card = {
+        "version": "v-test",
+        "labels": [
+            "misinfo.medical",
+            "civic.election_integrity",
+            "self_harm",
+            "minor_safety",
+            "deceptive.spam",
+            "violent_extremism",
+        ],
+    }
     found = _lint(*default, card=card)
     by_path = {f.path: f for f in found if f.code == "PL104"}
     assert by_path["policies[3](hate.speech).detectors[1](hate-classifier).params.label"].severity == "error"
@@ -213,8 +227,9 @@ def test_every_check_has_a_test() -> None:
     assert all(f'"{code}"' in text for code in CHECKS)
 
 
-def test_cli_lint_json_and_exit_codes(tmp_path: Path, default: tuple[dict[str, Any], dict[str, str]],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_cli_lint_json_and_exit_codes(
+    tmp_path: Path, default: tuple[dict[str, Any], dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MODSWEEP_HOME", str(tmp_path / "home"))
     runner = CliRunner()
     ok = runner.invoke(app, ["policy", "lint", "community-guidelines", "--json"])

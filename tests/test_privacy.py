@@ -80,8 +80,16 @@ def swept(request, prefect_harness, synthetic_day, small_day, tmp_path_factory) 
             APILogHandler().flush()  # every record of the run has reached Prefect's API before it is read back
         captured = capture is not None and capture.is_globally_capturing()
         out, err = capture.read_global_capture() if captured else ("", "")
-        yield {"summary": summary, "logs": logs, "captured": captured, "stdout": out, "stderr": err, "outputs": outputs,
-               "export_dir": export_dir, "dsa_file": dsa_file}  # fmt: skip
+        yield {
+            "summary": summary,
+            "logs": logs,
+            "captured": captured,
+            "stdout": out,
+            "stderr": err,
+            "outputs": outputs,
+            "export_dir": export_dir,
+            "dsa_file": dsa_file,
+        }
 
 
 def _prefect_records(flow_run_id: str) -> dict[str, str]:
@@ -92,11 +100,14 @@ def _prefect_records(flow_run_id: str) -> dict[str, str]:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(
-            any_=[UUID(flow_run_id)])))  # fmt: skip
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]))
+        )
         run = client.read_flow_run(UUID(flow_run_id))
-    return {"prefect artifacts": json.dumps([a.data for a in artifacts], default=str),
-            "prefect flow-run parameters": json.dumps(run.parameters, default=str)}  # fmt: skip
+    return {
+        "prefect artifacts": json.dumps([a.data for a in artifacts], default=str),
+        "prefect flow-run parameters": json.dumps(run.parameters, default=str),
+    }
 
 
 def _table_dump(engine: Any, table: Any) -> str:
@@ -126,9 +137,13 @@ def test_no_secret_raw_author_id_or_content_escapes_a_sweep(swept, small_day):
     run = store.get_run(engine, summary.run_id)
     assert run["state"] == "completed"
 
-    logs_blobs = {"python logging (all loggers, DEBUG)": logs.text(), "stdout": swept["stdout"],
-                  "stderr": swept["stderr"], "prefect API logs": "\n".join(prefect_logs(run["prefect_flow_run_id"])),
-                  **swept["outputs"]}  # fmt: skip
+    logs_blobs = {
+        "python logging (all loggers, DEBUG)": logs.text(),
+        "stdout": swept["stdout"],
+        "stderr": swept["stderr"],
+        "prefect API logs": "\n".join(prefect_logs(run["prefect_flow_run_id"])),
+        **swept["outputs"],
+    }
     assert len(logs.lines) > 200 and any(r.name.startswith("sqlalchemy") for r in logs.records)  # capture works
     assert swept["stderr"] or not swept["captured"], "pytest captures output, yet none was caught"
     export_files = sorted(export_dir.glob("*"))

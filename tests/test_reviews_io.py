@@ -41,28 +41,69 @@ def invoke(*args: str):
 
 
 def _items(rows: list[dict]) -> pa.Table:
-    base = {"source": "test", "item_type": "comment", "created_at": CREATED, "region": "DE", "language": "de",
-            "text": None, "transcript": None, "ocr_text": None, "hashtags": [], "media_hash": None,
-            "ai_disclosed": False, "ai_provenance": None, "author_account_age_days": 100, "author_followers": 10,
-            "views": 100, "user_reports": 0, "report_reasons": []}  # fmt: skip
+    base = {
+        "source": "test",
+        "item_type": "comment",
+        "created_at": CREATED,
+        "region": "DE",
+        "language": "de",
+        "text": None,
+        "transcript": None,
+        "ocr_text": None,
+        "hashtags": [],
+        "media_hash": None,
+        "ai_disclosed": False,
+        "ai_provenance": None,
+        "author_account_age_days": 100,
+        "author_followers": 10,
+        "views": 100,
+        "user_reports": 0,
+        "report_reasons": [],
+    }
     frame = pd.DataFrame([{**base, **r} for r in rows])
     return pa.Table.from_pandas(frame[list(ITEMS.names)], schema=ITEMS, preserve_index=False)
 
 
 def _task(task_id, item_id, queue, reason, priority, *, run_id, run_key=RUN_KEY, day=DAY, status="open", **kw):
     policy, language, region = queue.split(":")
-    return {"task_id": task_id, "item_id": item_id, "policy_id": policy, "queue": queue, "reason": reason,
-            "stratum": f"{policy}|{reason}", "inclusion_prob": 0.25 if reason.startswith("qa_") else 1.0,
-            "replica": 0, "priority": priority, "score": 0.8, "action": kw.get("action"), "region": region,
-            "language": language, "views": 100, "due_by": kw.get("due_by", CREATED + timedelta(hours=24)),
-            "status": status, "created_at": CREATED, "run_id": run_id, "run_key": run_key, "day": day,
-            "carry_over_reason": "queue capacity reached" if status == "carried_over" else None}  # fmt: skip
+    return {
+        "task_id": task_id,
+        "item_id": item_id,
+        "policy_id": policy,
+        "queue": queue,
+        "reason": reason,
+        "stratum": f"{policy}|{reason}",
+        "inclusion_prob": 0.25 if reason.startswith("qa_") else 1.0,
+        "replica": 0,
+        "priority": priority,
+        "score": 0.8,
+        "action": kw.get("action"),
+        "region": region,
+        "language": language,
+        "views": 100,
+        "due_by": kw.get("due_by", CREATED + timedelta(hours=24)),
+        "status": status,
+        "created_at": CREATED,
+        "run_id": run_id,
+        "run_key": run_key,
+        "day": day,
+        "carry_over_reason": "queue capacity reached" if status == "carried_over" else None,
+    }
 
 
 def _start_run(engine, run_key: str, day: date) -> str:
-    return store.start_run(engine, run_key=run_key, flow="daily-sweep", trigger="manual", requested_by="pytest",
-                           parameters={"day": day.isoformat()}, policy_pack="community-guidelines",
-                           policy_version="test", policy_sha256="0" * 64, code_version="test")  # fmt: skip
+    return store.start_run(
+        engine,
+        run_key=run_key,
+        flow="daily-sweep",
+        trigger="manual",
+        requested_by="pytest",
+        parameters={"day": day.isoformat()},
+        policy_pack="community-guidelines",
+        policy_version="test",
+        policy_sha256="0" * 64,
+        code_version="test",
+    )
 
 
 @pytest.fixture
@@ -72,37 +113,100 @@ def world(modsweep_home, store_backend, monkeypatch) -> dict:
     get_settings.cache_clear()
     engine = resources.store_engine()
     lake = resources.lake()
-    lake.write(_items([
-        {"item_id": "i1", "author_id": SECRET_AUTHOR + "1", "text": FORMULA, "hashtags": ["#a", "#b"]},
-        {"item_id": "i2", "author_id": SECRET_AUTHOR + "2", "text": MULTILINE, "transcript": "spoken words"},
-        {"item_id": "i3", "author_id": SECRET_AUTHOR + "1", "ocr_text": "text in the image", "item_type": "image"},
-    ]), "items", DAY, RUN_KEY, "part-00000")  # fmt: skip
-    lake.write(_items([
-        {"item_id": "i4", "author_id": SECRET_AUTHOR + "4", "text": "buy followers now", "region": "IE", "language": "en"},
-        {"item_id": "i5", "author_id": SECRET_AUTHOR + "5", "text": "great deal", "region": "IE", "language": "en",
-         "media_hash": "ab" * 16},
-        {"item_id": "i6", "author_id": SECRET_AUTHOR + "6", "text": "free crypto", "region": "IE", "language": "en"},
-    ]), "items", DAY, RUN_KEY, "part-00001")  # fmt: skip
+    lake.write(
+        _items(
+            [
+                {"item_id": "i1", "author_id": SECRET_AUTHOR + "1", "text": FORMULA, "hashtags": ["#a", "#b"]},
+                {"item_id": "i2", "author_id": SECRET_AUTHOR + "2", "text": MULTILINE, "transcript": "spoken words"},
+                {
+                    "item_id": "i3",
+                    "author_id": SECRET_AUTHOR + "1",
+                    "ocr_text": "text in the image",
+                    "item_type": "image",
+                },
+            ]
+        ),
+        "items",
+        DAY,
+        RUN_KEY,
+        "part-00000",
+    )
+    lake.write(
+        _items(
+            [
+                {
+                    "item_id": "i4",
+                    "author_id": SECRET_AUTHOR + "4",
+                    "text": "buy followers now",
+                    "region": "IE",
+                    "language": "en",
+                },
+                {
+                    "item_id": "i5",
+                    "author_id": SECRET_AUTHOR + "5",
+                    "text": "great deal",
+                    "region": "IE",
+                    "language": "en",
+                    "media_hash": "ab" * 16,
+                },
+                {
+                    "item_id": "i6",
+                    "author_id": SECRET_AUTHOR + "6",
+                    "text": "free crypto",
+                    "region": "IE",
+                    "language": "en",
+                },
+            ]
+        ),
+        "items",
+        DAY,
+        RUN_KEY,
+        "part-00001",
+    )
     old_day = DAY - timedelta(days=1)
-    lake.write(_items([{"item_id": "i7", "author_id": SECRET_AUTHOR + "7", "text": "older post"}]),
-               "items", old_day, OLD_KEY, "part-00000")  # fmt: skip
+    lake.write(
+        _items([{"item_id": "i7", "author_id": SECRET_AUTHOR + "7", "text": "older post"}]),
+        "items",
+        old_day,
+        OLD_KEY,
+        "part-00000",
+    )
     run_id = _start_run(engine, RUN_KEY, DAY)
     old_run_id = _start_run(engine, OLD_KEY, old_day)
-    tasks = pd.DataFrame([
-        _task("t-rb-1", "i1", Q_HATE, "review_band", 5.0, run_id=run_id),
-        _task("t-qa-1", "i2", Q_HATE, "qa_actioned", 7.0, run_id=run_id, action="remove"),
-        _task("t-gold-1", "i3", Q_HATE, "golden", 3.0, run_id=run_id),
-        _task("t-rb-2", "i4", Q_SPAM, "review_band", 2.0, run_id=run_id),
-        _task("t-prev-1", "i5", Q_SPAM, "prevalence", 9.0, run_id=run_id),
-        _task("t-done", "i6", Q_SPAM, "review_band", 4.0, run_id=run_id),
-        _task("t-ghost", "ghost", Q_SPAM, "review_band", 1.0, run_id=run_id),  # its item is not in the lake
-        _task("t-carried", "i7", Q_HATE, "review_band", 6.0, run_id=old_run_id, run_key=OLD_KEY, day=old_day,
-              status="carried_over"),
-    ])  # fmt: skip
+    tasks = pd.DataFrame(
+        [
+            _task("t-rb-1", "i1", Q_HATE, "review_band", 5.0, run_id=run_id),
+            _task("t-qa-1", "i2", Q_HATE, "qa_actioned", 7.0, run_id=run_id, action="remove"),
+            _task("t-gold-1", "i3", Q_HATE, "golden", 3.0, run_id=run_id),
+            _task("t-rb-2", "i4", Q_SPAM, "review_band", 2.0, run_id=run_id),
+            _task("t-prev-1", "i5", Q_SPAM, "prevalence", 9.0, run_id=run_id),
+            _task("t-done", "i6", Q_SPAM, "review_band", 4.0, run_id=run_id),
+            _task("t-ghost", "ghost", Q_SPAM, "review_band", 1.0, run_id=run_id),  # its item is not in the lake
+            _task(
+                "t-carried",
+                "i7",
+                Q_HATE,
+                "review_band",
+                6.0,
+                run_id=old_run_id,
+                run_key=OLD_KEY,
+                day=old_day,
+                status="carried_over",
+            ),
+        ]
+    )
     assert set(REVIEW_TASKS.names) <= set(tasks.columns)
     store.insert_review_tasks(engine, tasks)
-    done = pd.DataFrame([{"task_id": "t-done", "reviewer_id": "rev-9", "label": "violating",
-                          "decided_at": CREATED + timedelta(hours=30)}])  # fmt: skip
+    done = pd.DataFrame(
+        [
+            {
+                "task_id": "t-done",
+                "reviewer_id": "rev-9",
+                "label": "violating",
+                "decided_at": CREATED + timedelta(hours=30),
+            }
+        ]
+    )
     assert store.apply_review_outcomes(engine, done).applied == 1
     return {"engine": engine, "run_id": run_id, "home": modsweep_home}
 
@@ -203,7 +307,8 @@ def test_export_filters_and_default_folder(world, tmp_path):
     by_policy = invoke("export", "--policy", "deceptive.spam", "--region", "IE", "--out", str(tmp_path / "spam"))
     assert by_policy.exit_code == 0, by_policy.output
     assert sorted(p.name for p in (tmp_path / "spam").iterdir()) == sorted(
-        f"{rio.safe_queue_filename(Q_SPAM)}.{f}" for f in ("csv", "jsonl"))  # fmt: skip
+        f"{rio.safe_queue_filename(Q_SPAM)}.{f}" for f in ("csv", "jsonl")
+    )
     assert "deceptive.spam" in by_policy.output and "hate.speech" not in by_policy.output  # a summary per policy
     listed = invoke("export", "--policy", "deceptive.spam", "--list-files", "--out", str(tmp_path / "listed"))
     assert listed.exit_code == 0 and f"{rio.safe_queue_filename(Q_SPAM)}.csv" in listed.output
@@ -219,8 +324,13 @@ def test_export_filters_and_default_folder(world, tmp_path):
 def test_export_reads_only_needed_columns_and_wanted_items_partition_by_partition(modsweep_home, monkeypatch):
     lake = resources.lake()
     for k in range(3):
-        lake.write(_items([{"item_id": f"p{k}-{j}", "author_id": "a"} for j in range(5)]), "items", DAY, RUN_KEY,
-                   f"part-{k:05d}")  # fmt: skip
+        lake.write(
+            _items([{"item_id": f"p{k}-{j}", "author_id": "a"} for j in range(5)]),
+            "items",
+            DAY,
+            RUN_KEY,
+            f"part-{k:05d}",
+        )
     calls = []
     real = rio.pq.read_table
 
@@ -244,22 +354,31 @@ def _raw(text: str, fmt: str = "csv") -> pd.DataFrame:
 
 
 def test_parse_outcomes_rejects_each_problem_with_a_reason():
-    text = HEADER + "\n".join([
-        "t1,rev-1,violating,remove,2026-11-23T05:00:00Z,2026-11-23T07:05:00+01:00",  # 2 valid
-        "t2,rev-1,benign,none,,2026-11-23T07:05:00Z,extra",  # 3 malformed
-        "t3,rev-1,,none,,2026-11-23T07:05:00Z",  # 4 missing label
-        "t4,rev-1,benign,none,,2026-11-23 07:05:00",  # 5 no zone
-        "t5,rev-1,benign,none,,yesterday",  # 6 not a timestamp
-        "t6,rev-1,benign,none,2026-11-23T09:00:00Z,2026-11-23T08:00:00Z",  # 7 claimed after decided
-        "t7,rev-1,benign,obliterate,,2026-11-23T08:00:00Z",  # 8 unknown action
-        "t8,,Violating,,,2026-11-23T08:00:00Z",  # 9 no reviewer (no default)
-    ])  # fmt: skip
+    text = HEADER + "\n".join(
+        [
+            "t1,rev-1,violating,remove,2026-11-23T05:00:00Z,2026-11-23T07:05:00+01:00",  # 2 valid
+            "t2,rev-1,benign,none,,2026-11-23T07:05:00Z,extra",  # 3 malformed
+            "t3,rev-1,,none,,2026-11-23T07:05:00Z",  # 4 missing label
+            "t4,rev-1,benign,none,,2026-11-23 07:05:00",  # 5 no zone
+            "t5,rev-1,benign,none,,yesterday",  # 6 not a timestamp
+            "t6,rev-1,benign,none,2026-11-23T09:00:00Z,2026-11-23T08:00:00Z",  # 7 claimed after decided
+            "t7,rev-1,benign,obliterate,,2026-11-23T08:00:00Z",  # 8 unknown action
+            "t8,,Violating,,,2026-11-23T08:00:00Z",  # 9 no reviewer (no default)
+        ]
+    )
     valid, rejected = rio.parse_outcomes(_raw(text))
     assert valid["task_id"].tolist() == ["t1"]
     assert valid["decided_at"].iloc[0] == pd.Timestamp("2026-11-23T06:05:00Z")  # converted to UTC
     reasons = dict(zip(rejected[rio.LINE], rejected["rejection"], strict=True))
-    assert reasons == {3: "malformed_row", 4: "missing_value", 5: "bad_timestamp", 6: "bad_timestamp",
-                       7: "bad_timestamp", 8: "invalid_final_action", 9: "missing_value"}  # fmt: skip
+    assert reasons == {
+        3: "malformed_row",
+        4: "missing_value",
+        5: "bad_timestamp",
+        6: "bad_timestamp",
+        7: "bad_timestamp",
+        8: "invalid_final_action",
+        9: "missing_value",
+    }
     details = dict(zip(rejected[rio.LINE], rejected["detail"], strict=True))
     assert "time zone" in details[5] and "after decided_at" in details[7] and "reviewer_id" in details[9]
 
@@ -281,14 +400,19 @@ def test_a_decision_timed_in_the_future_is_rejected_with_its_reason(world, tmp_p
     future = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     soon = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # within the clock skew
     path = tmp_path / "ahead.csv"
-    path.write_text(HEADER + f"t-rb-1,rev-1,violating,remove,,{future}\n"
-                    f"t-rb-2,rev-1,benign,none,{future},{future}\n"
-                    f"t-qa-1,rev-2,benign,none,,{soon}\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        HEADER + f"t-rb-1,rev-1,violating,remove,,{future}\n"
+        f"t-rb-2,rev-1,benign,none,{future},{future}\n"
+        f"t-qa-1,rev-2,benign,none,,{soon}\n",
+        encoding="utf-8",
+    )
     out = invoke("import", str(path))
     assert out.exit_code == 1, out.output
     report = pd.read_csv(tmp_path / "ahead.rejected.csv", dtype=str, keep_default_na=False)
-    assert dict(zip(report["line"].astype(int), report["rejection"], strict=True)) == {2: "bad_timestamp",
-                                                                                      3: "bad_timestamp"}  # fmt: skip
+    assert dict(zip(report["line"].astype(int), report["rejection"], strict=True)) == {
+        2: "bad_timestamp",
+        3: "bad_timestamp",
+    }
     assert report["detail"].str.contains("in the future").all()
     tasks = _tasks(engine)
     assert tasks.loc["t-rb-1", "status"] == "open" and tasks.loc["t-rb-2", "status"] == "open"
@@ -298,14 +422,21 @@ def test_a_decision_timed_in_the_future_is_rejected_with_its_reason(world, tmp_p
 def test_import_applies_a_valid_file_once_and_audits_every_import(world, tmp_path):
     engine = world["engine"]
     path = tmp_path / "decisions.csv"
-    path.write_text(HEADER + "t-rb-1,rev-1,violating,remove,2026-11-23T07:00:00Z,2026-11-23T07:04:00Z\n"
-                    "t-qa-1,rev-2,benign,none,,2026-11-23T08:00:00+01:00\n"
-                    "t-gold-1,rev-3,violating,,,2026-11-23T09:00:00Z\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        HEADER + "t-rb-1,rev-1,violating,remove,2026-11-23T07:00:00Z,2026-11-23T07:04:00Z\n"
+        "t-qa-1,rev-2,benign,none,,2026-11-23T08:00:00+01:00\n"
+        "t-gold-1,rev-3,violating,,,2026-11-23T09:00:00Z\n",
+        encoding="utf-8",
+    )
     first = invoke("import", str(path))
     assert first.exit_code == 0, first.output
     tasks = _tasks(engine)
     assert tasks.loc["t-rb-1", ["status", "label", "reviewer_id", "final_action"]].tolist() == [
-        "decided", "violating", "rev-1", "remove"]  # fmt: skip
+        "decided",
+        "violating",
+        "rev-1",
+        "remove",
+    ]
     assert tasks.loc["t-rb-1", "claimed_at"] == pd.Timestamp("2026-11-23T07:00:00Z")
     assert tasks.loc["t-qa-1", "decided_at"] == pd.Timestamp("2026-11-23T07:00:00Z")
     assert not (tmp_path / "decisions.rejected.csv").exists()
@@ -325,18 +456,25 @@ def test_import_applies_a_valid_file_once_and_audits_every_import(world, tmp_pat
 def test_mixed_file_applies_valid_rows_reports_each_rejection_and_exits_1(world, tmp_path):
     engine = world["engine"]
     path = tmp_path / "mixed.csv"
-    path.write_text(HEADER + "\n".join([
-        "t-rb-2,rev-1,benign,none,2026-11-23T07:00:00Z,2026-11-23T07:04:00Z",  # 2 applied
-        "t-rb-1,rev-1,benign,none,,2026-11-23T07:05:00Z,extra",  # 3 malformed_row
-        "t-gold-1,rev-1,,none,,2026-11-23T07:05:00Z",  # 4 missing_value
-        "t-gold-1,rev-1,benign,none,,2026-11-23 07:05",  # 5 bad_timestamp
-        "t-gold-1,rev-1,benign,nuke,,2026-11-23T07:05:00Z",  # 6 invalid_final_action
-        "t-nope,rev-1,benign,none,,2026-11-23T07:05:00Z",  # 7 unknown_task
-        "t-done,rev-1,benign,none,,2026-11-23T07:05:00Z",  # 8 already_decided (another label and reviewer)
-        "t-qa-1,rev-1,maybe,none,,2026-11-23T07:05:00Z",  # 9 invalid_label
-        "t-prev-1,bad reviewer!,benign,none,,2026-11-23T07:05:00Z",  # 10 invalid_reviewer
-        "t-done,rev-9,violating,,,2026-11-24T12:00:00Z",  # 11 unchanged (the stored decision)
-    ]) + "\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        HEADER
+        + "\n".join(
+            [
+                "t-rb-2,rev-1,benign,none,2026-11-23T07:00:00Z,2026-11-23T07:04:00Z",  # 2 applied
+                "t-rb-1,rev-1,benign,none,,2026-11-23T07:05:00Z,extra",  # 3 malformed_row
+                "t-gold-1,rev-1,,none,,2026-11-23T07:05:00Z",  # 4 missing_value
+                "t-gold-1,rev-1,benign,none,,2026-11-23 07:05",  # 5 bad_timestamp
+                "t-gold-1,rev-1,benign,nuke,,2026-11-23T07:05:00Z",  # 6 invalid_final_action
+                "t-nope,rev-1,benign,none,,2026-11-23T07:05:00Z",  # 7 unknown_task
+                "t-done,rev-1,benign,none,,2026-11-23T07:05:00Z",  # 8 already_decided (another label and reviewer)
+                "t-qa-1,rev-1,maybe,none,,2026-11-23T07:05:00Z",  # 9 invalid_label
+                "t-prev-1,bad reviewer!,benign,none,,2026-11-23T07:05:00Z",  # 10 invalid_reviewer
+                "t-done,rev-9,violating,,,2026-11-24T12:00:00Z",  # 11 unchanged (the stored decision)
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     before = _tasks(engine)
     out = invoke("import", str(path))
     assert out.exit_code == 1, out.output
@@ -349,8 +487,15 @@ def test_mixed_file_applies_valid_rows_reports_each_rejection_and_exits_1(world,
     report = pd.read_csv(tmp_path / "mixed.rejected.csv", dtype=str, keep_default_na=False)
     assert report.columns.tolist()[:3] == ["line", "rejection", "detail"]
     assert dict(zip(report["line"].astype(int), report["rejection"], strict=True)) == {
-        3: "malformed_row", 4: "missing_value", 5: "bad_timestamp", 6: "invalid_final_action", 7: "unknown_task",
-        8: "already_decided", 9: "invalid_label", 10: "invalid_reviewer"}  # fmt: skip
+        3: "malformed_row",
+        4: "missing_value",
+        5: "bad_timestamp",
+        6: "invalid_final_action",
+        7: "unknown_task",
+        8: "already_decided",
+        9: "invalid_label",
+        10: "invalid_reviewer",
+    }
     assert report.set_index("line").loc["7", "task_id"] == "t-nope"  # the row as the reviewer sent it
     assert "extra" in report.set_index("line").loc["3", "raw"]
     (entry,) = _audit(engine, "reviews.imported")
@@ -387,13 +532,32 @@ def test_unusable_files_exit_2_and_apply_nothing(world, tmp_path):
 
 def test_jsonl_import_with_default_reviewer(world, tmp_path):
     path = tmp_path / "decisions.jsonl"
-    path.write_text("\n".join([
-        json.dumps({"task_id": "t-rb-2", "label": "violating", "final_action": "remove",
-                    "decided_at": "2026-11-23T10:00:00Z"}),
-        json.dumps({"task_id": "t-prev-1", "label": "benign", "reviewer_id": "rev-7",
-                    "claimed_at": "2026-11-23T09:00:00Z", "decided_at": "2026-11-23T10:00:00Z"}),
-        "{not json",
-    ]) + "\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {
+                        "task_id": "t-rb-2",
+                        "label": "violating",
+                        "final_action": "remove",
+                        "decided_at": "2026-11-23T10:00:00Z",
+                    }
+                ),
+                json.dumps(
+                    {
+                        "task_id": "t-prev-1",
+                        "label": "benign",
+                        "reviewer_id": "rev-7",
+                        "claimed_at": "2026-11-23T09:00:00Z",
+                        "decided_at": "2026-11-23T10:00:00Z",
+                    }
+                ),
+                "{not json",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     out = invoke("import", str(path), "--reviewer-default", "lead-1")
     assert out.exit_code == 1, out.output
     tasks = _tasks(world["engine"])
@@ -434,16 +598,18 @@ def test_queue_summary_counts_statuses_oldest_due_and_sla_breaches():
     def row(queue, status, due, decided=None):
         return {"queue": queue, "status": status, "due_by": due, "decided_at": decided}
 
-    tasks = pd.DataFrame([
-        row("a", "open", due_past),  # overdue
-        row("a", "open", due_future),
-        row("a", "claimed", due_past - timedelta(hours=1)),  # overdue, oldest
-        row("a", "decided", due_past, decided=due_past + timedelta(minutes=1)),  # late
-        row("a", "decided", due_future, decided=now),  # on time
-        row("b", "carried_over", due_future),
-        row("b", "expired", due_past),  # overdue, not pending
-        row("b", "decided", due_past, decided=due_past - timedelta(hours=1)),
-    ])  # fmt: skip
+    tasks = pd.DataFrame(
+        [
+            row("a", "open", due_past),  # overdue
+            row("a", "open", due_future),
+            row("a", "claimed", due_past - timedelta(hours=1)),  # overdue, oldest
+            row("a", "decided", due_past, decided=due_past + timedelta(minutes=1)),  # late
+            row("a", "decided", due_future, decided=now),  # on time
+            row("b", "carried_over", due_future),
+            row("b", "expired", due_past),  # overdue, not pending
+            row("b", "decided", due_past, decided=due_past - timedelta(hours=1)),
+        ]
+    )
     summary = rio.queue_summary(tasks, now).set_index("queue")
     assert summary.loc["a", ["open", "claimed", "decided", "carried_over", "expired"]].tolist() == [2, 1, 2, 0, 0]
     assert summary.loc["a", ["late_decided", "overdue", "sla_breaches"]].tolist() == [1, 2, 3]
@@ -486,10 +652,23 @@ def test_simulated_verdicts_are_never_in_the_future():
     from modsweep.tasks.review import simulate_outcomes
 
     now = pd.Timestamp.now(tz="UTC")
-    tasks = pd.DataFrame({"task_id": [f"t{k}" for k in range(200)], "item_id": [f"i{k}" for k in range(200)],
-                          "policy_id": "hate.speech", "action": None, "created_at": now})  # fmt: skip
-    out = simulate_outcomes(tasks, pd.DataFrame({"item_id": ["i1"], "policy_id": ["hate.speech"]}), accuracy=1.0,
-                            false_positive_rate=0.0, seed="s", not_after=now)  # fmt: skip
+    tasks = pd.DataFrame(
+        {
+            "task_id": [f"t{k}" for k in range(200)],
+            "item_id": [f"i{k}" for k in range(200)],
+            "policy_id": "hate.speech",
+            "action": None,
+            "created_at": now,
+        }
+    )
+    out = simulate_outcomes(
+        tasks,
+        pd.DataFrame({"item_id": ["i1"], "policy_id": ["hate.speech"]}),
+        accuracy=1.0,
+        false_positive_rate=0.0,
+        seed="s",
+        not_after=now,
+    )
     decided, claimed = pd.to_datetime(out["decided_at"], utc=True), pd.to_datetime(out["claimed_at"], utc=True)
     assert (decided <= now).all() and (claimed <= decided).all()
     assert out.loc[out["task_id"] == "t1", "label"].item() == "violating"

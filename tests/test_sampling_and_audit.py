@@ -19,7 +19,12 @@ from modsweep.tasks.sample import (
 
 def test_score_bands_cover_zero_and_one():
     assert score_bands(np.array([0.0, 0.05, 0.3, 0.95, 1.0])).tolist() == [
-        "0.00-0.10", "0.00-0.10", "0.30-0.50", "0.90-1.00", "0.90-1.00"]  # fmt: skip
+        "0.00-0.10",
+        "0.00-0.10",
+        "0.30-0.50",
+        "0.90-1.00",
+        "0.90-1.00",
+    ]
 
 
 def test_uniform_keys_are_reproducible_and_uniform():
@@ -52,8 +57,9 @@ def test_partitioned_sampling_equals_one_pass_sampling():
     merged = [partition_strata(*p, seed="k", keep_per_stratum=50) for p in parts]
     pops = pd.concat([m[0] for m in merged]).groupby(["stratum", "region"], as_index=False)["population"].sum()
     cands = pd.concat([m[1] for m in merged])
-    whole = partition_strata(*(pd.concat([p[i] for p in parts], ignore_index=True) for i in range(4)), seed="k",
-                             keep_per_stratum=50)  # fmt: skip
+    whole = partition_strata(
+        *(pd.concat([p[i] for p in parts], ignore_index=True) for i in range(4)), seed="k", keep_per_stratum=50
+    )
     sizes = qa_sample_sizes(pops.groupby("stratum")["population"].sum(), half_width=0.2, floor=5, cap=50)
     a = draw_qa_sample(pops, cands, sizes).sort_values("item_id")["item_id"].tolist()
     b = draw_qa_sample(whole[0], whole[1], sizes).sort_values("item_id")["item_id"].tolist()
@@ -105,14 +111,24 @@ def test_stratified_precision_recovers_truth_within_ci_most_of_the_time():
 
 
 def test_quality_metrics_per_policy_and_region():
-    qa = pd.DataFrame({
-        "policy_id": "hate.speech", "region": ["DE"] * 30 + ["US"] * 30,
-        "stratum": ["hate.speech|0.90-1.00|actioned"] * 20 + ["hate.speech|0.00-0.10|unactioned"] * 10
-                   + ["hate.speech|0.90-1.00|actioned"] * 20 + ["hate.speech|0.00-0.10|unactioned"] * 10,
-        "label": (["violating"] * 18 + ["benign"] * 2 + ["benign"] * 10) * 2,
-    })  # fmt: skip
-    pops = pd.DataFrame({"stratum": ["hate.speech|0.90-1.00|actioned", "hate.speech|0.00-0.10|unactioned"] * 2,
-                         "region": ["DE", "DE", "US", "US"], "population": [100, 9_900, 100, 9_900]})  # fmt: skip
+    qa = pd.DataFrame(
+        {
+            "policy_id": "hate.speech",
+            "region": ["DE"] * 30 + ["US"] * 30,
+            "stratum": ["hate.speech|0.90-1.00|actioned"] * 20
+            + ["hate.speech|0.00-0.10|unactioned"] * 10
+            + ["hate.speech|0.90-1.00|actioned"] * 20
+            + ["hate.speech|0.00-0.10|unactioned"] * 10,
+            "label": (["violating"] * 18 + ["benign"] * 2 + ["benign"] * 10) * 2,
+        }
+    )
+    pops = pd.DataFrame(
+        {
+            "stratum": ["hate.speech|0.90-1.00|actioned", "hate.speech|0.00-0.10|unactioned"] * 2,
+            "region": ["DE", "DE", "US", "US"],
+            "population": [100, 9_900, 100, 9_900],
+        }
+    )
     m = quality_metrics(qa, pops, day=date(2026, 11, 23), run_id="r")
     precision = m[(m["metric"] == "automated_precision") & (m["region"] == "ALL")].iloc[0]
     assert precision["value"] == pytest.approx(0.9)
@@ -142,8 +158,13 @@ def test_views_proportional_sample_recovers_violative_view_rate_within_ci():
     truth = views[violating].sum() / views.sum()
     covered, sizes = 0, []
     for rep in range(300):
-        s = prevalence_candidates(items, pd.DataFrame({"hate.speech": np.zeros(n)}), seed=f"r{rep}", n_per_policy=300,
-                                  total_views=float(views.sum()))  # fmt: skip
+        s = prevalence_candidates(
+            items,
+            pd.DataFrame({"hate.speech": np.zeros(n)}),
+            seed=f"r{rep}",
+            n_per_policy=300,
+            total_views=float(views.sum()),
+        )
         s = s.merge(items[["item_id", "views", "region"]], on="item_id")
         s["label"] = np.where(s["item_id"].isin(items["item_id"][violating]), "violating", "benign")
         m = violative_view_rate(s, pd.Series({"DE": views.sum()}), day=date(2026, 11, 23), run_id="r").iloc[0]
@@ -170,14 +191,24 @@ def test_same_seed_gives_the_identical_sample_and_another_seed_does_not():
 def test_queue_capacity_carries_over_and_reopens_by_priority():
     from modsweep.tasks.sample import apply_queue_capacity
 
-    new = pd.DataFrame({"task_id": ["n1", "n2", "n3", "q1"], "queue": ["A", "A", "A", "A"],
-                        "priority": [5.0, 3.0, 1.0, 0.1], "reason": ["review_band"] * 3 + ["qa_actioned"],
-                        "status": "open"})  # fmt: skip
+    new = pd.DataFrame(
+        {
+            "task_id": ["n1", "n2", "n3", "q1"],
+            "queue": ["A", "A", "A", "A"],
+            "priority": [5.0, 3.0, 1.0, 0.1],
+            "reason": ["review_band"] * 3 + ["qa_actioned"],
+            "status": "open",
+        }
+    )
     carried = pd.DataFrame({"task_id": ["old"], "queue": ["A"], "priority": [4.0]})
     tasks, reopen = apply_queue_capacity(new, carried, capacity_per_queue=2)
     assert reopen == ["old"]  # the older task outranks n2 and n3
     assert tasks.set_index("task_id")["status"].to_dict() == {
-        "n1": "open", "n2": "carried_over", "n3": "carried_over", "q1": "open"}  # fmt: skip
+        "n1": "open",
+        "n2": "carried_over",
+        "n3": "carried_over",
+        "q1": "open",
+    }
     assert len(tasks) == 4  # nothing dropped
 
 
@@ -186,19 +217,30 @@ def test_psi_volume_proactive_and_findings():
 
     assert population_stability_index(np.array([50, 50.0]), np.array([50, 50.0])) == pytest.approx(0)
     assert population_stability_index(np.array([90, 10.0]), np.array([50, 50.0])) > 0.25
-    pops = pd.DataFrame({"stratum": ["p|0.00-0.10|unactioned", "p|0.90-1.00|actioned"], "region": "DE",
-                         "population": [900, 100]})  # fmt: skip
+    pops = pd.DataFrame(
+        {"stratum": ["p|0.00-0.10|unactioned", "p|0.90-1.00|actioned"], "region": "DE", "population": [900, 100]}
+    )
     same = score_drift(pops, pops, day=date(2026, 11, 23), run_id="r")
     assert same["value"].iloc[0] == pytest.approx(0)
     shifted = score_drift(pops.assign(population=[500, 500]), pops, day=date(2026, 11, 23), run_id="r")
     assert shifted["value"].iloc[0] > 0.25
     assert volume_anomaly(100, [10, 11], day=date(2026, 11, 23), run_id="r").empty  # too little history
     assert volume_anomaly(100, [10, 11, 9, 10], day=date(2026, 11, 23), run_id="r")["value"].iloc[0] > 3
-    decisions = pd.DataFrame({"policy_id": ["p"] * 4, "automated": [True, True, True, False], "user_reports": [0, 0, 3, 0]})
+    decisions = pd.DataFrame(
+        {"policy_id": ["p"] * 4, "automated": [True, True, True, False], "user_reports": [0, 0, 3, 0]}
+    )
     pr = proactive_rate(decisions, day=date(2026, 11, 23), run_id="r").set_index("policy_id")
     assert pr.loc["p", "value"] == pytest.approx(2 / 3) and pr.loc["p", "n"] == 3
-    metrics = pd.DataFrame({"policy_id": ["a", "b", "c"], "region": "ALL", "metric": "automated_precision",
-                            "value": [0.5, 0.5, 0.95], "ci_low": [0.4, 0.2, 0.9], "ci_high": [0.6, 0.8, 0.99],
-                            "n": [100, 10, 100]})  # fmt: skip
+    metrics = pd.DataFrame(
+        {
+            "policy_id": ["a", "b", "c"],
+            "region": "ALL",
+            "metric": "automated_precision",
+            "value": [0.5, 0.5, 0.95],
+            "ci_low": [0.4, 0.2, 0.9],
+            "ci_high": [0.6, 0.8, 0.99],
+            "n": [100, 10, 100],
+        }
+    )
     found = findings(metrics, {"a": 0.8, "b": 0.9, "c": 0.8})
     assert [f["policy_id"] for f in found] == ["a"]  # b's interval still reaches its floor; c is fine

@@ -29,8 +29,10 @@ def test_score_writes_every_policy_for_every_row_and_reports_label_metrics(sweep
     for fmt in ("csv", "jsonl", "parquet"):
         path, frame = _sample(tmp_path, fmt)
         out = tmp_path / f"out-{fmt}.parquet"
-        result = runner.invoke(app, ["score", str(path), "--text-column", "body", "--out", str(out),
-                                     "--label-column", "y", "--positive", "1"])  # fmt: skip
+        result = runner.invoke(
+            app,
+            ["score", str(path), "--text-column", "body", "--out", str(out), "--label-column", "y", "--positive", "1"],
+        )
         assert result.exit_code == 0, result.output
         scored = pq.read_table(out).to_pandas()
         assert len(scored) == len(frame)

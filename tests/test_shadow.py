@@ -16,10 +16,26 @@ pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
 
 def test_diff_and_expected_precision_on_hand_built_decisions():
-    live = pd.DataFrame({"item_id": ["a", "b", "c"], "policy_id": "hate.speech", "action": ["remove", "escalate", "label"],
-                         "score": [0.95, 0.6, 0.8], "automated": [True, False, True], "region": "DE"})  # fmt: skip
-    cand = pd.DataFrame({"item_id": ["a", "c", "d"], "policy_id": "hate.speech", "action": ["remove", "remove", "remove"],
-                         "score": [0.95, 0.93, 0.91], "automated": True, "region": "DE"})  # fmt: skip
+    live = pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c"],
+            "policy_id": "hate.speech",
+            "action": ["remove", "escalate", "label"],
+            "score": [0.95, 0.6, 0.8],
+            "automated": [True, False, True],
+            "region": "DE",
+        }
+    )
+    cand = pd.DataFrame(
+        {
+            "item_id": ["a", "c", "d"],
+            "policy_id": "hate.speech",
+            "action": ["remove", "remove", "remove"],
+            "score": [0.95, 0.93, 0.91],
+            "automated": True,
+            "region": "DE",
+        }
+    )
     diff = diff_decisions(live, cand).set_index("item_id")["change"].to_dict()
     assert diff == {"a": "same", "b": "dropped", "c": "changed", "d": "new"}
     reviewed = pd.DataFrame(
@@ -34,8 +50,13 @@ def test_shadow_run_enforces_nothing_and_reports_per_policy(sweep_home, syntheti
     from modsweep.flows.daily_sweep import daily_sweep
     from modsweep.flows.shadow_run import shadow_run
 
-    live = daily_sweep(day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual", requested_by="t",
-                       simulate_reviews_from=str(synthetic_day["truth"]))  # fmt: skip
+    live = daily_sweep(
+        day=synthetic_day["day"],
+        source=str(synthetic_day["items"]),
+        trigger="manual",
+        requested_by="t",
+        simulate_reviews_from=str(synthetic_day["truth"]),
+    )
     src = resolve_pack_path("community-guidelines")
     shutil.copytree(src.parent / "community-guidelines", tmp_path / "community-guidelines")
     raw = yaml.safe_load(src.read_text())
@@ -53,8 +74,12 @@ def test_shadow_run_enforces_nothing_and_reports_per_policy(sweep_home, syntheti
     store.set_policy_automation(engine, paused, state="paused", reason="test", changed_by="pytest")
     decisions_before = len(store.fetch_decisions(engine))
     tasks_before = len(store.fetch_review_tasks(engine))
-    summary = shadow_run(candidate=str(tmp_path / "candidate.yaml"), day=synthetic_day["day"],
-                         source=str(synthetic_day["items"]), requested_by="policy-team")  # fmt: skip
+    summary = shadow_run(
+        candidate=str(tmp_path / "candidate.yaml"),
+        day=synthetic_day["day"],
+        source=str(synthetic_day["items"]),
+        requested_by="policy-team",
+    )
     assert len(store.fetch_decisions(engine)) == decisions_before  # nothing enforced
     assert len(store.fetch_review_tasks(engine)) == tasks_before
     run = store.get_run(engine, summary.run_id)

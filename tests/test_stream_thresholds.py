@@ -109,10 +109,17 @@ def test_malformed_auto_band_is_a_pack_error(tmp_path):
 
 
 def _items(n: int) -> pd.DataFrame:
-    return pd.DataFrame({
-        "item_id": [f"i{k}" for k in range(n)], "region": "FR", "language": "en", "item_type": "text_post",
-        "views": 10, "user_reports": 0, "created_at": pd.Timestamp("2026-11-20T10:00:00Z"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "item_id": [f"i{k}" for k in range(n)],
+            "region": "FR",
+            "language": "en",
+            "item_type": "text_post",
+            "views": 10,
+            "user_reports": 0,
+            "created_at": pd.Timestamp("2026-11-20T10:00:00Z"),
+        }
+    )
 
 
 def _decide(detections: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -123,12 +130,14 @@ def _decide(detections: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def test_reports_or_machine_text_alone_never_enforce():
-    det = pd.DataFrame({
-        "item_id": ["i0", "i1", "i2"],
-        "policy_id": ["hate.speech", "aigc.undisclosed", "hate.speech"],
-        "detector_id": ["hate-reports", "aigc-provenance:machine-text", "hate-classifier"],
-        "score": [0.99, 0.99, 0.99],
-    })  # fmt: skip
+    det = pd.DataFrame(
+        {
+            "item_id": ["i0", "i1", "i2"],
+            "policy_id": ["hate.speech", "aigc.undisclosed", "hate.speech"],
+            "detector_id": ["hate-reports", "aigc-provenance:machine-text", "hate-classifier"],
+            "score": [0.99, 0.99, 0.99],
+        }
+    )
     out = _decide(det, 3).set_index("item_id")
     assert out.loc["i0", "action"] == "escalate" and not out.loc["i0", "automated"]
     assert out.loc["i1", "action"] == "escalate"
@@ -140,14 +149,17 @@ def test_off_topic_partition_below_every_enforcing_threshold_is_not_enforced():
     rng = np.random.default_rng(5)
     n = 500
     policies = ["misinfo.medical", "hate.speech", "civic.election_integrity", "deceptive.spam"]
-    det = pd.DataFrame({
-        "item_id": np.repeat([f"i{k}" for k in range(n)], len(policies)),
-        "policy_id": np.tile(policies, n),
-        "detector_id": np.tile(["medical-classifier", "hate-classifier", "civic-classifier", "spam-classifier"], n),
-        "score": rng.uniform(0, 0.6, n * len(policies)),
-    })  # fmt: skip
-    reports = pd.DataFrame({"item_id": ["i1", "i2"], "policy_id": "hate.speech", "detector_id": "hate-reports",
-                            "score": [0.95, 0.97]})  # fmt: skip
+    det = pd.DataFrame(
+        {
+            "item_id": np.repeat([f"i{k}" for k in range(n)], len(policies)),
+            "policy_id": np.tile(policies, n),
+            "detector_id": np.tile(["medical-classifier", "hate-classifier", "civic-classifier", "spam-classifier"], n),
+            "score": rng.uniform(0, 0.6, n * len(policies)),
+        }
+    )
+    reports = pd.DataFrame(
+        {"item_id": ["i1", "i2"], "policy_id": "hate.speech", "detector_id": "hate-reports", "score": [0.95, 0.97]}
+    )
     out = _decide(pd.concat([det, reports], ignore_index=True), n)
     assert not out["automated"].any()
     assert set(out["action"]) <= {"escalate"}

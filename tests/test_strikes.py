@@ -51,15 +51,34 @@ def decisions(
 ) -> pd.DataFrame:
     """(decision_id, item_id, policy_id, action) rows as stored decisions."""
     ids, items, policies, actions = zip(*rows, strict=True)
-    return pd.DataFrame({
-        "decision_id": ids, "item_id": items, "policy_id": policies, "policy_version": "v1", "action": actions,
-        "automated": True, "score": 0.9, "threshold": 0.5, "region": "DE", "language": "de", "item_type": "video",
-        "views": 10, "user_reports": 0, "created_at": created_at, "run_id": "run-1", "run_key": run_key,
-        "decided_at": created_at + pd.Timedelta(hours=1), "decision_visibility": "DECISION_VISIBILITY_CONTENT_REMOVED",
-        "category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH", "category_specification": [[] for _ in ids],
-        "automated_detection": True, "automated_decision": "AUTOMATED_DECISION_FULLY",
-        "territorial_scope": [["DE"] for _ in ids], "day": created_at.date(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "decision_id": ids,
+            "item_id": items,
+            "policy_id": policies,
+            "policy_version": "v1",
+            "action": actions,
+            "automated": True,
+            "score": 0.9,
+            "threshold": 0.5,
+            "region": "DE",
+            "language": "de",
+            "item_type": "video",
+            "views": 10,
+            "user_reports": 0,
+            "created_at": created_at,
+            "run_id": "run-1",
+            "run_key": run_key,
+            "decided_at": created_at + pd.Timedelta(hours=1),
+            "decision_visibility": "DECISION_VISIBILITY_CONTENT_REMOVED",
+            "category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+            "category_specification": [[] for _ in ids],
+            "automated_detection": True,
+            "automated_decision": "AUTOMATED_DECISION_FULLY",
+            "territorial_scope": [["DE"] for _ in ids],
+            "day": created_at.date(),
+        }
+    )
 
 
 AUTHORS = pd.DataFrame({"item_id": ["i1", "i2", "i3", "i4"], "author_id": ["alice", "alice", "bob", "alice"]})
@@ -70,14 +89,28 @@ def record(engine: Engine, frame: pd.DataFrame, as_of: datetime) -> tuple[int, i
     store.insert_decisions(engine, frame)
     found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, ENFORCEMENT.strike_actions, day=frame["day"].iloc[0])
     new = ls.insert_strikes(engine, found)
-    made, lifted = lifecycle_io.evaluate_accounts(engine, found["author_id"].unique().tolist(), ENFORCEMENT,
-                                                  as_of=as_of, run_key="rk", run_id="run-1", day=DAY, actor="test")  # fmt: skip
+    made, lifted = lifecycle_io.evaluate_accounts(
+        engine,
+        found["author_id"].unique().tolist(),
+        ENFORCEMENT,
+        as_of=as_of,
+        run_key="rk",
+        run_id="run-1",
+        day=DAY,
+        actor="test",
+    )
     return new, made, lifted
 
 
 def test_strikes_only_for_enforcement_actions_with_ttl_from_creation() -> None:
-    frame = decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "deceptive.spam", "label"),
-                       ("d3", "i3", "deceptive.spam", "reduce_reach"), ("d9", "i9", "hate.speech", "remove")])  # fmt: skip
+    frame = decisions(
+        [
+            ("d1", "i1", "hate.speech", "remove"),
+            ("d2", "i2", "deceptive.spam", "label"),
+            ("d3", "i3", "deceptive.spam", "reduce_reach"),
+            ("d9", "i9", "hate.speech", "remove"),
+        ]
+    )
     found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, ["remove", "reduce_reach"], day=DAY)
     assert found["strike_id"].tolist() == ["d1", "d3"]  # label earns none; i9 has no author
     assert found["weight"].tolist() == [3.0, 1.0]
@@ -103,31 +136,51 @@ def test_rerunning_a_key_adds_no_strike_or_account_decision(engine: Engine) -> N
     assert first == (2, 1, 0) and again == (0, 0, 0)
     acct = ls.account_decisions(engine, author_id="alice")
     assert acct[["action", "status", "end_date"]].to_dict("records") == [
-        {"action": "suspend", "status": "active", "end_date": T0 + pd.Timedelta(days=7)}]  # fmt: skip
+        {"action": "suspend", "status": "active", "end_date": T0 + pd.Timedelta(days=7)}
+    ]
     assert len(ls.strikes_of(engine, author_id="alice")) == 2
 
 
 def test_strikes_expire_by_ttl_across_days_and_the_ladder_restarts(engine: Engine) -> None:
-    record(engine, decisions([("d1", "i1", "deceptive.spam", "remove"), ("d2", "i2", "deceptive.spam", "remove")]),
-           T0.to_pydatetime())  # fmt: skip
+    record(
+        engine,
+        decisions([("d1", "i1", "deceptive.spam", "remove"), ("d2", "i2", "deceptive.spam", "remove")]),
+        T0.to_pydatetime(),
+    )
     assert ls.account_decisions(engine, author_id="alice")["action"].tolist() == ["warn"]
     later = T0 + pd.Timedelta(days=11)  # spam strikes last 10 days
     assert ls.expire_strikes(engine, later.to_pydatetime()) == 2
     assert ls.active_strikes(engine, ["alice"], later.to_pydatetime()).empty
-    new, made, lifted = record(engine, decisions([("d4", "i4", "deceptive.spam", "remove")], created_at=later),
-                               later.to_pydatetime())  # fmt: skip
+    new, made, lifted = record(
+        engine, decisions([("d4", "i4", "deceptive.spam", "remove")], created_at=later), later.to_pydatetime()
+    )
     assert (new, made, lifted) == (1, 0, 1)  # weight 1: below warn; the old warning is lifted
     statuses = ls.strikes_of(engine, author_id="alice").set_index("strike_id")["status"].to_dict()
     assert statuses == {"d1": "expired", "d2": "expired", "d4": "active"}
 
 
 def test_an_overturn_removes_exactly_one_strike_and_lifts_a_suspension(engine: Engine) -> None:
-    record(engine, decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "remove"),
-                              ("d3", "i3", "hate.speech", "remove")]), T0.to_pydatetime())  # fmt: skip
+    record(
+        engine,
+        decisions(
+            [
+                ("d1", "i1", "hate.speech", "remove"),
+                ("d2", "i2", "hate.speech", "remove"),
+                ("d3", "i3", "hate.speech", "remove"),
+            ]
+        ),
+        T0.to_pydatetime(),
+    )
     assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active"]  # suspend at weight 6
-    counts = lifecycle_io.reverse_and_reevaluate(engine, pd.DataFrame({"decision_id": ["d2"]}), ENFORCEMENT,
-                                                 by="reviewer-7", reason="appeal overturned", cause="appeal",
-                                                 as_of=(T0 + pd.Timedelta(hours=2)).to_pydatetime())  # fmt: skip
+    counts = lifecycle_io.reverse_and_reevaluate(
+        engine,
+        pd.DataFrame({"decision_id": ["d2"]}),
+        ENFORCEMENT,
+        by="reviewer-7",
+        reason="appeal overturned",
+        cause="appeal",
+        as_of=(T0 + pd.Timedelta(hours=2)).to_pydatetime(),
+    )
     assert counts == {"reversed": 1, "strikes_removed": 1, "account_decisions_lifted": 1}
     status = ls.strikes_of(engine).set_index("strike_id")["status"].to_dict()
     assert status == {"d1": "active", "d2": "removed", "d3": "active"}
@@ -135,8 +188,14 @@ def test_an_overturn_removes_exactly_one_strike_and_lifts_a_suspension(engine: E
     assert acct["action"].tolist() == ["suspend", "warn"] and acct["status"].tolist() == ["lifted", "active"]
     stored = store.fetch_decisions(engine).set_index("decision_id")["status"].to_dict()
     assert stored == {"d1": "active", "d2": "reversed", "d3": "active"}  # the row stays, its status says reversed
-    again = lifecycle_io.reverse_and_reevaluate(engine, pd.DataFrame({"decision_id": ["d2"]}), ENFORCEMENT,
-                                                by="reviewer-7", reason="appeal overturned", cause="appeal")  # fmt: skip
+    again = lifecycle_io.reverse_and_reevaluate(
+        engine,
+        pd.DataFrame({"decision_id": ["d2"]}),
+        ENFORCEMENT,
+        by="reviewer-7",
+        reason="appeal overturned",
+        cause="appeal",
+    )
     assert again["reversed"] == 0
     assert store.verify_audit_log(engine).ok
 
@@ -147,21 +206,34 @@ def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
     store.insert_decisions(engine, frame)
     found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, strict.strike_actions, day=DAY)
     ls.insert_strikes(engine, found)
-    lifecycle_io.evaluate_accounts(engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1",
-                                   day=DAY, actor="test")  # fmt: skip
+    lifecycle_io.evaluate_accounts(
+        engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
+    )
     acct = ls.account_decisions(engine, author_id="alice")
     assert acct["status"].tolist() == ["pending_review"] and acct["automated"].tolist() == [False]
     tasks = store.fetch_review_tasks(engine, queue="accounts:suspend")
     assert tasks["reason"].tolist() == ["account_review"] and tasks["task_id"].tolist() == acct["task_id"].tolist()
-    store.apply_review_outcomes(engine, pd.DataFrame({"task_id": tasks["task_id"], "reviewer_id": "lead-1",
-                                                      "label": "violating", "decided_at": [datetime.now(UTC)]}))  # fmt: skip
+    store.apply_review_outcomes(
+        engine,
+        pd.DataFrame(
+            {
+                "task_id": tasks["task_id"],
+                "reviewer_id": "lead-1",
+                "label": "violating",
+                "decided_at": [datetime.now(UTC)],
+            }
+        ),
+    )
     assert lifecycle_io.resolve_account_reviews(engine, actor="lead-1") == {
-        "account_actions_confirmed": 1, "account_actions_rejected": 0}  # fmt: skip
+        "account_actions_confirmed": 1,
+        "account_actions_rejected": 0,
+    }
     assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active"]
 
 
-def test_the_run_update_reads_the_lake_a_partition_at_a_time_and_a_rerun_adds_nothing(engine: Engine,
-                                                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_the_run_update_reads_the_lake_a_partition_at_a_time_and_a_rerun_adds_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
     import pyarrow as pa
 
     from modsweep.catalog import RunCatalog
@@ -169,8 +241,10 @@ def test_the_run_update_reads_the_lake_a_partition_at_a_time_and_a_rerun_adds_no
     from modsweep.tasks.reviews_io import pseudonymise
 
     cat = RunCatalog(str(tmp_path / "lake"), DAY, "rk")
-    frames = {"part-00000": decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "label")]),
-              "part-00001": decisions([("d3", "i3", "hate.speech", "remove"), ("d4", "i4", "hate.speech", "remove")])}  # fmt: skip
+    frames = {
+        "part-00000": decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "label")]),
+        "part-00001": decisions([("d3", "i3", "hate.speech", "remove"), ("d4", "i4", "hate.speech", "remove")]),
+    }
     for part, frame in frames.items():
         store.insert_decisions(engine, frame)
         cat.lake.write(
@@ -187,22 +261,28 @@ def test_the_run_update_reads_the_lake_a_partition_at_a_time_and_a_rerun_adds_no
     alice = pseudonymise(pd.Series(["alice"]), "k").iloc[0]
     acct = ls.account_decisions(engine, author_id=alice)
     assert acct[["action", "status", "active_weight"]].to_dict("records") == [
-        {"action": "feature_restrict", "status": "active", "active_weight": 6.0}]  # fmt: skip
+        {"action": "feature_restrict", "status": "active", "active_weight": 6.0}
+    ]
     assert acct["features"].tolist() == [["live", "ads"]]
 
 
 def test_actor_risk_raises_priority_for_strikes_young_accounts_bursts_and_coordination() -> None:
-    authors = pd.DataFrame({"item_id": [f"i{k}" for k in range(24)],
-                            "author_id": ["repeat", "young", "coord"] + ["burst"] * 21,
-                            "author_account_age_days": [400, 2, 400] + [400] * 21,
-                            "coordinated": [False, False, True] + [False] * 21})  # fmt: skip
+    authors = pd.DataFrame(
+        {
+            "item_id": [f"i{k}" for k in range(24)],
+            "author_id": ["repeat", "young", "coord"] + ["burst"] * 21,
+            "author_account_age_days": [400, 2, 400] + [400] * 21,
+            "coordinated": [False, False, True] + [False] * 21,
+        }
+    )
     weights = pd.Series({"repeat": 10.0})
     off = strikes.actor_risk(authors, weights, EnforcementSpec())
     assert (
         off["i0"] == 1.0 and off["i1"] == 1.2 and off["i2"] == 1.3 and off["i3"] == 1.2
     )  # strikes count only if asked
-    spec = EnforcementSpec.model_validate({"repeat_offenders": {"min_active_weight": 5, "priority_boost": 3,
-                                                                "raise_review_priority": True}})  # fmt: skip
+    spec = EnforcementSpec.model_validate(
+        {"repeat_offenders": {"min_active_weight": 5, "priority_boost": 3, "raise_review_priority": True}}
+    )
     assert strikes.actor_risk(authors, weights, spec)["i0"] == 3.0
 
 
@@ -215,16 +295,39 @@ def test_review_priority_is_raised_only_when_the_pack_asks(engine: Engine, tmp_p
     cat = RunCatalog(str(tmp_path / "lake"), DAY, "rk")
     items = pd.DataFrame({"item_id": ["i1", "i2"], "author_id": ["alice", "bob"], "author_account_age_days": [1, 900]})
     cat.lake.write(pa.Table.from_pandas(items, preserve_index=False), "items", DAY, "rk", "part-00000")
-    tasks = pd.DataFrame({"task_id": ["t1", "t2"], "item_id": ["i1", "i2"], "policy_id": "hate.speech", "queue": "q",
-                          "reason": "review_band", "stratum": "s", "inclusion_prob": 1.0, "priority": 2.0, "score": 0.5,
-                          "region": "DE", "language": "de", "views": 1, "due_by": T0, "created_at": T0, "run_id": "r",
-                          "run_key": "rk"})  # fmt: skip
+    tasks = pd.DataFrame(
+        {
+            "task_id": ["t1", "t2"],
+            "item_id": ["i1", "i2"],
+            "policy_id": "hate.speech",
+            "queue": "q",
+            "reason": "review_band",
+            "stratum": "s",
+            "inclusion_prob": 1.0,
+            "priority": 2.0,
+            "score": 0.5,
+            "region": "DE",
+            "language": "de",
+            "views": 1,
+            "due_by": T0,
+            "created_at": T0,
+            "run_id": "r",
+            "run_key": "rk",
+        }
+    )
     store.insert_review_tasks(engine, tasks)
     ctx = lifecycle_io.LedgerContext(day=DAY, run_key="rk", run_id="r", as_of=T0.to_pydatetime(), hmac_key="k")
     pack = load_pack()
     assert lifecycle_io.raise_review_priority(engine, cat, ctx, pack) == {"review_priority_raised": 0}
-    asking = pack.model_copy(update={"spec": pack.spec.model_copy(update={"enforcement": EnforcementSpec.model_validate(
-        {"repeat_offenders": {"raise_review_priority": True}})})})  # fmt: skip
+    asking = pack.model_copy(
+        update={
+            "spec": pack.spec.model_copy(
+                update={
+                    "enforcement": EnforcementSpec.model_validate({"repeat_offenders": {"raise_review_priority": True}})
+                }
+            )
+        }
+    )
     assert lifecycle_io.raise_review_priority(engine, cat, ctx, asking) == {"review_priority_raised": 1}
     stored = store.fetch_review_tasks(engine).set_index("task_id")["priority"].to_dict()
     assert stored == {"t1": pytest.approx(2.4), "t2": 2.0}  # alice's account is a day old

@@ -18,8 +18,9 @@ def test_surge_run_covers_only_its_regions_and_window_and_records_who_asked(swee
     from modsweep.flows.surge_run import surge_run
 
     since, until = datetime(2026, 11, 23, 10, tzinfo=UTC), datetime(2026, 11, 23, 16, tzinfo=UTC)
-    summary = surge_run(regions=["US", "IN"], since=since, until=until, source=str(synthetic_day["items"]),
-                        requested_by="election-desk")  # fmt: skip
+    summary = surge_run(
+        regions=["US", "IN"], since=since, until=until, source=str(synthetic_day["items"]), requested_by="election-desk"
+    )
     engine = resources.store_engine()
     run = store.get_run(engine, summary.run_id)
     assert run["trigger"] == "surge" and run["requested_by"] == "election-desk" and run["flow"] == "surge-run"
@@ -55,11 +56,13 @@ def test_cli_surge_validates_its_input(sweep_home, synthetic_day):
     assert runner.invoke(app, ["surge", "--region", "USA", "--last", "6h", "--source", src]).exit_code == 2
     assert runner.invoke(app, ["surge", "--region", "US", "--source", src]).exit_code == 2  # no window
     assert runner.invoke(app, ["surge", "--region", "US", "--last", "6 hours", "--source", src]).exit_code == 2
-    empty = runner.invoke(app, ["surge", "--region", "US", "--since", "2026-11-23T16:00", "--until", "2026-11-23T10:00",
-                                "--source", src])  # fmt: skip
+    empty = runner.invoke(
+        app, ["surge", "--region", "US", "--since", "2026-11-23T16:00", "--until", "2026-11-23T10:00", "--source", src]
+    )
     assert empty.exit_code == 2 and "empty window" in empty.output
-    ok = runner.invoke(app, ["surge", "--region", "BR", "--since", "2026-11-23T20:00", "--until", "2026-11-23T22:00",
-                             "--source", src])  # fmt: skip
+    ok = runner.invoke(
+        app, ["surge", "--region", "BR", "--since", "2026-11-23T20:00", "--until", "2026-11-23T22:00", "--source", src]
+    )
     assert ok.exit_code == 0, ok.output
     # The summary shows every row read: read = processed + quarantined + out of scope, on screen too.
     shown = {
@@ -89,8 +92,7 @@ def test_surge_and_backfill_over_days_without_data_complete_with_nothing_to_do(s
         assert "no items in window" in run["outputs"]["note"]
 
 
-def test_rows_of_a_flat_source_outside_the_window_are_out_of_scope_not_quarantined(sweep_home, synthetic_day,
-                                                                                   tmp_path):  # fmt: skip
+def test_rows_of_a_flat_source_outside_the_window_are_out_of_scope_not_quarantined(sweep_home, synthetic_day, tmp_path):
     """A folder without date= sub-folders: the files' day is unknown, so a window that misses every row is empty
     (out of scope), not 100% bad data."""
     import shutil
@@ -99,8 +101,20 @@ def test_rows_of_a_flat_source_outside_the_window_are_out_of_scope_not_quarantin
     flat.mkdir()
     for f in sorted(synthetic_day["items"].rglob("*.parquet"))[:2]:
         shutil.copy(f, flat / f.name)
-    result = CliRunner().invoke(app, ["surge", "--region", "DE", "--since", "2026-11-25T00:00", "--until",
-                                      "2026-11-25T06:00", "--source", str(flat)])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "surge",
+            "--region",
+            "DE",
+            "--since",
+            "2026-11-25T00:00",
+            "--until",
+            "2026-11-25T06:00",
+            "--source",
+            str(flat),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "no items in window" in result.output
     (run,) = store.list_runs(resources.store_engine())
@@ -126,10 +140,20 @@ def test_two_surges_with_different_regions_and_windows_share_one_store(sweep_hom
     from modsweep.flows.surge_run import surge_run
 
     src = str(synthetic_day["items"])
-    first = surge_run(regions=["US"], since=datetime(2026, 11, 23, 6, tzinfo=UTC),
-                      until=datetime(2026, 11, 23, 12, tzinfo=UTC), source=src, requested_by="desk-1")  # fmt: skip
-    second = surge_run(regions=["DE", "IN"], since=datetime(2026, 11, 23, 12, tzinfo=UTC),
-                       until=datetime(2026, 11, 23, 20, tzinfo=UTC), source=src, requested_by="desk-2")  # fmt: skip
+    first = surge_run(
+        regions=["US"],
+        since=datetime(2026, 11, 23, 6, tzinfo=UTC),
+        until=datetime(2026, 11, 23, 12, tzinfo=UTC),
+        source=src,
+        requested_by="desk-1",
+    )
+    second = surge_run(
+        regions=["DE", "IN"],
+        since=datetime(2026, 11, 23, 12, tzinfo=UTC),
+        until=datetime(2026, 11, 23, 20, tzinfo=UTC),
+        source=src,
+        requested_by="desk-2",
+    )
     engine = resources.store_engine()
     assert first.run_key != second.run_key
     for summary in (first, second):

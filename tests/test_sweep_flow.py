@@ -22,9 +22,15 @@ def _source_rows(items_dir) -> int:
 def _run(synthetic_day, **kw):
     from modsweep.flows.daily_sweep import daily_sweep
 
-    return daily_sweep(day=synthetic_day["day"], source=str(synthetic_day["items"]), trigger="manual",
-                       requested_by="pytest", simulate_reviews_from=str(synthetic_day["truth"]),
-                       golden_set_from=str(synthetic_day["golden"]), **kw)  # fmt: skip
+    return daily_sweep(
+        day=synthetic_day["day"],
+        source=str(synthetic_day["items"]),
+        trigger="manual",
+        requested_by="pytest",
+        simulate_reviews_from=str(synthetic_day["truth"]),
+        golden_set_from=str(synthetic_day["golden"]),
+        **kw,
+    )
 
 
 def test_daily_sweep_end_to_end_is_conserving_audited_and_idempotent(sweep_home, synthetic_day, store_backend):
@@ -41,7 +47,9 @@ def test_daily_sweep_end_to_end_is_conserving_audited_and_idempotent(sweep_home,
     items = lake.read_all("items", synthetic_day["day"], first.run_key).num_rows
     quarantined = lake.read_all("quarantine", synthetic_day["day"], first.run_key).num_rows
     assert items == ingest["processed"] and quarantined == ingest["quarantined"]
-    assert lake.read_all("items", synthetic_day["day"], first.run_key, columns=["item_id"]).column(0).to_pandas().is_unique
+    assert (
+        lake.read_all("items", synthetic_day["day"], first.run_key, columns=["item_id"]).column(0).to_pandas().is_unique
+    )
 
     # Audit trail: versions, hashes, fingerprint, and every gate's result.
     assert run["state"] == "completed" and len(run["policy_sha256"]) == 64 and len(run["input_fingerprint"]) == 64
@@ -85,7 +93,9 @@ def test_daily_sweep_end_to_end_is_conserving_audited_and_idempotent(sweep_home,
     assert store.verify_audit_log(engine).ok
 
 
-def test_critical_gate_failure_fails_the_run_naming_suite_expectation_and_column(sweep_home, synthetic_day, monkeypatch):
+def test_critical_gate_failure_fails_the_run_naming_suite_expectation_and_column(
+    sweep_home, synthetic_day, monkeypatch
+):
     from modsweep.tasks import detect
     from modsweep.tasks.gates import DataQualityError
 

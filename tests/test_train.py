@@ -31,8 +31,22 @@ from modsweep.tasks.train import (
 
 REPO = Path(__file__).resolve().parents[1]
 
-LIAR_COLUMNS = ["id", "label", "statement", "subjects", "speaker", "job", "state", "party",
-                "bt", "f", "ht", "mt", "pf", "context"]  # fmt: skip
+LIAR_COLUMNS = [
+    "id",
+    "label",
+    "statement",
+    "subjects",
+    "speaker",
+    "job",
+    "state",
+    "party",
+    "bt",
+    "f",
+    "ht",
+    "mt",
+    "pf",
+    "context",
+]
 
 
 def write_manifest(path: Path, datasets: list[dict]) -> Path:
@@ -44,12 +58,31 @@ def write_manifest(path: Path, datasets: list[dict]) -> Path:
 
 
 def test_bad_entry_error_names_the_file_the_entry_and_the_field(tmp_path):
-    manifest = write_manifest(tmp_path / "m.yaml", [
-        {"id": "good", "label": "hate.speech", "format": "csv", "train": "a.csv", "validation": "b.csv",
-         "text_column": "t", "label_column": "l", "positive": ["1"]},
-        {"id": "broken", "label": "hate.speech", "format": "xlsx", "train": "a.csv", "validation": "b.csv",
-         "text_column": "t", "label_column": "l", "positive": ["1"]},
-    ])  # fmt: skip
+    manifest = write_manifest(
+        tmp_path / "m.yaml",
+        [
+            {
+                "id": "good",
+                "label": "hate.speech",
+                "format": "csv",
+                "train": "a.csv",
+                "validation": "b.csv",
+                "text_column": "t",
+                "label_column": "l",
+                "positive": ["1"],
+            },
+            {
+                "id": "broken",
+                "label": "hate.speech",
+                "format": "xlsx",
+                "train": "a.csv",
+                "validation": "b.csv",
+                "text_column": "t",
+                "label_column": "l",
+                "positive": ["1"],
+            },
+        ],
+    )
     with pytest.raises(ManifestError) as err:
         load_manifest(manifest)
     message = str(err.value)
@@ -69,8 +102,17 @@ def test_bad_entry_error_names_the_file_the_entry_and_the_field(tmp_path):
     ],
 )
 def test_each_invalid_field_is_reported(tmp_path, change, field):
-    entry = {"id": "d1", "label": "misinfo.medical", "format": "csv", "train": "a.csv", "validation": "b.csv",
-             "text_column": "t", "label_column": "l", "positive": ["fake"], **change}  # fmt: skip
+    entry = {
+        "id": "d1",
+        "label": "misinfo.medical",
+        "format": "csv",
+        "train": "a.csv",
+        "validation": "b.csv",
+        "text_column": "t",
+        "label_column": "l",
+        "positive": ["fake"],
+        **change,
+    }
     entry = {k: v for k, v in entry.items() if v is not None}
     with pytest.raises(ManifestError, match=r"m\.yaml.*'d1'") as err:
         load_manifest(write_manifest(tmp_path / "m.yaml", [entry]))
@@ -78,8 +120,13 @@ def test_each_invalid_field_is_reported(tmp_path, change, field):
 
 
 def test_duplicate_ids_and_non_mapping_manifests_are_rejected(tmp_path):
-    entry = {"id": "x", "label": "self_harm", "format": "lines", "positive": ["1"],
-             "validation": {"path": "v.txt", "labels": "v_labels.txt"}}  # fmt: skip
+    entry = {
+        "id": "x",
+        "label": "self_harm",
+        "format": "lines",
+        "positive": ["1"],
+        "validation": {"path": "v.txt", "labels": "v_labels.txt"},
+    }
     with pytest.raises(ManifestError, match=r"'x'.*more than one"):
         load_manifest(write_manifest(tmp_path / "m.yaml", [entry, entry]))
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
@@ -91,8 +138,15 @@ def test_duplicate_ids_and_non_mapping_manifests_are_rejected(tmp_path):
 
 def test_the_shipped_manifest_is_valid():
     manifest = load_manifest(REPO / "manifests" / "shared-datasets.yaml")
-    assert manifest.labels() == ["hate.speech", "hate.offensive", "misinfo.medical", "civic.election_integrity",
-                                 "deceptive.spam", "self_harm", "aigc.machine_text"]  # fmt: skip
+    assert manifest.labels() == [
+        "hate.speech",
+        "hate.offensive",
+        "misinfo.medical",
+        "civic.election_integrity",
+        "deceptive.spam",
+        "self_harm",
+        "aigc.machine_text",
+    ]
     assert {e.id for e in manifest.datasets if not e.trains} == {"liar-elections"}
     by_id = {e.id: e for e in manifest.datasets}
     assert by_id["tweeteval-offensive"].policy_id == "hate.speech" and by_id["tweepfake"].violation is False
@@ -101,15 +155,30 @@ def test_the_shipped_manifest_is_valid():
 
 def test_background_entry_reads_texts_as_negatives_and_rejects_labels(tmp_path):
     (tmp_path / "bg.txt").write_text("nice weather\n\nmatch tonight\n")
-    manifest = write_manifest(tmp_path / "m.yaml", [
-        {"id": "bg", "role": "background", "format": "lines", "train": "bg.txt", "validation": "bg.txt"},
-    ])  # fmt: skip
+    manifest = write_manifest(
+        tmp_path / "m.yaml",
+        [
+            {"id": "bg", "role": "background", "format": "lines", "train": "bg.txt", "validation": "bg.txt"},
+        ],
+    )
     entry = load_manifest(manifest).datasets[0]
     texts, y = read_split(entry, tmp_path, "train")
     assert texts.tolist() == ["nice weather", "match tonight"] and not y.any()
     with pytest.raises(ManifestError, match="background"):
-        parse_manifest({"datasets": [{"id": "bg", "role": "background", "label": "hate.speech", "format": "lines",
-                                      "train": "bg.txt", "validation": "bg.txt"}]})  # fmt: skip
+        parse_manifest(
+            {
+                "datasets": [
+                    {
+                        "id": "bg",
+                        "role": "background",
+                        "label": "hate.speech",
+                        "format": "lines",
+                        "train": "bg.txt",
+                        "validation": "bg.txt",
+                    }
+                ]
+            }
+        )
 
 
 def test_stream_training_gates_off_topic_text_and_records_curves(tiny):
@@ -134,10 +203,21 @@ def test_lines_reader_keeps_texts_and_labels_aligned(tmp_path):
     # TweetEval: one tweet per line (trailing spaces), labels line-aligned in another file.
     (tmp_path / "train_text.txt").write_text("@user you are vermin \n\nline with a \u2028 separator \nok then \n")
     (tmp_path / "train_labels.txt").write_text("1\n0\n1\n0\n")
-    entry = parse_manifest({"datasets": [{
-        "id": "tweets", "label": "hate.speech", "format": "lines", "positive": ["1"], "negative": ["0"],
-        "train": {"path": "train_text.txt", "labels": "train_labels.txt"},
-        "validation": {"path": "train_text.txt", "labels": "train_labels.txt"}}]}).datasets[0]  # fmt: skip
+    entry = parse_manifest(
+        {
+            "datasets": [
+                {
+                    "id": "tweets",
+                    "label": "hate.speech",
+                    "format": "lines",
+                    "positive": ["1"],
+                    "negative": ["0"],
+                    "train": {"path": "train_text.txt", "labels": "train_labels.txt"},
+                    "validation": {"path": "train_text.txt", "labels": "train_labels.txt"},
+                }
+            ]
+        }
+    ).datasets[0]
     texts, y = read_split(entry, tmp_path, "train")
     assert texts.tolist() == [
         "@user you are vermin ",
@@ -153,9 +233,23 @@ def test_lines_reader_keeps_texts_and_labels_aligned(tmp_path):
 def test_csv_reader_with_quoted_commas_and_named_columns(tmp_path):
     # CONSTRAINT: id,tweet,label with real/fake.
     (tmp_path / "train.csv").write_text('id,tweet,label\n1,"Masks work, says the CDC",real\n2,5G spreads covid,fake\n')
-    entry = parse_manifest({"datasets": [{
-        "id": "covid", "label": "misinfo.medical", "format": "csv", "train": "train.csv", "validation": "train.csv",
-        "text_column": "tweet", "label_column": "label", "positive": ["fake"], "negative": ["real"]}]}).datasets[0]  # fmt: skip
+    entry = parse_manifest(
+        {
+            "datasets": [
+                {
+                    "id": "covid",
+                    "label": "misinfo.medical",
+                    "format": "csv",
+                    "train": "train.csv",
+                    "validation": "train.csv",
+                    "text_column": "tweet",
+                    "label_column": "label",
+                    "positive": ["fake"],
+                    "negative": ["real"],
+                }
+            ]
+        }
+    ).datasets[0]
     texts, y = read_split(entry, tmp_path, "validation")
     assert texts.tolist() == ["Masks work, says the CDC", "5G spreads covid"] and y.tolist() == [False, True]
     bad = entry.model_copy(update={"text_column": "text"})
@@ -166,14 +260,52 @@ def test_csv_reader_with_quoted_commas_and_named_columns(tmp_path):
 def test_tsv_without_header_reads_quotes_literally_and_filters_rows(tmp_path):
     # LIAR: 14 columns, no header, statements with unbalanced quotes; the elections subset by subjects.
     rows = [
-        ["1.json", "pants-fire", 'Says "the election was rigged', "elections", "x", "", "", "", "0", "0", "0", "0", "1", "ad"],
+        [
+            "1.json",
+            "pants-fire",
+            'Says "the election was rigged',
+            "elections",
+            "x",
+            "",
+            "",
+            "",
+            "0",
+            "0",
+            "0",
+            "0",
+            "1",
+            "ad",
+        ],
         ["2.json", "true", "Taxes went up.", "taxes", "y", "", "", "", "0", "0", "0", "1", "0", "speech"],
-        ["3.json", "half-true", "Turnout was record high.", "elections,voting", "z", "", "", "", "0", "0", "1", "0", "0", "tv"],
-    ]  # fmt: skip
+        [
+            "3.json",
+            "half-true",
+            "Turnout was record high.",
+            "elections,voting",
+            "z",
+            "",
+            "",
+            "",
+            "0",
+            "0",
+            "1",
+            "0",
+            "0",
+            "tv",
+        ],
+    ]
     (tmp_path / "train.tsv").write_text("".join("\t".join(r) + "\n" for r in rows))
-    base = {"id": "liar", "label": "civic.election_integrity", "format": "tsv", "train": "train.tsv",
-            "validation": "train.tsv", "options": {"header": False, "columns": LIAR_COLUMNS},
-            "text_column": "statement", "label_column": "label", "positive": ["pants-fire", "false", "barely-true"]}  # fmt: skip
+    base = {
+        "id": "liar",
+        "label": "civic.election_integrity",
+        "format": "tsv",
+        "train": "train.tsv",
+        "validation": "train.tsv",
+        "options": {"header": False, "columns": LIAR_COLUMNS},
+        "text_column": "statement",
+        "label_column": "label",
+        "positive": ["pants-fire", "false", "barely-true"],
+    }
     entry = parse_manifest({"datasets": [base]}).datasets[0]
     texts, y = read_split(entry, tmp_path, "train")
     assert texts.tolist()[0] == 'Says "the election was rigged' and y.tolist() == [True, False, False]
@@ -196,10 +328,23 @@ def test_single_file_is_split_deterministically_and_dirt_survives(tmp_path):
         lines.append(f'"i cannot go on, {k} yâ\u0080¦",Potential Suicide post ')
     lines += [",Not Suicide post", '"",Potential Suicide post ', "cafÃ© time,Not Suicide post"]
     (tmp_path / "dev.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    entry = parse_manifest({"datasets": [{
-        "id": "suicide", "label": "self_harm", "format": "csv", "source": "dev.csv", "holdout": 0.2,
-        "text_column": "Tweet", "label_column": "Suicide", "positive": ["Potential Suicide post"],
-        "negative": ["Not Suicide post"]}]}).datasets[0]  # fmt: skip
+    entry = parse_manifest(
+        {
+            "datasets": [
+                {
+                    "id": "suicide",
+                    "label": "self_harm",
+                    "format": "csv",
+                    "source": "dev.csv",
+                    "holdout": 0.2,
+                    "text_column": "Tweet",
+                    "label_column": "Suicide",
+                    "positive": ["Potential Suicide post"],
+                    "negative": ["Not Suicide post"],
+                }
+            ]
+        }
+    ).datasets[0]
     train, valid = read_split(entry, tmp_path, "train"), read_split(entry, tmp_path, "validation")
     assert len(train.texts) + len(valid.texts) == 601  # the two empty rows are dropped
     assert not set(train.texts) & set(valid.texts)
@@ -217,10 +362,23 @@ def test_semicolon_csv_with_negative_values_only(tmp_path):
         "screen_name;text;account.type;class_type\nbot1;YEA now that note GOOD;bot;others\n"
         "hum;Listen to This Charming Man;human;human\nbot2;the the the cat;bot;gpt2\nbot3;lol;bot;rnn\n"
     )
-    entry = parse_manifest({"datasets": [{
-        "id": "tweepfake", "label": "aigc.machine_text", "format": "csv", "options": {"sep": ";"},
-        "train": "train.csv", "validation": "train.csv", "text_column": "text", "label_column": "class_type",
-        "negative": ["human"]}]}).datasets[0]  # fmt: skip
+    entry = parse_manifest(
+        {
+            "datasets": [
+                {
+                    "id": "tweepfake",
+                    "label": "aigc.machine_text",
+                    "format": "csv",
+                    "options": {"sep": ";"},
+                    "train": "train.csv",
+                    "validation": "train.csv",
+                    "text_column": "text",
+                    "label_column": "class_type",
+                    "negative": ["human"],
+                }
+            ]
+        }
+    ).datasets[0]
     assert read_split(entry, tmp_path, "train").y.tolist() == [True, False, True, True]
     with pytest.raises(FileNotFoundError, match=r"'tweepfake'.*nowhere"):
         read_split(entry, tmp_path / "nowhere", "train")
@@ -237,9 +395,28 @@ def _reference_normalise(texts: pd.Series) -> list[str]:
 
 
 def test_vectorised_normalisation_matches_the_reference():
-    texts = pd.Series(["V3RM\u200bIN!!", "veeeermin", "Ｖｅｒｍｉｎ", "", None, "a\x00b", "ß STRASSE", "ǅ ﬁ ½ ²",
-                       "h\ud800i", "  lead  trail  ", "1337 h4x0r $$$ @@", "日本語のテキスト", "İstanbul", "😀😀 ok",
-                       "x\u3000\u3000y", "naïve café", "__init__ 3.14"], dtype=object)  # fmt: skip
+    texts = pd.Series(
+        [
+            "V3RM\u200bIN!!",
+            "veeeermin",
+            "Ｖｅｒｍｉｎ",
+            "",
+            None,
+            "a\x00b",
+            "ß STRASSE",
+            "ǅ ﬁ ½ ²",
+            "h\ud800i",
+            "  lead  trail  ",
+            "1337 h4x0r $$$ @@",
+            "日本語のテキスト",
+            "İstanbul",
+            "😀😀 ok",
+            "x\u3000\u3000y",
+            "naïve café",
+            "__init__ 3.14",
+        ],
+        dtype=object,
+    )
     norm = normalise(texts)
     assert norm.text.tolist() == _reference_normalise(texts)
     assert norm.cased is not None and norm.cased.tolist()[:3] == ["V3RMIN!!", "veeeermin", "Vermin"]
@@ -288,14 +465,31 @@ def _tiny_corpus(tmp_path: Path) -> Path:
             labels.append("1" if label else "0")
         (tmp_path / f"sms_{split}.txt").write_text("\n".join(texts) + "\n")
         (tmp_path / f"sms_{split}_labels.txt").write_text("\n".join(labels) + "\n")
-    return write_manifest(tmp_path / "manifest.yaml", [
-        {"id": "covid", "label": "misinfo.medical", "format": "csv", "licence": "test data",
-         "train": "covid_train.csv", "validation": "covid_val.csv", "text_column": "tweet", "label_column": "label",
-         "positive": ["fake"], "negative": ["real"]},
-        {"id": "sms", "label": "deceptive.spam", "format": "lines", "positive": ["1"],
-         "train": {"path": "sms_train.txt", "labels": "sms_train_labels.txt"},
-         "validation": {"path": "sms_val.txt", "labels": "sms_val_labels.txt"}},
-    ])  # fmt: skip
+    return write_manifest(
+        tmp_path / "manifest.yaml",
+        [
+            {
+                "id": "covid",
+                "label": "misinfo.medical",
+                "format": "csv",
+                "licence": "test data",
+                "train": "covid_train.csv",
+                "validation": "covid_val.csv",
+                "text_column": "tweet",
+                "label_column": "label",
+                "positive": ["fake"],
+                "negative": ["real"],
+            },
+            {
+                "id": "sms",
+                "label": "deceptive.spam",
+                "format": "lines",
+                "positive": ["1"],
+                "train": {"path": "sms_train.txt", "labels": "sms_train_labels.txt"},
+                "validation": {"path": "sms_val.txt", "labels": "sms_val_labels.txt"},
+            },
+        ],
+    )
 
 
 @pytest.fixture(scope="module")

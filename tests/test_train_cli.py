@@ -28,8 +28,9 @@ def _subset_manifest(path: Path, ids: list[str]) -> Path:
 
 def test_train_manifest_registers_a_model_and_prints_validation_metrics(modsweep_home, shared_datasets, tmp_path):
     manifest = _subset_manifest(tmp_path / "subset.yaml", ["sms-spam", "suicide-ideation"])
-    result = CliRunner().invoke(app, ["train", "--manifest", str(manifest), "--data-root", str(shared_datasets),
-                                      "--max-train-rows", "800"])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["train", "--manifest", str(manifest), "--data-root", str(shared_datasets), "--max-train-rows", "800"]
+    )
     assert result.exit_code == 0, result.output
     for text in ("sms-spam", "suicide-ideation", "macro-F1", "ROC-AUC", "prec@0.9", "rec@0.5"):
         assert text in result.output, text
@@ -39,14 +40,20 @@ def test_train_manifest_registers_a_model_and_prints_validation_metrics(modsweep
     latest = modsweep_home / "models" / MODEL_NAME / "LATEST"
     (first,) = [p.parent.name for p in (modsweep_home / "models" / MODEL_NAME).glob("*/card.json")]
     assert latest.read_text() == first and "a quick model: --max-train-rows 800" in result.output
-    again = CliRunner().invoke(app, ["train", "--manifest", str(manifest), "--data-root", str(shared_datasets),
-                                     "--max-train-rows", "700"])  # fmt: skip
+    again = CliRunner().invoke(
+        app, ["train", "--manifest", str(manifest), "--data-root", str(shared_datasets), "--max-train-rows", "700"]
+    )
     assert again.exit_code == 0, again.output
-    (version,) = [p.parent.name for p in (modsweep_home / "models" / MODEL_NAME).glob("*/card.json") if p.parent.name != first]
+    (version,) = [
+        p.parent.name for p in (modsweep_home / "models" / MODEL_NAME).glob("*/card.json") if p.parent.name != first
+    ]
     assert latest.read_text() == first
     assert "registered but not active" in again.output and f"modsweep models activate {version}" in again.output
     listed = json.loads(CliRunner().invoke(app, ["models", "list", "--json"]).output)
-    assert [(v["version"], v["active"], v["max_train_rows"]) for v in listed] == [(first, True, 800), (version, False, 700)]
+    assert [(v["version"], v["active"], v["max_train_rows"]) for v in listed] == [
+        (first, True, 800),
+        (version, False, 700),
+    ]
     activated = CliRunner().invoke(app, ["models", "activate", version])
     assert activated.exit_code == 0, activated.output
     model, card = load_model(modsweep_home / "models", MODEL_NAME)
@@ -69,15 +76,21 @@ def _write(path: Path, text: str) -> Path:
     ("manifest_text", "expected"),
     [
         # an unknown key inside an entry: the file, the entry and the key are named
-        ("datasets:\n  - {id: spam, label: deceptive.spam, format: tsv, source: s.tsv, holdout: 0.2,\n"
-         "     text_column: t, label_column: l, positive: [spam], seperator: ';'}\n", ["'spam'", "seperator"]),
+        (
+            "datasets:\n  - {id: spam, label: deceptive.spam, format: tsv, source: s.tsv, holdout: 0.2,\n"
+            "     text_column: t, label_column: l, positive: [spam], seperator: ';'}\n",
+            ["'spam'", "seperator"],
+        ),
         # a format that does not exist
-        ("datasets:\n  - {id: spam, label: deceptive.spam, format: xlsx, source: s.tsv, holdout: 0.2,\n"
-         "     text_column: t, label_column: l, positive: [spam]}\n", ["'spam'", "'format'"]),
+        (
+            "datasets:\n  - {id: spam, label: deceptive.spam, format: xlsx, source: s.tsv, holdout: 0.2,\n"
+            "     text_column: t, label_column: l, positive: [spam]}\n",
+            ["'spam'", "'format'"],
+        ),
         ("datasets: []\n", ["'datasets'"]),
         ("datasets: [\n", ["not valid YAML"]),
     ],
-)  # fmt: skip
+)
 def test_train_manifest_errors_exit_2_naming_the_file_and_the_key(modsweep_home, tmp_path, manifest_text, expected):
     manifest = _write(tmp_path / "bad.yaml", manifest_text)
     result = CliRunner().invoke(app, ["train", "--manifest", str(manifest), "--data-root", str(tmp_path)])
@@ -105,9 +118,25 @@ def test_train_manifest_bad_data_root_and_missing_files_exit_2(modsweep_home, tm
     assert code == 2 and "'sms-spam'" in out and "SMSSpamCollection" in out and "shared-datasets.yaml" in out
     # A column the file does not have.
     (tmp_path / "d.csv").write_text("text,label\nhello,1\n")
-    manifest = _write(tmp_path / "cols.yaml", yaml.safe_dump({"datasets": [{
-        "id": "d", "label": "deceptive.spam", "format": "csv", "source": "d.csv", "holdout": 0.5,
-        "text_column": "body", "label_column": "label", "positive": ["1"]}]}))  # fmt: skip
+    manifest = _write(
+        tmp_path / "cols.yaml",
+        yaml.safe_dump(
+            {
+                "datasets": [
+                    {
+                        "id": "d",
+                        "label": "deceptive.spam",
+                        "format": "csv",
+                        "source": "d.csv",
+                        "holdout": 0.5,
+                        "text_column": "body",
+                        "label_column": "label",
+                        "positive": ["1"],
+                    }
+                ]
+            }
+        ),
+    )
     code, out = run("--manifest", str(manifest), "--data-root", str(tmp_path))
     assert code == 2 and "'d'" in out and "text_column" in out and "'body'" in out
     code, out = run("--manifest", str(SHIPPED))

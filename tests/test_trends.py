@@ -20,8 +20,16 @@ SETTINGS = tr.RadarSettings()
 
 
 def _items(rows: list[dict]) -> pa.Table:
-    base = {"item_id": "x", "region": "US", "language": "en", "author_id": "a", "text": "", "hashtags": [],
-            "views": 10, "author_account_age_days": 400}  # fmt: skip
+    base = {
+        "item_id": "x",
+        "region": "US",
+        "language": "en",
+        "author_id": "a",
+        "text": "",
+        "hashtags": [],
+        "views": 10,
+        "author_account_age_days": 400,
+    }
     return pa.Table.from_pylist([{**base, "item_id": f"i{i}", **r} for i, r in enumerate(rows)])
 
 
@@ -37,11 +45,16 @@ def days() -> dict[date, tuple[pa.Table, tr.Signals, pd.DataFrame]]:
 
 
 def test_signals_hashtags_domains_bigrams_and_clusters() -> None:
-    items = _items([
-        {"text": "Send USDT now https://www.Coin-Doubler.example/p1 #DoubleIt", "hashtags": ["#DoubleIt", "#doubleit"]},
-        {"text": "send usdt now!! https://coin-doubler.example/p2 @someone 123", "hashtags": []},
-        {"text": "hi", "hashtags": ["#x"]},
-    ])  # fmt: skip
+    items = _items(
+        [
+            {
+                "text": "Send USDT now https://www.Coin-Doubler.example/p1 #DoubleIt",
+                "hashtags": ["#DoubleIt", "#doubleit"],
+            },
+            {"text": "send usdt now!! https://coin-doubler.example/p2 @someone 123", "hashtags": []},
+            {"text": "hi", "hashtags": ["#x"]},
+        ]
+    )
     f = tr.item_signals(items, SETTINGS).frame()
     got = set(zip(f["row"], f["kind"], f["signal"], strict=True))
     assert (0, "hashtag", "#doubleit") in got and sum(1 for g in got if g[:2] == (0, "hashtag")) == 1  # once per item
@@ -76,19 +89,46 @@ def test_sampled_kinds_use_the_sampled_exposure() -> None:
 
 
 def test_burst_statistic_and_fdr_on_hand_built_aggregates() -> None:
-    base = pd.DataFrame([
-        *[{"day": START + timedelta(days=k), "region": "US", "language": "en", "kind": tr.TOTAL, "signal": s,
-           "items": 1000, "views": 0, "young_items": 0} for k in range(14) for s in ("all", "sampled")],
-        *[{"day": START + timedelta(days=k), "region": "US", "language": "en", "kind": "hashtag", "signal": "#steady",
-           "items": 50, "views": 0, "young_items": 0} for k in range(14)],
-    ])  # fmt: skip
-    today = pd.DataFrame([
-        {"day": START, "region": "US", "language": "en", "kind": tr.TOTAL, "signal": "all", "items": 1000},
-        {"day": START, "region": "US", "language": "en", "kind": tr.TOTAL, "signal": "sampled", "items": 1000},
-        {"day": START, "region": "US", "language": "en", "kind": "hashtag", "signal": "#steady", "items": 55},
-        {"day": START, "region": "US", "language": "en", "kind": "hashtag", "signal": "#new", "items": 30},
-        {"day": START, "region": "US", "language": "en", "kind": "hashtag", "signal": "#rare", "items": 4},
-    ]).assign(views=0, young_items=0)  # fmt: skip
+    base = pd.DataFrame(
+        [
+            *[
+                {
+                    "day": START + timedelta(days=k),
+                    "region": "US",
+                    "language": "en",
+                    "kind": tr.TOTAL,
+                    "signal": s,
+                    "items": 1000,
+                    "views": 0,
+                    "young_items": 0,
+                }
+                for k in range(14)
+                for s in ("all", "sampled")
+            ],
+            *[
+                {
+                    "day": START + timedelta(days=k),
+                    "region": "US",
+                    "language": "en",
+                    "kind": "hashtag",
+                    "signal": "#steady",
+                    "items": 50,
+                    "views": 0,
+                    "young_items": 0,
+                }
+                for k in range(14)
+            ],
+        ]
+    )
+    today = pd.DataFrame(
+        [
+            {"day": START, "region": "US", "language": "en", "kind": tr.TOTAL, "signal": "all", "items": 1000},
+            {"day": START, "region": "US", "language": "en", "kind": tr.TOTAL, "signal": "sampled", "items": 1000},
+            {"day": START, "region": "US", "language": "en", "kind": "hashtag", "signal": "#steady", "items": 55},
+            {"day": START, "region": "US", "language": "en", "kind": "hashtag", "signal": "#new", "items": 30},
+            {"day": START, "region": "US", "language": "en", "kind": "hashtag", "signal": "#rare", "items": 4},
+        ]
+    ).assign(views=0, young_items=0)
     s = tr.burst_scores(today, base, SETTINGS).set_index("signal")
     assert "#rare" not in s.index  # below min_volume: not a candidate
     lam_new = 1000 * 0.5 / 14000  # never seen: (0 + ½) items over 14,000 of exposure
@@ -103,10 +143,30 @@ def test_fdr_keeps_false_alarms_rare_on_steady_traffic() -> None:
     """Poisson traffic with no campaign: BH at 5% reports (almost) nothing across 2,000 steady signals."""
     rng = np.random.default_rng(5)
     rates = rng.uniform(10, 200, 2000)
-    rows = [{"day": START + timedelta(days=k), "region": "US", "language": "en", "kind": "hashtag", "signal": f"#s{i}",
-             "items": int(rng.poisson(r))} for k in range(15) for i, r in enumerate(rates)]  # fmt: skip
-    rows += [{"day": START + timedelta(days=k), "region": "US", "language": "en", "kind": tr.TOTAL, "signal": s,
-              "items": 100_000} for k in range(15) for s in ("all", "sampled")]  # fmt: skip
+    rows = [
+        {
+            "day": START + timedelta(days=k),
+            "region": "US",
+            "language": "en",
+            "kind": "hashtag",
+            "signal": f"#s{i}",
+            "items": int(rng.poisson(r)),
+        }
+        for k in range(15)
+        for i, r in enumerate(rates)
+    ]
+    rows += [
+        {
+            "day": START + timedelta(days=k),
+            "region": "US",
+            "language": "en",
+            "kind": tr.TOTAL,
+            "signal": s,
+            "items": 100_000,
+        }
+        for k in range(15)
+        for s in ("all", "sampled")
+    ]
     frame = pd.DataFrame(rows).assign(views=0, young_items=0)
     last = START + timedelta(days=14)
     s = tr.burst_scores(frame[frame["day"] == last], frame[frame["day"] < last], SETTINGS)
@@ -122,8 +182,12 @@ def test_planted_violating_campaign_ranks_first_in_its_region_on_its_second_day(
     ids = items.column("item_id").to_numpy(zero_copy_only=False)
     mms = [i for i, t in zip(ids, items.column("text").to_pylist(), strict=True) if "#mmscure" in (t or "")]
     decisions = pd.DataFrame({"item_id": mms[: len(mms) // 3], "policy_id": "misinfo.medical"})
-    detectors = {"misinfo.medical": [{"kind": "lexicon", "id": "medical-lexicon", "resource": "lex.txt"},
-                                     {"kind": "claim_match", "id": "medical-claims", "resource": "claims.csv"}]}  # fmt: skip
+    detectors = {
+        "misinfo.medical": [
+            {"kind": "lexicon", "id": "medical-lexicon", "resource": "lex.txt"},
+            {"kind": "claim_match", "id": "medical-claims", "resource": "claims.csv"},
+        ]
+    }
     out = tr.radar(
         items, sig, today, baseline, decisions, detectors, SETTINGS, day, lambda s: "p-" + s.str.len().astype(str)
     )
@@ -145,8 +209,9 @@ def test_benign_burst_has_no_suggestion_without_enforcement(days: dict) -> None:
     day = START + timedelta(days=8)  # cup-final (BR, benign) on growth day 1
     items, sig, today = days[day]
     baseline = pd.concat([days[d][2] for d in days if d < day])
-    out = tr.radar(items, sig, today, baseline, pd.DataFrame(columns=["item_id", "policy_id"]), {}, SETTINGS, day,
-                   lambda s: s)  # fmt: skip
+    out = tr.radar(
+        items, sig, today, baseline, pd.DataFrame(columns=["item_id", "policy_id"]), {}, SETTINGS, day, lambda s: s
+    )
     cup = out[(out["region"] == "BR") & (out["signal"] == "#finaldacopa")]
     assert len(cup) == 1 and cup["suggestion"].isna().all() and cup["top_overlap"].iloc[0] == 0
 
@@ -162,8 +227,9 @@ def test_patches_append_once() -> None:
 def test_emerging_campaigns_are_opt_in_and_in_the_truth_table() -> None:
     day = START + timedelta(days=6)
     plain_items, plain_truth = generate_chunk(day, 2_000, 3, 0, GeneratorParams(dirty_share=0))
-    items, truth = generate_chunk(day, 2_000, 3, 0, GeneratorParams(dirty_share=0, emerging_campaigns=True,
-                                                                    emerging_start=START))  # fmt: skip
+    items, truth = generate_chunk(
+        day, 2_000, 3, 0, GeneratorParams(dirty_share=0, emerging_campaigns=True, emerging_start=START)
+    )
     assert items.slice(0, 2_000).equals(plain_items)  # the ordinary rows are unchanged; campaigns are appended
     extra = items.num_rows - 2_000
     plan = emerging_plan(day, GeneratorParams(emerging_campaigns=True, emerging_start=START))
@@ -183,13 +249,42 @@ def test_report_section_lists_leading_signals_escaped() -> None:
 
     from modsweep.tasks.report import render_report
 
-    trends = pd.DataFrame([{"region": "US", "language": "en", "kind": "hashtag", "signal": "#x",
-                            "label": "<script>alert(1)</script>", "volume": 40, "expected": 1.5, "z": 9.0,
-                            "reach": 1234, "young_share": 0.7, "top_policy": "misinfo.medical", "top_overlap": 0.4,
-                            "rank_risk": 1, "suggestion": "add 'x' to misinfo.medical's lexicon (medical-lexicon)"},
-                           {"region": "US", "language": "en", "kind": "ngram", "signal": "a b", "label": "a b",
-                            "volume": 30, "expected": 1.0, "z": 8.0, "reach": 10, "young_share": 0.0,
-                            "top_policy": None, "top_overlap": 0.0, "rank_risk": 0, "suggestion": None}])  # fmt: skip
+    trends = pd.DataFrame(
+        [
+            {
+                "region": "US",
+                "language": "en",
+                "kind": "hashtag",
+                "signal": "#x",
+                "label": "<script>alert(1)</script>",
+                "volume": 40,
+                "expected": 1.5,
+                "z": 9.0,
+                "reach": 1234,
+                "young_share": 0.7,
+                "top_policy": "misinfo.medical",
+                "top_overlap": 0.4,
+                "rank_risk": 1,
+                "suggestion": "add 'x' to misinfo.medical's lexicon (medical-lexicon)",
+            },
+            {
+                "region": "US",
+                "language": "en",
+                "kind": "ngram",
+                "signal": "a b",
+                "label": "a b",
+                "volume": 30,
+                "expected": 1.0,
+                "z": 8.0,
+                "reach": 10,
+                "young_share": 0.0,
+                "top_policy": None,
+                "top_overlap": 0.0,
+                "rank_risk": 0,
+                "suggestion": None,
+            },
+        ]
+    )
     page = render_report(*_hostile_run(), ["hate.speech"], trends=trends)
     section = page.split('<h2 id="trends">', 1)[1].split("<h2>", 1)[0]
     assert "<script>alert" not in section and "&lt;script&gt;" in section

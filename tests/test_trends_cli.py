@@ -28,8 +28,14 @@ def _swept_day(source: Path, day: date) -> str:
     params = GeneratorParams(emerging_campaigns=True, emerging_start=START, dirty_share=0)
     summary = write_synthetic_day(source, day, 4_000, seed=21, partition_rows=4_000, params=params)
     raw = read_source_file(Path(summary.item_files[0]))
-    items = normalise_rows(raw, source_file="part-00000", source_name="synthetic", run_id="t", window=day_window(day),
-                           max_item_chars=100_000).items  # fmt: skip
+    items = normalise_rows(
+        raw,
+        source_file="part-00000",
+        source_name="synthetic",
+        run_id="t",
+        window=day_window(day),
+        max_item_chars=100_000,
+    ).items
     run_key = f"test-{day}"
     lake = resources.lake()
     lake.write(items_table(items), "items", day, run_key, "part-00000")
@@ -37,9 +43,18 @@ def _swept_day(source: Path, day: date) -> str:
     decisions = _decisions(items, empty, "community-guidelines", "standard", run_key)
     lake.write(pa.Table.from_pandas(decisions, preserve_index=False), "decisions", day, run_key, "part-00000")
     engine = resources.store_engine()
-    run_id = store.start_run(engine, run_key=run_key, flow="daily-sweep", trigger="manual", requested_by="t",
-                             parameters={}, policy_pack="community-guidelines", policy_version="t", policy_sha256="t",
-                             code_version="t")  # fmt: skip
+    run_id = store.start_run(
+        engine,
+        run_key=run_key,
+        flow="daily-sweep",
+        trigger="manual",
+        requested_by="t",
+        parameters={},
+        policy_pack="community-guidelines",
+        policy_version="t",
+        policy_sha256="t",
+        code_version="t",
+    )
     store.finish_run(engine, run_id, "completed")
     return run_key
 
@@ -63,7 +78,9 @@ def test_trends_cli_over_swept_days_and_its_candidate_pack(sweep_home: Path, tmp
     stored = fetch_trends(resources.store_engine(), day=last)
     assert len(stored) == report["signals"]
     again = runner.invoke(app, ["trends", "--day", last.isoformat(), "--json"])
-    assert again.exit_code == 0 and len(fetch_trends(resources.store_engine(), day=last)) == len(stored)  # no duplicates
+    assert again.exit_code == 0 and len(fetch_trends(resources.store_engine(), day=last)) == len(
+        stored
+    )  # no duplicates
     # the candidate pack loads, lints without errors and its diff lists exactly the suggested lines
     candidate = load_pack(str(out))
     assert candidate.version.endswith(f"+radar.{last.isoformat()}")

@@ -24,8 +24,9 @@ def test_sweep_runs_the_radar_against_the_previous_days_aggregate(sweep_home: Pa
     summaries = []
     for day in days:
         write_synthetic_day(tmp_path / "src", day, 2_000, seed=5, partition_rows=2_000, params=params)
-        summaries.append(daily_sweep(day=day, source=str(tmp_path / "src" / "items"), trigger="manual",
-                                     requested_by="t"))  # fmt: skip
+        summaries.append(
+            daily_sweep(day=day, source=str(tmp_path / "src" / "items"), trigger="manual", requested_by="t")
+        )
     engine = resources.store_engine()
     first, second = (store.get_run(engine, s.run_id) for s in summaries)
     assert first["stage_counts"]["trends"]["baseline_days"] == 0 and first["stage_counts"]["trends"]["signals"] == 0

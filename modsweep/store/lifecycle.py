@@ -59,8 +59,11 @@ def _bulk_params(engine: Engine, table: Table, df: pd.DataFrame, key: str) -> tu
     """The insert-or-skip SQL and the frame's rows as driver parameters, converted a column at a time with
     vectorised pandas (no per-value bind processors): text, numbers, UTC timestamps and dates only."""
     names = [str(c) for c in df.columns]
-    compiled = _dialect_insert(engine, table).on_conflict_do_nothing(index_elements=[key]).compile(
-        dialect=engine.dialect, column_keys=names)  # fmt: skip
+    compiled = (
+        _dialect_insert(engine, table)
+        .on_conflict_do_nothing(index_elements=[key])
+        .compile(dialect=engine.dialect, column_keys=names)
+    )
     sqlite = is_sqlite(engine)
     columns: dict[str, list[Any]] = {}
     for name in names:
@@ -101,8 +104,13 @@ def run_author_pages(engine: Engine, *, run_key: str, day: dt.date, size: int) -
     c = STRIKES.c
     last = ""
     while True:
-        stmt = (select(c.author_id).where(c.day == day, c.run_key == run_key, c.author_id > last).distinct()
-                .order_by(c.author_id).limit(size))  # fmt: skip
+        stmt = (
+            select(c.author_id)
+            .where(c.day == day, c.run_key == run_key, c.author_id > last)
+            .distinct()
+            .order_by(c.author_id)
+            .limit(size)
+        )
         with engine.connect() as conn:
             page = [r[0] for r in conn.execute(stmt)]
         if not page:
@@ -134,8 +142,9 @@ def _tuples_in(engine: Engine, stmt: Any, column: Any, values: Sequence[Any], na
 def active_weights(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.Series:
     """Per author, the summed weight of the strikes that count at ``as_of`` (active, not yet expired)."""
     c = STRIKES.c
-    stmt = (select(c.author_id, func.sum(c.weight)).where(c.status == "active", c.expires_at > as_of)
-            .group_by(c.author_id))  # fmt: skip
+    stmt = (
+        select(c.author_id, func.sum(c.weight)).where(c.status == "active", c.expires_at > as_of).group_by(c.author_id)
+    )
     found = _tuples_in(engine, stmt, c.author_id, author_ids, ["author_id", "active_weight"])
     return found.set_index("author_id")["active_weight"].astype("float64")
 
@@ -145,7 +154,8 @@ def active_strikes(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime
     decision and policy."""
     c = STRIKES.c
     stmt = select(c.author_id, c.weight, c.created_at, c.decision_id, c.policy_id).where(
-        c.status == "active", c.expires_at > as_of)  # fmt: skip
+        c.status == "active", c.expires_at > as_of
+    )
     return _frame_in(engine, stmt, c.author_id, author_ids)
 
 
@@ -165,17 +175,28 @@ def latest_strikes(engine: Engine, weights: pd.Series, as_of: dt.datetime) -> pd
     c, d = STRIKES.c, DECISIONS.c
     rank = func.row_number().over(partition_by=c.author_id, order_by=(c.created_at.desc(), c.decision_id.desc()))
     inner = select(c.author_id, c.decision_id, c.policy_id, rank.label("rank")).where(
-        c.status == "active", c.expires_at > as_of)  # fmt: skip
+        c.status == "active", c.expires_at > as_of
+    )
     rows: list[Any] = []
     with engine.connect() as conn:
         for chunk in _chunks(list(dict.fromkeys(weights.index)), IN_CHUNK):
             latest = inner.where(c.author_id.in_(chunk)).subquery()
-            stmt = (select(latest.c.author_id, latest.c.decision_id, latest.c.policy_id, d.region, d.category,
-                           d.territorial_scope)
-                    .join(DECISIONS, d.decision_id == latest.c.decision_id, isouter=True).where(latest.c.rank == 1))  # fmt: skip
+            stmt = (
+                select(
+                    latest.c.author_id,
+                    latest.c.decision_id,
+                    latest.c.policy_id,
+                    d.region,
+                    d.category,
+                    d.territorial_scope,
+                )
+                .join(DECISIONS, d.decision_id == latest.c.decision_id, isouter=True)
+                .where(latest.c.rank == 1)
+            )
             rows.extend(tuple(r) for r in conn.execute(stmt).fetchall())
-    out = pd.DataFrame.from_records(rows, columns=["author_id", "decision_id", "policy_id", "region", "category",
-                                                   "territorial_scope"])  # fmt: skip
+    out = pd.DataFrame.from_records(
+        rows, columns=["author_id", "decision_id", "policy_id", "region", "category", "territorial_scope"]
+    )
     out["region"] = out["region"].fillna("ZZ")
     out["category"] = out["category"].fillna("STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
     return out.merge(weights.rename("active_weight"), left_on="author_id", right_index=True, how="inner")
@@ -199,9 +220,12 @@ def ended_account_decisions(engine: Engine, author_ids: Sequence[str], as_of: dt
     stmt = (
         select(a.account_decision_id, a.author_id, a.action, a.status, a.threshold, a.end_date)
         .join(STRIKES, STRIKES.c.strike_id == ACCOUNT_DECISIONS.c.decision_id)
-        .where(ACCOUNT_DECISIONS.c.status.in_(["ended", "rejected"]), STRIKES.c.status == "active",
-               STRIKES.c.expires_at > as_of)
-    )  # fmt: skip
+        .where(
+            ACCOUNT_DECISIONS.c.status.in_(["ended", "rejected"]),
+            STRIKES.c.status == "active",
+            STRIKES.c.expires_at > as_of,
+        )
+    )
     out = _tuples_in(engine, stmt, ACCOUNT_DECISIONS.c.author_id, author_ids, STANDING_COLUMNS)
     out["end_date"] = pd.to_datetime(out["end_date"], utc=True, format="mixed")
     return out
@@ -220,7 +244,8 @@ def standing_of(engine: Engine, author_ids: Sequence[str], *, statuses: Sequence
     """`account_decisions_of` with only the columns re-evaluation needs (end_date as UTC timestamps)."""
     c = ACCOUNT_DECISIONS.c
     stmt = select(c.account_decision_id, c.author_id, c.action, c.status, c.threshold, c.end_date).where(
-        c.status.in_(list(statuses)))  # fmt: skip
+        c.status.in_(list(statuses))
+    )
     out = _tuples_in(engine, stmt, c.author_id, author_ids, STANDING_COLUMNS)
     out["end_date"] = pd.to_datetime(out["end_date"], utc=True, format="mixed")
     return out
@@ -237,8 +262,7 @@ def decided_account_reviews(engine: Engine) -> pd.DataFrame:
         return _to_frame(conn, stmt)
 
 
-def insert_account_decisions(engine: Engine, decisions: pd.DataFrame, tasks: pd.DataFrame, *,
-                             actor: str) -> int:  # fmt: skip
+def insert_account_decisions(engine: Engine, decisions: pd.DataFrame, tasks: pd.DataFrame, *, actor: str) -> int:
     """Insert account decisions and the review tasks of those awaiting a person in one transaction (existing
     ids skipped); the new ones go to the audit log. Returns how many were new."""
     if decisions.empty:
@@ -250,10 +274,18 @@ def insert_account_decisions(engine: Engine, decisions: pd.DataFrame, tasks: pd.
             _insert_ignoring(conn, engine, REVIEW_TASKS, tasks, "task_id")
     if new:
         counts = decisions.groupby(["action", "status"]).size()
-        append_audit(engine, actor=actor, event="accounts.decided", subject=str(decisions["run_key"].iloc[0])[-255:],
-                     payload={"offered": len(decisions), "new": new,
-                              "by_action": {f"{a}.{s}": int(n) for (a, s), n in counts.items()},
-                              "account_decision_ids": sorted(decisions["account_decision_id"])[:1000]})  # fmt: skip
+        append_audit(
+            engine,
+            actor=actor,
+            event="accounts.decided",
+            subject=str(decisions["run_key"].iloc[0])[-255:],
+            payload={
+                "offered": len(decisions),
+                "new": new,
+                "by_action": {f"{a}.{s}": int(n) for (a, s), n in counts.items()},
+                "account_decision_ids": sorted(decisions["account_decision_id"])[:1000],
+            },
+        )
     return new
 
 
@@ -268,8 +300,13 @@ def account_decisions(engine: Engine, *, author_id: str | None = None, day: dt.d
         return _to_frame(conn, stmt)
 
 
-def strikes_of(engine: Engine, *, author_id: str | None = None, day: dt.date | None = None,
-               decision_ids: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+def strikes_of(
+    engine: Engine,
+    *,
+    author_id: str | None = None,
+    day: dt.date | None = None,
+    decision_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Stored strikes (any status) of an author, a day or some decisions, oldest first."""
     stmt = select(STRIKES).order_by(STRIKES.c.created_at, STRIKES.c.strike_id)
     if author_id is not None:
@@ -282,8 +319,9 @@ def strikes_of(engine: Engine, *, author_id: str | None = None, day: dt.date | N
         return _to_frame(conn, stmt)
 
 
-def set_account_status(engine: Engine, ids: Sequence[str], *, status: str, from_statuses: Sequence[str],
-                       reason: str, actor: str) -> int:  # fmt: skip
+def set_account_status(
+    engine: Engine, ids: Sequence[str], *, status: str, from_statuses: Sequence[str], reason: str, actor: str
+) -> int:
     """Move account decisions to ``status`` (lifted, rejected, active, ended) from one of ``from_statuses``;
     returns how many changed. Lifts stamp lifted_at and lifted_reason; the change goes to the audit log."""
     if not len(ids):
@@ -296,22 +334,30 @@ def set_account_status(engine: Engine, ids: Sequence[str], *, status: str, from_
         for chunk in _chunks(list(ids), IN_CHUNK):
             result = conn.execute(
                 update(ACCOUNT_DECISIONS)
-                .where(ACCOUNT_DECISIONS.c.account_decision_id.in_(chunk),
-                       ACCOUNT_DECISIONS.c.status.in_(list(from_statuses)))
+                .where(
+                    ACCOUNT_DECISIONS.c.account_decision_id.in_(chunk),
+                    ACCOUNT_DECISIONS.c.status.in_(list(from_statuses)),
+                )
                 .values(**values)
-            )  # fmt: skip
+            )
             changed += int(result.rowcount)
     if changed:
-        append_audit(engine, actor=actor, event=f"accounts.{status}", subject=str(ids[0])[-255:],
-                     payload={"account_decision_ids": sorted(ids)[:1000], "changed": changed, "reason": reason})  # fmt: skip
+        append_audit(
+            engine,
+            actor=actor,
+            event=f"accounts.{status}",
+            subject=str(ids[0])[-255:],
+            payload={"account_decision_ids": sorted(ids)[:1000], "changed": changed, "reason": reason},
+        )
     return changed
 
 
 def open_escalations(engine: Engine, run_key: str) -> pd.DataFrame:
     """A run's open escalation tasks (`review_band`): task, item, priority."""
     c = REVIEW_TASKS.c
-    stmt = select(c.task_id, c.item_id, c.priority).where(c.run_key == run_key, c.status == "open",
-                                                          c.reason == "review_band")  # fmt: skip
+    stmt = select(c.task_id, c.item_id, c.priority).where(
+        c.run_key == run_key, c.status == "open", c.reason == "review_band"
+    )
     with engine.connect() as conn:
         return pd.DataFrame.from_records(
             [tuple(r) for r in conn.execute(stmt)], columns=["task_id", "item_id", "priority"]
@@ -322,8 +368,11 @@ def set_priorities(engine: Engine, tasks: pd.DataFrame) -> int:
     """New priorities for open tasks (task_id, priority) in one transaction; returns how many changed."""
     if tasks.empty:
         return 0
-    stmt = (update(REVIEW_TASKS).where(REVIEW_TASKS.c.task_id == bindparam("b_task_id"), REVIEW_TASKS.c.status == "open")
-            .values(priority=bindparam("b_priority")))  # fmt: skip
+    stmt = (
+        update(REVIEW_TASKS)
+        .where(REVIEW_TASKS.c.task_id == bindparam("b_task_id"), REVIEW_TASKS.c.status == "open")
+        .values(priority=bindparam("b_priority"))
+    )
     rows = [{"b_task_id": t, "b_priority": float(p)} for t, p in zip(tasks["task_id"], tasks["priority"], strict=True)]
     with write_transaction(engine) as conn:
         conn = conn.execution_options(preserve_rowcount=True)
@@ -338,9 +387,16 @@ def confirmed_escalations_without_strike(engine: Engine, final_actions: Sequence
         select(d.decision_id, d.item_id, d.policy_id, d.run_key, d.day, d.created_at, t.final_action)
         .join(REVIEW_TASKS, and_(t.run_key == d.run_key, t.item_id == d.item_id, t.policy_id == d.policy_id))
         .join(STRIKES, s_.strike_id == d.decision_id, isouter=True)
-        .where(d.action == "escalate", d.status == "active", t.reason == "review_band", t.status == "decided",
-               t.label == "violating", t.final_action.in_(list(final_actions)), s_.strike_id.is_(None))
-    )  # fmt: skip
+        .where(
+            d.action == "escalate",
+            d.status == "active",
+            t.reason == "review_band",
+            t.status == "decided",
+            t.label == "violating",
+            t.final_action.in_(list(final_actions)),
+            s_.strike_id.is_(None),
+        )
+    )
     with engine.connect() as conn:
         return _to_frame(conn, stmt).drop_duplicates("decision_id")
 
@@ -348,20 +404,26 @@ def confirmed_escalations_without_strike(engine: Engine, final_actions: Sequence
 # ---------------------------------------------------------------------------------------- reversals
 
 
-def reverse_decisions(engine: Engine, decisions: pd.DataFrame, *, by: str, reason: str, cause: str,
-                      revert_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+def reverse_decisions(
+    engine: Engine, decisions: pd.DataFrame, *, by: str, reason: str, cause: str, revert_id: str | None = None
+) -> pd.DataFrame:
     """Reverse decisions in one transaction: a reversal row each (skipped when one exists), the decision's
     status `reversed` (the row stays), its strike `removed`. ``decisions`` has decision_id and optionally
     appeal_id. Returns the newly reversed decisions' ids with their strikes' authors (author_id may be None)."""
     if decisions.empty:
         return pd.DataFrame(columns=["decision_id", "author_id"])
     now = utcnow()
-    rows = pd.DataFrame({
-        "decision_id": decisions["decision_id"].astype(str).to_numpy(),
-        "reversed_at": now, "by": by, "reason": reason, "cause": cause,
-        "appeal_id": decisions["appeal_id"].to_numpy() if "appeal_id" in decisions else None,
-        "revert_id": revert_id,
-    }).drop_duplicates("decision_id")  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "decision_id": decisions["decision_id"].astype(str).to_numpy(),
+            "reversed_at": now,
+            "by": by,
+            "reason": reason,
+            "cause": cause,
+            "appeal_id": decisions["appeal_id"].to_numpy() if "appeal_id" in decisions else None,
+            "revert_id": revert_id,
+        }
+    ).drop_duplicates("decision_id")
     ids = rows["decision_id"].tolist()
     with write_transaction(engine) as conn:
         already = set()
@@ -385,10 +447,20 @@ def reverse_decisions(engine: Engine, decisions: pd.DataFrame, *, by: str, reaso
             )
     out = pd.DataFrame({"decision_id": fresh["decision_id"].to_numpy()})
     out["author_id"] = out["decision_id"].map(authors)
-    append_audit(engine, actor=by, event="decisions.reversed", subject=(revert_id or str(out["decision_id"].iloc[0]))[-255:],
-                 payload={"cause": cause, "reason": reason, "revert_id": revert_id, "reversed": len(out),
-                          "strikes_removed": int(out["author_id"].notna().sum()),
-                          "decision_ids": sorted(out["decision_id"])[:1000]})  # fmt: skip
+    append_audit(
+        engine,
+        actor=by,
+        event="decisions.reversed",
+        subject=(revert_id or str(out["decision_id"].iloc[0]))[-255:],
+        payload={
+            "cause": cause,
+            "reason": reason,
+            "revert_id": revert_id,
+            "reversed": len(out),
+            "strikes_removed": int(out["author_id"].notna().sum()),
+            "decision_ids": sorted(out["decision_id"])[:1000],
+        },
+    )
     return out
 
 
@@ -425,8 +497,9 @@ def insert_appeals(engine: Engine, appeals: pd.DataFrame, tasks: pd.DataFrame) -
     return new
 
 
-def fetch_appeals(engine: Engine, *, status: str | None = None, decision_ids: Sequence[str] | None = None,
-                  item_id: str | None = None) -> pd.DataFrame:  # fmt: skip
+def fetch_appeals(
+    engine: Engine, *, status: str | None = None, decision_ids: Sequence[str] | None = None, item_id: str | None = None
+) -> pd.DataFrame:
     """Stored appeals matching every given filter, oldest first."""
     stmt = select(APPEALS).order_by(APPEALS.c.received_at, APPEALS.c.appeal_id)
     if status is not None:
@@ -442,10 +515,15 @@ def fetch_appeals(engine: Engine, *, status: str | None = None, decision_ids: Se
 def decided_open_appeals(engine: Engine) -> pd.DataFrame:
     """Open appeals whose review task has been decided: appeal columns plus the task's label, reviewer and time."""
     stmt = (
-        select(APPEALS, REVIEW_TASKS.c.label, REVIEW_TASKS.c.reviewer_id, REVIEW_TASKS.c.decided_at.label("task_decided_at"))
+        select(
+            APPEALS,
+            REVIEW_TASKS.c.label,
+            REVIEW_TASKS.c.reviewer_id,
+            REVIEW_TASKS.c.decided_at.label("task_decided_at"),
+        )
         .join(REVIEW_TASKS, REVIEW_TASKS.c.task_id == APPEALS.c.task_id)
         .where(APPEALS.c.status == "open", REVIEW_TASKS.c.status == "decided")
-    )  # fmt: skip
+    )
     with engine.connect() as conn:
         return _to_frame(conn, stmt)
 
@@ -478,35 +556,62 @@ def revert_events(engine: Engine) -> pd.DataFrame:
         return _to_frame(conn, select(REVERT_EVENTS).order_by(REVERT_EVENTS.c.started_at))
 
 
-def start_revert(engine: Engine, *, revert_id: str, filter: dict[str, Any], reason: str, requested_by: str,
-                 matched: int) -> bool:  # fmt: skip
+def start_revert(
+    engine: Engine, *, revert_id: str, filter: dict[str, Any], reason: str, requested_by: str, matched: int
+) -> bool:
     """Record a revert event (once: a resumed revert keeps its first record); True when it is new."""
     with write_transaction(engine) as conn:
         exists = conn.execute(select(REVERT_EVENTS.c.revert_id).where(REVERT_EVENTS.c.revert_id == revert_id)).first()
         if exists is None:
-            conn.execute(insert(REVERT_EVENTS).values(revert_id=revert_id, filter=filter, reason=reason,
-                                                      requested_by=requested_by, state="running", matched=matched,
-                                                      reversed=0, started_at=utcnow(), ended_at=None))  # fmt: skip
+            conn.execute(
+                insert(REVERT_EVENTS).values(
+                    revert_id=revert_id,
+                    filter=filter,
+                    reason=reason,
+                    requested_by=requested_by,
+                    state="running",
+                    matched=matched,
+                    reversed=0,
+                    started_at=utcnow(),
+                    ended_at=None,
+                )
+            )
     if exists is None:
-        append_audit(engine, actor=requested_by, event="revert.started", subject=revert_id,
-                     payload={"filter": filter, "reason": reason, "matched": matched})  # fmt: skip
+        append_audit(
+            engine,
+            actor=requested_by,
+            event="revert.started",
+            subject=revert_id,
+            payload={"filter": filter, "reason": reason, "matched": matched},
+        )
     return exists is None
 
 
 def finish_revert(engine: Engine, revert_id: str, *, reversed_total: int, actor: str) -> None:
     with write_transaction(engine) as conn:
-        conn.execute(update(REVERT_EVENTS).where(REVERT_EVENTS.c.revert_id == revert_id)
-                     .values(state="completed", reversed=reversed_total, ended_at=utcnow()))  # fmt: skip
+        conn.execute(
+            update(REVERT_EVENTS)
+            .where(REVERT_EVENTS.c.revert_id == revert_id)
+            .values(state="completed", reversed=reversed_total, ended_at=utcnow())
+        )
     append_audit(engine, actor=actor, event="revert.completed", subject=revert_id, payload={"reversed": reversed_total})
 
 
-def decisions_matching(engine: Engine, *, policy_id: str, since: dt.datetime, until: dt.datetime,
-                       policy_version: str | None = None) -> pd.DataFrame:  # fmt: skip
+def decisions_matching(
+    engine: Engine, *, policy_id: str, since: dt.datetime, until: dt.datetime, policy_version: str | None = None
+) -> pd.DataFrame:
     """Automated enforcement decisions of a policy decided in [since, until), with their status."""
-    stmt = select(DECISIONS).where(
-        DECISIONS.c.policy_id == policy_id, DECISIONS.c.automated.is_(True), DECISIONS.c.action != "escalate",
-        DECISIONS.c.decided_at >= since, DECISIONS.c.decided_at < until,
-    ).order_by(DECISIONS.c.decided_at, DECISIONS.c.decision_id)  # fmt: skip
+    stmt = (
+        select(DECISIONS)
+        .where(
+            DECISIONS.c.policy_id == policy_id,
+            DECISIONS.c.automated.is_(True),
+            DECISIONS.c.action != "escalate",
+            DECISIONS.c.decided_at >= since,
+            DECISIONS.c.decided_at < until,
+        )
+        .order_by(DECISIONS.c.decided_at, DECISIONS.c.decision_id)
+    )
     if policy_version is not None:
         stmt = stmt.where(DECISIONS.c.policy_version == policy_version)
     with engine.connect() as conn:

@@ -347,8 +347,9 @@ def _dialect_insert(engine: Engine | Connection, table: Table) -> Any:
     return (sqlite.insert if is_sqlite(engine) else postgresql.insert)(table)
 
 
-def _insert_frames_ignoring_conflicts(engine: Engine, table: Table, frames: Iterable[pd.DataFrame],
-                                      key: str) -> tuple[int, int]:  # fmt: skip
+def _insert_frames_ignoring_conflicts(
+    engine: Engine, table: Table, frames: Iterable[pd.DataFrame], key: str
+) -> tuple[int, int]:
     """Insert the rows of several frames (e.g. one per lake partition, read lazily) in one write transaction,
     skipping keys already stored; returns (rows offered, rows new).
 
@@ -376,8 +377,11 @@ def _driver_params(engine: Engine, table: Table, df: pd.DataFrame, key: str) -> 
     if unknown:
         raise ValueError(f"{table.name}: unknown columns {', '.join(unknown)}")
     dialect = engine.dialect
-    compiled = _dialect_insert(engine, table).on_conflict_do_nothing(index_elements=[key]).compile(
-        dialect=dialect, column_keys=names)  # fmt: skip
+    compiled = (
+        _dialect_insert(engine, table)
+        .on_conflict_do_nothing(index_elements=[key])
+        .compile(dialect=dialect, column_keys=names)
+    )
     if set(compiled.binds) != set(names):
         raise ValueError(f"{table.name}: bind names {sorted(compiled.binds)} differ from the columns {names}")
     columns: dict[str, list[Any]] = {}
@@ -734,8 +738,12 @@ def append_audit(engine: Engine, *, actor: str, event: str, subject: str, payloa
 
 def latest_audit_entry(engine: Engine, *, event: str, subject: str) -> dict[str, Any] | None:
     """The newest audit-log entry of an event about a subject (e.g. the answer to a run key's approval)."""
-    stmt = (select(AUDIT_LOG).where(AUDIT_LOG.c.event == event, AUDIT_LOG.c.subject == subject)
-            .order_by(AUDIT_LOG.c.seq.desc()).limit(1))  # fmt: skip
+    stmt = (
+        select(AUDIT_LOG)
+        .where(AUDIT_LOG.c.event == event, AUDIT_LOG.c.subject == subject)
+        .order_by(AUDIT_LOG.c.seq.desc())
+        .limit(1)
+    )
     with engine.connect() as conn:
         row = conn.execute(stmt).mappings().first()
     return dict(row) if row is not None else None
@@ -790,8 +798,9 @@ def paused_policies(engine: Engine) -> list[str]:
         return sorted(r[0] for r in rows)
 
 
-def set_policy_automation(engine: Engine, policy_id: str, *, state: str, reason: str, changed_by: str,
-                          run_id: str | None = None) -> bool:  # fmt: skip
+def set_policy_automation(
+    engine: Engine, policy_id: str, *, state: str, reason: str, changed_by: str, run_id: str | None = None
+) -> bool:
     """Pause or enable a policy's automation; returns False when it was already in that state.
 
     The change and the audit-log entry are written in one transaction.
@@ -808,8 +817,13 @@ def set_policy_automation(engine: Engine, policy_id: str, *, state: str, reason:
             conn.execute(insert(POLICY_AUTOMATION).values(policy_id=policy_id, **values))
         else:
             conn.execute(update(POLICY_AUTOMATION).where(POLICY_AUTOMATION.c.policy_id == policy_id).values(**values))
-    append_audit(engine, actor=changed_by, event=f"policy.automation.{state}", subject=policy_id,
-                 payload={"reason": reason, "run_id": run_id})  # fmt: skip
+    append_audit(
+        engine,
+        actor=changed_by,
+        event=f"policy.automation.{state}",
+        subject=policy_id,
+        payload={"reason": reason, "run_id": run_id},
+    )
     return True
 
 

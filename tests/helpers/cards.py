@@ -13,8 +13,15 @@ def linear_curve(offset: float = 0.0) -> dict[str, Any]:
     """A curve whose precision lower bound at threshold t is t + offset (clipped): auto@P resolves to P - offset."""
     t = np.round(np.arange(0.995, 0.0, -0.005), 4)
     lower = np.clip(t + offset, 0, 1)
-    return {"thresholds": t.tolist(), "precision": lower.tolist(), "precision_lower": lower.tolist(),
-            "recall": (1 - t).tolist(), "flagged": list(range(1, len(t) + 1)), "positives": 100, "rows": 1000}  # fmt: skip
+    return {
+        "thresholds": t.tolist(),
+        "precision": lower.tolist(),
+        "precision_lower": lower.tolist(),
+        "recall": (1 - t).tolist(),
+        "flagged": list(range(1, len(t) + 1)),
+        "positives": 100,
+        "rows": 1000,
+    }
 
 
 def linear_card(policies: list[str] | None = None, version: str = "vtest") -> dict[str, Any]:

@@ -81,8 +81,9 @@ def prefect_logs(flow_run_id: str) -> list[str]:
     with get_client(sync_client=True) as client:
         offset = 0
         while True:
-            page = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)])),
-                                    limit=200, offset=offset)  # fmt: skip
+            page = client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)])), limit=200, offset=offset
+            )
             lines += [f"{log.name} {log.level} {log.message}" for log in page]
             if len(page) < 200:
                 return lines

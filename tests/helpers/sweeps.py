@@ -28,8 +28,21 @@ from modsweep import store
 from modsweep.lake import Lake
 
 DECISION_COLUMNS = ["decision_id", "item_id", "policy_id", "action", "automated", "score", "threshold", "region"]
-TASK_COLUMNS = ["task_id", "item_id", "policy_id", "queue", "reason", "stratum", "inclusion_prob", "replica",
-                "priority", "status", "label", "reviewer_id", "final_action"]  # fmt: skip
+TASK_COLUMNS = [
+    "task_id",
+    "item_id",
+    "policy_id",
+    "queue",
+    "reason",
+    "stratum",
+    "inclusion_prob",
+    "replica",
+    "priority",
+    "status",
+    "label",
+    "reviewer_id",
+    "final_action",
+]
 QUARANTINE_COLUMNS = ["source_file", "row_number", "item_id", "reason", "detail", "raw"]
 MODSWEEP_CLI = str(Path(sys.executable).parent / "modsweep")
 # Smaller QA and prevalence samples than production: a sweep of a few thousand rows then stores ~900 review
@@ -99,8 +112,9 @@ def run_daily(source_day: dict[str, Any], **kw: Any) -> Any:
 
     kw.setdefault("simulate_reviews_from", str(source_day["truth"]))
     kw.setdefault("golden_set_from", str(source_day["golden"]))
-    return daily_sweep(day=source_day["day"], source=str(source_day["items"]), trigger="manual",
-                       requested_by="pytest", **kw)  # fmt: skip
+    return daily_sweep(
+        day=source_day["day"], source=str(source_day["items"]), trigger="manual", requested_by="pytest", **kw
+    )
 
 
 def snapshot(engine: Engine, lake: Lake, day: date, run_key: str) -> dict[str, pd.DataFrame]:
@@ -171,19 +185,42 @@ def assert_no_duplicates(snap: dict[str, pd.DataFrame]) -> None:
 def sweep_env(home: Path, api_url: str, **extra: str) -> dict[str, str]:
     """Environment of a `modsweep sweep` subprocess: its own home, the test harness's Prefect API."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODSWEEP_", "PREFECT_"))}
-    env.update(MODSWEEP_HOME=str(home), PREFECT_API_URL=api_url, PREFECT_HOME=str(home / "prefect"),
-               PREFECT_LOGGING_LEVEL="WARNING", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               GX_ANALYTICS_ENABLED="false", USER="pytest", **extra)  # fmt: skip
+    env.update(
+        MODSWEEP_HOME=str(home),
+        PREFECT_API_URL=api_url,
+        PREFECT_HOME=str(home / "prefect"),
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        GX_ANALYTICS_ENABLED="false",
+        USER="pytest",
+        **extra,
+    )
     return env
 
 
 def start_sweep(home: Path, source_day: dict[str, Any], api_url: str, log: Path, **extra: str) -> subprocess.Popen:
     """`modsweep sweep` in a new process group (so the test can kill it and every worker it started)."""
-    args = [MODSWEEP_CLI, "sweep", "--day", source_day["day"].isoformat(), "--source", str(source_day["items"]),
-            "--simulate-reviews", str(source_day["truth"]), "--golden-set", str(source_day["golden"])]  # fmt: skip
+    args = [
+        MODSWEEP_CLI,
+        "sweep",
+        "--day",
+        source_day["day"].isoformat(),
+        "--source",
+        str(source_day["items"]),
+        "--simulate-reviews",
+        str(source_day["truth"]),
+        "--golden-set",
+        str(source_day["golden"]),
+    ]
     with log.open("ab") as out:
-        return subprocess.Popen(args, env=sweep_env(home, api_url, **extra), stdout=out, stderr=subprocess.STDOUT,
-                                cwd=home.parent, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            args,
+            env=sweep_env(home, api_url, **extra),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=home.parent,
+            start_new_session=True,
+        )
 
 
 def kill_group(proc: subprocess.Popen) -> None:

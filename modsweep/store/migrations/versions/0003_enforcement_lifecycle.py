@@ -82,11 +82,14 @@ def upgrade() -> None:
         sa.Column("lifted_at", _ts(), nullable=True),
         sa.Column("lifted_reason", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("account_decision_id", name="pk_account_decisions"),
-        sa.CheckConstraint(_in("action", ("warn", "feature_restrict", "suspend", "terminate")),
-                           name="ck_account_decisions_action"),
-        sa.CheckConstraint(_in("status", ("active", "pending_review", "rejected", "lifted", "ended")),
-                           name="ck_account_decisions_status"),
-    )  # fmt: skip
+        sa.CheckConstraint(
+            _in("action", ("warn", "feature_restrict", "suspend", "terminate")), name="ck_account_decisions_action"
+        ),
+        sa.CheckConstraint(
+            _in("status", ("active", "pending_review", "rejected", "lifted", "ended")),
+            name="ck_account_decisions_status",
+        ),
+    )
     op.create_index("ix_account_decisions_author_id_status", "account_decisions", ["author_id", "status"])
     op.create_index("ix_account_decisions_day", "account_decisions", ["day"])
     op.create_table(
