@@ -23,7 +23,8 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Headless Chromium for the report test (Debian's package; the test skips, saying why, where it cannot be had).
 browser:
