@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from modsweep.cli_common import actor as _actor
-from modsweep.cli_common import console
+from modsweep.cli_common import console, print_import_counts
 from modsweep.cli_common import engine as _engine
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import safe_path as _safe_path
@@ -66,15 +66,16 @@ def import_(
         )
     except appeals_io.AppealsFileError as exc:
         raise _fail(f"{exc}; nothing was imported") from exc
-    table = Table("", "rows", title=f"Appeals {report.file} ({report.rows:,} rows, sha256 {report.sha256[:16]})")
-    table.add_row("appeal tasks created", f"{report.created:,}")
-    table.add_row("unchanged (imported before)", f"{report.unchanged:,}")
-    table.add_row("rejected", f"{report.rejected:,}")
-    for reason, n in report.rejections.items():
-        table.add_row(f"  {reason}", f"{n:,}")
-    console.print(table)
-    if report.report_path:
-        console.print(f"rejected rows and reasons: [bold]{report.report_path}[/bold]")
+    print_import_counts(
+        f"Appeals {report.file} ({report.rows:,} rows, sha256 {report.sha256[:16]})",
+        {
+            "appeal tasks created": report.created,
+            "unchanged (imported before)": report.unchanged,
+            "rejected": report.rejected,
+        },
+        report.rejections,
+        report.report_path,
+    )
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 

@@ -86,3 +86,19 @@ def route_engine_logs() -> Path:
         if getattr(h, "modsweep_log", None) is None and not any(isinstance(f, _NoEngineTracebacks) for f in h.filters):
             h.addFilter(_NoEngineTracebacks())
     return path
+
+
+def print_import_counts(
+    title: str | None, counts: dict[str, int], rejections: dict[str, int], report_path: str | None
+) -> None:
+    """An import's outcome: one row per count, the rejections by reason under them, and where rejected rows went."""
+    from rich.table import Table
+
+    table = Table("", "rows", title=title)
+    for label, n in counts.items():
+        table.add_row(label, f"{n:,}")
+    for reason, n in rejections.items():
+        table.add_row(f"  {reason}", f"{n:,}")
+    console.print(table)
+    if report_path:
+        console.print(f"rejected rows and reasons: [bold]{report_path}[/bold]")

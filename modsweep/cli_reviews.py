@@ -15,7 +15,7 @@ import typer
 from rich.table import Column, Table
 
 from modsweep.cli_common import actor as _actor
-from modsweep.cli_common import console, err
+from modsweep.cli_common import console, err, print_import_counts
 from modsweep.cli_common import engine as _engine
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import parse_day as _parse_day
@@ -46,15 +46,8 @@ def _run_key(engine: Any, run: str | None) -> str | None:
 
 def _print_import(report: Any) -> None:
     console.print(f"imported {report.file} ({report.format}, {report.rows:,} rows, sha256 {report.sha256[:16]})")
-    table = Table("", "rows")
-    table.add_row("applied", f"{report.applied:,}")
-    table.add_row("unchanged", f"{report.unchanged:,}")
-    table.add_row("rejected", f"{report.rejected:,}")
-    for reason, n in report.rejections.items():
-        table.add_row(f"  {reason}", f"{n:,}")
-    console.print(table)
-    if report.report_path:
-        console.print(f"rejected rows and reasons: [bold]{report.report_path}[/bold]")
+    counts = {"applied": report.applied, "unchanged": report.unchanged, "rejected": report.rejected}
+    print_import_counts(None, counts, report.rejections, report.report_path)
     done = {k: v for k, v in getattr(report, "lifecycle", {}).items() if v}
     if done:  # appeals decided (overturns reversed), account reviews applied, breaker trips
         console.print("enforcement lifecycle: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done.items()))
