@@ -20,6 +20,7 @@ from modsweep.lifecycle import EnforcementSpec
 from modsweep.policy import PolicyPack
 from modsweep.store import lifecycle as ls
 from modsweep.tasks import strikes as st
+from modsweep.tasks.ingest import sum_counts
 from modsweep.tasks.reviews_io import pseudonymise
 
 DECISION_COLUMNS = ["decision_id", "item_id", "policy_id", "action", "created_at", "run_key"]
@@ -83,7 +84,7 @@ def update_strike_ledger_run(
     re-run adds nothing and finishes an evaluation a crash interrupted. Returns the summed counts."""
     expired = ls.expire_strikes(engine, ctx.as_of)
     names = cat.parts("decisions") if parts is None else parts
-    counts = ledger_counts([record_strikes_partition(engine, cat, ctx, p, pack) for p in names])
+    counts = sum_counts([record_strikes_partition(engine, cat, ctx, p, pack) for p in names])
     made = lifted = pages = 0
     for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page):
         new, gone = evaluate_accounts(
@@ -274,15 +275,6 @@ def reverse_and_reevaluate(
         "strikes_removed": int(done["author_id"].notna().sum()),
         "account_decisions_lifted": lifted,
     }
-
-
-def ledger_counts(results: list[dict[str, int]]) -> dict[str, Any]:
-    """Per-partition counts summed for the run's ledger row."""
-    out: dict[str, int] = {}
-    for r in results:
-        for k, v in r.items():
-            out[k] = out.get(k, 0) + int(v)
-    return out
 
 
 def write_account_and_superseded(
