@@ -21,6 +21,7 @@ from modsweep.tasks.dsa import (
     StatementProblem,
     _clip,
     _date_from,
+    _in,
     _unique_members,
     _utc_day,
     normalise_category,
@@ -57,23 +58,17 @@ class AccountStatement(Statement):
     @field_validator("decision_provision")
     @classmethod
     def _provision(cls, v: str | None) -> str | None:
-        if v is not None and v not in DECISION_PROVISIONS:
-            raise ValueError(f"{v!r} is not an allowed decision_provision value")
-        return v
+        return v if v is None else _in(v, DECISION_PROVISIONS, "decision_provision")
 
     @field_validator("decision_account")
     @classmethod
     def _account(cls, v: str | None) -> str | None:
-        if v is not None and v not in DECISION_ACCOUNTS:
-            raise ValueError(f"{v!r} is not an allowed decision_account value")
-        return v
+        return v if v is None else _in(v, DECISION_ACCOUNTS, "decision_account")
 
     @field_validator("account_type")
     @classmethod
     def _account_type(cls, v: str | None) -> str | None:
-        if v is not None and v not in ACCOUNT_TYPES:
-            raise ValueError(f"{v!r} is not an allowed account_type value")
-        return v
+        return v if v is None else _in(v, ACCOUNT_TYPES, "account_type")
 
     @field_validator("end_date_account_restriction")
     @classmethod
