@@ -268,22 +268,17 @@ def _check_model(pack: str, profile: str) -> None:
 
 def _check_model_features(version: str) -> None:
     """The active model's card names a featurisation this build makes (else the retrain hint, before Prefect)."""
-    from modsweep.registry import load_card
-    from modsweep.tasks.text import FeatureMismatchError, feature_key
-    from modsweep.tasks.train import MODEL_NAME, RETRAIN_HINT
+    from modsweep.registry import MODEL_NAME, load_card
+    from modsweep.tasks.text import FeatureMismatchError
+    from modsweep.tasks.train import check_feature_key
 
     features = load_card(get_settings().models_dir, MODEL_NAME, version).get("features") or {}
     if not features.get("params"):
         return  # an older card: loading the model itself says what is wrong
     try:
-        current = feature_key(features["params"])
+        check_feature_key(features.get("key"), features["params"], version)
     except FeatureMismatchError as exc:
-        raise _fail(f"model {version} cannot be used by this build ({exc}); {RETRAIN_HINT}") from None
-    if current != features.get("key"):
-        raise _fail(
-            f"model {version} was trained with features {features.get('key')}, but this build makes {current} "
-            f"from the same parameters; {RETRAIN_HINT}"
-        )
+        raise _fail(str(exc)) from None
 
 
 def _check_source(source: Path, what: str = "--source") -> Path:

@@ -88,6 +88,26 @@ def fit_platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(a), float(b)
 
 
+def check_feature_key(key: str | None, params: dict[str, Any] | None, version: str | None = None) -> None:
+    """Raise FeatureMismatchError (with the retrain command) unless this build makes features `key` from
+    `params`: a model's own, or a model card's (checked before a run starts, without loading the model)."""
+    name = f"model {version}" if version else "this model"
+    if key is None:
+        raise FeatureMismatchError(
+            f"{name} was trained with an older featurisation (before feature keys) and cannot score today's "
+            f"features; {RETRAIN_HINT}"
+        )
+    try:
+        current = feature_key(params)
+    except FeatureMismatchError as exc:
+        raise FeatureMismatchError(f"{name} cannot be used by this build ({exc}); {RETRAIN_HINT}") from None
+    if current != key:
+        raise FeatureMismatchError(
+            f"{name} was trained with features {key}, but this build makes {current} from the same parameters "
+            f"(the hashing changed); {RETRAIN_HINT}"
+        )
+
+
 @dataclass
 class PolicyClassifier:
     """One label's logistic regression over [word block | character block], Platt-calibrated."""
@@ -146,22 +166,7 @@ class TextPolicyModel:
         A model saved by an older modsweep (no feature key, scikit-learn classifiers) or by a build whose
         featurisation has changed fails here, when it is loaded, with the command that makes a usable one.
         """
-        name = f"model {version}" if version else "this model"
-        mine = getattr(self, "feature_key", None)
-        if mine is None:
-            raise FeatureMismatchError(
-                f"{name} was trained with an older featurisation (before feature keys) and cannot score today's "
-                f"features; {RETRAIN_HINT}"
-            )
-        try:
-            current = feature_key(self.feature_params)
-        except FeatureMismatchError as exc:
-            raise FeatureMismatchError(f"{name} cannot be used by this build ({exc}); {RETRAIN_HINT}") from None
-        if current != mine:
-            raise FeatureMismatchError(
-                f"{name} was trained with features {mine}, but this build makes {current} from the same parameters "
-                f"(the hashing changed); {RETRAIN_HINT}"
-            )
+        check_feature_key(getattr(self, "feature_key", None), getattr(self, "feature_params", None), version)
 
     def check_features(self, features: Any) -> None:
         """Raise unless `features` were made with this model's feature parameters."""
