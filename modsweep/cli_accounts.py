@@ -16,6 +16,7 @@ from modsweep.cli_common import console
 from modsweep.cli_common import engine as _engine
 from modsweep.cli_common import fail as _fail
 from modsweep.cli_common import parse_day as _parse_day
+from modsweep.lifecycle import ACCOUNT_ACTION_ORDER
 
 accounts_app = typer.Typer(
     add_completion=False,
@@ -39,7 +40,7 @@ def account_view(engine: Any, author_id: str, now: datetime) -> dict[str, Any]:
     current = history[history["status"] == "active"]
     restriction = None
     if len(current):
-        order = {"warn": 1, "feature_restrict": 2, "suspend": 3, "terminate": 4}
+        order = ACCOUNT_ACTION_ORDER
         top = current.assign(rank=current["action"].map(order)).sort_values(["rank", "decided_at"]).iloc[-1]
         restriction = {
             "action": top["action"],
@@ -164,7 +165,7 @@ def top(
         strikes_that_day=("strike_id", "size"), policies=("policy_id", lambda p: ",".join(sorted(set(p))))
     )
     live = ls.account_decisions_of(engine, authors, statuses=("active", "pending_review"))
-    order = {"warn": 1, "feature_restrict": 2, "suspend": 3, "terminate": 4}
+    order = ACCOUNT_ACTION_ORDER
     restriction = (
         live.assign(rank=live["action"].map(order))
         .sort_values("rank")

@@ -14,6 +14,7 @@ from modsweep.cli_common import actor as _actor
 from modsweep.cli_common import console
 from modsweep.cli_common import engine as _engine
 from modsweep.cli_common import fail as _fail
+from modsweep.lake import write_file_atomically
 
 
 def _instant(value: str, what: str) -> datetime:
@@ -190,10 +191,7 @@ def export_actions(
     if decisions.empty:
         raise _fail(f"no stored decisions for {when}: nothing to export")
     feed = action_feed(decisions, ls.reversals(engine, decision_ids=decisions["decision_id"].astype(str).tolist()))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.partial")
     lines = [json.dumps(r, default=str, ensure_ascii=False, separators=(",", ":")) for r in feed.to_dict("records")]
-    staging.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    staging.replace(target)
+    write_file_atomically(target, "".join(line + "\n" for line in lines).encode("utf-8"))
     restored = int((feed["visibility"] == "restored").sum()) if len(feed) else 0
     console.print(f"{len(feed):,} actions for {when} → {target} ({restored:,} reversed, visibility restored)")

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
 from modsweep.catalog import RunCatalog
+from modsweep.lake import write_file_atomically
 from modsweep.lifecycle import EnforcementSpec
 from modsweep.policy import PolicyPack
 from modsweep.store import lifecycle as ls
@@ -307,9 +308,7 @@ def write_account_and_superseded(
         (accounts_path, [to_json_line(s) for s in statements]),
         (superseded_path, [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in gone.to_dict("records")]),
     ):
-        staging = path.with_name(f".{path.name}.partial")
-        staging.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        staging.replace(path)
+        write_file_atomically(path, "".join(line + "\n" for line in lines).encode("utf-8"))
     return {
         "account_statements": len(statements),
         "account_problems": problems,

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modsweep.policy import ACTION_SEVERITY, PolicyPack, PolicySpec, wilson_lower
+from modsweep.policy import ACTION_SEVERITY, PolicyPack, PolicySpec
 from modsweep.tasks.approval import markdown_text
+from modsweep.tasks.audit import wilson_interval
 from modsweep.tasks.review import SIMULATED_REVIEWER_PREFIX
 from modsweep.tasks.shadow import diff_decisions
 
 RESOURCE_KEYS = {"terms": "terms", "claims": "claims", "patterns": "patterns", "hashes": "hashes"}
-Z95 = 1.959964
 
 
 @dataclass(frozen=True)
@@ -293,8 +293,7 @@ def weighted_share(y: np.ndarray, w: np.ndarray) -> tuple[float, float, float, f
         return float("nan"), float("nan"), float("nan"), 0.0
     p = float(np.sum(w * y) / np.sum(w))
     n_eff = float(np.sum(w) ** 2 / np.sum(w**2))
-    lo = float(wilson_lower(p, n_eff, Z95))
-    hi = float(1 - wilson_lower(1 - p, n_eff, Z95))
+    lo, hi = wilson_interval(p * n_eff, n_eff)
     return p, lo, hi, n_eff
 
 

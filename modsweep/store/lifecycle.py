@@ -202,17 +202,6 @@ def latest_strikes(engine: Engine, weights: pd.Series, as_of: dt.datetime) -> pd
     return out.merge(weights.rename("active_weight"), left_on="author_id", right_index=True, how="inner")
 
 
-def decision_scope(engine: Engine, state: pd.DataFrame) -> pd.DataFrame:
-    """``state`` with the region, DSA category and territorial scope of each author's latest strike's decision
-    (what an account decision's statement of reasons takes)."""
-    stmt = select(DECISIONS.c.decision_id, DECISIONS.c.region, DECISIONS.c.category, DECISIONS.c.territorial_scope)
-    found = _frame_in(engine, stmt, DECISIONS.c.decision_id, state["decision_id"].astype(str).tolist())
-    out = state.merge(found, on="decision_id", how="left")
-    out["region"] = out["region"].fillna("ZZ")
-    out["category"] = out["category"].fillna("STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
-    return out
-
-
 def ended_account_decisions(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
     """Ended account decisions (a served suspension) and ones a reviewer rejected, of these authors, that still
     count: their triggering strike is active at ``as_of``, so the same strikes do not propose them again."""
