@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from modsweep import resources
+from modsweep.catalog import COORDINATION_PART
 from modsweep.config import get_settings
 from modsweep.lake import Lake
+from modsweep.policy import PolicyPack
 from modsweep.tasks import banks, decide, detect, policy_diff
 from modsweep.tasks.reviews_io import pseudonymise
 
-COORDINATION_PART = "coordination"  # the cross-partition detections a sweep writes (tasks/pipeline.py)
 ITEM_COLUMNS = [
     "item_id",
     "author_id",
@@ -72,13 +74,17 @@ def day_range(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _decisions(
-    items: pd.DataFrame, coordinated: pd.DataFrame, pack_name: str, profile: str, run_key: str
-) -> pd.DataFrame:
-    """A pack's decisions on items, computed exactly as a sweep decides (nothing is stored)."""
+def _resolved(pack_name: str, profile: str) -> tuple[PolicyPack, Any]:
+    """A pack with its auto@ bands resolved from the active model's card, and its detector bank (once per brief)."""
     version = resources.model_version_for(pack_name, profile)
     pack = resources.pack(pack_name, profile, version)
-    bank = banks.bank_for(pack_name, profile, str(get_settings().models_dir.resolve()), version, pack.sha256)
+    return pack, banks.bank_for(pack_name, profile, str(get_settings().models_dir.resolve()), version, pack.sha256)
+
+
+def _decisions(
+    items: pd.DataFrame, coordinated: pd.DataFrame, pack: PolicyPack, bank: Any, run_key: str
+) -> pd.DataFrame:
+    """A pack's decisions on items, computed exactly as a sweep decides (nothing is stored)."""
     found = detect.detect_in_chunks(items, bank, run_id="policy-diff")
     found = pd.concat([found[["item_id", "policy_id", "detector_id", "score"]], coordinated], ignore_index=True)
     policy_ids = [p.id for p in pack.policies()]
@@ -92,8 +98,7 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
     """The change brief of OLD → NEW; with days, their past traffic re-decided by both packs."""
     from modsweep import store
 
-    old_pack = resources.pack(old, profile, resources.model_version_for(old, profile))
-    new_pack = resources.pack(new, profile, resources.model_version_for(new, profile))
+    (old_pack, old_bank), (new_pack, new_bank) = _resolved(old, profile), _resolved(new, profile)
     brief = policy_diff.Brief(
         old=f"{old_pack.name} {old_pack.version} ({Path(old_pack.path).name})",
         new=f"{new_pack.name} {new_pack.version} ({Path(new_pack.path).name})",
@@ -111,8 +116,8 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
             table = lake.read(part)
             items = table.select([c for c in ITEM_COLUMNS if c in table.column_names]).to_pandas()
             coord = _coordinated(lake, day, run_key, table.column("item_id"))
-            before = _decisions(items, coord, old, profile, run_key)
-            after = _decisions(items, coord, new, profile, run_key)
+            before = _decisions(items, coord, old_pack, old_bank, run_key)
+            after = _decisions(items, coord, new_pack, new_bank, run_key)
             ch = policy_diff.day_changes(before, after, day)
             if len(ch):
                 changes.append(ch)
