@@ -18,7 +18,7 @@ from modsweep.store.trends import fetch_trends
 from modsweep.tasks.generate import GeneratorParams, write_synthetic_day
 from modsweep.tasks.ingest import items_table, normalise_rows, read_source_file
 from modsweep.tasks.policy_diff import pack_changes
-from modsweep.tasks.policy_diff_io import _decisions
+from modsweep.tasks.policy_diff_io import _decisions, _resolved
 
 START = date(2026, 11, 1)
 
@@ -40,7 +40,7 @@ def _swept_day(source: Path, day: date) -> str:
     lake = resources.lake()
     lake.write(items_table(items), "items", day, run_key, "part-00000")
     empty = items.iloc[0:0][["item_id"]].assign(policy_id="", detector_id="", score=0.0)
-    decisions = _decisions(items, empty, "community-guidelines", "standard", run_key)
+    decisions = _decisions(items, empty, *_resolved("community-guidelines", "standard"), run_key)
     lake.write(pa.Table.from_pandas(decisions, preserve_index=False), "decisions", day, run_key, "part-00000")
     engine = resources.store_engine()
     run_id = store.start_run(
