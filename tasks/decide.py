@@ -81,6 +81,14 @@ def _bands_by_region(policy: PolicySpec, regions: np.ndarray) -> tuple[np.ndarra
     return thr[inverse], act[inverse]
 
 
+def lower_escalate_bands(thr: np.ndarray, act: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per row, the `escalate` bands' min_score plus the row's offset (≤ 0: a repeat offender's item), never below
+    the band under it nor to 0; automated bands keep theirs (weaker evidence only ever reaches a person)."""
+    lowered = np.where(act == "escalate", thr + offsets[:, None], thr)
+    floor = np.concatenate([np.full((len(thr), 1), np.finfo(np.float32).tiny), thr[:, :-1]], axis=1)
+    return np.maximum(lowered, floor)
+
+
 def decision_ids(run_key: str, item_ids: np.ndarray, policy_id: str) -> list[str]:
     """Deterministic ids: the same run key, item and policy always give the same decision id."""
     prefix = f"{run_key}|{policy_id}|".encode()
@@ -96,17 +104,22 @@ def decide_partition(
     run_id: str,
     decided_at: datetime,
     automation_paused: frozenset[str] = frozenset(),
+    escalate_offsets: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Decisions (DECISIONS schema) for every item × policy whose score reaches a band.
 
     Policies marked `never_automate`, or whose automation is paused by the circuit breaker,
-    escalate to human review instead of acting.
+    escalate to human review instead of acting. ``escalate_offsets`` (per item, ≤ 0): repeat offenders'
+    lower escalation thresholds (`lower_escalate_bands`; the decision's threshold is the lowered one).
     """
     frames = []
     regions = items["region"].to_numpy()
+    lowering = escalate_offsets is not None and bool((escalate_offsets < 0).any())
     for policy in pack.policies():
         s = scores[policy.id].to_numpy(dtype=np.float64)
         thr, act = _bands_by_region(policy, regions)
+        if lowering:
+            thr = lower_escalate_bands(thr, act, escalate_offsets)  # type: ignore[arg-type]
         reached = (s[:, None] >= thr).sum(axis=1)
         rows = np.flatnonzero(reached > 0)
         if not len(rows):
