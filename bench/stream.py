@@ -42,12 +42,13 @@ class Stream:
     weight: np.ndarray
     half: np.ndarray  # 0 / 1 by text hash (cross-fitting)
     composition: dict[str, int]
+    parts: np.ndarray  # the out-of-fold check's parts (train.threshold_parts), as training splits its stream
 
 
 def build_stream(data_root: Path, prevalence: float) -> Stream:
     """Every trained entry's validation split + the background; violating rows weighted to `prevalence`."""
     from modsweep.tasks.datasets import load_manifest, read_split
-    from modsweep.tasks.train import stream_weights
+    from modsweep.tasks.train import stream_weights, threshold_parts
 
     texts, truth, comp = [], [], {}
     for e in load_manifest(MANIFEST).datasets:
@@ -61,7 +62,7 @@ def build_stream(data_root: Path, prevalence: float) -> Stream:
     t = pd.concat(texts, ignore_index=True)
     y = np.concatenate(truth).astype(object)
     h = pd.util.hash_pandas_object(t, index=False, hash_key="stream-halves-01").to_numpy()
-    return Stream(t, y, stream_weights(y != "", prevalence), (h % 2).astype(int), comp)
+    return Stream(t, y, stream_weights(y != "", prevalence), (h % 2).astype(int), comp, threshold_parts(t))
 
 
 def enforcement_metrics(stream: Stream, actions: dict[str, np.ndarray], rows: np.ndarray | None = None) -> pd.DataFrame:
@@ -147,8 +148,9 @@ def cross_fitted_actions(stream: Stream, score_of: dict[str, np.ndarray], decide
     actions: dict[str, np.ndarray] = {}
     for half in (0, 1):
         fit, apply = stream.half != half, stream.half == half
+        # the deployed rule, out-of-fold check included: the fitting half's rows keep their parts
         curves = {
-            pid: stream_precision_curve(stream.truth[fit] == pid, s[fit], stream.weight[fit])
+            pid: stream_precision_curve(stream.truth[fit] == pid, s[fit], stream.weight[fit], parts=stream.parts[fit])
             for pid, s in score_of.items()
         }
         for pid, act in decide(curves, apply).items():

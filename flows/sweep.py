@@ -34,7 +34,7 @@ from modsweep.tasks.approval import RemovalApproval
 from modsweep.tasks.gates import DataQualityError, warm_up_in_background
 from modsweep.tasks.ingest import QuarantineCeilingError, UnreadableSourceFilesError, check_ingested, sum_counts
 from modsweep.tasks.report import publish_report, report_file
-from modsweep.tasks.strike_ledger_io import update_strike_ledger
+from modsweep.tasks.strike_ledger_io import snapshot_actor_strikes, update_strike_ledger
 from modsweep.tasks.trends_io import detect_trends
 
 __all__ = ["QuarantineCeilingError", "RunSummary", "UnreadableSourceFilesError", "run_sweep"]
@@ -121,6 +121,7 @@ def _run_stages(
         detected.update(sum_counts([o.counts for o in scored] + [t.cluster_coordinated_behaviour(ctx, parts).counts]))
     _gate(ctx, rec, "detections", [*parts, COORDINATION_PART])
     with stage("decide") as decided:
+        decided.update(snapshot_actor_strikes(ctx))  # repeat offenders' strikes before the day (DESIGN §10)
         # A shadow decides under the live run's circuit-breaker state, so its differences are the candidate pack's.
         paused = t.read_paused_policies() if shadow_of is None else t.paused_during_live_run(shadow_of)
         keep, n_prevalence = _sample_sizes(ctx)

@@ -109,6 +109,22 @@ DATASETS: dict[str, Dataset] = {
         ),
         Dataset("samples", None, WHOLE_RUN, (), None, "day-wide strata populations (`populations`), shadow diffs"),
         Dataset(
+            "actor_weights",
+            None,
+            WHOLE_RUN,
+            ("author_id",),
+            None,
+            "authors' active strike weight before the run's day (part `weights`), read by decide (DESIGN §10)",
+        ),
+        Dataset(
+            "actor_risk",
+            None,
+            BY_SOURCE_FILE,
+            ("item_id",),
+            None,
+            "one decided part's actor signals (active weight, priority multiplier, escalation offset; DESIGN §10)",
+        ),
+        Dataset(
             "trend_aggregates",
             TREND_AGGREGATES,
             RADAR_DAY,

@@ -409,10 +409,14 @@ class PolicySpec(_Strict):
                     t = threshold_for_precision(curve, target)
                 if t is None:  # said once per policy and action, whichever regions' ladders share it
                     what = "never routes to review" if b.action == "escalate" else "is never automated"
-                    notes.append(
-                        f"{self.id}: {b.action} at auto@{target:g} {what}: no score reaches "
-                        f"precision {target:g} on {source}"
+                    oof = out_of_fold_precision(curve, target) if curve.get("parts") else None
+                    why = (
+                        f"the threshold for precision {target:g} does not hold out of fold on {source} "
+                        f"({'on some of its parts no threshold reaches it' if oof is None else f'{oof:.3f} on the held-out parts'})"
+                        if curve.get("parts") and threshold_for_precision({**curve, "parts": None}, target) is not None
+                        else f"no score reaches precision {target:g} on {source}"
                     )
+                    notes.append(f"{self.id}: {b.action} at auto@{target:g} {what}: {why}")
                     continue
                 out[t] = Band(
                     min_score=t, action=b.action, auto_precision=b.auto_precision, profile_shifted=bool(offset)
@@ -571,8 +575,8 @@ def threshold_for_slice_precision(curve: dict[str, Any], precision: float, upper
 
     Without `upper`, or on a curve without weighted sums (older cards), this is `threshold_for_precision`.
     """
-    if upper is None or "tp_weight" not in curve:
-        return threshold_for_precision(curve, precision)
+    if upper is None or "tp_weight" not in curve:  # escalation is not automated: no out-of-fold check
+        return threshold_for_precision({**curve, "parts": None}, precision)
     thresholds = curve["thresholds"]
     above = [k for k, t in enumerate(thresholds) if t >= upper]
     k_up = max(above, key=lambda k: curve["flagged"][k]) if above else None
@@ -610,14 +614,46 @@ def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | 
     """The lowest threshold of `curve` whose conservative precision (all rows scoring at or above it) is at
     least `precision`: the most recall at that precision. None when no threshold qualifies.
 
-    `curve` holds `thresholds` with `precision_lower` at each (see tasks/train.stream_precision_curve).
+    `curve` holds `thresholds` with `precision_lower` at each (see tasks/train.stream_precision_curve). A curve
+    that also carries `parts` (a model card's stream split in K parts by text hash) must pass the out-of-fold
+    check too: the rule applied to every K-1 parts picks a threshold that must reach `precision` on the part
+    it did not see (pooled over the K parts); else None, and the action is never automated.
     """
     met = [
         float(t)
         for t, p in zip(curve.get("thresholds") or [], curve.get("precision_lower") or [], strict=True)
         if p is not None and p >= precision
     ]
-    return min(met) if met else None
+    if not met:
+        return None
+    if curve.get("parts") and (out_of_fold_precision(curve, precision) or 0.0) < precision:
+        return None
+    return min(met)
+
+
+def out_of_fold_precision(curve: dict[str, Any], precision: float) -> float | None:
+    """Precision of the thresholds picked for `precision` on every K-1 parts of the curve's stream, measured
+    on the part each did not see (weighted, pooled over the parts). None without parts, or when some K-1
+    parts reach the target at no threshold (the rule does not carry over), or nothing is flagged out of fold.
+    """
+    parts = curve.get("parts")
+    if not parts:
+        return None
+    flagged = np.asarray(curve["flagged"], dtype=np.float64)
+    flagged_w = np.asarray(curve["flagged_weight"], dtype=np.float64)
+    tp_w = np.asarray(curve["tp_weight"], dtype=np.float64)
+    tp_out, flagged_out = 0.0, 0.0
+    for n_k, fw_k, tw_k in zip(parts["flagged"], parts["flagged_weight"], parts["tp_weight"], strict=True):
+        n_k, fw_k, tw_k = (np.asarray(v, dtype=np.float64) for v in (n_k, fw_k, tw_k))
+        n_in, fw_in = flagged - n_k, flagged_w - fw_k
+        p_in = np.divide(tp_w - tw_k, fw_in, out=np.zeros_like(fw_in), where=fw_in > 0)
+        ok = np.flatnonzero((n_in > 0) & (wilson_lower(p_in, n_in) >= precision))
+        if not len(ok):
+            return None
+        j = ok[-1]  # thresholds run from high to low: the last qualifying one is the lowest
+        tp_out += tw_k[j]
+        flagged_out += fw_k[j]
+    return tp_out / flagged_out if flagged_out > 0 else None
 
 
 def _resource_refs(spec: PackSpec) -> list[str]:

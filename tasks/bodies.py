@@ -19,9 +19,10 @@ import pyarrow.compute as pc
 
 from modsweep import resources, store
 from modsweep.catalog import COORDINATION_PART, RunCatalog, catalog_of, part_name, to_table
+from modsweep.config import get_settings
 from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS
-from modsweep.tasks import banks, decide, detect, ingest, sample
+from modsweep.tasks import banks, decide, detect, ingest, lifecycle_io, sample, strikes
 
 SCORE_COLUMNS = ["item_id", "policy_id", "detector_id", "score"]
 SAMPLE_ATTRS = ["item_id", "region", "language", "views", "user_reports"]
@@ -176,6 +177,7 @@ def decide_part(
         ignore_index=True,
     )
     reused = cat.exists("decisions", part)
+    actor = lifecycle_io.actor_signals_part(cat, part, p, get_settings().hmac_key.get_secret_value())  # DESIGN §10
     decisions, populations, qa, prevalence = sample.decide_and_stratify(
         items,
         found,
@@ -189,7 +191,10 @@ def decide_part(
         total_views=total_views,
         n_prevalence=n_prevalence,
         decided=cat.load("decisions", part).to_pandas() if reused else None,
+        escalate_offsets=None if actor is None else strikes.escalate_offsets_for(items["item_id"], actor),
     )
+    if actor is not None and not cat.exists("actor_risk", part):  # before decisions: their resume check is last
+        cat.save("actor_risk", part, to_table(actor))
     if not reused:
         cat.save("decisions", part, to_table(decisions, DECISIONS))
     # Candidates go to the lake, not back to the flow (which keeps every task's result until it ends); a resumed
@@ -254,12 +259,17 @@ def sample_inputs(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> d
         candidates = sample.smallest_keys(both, keep_per_stratum)
     prevalence = pd.concat([cat.load("candidates", f"prevalence-{p}").to_pandas() for p in parts], ignore_index=True)
     decisions = cat.load_all("decisions", columns=["item_id", "policy_id", "score", "action", *SAMPLE_ATTRS[1:]])
+    escalations = decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas()
+    actor = [cat.load("actor_risk", p, columns=["item_id", "actor_risk"]) for p in parts if cat.exists("actor_risk", p)]
+    if actor:  # actor risk (DESIGN §10): the escalation's review-priority multiplier, before queue capacity
+        risk = pa.concat_tables(actor).to_pandas().drop_duplicates("item_id")
+        escalations = escalations.merge(risk, on="item_id", how="left").fillna({"actor_risk": 1.0})
     golden = read_golden_set(ctx.golden_dir) if ctx.golden_dir else None
     return {
         "populations": populations,
         "qa_candidates": candidates,
         "prevalence": prevalence,
-        "escalations": decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas(),
+        "escalations": escalations,
         "golden": golden,
         "golden_items": items_among(cat, golden["item_id"], SAMPLE_ATTRS) if golden is not None else None,
     }

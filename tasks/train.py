@@ -709,13 +709,19 @@ PRECISION_TARGETS = (0.3, 0.5, 0.8, 0.9, 0.95, 0.99)  # thresholds the card list
 
 
 def stream_precision_curve(
-    y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None, step: float = 0.005
+    y: np.ndarray,
+    score: np.ndarray,
+    weight: np.ndarray | None = None,
+    step: float = 0.005,
+    parts: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Precision and recall of `score >= t` on a labelled stream, for t on a grid from high to low.
 
     `weight` reweights rows (positives, to a stated prevalence); `precision_lower` is the Wilson lower bound
     of the weighted precision on the unweighted number of flagged rows, which `threshold_for_precision`
-    compares with a target (policy.py). Thresholds where nothing is flagged are left out.
+    compares with a target (policy.py). Thresholds where nothing is flagged are left out. `parts` (a part
+    number 0..K-1 per row, see `threshold_parts`) adds each part's flagged rows and weighted sums, from which
+    `threshold_for_precision` checks that a threshold picked on K-1 parts holds on the part it did not see.
     """
     y = np.asarray(y, dtype=bool)
     s = np.asarray(score, dtype=np.float64)
@@ -728,6 +734,17 @@ def stream_precision_curve(
     all_w = np.concatenate([[0.0], np.cumsum(w_sorted)])[flagged_n]
     pos_w = float((w * y).sum())
     keep = flagged_n > 0
+    by_part: dict[str, list[list[float]]] | None = None
+    if parts is not None:
+        part_sorted = np.asarray(parts, dtype=np.int64)[order]
+        by_part = {"flagged": [], "flagged_weight": [], "tp_weight": []}
+        for k in range(int(part_sorted.max()) + 1 if len(part_sorted) else 0):
+            mine = part_sorted == k
+            by_part["flagged"].append([int(v) for v in np.concatenate([[0], np.cumsum(mine)])[flagged_n][keep]])
+            for name, values in (("flagged_weight", w_sorted * mine), ("tp_weight", w_sorted * y_sorted * mine)):
+                by_part[name].append(
+                    [round(float(v), 4) for v in np.concatenate([[0.0], np.cumsum(values)])[flagged_n][keep]]
+                )
     precision = np.divide(tp_w, all_w, out=np.zeros_like(tp_w), where=all_w > 0)
     from modsweep.policy import wilson_lower
 
@@ -745,18 +762,37 @@ def stream_precision_curve(
         "tp_weight": [round(float(v), 4) for v in tp_w[keep]],
         "positives": int(y.sum()),
         "rows": len(y),
+        "parts": by_part,
     }
 
 
+THRESHOLD_PARTS = 3  # parts of the stream for the out-of-fold check of auto@P thresholds
+
+
+def threshold_parts(texts: pd.Series, k: int = THRESHOLD_PARTS) -> np.ndarray:
+    """Part 0..k-1 of each stream row by text hash (duplicates share a part), for `stream_precision_curve`."""
+    h = pd.util.hash_pandas_object(texts.astype(object).fillna(""), index=False, hash_key="threshold-parts1")
+    return (h.to_numpy() % np.uint64(k)).astype(np.int64)
+
+
 def precision_targets_table(curve: dict[str, Any], targets: tuple[float, ...] = PRECISION_TARGETS) -> dict[str, Any]:
-    """For each target precision: the threshold that meets it on the stream and what it gives (None: unmet)."""
-    from modsweep.policy import threshold_for_precision
+    """For each target precision: the threshold that meets it on the stream and what it gives (None: unmet).
+
+    On a curve with parts, a target whose threshold does not hold out of fold is unmet too; `out_of_fold`
+    records the precision the check measured (and, for such a target, the threshold it would have had)."""
+    from modsweep.policy import out_of_fold_precision, threshold_for_precision
 
     out: dict[str, Any] = {}
     for target in targets:
         t = threshold_for_precision(curve, target)
+        oof = out_of_fold_precision(curve, target) if curve.get("parts") else None
         if t is None:
-            out[str(target)] = None
+            alone = threshold_for_precision({**curve, "parts": None}, target) if curve.get("parts") else None
+            out[str(target)] = (
+                None
+                if alone is None
+                else {"threshold": None, "unmet": "out of fold", "threshold_in_sample": alone, "out_of_fold": oof}
+            )
             continue
         k = curve["thresholds"].index(t)
         out[str(target)] = {
@@ -765,6 +801,7 @@ def precision_targets_table(curve: dict[str, Any], targets: tuple[float, ...] = 
             "precision_lower": curve["precision_lower"][k],
             "recall": curve["recall"][k],
             "flagged": curve["flagged"][k],
+            **({"out_of_fold": oof} if curve.get("parts") else {}),
         }
     return out
 
@@ -1070,12 +1107,21 @@ def train_from_manifest(
     entry_policy = np.array([r.entry.policy_id or "" for r in stream_rows], dtype=object)
     curves: dict[str, Any] = {}
     targets: dict[str, Any] = {}
+    parts = threshold_parts(stream.texts)
     for pid, score in by_policy.items():
         y = (entry_policy[stream.entry] == pid) & stream.y
-        curves[pid] = stream_precision_curve(y, score, weight)
+        curves[pid] = stream_precision_curve(y, score, weight, parts=parts)
         targets[pid] = precision_targets_table(curves[pid])
-        met = ", ".join(f"{k}@{v['threshold']:.3f} (recall {v['recall']:.2f})" for k, v in targets[pid].items() if v)
-        say(f"stream thresholds for {pid}: {met or 'none met'}")
+        met = ", ".join(
+            f"{k}@{v['threshold']:.3f} (recall {v['recall']:.2f})"
+            for k, v in targets[pid].items()
+            if v and v["threshold"]
+        )
+        unmet = ", ".join(k for k, v in targets[pid].items() if v and not v["threshold"])
+        say(
+            f"stream thresholds for {pid}: {met or 'none met'}"
+            + (f"; not holding out of fold: {unmet}" if unmet else "")
+        )
     composition = {r.entry.id: {"rows": len(r.valid_texts), "positives": int(r.valid_y.sum())} for r in stream_rows}
     metrics: dict[str, dict[str, Any]] = {}
     for label in labels:
@@ -1126,8 +1172,18 @@ def train_from_manifest(
         "stream": {
             "description": (
                 "every trained entry's validation split plus the background, violating rows reweighted to a "
-                f"{prevalence:.0%} share; precision_lower is a one-sided 90% Wilson bound on the flagged rows"
+                f"{prevalence:.0%} share; precision_lower is a one-sided 90% Wilson bound on the flagged rows. "
+                f"An auto@P threshold is the lowest whose bound reaches P, and it must also hold out of fold: the "
+                f"stream is split in {THRESHOLD_PARTS} parts by text hash (parts), the same rule on every "
+                f"{THRESHOLD_PARTS - 1} parts picks a threshold, and the rows of the remaining part it flags, "
+                "pooled over the parts, must reach precision P (targets.*.out_of_fold); a target that fails "
+                "the check is unmet (targets.*.unmet) and that action is never automated"
             ),
+            "threshold_rule": {
+                "bound": "one-sided 90% Wilson lower bound of the weighted precision on the flagged rows",
+                "out_of_fold_parts": THRESHOLD_PARTS,
+                "parts_hash_key": "threshold-parts1",
+            },
             "prevalence": prevalence,
             "scores": curves_from,
             "pack_sha256": None if pack is None else pack.sha256,

@@ -61,6 +61,87 @@ def test_reweighting_to_a_lower_prevalence_raises_the_threshold():
     assert natural is not None and (rare is None or rare > natural)
 
 
+def _two_part_frame(fp_rows: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """400 rows at scores 0.9975 … 0.0, parts alternating 0/1; the top 240 rows violate except `fp_rows`."""
+    score = np.round(0.9975 - 0.0025 * np.arange(400), 4)
+    y = np.arange(400) < 240
+    y[fp_rows] = False
+    return y, score, np.arange(400) % 2
+
+
+CLUSTERED = list(range(1, 41, 4))  # ten false positives near the top, all in part 1
+SPREAD = [7, 30, 53, 76, 99, 122, 145, 168, 191, 214]  # ten false positives in both parts, top to bottom
+
+
+def _out_of_fold_by_hand(y: np.ndarray, score: np.ndarray, parts: np.ndarray, target: float) -> float | None:
+    """The check written out: pick on the other parts' rows alone, measure on the part's own rows, pool."""
+    tp = flagged = 0
+    for k in np.unique(parts):
+        t = threshold_for_precision(stream_precision_curve(y[parts != k], score[parts != k]), target)
+        if t is None:
+            return None
+        mine = (parts == k) & (score >= t)
+        tp, flagged = tp + int((mine & y).sum()), flagged + int(mine.sum())
+    return tp / flagged if flagged else None
+
+
+def test_a_threshold_must_hold_out_of_fold_when_false_positives_cluster_in_one_part():
+    from modsweep.policy import out_of_fold_precision
+
+    y, score, parts = _two_part_frame(CLUSTERED)
+    pooled = stream_precision_curve(y, score)
+    assert threshold_for_precision(pooled, 0.9) == pytest.approx(0.38)  # the pooled bound clears 0.9 ...
+    # ... but part 1 alone (all ten errors) reaches 0.9 at no threshold, so a threshold picked on one part does
+    # not carry over to the other: the target is unmet and that action is never automated
+    checked = stream_precision_curve(y, score, parts=parts)
+    assert checked["precision_lower"] == pooled["precision_lower"]  # the same curve, plus each part's sums
+    assert _out_of_fold_by_hand(y, score, parts, 0.9) is None
+    assert out_of_fold_precision(checked, 0.9) is None
+    assert threshold_for_precision(checked, 0.9) is None
+    # a lower target carries over; the out-of-fold figure is the hand-computed one
+    oof = out_of_fold_precision(checked, 0.8)
+    assert oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.8), abs=1e-3) and oof >= 0.8
+    assert threshold_for_precision(checked, 0.8) == threshold_for_precision(pooled, 0.8)
+
+
+def test_spread_false_positives_keep_the_in_sample_threshold():
+    from modsweep.policy import out_of_fold_precision
+
+    y, score, parts = _two_part_frame(SPREAD)
+    checked = stream_precision_curve(y, score, parts=parts)
+    oof = out_of_fold_precision(checked, 0.9)
+    assert oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.9), abs=1e-3) and oof >= 0.9
+    assert threshold_for_precision(checked, 0.9) == threshold_for_precision(stream_precision_curve(y, score), 0.9)
+
+
+def test_a_card_target_that_fails_out_of_fold_is_never_automated_and_said():
+    from modsweep.tasks.train import precision_targets_table
+
+    y, score, parts = _two_part_frame(CLUSTERED)
+    curve = stream_precision_curve(y, score, parts=parts)
+    table = precision_targets_table(curve, (0.8, 0.9))
+    assert table["0.8"]["threshold"] is not None and table["0.8"]["out_of_fold"] >= 0.8
+    assert table["0.9"]["threshold"] is None and table["0.9"]["unmet"] == "out of fold"
+    assert table["0.9"]["threshold_in_sample"] == pytest.approx(0.38)
+    card = linear_card()
+    card["stream"]["policies"]["deceptive.spam"] = curve  # spam: reduce_reach at auto@0.9, remove at auto@0.95
+    pack = load_pack("community-guidelines").with_model_thresholds(card)
+    assert [b.action for b in pack.policy("deceptive.spam").bands_for("FR")] == ["escalate"]
+    assert any(
+        n.startswith("deceptive.spam: reduce_reach at auto@0.9 is never automated") and "out of fold" in n
+        for n in pack.threshold_notes
+    ), pack.threshold_notes
+
+
+def test_threshold_parts_follow_the_text():
+    from modsweep.tasks.train import threshold_parts
+
+    texts = pd.Series([f"post {k}" for k in range(300)] + ["post 7"])
+    parts = threshold_parts(texts)
+    assert set(parts) == {0, 1, 2} and parts[-1] == parts[7]
+    assert np.array_equal(parts, threshold_parts(texts.copy()))
+
+
 # --- auto@P bands -----------------------------------------------------------------------------------------
 
 
