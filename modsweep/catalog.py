@@ -142,8 +142,8 @@ DATASETS: dict[str, Dataset] = {
         ),
     )
 }
-# The day-wide coordination detections, kept as the `coordination` part of `detections` for readers of the whole
-# clustering (policy diff); a decide partition reads only its own items' share from `coordination`.
+# The day-wide coordination detections, kept as the `coordination` part of `detections` (gated whole); a decide
+# partition, and policy diff's re-decision of it, reads only its own items' share from `coordination`.
 COORDINATION_PART = "coordination"
 
 

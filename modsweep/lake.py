@@ -117,6 +117,23 @@ class Lake:
         path = ref.path if isinstance(ref, PartRef) else ref
         return pq.read_table(path, columns=columns, filesystem=self.fs)
 
+    def days(self, dataset: str) -> list[date]:
+        """The days a dataset has partitions for (`date=` directories), oldest first."""
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown lake dataset {dataset!r}")
+        days = set()
+        for path in self.fs.glob(f"{self.root}/{dataset}/date=*"):
+            try:
+                days.add(date.fromisoformat(str(path).rstrip("/").rsplit("date=", 1)[1]))
+            except ValueError:  # not a partition directory of this layout
+                continue
+        return sorted(days)
+
+    def run_keys(self, dataset: str, day: date) -> list[str]:
+        """The run keys with partitions of a dataset on a day (`run_key=` directories), in name order."""
+        found = self.fs.glob(self._dir(dataset, day, "*"))
+        return sorted(str(p).rstrip("/").rsplit("run_key=", 1)[1] for p in found)
+
     def parts(self, dataset: str, day: date, run_key: str) -> list[str]:
         """Committed partition paths of one dataset, day and run key, in name order."""
         directory = self._dir(dataset, day, run_key)

@@ -8,11 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from modsweep import resources
-from modsweep.catalog import COORDINATION_PART
 from modsweep.config import get_settings
 from modsweep.lake import Lake
 from modsweep.policy import PolicyPack
@@ -49,8 +46,7 @@ def swept_run_key(lake: Lake, day: date) -> str:
     """The run key of the newest completed non-shadow run that ingested `day` (its lake items are the day)."""
     from modsweep import store
 
-    found = lake.fs.glob(f"{lake.root}/items/date={day.isoformat()}/run_key=*")
-    keys = [str(p).rsplit("run_key=", 1)[1] for p in found]
+    keys = lake.run_keys("items", day)
     engine = resources.store_engine()
     best: tuple[datetime, str] | None = None
     for key in keys:
@@ -112,10 +108,10 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
     changes, samples = [], []
     for day in days:
         run_key = swept_run_key(lake, day)
-        for part in lake.parts("items", day, run_key):
-            table = lake.read(part)
+        for path in lake.parts("items", day, run_key):
+            table = lake.read(path)
             items = table.select([c for c in ITEM_COLUMNS if c in table.column_names]).to_pandas()
-            coord = _coordinated(lake, day, run_key, table.column("item_id"))
+            coord = _coordinated(lake, day, run_key, path.rsplit("/", 1)[-1].removesuffix(".parquet"))
             before = _decisions(items, coord, old_pack, old_bank, run_key)
             after = _decisions(items, coord, new_pack, new_bank, run_key)
             ch = policy_diff.day_changes(before, after, day)
@@ -166,10 +162,9 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
     return brief
 
 
-def _coordinated(lake: Lake, day: date, run_key: str, item_ids: pa.ChunkedArray) -> pd.DataFrame:
-    ref = lake.ref("detections", day, run_key, COORDINATION_PART)
+def _coordinated(lake: Lake, day: date, run_key: str, part: str) -> pd.DataFrame:
+    """The live run's coordination detections of one items part: its share in the `coordination` dataset, which
+    is what the sweep's decide of that part reads."""
     cols = ["item_id", "policy_id", "detector_id", "score"]
-    if ref is None:
-        return pd.DataFrame(columns=cols)
-    found = lake.read(ref, columns=cols)
-    return found.filter(pc.is_in(found.column("item_id"), value_set=item_ids.combine_chunks())).to_pandas()
+    ref = lake.ref("coordination", day, run_key, part)
+    return pd.DataFrame(columns=cols) if ref is None else lake.read(ref, columns=cols).to_pandas()
