@@ -27,6 +27,8 @@ DATASETS: tuple[str, ...] = (
     "review_tasks",
     "metrics",
     "samples",
+    "actor_weights",
+    "actor_risk",
     "trend_aggregates",
     "trends",
 )  # declared in modsweep/catalog.py

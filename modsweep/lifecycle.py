@@ -54,11 +54,30 @@ class AppealSpec(_Strict):
 
 
 class RepeatOffenderSpec(_Strict):
-    """Actor risk: how strikes (and account age, bursts, coordination) raise review priority. Off by default."""
+    """Actor risk (DESIGN §10): an author's active strike weight before the run's day (and account age, bursts,
+    coordination) raises review priority and, for repeat offenders, lowers escalation thresholds. Off by default.
+
+    ``min_active_weight``: who is a repeat offender (0: nobody); ``escalate_offset`` (≤ 0): added to the
+    `escalate` bands' min_score for a repeat offender's items (never to an automated band: more of their items
+    reach a person, none is enforced automatically on weaker evidence); ``raise_review_priority``: escalations'
+    priority × the actor risk, before queue capacity is applied; ``priority_boost``: the strikes' share of it
+    at ``min_active_weight``."""
 
     min_active_weight: float = Field(default=0, ge=0)  # 0: off
+    escalate_offset: float = Field(default=0.0, ge=-0.5, le=0)  # 0: thresholds unchanged
     priority_boost: float = Field(default=1.0, ge=1, le=10)  # review priority multiplier at the threshold
     raise_review_priority: bool = False  # actor risk (strikes, young account, bursts, coordination) × priority
+
+    @model_validator(mode="after")
+    def _offset_needs_offenders(self) -> RepeatOffenderSpec:
+        if self.escalate_offset < 0 and self.min_active_weight <= 0:
+            raise ValueError("repeat_offenders.escalate_offset needs min_active_weight > 0 (who is a repeat offender)")
+        return self
+
+    @property
+    def reads_strikes(self) -> bool:
+        """Whether the sweep needs authors' active strikes before deciding (an offset or a priority to apply)."""
+        return self.escalate_offset < 0 or self.raise_review_priority
 
 
 DEFAULT_BY_SEVERITY: dict[int, StrikeSpec] = {

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
@@ -348,33 +349,37 @@ def reversal_summary(engine: Engine, first: date, last: date) -> dict[str, Any]:
     }
 
 
-def raise_review_priority(engine: Engine, cat: RunCatalog, ctx: LedgerContext, pack: PolicyPack) -> dict[str, int]:
-    """Actor risk into the run's open escalations (`review_band` tasks): priority × `strikes.actor_risk` of the
-    item's author (active strikes, a young account, a burst of items, coordination membership), when the pack's
-    `enforcement.repeat_offenders.raise_review_priority` asks (off by default: priorities stay the pack's)."""
+ACTOR_WEIGHTS_PART = "weights"
+
+
+def snapshot_actor_weights(engine: Engine, cat: RunCatalog, *, day: date, as_of: datetime) -> int:
+    """The run's author → active strike weight table (strikes of earlier days that count at ``as_of``, the window
+    start, so a re-run of the key decides the same way), read from the store once and saved as
+    `actor_weights/weights` for every decide part; a resumed run keeps the saved one. Returns its rows."""
+    if cat.exists("actor_weights", ACTOR_WEIGHTS_PART):
+        return int(cat.meta("actor_weights", ACTOR_WEIGHTS_PART)["rows"])
+    weights = ls.active_weights_before(engine, day=day, as_of=as_of)
+    return cat.save("actor_weights", ACTOR_WEIGHTS_PART, pa.Table.from_pandas(weights, preserve_index=False))
+
+
+def actor_signals_part(cat: RunCatalog, part: str, pack: PolicyPack, hmac_key: str) -> pd.DataFrame | None:
+    """One items part's actor signals (`strikes.actor_signals`: active weight, review-priority multiplier,
+    escalation offset), or None when the pack uses no actor risk or nothing could change (no author has active
+    strikes and priorities stay the pack's). Authors are pseudonymised only when some author has strikes."""
     enforcement = pack.spec.enforcement
-    if not enforcement.repeat_offenders.raise_review_priority:
-        return {"review_priority_raised": 0}
-    tasks = ls.open_escalations(engine, ctx.run_key)
-    if tasks.empty:
-        return {"review_priority_raised": 0}
-    wanted = pc.field("item_id").isin(tasks["item_id"].astype(str).unique().tolist())
-    frames = [
-        cat.load("items", p, columns=["item_id", "author_id", "author_account_age_days"], filters=wanted).to_pandas()
-        for p in cat.parts("items")
-    ]
-    authors = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["item_id", "author_id"])
-    authors["author_id"] = pseudonymise(authors["author_id"], ctx.hmac_key).to_numpy()
-    coordinated = set()
-    if "coordination" in cat.parts("detections"):
-        coordinated = set(cat.load("detections", "coordination", columns=["item_id"])["item_id"].to_pylist())
-    authors["coordinated"] = authors["item_id"].isin(coordinated)
-    risk = st.actor_risk(
-        authors, ls.active_weights(engine, authors["author_id"].unique().tolist(), ctx.as_of), enforcement
-    )
-    factor = tasks["item_id"].map(risk.groupby(level=0).max()).fillna(1.0)
-    raised = tasks.assign(priority=tasks["priority"] * factor)[factor > 1.0]
-    return {"review_priority_raised": ls.set_priorities(engine, raised[["task_id", "priority"]])}
+    spec = enforcement.repeat_offenders
+    if not spec.reads_strikes or not cat.exists("actor_weights", ACTOR_WEIGHTS_PART):
+        return None
+    table = cat.load("actor_weights", ACTOR_WEIGHTS_PART)
+    if table.num_rows == 0 and not spec.raise_review_priority:
+        return None
+    weights = table.to_pandas().set_index("author_id")["active_weight"]
+    authors = cat.load("items", part, columns=["item_id", "author_id", "author_account_age_days"]).to_pandas()
+    if len(weights):
+        authors["author_id"] = pseudonymise(authors["author_id"], hmac_key).to_numpy()
+    coordinated = cat.load("coordination", part, columns=["item_id"])["item_id"]
+    authors["coordinated"] = authors["item_id"].isin(coordinated.to_pylist())
+    return st.actor_signals(authors, weights, enforcement)
 
 
 def record_reviewed_strikes(

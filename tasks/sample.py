@@ -234,6 +234,10 @@ def build_review_tasks(
     severity = tasks["policy_id"].map(lambda p: policies[p].severity).to_numpy(dtype=np.float64)
     mult = tasks["policy_id"].map(lambda p: prof.priority_multiplier.get(p, 1.0)).to_numpy(dtype=np.float64)
     tasks["priority"] = priority(severity, tasks["views"].to_numpy(), tasks["user_reports"].to_numpy(), mult)
+    if "actor_risk" in escalations.columns:  # repeat offenders, young accounts, bursts, coordination (DESIGN §10)
+        risk = escalations.drop_duplicates("item_id").set_index("item_id")["actor_risk"]
+        is_esc = (tasks["reason"] == "review_band").to_numpy()
+        tasks.loc[is_esc, "priority"] *= tasks.loc[is_esc, "item_id"].map(risk).fillna(1.0).to_numpy()
     sla = pd.to_timedelta(tasks["policy_id"].map(lambda p: policies[p].sla_hours), unit="h")
     now_ts = pd.Timestamp(now).tz_convert("UTC")
     tasks["due_by"] = now_ts + sla
@@ -317,11 +321,13 @@ def decide_and_stratify(
     total_views: int,
     n_prevalence: int,
     decided: pd.DataFrame | None = None,
+    escalate_offsets: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One part's decisions, its QA strata populations, QA candidates and prevalence candidates.
 
     `found` holds the part's detector scores (coordination included); `decided`: decisions already committed
-    for the part (a resumed run keeps them, and samples from them).
+    for the part (a resumed run keeps them, and samples from them); `escalate_offsets`: repeat offenders' lower
+    escalation thresholds per item (`decide.decide_partition`).
     """
     policy_ids = [pol.id for pol in pack.policies()]
     scores = decide.policy_scores(items["item_id"], found, policy_ids, decide.non_enforcing_detectors(pack))
@@ -336,6 +342,7 @@ def decide_and_stratify(
             run_id=run_id,
             decided_at=decided_at,
             automation_paused=automation_paused,
+            escalate_offsets=escalate_offsets,
         )
     )
     hashed = id_hashes(items["item_id"].to_numpy(dtype=object), seed)  # one hash for both samples' keys

@@ -1,4 +1,5 @@
-"""The sweep's strike-ledger task: a thin Prefect wrapper over `lifecycle_io.update_strike_ledger_run`."""
+"""The sweep's lifecycle tasks: thin Prefect wrappers over `lifecycle_io` (the strike-ledger update after the sample;
+the repeat offenders' active strikes before decide)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from modsweep import resources
 from modsweep.catalog import catalog_of
 from modsweep.config import get_settings
 from modsweep.runs import RunContext
-from modsweep.tasks.lifecycle_io import LedgerContext, raise_review_priority, update_strike_ledger_run
+from modsweep.tasks.lifecycle_io import LedgerContext, snapshot_actor_weights, update_strike_ledger_run
 
 
 @task(
@@ -24,8 +25,7 @@ from modsweep.tasks.lifecycle_io import LedgerContext, raise_review_priority, up
 )
 def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
     """Strikes for the run's stored enforcement decisions (a decisions partition at a time) and the account actions
-    they reach, then actor risk into its open escalations' priority when the pack asks; idempotent, so a retry or
-    a re-run of the key adds nothing (run it after the sample is stored)."""
+    they reach; idempotent, so a retry or a re-run of the key adds nothing (run it after the sample is stored)."""
     ledger = LedgerContext(
         day=ctx.day,
         run_key=ctx.run_key,
@@ -34,6 +34,21 @@ def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
         hmac_key=get_settings().hmac_key.get_secret_value(),
     )
     pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
-    engine, cat = resources.store_engine(), catalog_of(ctx)
-    counts = update_strike_ledger_run(engine, cat, ledger, pack)
-    return {**counts, **raise_review_priority(engine, cat, ledger, pack)}  # after the sample stored its tasks
+    return update_strike_ledger_run(resources.store_engine(), catalog_of(ctx), ledger, pack)
+
+
+@task(
+    name="snapshot-actor-strikes",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=exponential_backoff(1),
+    retry_jitter_factor=0.5,
+)
+def snapshot_actor_strikes(ctx: RunContext) -> dict[str, int]:
+    """Before decide, when the pack uses actor risk (`enforcement.repeat_offenders`): the authors' active strike
+    weights as of the run's window start, into the run catalog (`actor_weights`) for every decide part."""
+    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
+    if not pack.spec.enforcement.repeat_offenders.reads_strikes:
+        return {}
+    rows = snapshot_actor_weights(resources.store_engine(), catalog_of(ctx), day=ctx.day, as_of=ctx.window_start)
+    return {"authors_with_active_strikes": rows}

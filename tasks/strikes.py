@@ -206,3 +206,35 @@ def actor_risk(authors: pd.DataFrame, weights: pd.Series, enforcement: Enforceme
     burst = np.where(per_author >= 20, 1.2, 1.0)
     coordinated = np.where(authors["coordinated"].to_numpy(dtype=bool), 1.3, 1.0)
     return pd.Series(strikes * young * burst * coordinated, index=authors["item_id"].to_numpy(), name="actor_risk")
+
+
+ACTOR_SIGNAL_COLUMNS: tuple[str, ...] = ("item_id", "active_weight", "actor_risk", "escalate_offset")
+
+
+def actor_signals(authors: pd.DataFrame, weights: pd.Series, enforcement: EnforcementSpec) -> pd.DataFrame:
+    """What actor risk changes for a part's items (DESIGN §10), for the items it changes something for.
+
+    ``authors``: item_id, author_id (the pseudonym ``weights`` is keyed by), author_account_age_days, coordinated;
+    ``weights``: active strike weight per author before the run's day. Per item: ``active_weight``; ``actor_risk``,
+    the escalation's review-priority multiplier (`actor_risk`; 1.0 unless the pack's `raise_review_priority`);
+    ``escalate_offset``, the pack's `escalate_offset` for a repeat offender's item (active weight at least
+    `min_active_weight`), else 0."""
+    spec = enforcement.repeat_offenders
+    weight = authors["author_id"].map(weights).fillna(0.0).to_numpy(dtype=np.float64)
+    risk = actor_risk(authors, weights, enforcement).to_numpy() if spec.raise_review_priority else 1.0
+    offender = (weight >= spec.min_active_weight) if spec.min_active_weight > 0 else np.zeros(len(weight), bool)
+    out = pd.DataFrame(
+        {
+            "item_id": authors["item_id"].to_numpy(),
+            "active_weight": weight,
+            "actor_risk": risk,
+            "escalate_offset": np.where(offender, spec.escalate_offset, 0.0),
+        }
+    )
+    return out[(out["active_weight"] > 0) | (out["actor_risk"] > 1)].reset_index(drop=True)
+
+
+def escalate_offsets_for(item_ids: pd.Series, signals: pd.DataFrame) -> np.ndarray:
+    """Per item (in ``item_ids``' order), its escalation-threshold offset from `actor_signals` (0 when none)."""
+    offsets = signals.drop_duplicates("item_id").set_index("item_id")["escalate_offset"]
+    return item_ids.map(offsets).fillna(0.0).to_numpy(dtype=np.float64)

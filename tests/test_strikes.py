@@ -7,14 +7,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy.engine import Engine
 from store_fixtures import postgres_store, postgres_unavailable_reason, sqlite_store
 
-from modsweep import store
+from modsweep import resources, store
+from modsweep.catalog import RunCatalog, catalog_of
+from modsweep.config import get_settings
 from modsweep.lifecycle import AccountThreshold, EnforcementSpec, StrikeSpec
+from modsweep.runs import RunContext
 from modsweep.store import lifecycle as ls
-from modsweep.tasks import lifecycle_io, strikes
+from modsweep.tasks import bodies, lifecycle_io, strikes
+from modsweep.tasks.reviews_io import pseudonymise
 
 T0 = pd.Timestamp("2026-11-23 08:00", tz="UTC")
 DAY = date(2026, 11, 23)
@@ -286,48 +291,157 @@ def test_actor_risk_raises_priority_for_strikes_young_accounts_bursts_and_coordi
     assert strikes.actor_risk(authors, weights, spec)["i0"] == 3.0
 
 
-def test_review_priority_is_raised_only_when_the_pack_asks(engine: Engine, tmp_path: Path) -> None:
-    import pyarrow as pa
+REPEAT_OFFENDERS = {"min_active_weight": 3, "escalate_offset": -0.1, "raise_review_priority": True, "priority_boost": 2}
 
-    from modsweep.catalog import RunCatalog
+
+def _pack_with_repeat_offenders(tmp_path: Path) -> Path:
+    """The shipped pack's policies with fixed bands (no model card needed) and `enforcement.repeat_offenders` on;
+    its lists are read from the shipped folder."""
+    import yaml
+
+    from modsweep.policy import resolve_pack_path
+
+    raw = yaml.safe_load(resolve_pack_path("community-guidelines").read_text())
+    fixed = [p for p in raw["policies"] if not any("auto@" in str(b["min_score"]) for b in p["bands"])]
+    raw |= {"policies": fixed, "profiles": {"standard": raw["profiles"]["standard"]}}
+    raw["enforcement"] = {"repeat_offenders": REPEAT_OFFENDERS}
+    path = tmp_path / "packs" / "repeat-offenders.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _run_context(tmp_path: Path, day: date, run_key: str, pack: str) -> RunContext:
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    return RunContext(
+        run_id=f"run-{run_key}",
+        run_key=run_key,
+        flow="daily-sweep",
+        day=day,
+        window_start=start,
+        window_end=start + timedelta(days=1),
+        pack=pack,
+        profile="standard",
+        policy_sha256="test",
+        seed="seed",
+        lake_root=str(tmp_path / "lake"),
+        model_version="none",
+    )
+
+
+def _write_part(cat: RunCatalog, dataset: str, frame: pd.DataFrame) -> None:
+    cat.lake.write(pa.Table.from_pandas(frame, preserve_index=False), dataset, cat.day, cat.run_key, "part-00000")
+
+
+def _day_items(day: date, rows: list[tuple[str, str]]) -> pd.DataFrame:
+    """(item_id, author_id) rows as US items created at 10:00 on ``day``, with a year-old account."""
+    ids, authors = zip(*rows, strict=True)
+    return pd.DataFrame(
+        {
+            "item_id": ids,
+            "author_id": authors,
+            "author_account_age_days": 400,
+            "region": "US",
+            "language": "en",
+            "item_type": "text_post",
+            "views": 100,
+            "user_reports": 0,
+            "created_at": pd.Timestamp(f"{day} 10:00", tz="UTC"),
+        }
+    )
+
+
+def test_a_repeat_offenders_borderline_item_escalates_the_next_day_and_anothers_does_not(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Day 1: alice's item is removed (a strike of weight 5). Day 2: alice's and bob's items score the same 0.3
+    on minor safety (US escalate band 0.35): alice's escalates at 0.25 (the pack's offset -0.1, recorded with
+    the decision's actor signals), bob's is not decided; automated bands stay where they are."""
+    pack_path = str(_pack_with_repeat_offenders(tmp_path))
+    day1, day2 = date(2026, 11, 22), date(2026, 11, 23)
+    key = "test-hmac-key"
+    ctx1 = _run_context(tmp_path, day1, "day1", pack_path)
+    cat1 = catalog_of(ctx1)
+    _write_part(cat1, "items", _day_items(day1, [("d1-alice", "alice")]))
+    removed = decisions(
+        [("dec-d1", "d1-alice", "minor_safety", "remove")], created_at=pd.Timestamp(f"{day1} 10:00", tz="UTC")
+    )
+    _write_part(cat1, "decisions", removed.drop(columns="day"))
+    pack = resources.pack(pack_path, "standard", "none")
+    ledger = lifecycle_io.LedgerContext(
+        day=day1, run_key="day1", run_id="run-day1", as_of=ctx1.window_end, hmac_key=key
+    )
+    assert lifecycle_io.update_strike_ledger_run(engine, cat1, ledger, pack)["strikes_new"] == 1
+
+    ctx2 = _run_context(tmp_path, day2, "day2", pack_path)
+    cat2 = catalog_of(ctx2)
+    _write_part(cat2, "items", _day_items(day2, [("d2-alice", "alice"), ("d2-bob", "bob")]))
+    scores = pd.DataFrame(
+        {"item_id": ["d2-alice", "d2-bob"], "policy_id": "minor_safety", "detector_id": "minors-lexicon", "score": 0.3}
+    )
+    _write_part(cat2, "detections", scores)
+    _write_part(cat2, "coordination", scores.iloc[:0])
+    today = strikes.strikes_from_decisions(
+        decisions(
+            [("dec-d2-other", "d2-bob", "minor_safety", "remove")], created_at=pd.Timestamp(f"{day2} 01:00", tz="UTC")
+        ),
+        pd.DataFrame({"item_id": ["d2-bob"], "author_id": [pseudonymise(pd.Series(["bob"]), key)[0]]}),
+        lifecycle_io.policy_strike_specs(pack),
+        ["remove"],
+        day=day2,
+    )
+    ls.insert_strikes(engine, today)  # a strike of the run's own day never counts for its decisions
+    assert lifecycle_io.snapshot_actor_weights(engine, cat2, day=day2, as_of=ctx2.window_start) == 1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODSWEEP_HMAC_KEY", key)
+        get_settings.cache_clear()
+        bodies.decide_part(ctx2, "part-00000", [], 10, 200, 10)
+    get_settings.cache_clear()
+    made = cat2.load("decisions", "part-00000").to_pandas()
+    assert made[["item_id", "action", "automated"]].values.tolist() == [["d2-alice", "escalate", False]]
+    assert made["threshold"].iloc[0] == pytest.approx(0.25)
+    signals = cat2.load("actor_risk", "part-00000").to_pandas().set_index("item_id")
+    assert signals.loc["d2-alice", "escalate_offset"] == pytest.approx(-0.1)
+    assert signals.loc["d2-alice", "active_weight"] == 5.0 and "d2-bob" not in signals.index
+    assert signals.loc["d2-alice", "actor_risk"] == pytest.approx(2.0)  # strikes at the boost, nothing else
+    escalations = bodies.sample_inputs(ctx2, ["part-00000"], 10)["escalations"]
+    assert escalations.set_index("item_id")["actor_risk"].to_dict() == {"d2-alice": pytest.approx(2.0)}
+
+
+def test_with_repeat_offenders_off_decide_reads_no_strikes(engine: Engine, tmp_path: Path) -> None:
     from modsweep.policy import load_pack
 
-    cat = RunCatalog(str(tmp_path / "lake"), DAY, "rk")
-    items = pd.DataFrame({"item_id": ["i1", "i2"], "author_id": ["alice", "bob"], "author_account_age_days": [1, 900]})
-    cat.lake.write(pa.Table.from_pandas(items, preserve_index=False), "items", DAY, "rk", "part-00000")
-    tasks = pd.DataFrame(
+    ctx = _run_context(tmp_path, DAY, "rk", "community-guidelines")
+    cat = catalog_of(ctx)
+    _write_part(cat, "items", _day_items(DAY, [("i1", "alice")]))
+    assert lifecycle_io.actor_signals_part(cat, "part-00000", load_pack(), "k") is None
+    assert not cat.exists("actor_weights", lifecycle_io.ACTOR_WEIGHTS_PART)
+    with pytest.raises(ValueError, match="min_active_weight"):
+        EnforcementSpec.model_validate({"repeat_offenders": {"escalate_offset": -0.1}})
+
+
+def test_actor_risk_orders_escalations_before_queue_capacity() -> None:
+    from modsweep.policy import load_pack
+    from modsweep.tasks import sample
+
+    esc = pd.DataFrame(
         {
-            "task_id": ["t1", "t2"],
-            "item_id": ["i1", "i2"],
+            "item_id": ["calm", "risky"],
             "policy_id": "hate.speech",
-            "queue": "q",
-            "reason": "review_band",
-            "stratum": "s",
-            "inclusion_prob": 1.0,
-            "priority": 2.0,
             "score": 0.5,
+            "action": "escalate",
             "region": "DE",
             "language": "de",
-            "views": 1,
-            "due_by": T0,
-            "created_at": T0,
-            "run_id": "r",
-            "run_key": "rk",
+            "views": 100,
+            "user_reports": 0,
         }
     )
-    store.insert_review_tasks(engine, tasks)
-    ctx = lifecycle_io.LedgerContext(day=DAY, run_key="rk", run_id="r", as_of=T0.to_pydatetime(), hmac_key="k")
-    pack = load_pack()
-    assert lifecycle_io.raise_review_priority(engine, cat, ctx, pack) == {"review_priority_raised": 0}
-    asking = pack.model_copy(
-        update={
-            "spec": pack.spec.model_copy(
-                update={
-                    "enforcement": EnforcementSpec.model_validate({"repeat_offenders": {"raise_review_priority": True}})
-                }
-            )
-        }
-    )
-    assert lifecycle_io.raise_review_priority(engine, cat, ctx, asking) == {"review_priority_raised": 1}
-    stored = store.fetch_review_tasks(engine).set_index("task_id")["priority"].to_dict()
-    assert stored == {"t1": pytest.approx(2.4), "t2": 2.0}  # alice's account is a day old
+    empty_qa = pd.DataFrame(columns=["item_id", "policy_id", "reason", "stratum", "inclusion_prob", "score", "action"])
+    args = dict(double_review_share=0.0, seed="s", id_key=b"k", run_id="r", run_key="rk", now=T0.to_pydatetime())
+    plain = sample.build_review_tasks(esc, empty_qa, esc, load_pack(), **args)
+    risky = sample.build_review_tasks(esc.assign(actor_risk=[1.0, 2.5]), empty_qa, esc, load_pack(), **args)
+    base = plain.set_index("item_id")["priority"]
+    assert base["calm"] == base["risky"]
+    assert risky.set_index("item_id")["priority"].to_dict() == {"calm": base["calm"], "risky": 2.5 * base["risky"]}
+    kept, _ = sample.apply_queue_capacity(risky, risky.iloc[:0], capacity_per_queue=1)
+    assert kept.set_index("item_id")["status"].to_dict() == {"risky": "open", "calm": "carried_over"}

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import JSON, Date, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Date, Table, and_, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from modsweep.store.engine import is_sqlite, json_dumps, write_transaction
@@ -147,6 +147,22 @@ def active_weights(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime
     )
     found = _tuples_in(engine, stmt, c.author_id, author_ids, ["author_id", "active_weight"])
     return found.set_index("author_id")["active_weight"].astype("float64")
+
+
+def active_weights_before(engine: Engine, *, day: dt.date, as_of: dt.datetime) -> pd.DataFrame:
+    """Every author's summed weight of the strikes of days before ``day`` that count at ``as_of`` (active, not yet
+    expired): author_id, active_weight. One grouped query; its size is the authors with active strikes."""
+    c = STRIKES.c
+    stmt = (
+        select(c.author_id, func.sum(c.weight))
+        .where(c.status == "active", c.expires_at > as_of, c.day < day)
+        .group_by(c.author_id)
+        .order_by(c.author_id)
+    )
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(stmt)]
+    out = pd.DataFrame.from_records(rows, columns=["author_id", "active_weight"])
+    return out.astype({"author_id": object, "active_weight": "float64"})
 
 
 def active_strikes(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
@@ -339,33 +355,6 @@ def set_account_status(
             payload={"account_decision_ids": sorted(ids)[:1000], "changed": changed, "reason": reason},
         )
     return changed
-
-
-def open_escalations(engine: Engine, run_key: str) -> pd.DataFrame:
-    """A run's open escalation tasks (`review_band`): task, item, priority."""
-    c = REVIEW_TASKS.c
-    stmt = select(c.task_id, c.item_id, c.priority).where(
-        c.run_key == run_key, c.status == "open", c.reason == "review_band"
-    )
-    with engine.connect() as conn:
-        return pd.DataFrame.from_records(
-            [tuple(r) for r in conn.execute(stmt)], columns=["task_id", "item_id", "priority"]
-        )
-
-
-def set_priorities(engine: Engine, tasks: pd.DataFrame) -> int:
-    """New priorities for open tasks (task_id, priority) in one transaction; returns how many changed."""
-    if tasks.empty:
-        return 0
-    stmt = (
-        update(REVIEW_TASKS)
-        .where(REVIEW_TASKS.c.task_id == bindparam("b_task_id"), REVIEW_TASKS.c.status == "open")
-        .values(priority=bindparam("b_priority"))
-    )
-    rows = [{"b_task_id": t, "b_priority": float(p)} for t, p in zip(tasks["task_id"], tasks["priority"], strict=True)]
-    with write_transaction(engine) as conn:
-        conn = conn.execution_options(preserve_rowcount=True)
-        return sum(int(conn.execute(stmt, list(chunk)).rowcount) for chunk in _chunks(rows))
 
 
 def confirmed_escalations_without_strike(engine: Engine, final_actions: Sequence[str]) -> pd.DataFrame:
