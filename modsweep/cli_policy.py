@@ -68,20 +68,17 @@ def _latest_card() -> dict[str, Any] | None:
 def _lake_regions(limit_days: int = 3) -> frozenset[str]:
     """Regions in the lake's ingested items of the newest few days (region column only)."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    from modsweep.config import get_settings
+    from modsweep import resources
 
-    root = Path(get_settings().lake_root) / "items"
-    if not root.is_dir():
-        return frozenset()
-    days = sorted(p for p in root.glob("date=*") if p.is_dir())[-limit_days:]
+    lake = resources.lake()
     regions: set[str] = set()
-    for part in (f for d in days for f in d.glob("run_key=*/*.parquet")):
-        try:
-            regions.update(pc.unique(pq.read_table(part, columns=["region"])["region"]).to_pylist())
-        except Exception:  # a partition another process is writing, or not an items file: skip it
-            continue
+    for day in lake.days("items")[-limit_days:]:
+        for path in (p for key in lake.run_keys("items", day) for p in lake.parts("items", day, key)):
+            try:
+                regions.update(pc.unique(lake.read(path, ["region"])["region"]).to_pylist())
+            except Exception:  # a partition another process is writing, or not an items file: skip it
+                continue
     return frozenset(r for r in regions if isinstance(r, str))
 
 
@@ -222,9 +219,15 @@ def write_candidate_pack(pack: str, patches: list[dict[str, Any]], out: Path, no
 def trends_command(
     day: Annotated[str, typer.Option(help="A swept day, YYYY-MM-DD")],
     pack: Annotated[
-        str, typer.Option(help="Pack whose decisions give the enforcement overlap")
-    ] = "community-guidelines",
-    profile: Annotated[str, typer.Option(help="Profile of that pack")] = "standard",
+        str | None,
+        typer.Option(help="Pack whose detector files receive the suggestions (default: the run's; given: recompute)"),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Profile of that pack (default: the run's; given: recompute)")
+    ] = None,
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Run the radar again instead of reading the run's stored result")
+    ] = False,
     region: Annotated[str | None, typer.Option(help="Only this region")] = None,
     top: Annotated[int, typer.Option(min=1, max=100, help="Signals shown per region")] = 10,
     candidate: Annotated[
@@ -233,15 +236,16 @@ def trends_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the trends as JSON")] = False,
 ) -> None:
     """The emerging-risk radar on a swept day: signals (hashtags, URL domains, word bigrams, near-duplicate
-    clusters) bursting against the earlier days' aggregates, ranked per region by enforcement overlap and reach."""
+    clusters) bursting against the earlier days' aggregates, ranked per region by enforcement overlap and reach.
+    Reads the result the day's completed sweep stored; computes it when there is none, or with --recompute."""
     from rich.table import Table
 
-    from modsweep import resources
+    from modsweep import resources, store
     from modsweep.cli_common import safe_path
     from modsweep.policy import PolicyPackError
     from modsweep.registry import ModelNotFoundError
     from modsweep.tasks.policy_diff_io import NoSweptDayError, swept_run_key
-    from modsweep.tasks.trends_io import candidate_patches, radar_for_run
+    from modsweep.tasks.trends_io import candidate_patches, radar_for_run, read_trends
 
     when = parse_day(day)
     if candidate is not None:
@@ -251,7 +255,17 @@ def trends_command(
     lake = resources.lake()
     try:
         run_key = swept_run_key(lake, when)
-        outcome = radar_for_run(lake.url, when, run_key, pack, profile, resources.model_version_for(pack, profile))
+        run = store.last_completed_run(resources.store_engine(), run_key) or {}
+        explicit = pack is not None or profile is not None
+        stored = None if recompute or explicit else read_trends(lake, when, run_key)
+        pack = pack or run.get("policy_pack") or "community-guidelines"
+        profile = profile or (run.get("parameters") or {}).get("profile") or "standard"
+        if stored is not None:
+            outcome, source = stored, f"read the radar result stored by run {run_key} (--recompute runs it again)"
+        else:
+            why = "--recompute" if recompute else "--pack/--profile given" if explicit else "none stored"
+            outcome = radar_for_run(lake.url, when, run_key, pack, profile, resources.model_version_for(pack, profile))
+            source = f"recomputed the radar over run {run_key} ({why})"
     except (NoSweptDayError, PolicyPackError, ModelNotFoundError) as exc:
         raise fail(one_line(exc)) from None
     t = outcome.trends
@@ -273,6 +287,7 @@ def trends_command(
                     **outcome.counts(),
                     "day": when.isoformat(),
                     "run_key": run_key,
+                    "source": "stored" if stored is not None else "recomputed",
                     "trends": json.loads(lead.to_json(orient="records", date_format="iso")),
                 },
                 indent=2,
@@ -311,6 +326,7 @@ def trends_command(
             r.suggestion or "—",
         )
     console.print(table)
+    console.print(source, highlight=False, soft_wrap=True)
     console.print(
         f"{outcome.signals} signal(s) from {outcome.candidates} candidates over {outcome.items:,} items; "
         f"{outcome.suggestions} with a suggested patch" + (f"; candidate pack → {candidate}" if candidate else ""),

@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from modsweep import resources
+from modsweep.catalog import RunCatalog
 from modsweep.config import get_settings
 from modsweep.lake import Lake
 from modsweep.tasks import trends as tr
@@ -94,26 +94,17 @@ def baseline(lake: Lake, day: date, window: int) -> pd.DataFrame:
     frames = []
     for k in range(1, window + 1):
         d = day - timedelta(days=k)
-        keys = _run_keys(lake, "trend_aggregates", d)
+        keys = lake.run_keys("trend_aggregates", d)
         if not keys:  # a day swept before the radar: aggregate its newest run's items once
-            item_keys = _run_keys(lake, "items", d)
+            item_keys = lake.run_keys("items", d)
             if item_keys:
                 frames.append(day_aggregates(lake, d, item_keys[-1])[0])
             continue
-        parts = [
-            pq.read_table(p, filesystem=lake.fs).to_pandas()
-            for key in keys
-            for p in lake.parts("trend_aggregates", d, key)
-        ]
+        parts = [lake.read(p).to_pandas() for key in keys for p in lake.parts("trend_aggregates", d, key)]
         merged = pd.concat(parts, ignore_index=True)
         cols = ["day", "region", "language", "kind", "signal"]
         frames.append(merged.sort_values("items", ascending=False).drop_duplicates(cols))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=tr.AGGREGATES.names)
-
-
-def _run_keys(lake: Lake, dataset: str, day: date) -> list[str]:
-    found = lake.fs.glob(f"{lake.root}/{dataset}/date={day.isoformat()}/run_key=*")
-    return sorted(str(p).rsplit("run_key=", 1)[1] for p in found)
 
 
 def radar_for_run(
@@ -154,22 +145,24 @@ def radar_for_run(
         day,
         lambda authors: pseudonymise(authors, key),
     )
-    candidates = int(((today["kind"] != tr.TOTAL) & (today["items"] >= settings.min_volume)).sum())
-    table = pa.Table.from_pandas(out, schema=tr.TRENDS, preserve_index=False)
-    if lake.ref("trends", day, run_key, WHOLE_DAY) is None:
-        lake.write(table, "trends", day, run_key, WHOLE_DAY)
-    insert_trends(resources.store_engine(), out, run_key)
-    return RadarOutcome(
+    outcome = RadarOutcome(
         day=day,
         run_key=run_key,
         items=items.num_rows,
-        candidates=candidates,
+        candidates=int(((today["kind"] != tr.TOTAL) & (today["items"] >= settings.min_volume)).sum()),
         signals=len(out),
         suggestions=int(out["suggestion"].notna().sum()) if len(out) else 0,
         baseline_days=int(base["day"].nunique()) if len(base) else 0,
         aggregate_rows=len(today),
         trends=out,
     )
+    cat = RunCatalog(lake.url, day, run_key)
+    if not cat.exists("trends", WHOLE_DAY):  # the first result of a run's day is kept, with its counts
+        cat.save(
+            "trends", WHOLE_DAY, pa.Table.from_pandas(out, schema=tr.TRENDS, preserve_index=False), outcome.counts()
+        )
+    insert_trends(resources.store_engine(), out, run_key)
+    return outcome
 
 
 def _decisions(lake: Lake, day: date, run_key: str) -> pd.DataFrame:
@@ -217,9 +210,13 @@ def candidate_patches(trends: pd.DataFrame, region: str | None = None, top: int 
     return [json.loads(p) for p in t["patch"]]
 
 
-def read_trends(lake: Lake, day: date, run_key: str) -> pd.DataFrame | None:
-    ref = lake.ref("trends", day, run_key, WHOLE_DAY)
-    return None if ref is None else lake.read(ref).to_pandas()
+def read_trends(lake: Lake, day: date, run_key: str) -> RadarOutcome | None:
+    """The stored radar result of a run's day (its trends and the counts saved with them), or None."""
+    cat = RunCatalog(lake.url, day, run_key)
+    if not cat.exists("trends", WHOLE_DAY):
+        return None
+    counts = {k: int(v) for k, v in cat.meta("trends", WHOLE_DAY).items() if k != "rows"}
+    return RadarOutcome(day=day, run_key=run_key, trends=cat.load("trends", WHOLE_DAY).to_pandas(), **counts)
 
 
 @task(name="detect-trends", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

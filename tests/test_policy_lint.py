@@ -70,6 +70,30 @@ def test_schema_error_is_a_finding_with_its_path(default: tuple[dict[str, Any], 
     assert f.severity == "error" and f.path == "policies[3](hate.speech).bands[1].action"
 
 
+def test_lake_regions_are_read_through_the_lake_on_any_filesystem(
+    modsweep_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest three days' regions, from an fsspec lake that is not a local path (memory://)."""
+    import pyarrow as pa
+
+    from modsweep import resources
+    from modsweep.cli_policy import _lake_regions
+
+    monkeypatch.setenv("MODSWEEP_LAKE_URL", "memory://lint-regions")
+    resources.reset()
+    lake = resources.lake()
+    for day, key, regions in (
+        (date(2026, 11, 1), "a", ["FR"]),
+        (date(2026, 11, 2), "a", ["JP", "US"]),
+        (date(2026, 11, 3), "a", ["US"]),
+        (date(2026, 11, 3), "b", ["KE"]),
+        (date(2026, 11, 4), "a", ["BR"]),
+    ):
+        lake.write(pa.table({"region": regions}), "items", day, key, "part-00000")
+    assert lake.days("items")[-1] == date(2026, 11, 4) and lake.run_keys("items", date(2026, 11, 3)) == ["a", "b"]
+    assert _lake_regions() == frozenset({"JP", "US", "KE", "BR"})  # 11-01 is older than the newest three days
+
+
 def test_region_gap_from_the_lake(default: tuple[dict[str, Any], dict[str, str]]) -> None:
     without = {f.path for f in _lint(*default) if f.code == "PL101"}
     found = [f for f in _lint(*default, seen_regions=frozenset({"JP"})) if f.code == "PL101"]

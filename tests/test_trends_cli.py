@@ -69,6 +69,7 @@ def test_trends_cli_over_swept_days_and_its_candidate_pack(sweep_home: Path, tmp
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["baseline_days"] == 6 and report["signals"] > 0
+    assert report["source"] == "recomputed"  # these days were not swept by the flow: nothing stored yet
     lake = resources.lake()
     # every earlier day's aggregate was computed once from its items and stored; the baseline reads only those
     assert all(lake.ref("trend_aggregates", d, k, "day") is not None for d, k in zip(days, keys, strict=True))
@@ -81,6 +82,18 @@ def test_trends_cli_over_swept_days_and_its_candidate_pack(sweep_home: Path, tmp
     assert again.exit_code == 0 and len(fetch_trends(resources.store_engine(), day=last)) == len(
         stored
     )  # no duplicates
+    reread = json.loads(again.output)  # the stored result with the counts saved beside it, not a new computation
+    assert reread["source"] == "stored" and reread["trends"] == report["trends"]
+    assert {k: reread[k] for k in ("items", "candidates", "signals", "baseline_days")} == {
+        k: report[k] for k in ("items", "candidates", "signals", "baseline_days")
+    }
+    shown = runner.invoke(app, ["trends", "--day", last.isoformat(), "--region", "BR"])
+    assert shown.exit_code == 0 and f"read the radar result stored by run {keys[-1]}" in shown.output
+    forced = runner.invoke(app, ["trends", "--day", last.isoformat(), "--recompute", "--region", "BR"])
+    assert (
+        forced.exit_code == 0 and "recomputed the radar over run" in forced.output and "(--recompute)" in forced.output
+    )
+    assert len(fetch_trends(resources.store_engine(), day=last)) == len(stored)
     # the candidate pack loads, lints without errors and its diff lists exactly the suggested lines
     candidate = load_pack(str(out))
     assert candidate.version.endswith(f"+radar.{last.isoformat()}")
