@@ -384,8 +384,16 @@ def explain(
     runs = _runs(engine, run_ids)
     cache: dict[tuple[str, str, str], PolicyPack | None] = {}
     packs = {run_id: _pack_for_run(run, cache) for run_id, run in runs.items()}
+    actor = _lake_rows(lake, "actor_risk", locations, [item_id])  # repeat offenders' lowered bands (#17)
     doc = explain_item(
-        item_id, decisions=decisions, tasks=tasks, detections=detections, items=items, runs=runs.values(), packs=packs
+        item_id,
+        decisions=decisions,
+        tasks=tasks,
+        detections=detections,
+        items=items,
+        runs=runs.values(),
+        packs=packs,
+        actor=actor,
     )
     if is_unknown(doc):
         raise _fail(
@@ -468,11 +476,12 @@ def _print_explanation(doc: dict[str, Any]) -> None:
             shown = ", ".join(f"{_band_score(b)} → {b['action']}" for b in ladder) if ladder else "n/a"
             if d.get("bands_from_run_pack") is False:
                 shown += " (current pack, not the run's)"
+            lowered = d["band_applied"].get("repeat_offender")
             t.add_row(
                 d["policy_id"],
                 d["action"],
                 f"{d['score']:.3f}",
-                f"{d['threshold']:.2f} → {d['action']}",
+                f"{d['threshold']:.2f} → {d['action']}" + (f" ({lowered})" if lowered else ""),
                 shown,
                 d["region"],
                 str(d["decided_at"])[:19],

@@ -158,10 +158,16 @@ def explain_item(
     items: pd.DataFrame,
     runs: Iterable[Mapping[str, Any]],
     packs: Mapping[str, PolicyPack | None] | None = None,
+    actor: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The explanation document. ``detections`` and ``items`` carry ``day`` and ``run_key`` (where they were read);
-    ``packs`` maps run id → the pack that run used (None when it can no longer be loaded)."""
+    ``packs`` maps run id → the pack that run used (None when it can no longer be loaded); ``actor``: the item's
+    actor signals of each run (lake `actor_risk`, with ``day`` and ``run_key``): a decision whose escalation band
+    was lowered for a repeat offender says so in ``band_applied``."""
     packs = packs or {}
+    signals = {}
+    if actor is not None and len(actor):
+        signals = {(str(r["day"]), str(r["run_key"])): r for r in actor.to_dict("records")}
     run_list = sorted((dict(r) for r in runs), key=lambda r: (str(r.get("started_at")), str(r.get("run_id"))))
     by_run = {str(r["run_id"]): r for r in run_list}
 
@@ -170,6 +176,14 @@ def explain_item(
         run = by_run.get(str(row["run_id"]), {})
         pack = packs.get(str(row["run_id"]))
         row["band_applied"] = {"action": row["action"], "min_score": row["threshold"]}
+        signal = signals.get((str(row["day"]), str(row["run_key"])))
+        if signal is not None:
+            row["actor"] = {k: plain(signal[k]) for k in ("active_weight", "actor_risk", "escalate_offset")}
+            if row["action"] == "escalate" and signal["escalate_offset"] < 0:
+                row["band_applied"]["repeat_offender"] = (
+                    f"escalate band lowered by {-signal['escalate_offset']:g}: the author's active strike weight "
+                    f"{signal['active_weight']:g} before the day reached the pack's repeat-offender threshold"
+                )
         row["bands_in_force"] = bands_in_force(pack, str(row["policy_id"]), str(row["region"]))
         row["bands_from_run_pack"] = None if pack is None else pack.sha256 == run.get("policy_sha256")
         row["profile"] = (run.get("parameters") or {}).get("profile")

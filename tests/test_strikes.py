@@ -19,6 +19,7 @@ from modsweep.lifecycle import AccountThreshold, EnforcementSpec, StrikeSpec
 from modsweep.runs import RunContext
 from modsweep.store import lifecycle as ls
 from modsweep.tasks import bodies, lifecycle_io, strikes
+from modsweep.tasks.explain import explain_item
 from modsweep.tasks.reviews_io import pseudonymise
 
 T0 = pd.Timestamp("2026-11-23 08:00", tz="UTC")
@@ -406,6 +407,17 @@ def test_a_repeat_offenders_borderline_item_escalates_the_next_day_and_anothers_
     assert signals.loc["d2-alice", "actor_risk"] == pytest.approx(2.0)  # strikes at the boost, nothing else
     escalations = bodies.sample_inputs(ctx2, ["part-00000"], 10)["escalations"]
     assert escalations.set_index("item_id")["actor_risk"].to_dict() == {"d2-alice": pytest.approx(2.0)}
+    doc = explain_item(
+        "d2-alice",
+        decisions=made.assign(day=day2),
+        tasks=pd.DataFrame(),
+        detections=pd.DataFrame(),
+        items=pd.DataFrame(),
+        runs=[],
+        actor=signals.reset_index().assign(day=day2, run_key="day2"),
+    )
+    applied = doc["decisions"][0]["band_applied"]
+    assert applied["min_score"] == pytest.approx(0.25) and "lowered by 0.1" in applied["repeat_offender"]
 
 
 def test_with_repeat_offenders_off_decide_reads_no_strikes(engine: Engine, tmp_path: Path) -> None:
