@@ -8,10 +8,10 @@ the same model plus their rules. Pure functions, no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
-from pydantic import ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from modsweep.tasks.dsa import (
     DECISION_GROUND_INCOMPATIBLE,
@@ -26,6 +26,7 @@ from modsweep.tasks.dsa import (
     _utc_day,
     normalise_category,
     puid_for,
+    validate_statement,
 )
 
 DECISION_ACCOUNTS: tuple[str, ...] = ("DECISION_ACCOUNT_SUSPENDED", "DECISION_ACCOUNT_TERMINATED")
@@ -151,20 +152,10 @@ def _text(value: Any) -> str | None:
 
 
 def validate_account_statement(candidate: Mapping[str, Any]) -> AccountStatement | list[StatementProblem]:
-    """An ``AccountStatement``, or one problem per failing field."""
-    try:
-        return AccountStatement.model_validate(dict(candidate))
-    except ValidationError as exc:
-        puid = str(candidate.get("puid", ""))
-        return [
-            StatementProblem(
-                puid,
-                puid.removeprefix("modsweep-"),
-                ".".join(str(p) for p in e["loc"]) or "statement",
-                e["msg"].removeprefix("Value error, "),
-            )
-            for e in exc.errors()
-        ]
+    """An ``AccountStatement``, or one problem per failing field (`dsa.validate_statement` with the account model;
+    a problem names the account decision by its puid)."""
+    found = validate_statement(candidate, str(candidate.get("puid", "")).removeprefix("modsweep-"), AccountStatement)
+    return found if isinstance(found, list) else cast(AccountStatement, found)
 
 
 def account_statements(

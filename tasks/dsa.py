@@ -375,10 +375,13 @@ class StatementProblem:
         return f"{self.puid}: {self.field}: {self.message}"
 
 
-def validate_statement(candidate: Mapping[str, Any], decision_id: str = "") -> Statement | list[StatementProblem]:
-    """A ``Statement``, or the problems that keep ``candidate`` from being one (one per failing field)."""
+def validate_statement(
+    candidate: Mapping[str, Any], decision_id: str = "", model: type[Statement] | None = None
+) -> Statement | list[StatementProblem]:
+    """A ``Statement`` (or ``model``'s, e.g. an account statement), or the problems that keep ``candidate`` from
+    being one (one per failing field)."""
     try:
-        return Statement.model_validate(dict(candidate))
+        return (model or Statement).model_validate(dict(candidate))
     except ValidationError as exc:
         puid = str(candidate.get("puid", ""))
         return [
