@@ -206,6 +206,56 @@ def test_an_overturn_removes_exactly_one_strike_and_lifts_a_suspension(engine: E
     assert store.verify_audit_log(engine).ok
 
 
+def test_account_statements_exported_from_the_store_validate(engine: Engine, tmp_path: Path) -> None:
+    """Strikes up the ladder to a feature restriction and then a suspension; the day's DSA export beside the
+    content statements (`NAME.accounts.jsonl`) holds one valid statement per restriction with its account
+    fields, none for a warning; a reversed decision's content statement is listed as superseded."""
+    import json
+
+    from modsweep.tasks import account_dsa
+
+    record(
+        engine,
+        decisions(
+            [
+                ("d1", "i1", "hate.speech", "remove"),
+                ("d4", "i4", "deceptive.spam", "remove"),
+                ("d3", "i3", "hate.speech", "remove"),
+            ]
+        ),
+        T0.to_pydatetime(),
+    )  # alice 3 + 1 = 4: feature_restrict; bob 3: warn
+    later = T0 + pd.Timedelta(hours=1)
+    record(engine, decisions([("d2", "i2", "hate.speech", "remove")], created_at=later), later.to_pydatetime())
+    lifecycle_io.reverse_and_reevaluate(
+        engine, pd.DataFrame({"decision_id": ["d3"]}), ENFORCEMENT, by="lead-1", reason="overturned", cause="appeal"
+    )
+    target = tmp_path / "exports" / f"dsa-statements-{DAY}.jsonl"
+    done = lifecycle_io.write_account_and_superseded(engine, DAY, store.fetch_decisions(engine), target, None)
+    assert done["account_problems"] == [] and done["account_statements"] == 2 and done["superseded"] == 1
+    lines = [json.loads(line) for line in Path(done["accounts_file"]).read_text().splitlines()]
+    statements = [account_dsa.validate_account_statement(line) for line in lines]
+    assert all(isinstance(s, account_dsa.AccountStatement) for s in statements)
+    stored = ls.account_decisions(engine).set_index("account_decision_id")
+    by_action = {
+        stored.loc[a, "action"]: line
+        for a in stored.index
+        for line in lines
+        if line["puid"] == account_dsa.account_puid(a)
+    }
+    assert set(by_action) == {"feature_restrict", "suspend"}  # bob's warning restricts nothing: no statement
+    restrict, suspend = by_action["feature_restrict"], by_action["suspend"]
+    assert restrict["decision_provision"] == "DECISION_PROVISION_PARTIAL_SUSPENSION"
+    assert "decision_account" not in restrict and "end_date_account_restriction" not in restrict
+    assert suspend["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
+    assert suspend["decision_provision"] == "DECISION_PROVISION_TOTAL_SUSPENSION"
+    assert suspend["end_date_account_restriction"] == (later + pd.Timedelta(days=7)).date().isoformat()
+    assert {line["account_type"] for line in lines} == {"ACCOUNT_TYPE_PRIVATE"}
+    assert {tuple(line["territorial_scope"]) for line in lines} == {("DE",)}
+    gone = [json.loads(line) for line in Path(done["superseded_file"]).read_text().splitlines()]
+    assert [g["decision_id"] for g in gone] == ["d3"] and gone[0]["cause"] == "appeal"
+
+
 def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
     strict = ENFORCEMENT.model_copy(update={"automate_account_actions": ["warn"]})
     frame = decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "remove")])
