@@ -80,7 +80,6 @@ def revert(
     removed and restrictions re-evaluated. Running it again reverses nothing twice; a stopped one resumes."""
     from modsweep.policy import PolicyPackError, load_pack
     from modsweep.schemas import POLICY_IDS
-    from modsweep.store import lifecycle as ls
     from modsweep.tasks import lifecycle_io
     from modsweep.tasks import revert as rv
 
@@ -116,28 +115,10 @@ def revert(
         if matched.empty and not dry_run:
             console.print("nothing matches the filter: nothing reversed, no revert event recorded")
         return
-    enforcement = loaded.spec.enforcement
-    by = _actor()
-    ls.start_revert(engine, revert_id=revert_id, filter=filter, reason=reason, requested_by=by, matched=len(matched))
-    done = {"reversed": 0, "strikes_removed": 0, "account_decisions_lifted": 0}
-    for chunk in rv.chunks(matched):  # each chunk commits: a stopped revert resumes with the rest
-        got = lifecycle_io.reverse_and_reevaluate(
-            engine, chunk, enforcement, by=by, reason=reason, cause="revert", revert_id=revert_id
-        )
-        done = {k: done[k] + got[k] for k in done}
-    from modsweep.tasks.appeals_io import refresh_appeal_metrics
-
-    refresh_appeal_metrics(engine, sorted(matched["run_key"].astype(str).unique()), enforcement)  # reports, rates
-    total = len(ls.reversals(engine, revert_id=revert_id))
-    if done["reversed"] or (ls.revert_event(engine, revert_id) or {}).get("state") != "completed":
-        ls.finish_revert(engine, revert_id, reversed_total=total, actor=by)
-    plan |= {
-        "reversed_now": done["reversed"],
-        "reversed_total": total,
-        "strikes_removed": done["strikes_removed"],
-        "account_decisions_lifted": done["account_decisions_lifted"],
-    }
-    _print_plan(plan, as_json)
+    done = lifecycle_io.run_revert(
+        engine, matched, loaded.spec.enforcement, revert_id=revert_id, filter=filter, reason=reason, by=_actor()
+    )
+    _print_plan(plan | done, as_json)
 
 
 def _print_plan(plan: dict[str, Any], as_json: bool) -> None:

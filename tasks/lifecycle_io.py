@@ -21,6 +21,7 @@ from modsweep.lake import write_file_atomically
 from modsweep.lifecycle import EnforcementSpec
 from modsweep.policy import PolicyPack
 from modsweep.store import lifecycle as ls
+from modsweep.tasks import revert as rv
 from modsweep.tasks import strikes as st
 from modsweep.tasks.ingest import sum_counts
 from modsweep.tasks.reviews_io import pseudonymise
@@ -276,6 +277,41 @@ def reverse_and_reevaluate(
         "reversed": len(done),
         "strikes_removed": int(done["author_id"].notna().sum()),
         "account_decisions_lifted": lifted,
+    }
+
+
+def run_revert(
+    engine: Engine,
+    matched: pd.DataFrame,
+    enforcement: EnforcementSpec,
+    *,
+    revert_id: str,
+    filter: dict[str, Any],
+    reason: str,
+    by: str,
+) -> dict[str, int]:
+    """A mass revert of ``matched`` (the filter's automated actions, `revert.revert_plan` shows them first): one
+    revert event (recorded once), reversals a chunk at a time (each commits, so a stopped revert resumes with
+    what is still in force), strikes removed and restrictions re-evaluated, the runs' appeal and overturn
+    metrics refreshed. Running it again reverses nothing twice. Returns what this call and the revert did."""
+    from modsweep.tasks.appeals_io import refresh_appeal_metrics  # local: appeals_io imports this module
+
+    ls.start_revert(engine, revert_id=revert_id, filter=filter, reason=reason, requested_by=by, matched=len(matched))
+    done = {"reversed": 0, "strikes_removed": 0, "account_decisions_lifted": 0}
+    for chunk in rv.chunks(matched):
+        got = reverse_and_reevaluate(
+            engine, chunk, enforcement, by=by, reason=reason, cause="revert", revert_id=revert_id
+        )
+        done = {k: done[k] + got[k] for k in done}
+    refresh_appeal_metrics(engine, sorted(matched["run_key"].astype(str).unique()), enforcement)
+    total = len(ls.reversals(engine, revert_id=revert_id))
+    if done["reversed"] or (ls.revert_event(engine, revert_id) or {}).get("state") != "completed":
+        ls.finish_revert(engine, revert_id, reversed_total=total, actor=by)
+    return {
+        "reversed_now": done["reversed"],
+        "reversed_total": total,
+        "strikes_removed": done["strikes_removed"],
+        "account_decisions_lifted": done["account_decisions_lifted"],
     }
 
 

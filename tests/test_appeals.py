@@ -257,49 +257,45 @@ def test_too_few_appeals_never_trip_the_breaker() -> None:
 
 
 def test_revert_dry_run_changes_nothing_then_reverses_each_decision_once(engine: Engine) -> None:
-    window = {
-        "policy": "hate.speech",
-        "detector": None,
-        "policy_version": None,
-        "since": (T0 - pd.Timedelta(days=1)).isoformat(),
-        "until": (T0 + pd.Timedelta(days=1)).isoformat(),
-    }
-    matched = ls.decisions_matching(
-        engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1), until=T0 + pd.Timedelta(days=1)
-    )
-    plan = revert.revert_plan(matched)
-    assert (plan["to_reverse"], plan["by_action"]) == (4, {"remove": 4})  # the escalation is not automated
-    assert ls.reversals(engine).empty and ls.revert_events(engine).empty
+    since, until = T0 - pd.Timedelta(days=1), T0 + pd.Timedelta(days=1)
+    window = {"policy": "hate.speech", "detector": None, "policy_version": None}
+    window |= {"since": since.isoformat(), "until": until.isoformat()}
     rid = revert.revert_id_for(window)
     assert rid == revert.revert_id_for(dict(reversed(window.items())))
+
+    def matched() -> pd.DataFrame:
+        return ls.decisions_matching(engine, policy_id="hate.speech", since=since, until=until)
+
+    def run() -> dict[str, int]:
+        return lifecycle_io.run_revert(
+            engine, matched(), EnforcementSpec(), revert_id=rid, filter=window, reason="bad lexicon", by="alice"
+        )
+
+    audit_before = store.verify_audit_log(engine).rows_checked
+    plan = revert.revert_plan(matched())  # the dry run: a plan, nothing written
+    assert (plan["to_reverse"], plan["by_action"]) == (4, {"remove": 4})  # the escalation is not automated
+    assert ls.reversals(engine).empty and ls.revert_events(engine).empty
+    assert store.verify_audit_log(engine).rows_checked == audit_before
+    assert set(store.fetch_decisions(engine)["status"]) == {"active"}
+
+    first = revert.chunks(matched(), size=3)[0]  # a revert stopped after its first chunk ...
     ls.start_revert(engine, revert_id=rid, filter=window, reason="bad lexicon", requested_by="alice", matched=4)
-    first = revert.chunks(matched, size=3)[0]  # a revert stopped after its first chunk ...
     lifecycle_io.reverse_and_reevaluate(
         engine, first, EnforcementSpec(), by="alice", reason="bad lexicon", cause="revert", revert_id=rid
     )
-    again = ls.decisions_matching(
-        engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1), until=T0 + pd.Timedelta(days=1)
-    )
-    rest = revert.chunks(again, size=3)  # ... resumes with what is still in force
-    assert [len(c) for c in rest] == [1]
-    lifecycle_io.reverse_and_reevaluate(
-        engine, rest[0], EnforcementSpec(), by="alice", reason="bad lexicon", cause="revert", revert_id=rid
-    )
-    assert (
-        revert.chunks(
-            ls.decisions_matching(
-                engine, policy_id="hate.speech", since=T0 - pd.Timedelta(days=1), until=T0 + pd.Timedelta(days=1)
-            )
-        )
-        == []
-    )
-    assert not ls.start_revert(
-        engine, revert_id=rid, filter=window, reason="bad lexicon", requested_by="alice", matched=4
-    )
+    done = run()  # ... resumed: the rest, once
+    assert (done["reversed_now"], done["reversed_total"]) == (1, 4)
+    again = run()  # the same revert again reverses nothing
+    assert (again["reversed_now"], again["reversed_total"], again["strikes_removed"]) == (0, 4, 0)
     rev = ls.reversals(engine, revert_id=rid)
     assert sorted(rev["decision_id"]) == ["d1", "d2", "d3", "d4"] and set(rev["cause"]) == {"revert"}
+    assert len(ls.reversals(engine)) == 4  # one reversal per decision
     assert set(ls.strikes_of(engine)["status"]) == {"removed"}
-    assert len(ls.revert_events(engine)) == 1
+    events = ls.revert_events(engine)
+    assert len(events) == 1 and events["state"].tolist() == ["completed"] and events["reversed"].tolist() == [4]
+    statuses = store.fetch_decisions(engine).set_index("decision_id")["status"].to_dict()
+    assert statuses == {"d1": "reversed", "d2": "reversed", "d3": "reversed", "d4": "reversed", "d5": "active"}
+    assert store.verify_audit_log(engine).ok
 
 
 def test_reviews_export_shows_appeals_with_the_original_decision(engine: Engine, tmp_path: Path) -> None:
