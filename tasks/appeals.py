@@ -67,14 +67,22 @@ def _times(values: pd.Series) -> pd.Series:
 
 
 def validate_appeals(
-    raw: pd.DataFrame, context: pd.DataFrame, already_appealed: set[str], *, window_days: int, now: datetime
+    raw: pd.DataFrame,
+    context: pd.DataFrame,
+    already_appealed: set[str],
+    *,
+    window_days: int,
+    now: datetime,
+    appealed_by_this_file: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw appeal rows (text values, ``__line``, ``__malformed``) into valid appeals and rejections.
 
     Valid: decision_id, received_at (UTC), statement, appellant, channel, ``__line`` plus the decision's
     context columns. Rejected: ``__line``, ``rejection``, ``detail``. Checks, first failure wins: malformed
     row, missing value, timestamp, statement length, channel, unknown decision, not enforced (or reversed),
-    received before the decision or after its appeal window, duplicate (stored, or an earlier line).
+    received before the decision or after its appeal window, duplicate (stored, or an earlier line). A
+    re-import: the first line of a decision ``appealed_by_this_file`` (the stored appeal came from this file) is
+    in neither frame: it is unchanged (so unchanged rows = rows − valid − rejected).
     """
     rows = raw.copy()
     for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS):
@@ -103,10 +111,15 @@ def validate_appeals(
     reason = pd.Series(pd.NA, index=merged.index, dtype="string")
     for name, failed in checks:
         reason = reason.mask(reason.isna() & failed.fillna(False).astype(bool), name)
-    bad = reason.notna()
+    unchanged = merged["decision_id"].isin(list(appealed_by_this_file)) & (merged[LINE] == first_line)
+    bad = reason.notna() & ~unchanged
     rejected = pd.DataFrame({LINE: merged.loc[bad, LINE].to_numpy(), "rejection": reason[bad].to_numpy(dtype=object)})
     rejected["detail"] = rejected["rejection"].map(REJECTION_DETAILS)
-    valid = merged[~bad].drop(columns=[MALFORMED, "__no_time", "__raw"], errors="ignore").reset_index(drop=True)
+    valid = (
+        merged[~bad & ~unchanged]
+        .drop(columns=[MALFORMED, "__no_time", "__raw"], errors="ignore")
+        .reset_index(drop=True)
+    )
     return valid, rejected.sort_values(LINE, kind="stable").reset_index(drop=True)
 
 

@@ -106,13 +106,14 @@ def import_appeals_file(
     stored = ls.fetch_appeals(engine, decision_ids=ids)
     context = decision_context(engine, ids)
     valid, rejected = ap.validate_appeals(
-        raw, context, set(stored["decision_id"]), window_days=enforcement.appeals.window_days, now=now
+        raw,
+        context,
+        set(stored["decision_id"]),
+        window_days=enforcement.appeals.window_days,
+        now=now,
+        appealed_by_this_file=set(stored.loc[stored["source_file"] == str(path)[-255:], "decision_id"]),
     )
-    # A re-import of the same file: its rows are the stored appeals, unchanged rather than duplicates.
-    same = rejected["rejection"].eq("duplicate_appeal") & rejected[ap.LINE].map(
-        raw.set_index(ap.LINE)["decision_id"]
-    ).isin(stored.loc[stored["source_file"] == str(path)[-255:], "decision_id"])
-    unchanged, rejected = int(same.sum()), rejected[~same].reset_index(drop=True)
+    unchanged = len(raw) - len(valid) - len(rejected)  # a re-import's rows of the appeals it stored
     appeals, tasks = ap.appeal_rows(
         valid, sla_hours=enforcement.appeals.sla_hours, key=key.encode(), source_file=str(path), now=now
     )
@@ -315,7 +316,7 @@ def resolve_decided_appeals(
             **reversed_counts,
         },
     )
-    run_keys = sorted(_run_key_of(engine, decided).unique())
+    run_keys = sorted(decided["run_key"].dropna().astype(str).unique())
     trips = refresh_appeal_metrics(engine, run_keys, enforcement, pack=pack)
     return counts | {
         "appeals_upheld": int((outcomes["status"] == "upheld").sum()),
@@ -323,16 +324,6 @@ def resolve_decided_appeals(
         **reversed_counts,
         "breaker_tripped": trips,
     }
-
-
-def _run_key_of(engine: Engine, decided: pd.DataFrame) -> pd.Series:
-    found = ls._frame_in(
-        engine,
-        select(ls.DECISIONS.c.decision_id, ls.DECISIONS.c.run_key),
-        ls.DECISIONS.c.decision_id,
-        decided["decision_id"].tolist(),
-    )
-    return found.set_index("decision_id")["run_key"]
 
 
 def carrying_detectors(enforced: pd.DataFrame, pack: PolicyPack) -> pd.Series:

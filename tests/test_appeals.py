@@ -151,7 +151,7 @@ def test_appeals_become_tasks_and_reimporting_changes_nothing(engine: Engine, tm
     due = ls.fetch_appeals(engine)["due_by"] - ls.fetch_appeals(engine)["received_at"]
     assert (due == pd.Timedelta(hours=48)).all()
     again = appeals_io.import_appeals_file(engine, path, ENFORCEMENT, key=KEY, actor="test", now=NOW)
-    assert (again.created, again.unchanged) == (0, 2)
+    assert (again.created, again.unchanged, again.rejections) == (0, 2, first.rejections)  # same rejections
     assert len(store.fetch_review_tasks(engine)) == 2 and len(ls.fetch_appeals(engine)) == 2
 
 

@@ -491,13 +491,15 @@ def fetch_appeals(
 
 
 def decided_open_appeals(engine: Engine) -> pd.DataFrame:
-    """Open appeals whose review task has been decided: appeal columns plus the task's label, reviewer and time."""
+    """Open appeals whose review task has been decided: appeal columns plus the task's label, reviewer, time and
+    run key (the appealed decision's)."""
     stmt = (
         select(
             APPEALS,
             REVIEW_TASKS.c.label,
             REVIEW_TASKS.c.reviewer_id,
             REVIEW_TASKS.c.decided_at.label("task_decided_at"),
+            REVIEW_TASKS.c.run_key,  # the appealed decision's run
         )
         .join(REVIEW_TASKS, REVIEW_TASKS.c.task_id == APPEALS.c.task_id)
         .where(APPEALS.c.status == "open", REVIEW_TASKS.c.status == "decided")
