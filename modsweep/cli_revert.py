@@ -27,11 +27,10 @@ def _instant(value: str, what: str) -> datetime:
 
 def matching_decisions(engine: Any, filter: dict[str, Any]) -> Any:
     """Automated actions matching the filter (with --detector: those the detector could have taken alone)."""
-    import pandas as pd
-
     from modsweep import resources
     from modsweep.store import lifecycle as ls
     from modsweep.tasks import revert
+    from modsweep.tasks.lifecycle_io import rows_of_items
 
     found = ls.decisions_matching(
         engine,
@@ -42,25 +41,9 @@ def matching_decisions(engine: Any, filter: dict[str, Any]) -> Any:
     )
     if filter["detector"] is None or found.empty:
         return found
-    lake = resources.lake()
-    frames = []
-    for (day, run_key), group in found.groupby(["day", "run_key"]):
-        wanted = group["item_id"].astype(str).unique().tolist()
-        for path in lake.parts("detections", pd.Timestamp(day).date(), str(run_key)):
-            import pyarrow.compute as pc
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(
-                path,
-                columns=["item_id", "policy_id", "detector_id", "score"],
-                filesystem=lake.fs,
-                filters=(pc.field("detector_id") == filter["detector"]) & pc.field("item_id").isin(wanted),
-            )
-            if table.num_rows:
-                frames.append(table.to_pandas().assign(run_key=str(run_key)))
-    if not frames:
-        return found.iloc[0:0]
-    return revert.by_detector(found, pd.concat(frames, ignore_index=True), filter["detector"])
+    columns = ["item_id", "policy_id", "detector_id", "score"]
+    detections = rows_of_items(resources.lake().url, found, "detections", columns)
+    return revert.by_detector(found, detections, filter["detector"])
 
 
 def revert(

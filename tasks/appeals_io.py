@@ -12,13 +12,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from modsweep import store
-from modsweep.catalog import RunCatalog
 from modsweep.config import get_settings
 from modsweep.lake import Lake, write_file_atomically
 from modsweep.lifecycle import EnforcementSpec
@@ -203,24 +200,17 @@ def _detector_evidence(lake: Lake, decisions: pd.DataFrame) -> pd.Series:
     """Per decision id: 'detector (score): evidence' for every detection of its item × policy in its run."""
     from modsweep.tasks.dsa import evidence_summary
 
-    found: dict[str, str] = {}
-    for (day, run_key), group in decisions.groupby(["day", "run_key"]):
-        wanted = group["item_id"].astype(str).unique().tolist()
-        for path in lake.parts("detections", pd.Timestamp(day).date(), str(run_key)):
-            table = pq.read_table(
-                path,
-                columns=["item_id", "policy_id", "detector_id", "score", "evidence"],
-                filesystem=lake.fs,
-                filters=pc.field("item_id").isin(wanted),
-            )
-            if not table.num_rows:
-                continue
-            dets = table.to_pandas().merge(group[["decision_id", "item_id", "policy_id"]], on=["item_id", "policy_id"])
-            for decision_id, rows in dets.groupby("decision_id"):  # the appealed decisions of one export
-                text = "; ".join(
-                    f"{r.detector_id} ({r.score:.2f}): {evidence_summary(r.evidence, 200)}" for r in rows.itertuples()
-                )
-                found[str(decision_id)] = (found.get(str(decision_id), "") + "; " + text).strip("; ")
+    columns = ["item_id", "policy_id", "detector_id", "score", "evidence"]
+    dets = lifecycle_io.rows_of_items(lake.url, decisions, "detections", columns)
+    dets = dets.merge(
+        decisions[["decision_id", "item_id", "policy_id", "run_key"]], on=["run_key", "item_id", "policy_id"]
+    )
+    found = {
+        str(decision_id): "; ".join(  # the appealed decisions of one export
+            f"{r.detector_id} ({r.score:.2f}): {evidence_summary(r.evidence, 200)}" for r in rows.itertuples()
+        )
+        for decision_id, rows in dets.groupby("decision_id")
+    }
     return pd.Series(found, dtype=object)
 
 
@@ -330,18 +320,13 @@ def carrying_detectors(enforced: pd.DataFrame, pack: PolicyPack) -> pd.Series:
     """Per enforced decision id, the detector whose weighted score was highest for its item × policy (read from the
     run's lake detections a partition at a time, only those items)."""
     weights = {(p.id, d.id): d.weight for p in pack.spec.policies for d in p.detectors}
-    found = []
-    for (day, run_key), group in enforced.groupby(["day", "run_key"]):
-        cat = RunCatalog(get_settings().lake_root, pd.Timestamp(day).date(), str(run_key))
-        wanted = pc.field("item_id").isin(group["item_id"].astype(str).unique().tolist())
-        for part in cat.parts("detections"):
-            dets = cat.load(
-                "detections", part, columns=["item_id", "policy_id", "detector_id", "score"], filters=wanted
-            ).to_pandas()
-            found.append(dets.merge(group[["decision_id", "item_id", "policy_id"]], on=["item_id", "policy_id"]))
-    if not found:
+    columns = ["item_id", "policy_id", "detector_id", "score"]
+    dets = lifecycle_io.rows_of_items(get_settings().lake_root, enforced, "detections", columns)
+    dets = dets.merge(
+        enforced[["decision_id", "item_id", "policy_id", "run_key"]], on=["run_key", "item_id", "policy_id"]
+    )
+    if dets.empty:
         return pd.Series(dtype=object)
-    dets = pd.concat(found, ignore_index=True)
     keys = list(zip(dets["policy_id"], dets["detector_id"], strict=True))
     dets["weighted"] = dets["score"].astype(float) * pd.Series([weights.get(k, 1.0) for k in keys], index=dets.index)
     top = dets.sort_values(["weighted", "detector_id"], ascending=[False, True]).drop_duplicates("decision_id")
@@ -434,7 +419,7 @@ def generate_appeals(
     enforced = enforced[enforced["status"] != "reversed"] if "status" in enforced else enforced
     truth_keys = set(truth["item_id"].astype(str) + "|" + truth["policy_id"].astype(str))
     violating = (enforced["item_id"].astype(str) + "|" + enforced["policy_id"].astype(str)).isin(truth_keys)
-    enforced = enforced.assign(appellant=_pseudonyms(lake, run, enforced["item_id"], key))
+    enforced = enforced.assign(appellant=lifecycle_io.author_pseudonyms(lake.url, enforced, key))
     planted = ap.plant_appeals(
         enforced,
         violating,
@@ -446,22 +431,3 @@ def generate_appeals(
     out.parent.mkdir(parents=True, exist_ok=True)
     planted.to_csv(out, index=False, lineterminator="\n")
     return len(planted)
-
-
-def _pseudonyms(lake: Lake, run: dict[str, Any], item_ids: pd.Series, key: str) -> pd.Series:
-    """The author pseudonym of each item (from the run's lake items, a partition at a time)."""
-    from modsweep.runs import run_day
-
-    day = run_day(run)
-    wanted = sorted(set(item_ids.astype(str)))
-    frames = []
-    for path in lake.parts("items", day, run["run_key"]) if day else []:
-        table = pq.read_table(
-            path, columns=["item_id", "author_id"], filesystem=lake.fs, filters=pc.field("item_id").isin(wanted)
-        )
-        frames.append(table.to_pandas())
-    if not frames:
-        return pd.Series([None] * len(item_ids), index=item_ids.index, dtype=object)
-    found = pd.concat(frames, ignore_index=True)
-    found["author_id"] = reviews_io.pseudonymise(found["author_id"], key).to_numpy()
-    return item_ids.astype(str).map(found.set_index("item_id")["author_id"])

@@ -41,6 +41,33 @@ class LedgerContext:
     hmac_key: str
 
 
+def rows_of_items(lake_root: str, wanted: pd.DataFrame, dataset: str, columns: list[str]) -> pd.DataFrame:
+    """Rows of a run dataset (items, detections …) for the items of ``wanted`` (day, run_key, item_id), read
+    a run and a partition at a time with a pushed-down filter on item_id; tagged with their run_key."""
+    frames = []
+    for (day, run_key), group in wanted.groupby(["day", "run_key"]):
+        cat = RunCatalog(lake_root, pd.Timestamp(day).date(), str(run_key))
+        among = pc.field("item_id").isin(group["item_id"].astype(str).unique().tolist())
+        for part in cat.parts(dataset):
+            table = cat.load(dataset, part, columns=columns, filters=among)
+            if table.num_rows:
+                frames.append(table.to_pandas().assign(run_key=str(run_key)))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*columns, "run_key"]})
+    return pd.concat(frames, ignore_index=True)
+
+
+def author_pseudonyms(lake_root: str, wanted: pd.DataFrame, key: str) -> pd.Series:
+    """Per row of ``wanted`` (day, run_key, item_id): the item's author pseudonym from its run's lake items (None
+    when the run's items are gone)."""
+    found = rows_of_items(lake_root, wanted, "items", ["item_id", "author_id"]).drop_duplicates(["run_key", "item_id"])
+    found["author_id"] = pseudonymise(found["author_id"], key).to_numpy()
+    lookup = found.set_index(["run_key", "item_id"])["author_id"]
+    rows = pd.MultiIndex.from_arrays([wanted["run_key"].astype(str), wanted["item_id"].astype(str)])
+    names = pd.Series(lookup.reindex(rows).to_numpy(dtype=object), index=wanted.index, dtype=object)
+    return names.where(names.notna(), None)
+
+
 def policy_strike_specs(pack: PolicyPack) -> pd.DataFrame:
     """Strike weight and TTL of every policy of the pack."""
     return st.strike_specs({p.id: (p.severity, p.strikes) for p in pack.spec.policies}, pack.spec.enforcement)
@@ -427,24 +454,19 @@ def record_reviewed_strikes(
     confirmed = ls.confirmed_escalations_without_strike(engine, enforcement.strike_actions)
     if confirmed.empty:
         return {"reviewed_strikes_new": 0}
-    frames = []
-    for (day, run_key), group in confirmed.groupby(["day", "run_key"]):
-        cat = RunCatalog(lake_root, pd.Timestamp(day).date(), str(run_key))
-        wanted = pc.field("item_id").isin(group["item_id"].astype(str).unique().tolist())
-        authors = pd.concat(
-            [
-                cat.load("items", p, columns=["item_id", "author_id"], filters=wanted).to_pandas()
-                for p in cat.parts("items")
-            ]
-            or [pd.DataFrame(columns=["item_id", "author_id"])]
+    confirmed = confirmed.assign(
+        author_id=author_pseudonyms(lake_root, confirmed, key), action=confirmed["final_action"]
+    )
+    frames = [
+        st.strikes_from_decisions(
+            group,
+            group[["item_id", "author_id"]].dropna(),
+            policy_strike_specs(pack),
+            enforcement.strike_actions,
+            day=pd.Timestamp(day).date(),
         )
-        authors["author_id"] = pseudonymise(authors["author_id"], key).to_numpy()
-        decisions = group.assign(action=group["final_action"])
-        frames.append(
-            st.strikes_from_decisions(
-                decisions, authors, policy_strike_specs(pack), enforcement.strike_actions, day=pd.Timestamp(day).date()
-            )
-        )
+        for day, group in confirmed.groupby("day")
+    ]
     strikes = pd.concat(frames, ignore_index=True)
     new = ls.insert_strikes(engine, strikes)
     now = datetime.now(UTC)

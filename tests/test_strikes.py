@@ -507,3 +507,18 @@ def test_actor_risk_orders_escalations_before_queue_capacity() -> None:
     assert risky.set_index("item_id")["priority"].to_dict() == {"calm": base["calm"], "risky": 2.5 * base["risky"]}
     kept, _ = sample.apply_queue_capacity(risky, risky.iloc[:0], capacity_per_queue=1)
     assert kept.set_index("item_id")["status"].to_dict() == {"risky": "open", "calm": "carried_over"}
+
+
+def test_lake_rows_and_author_pseudonyms_of_items_across_runs(tmp_path: Path) -> None:
+    lake_root = str(tmp_path / "lake")
+    for day, run_key, rows in ((DAY, "a", [("i1", "alice"), ("i2", "bob")]), (DAY, "b", [("i1", "carol")])):
+        _write_part(RunCatalog(lake_root, day, run_key), "items", _day_items(day, rows))
+    wanted = pd.DataFrame({"day": DAY, "run_key": ["a", "b", "a", "gone"], "item_id": ["i1", "i1", "i9", "i1"]})
+    found = lifecycle_io.rows_of_items(lake_root, wanted, "items", ["item_id", "author_id"])
+    assert sorted(map(tuple, found[["run_key", "item_id", "author_id"]].values.tolist())) == [
+        ("a", "i1", "alice"),
+        ("b", "i1", "carol"),
+    ]
+    names = lifecycle_io.author_pseudonyms(lake_root, wanted, "k")
+    expected = pseudonymise(pd.Series(["alice", "carol"]), "k").tolist()
+    assert names.tolist()[:2] == expected and names.iloc[2] is None and names.iloc[3] is None
