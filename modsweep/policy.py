@@ -412,7 +412,7 @@ class PolicySpec(_Strict):
                     oof = out_of_fold_precision(curve, target) if curve.get("parts") else None
                     why = (
                         f"the threshold for precision {target:g} does not hold out of fold on {source} "
-                        f"({'on some of its parts no threshold reaches it' if oof is None else f'{oof:.3f} on the held-out parts'})"
+                        f"({'on some of its parts no threshold reaches it' if oof is None else f'{oof[0]:.3f} on {oof[1]:,} held-out rows'})"
                         if curve.get("parts") and threshold_for_precision({**curve, "parts": None}, target) is not None
                         else f"no score reaches precision {target:g} on {source}"
                     )
@@ -626,15 +626,19 @@ def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | 
     ]
     if not met:
         return None
-    if curve.get("parts") and (out_of_fold_precision(curve, precision) or 0.0) < precision:
-        return None
+    if curve.get("parts"):
+        oof = out_of_fold_precision(curve, precision)
+        if oof is None or wilson_lower(oof[0], oof[1]) < precision:
+            return None
     return min(met)
 
 
-def out_of_fold_precision(curve: dict[str, Any], precision: float) -> float | None:
-    """Precision of the thresholds picked for `precision` on every K-1 parts of the curve's stream, measured
-    on the part each did not see (weighted, pooled over the parts). None without parts, or when some K-1
-    parts reach the target at no threshold (the rule does not carry over), or nothing is flagged out of fold.
+def out_of_fold_precision(curve: dict[str, Any], precision: float) -> tuple[float, int] | None:
+    """(precision, flagged rows) of the thresholds picked for `precision` on every K-1 parts of the curve's
+    stream, measured on the part each did not see (weighted precision, pooled over the parts). None without
+    parts, or when some K-1 parts reach the target at no threshold (the rule does not carry over), or nothing
+    is flagged out of fold. `threshold_for_precision` needs its Wilson lower bound to reach the target: the
+    in-sample bound flatters a threshold chosen on the same rows, the out-of-fold one does not.
     """
     parts = curve.get("parts")
     if not parts:
@@ -642,7 +646,7 @@ def out_of_fold_precision(curve: dict[str, Any], precision: float) -> float | No
     flagged = np.asarray(curve["flagged"], dtype=np.float64)
     flagged_w = np.asarray(curve["flagged_weight"], dtype=np.float64)
     tp_w = np.asarray(curve["tp_weight"], dtype=np.float64)
-    tp_out, flagged_out = 0.0, 0.0
+    tp_out, flagged_out, n_out = 0.0, 0.0, 0
     for n_k, fw_k, tw_k in zip(parts["flagged"], parts["flagged_weight"], parts["tp_weight"], strict=True):
         n_k, fw_k, tw_k = (np.asarray(v, dtype=np.float64) for v in (n_k, fw_k, tw_k))
         n_in, fw_in = flagged - n_k, flagged_w - fw_k
@@ -653,7 +657,8 @@ def out_of_fold_precision(curve: dict[str, Any], precision: float) -> float | No
         j = ok[-1]  # thresholds run from high to low: the last qualifying one is the lowest
         tp_out += tw_k[j]
         flagged_out += fw_k[j]
-    return tp_out / flagged_out if flagged_out > 0 else None
+        n_out += int(n_k[j])
+    return (tp_out / flagged_out, n_out) if flagged_out > 0 else None
 
 
 def _resource_refs(spec: PackSpec) -> list[str]:

@@ -785,7 +785,8 @@ def precision_targets_table(curve: dict[str, Any], targets: tuple[float, ...] = 
     out: dict[str, Any] = {}
     for target in targets:
         t = threshold_for_precision(curve, target)
-        oof = out_of_fold_precision(curve, target) if curve.get("parts") else None
+        found = out_of_fold_precision(curve, target) if curve.get("parts") else None
+        oof = None if found is None else {"precision": round(float(found[0]), 4), "flagged": found[1]}
         if t is None:
             alone = threshold_for_precision({**curve, "parts": None}, target) if curve.get("parts") else None
             out[str(target)] = (
@@ -1176,11 +1177,13 @@ def train_from_manifest(
                 f"An auto@P threshold is the lowest whose bound reaches P, and it must also hold out of fold: the "
                 f"stream is split in {THRESHOLD_PARTS} parts by text hash (parts), the same rule on every "
                 f"{THRESHOLD_PARTS - 1} parts picks a threshold, and the rows of the remaining part it flags, "
-                "pooled over the parts, must reach precision P (targets.*.out_of_fold); a target that fails "
-                "the check is unmet (targets.*.unmet) and that action is never automated"
+                "pooled over the parts, must reach precision P with the same one-sided 90% Wilson bound "
+                "(targets.*.out_of_fold); a target that fails the check is unmet (targets.*.unmet) and that "
+                "action is never automated"
             ),
             "threshold_rule": {
                 "bound": "one-sided 90% Wilson lower bound of the weighted precision on the flagged rows",
+                "out_of_fold": "the same bound on the rows each part's threshold (picked on the other parts) flags",
                 "out_of_fold_parts": THRESHOLD_PARTS,
                 "parts_hash_key": "threshold-parts1",
             },

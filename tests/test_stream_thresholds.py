@@ -73,7 +73,9 @@ CLUSTERED = list(range(1, 41, 4))  # ten false positives near the top, all in pa
 SPREAD = [7, 30, 53, 76, 99, 122, 145, 168, 191, 214]  # ten false positives in both parts, top to bottom
 
 
-def _out_of_fold_by_hand(y: np.ndarray, score: np.ndarray, parts: np.ndarray, target: float) -> float | None:
+def _out_of_fold_by_hand(
+    y: np.ndarray, score: np.ndarray, parts: np.ndarray, target: float
+) -> tuple[float, int] | None:
     """The check written out: pick on the other parts' rows alone, measure on the part's own rows, pool."""
     tp = flagged = 0
     for k in np.unique(parts):
@@ -82,7 +84,7 @@ def _out_of_fold_by_hand(y: np.ndarray, score: np.ndarray, parts: np.ndarray, ta
             return None
         mine = (parts == k) & (score >= t)
         tp, flagged = tp + int((mine & y).sum()), flagged + int(mine.sum())
-    return tp / flagged if flagged else None
+    return (tp / flagged, flagged) if flagged else None
 
 
 def test_a_threshold_must_hold_out_of_fold_when_false_positives_cluster_in_one_part():
@@ -100,7 +102,8 @@ def test_a_threshold_must_hold_out_of_fold_when_false_positives_cluster_in_one_p
     assert threshold_for_precision(checked, 0.9) is None
     # a lower target carries over; the out-of-fold figure is the hand-computed one
     oof = out_of_fold_precision(checked, 0.8)
-    assert oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.8), abs=1e-3) and oof >= 0.8
+    assert oof is not None and oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.8), abs=1e-3)
+    assert wilson_lower(*oof) >= 0.8
     assert threshold_for_precision(checked, 0.8) == threshold_for_precision(pooled, 0.8)
 
 
@@ -110,8 +113,28 @@ def test_spread_false_positives_keep_the_in_sample_threshold():
     y, score, parts = _two_part_frame(SPREAD)
     checked = stream_precision_curve(y, score, parts=parts)
     oof = out_of_fold_precision(checked, 0.9)
-    assert oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.9), abs=1e-3) and oof >= 0.9
+    assert oof is not None and oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.9), abs=1e-3)
+    assert wilson_lower(*oof) >= 0.9
     assert threshold_for_precision(checked, 0.9) == threshold_for_precision(stream_precision_curve(y, score), 0.9)
+
+
+def test_the_out_of_fold_precision_must_clear_the_target_with_its_bound():
+    """46 rows flagged out of fold at 0.913 precision: above 0.9, but not by enough for so few rows."""
+    from modsweep.policy import out_of_fold_precision
+
+    negatives = [39, 41, 47, 49, 52, 56, 60, 62, 71, 74, 75, 76, 78, 79, 81, 82, 84, 85, 87, 97, 98, 99, 100, 103]
+    negatives += [105, 107, 108, 112, 116, 119, 122, 124, 127, 130, 135, 136, 137, 139, 141, 142, 143, 144, 147]
+    negatives += [149, 150, 152, 153, 156, 157]
+    score = np.round(0.9975 - 0.005 * np.arange(200), 4)
+    y = np.arange(200) < 160
+    y[negatives] = False
+    parts = np.arange(200) % 2
+    checked = stream_precision_curve(y, score, parts=parts)
+    assert threshold_for_precision(stream_precision_curve(y, score), 0.9) == pytest.approx(0.765)
+    oof = out_of_fold_precision(checked, 0.9)
+    assert oof is not None and oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.9), abs=1e-3)
+    assert oof[0] >= 0.9 and oof[1] == 46 and wilson_lower(*oof) < 0.9
+    assert threshold_for_precision(checked, 0.9) is None
 
 
 def test_a_card_target_that_fails_out_of_fold_is_never_automated_and_said():
@@ -120,7 +143,7 @@ def test_a_card_target_that_fails_out_of_fold_is_never_automated_and_said():
     y, score, parts = _two_part_frame(CLUSTERED)
     curve = stream_precision_curve(y, score, parts=parts)
     table = precision_targets_table(curve, (0.8, 0.9))
-    assert table["0.8"]["threshold"] is not None and table["0.8"]["out_of_fold"] >= 0.8
+    assert table["0.8"]["threshold"] is not None and table["0.8"]["out_of_fold"]["precision"] >= 0.8
     assert table["0.9"]["threshold"] is None and table["0.9"]["unmet"] == "out of fold"
     assert table["0.9"]["threshold_in_sample"] == pytest.approx(0.38)
     card = linear_card()
