@@ -106,9 +106,16 @@ def pseudonymise(author_ids: pd.Series, key: str | bytes) -> pd.Series:
     secret = key.encode("utf-8") if isinstance(key, str) else key
     if not secret:
         raise ValueError("the pseudonym key is empty")
-    unique = pd.unique(author_ids.dropna().astype(str))
-    digests = {a: hmac.new(secret, a.encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX] for a in unique}
-    values = [None if pd.isna(a) else digests[str(a)] for a in author_ids.astype(object)]
+    missing = author_ids.isna().to_numpy()
+    text = author_ids.astype(str).to_numpy(dtype=object)
+    keyed = hmac.new(secret, digestmod=hashlib.sha256)  # copied per author: the key is absorbed once
+    digests = {}
+    for a in pd.unique(text[~missing]):
+        h = keyed.copy()
+        h.update(a.encode("utf-8"))
+        digests[a] = h.hexdigest()[:PSEUDONYM_HEX]
+    values = pd.Series(text).map(digests).to_numpy(dtype=object)
+    values[missing] = None
     return pd.Series(values, index=author_ids.index, dtype=object, name="author_pseudonym")
 
 
