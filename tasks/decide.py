@@ -68,17 +68,19 @@ def policy_scores(
     return pd.concat([best, strong], axis=1)
 
 
-def _bands_by_region(policy: PolicySpec, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the band thresholds and actions in force for its region (padded with inf / '')."""
-    uniq, inverse = np.unique(regions.astype(str), return_inverse=True)
-    band_sets = [policy.bands_for(r) for r in uniq]
+def _bands_by_region(
+    policy: PolicySpec, region_names: np.ndarray, region_of_row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the band thresholds and actions in force for its region (padded with inf / ''). Regions come as
+    their distinct names and each row's index into them (computed once per partition, not once per policy)."""
+    band_sets = [policy.bands_for(r) for r in region_names]
     width = max((len(b) for b in band_sets), default=0)
-    thr = np.full((len(uniq), width), np.inf, dtype=np.float64)
-    act = np.full((len(uniq), width), "", dtype=object)
+    thr = np.full((len(region_names), width), np.inf, dtype=np.float64)
+    act = np.full((len(region_names), width), "", dtype=object)
     for i, bands in enumerate(band_sets):
         thr[i, : len(bands)] = [b.min_score for b in bands]
         act[i, : len(bands)] = [b.action for b in bands]
-    return thr[inverse], act[inverse]
+    return thr[region_of_row], act[region_of_row]
 
 
 def lower_escalate_bands(thr: np.ndarray, act: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -113,11 +115,11 @@ def decide_partition(
     lower escalation thresholds (`lower_escalate_bands`; the decision's threshold is the lowered one).
     """
     frames = []
-    regions = items["region"].to_numpy()
+    region_names, region_of_row = np.unique(items["region"].to_numpy(dtype=str), return_inverse=True)
     lowering = escalate_offsets is not None and bool((escalate_offsets < 0).any())
     for policy in pack.policies():
         s = scores[policy.id].to_numpy(dtype=np.float64)
-        thr, act = _bands_by_region(policy, regions)
+        thr, act = _bands_by_region(policy, region_names, region_of_row)
         if lowering:
             thr = lower_escalate_bands(thr, act, escalate_offsets)  # type: ignore[arg-type]
         reached = (s[:, None] >= thr).sum(axis=1)
