@@ -330,6 +330,11 @@ def burst_scores(today: pd.DataFrame, baseline: pd.DataFrame, settings: RadarSet
     return cand
 
 
+def _at(items: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
+    """A column's values at `rows` (taken in Arrow first: a big day's column is never converted whole)."""
+    return pc.take(items.column(column), pa.array(rows, type=pa.int64())).to_numpy(zero_copy_only=False)
+
+
 def members(signals: Signals, items: pa.Table, keys: pd.DataFrame) -> pd.DataFrame:
     """The (row, region, language, kind, signal, label) pairs of the signals in `keys` (region, language, kind,
     signal): only their codes are looked at, so this stays small on a big day."""
@@ -340,8 +345,8 @@ def members(signals: Signals, items: pa.Table, keys: pd.DataFrame) -> pd.DataFra
     frame = pd.DataFrame(
         {
             "row": rows,
-            "region": items.column("region").to_numpy(zero_copy_only=False)[rows],
-            "language": items.column("language").to_numpy(zero_copy_only=False)[rows],
+            "region": _at(items, "region", rows),
+            "language": _at(items, "language", rows),
             "kind": kinds[signals.kind[codes]],
             "signal": signals.vocab[codes],
             "label": signals.label[codes],
@@ -357,7 +362,7 @@ def enforcement_overlap(member: pd.DataFrame, items: pa.Table, decisions: pd.Dat
     cols = [*key, "policy_id", "share"]
     if decisions.empty or member.empty:
         return pd.DataFrame(columns=cols)
-    m = member.assign(item_id=items.column("item_id").to_numpy(zero_copy_only=False)[member["row"].to_numpy()])
+    m = member.assign(item_id=_at(items, "item_id", member["row"].to_numpy()))
     sizes = m.groupby(key).size().rename("n")
     hit = m.merge(decisions[["item_id", "policy_id"]].drop_duplicates(), on="item_id")
     counts = hit.groupby([*key, "policy_id"]).size().rename("k").reset_index()
@@ -430,7 +435,7 @@ def radar(
         return pd.DataFrame({f.name: pd.Series(dtype=object) for f in TRENDS})
     key = ["region", "language", "kind", "signal"]
     member = members(signals, items, hot[key])
-    authors = items.column("author_id").to_numpy(zero_copy_only=False)[member["row"].to_numpy()]
+    authors = _at(items, "author_id", member["row"].to_numpy())
     hot = hot.merge(
         member.assign(author=authors).groupby(key)["author"].nunique().rename("authors").reset_index(),
         on=key,
@@ -529,22 +534,24 @@ def _examples_and_accounts(
     key = ["region", "language", "kind", "signal"]
     r = member["row"].to_numpy()
     s = member[[*key, "row", "label"]].copy()
-    s["views"] = items.column("views").to_numpy(zero_copy_only=False)[r]
-    s["author"] = items.column("author_id").to_numpy(zero_copy_only=False)[r]
+    s["views"] = _at(items, "views", r)
+    s["author"] = _at(items, "author_id", r)
     top = s.sort_values(["views", "row"], ascending=[False, True]).groupby(key, sort=False).head(k)
     counts = s.groupby([*key, "author"], sort=False).size().rename("n").reset_index()
     counts = counts.sort_values(["n", "author"], ascending=[False, True]).groupby(key, sort=False).head(10)
     shown = pd.unique(np.concatenate([top["author"].to_numpy(dtype=object), counts["author"].to_numpy(dtype=object)]))
     alias = dict(zip(shown, pseudonym(pd.Series(shown, dtype=object)).to_numpy(), strict=True))
     rows = top["row"].to_numpy()
-    ids = items.column("item_id").to_numpy(zero_copy_only=False)
-    texts = pc.take(pc.fill_null(items.column("text"), ""), pa.array(rows)).to_numpy(zero_copy_only=False)
+    ids = _at(items, "item_id", rows)
+    texts = pc.fill_null(pc.take(items.column("text"), pa.array(rows, type=pa.int64())), "").to_numpy(
+        zero_copy_only=False
+    )
     ex: dict[tuple, list] = {}
-    for kk, row, views, author, text in zip(
-        top[key].itertuples(index=False, name=None), rows, top["views"], top["author"], texts, strict=True
+    for kk, item_id, views, author, text in zip(
+        top[key].itertuples(index=False, name=None), ids, top["views"], top["author"], texts, strict=True
     ):
         ex.setdefault(kk, []).append(
-            {"item_id": ids[row], "views": int(views), "author": alias[author], "text": str(text)[:160]}
+            {"item_id": item_id, "views": int(views), "author": alias[author], "text": str(text)[:160]}
         )
     acc: dict[tuple, list] = {}
     for kk, author, n in zip(

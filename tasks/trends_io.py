@@ -5,6 +5,7 @@ the thin Prefect task the sweep calls (`detect_trends`), which also publishes a 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -62,7 +63,10 @@ def read_day_items(lake: Lake, day: date, run_key: str) -> pa.Table:
     parts = lake.parts("items", day, run_key)
     if not parts:
         return pa.schema([ITEMS.field(c) for c in ITEM_COLUMNS]).empty_table()
-    return pa.concat_tables([lake.read(p, ITEM_COLUMNS) for p in parts], promote_options="default")
+    # parts read side by side (Parquet decoding releases the GIL): the text column is most of the stage's reading
+    with ThreadPoolExecutor(max_workers=min(4, len(parts))) as pool:
+        tables = list(pool.map(lambda path: lake.read(path, ITEM_COLUMNS), parts))
+    return pa.concat_tables(tables, promote_options="default")
 
 
 def day_aggregates(
