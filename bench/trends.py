@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.trends quality [--rows 20000] [--days 15] [--home DIR]
     .venv/bin/python -m bench.trends overhead [--rows 1000000] [--home DIR]
+    .venv/bin/python -m bench.trends sweep [--rows 1000000] [--repeat 2] [--workdir DIR] [--keep] [--home DIR]
 
 `quality` generates `--days` days with the generator's emerging campaigns (tasks/generate_data/emerging.yaml:
 5 violating, 2 benign), ingests each, decides it with the default pack exactly as a sweep does (detect, score,
@@ -18,6 +19,14 @@ attributed to a campaign when most of its items are that campaign's rows. Report
 `overhead` times the radar stage on one `--rows` day (read the day's items from Parquet, signals, aggregate,
 baseline of 14 stored aggregates, burst test, overlap, ranking) against the same day's detection + decisions,
 which are only part of a sweep (so the ratio is an upper bound of the stage's share of a sweep).
+
+`sweep` measures the stage inside real daily sweeps (the Prefect flow in fresh child processes, as bench/sweep.py
+runs them): 14 earlier days of `--rows` items each are generated with the same campaigns, ingested and reduced to
+their compact aggregates (the only thing kept of them: their items are deleted), then the `--rows`-item 15th day is
+swept with the radar and without it (`MODSWEEP_TRENDS=false`), each in a fresh home holding a copy of those 14
+aggregates, `--repeat` pairs alternating which goes first. Reported per pair: the ledger's run time (started_at →
+ended_at) of both, the `trends` stage's own seconds and counts (baseline days read), the stage over the sweep
+without it, and the load average before and after each run; written to bench/TRENDS.json and bench/TRENDS.md.
 
 Without --home a model is trained on a generated day in a temporary home (about a minute). Results are printed
 and written to bench/TRENDS.json; figures come from simulated traffic, not real posts.
@@ -288,21 +297,216 @@ def overhead(rows: int, home: Path | None) -> dict[str, Any]:
     }
 
 
+def _baseline_aggregates(lake_root: Path, work: Path, rows: int, params: Any, days: int) -> dict[str, Any]:
+    """The `days` days before DAY as a sweep's radar leaves them: each generated (`rows` items, the same campaigns),
+    ingested by the ingest stage's pure function and reduced to its compact aggregate (trends_io.day_aggregates,
+    stored under `lake_root`); its items are deleted, so the measured sweeps can read nothing but the aggregates."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bench.sweep import DAY
+    from modsweep.lake import Lake
+    from modsweep.runs import day_window
+    from modsweep.tasks.generate import write_synthetic_day
+    from modsweep.tasks.ingest import items_table, normalise_rows
+    from modsweep.tasks.trends_io import ITEM_COLUMNS, day_aggregates
+
+    lake = Lake(str(lake_root))
+    t0, sizes, agg_rows = time.perf_counter(), [], []
+    for k in range(1, days + 1):
+        d = DAY - timedelta(days=k)
+        src = work / "baseline-source"
+        summary = write_synthetic_day(src, d, rows, seed=42 + k, partition_rows=100_000, params=params)
+        tables = []
+        for f in summary.item_files:
+            items = normalise_rows(
+                pq.read_table(f).to_pandas(),
+                source_file=Path(f).stem,
+                source_name="synthetic",
+                run_id="bench-baseline",
+                window=day_window(d),
+                max_item_chars=1_000_000,
+            ).items
+            tables.append(items_table(items).select(ITEM_COLUMNS))
+        day_items = pa.concat_tables(tables)
+        agg, _, _ = day_aggregates(lake, d, "bench-baseline", day_items)
+        ref = lake.ref("trend_aggregates", d, "bench-baseline", "day")
+        sizes.append(lake.fs.size(ref.path))
+        agg_rows.append(len(agg))
+        shutil.rmtree(src)
+        print(f"baseline {d}: {day_items.num_rows:,} items -> {len(agg):,} aggregate rows", flush=True)
+    return {
+        "days": days,
+        "rows_per_day": rows,
+        "aggregate_rows": agg_rows,
+        "aggregate_bytes_total": sum(sizes),
+        "seconds_to_build": round(time.perf_counter() - t0, 1),
+    }
+
+
+def _run_record(home: Path) -> dict[str, Any]:
+    """The ledger row of the home's one run: stage counts and timings (SQLite store)."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home / "modsweep.db")) as conn:
+        counts, outputs = conn.execute("SELECT stage_counts, outputs FROM runs ORDER BY started_at DESC").fetchone()
+    return {"stage_counts": json.loads(counts), "outputs": json.loads(outputs)}
+
+
+def sweep(rows: int, repeat: int, workdir: Path | None, keep: bool, home: Path | None) -> dict[str, Any]:
+    """A real `rows`-item daily sweep (the Prefect flow, fresh processes as bench/sweep.py runs them) with the radar
+    stage and the same sweep without it (MODSWEEP_TRENDS=false), side by side, over the same generated day and the
+    same 14 stored baseline aggregates; `repeat` pairs, alternating which goes first."""
+    import shutil
+
+    from bench import procstats
+    from bench.sweep import DAY, _run_child, ledger_seconds
+    from bench.sweep import _home as sweep_home
+    from modsweep.tasks.generate import GeneratorParams, write_synthetic_day
+
+    work = Path(tempfile.mkdtemp(prefix="bench-trends-sweep-", dir=workdir))
+    logs = work / "logs"
+    logs.mkdir()
+    os.environ.update(
+        MODSWEEP_REMOVAL_CEILING=str(10**12),
+        MODSWEEP_PARTITION_ROWS="100000",
+        GX_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+    )
+    load_start = procstats.load_average()
+    print(f"work dir {work}; load average {load_start}", flush=True)
+    models = home.resolve() if home is not None else work / "models-home"  # its models/ holds a trained model
+    if home is None:
+        _run_child("generate", 1800, logs / "train.log", home=models, source=work / "training", rows=50_000, train=True)
+        shutil.rmtree(work / "training", ignore_errors=True)
+    # the campaigns start 9 days before the swept day: the baseline days hold their early growth, the swept day
+    # their peak (as in `overhead`), at posts scaled to the day's size
+    params = GeneratorParams(
+        emerging_campaigns=True, emerging_start=DAY - timedelta(days=9), emerging_scale=min(rows / 20_000, 100)
+    )
+    write_synthetic_day(work / "source", DAY, rows, seed=42, partition_rows=100_000, params=params)
+    baseline = _baseline_aggregates(work / "baseline-lake", work, rows, params, 14)
+    pairs = []
+    for i in range(repeat):
+        pair: dict[str, Any] = {"first": "off" if i % 2 == 0 else "on"}
+        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+            home = sweep_home(work, models, f"home-{mode}-{i}")
+            shutil.copytree(work / "baseline-lake", home / "lake")
+            os.environ["MODSWEEP_TRENDS"] = "true" if mode == "on" else "false"
+            load = procstats.load_average()
+            print(f"sweep {i + 1}/{repeat}, radar {mode} ... (load average {load})", flush=True)
+            r = _run_child("flow", 3600, logs / f"{mode}-{i}.log", home=home, source=work / "source" / "items")
+            record = _run_record(home)
+            seen = sorted(p.name for p in (home / "lake" / "items").iterdir())
+            pair[mode] = {
+                "ledger_seconds": ledger_seconds(home),
+                "wall_seconds": r["wall_seconds"],
+                "stage_seconds": r["stage_seconds"],
+                "trends_counts": record["stage_counts"].get("trends"),
+                "items_days_in_lake": seen,
+                "decisions": r["decisions"],
+                "peak_rss": r["peak_rss"],
+                "load_average_before": load,
+                "load_average_after": r["load_average_after"],
+            }
+            print(
+                f"  ledger {pair[mode]['ledger_seconds']} s, trends stage "
+                f"{r['stage_seconds'].get('trends', 0):.2f} s, counts {pair[mode]['trends_counts']}",
+                flush=True,
+            )
+            if not keep:
+                shutil.rmtree(home, ignore_errors=True)
+        stage = pair["on"]["stage_seconds"]["trends"]
+        pair["trends_stage_seconds"] = stage
+        pair["stage_over_sweep_without_it"] = stage / pair["off"]["ledger_seconds"]
+        pair["stage_over_rest_of_its_run"] = stage / (pair["on"]["ledger_seconds"] - stage)
+        pair["ledger_on_over_off"] = pair["on"]["ledger_seconds"] / pair["off"]["ledger_seconds"]
+        pairs.append(pair)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "rows": rows,
+        "day": DAY.isoformat(),
+        "command": f"python -m bench.trends sweep --rows {rows} --repeat {repeat}",
+        "switch": "MODSWEEP_TRENDS=false (settings.trends) skips the stage",
+        "baseline": baseline,
+        "pairs": pairs,
+        "best_stage_over_sweep_without_it": min(p["stage_over_sweep_without_it"] for p in pairs),
+        "worst_stage_over_sweep_without_it": max(p["stage_over_sweep_without_it"] for p in pairs),
+        "load_average_start": load_start,
+        "load_average_end": procstats.load_average(),
+        "machine": procstats.machine(),
+    }
+
+
+def render_sweep(r: dict[str, Any]) -> str:
+    """bench/TRENDS.md: the radar stage inside real sweeps, with and without it, side by side."""
+    b = r["baseline"]
+    lines = [
+        "# The emerging-risk radar inside a real daily sweep",
+        "",
+        f"`{r['command']}` ({r['date']}, {r['machine'].get('cores', '?')} cores shared with other sessions; load "
+        f"average {r['load_average_start']} at the start, {r['load_average_end']} at the end). Simulated traffic.",
+        "",
+        f"Baseline: {b['days']} earlier days of {b['rows_per_day']:,} generated items each (the same emerging "
+        f"campaigns, growing), ingested and reduced to their compact daily aggregates "
+        f"({min(b['aggregate_rows']):,}–{max(b['aggregate_rows']):,} rows a day, {b['aggregate_bytes_total'] / 1e6:.1f} MB "
+        f"of Parquet for all {b['days']}; built in {b['seconds_to_build']:.0f} s), then their items deleted: each "
+        f"measured home holds those {b['days']} aggregate files and nothing else of those days.",
+        "",
+        f"Swept: {r['rows']:,} items of {r['day']} (the campaigns at their peak), the daily-sweep flow in a fresh "
+        f"process and home per run, with the radar stage and without it (`{r['switch']}`).",
+        "",
+        "| pair | first | sweep without radar (ledger) | sweep with radar (ledger) | trends stage | stage / sweep "
+        "without it | baseline days read | signals | load before (off, on) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, p in enumerate(r["pairs"], 1):
+        counts = p["on"]["trends_counts"] or {}
+        lines.append(
+            f"| {n} | {p['first']} | {p['off']['ledger_seconds']:.1f} s | {p['on']['ledger_seconds']:.1f} s | "
+            f"{p['trends_stage_seconds']:.2f} s | {p['stage_over_sweep_without_it']:.1%} | "
+            f"{counts.get('baseline_days', '—')} | {counts.get('signals', '—')} | "
+            f"{p['off']['load_average_before'][0]:.1f}, {p['on']['load_average_before'][0]:.1f} |"
+        )
+    lines += [
+        "",
+        f"The stage adds {r['best_stage_over_sweep_without_it']:.1%}–{r['worst_stage_over_sweep_without_it']:.1%} "
+        "to the sweep without it (its own seconds in the ledger over that run's started_at → ended_at); the "
+        "difference of the two ledger times is noisier on a shared machine and is in bench/TRENDS.json "
+        "(`ledger_on_over_off`), with every stage's seconds, peak RSS and the radar's counts.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["quality", "overhead"])
+    parser.add_argument("what", choices=["quality", "overhead", "sweep"])
     parser.add_argument("--rows", type=int)
     parser.add_argument("--days", type=int, default=15)
     parser.add_argument("--home", type=Path)
+    parser.add_argument("--repeat", type=int, default=2, help="sweep: pairs of runs with and without the stage")
+    parser.add_argument("--workdir", type=Path, help="sweep: parent of the work dir (default: system temp)")
+    parser.add_argument("--keep", action="store_true", help="sweep: keep the work dir (homes, logs)")
     args = parser.parse_args()
     if args.what == "quality":
         result = quality(args.rows or 20_000, args.days, args.home)
+    elif args.what == "sweep":
+        result = sweep(args.rows or 1_000_000, args.repeat, args.workdir, args.keep, args.home)
     else:
         result = overhead(args.rows or 1_000_000, args.home)
     print(json.dumps({k: v for k, v in result.items() if k not in ("top10_lists",)}, indent=2, default=str))
     saved = json.loads(OUT.read_text()) if OUT.is_file() else {}
     saved[args.what] = result
     OUT.write_text(json.dumps(saved, indent=2, default=str) + "\n")
+    if args.what == "sweep":
+        OUT.with_suffix(".md").write_text(render_sweep(result), encoding="utf-8")
 
 
 if __name__ == "__main__":
