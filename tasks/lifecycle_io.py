@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -73,19 +75,16 @@ def policy_strike_specs(pack: PolicyPack) -> pd.DataFrame:
     return st.strike_specs({p.id: (p.severity, p.strikes) for p in pack.spec.policies}, pack.spec.enforcement)
 
 
-def record_strikes_partition(
-    engine: Engine, cat: RunCatalog, ctx: LedgerContext, part: str, pack: PolicyPack
-) -> dict[str, int]:
-    """Strikes for one decisions partition's enforced violations (idempotent: strike ids are decision ids).
-
-    Reads only the partition's strike-earning decisions and those items' authors (pushed-down filters), so memory
-    is bounded by the partition."""
+def partition_strikes(cat: RunCatalog, ctx: LedgerContext, part: str, pack: PolicyPack) -> pd.DataFrame:
+    """The strikes of one decisions partition's enforced violations (lake reads only: the partition's
+    strike-earning decisions and those items' authors, filters pushed down, so memory is bounded by the
+    partition), authors pseudonymised. Strike ids are decision ids, so recording them twice adds nothing."""
     enforcement = pack.spec.enforcement
     table = cat.load(
         "decisions", part, columns=DECISION_COLUMNS, filters=pc.field("action").isin(enforcement.strike_actions)
     )
     if table.num_rows == 0:
-        return {"strikes_offered": 0, "strikes_new": 0}
+        return pd.DataFrame(columns=list(st.STRIKE_COLUMNS))
     items = cat.load(
         "items",
         part,
@@ -93,11 +92,27 @@ def record_strikes_partition(
         filters=pc.field("item_id").isin(table["item_id"].combine_chunks()),
     ).to_pandas()
     items["author_id"] = pseudonymise(items["author_id"], ctx.hmac_key).to_numpy()
-    strikes = st.strikes_from_decisions(
+    return st.strikes_from_decisions(
         table.to_pandas(), items, policy_strike_specs(pack), enforcement.strike_actions, day=ctx.day
     )
+
+
+def store_strikes(engine: Engine, strikes: pd.DataFrame) -> dict[str, int]:
+    """Insert strikes not yet stored, except those of decisions already reversed; returns offered and new."""
+    if strikes.empty:
+        return {"strikes_offered": 0, "strikes_new": 0}
     strikes = strikes[~strikes["decision_id"].isin(ls.reversed_ids(engine, strikes["decision_id"].tolist()))]
     return {"strikes_offered": len(strikes), "strikes_new": ls.insert_strikes(engine, strikes)}
+
+
+def record_strikes_partition(
+    engine: Engine, cat: RunCatalog, ctx: LedgerContext, part: str, pack: PolicyPack
+) -> dict[str, int]:
+    """One decisions partition's strikes (`partition_strikes`) into the store (`store_strikes`)."""
+    return store_strikes(engine, partition_strikes(cat, ctx, part, pack))
+
+
+LEDGER_THREADS = 2  # the stage runs alone after the sample: the second core reads ahead / evaluates a page
 
 
 def update_strike_ledger_run(
@@ -109,27 +124,45 @@ def update_strike_ledger_run(
     authors_per_page: int = 5_000,
 ) -> dict[str, Any]:
     """The run's strike-ledger update: strikes whose TTL ran out by the window end expire; each decisions partition's
-    strikes are recorded (a partition at a time); then the run's struck authors are re-evaluated a page of
-    ``authors_per_page`` at a time (account actions reached, restrictions lifted). Idempotent and resumable: a
-    re-run adds nothing and finishes an evaluation a crash interrupted. Returns the summed counts."""
+    strikes are recorded a partition at a time (the next one read and pseudonymised while this one is inserted);
+    then the run's struck authors are re-evaluated a page of ``authors_per_page`` at a time, two pages at once (the
+    pages' authors are disjoint: neither reads what the other writes). Idempotent and resumable: a re-run adds
+    nothing and finishes an evaluation a crash interrupted. Returns the summed counts."""
     expired = ls.expire_strikes(engine, ctx.as_of)
     names = cat.parts("decisions") if parts is None else parts
-    counts = sum_counts([record_strikes_partition(engine, cat, ctx, p, pack) for p in names])
+    recorded = []
     made = lifted = pages = 0
-    for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page):
-        new, gone = evaluate_accounts(
-            engine,
-            authors,
-            pack.spec.enforcement,
-            as_of=ctx.as_of,
-            run_key=ctx.run_key,
-            run_id=ctx.run_id,
-            day=ctx.day,
-            actor="strike-ledger",
-        )
-        made, lifted, pages = made + new, lifted + gone, pages + 1
+    with ThreadPoolExecutor(max_workers=LEDGER_THREADS, thread_name_prefix="strike-ledger") as pool:
+        ahead = deque(pool.submit(partition_strikes, cat, ctx, p, pack) for p in names[:1])
+        for i in range(len(names)):
+            strikes = ahead.popleft().result()
+            if i + 1 < len(names):
+                ahead.append(pool.submit(partition_strikes, cat, ctx, names[i + 1], pack))
+            recorded.append(store_strikes(engine, strikes))
+        evaluating: deque[Future[tuple[int, int]]] = deque()
+        for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page):
+            evaluating.append(
+                pool.submit(
+                    evaluate_accounts,
+                    engine,
+                    authors,
+                    pack.spec.enforcement,
+                    as_of=ctx.as_of,
+                    run_key=ctx.run_key,
+                    run_id=ctx.run_id,
+                    day=ctx.day,
+                    actor="strike-ledger",
+                )
+            )
+            pages += 1
+            while len(evaluating) >= LEDGER_THREADS or (evaluating and evaluating[0].done()):
+                new, gone = evaluating.popleft().result()
+                made, lifted = made + new, lifted + gone
+        for future in evaluating:
+            new, gone = future.result()
+            made, lifted = made + new, lifted + gone
     return {
-        **counts,
+        **sum_counts(recorded),
         "strikes_expired": expired,
         "account_decisions_new": made,
         "account_decisions_lifted": lifted,
@@ -154,8 +187,8 @@ def evaluate_accounts(
     weight fell below their threshold are lifted; suspensions past their end date end. Returns (new, lifted)."""
     if not authors:
         return 0, 0
-    weights = ls.active_weights(engine, authors, as_of)
-    state = pd.DataFrame({"author_id": weights.index.to_numpy(dtype=object), "active_weight": weights.to_numpy()})
+    state = ls.active_state(engine, authors, as_of)
+    weights = state.set_index("author_id")["active_weight"]
     live = ls.standing_of(engine, authors, statuses=("active", "pending_review"))
     lift = st.decisions_to_lift(live, weights)
     lifted = (
@@ -190,7 +223,7 @@ def evaluate_accounts(
         as_of=as_of,
         run_key=run_key,
         day=day,
-        scope=lambda rows: _with_trigger(engine, rows, as_of),
+        scope=lambda rows: rows.merge(ls.decision_scopes(engine, rows["decision_id"].tolist()), on="decision_id"),
     )
     tasks = account_review_tasks(made, run_id=run_id)
     if len(tasks):
@@ -203,15 +236,6 @@ def evaluate_accounts(
         else 0
     )
     return new, lifted
-
-
-def _with_trigger(engine: Engine, rows: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
-    """Rising authors' rows with their latest active strike (the trigger): decision, policy, region, category and
-    territorial scope."""
-    weights = rows.set_index("author_id")["active_weight"]
-    return rows.drop(columns=[c for c in ("decision_id", "policy_id") if c in rows]).merge(
-        ls.latest_strikes(engine, weights, as_of).drop(columns="active_weight"), on="author_id", how="inner"
-    )
 
 
 def account_review_tasks(made: pd.DataFrame, *, run_id: str) -> pd.DataFrame:

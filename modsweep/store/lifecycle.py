@@ -154,16 +154,6 @@ def _tuples_in(engine: Engine, stmt: Any, column: Any, values: Sequence[Any], na
     return pd.DataFrame.from_records(rows, columns=names)
 
 
-def active_weights(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.Series:
-    """Per author, the summed weight of the strikes that count at ``as_of`` (active, not yet expired)."""
-    c = STRIKES.c
-    stmt = (
-        select(c.author_id, func.sum(c.weight)).where(c.status == "active", c.expires_at > as_of).group_by(c.author_id)
-    )
-    found = _tuples_in(engine, stmt, c.author_id, author_ids, ["author_id", "active_weight"])
-    return found.set_index("author_id")["active_weight"].astype("float64")
-
-
 def active_weights_before(engine: Engine, *, day: dt.date, as_of: dt.datetime) -> pd.DataFrame:
     """Every author's summed weight of the strikes of days before ``day`` that count at ``as_of`` (active, not yet
     expired): author_id, active_weight. One grouped query; its size is the authors with active strikes."""
@@ -199,29 +189,42 @@ def author_state(strikes: pd.DataFrame) -> pd.DataFrame:
     return latest.set_index("author_id")[["decision_id", "policy_id"]].join(weights).reset_index()
 
 
-def latest_strikes(engine: Engine, weights: pd.Series, as_of: dt.datetime) -> pd.DataFrame:
-    """For these authors (index of ``weights``, their active weight): the latest active strike's decision and
-    policy with that decision's region, DSA category and territorial scope (what an account decision and its
-    statement of reasons take), one windowed query."""
-    c, d = STRIKES.c, DECISIONS.c
-    rank = func.row_number().over(partition_by=c.author_id, order_by=(c.created_at.desc(), c.decision_id.desc()))
-    inner = select(c.author_id, c.decision_id, c.policy_id, rank.label("rank")).where(
-        c.status == "active", c.expires_at > as_of
+ACTIVE_STATE_COLUMNS = ["author_id", "active_weight", "decision_id", "policy_id"]
+
+
+def active_state(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
+    """Per author with strikes that count at ``as_of`` (active, not yet expired): their summed weight and the
+    latest one's decision and policy (what an account decision is triggered by), in one windowed query."""
+    c = STRIKES.c
+    latest = func.row_number().over(partition_by=c.author_id, order_by=(c.created_at.desc(), c.decision_id.desc()))
+    ranked = (
+        select(
+            c.author_id,
+            func.sum(c.weight).over(partition_by=c.author_id).label("active_weight"),
+            c.decision_id,
+            c.policy_id,
+            latest.label("rank"),
+        )
+        .where(c.status == "active", c.expires_at > as_of, member_of(engine, c.author_id, author_ids))
+        .subquery()
     )
-    latest = inner.where(member_of(engine, c.author_id, list(weights.index))).subquery()
-    stmt = (
-        select(latest.c.author_id, latest.c.decision_id, latest.c.policy_id, d.region, d.category, d.territorial_scope)
-        .join(DECISIONS, d.decision_id == latest.c.decision_id, isouter=True)
-        .where(latest.c.rank == 1)
-    )
+    stmt = select(*(ranked.c[n] for n in ACTIVE_STATE_COLUMNS)).where(ranked.c.rank == 1)
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(stmt).fetchall()]
-    out = pd.DataFrame.from_records(
-        rows, columns=["author_id", "decision_id", "policy_id", "region", "category", "territorial_scope"]
-    )
+    out = pd.DataFrame.from_records(rows, columns=ACTIVE_STATE_COLUMNS)
+    return out.astype({"author_id": object, "active_weight": "float64", "decision_id": object, "policy_id": object})
+
+
+def decision_scopes(engine: Engine, decision_ids: Sequence[str]) -> pd.DataFrame:
+    """Region, DSA category and territorial scope of these decisions (an account decision's and its statement's),
+    with defaults for decisions no longer stored."""
+    d = DECISIONS.c
+    stmt = select(d.decision_id, d.region, d.category, d.territorial_scope)
+    found = _frame_in(engine, stmt, d.decision_id, decision_ids).drop_duplicates("decision_id")
+    out = pd.DataFrame({"decision_id": list(dict.fromkeys(decision_ids))}).merge(found, on="decision_id", how="left")
     out["region"] = out["region"].fillna("ZZ")
     out["category"] = out["category"].fillna("STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
-    return out.merge(weights.rename("active_weight"), left_on="author_id", right_index=True, how="inner")
+    return out
 
 
 def ended_account_decisions(engine: Engine, author_ids: Sequence[str], as_of: dt.datetime) -> pd.DataFrame:
