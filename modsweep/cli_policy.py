@@ -245,6 +245,7 @@ def trends_command(
     from modsweep.policy import PolicyPackError
     from modsweep.registry import ModelNotFoundError
     from modsweep.tasks.policy_diff_io import NoSweptDayError, swept_run_key
+    from modsweep.tasks.trends import or_dash
     from modsweep.tasks.trends_io import candidate_patches, radar_for_run, read_trends
 
     when = parse_day(day)
@@ -323,7 +324,7 @@ def trends_command(
             f"{r.reach:,}",
             f"{r.young_share:.0%}",
             overlap,
-            r.suggestion or "—",
+            or_dash(r.suggestion),
         )
     console.print(table)
     console.print(source, highlight=False, soft_wrap=True)

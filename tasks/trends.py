@@ -590,6 +590,11 @@ def apply_patches(resources: dict[str, str], patches: list[dict]) -> dict[str, s
     return out
 
 
+def or_dash(value: object) -> str:
+    """A text cell, or "—" for a missing one (None, or NaN: how a null string reads back from the lake)."""
+    return value if isinstance(value, str) and value else "—"
+
+
 def report_rows(trends: pd.DataFrame, per_region: int = 5) -> list[dict[str, object]]:
     """The leading signals per region (by risk rank) as rows for the run's HTML report."""
     if trends is None or trends.empty:
@@ -607,7 +612,7 @@ def report_rows(trends: pd.DataFrame, per_region: int = 5) -> list[dict[str, obj
             "reach": int(r.reach),
             "young": float(r.young_share),
             "policy": f"{r.top_policy} ({r.top_overlap:.0%})" if isinstance(r.top_policy, str) else "—",
-            "suggestion": r.suggestion or "—",
+            "suggestion": or_dash(r.suggestion),
         }
         for r in lead.itertuples()
     ]

@@ -201,7 +201,7 @@ def trends_markdown(outcome: RadarOutcome, per_region: int = 5) -> str:
         lines.append(
             f"| {md(r.region)} | {r.rank_risk} | {md(r.kind)} | {md(r.label[:60])} | {r.volume:,} | "
             f"{r.expected:.1f} | {r.z:.1f} | {r.reach:,} | {r.young_share:.0%} | {md(policy)} | "
-            f"{md(r.suggestion or '—')} |"
+            f"{md(tr.or_dash(r.suggestion))} |"
         )
     return "\n".join(lines)
 

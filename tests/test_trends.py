@@ -283,6 +283,22 @@ def test_report_section_lists_leading_signals_escaped() -> None:
                 "rank_risk": 0,
                 "suggestion": None,
             },
+            {  # a benign burst as read back from the lake: its missing suggestion is NaN, shown as "—"
+                "region": "BR",
+                "language": "pt",
+                "kind": "hashtag",
+                "signal": "#final",
+                "label": "#final",
+                "volume": 90,
+                "expected": 2.0,
+                "z": 12.0,
+                "reach": 99,
+                "young_share": 0.1,
+                "top_policy": np.nan,
+                "top_overlap": 0.0,
+                "rank_risk": 1,
+                "suggestion": np.nan,
+            },
         ]
     )
     page = render_report(*_hostile_run(), ["hate.speech"], trends=trends)
@@ -290,4 +306,5 @@ def test_report_section_lists_leading_signals_escaped() -> None:
     assert "<script>alert" not in section and "&lt;script&gt;" in section
     assert "misinfo.medical (40%)" in section and "1,234" in section and "70%" in section
     assert "a b" not in section  # a signal folded into a broader one is not ranked on its own
+    assert "#final" in section and ">nan<" not in section
     assert 'id="trends"' not in render_report(*_hostile_run(), ["hate.speech"])  # no radar output: no section

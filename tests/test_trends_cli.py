@@ -87,8 +87,9 @@ def test_trends_cli_over_swept_days_and_its_candidate_pack(sweep_home: Path, tmp
     assert {k: reread[k] for k in ("items", "candidates", "signals", "baseline_days")} == {
         k: report[k] for k in ("items", "candidates", "signals", "baseline_days")
     }
-    shown = runner.invoke(app, ["trends", "--day", last.isoformat(), "--region", "BR"])
-    assert shown.exit_code == 0 and f"read the radar result stored by run {keys[-1]}" in shown.output
+    shown = runner.invoke(app, ["trends", "--day", last.isoformat()])  # the table, signals without a suggestion too
+    assert shown.exit_code == 0, shown.output
+    assert f"read the radar result stored by run {keys[-1]}" in shown.output and "nan" not in shown.output
     forced = runner.invoke(app, ["trends", "--day", last.isoformat(), "--recompute", "--region", "BR"])
     assert (
         forced.exit_code == 0 and "recomputed the radar over run" in forced.output and "(--recompute)" in forced.output

@@ -42,7 +42,7 @@ def test_sweep_runs_the_radar_against_the_previous_days_aggregate(sweep_home: Pa
     assert "#mmscure" in set(trends["signal"])
     assert len(fetch_trends(engine, day=days[1])) == counts["signals"]
     html = Path(summaries[1].report_path).read_text(encoding="utf-8")
-    assert 'id="trends"' in html and "Emerging risks" in html
+    assert 'id="trends"' in html and "Emerging risks" in html and ">nan<" not in html
     _candidate_through_lint_diff_and_shadow(days, second["run_key"], tmp_path)
 
 
