@@ -41,12 +41,5 @@ def daily_sweep(
         requested_by=requested_by,
         simulate_reviews_from=simulate_reviews_from,
         golden_set_from=golden_set_from,
-        parameters={
-            "day": day.isoformat(),
-            "source": source,
-            "pack": pack,
-            "profile": profile,
-            "simulate_reviews_from": simulate_reviews_from,
-            "golden_set_from": golden_set_from,
-        },
+        parameters={"day": day.isoformat()},
     )

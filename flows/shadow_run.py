@@ -32,14 +32,6 @@ def shadow_run(
         profile=profile,
         trigger="shadow",
         requested_by=requested_by,
-        simulate_reviews_from=None,
         shadow_of=live_key,
-        parameters={
-            "day": day.isoformat(),
-            "source": source,
-            "pack": candidate,
-            "live_pack": live_pack,
-            "profile": profile,
-            "live_run_key": live_key,
-        },
+        parameters={"day": day.isoformat(), "live_pack": live_pack, "live_run_key": live_key},
     )

@@ -36,14 +36,5 @@ def surge_run(
         requested_by=requested_by,
         simulate_reviews_from=simulate_reviews_from,
         golden_set_from=golden_set_from,
-        parameters={
-            "regions": sorted(regions),
-            "since": window[0].isoformat(),
-            "until": window[1].isoformat(),
-            "source": source,
-            "pack": pack,
-            "profile": profile,
-            "simulate_reviews_from": simulate_reviews_from,
-            "golden_set_from": golden_set_from,
-        },
+        parameters={"regions": sorted(regions), "since": window[0].isoformat(), "until": window[1].isoformat()},
     )

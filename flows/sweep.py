@@ -36,6 +36,7 @@ from modsweep.tasks.ingest import QuarantineCeilingError, UnreadableSourceFilesE
 from modsweep.tasks.report import publish_report, report_file
 from modsweep.tasks.strike_ledger_io import snapshot_actor_strikes, update_strike_ledger
 from modsweep.tasks.trends_io import detect_trends
+from modsweep.workers import start_workers
 
 __all__ = ["QuarantineCeilingError", "RunSummary", "UnreadableSourceFilesError", "run_sweep"]
 
@@ -66,15 +67,17 @@ def run_sweep(
     profile: str,
     trigger: str,
     requested_by: str,
-    simulate_reviews_from: str | None,
-    parameters: dict[str, Any],
+    simulate_reviews_from: str | None = None,
     golden_set_from: str | None = None,
     shadow_of: str | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised."""
-    reject_parent_references(
-        source=source, pack=pack, simulate_reviews_from=simulate_reviews_from, golden_set_from=golden_set_from
-    )
+    """Record the run in the ledger, then run every stage; a failure is recorded with its stage, then raised.
+    `parameters`: what the flow adds to the recorded inputs (how it named its window; a shadow's live run)."""
+    inputs = {"source": source, "pack": pack, "simulate_reviews_from": simulate_reviews_from}
+    reject_parent_references(**inputs, golden_set_from=golden_set_from)
+    parameters = {**inputs, "profile": profile, "golden_set_from": golden_set_from, **(parameters or {})}
+    start_workers()  # the worker processes start (importing the stage bodies) while the run is recorded
     source = str(resolve_source(Path(source))[0])  # generator output: its items/, not truth/ or golden/
     files = list_window_files(Path(source), window)
     ctx, recorder = start_run(
@@ -131,44 +134,52 @@ def _run_stages(
         decided.update(sum_counts([o.counts for o in outcomes]))
     _gate(ctx, rec, "decisions", parts)
     if shadow_of is not None:  # a shadow run enforces nothing: its decisions are compared with the live run's
-        with stage("shadow-diff"):
-            outputs = t.compare_with_live(ctx, shadow_of, paused)
-        rec.record_counts("shadow", outputs)
-        rec.finish(outputs)
-        return _summary(ctx, rec, ingested, outputs["report"], outputs["candidate_actions"], {})
-    with stage("approval"):
-        _approve_removal_surges(ctx, rec)
-    with stage("store:decisions"):
-        rec.record_counts("decide", {**decided, **t.persist_decisions(ctx)})
-    with stage("sample") as sampled:
-        sampled.update(t.draw_review_sample(ctx, parts, keep))
-        sampled.update(t.store_review_tasks(ctx))
-    _gate(ctx, rec, "review_tasks", ["tasks"])
-    with stage("strikes") as struck:  # strikes and account actions of the stored enforcement (DESIGN §10)
-        struck.update(update_strike_ledger(ctx))
-    if truth_dir:
-        with stage("review") as reviewed:
-            reviewed.update(t.simulate_reviews(ctx, truth_dir))
-    with stage("audit"):
-        metrics = t.audit_quality(ctx)["metrics"]
-    _gate(ctx, rec, "metrics", ["metrics"])
-    with stage("audit") as audited:
-        audited.update(
-            metrics=metrics,
-            metrics_written=t.persist_metrics(ctx),
-            findings=t.apply_findings(ctx),
-            automation_paused_during_run=paused,
-        )
-    rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
-    if get_settings().trends:  # the emerging-risk radar (DESIGN §11): today against earlier days' aggregates
-        with stage("trends") as trended:
-            trended.update(detect_trends(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version))
-    with stage("report"):
-        report_path, summarised = report_file(ctx), t.summarise_outputs(ctx)
-    rec.finish({"report": str(report_path), "lake": ctx.lake_root})  # first: the report shows the final state
-    with rec.after_finish("report"):
-        publish_report(ctx, rec.run_id)
-    return _summary(ctx, rec, ingested, str(report_path), summarised["actions"], summarised["review_tasks"])
+        with stage("shadow") as compared:
+            compared.update(t.compare_with_live(ctx, shadow_of, paused))
+        report, summarised = compared["report"], {"actions": compared["candidate_actions"], "review_tasks": {}}
+    else:
+        with stage("approval"):
+            _approve_removal_surges(ctx, rec)
+        radar = _start_radar(ctx, stage)  # the emerging-risk radar reads the final decisions beside what follows
+        with stage("sample"):  # drawn in a worker process while the decisions are stored
+            drawing = t.draw_review_sample.submit(ctx, parts, keep)
+        with stage("store:decisions"):
+            rec.record_counts("decide", {**decided, **t.persist_decisions(ctx)})
+        with stage("sample") as sampled:
+            sampled.update(_results([drawing], ["tasks"])[0])
+            sampled.update(t.store_review_tasks(ctx))
+        _gate(ctx, rec, "review_tasks", ["tasks"])
+        with stage("strikes") as struck:  # strikes and account actions of the stored enforcement (DESIGN §10)
+            struck.update(update_strike_ledger(ctx))
+        if truth_dir:
+            with stage("review") as reviewed:
+                reviewed.update(t.simulate_reviews(ctx, truth_dir))
+        with stage("audit"):
+            metrics = t.audit_quality(ctx)["metrics"]
+        _gate(ctx, rec, "metrics", ["metrics"])
+        with stage("audit") as audited:
+            audited.update(metrics=metrics, metrics_written=t.persist_metrics(ctx), findings=t.apply_findings(ctx))
+            audited.update(automation_paused_during_run=paused)
+        rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
+        if radar is not None:
+            with stage("trends") as trended:
+                trended.update(_results([radar], ["day"])[0])
+        with stage("report"):
+            report, summarised = str(report_file(ctx)), t.summarise_outputs(ctx)
+    rec.finish({"report": report, "lake": ctx.lake_root})  # first: the report shows the final state
+    if shadow_of is None:
+        with rec.after_finish("report"):
+            publish_report(ctx, rec.run_id)
+    return _summary(ctx, rec, ingested, report, summarised["actions"], summarised["review_tasks"])
+
+
+def _start_radar(ctx: RunContext, stage: Any) -> Any:
+    """The emerging-risk radar (DESIGN §11: today against earlier days' aggregates) started in its own task, unless
+    MODSWEEP_TRENDS=false; its future. It needs only the lake's items and final decisions."""
+    if not get_settings().trends:
+        return None
+    with stage("trends"):
+        return detect_trends.submit(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version)
 
 
 def _ingest(ctx: RunContext, rec: RunRecorder, files: list[Any]) -> tuple[list[str], dict[str, int]]:

@@ -116,7 +116,6 @@ class RunRecorder:
         store.update_run(self.engine, self.run_id, **fields)
 
     def fail(self, exc: BaseException, partition: str | None = None) -> None:
-        self._close_stage()
         error = {
             "stage": self.stage,
             "partition": partition,
@@ -124,47 +123,35 @@ class RunRecorder:
             "message": str(exc)[:4000],
             "traceback": "".join(traceback.format_exception(exc))[-4000:],
         }
-        store.finish_run(self.engine, self.run_id, "failed", error=error, outputs={"stage_seconds": self.seconds})
-        store.append_audit(
-            self.engine,
-            actor="system",
-            event="run.failed",
-            subject=self.run_id,
-            payload={"stage": self.stage, "type": type(exc).__name__},
-        )
-        _notify("end", "failed", {"seconds": dict(self.seconds), "stage": self.stage})
+        self._close("failed", {"stage": self.stage, "type": type(exc).__name__}, error=error)
 
     def cancel(self, reason: str) -> None:
         """The run was stopped from outside (SIGTERM, Ctrl-C): recorded as cancelled; re-running its key resumes."""
-        self._close_stage()
-        store.finish_run(
-            self.engine,
-            self.run_id,
-            "cancelled",
-            error={"stage": self.stage, "type": "Cancelled", "message": reason},
-            outputs={"stage_seconds": self.seconds},
-        )
-        store.append_audit(
-            self.engine,
-            actor="system",
-            event="run.cancelled",
-            subject=self.run_id,
-            payload={"stage": self.stage, "reason": reason},
-        )
-        _notify("end", "cancelled", {"seconds": dict(self.seconds), "stage": self.stage})
+        error = {"stage": self.stage, "type": "Cancelled", "message": reason}
+        self._close("cancelled", {"stage": self.stage, "reason": reason}, error=error)
 
     def finish(self, outputs: dict[str, Any]) -> None:
+        self._close("completed", {"run_key": self.run_key}, outputs=outputs)
+
+    def _close(
+        self,
+        state: str,
+        payload: dict[str, Any],
+        error: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> None:
+        """End the run in `state`: its last stage's time kept, the ledger row closed (with the stage seconds in its
+        outputs), the audit log told (`run.<state>`, `payload` plus the outputs of a completed run)."""
         self._close_stage()
-        outputs = {**outputs, "stage_seconds": self.seconds}
-        store.finish_run(self.engine, self.run_id, "completed", outputs=outputs)
-        store.append_audit(
-            self.engine,
-            actor="system",
-            event="run.completed",
-            subject=self.run_id,
-            payload={"run_key": self.run_key, "outputs": outputs},
-        )
-        _notify("end", "completed", {"seconds": dict(self.seconds)})
+        outputs = {**(outputs or {}), "stage_seconds": self.seconds}
+        store.finish_run(self.engine, self.run_id, state, error=error, outputs=outputs)
+        if state == "completed":
+            payload = {**payload, "outputs": outputs}
+        store.append_audit(self.engine, actor="system", event=f"run.{state}", subject=self.run_id, payload=payload)
+        detail: dict[str, Any] = {"seconds": dict(self.seconds)}
+        if state != "completed":
+            detail["stage"] = self.stage
+        _notify("end", state, detail)
 
     @contextmanager
     def after_finish(self, stage: str) -> Iterator[None]:

@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from modsweep.config import get_settings
+from modsweep import resources
+from modsweep.config import Settings, get_settings
 
 T = TypeVar("T")
 PRELOAD = "modsweep.tasks.bodies"  # what every worker imports when it starts (the partition bodies)
+SETTINGS_PREFIX = Settings.model_config["env_prefix"]  # settings come from these environment variables
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -56,6 +58,12 @@ def cpu_pool() -> ProcessPoolExecutor | None:
         return _POOL
 
 
+def start_workers() -> None:
+    """Start the pool's worker processes now (they import the bodies in the background), so the first stage that
+    needs them does not wait for their start-up."""
+    cpu_pool()
+
+
 def on_cpu(fn: Callable[..., T], *args: Any) -> T:
     """Run a CPU-bound body in the pool of worker processes, or here when there is none."""
     global _POOL
@@ -63,7 +71,7 @@ def on_cpu(fn: Callable[..., T], *args: Any) -> T:
     if pool is None:
         return fn(*args)
     try:
-        return pool.submit(_body_then_release, fn, *args).result()
+        return pool.submit(_body_then_release, _settings_env(), fn, *args).result()
     except BrokenProcessPool:  # a worker died (killed, out of memory): the next attempt gets a fresh pool
         with _POOL_LOCK:
             if _POOL is pool:
@@ -91,8 +99,26 @@ def release_freed_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
-def _body_then_release(fn: Callable[..., T], *args: Any) -> T:
-    """A body in a worker process, then its freed memory back to the system (module level: picklable)."""
+def _settings_env() -> dict[str, str]:
+    """The environment settings are read from (MODSWEEP_*), as this process has it now."""
+    return {k: v for k, v in os.environ.items() if k.startswith(SETTINGS_PREFIX)}
+
+
+def _follow_settings(env: dict[str, str]) -> None:
+    """Make a worker read the settings of the process that sent it work: the pool outlives a change of them (tests
+    give every run its own MODSWEEP_HOME), so cached settings and handles are dropped when they differ."""
+    if _settings_env() == env:
+        return
+    for key in _settings_env().keys() - env.keys():
+        del os.environ[key]
+    os.environ.update(env)
+    resources.reset()
+
+
+def _body_then_release(env: dict[str, str], fn: Callable[..., T], *args: Any) -> T:
+    """A body in a worker process under the sender's settings, then its freed memory back to the system (module
+    level: picklable)."""
+    _follow_settings(env)
     return releasing_memory(fn)(*args)
 
 

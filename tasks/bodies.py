@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from modsweep import resources, store
 from modsweep.catalog import COORDINATION_PART, RunCatalog, catalog_of, part_name, to_table
 from modsweep.config import get_settings
-from modsweep.runs import RunContext
+from modsweep.runs import RunContext, run_day
 from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS
 from modsweep.tasks import banks, decide, detect, ingest, lifecycle_io, sample, strikes
 
@@ -243,6 +243,30 @@ def store_decisions(ctx: RunContext) -> dict[str, int]:
     return {"decisions": rows, "decisions_inserted": inserted}
 
 
+def draw_sample(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> pd.DataFrame:
+    """The run's review sample as drawn, before each queue's capacity is applied (a worker's body)."""
+    return sample.review_sample(**sample_inputs(ctx, parts, keep_per_stratum), **sample_design(ctx))
+
+
+def sample_design(ctx: RunContext) -> dict[str, Any]:
+    """How the review sample is drawn: the pack, the QA sample's precision (half width, floor, cap), the golden
+    rate and double-review share from the settings, and the run's seed, ids and time."""
+    settings = get_settings()
+    return {
+        "pack": resources.pack(ctx.pack, ctx.profile, ctx.model_version),
+        "half_width": settings.qa_half_width,
+        "floor": settings.qa_floor,
+        "cap": settings.qa_cap,
+        "golden_rate": settings.golden_rate,
+        "double_review_share": settings.double_review_share,
+        "seed": ctx.seed,
+        "run_id": ctx.run_id,
+        "run_key": ctx.run_key,
+        "id_key": settings.hmac_key.get_secret_value().encode(),
+        "now": datetime.now(UTC),
+    }
+
+
 def sample_inputs(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> dict[str, Any]:
     """What the review sample is drawn from: the day's strata populations (committed as `samples/populations`),
     QA candidates (folded a part at a time: memory is strata × keep rows), prevalence candidates, escalations,
@@ -272,4 +296,54 @@ def sample_inputs(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> d
         "escalations": escalations,
         "golden": golden,
         "golden_items": items_among(cat, golden["item_id"], SAMPLE_ATTRS) if golden is not None else None,
+    }
+
+
+# --- audit --------------------------------------------------------------------------------------------------
+
+
+def sampled_tasks(ctx: RunContext, engine: Any) -> pd.DataFrame:
+    """The run's committed review sample as stored now (status, labels, reviewers).
+
+    A task id is item × policy × reason × replica, so a task of this sample may have been stored first by
+    another run (a surge after the daily sweep of the same day): it keeps that run's key in the store, but
+    belongs to this sample too, with this run's stratum and inclusion probability (what its estimates need).
+    """
+    own = store.fetch_review_tasks(engine, run_key=ctx.run_key)
+    cat = catalog_of(ctx)
+    if not cat.exists("review_tasks", "tasks"):
+        return own
+    design = cat.load("review_tasks", "tasks", columns=["task_id", "stratum", "inclusion_prob"]).to_pandas()
+    elsewhere = design[~design["task_id"].isin(own["task_id"])]
+    if elsewhere.empty:
+        return own
+    shared = store.fetch_review_tasks(engine, task_ids=elsewhere["task_id"].tolist())
+    shared = shared.drop(columns=["stratum", "inclusion_prob"]).merge(elsewhere, on="task_id", how="left")
+    return pd.concat([own, shared[own.columns]], ignore_index=True)
+
+
+def audit_inputs(ctx: RunContext, engine: Any, baseline_days: int) -> dict[str, Any]:
+    """What a run's audit metrics are computed from: its sampled tasks as stored now, strata populations, views
+    and decisions, the golden set, and as baseline the completed runs of the same flow on the `baseline_days`
+    days before (their populations for drift, their processed counts for volume)."""
+    cat = catalog_of(ctx)
+    since = datetime.combine(ctx.day - timedelta(days=baseline_days), datetime.min.time(), tzinfo=UTC)
+    earlier = [
+        r
+        for r in store.list_runs(engine, flow=ctx.flow, state="completed", since=since, limit=200)
+        if r["run_key"] != ctx.run_key and run_day(r) is not None and run_day(r) < ctx.day
+    ]
+    baselines = [RunCatalog(ctx.lake_root, run_day(r), r["run_key"]) for r in earlier]  # type: ignore[arg-type]
+    items = cat.load_all("items", columns=["region", "views"])
+    return {
+        "tasks": sampled_tasks(ctx, engine),
+        "populations": cat.load("samples", "populations").to_pandas(),
+        "baseline": [
+            b.load("samples", "populations").to_pandas() for b in baselines if b.exists("samples", "populations")
+        ],
+        "views": items.group_by("region").aggregate([("views", "sum")]).to_pandas(),
+        "n_items": items.num_rows,
+        "decisions": cat.load_all("decisions", columns=["policy_id", "automated", "user_reports"]).to_pandas(),
+        "golden": read_golden_set(ctx.golden_dir) if ctx.golden_dir else None,
+        "volumes": [int(r["stage_counts"].get("ingest", {}).get("processed", 0)) for r in earlier],
     }

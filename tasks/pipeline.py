@@ -8,13 +8,12 @@ and nothing else.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE as NO_CACHE
@@ -23,11 +22,11 @@ from prefect.tasks import exponential_backoff
 from modsweep import resources, store
 from modsweep.catalog import COORDINATION_PART, DATASETS, RunCatalog, catalog_of, to_table
 from modsweep.config import get_settings
-from modsweep.runs import RunContext, run_day
+from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, METRICS, REVIEW_TASKS
 from modsweep.tasks import approval, audit, bodies, findings, reviews_io, sample, shadow
 from modsweep.tasks.bodies import PartitionOutcome
-from modsweep.tasks.gates import DataQualityError, check_gate, validate_frame
+from modsweep.tasks.gates import gate_lake_partitions
 from modsweep.workers import cpu_pool, on_cpu, releasing_memory, worker_count
 
 IO_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(1), "retry_jitter_factor": 0.5}
@@ -78,47 +77,6 @@ def gate_dataset(ctx: RunContext, name: str, parts: list[str] | None = None) -> 
     return gate_lake_partitions(
         cat, suite, name, cat.parts(name) if parts is None else parts, get_settings().gate_batch_rows
     )
-
-
-def gate_lake_partitions(
-    cat: RunCatalog, suite: str, dataset: str, parts: list[str], batch_rows: int
-) -> list[dict[str, Any]]:
-    """Validate parts in batches of up to `batch_rows` rows (0: one part per batch).
-
-    A GX validation costs about 15 ms per expectation whatever the row count, so batching keeps that to one call
-    per batch while memory stays bounded by `batch_rows`. When a batch fails, its parts are checked one by
-    one so the error names the part (a failure only across parts, e.g. a duplicate id, names the batch).
-    """
-    rows = {part: cat.meta(dataset, part)["rows"] for part in parts}
-    results = []
-    for batch in _batches(parts, rows, batch_rows):
-        label = batch[0] if len(batch) == 1 else f"{batch[0]}..{batch[-1]}"
-        tables = [cat.load(dataset, part) for part in batch]
-        if len(tables) > 1 and any(not t.schema.equals(tables[0].schema) for t in tables[1:]):
-            results += [check_gate(t, suite, partition=part).to_dict() for t, part in zip(tables, batch, strict=True)]
-            continue
-        result = validate_frame(pa.concat_tables(tables), suite, partition=label)
-        if not result.success and len(batch) > 1:
-            for table, part in zip(tables, batch, strict=True):
-                check_gate(table, suite, partition=part)  # raises for the part at fault
-        if not result.success:
-            raise DataQualityError(result)
-        results.append(result.to_dict())
-    return results
-
-
-def _batches(parts: list[str], rows: dict[str, int], batch_rows: int) -> list[list[str]]:
-    """Consecutive parts grouped up to `batch_rows` rows (a larger part is a batch of its own)."""
-    batches: list[list[str]] = []
-    size = 0
-    for part in parts:
-        if batches and batch_rows and size + rows[part] <= batch_rows:
-            batches[-1].append(part)
-            size += rows[part]
-        else:
-            batches.append([part])
-            size = rows[part]
-    return batches
 
 
 # --- detection ----------------------------------------------------------------------------------------------
@@ -243,34 +201,16 @@ def persist_decisions(ctx: RunContext) -> dict[str, int]:
 @task(name="draw-review-sample", cache_policy=NO_CACHE)
 @releasing_memory
 def draw_review_sample(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> dict[str, Any]:
-    """Route escalations into queues and draw the stratified QA, prevalence and golden samples; the sample is
-    committed as `review_tasks` (a resumed run keeps the committed one: it is the sample of record)."""
-    settings, cat = get_settings(), catalog_of(ctx)
-    inputs = bodies.sample_inputs(ctx, parts, keep_per_stratum)
+    """Route escalations into queues and draw the stratified QA, prevalence and golden samples within each queue's
+    capacity; committed as `review_tasks` (a resumed run keeps the committed one: it is the sample of record)."""
+    cat = catalog_of(ctx)
     if cat.exists("review_tasks", "tasks"):
         return {"review_tasks": cat.meta("review_tasks", "tasks")["rows"], "carried_over_reopened": 0}
-    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
-    design = {
-        "half_width": settings.qa_half_width,
-        "floor": settings.qa_floor,
-        "cap": settings.qa_cap,
-        "golden_rate": settings.golden_rate,
-        "double_review_share": settings.double_review_share,
-    }
-    tasks = sample.review_sample(
-        **inputs,
-        pack=pack,
-        **design,
-        seed=ctx.seed,
-        run_id=ctx.run_id,
-        run_key=ctx.run_key,
-        id_key=settings.hmac_key.get_secret_value().encode(),
-        now=datetime.now(UTC),
-    )
+    drawn = on_cpu(bodies.draw_sample, ctx, parts, keep_per_stratum)  # a worker draws: the flow stores meanwhile
     engine = resources.store_engine()
     carried = store.fetch_review_tasks(engine, status="carried_over")
-    capacity = settings.review_capacity_per_queue
-    tasks, reopen = sample.apply_queue_capacity(tasks, carried[carried["run_key"] != ctx.run_key], capacity)
+    capacity = get_settings().review_capacity_per_queue
+    tasks, reopen = sample.apply_queue_capacity(drawn, carried[carried["run_key"] != ctx.run_key], capacity)
     reopened = store.reopen_carried_over(engine, reopen)
     rows = cat.save("review_tasks", "tasks", to_table(tasks, REVIEW_TASKS))
     return {"review_tasks": rows, "carried_over_reopened": reopened}
@@ -301,7 +241,7 @@ def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
         false_positive_rate=settings.reviewer_false_positive_rate,
         run_key=ctx.run_key,
         actor="simulated-reviewers",
-        tasks=sampled_tasks(ctx, engine),  # the whole sample: tasks another run stored first are reviewed too
+        tasks=bodies.sampled_tasks(ctx, engine),  # the whole sample: tasks another run stored first are reviewed too
     )
     if report is None:
         return {"reviews_open": open_tasks, "reviews_applied": 0, "reviews_unchanged": 0, "reviews_rejected": 0}
@@ -316,54 +256,14 @@ def simulate_reviews(ctx: RunContext, truth_dir: str) -> dict[str, int]:
 # --- audit --------------------------------------------------------------------------------------------------
 
 
-def sampled_tasks(ctx: RunContext, engine: Any) -> pd.DataFrame:
-    """The run's committed review sample as stored now (status, labels, reviewers).
-
-    A task id is item × policy × reason × replica, so a task of this sample may have been stored first by
-    another run (a surge after the daily sweep of the same day): it keeps that run's key in the store, but
-    belongs to this sample too, with this run's stratum and inclusion probability (what its estimates need).
-    """
-    own = store.fetch_review_tasks(engine, run_key=ctx.run_key)
-    cat = catalog_of(ctx)
-    if not cat.exists("review_tasks", "tasks"):
-        return own
-    design = cat.load("review_tasks", "tasks", columns=["task_id", "stratum", "inclusion_prob"]).to_pandas()
-    elsewhere = design[~design["task_id"].isin(own["task_id"])]
-    if elsewhere.empty:
-        return own
-    shared = store.fetch_review_tasks(engine, task_ids=elsewhere["task_id"].tolist())
-    shared = shared.drop(columns=["stratum", "inclusion_prob"]).merge(elsewhere, on="task_id", how="left")
-    return pd.concat([own, shared[own.columns]], ignore_index=True)
-
-
 @task(name="audit-quality", cache_policy=NO_CACHE)
 @releasing_memory
 def audit_quality(ctx: RunContext, baseline_days: int = 7) -> dict[str, int]:
     """Quality metrics with CIs from the run's decided review tasks, drift and volume against the completed runs
     of the same flow in the previous `baseline_days` days; committed as the run's `metrics`."""
-    cat, engine = catalog_of(ctx), resources.store_engine()
-    since = datetime.combine(ctx.day - timedelta(days=baseline_days), datetime.min.time(), tzinfo=UTC)
-    earlier = [
-        r
-        for r in store.list_runs(engine, flow=ctx.flow, state="completed", since=since, limit=200)
-        if r["run_key"] != ctx.run_key and run_day(r) is not None and run_day(r) < ctx.day
-    ]
-    baselines = [RunCatalog(ctx.lake_root, run_day(r), r["run_key"]) for r in earlier]  # type: ignore[arg-type]
-    baseline = [b.load("samples", "populations").to_pandas() for b in baselines if b.exists("samples", "populations")]
-    items = cat.load_all("items", columns=["region", "views"])
-    metrics = audit.run_metrics(
-        sampled_tasks(ctx, engine),
-        cat.load("samples", "populations").to_pandas(),
-        baseline,
-        items.group_by("region").aggregate([("views", "sum")]).to_pandas(),
-        items.num_rows,
-        cat.load_all("decisions", columns=["policy_id", "automated", "user_reports"]).to_pandas(),
-        bodies.read_golden_set(ctx.golden_dir) if ctx.golden_dir else None,
-        [int(r["stage_counts"].get("ingest", {}).get("processed", 0)) for r in earlier],
-        day=ctx.day,
-        run_id=ctx.run_id,
-    )
-    return {"metrics": cat.save("metrics", "metrics", to_table(metrics, METRICS))}
+    engine = resources.store_engine()
+    metrics = audit.run_metrics(**bodies.audit_inputs(ctx, engine, baseline_days), day=ctx.day, run_id=ctx.run_id)
+    return {"metrics": catalog_of(ctx).save("metrics", "metrics", to_table(metrics, METRICS))}
 
 
 @task(name="persist-metrics", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -375,33 +275,40 @@ def persist_metrics(ctx: RunContext) -> int:
 
 @task(name="apply-findings", cache_policy=NO_CACHE)
 def apply_findings(ctx: RunContext) -> list[dict[str, Any]]:
-    """Findings against the pack's floors; a precision finding trips the policy's circuit breaker."""
+    """Findings against the pack's floors; a precision finding trips the policy's circuit breaker. The findings,
+    one sentence each (the same in every view), go to the audit log."""
     metrics = catalog_of(ctx).load("metrics", "metrics").to_pandas()
     p = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
     found = audit.findings(metrics, {pol.id: pol.precision_floor for pol in p.policies()})
     engine = resources.store_engine()
     for f in (f for f in found if f["kind"] == "precision_below_floor"):
-        reason = (
-            f"audited automated precision {f['value']:.3f} (95% CI upper {f['ci_high']:.3f}, n={f['n']}) "
-            f"below the floor {f['floor']:.2f} in run {ctx.run_id}"
-        )
+        why = _breaker_reason(f, ctx.run_id)
         f["circuit_breaker_tripped"] = store.set_policy_automation(
-            engine, str(f["policy_id"]), state="paused", reason=reason, changed_by="circuit-breaker", run_id=ctx.run_id
+            engine, str(f["policy_id"]), state="paused", reason=why, changed_by="circuit-breaker", run_id=ctx.run_id
         )
-    found = findings.with_text(findings.annotate(found, metrics))  # one sentence each, the same in every view
+    found = findings.with_text(findings.annotate(found, metrics))
     if found:
-        store.append_audit(
-            engine,
-            actor="system",
-            event="audit.findings",
-            subject=ctx.run_id,
-            payload={
-                "run_key": ctx.run_key,
-                "findings": findings.sentences(found),
-                "circuit_breaker_tripped": [f["policy_id"] for f in found if f.get("circuit_breaker_tripped")],
-            },
-        )
+        entry = _findings_entry(ctx, found)
+        store.append_audit(engine, actor="system", event="audit.findings", subject=ctx.run_id, payload=entry)
     return found
+
+
+def _breaker_reason(finding: dict[str, Any], run_id: str) -> str:
+    """Why the circuit breaker paused a policy, as the automation history shows it."""
+    f = finding
+    return (
+        f"audited automated precision {f['value']:.3f} (95% CI upper {f['ci_high']:.3f}, n={f['n']}) "
+        f"below the floor {f['floor']:.2f} in run {run_id}"
+    )
+
+
+def _findings_entry(ctx: RunContext, found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The audit-log payload of a run's findings: their sentences and the policies whose breaker tripped."""
+    return {
+        "run_key": ctx.run_key,
+        "findings": findings.sentences(found),
+        "circuit_breaker_tripped": [f["policy_id"] for f in found if f.get("circuit_breaker_tripped")],
+    }
 
 
 @task(name="summarise-outputs", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -427,24 +334,32 @@ def compare_with_live(ctx: RunContext, live_run_key: str, decided_paused: list[s
     cols = ["item_id", "policy_id", "action", "score", "automated", "region"]
     if not live_cat.parts("decisions"):
         raise FileNotFoundError(f"no live decisions for {ctx.day} (run key {live_run_key}): run the daily sweep first")
-    candidate = cat.load_all("decisions", columns=cols).to_pandas()
     engine = resources.store_engine()
     result = shadow.compare_runs(
         live_cat.load_all("decisions", columns=cols).to_pandas(),
-        candidate,
+        cat.load_all("decisions", columns=cols).to_pandas(),
         store.fetch_review_tasks(engine, status="decided"),
         decided_paused,
         store.paused_policies(engine),
     )
+    cat.save("samples", "shadow-diff", to_table(result.diff))
+    return {
+        "report": str(_publish_shadow_diff(ctx, live_run_key, result)),
+        "live_run_key": live_run_key,
+        **result.outputs,
+    }
+
+
+def _publish_shadow_diff(ctx: RunContext, live_run_key: str, result: shadow.ShadowComparison) -> Path:
+    """A shadow comparison's summary as a CSV beside the reports and a Markdown artifact; returns the CSV path."""
     out_dir = get_settings().reports_dir / ctx.day.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"shadow-{ctx.run_key}.csv"
     result.summary.to_csv(path, index=False)
-    cat.save("samples", "shadow-diff", to_table(result.diff))
     notes_md = "".join(f"\n- {approval.markdown_text(n)}" for n in result.notes)
     create_markdown_artifact(
         key=f"shadow-{ctx.run_key}",
         markdown=f"# Shadow run vs live ({live_run_key})\n\n{result.table}\n{notes_md}",
         description="Candidate pack vs live pack",
     )
-    return {"report": str(path), "live_run_key": live_run_key, **result.outputs}
+    return path

@@ -631,7 +631,7 @@ def _detections(ids: list[str], score: float = 0.5) -> pd.DataFrame:
 
 
 def test_stage_gate_batches_partitions_and_names_the_failing_one(tmp_path: Path):
-    from modsweep.tasks.pipeline import _batches, gate_lake_partitions
+    from modsweep.tasks.gates import _batches, gate_lake_partitions
 
     assert _batches(["a", "b", "c", "d"], {"a": 4, "b": 4, "c": 9, "d": 1}, 8) == [["a", "b"], ["c"], ["d"]]
     assert _batches(["a", "b"], {"a": 4, "b": 4}, 0) == [["a"], ["b"]]
