@@ -27,6 +27,9 @@ from modsweep.tasks import pipeline as t
 from modsweep.tasks import report as report_mod
 from modsweep.tasks.gates import DataQualityError, warm_up_in_background
 from modsweep.tasks.ingest import check_ingested, sum_counts
+from modsweep.tasks.strike_ledger_io import snapshot_actor_strikes, update_strike_ledger
+from modsweep.tasks.trends_io import radar_for_run
+from modsweep.workers import start_workers
 
 log = logging.getLogger("bench.direct")
 FLOW_NAME = "daily-sweep"
@@ -57,6 +60,7 @@ def daily_sweep_direct(
         "simulate_reviews_from": None,
         "golden_set_from": None,
     }
+    start_workers()
     ctx, recorder = start_run(
         flow=FLOW_NAME,
         window=window,
@@ -125,6 +129,7 @@ def _run_stages(
         )
     gate("detections", [*parts, COORDINATION_PART])
     with stage("decide") as decided:
+        decided.update(snapshot_actor_strikes.fn(ctx))
         paused = t.read_paused_policies.fn()
         keep, n_prevalence = _sample_sizes(ctx)
         outcomes = _results(
@@ -146,12 +151,18 @@ def _run_stages(
             }
             rec.record_counts("approval", record)
             rec.audit("removals.approval", record)
+    with stage("trends"):
+        radar = submit(radar_for_run, ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version)
+    with stage("sample"):
+        drawing = submit(t.draw_review_sample.fn, ctx, parts, keep)
     with stage("store:decisions"):
         rec.record_counts("decide", {**decided, **t.persist_decisions.fn(ctx)})
     with stage("sample") as sampled:
-        sampled.update(t.draw_review_sample.fn(ctx, parts, keep))
+        sampled.update(drawing.result())
         sampled.update(t.store_review_tasks.fn(ctx))
     gate("review_tasks", ["tasks"])
+    with stage("strikes") as struck:
+        struck.update(update_strike_ledger.fn(ctx))
     with stage("audit"):
         metrics = t.audit_quality.fn(ctx)["metrics"]
     gate("metrics", ["metrics"])
@@ -162,6 +173,8 @@ def _run_stages(
             findings=t.apply_findings.fn(ctx),
             automation_paused_during_run=paused,
         )
+    with stage("trends") as trended:
+        trended.update(radar.result().counts())  # the flow's task, minus its artifact
     with stage("report"):
         report_path = report_mod.publish_report.fn(ctx, rec.run_id)
     rec.finish({"report": str(report_path), "lake": ctx.lake_root})
