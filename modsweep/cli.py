@@ -601,26 +601,43 @@ def _print_threshold_notes(run_id: str) -> None:
 
 @app.command()
 def demo(
-    rows: Annotated[int, typer.Option(min=1_000, help="Items in the swept day")] = 100_000,
-    day: Annotated[str, typer.Option(help="UTC day to sweep")] = "2026-11-23",
+    rows: Annotated[
+        int | None, typer.Option(min=1_000, help="Items a swept day (default 100,000; 20,000 with --days)")
+    ] = None,
+    day: Annotated[str, typer.Option(help="UTC day to sweep (with --days: the last one)")] = "2026-11-23",
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1, max=15, help="Sweep this many days up to --day, with planted emerging campaigns; show the radar"
+        ),
+    ] = 1,
 ) -> None:
-    """Generate a synthetic day, train on an earlier synthetic day, sweep with simulated reviewers, report."""
+    """Generate a synthetic day, train on an earlier synthetic day, sweep with simulated reviewers, report.
+    With --days N: N days with emerging campaigns (tasks/generate_data/emerging.yaml) swept one after the other,
+    then the emerging-risk radar of the last day against the earlier days' aggregates."""
     from modsweep.registry import save_model
-    from modsweep.tasks.generate import write_synthetic_day
+    from modsweep.tasks.generate import GeneratorParams, write_synthetic_day
     from modsweep.tasks.train import MODEL_NAME, read_synthetic_training_set, train_text_policy_model
 
     settings = get_settings()
     sweep_day = _parse_day(day)
+    rows = rows or (100_000 if days == 1 else 20_000)
+    swept = [sweep_day - timedelta(days=days - 1 - k) for k in range(days)]
+    # the last day is index 6 of the campaigns: several violating ones are on their first days of growth
+    params = (
+        GeneratorParams(emerging_campaigns=True, emerging_start=sweep_day - timedelta(days=6)) if days > 1 else None
+    )
     train_dir, source_dir = settings.home / "training", settings.home / "source"
     t0 = time.perf_counter()
     console.rule("1/3 synthetic data")
     # Partitions of a quarter of the day at most, so both cores score partitions at once.
     partition_rows = min(settings.partition_rows, max(rows // 4, 1_000))
-    with busy(err, "generating a training day and the day to sweep …"):
+    with busy(err, "generating a training day and the days to sweep …"):
         write_synthetic_day(
-            train_dir, sweep_day - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=partition_rows
+            train_dir, swept[0] - timedelta(days=1), max(rows, 50_000), seed=7, partition_rows=partition_rows
         )
-        write_synthetic_day(source_dir, sweep_day, rows, seed=42, partition_rows=partition_rows)
+        for d in swept:
+            write_synthetic_day(source_dir, d, rows, seed=42, partition_rows=partition_rows, params=params)
     console.print(f"generated training and sweep days in {time.perf_counter() - t0:.1f} s")
     console.rule("2/3 training the text classifiers")
     t1 = time.perf_counter()
@@ -631,23 +648,36 @@ def demo(
     console.print(
         f"model {MODEL_NAME} {result.version} trained on {len(texts):,} rows in {time.perf_counter() - t1:.1f} s"
     )
-    console.rule("3/3 daily sweep (Prefect flow)")
+    console.rule("3/3 daily sweep (Prefect flow)" if days == 1 else f"3/3 {days} daily sweeps (Prefect flow)")
     t2 = time.perf_counter()
-    summary = _run_sweep(
-        sweep_day,
-        source_dir / "items",
-        "community-guidelines",
-        "standard",
-        "manual",
-        "demo",
-        source_dir / "truth",
-        source_dir / "golden",
-    )
+    for d in swept:
+        summary = _run_sweep(
+            d,
+            source_dir / "items",
+            "community-guidelines",
+            "standard",
+            "manual",
+            "demo",
+            source_dir / "truth",
+            source_dir / "golden",
+        )
+        if days > 1:
+            console.print(f"swept {d}: {summary.items_read:,} items ({time.perf_counter() - t2:.0f} s so far)")
     print_summary(summary)
     console.print(
-        f"sweep of {summary.items_read:,} items took {time.perf_counter() - t2:.1f} s (incl. Prefect start-up); "
-        f"history: `modsweep history`, details: `modsweep show {summary.run_id[:8]}`"
+        f"sweep{'s' if days > 1 else ''} of {summary.items_read:,} items{' a day' if days > 1 else ''} took "
+        f"{time.perf_counter() - t2:.1f} s (incl. Prefect start-up); history: `modsweep history`, details: "
+        f"`modsweep show {summary.run_id[:8]}`"
     )
+    if days > 1:
+        console.rule(f"emerging-risk radar of {sweep_day} (stored by its sweep)")
+        trends_command(day=sweep_day.isoformat(), top=3)
+        console.print(
+            f"a candidate pack from these suggestions: `modsweep trends --day {sweep_day} --candidate cand.yaml`, "
+            f"then `modsweep policy lint cand.yaml`, `modsweep policy diff community-guidelines cand.yaml --days "
+            f"{swept[0]}..{sweep_day}` and `modsweep shadow --candidate cand.yaml --day {sweep_day}`",
+            highlight=False,
+        )
 
 
 @app.command()
