@@ -313,8 +313,9 @@ def sampled_tasks(ctx: RunContext, engine: Any) -> pd.DataFrame:
     cat = catalog_of(ctx)
     if not cat.exists("review_tasks", "tasks"):
         return own
-    design = cat.load("review_tasks", "tasks", columns=["task_id", "stratum", "inclusion_prob"]).to_pandas()
-    elsewhere = design[~design["task_id"].isin(own["task_id"])]
+    design = cat.load("review_tasks", "tasks", columns=["task_id", "stratum", "inclusion_prob"])
+    stored_here = pc.is_in(design["task_id"], value_set=pa.array(own["task_id"], type=pa.string()))
+    elsewhere = design.filter(pc.invert(stored_here)).to_pandas()
     if elsewhere.empty:
         return own
     shared = store.fetch_review_tasks(engine, task_ids=elsewhere["task_id"].tolist())

@@ -316,11 +316,8 @@ def summarise_outputs(ctx: RunContext) -> dict[str, Any]:
     """Actions by policy (from the lake) and review tasks by reason and status (from the store)."""
     decisions = catalog_of(ctx).load_all("decisions", columns=["policy_id", "action"]).to_pandas()
     actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in decisions.groupby("policy_id")}
-    tasks = store.fetch_review_tasks(resources.store_engine(), run_key=ctx.run_key)
-    by_state = (
-        {f"{r}.{s}": int(n) for (r, s), n in tasks.groupby(["reason", "status"]).size().items()} if len(tasks) else {}
-    )
-    return {"actions": actions, "review_tasks": by_state}
+    tasks = store.count_review_tasks(resources.store_engine(), run_key=ctx.run_key)
+    return {"actions": actions, "review_tasks": {f"{r}.{s}": n for (r, s), n in sorted(tasks.items())}}
 
 
 # --- shadow -------------------------------------------------------------------------------------------------

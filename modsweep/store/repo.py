@@ -555,6 +555,17 @@ def fetch_review_tasks(
     return out.sort_values(["queue", "priority", "task_id"], ascending=[True, False, True], ignore_index=True)
 
 
+def count_review_tasks(engine: Engine, *, run_key: str) -> dict[tuple[str, str], int]:
+    """How many of a run key's stored review tasks there are per (reason, status), counted in SQL."""
+    stmt = (
+        select(REVIEW_TASKS.c.reason, REVIEW_TASKS.c.status, func.count())
+        .where(REVIEW_TASKS.c.run_key == run_key)
+        .group_by(REVIEW_TASKS.c.reason, REVIEW_TASKS.c.status)
+    )
+    with engine.connect() as conn:
+        return {(str(reason), str(status)): int(n) for reason, status, n in conn.execute(stmt)}
+
+
 def fetch_metrics(engine: Engine, *, run_key: str | None = None, day: dt.date | None = None) -> pd.DataFrame:
     """Stored metric rows matching every given filter."""
     stmt = select(*(c for c in METRICS.c if c.name != "id")).order_by(
