@@ -1,7 +1,14 @@
-"""The strike-ledger update on a synthetic day, partition by partition, as the sweep runs it after storing decisions.
+"""The strike-ledger update on a synthetic day: inside a real sweep (its share, side by side), or on its own.
 
-    .venv/bin/python -m bench.strikes --rows 1000000 [--database-url URL]
+    .venv/bin/python -m bench.strikes --in-sweep --rows 1000000   # the sweep's `strikes` stage vs the whole run
+    .venv/bin/python -m bench.strikes --rows 1000000 [--database-url URL]   # the update alone, and a re-run
 
+`--in-sweep` runs the daily sweep flow once on a generated day (a fresh child process, as `bench.sweep` runs it:
+own MODSWEEP_HOME with an SQLite store, a model trained on 50,000 synthetic items) and reads the run ledger's
+stage seconds: the `strikes` stage beside the run's total, in the same run, so the ratio does not depend on the
+machine's load at two different moments.
+
+Alone:
 The day comes from the generator (its repeat offenders included); its enforced decisions are the generator's
 violations (action `remove`, the policies' own strike weights) plus 1% of the other items as false positives, so
 the update sees the strike volume of a real sweep (the 1,000,000-item sweep of bench/RESULTS.md stored 71,052
@@ -88,11 +95,74 @@ def _prepare(root: Path, rows: int, engine: object) -> tuple[object, list[str]]:
     return cat, parts
 
 
+def in_sweep(rows: int, workdir: str | None, timeout: float) -> None:
+    """One sweep flow of a generated day in a child process; the `strikes` stage's share of the run's seconds."""
+    import shutil
+
+    from bench import procstats
+    from bench import sweep as bench_sweep
+
+    work = Path(tempfile.mkdtemp(prefix="bench-strikes-sweep-", dir=workdir))
+    os.environ.update(
+        MODSWEEP_REMOVAL_CEILING=str(10**12),  # nobody answers an approval pause in a benchmark
+        GX_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+    )
+    try:
+        logs, models = work / "logs", work / "models-home"
+        logs.mkdir()
+        print(f"load average at the start: {procstats.load_average()}", flush=True)
+        bench_sweep._run_child(
+            "generate", timeout, logs / "train.log", home=models, source=work / "training", rows=50_000, train=True
+        )
+        source = work / "source"
+        bench_sweep._run_child("generate", timeout, logs / "generate.log", home=models, source=source, rows=rows)
+        home = bench_sweep._home(work, models, "home")
+        load = procstats.load_average()
+        r = bench_sweep._run_child("flow", timeout, logs / "flow.log", home=home, source=source / "items")
+        run_s = bench_sweep.ledger_seconds(home) or r["wall_seconds"]
+        stages = r["stage_seconds"]
+        strikes_s = float(stages.get("strikes", 0.0))
+        counts = _stage_counts(home, "strikes")
+        top = sorted(stages.items(), key=lambda kv: -kv[1])[:8]
+        print(
+            f"sweep of {r['rows']:,} items, {r['decisions']:,} decisions (load average before {load}, after "
+            f"{r['load_average_after']})"
+        )
+        print(f"  run (ledger start → end) {run_s:.1f} s; flow call {r['wall_seconds']:.1f} s")
+        print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in top))
+        print(
+            f"  strikes stage {strikes_s:.2f} s: {strikes_s / run_s:.1%} of the run, adds "
+            f"{strikes_s / max(run_s - strikes_s, 1e-9):.1%} to the rest of the sweep"
+        )
+        print("  strikes stage counts: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _stage_counts(home: Path, stage: str) -> dict[str, int]:
+    """A stage's recorded counts in the child's ledger (the last run's `stage_counts`)."""
+    import contextlib
+    import json
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home / "modsweep.db")) as conn:
+        row = conn.execute("SELECT stage_counts FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+    found = (json.loads(row[0]) if row and row[0] else {}).get(stage) or {}
+    return {k: int(v) for k, v in found.items() if isinstance(v, int | float)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=None, help="store URL (default: a fresh SQLite file)")
+    parser.add_argument("--in-sweep", action="store_true", help="time the stage inside one sweep flow run")
+    parser.add_argument("--workdir", default=None, help="parent of the temporary work dir (default: system temp)")
+    parser.add_argument("--timeout", type=float, default=25 * 60, help="seconds per child run (--in-sweep)")
     args = parser.parse_args()
+    if args.in_sweep:
+        return in_sweep(args.rows, args.workdir, args.timeout)
 
     from modsweep import store
     from modsweep.policy import load_pack
