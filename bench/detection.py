@@ -5,8 +5,9 @@
 
 Trains on each data set's train split and reports, per validation split: rows, macro-F1 (at 0.5), ROC-AUC,
 precision at the removal threshold (0.9), recall at the review threshold (0.5) and scoring items/s, for
-  (a)  modsweep's model as `modsweep train --manifest` builds it (one calibrated classifier per label, a
-       label: an NB-LR in-corpus classifier capped by an NB-LR domain gate trained against every other corpus and the background);
+  (a)  modsweep's model as `modsweep train --manifest` builds it (per label: an in-corpus NB-LR trained with
+       hard negatives from the other corpora, capped by an NB-LR domain gate trained against every other
+       corpus and the background);
   (a1) the same method trained on one data set alone, for data sets that share a label with another;
   (b)  a word 1-2 + char_wb 2-5 TF-IDF + logistic-regression baseline whose C is tuned on the validation
        split itself (its best case);
@@ -229,7 +230,7 @@ def featurisation_speed(rows: int) -> list[tuple[str, float]]:
 
 
 MODELS = {
-    "a": "modsweep (deployed: in-corpus NB-LR capped by the domain gate)",
+    "a": "modsweep (deployed: in-corpus NB-LR + hard negatives, capped by the domain gate)",
     "a1": "modsweep method, this data set alone",
     "b": "TF-IDF word+char + LR, C tuned on validation",
     "c": "MiniLM embeddings + LR",

@@ -105,6 +105,11 @@ class DatasetEntry(BaseModel):
     violation: bool = Field(
         default=True, description="positives violate the policy (false for signals such as machine-written text)"
     )
+    hard_negatives: bool = Field(
+        default=False,
+        description="train the label's in-corpus model also on the other policies' rows its domain gate lets "
+        "through uncapped (as negatives): for a corpus whose negatives do not cover the benign posts of its topic",
+    )
     description: str = ""
     licence: str = Field(default="", description="the data's licence terms, copied into the model card")
     format: Literal["lines", "csv", "tsv"]
@@ -386,7 +391,7 @@ def read_split(entry: DatasetEntry, data_root: Path | str, split: Split) -> Labe
         if entry.source is not None:
             assert entry.holdout is not None
             in_validation = holdout_mask(text, entry.holdout)
-            keep &= in_validation if split == "validation" else ~in_validation
+            keep = keep & (in_validation if split == "validation" else ~in_validation)
         return LabelledSplit(text[keep].reset_index(drop=True), np.zeros(int(keep.sum()), dtype=bool))
     label = raw_label.where(raw_label.notna(), "").astype(str)
     if entry.strip_labels:

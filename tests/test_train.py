@@ -194,6 +194,64 @@ def test_stream_training_gates_off_topic_text_and_records_curves(tiny):
     assert curve["thresholds"] == sorted(curve["thresholds"], reverse=True)
     assert all(lo <= p + 1e-9 for lo, p in zip(curve["precision_lower"], curve["precision"], strict=True))
     assert "0.9" in stream["targets"]["misinfo.medical"]
+    # the out-of-fold check's parts: three, and their flagged rows add up to the curve's at every threshold
+    parts = curve["parts"]
+    assert len(parts["flagged"]) == 3 == stream["threshold_rule"]["out_of_fold_parts"]
+    assert [sum(column) for column in zip(*parts["flagged"], strict=True)] == curve["flagged"]
+    assert card["label_training"]["deceptive.spam"]["hard_negatives"]["rows"] == 0  # its entry does not ask for them
+
+
+def test_hard_negatives_are_the_other_posts_at_or_above_the_cap_and_lower_their_scores(tmp_path, monkeypatch):
+    """Fake vs real health news, and ordinary posts of which half retell the fake news's words (as the
+    politicians' COVID tweets in TweepFake use the news's words): trained on as hard negatives, such posts
+    score lower for medical misinformation."""
+    from modsweep.tasks import train as train_module
+    from modsweep.tasks.datasets import DatasetEntry
+
+    rng = np.random.default_rng(11)
+    fake = ["miracle cure kills the virus", "vaccine chip tracks you", "garlic cures covid overnight"]
+    real = ["health agency reports new covid cases", "vaccine trial results published", "hospital admissions fall"]
+    off_topic = ["lovely walk in the park", "great match last night", "new phone who dis"]
+    bad = rng.random(300) < 0.4
+    rows = [(f"{rng.choice(fake if b else real)} {k}", "fake" if b else "real") for k, b in enumerate(bad)]
+    pd.DataFrame(rows, columns=["tweet", "label"]).to_csv(tmp_path / "news.csv", index_label="id")
+    retold = ["my aunt says {} lol", "people keep saying {} smh", "{} they said, unbelievable"]
+    talk = [
+        rng.choice(retold).format(rng.choice(fake)) + f" {1000 + k}" if k % 2 else f"{rng.choice(off_topic)} {k}"
+        for k in range(300)
+    ]
+    (tmp_path / "talk.txt").write_text("\n".join(talk) + "\n")
+    news = {
+        "id": "news",
+        "label": "misinfo.medical",
+        "format": "csv",
+        "source": "news.csv",
+        "holdout": 0.2,
+        "text_column": "tweet",
+        "label_column": "label",
+        "positive": ["fake"],
+        "negative": ["real"],
+    }
+    background = {"id": "talk", "role": "background", "format": "lines", "source": "talk.txt", "holdout": 0.2}
+    talk_train = read_split(DatasetEntry.model_validate(background), tmp_path, "train").texts
+    results = {}
+    for flag in (False, True):
+        manifest = write_manifest(tmp_path / f"m{flag}.yaml", [{**news, "hard_negatives": flag}, background])
+        results[flag] = train_from_manifest(manifest, tmp_path, c_grid=(4.0,), folds=3)
+    assert results[False].card["label_training"]["misinfo.medical"]["hard_negatives"]["rows"] == 0
+    # on this tiny corpus the gate tells every talk post from the news: none passes uncapped
+    assert results[True].card["label_training"]["misinfo.medical"]["hard_negatives"]["rows"] == 0
+    # with a cap of 0 every other post passes: all of them are hard negatives
+    monkeypatch.setattr(train_module, "HARD_NEGATIVE_CAP", 0.0)
+    results[True] = train_from_manifest(tmp_path / "mTrue.yaml", tmp_path, c_grid=(4.0,), folds=3)
+    hard = results[True].card["label_training"]["misinfo.medical"]["hard_negatives"]
+    assert hard == {"rows": len(talk_train), "by_dataset": {"talk": len(talk_train)}}
+    probe = pd.Series(
+        ["my aunt says garlic cures covid overnight lol 9999", "vaccine chip tracks you they said, unbelievable"]
+    )
+    with_hard = results[True].model.score_texts(probe)["misinfo.medical"]
+    without = results[False].model.score_texts(probe)["misinfo.medical"]
+    assert (with_hard < without).all(), (with_hard, without)
 
 
 # --- readers, one per layout of the shared data sets -------------------------------------------------------
@@ -479,6 +537,7 @@ def _tiny_corpus(tmp_path: Path) -> Path:
                 "label_column": "label",
                 "positive": ["fake"],
                 "negative": ["real"],
+                "hard_negatives": True,
             },
             {
                 "id": "sms",
