@@ -199,10 +199,12 @@ def decide_part(
         cat.save("decisions", part, to_table(decisions, DECISIONS))
     # Candidates go to the lake, not back to the flow (which keeps every task's result until it ends); a resumed
     # run keeps the committed ones (they are the same: the keys depend on the run key only).
-    attrs = items[SAMPLE_ATTRS]
+    row_of = pd.Index(items["item_id"])  # a part's ids are unique (ingest quarantines repeats)
     for name, frame in ((f"qa-{part}", qa), (f"prevalence-{part}", prevalence)):
         if not cat.exists("candidates", name):
-            cat.save("candidates", name, to_table(frame.merge(attrs, on="item_id", how="left")))
+            rows = row_of.get_indexer(frame["item_id"])  # every candidate is one of the part's items
+            attrs = items[SAMPLE_ATTRS[1:]].iloc[rows].reset_index(drop=True)
+            cat.save("candidates", name, to_table(pd.concat([frame.reset_index(drop=True), attrs], axis=1)))
     if not cat.exists("strata", part):
         cat.save("strata", part, to_table(populations))
     counts = {f"actions.{a}": int(n) for a, n in decisions["action"].value_counts().items()}
