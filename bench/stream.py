@@ -8,9 +8,10 @@ reweighted to the model card's stated prevalence (10%). Each row is scored by ev
 pack (lexicons, claims, regexes, classifiers ...) and decided with the pack's bands, auto@P bands resolved
 from precision curves; only a row's own policy counts as a correct action for it.
 
-Thresholds are cross-fitted: the stream is split in two by text hash, auto@P bands are resolved on one half
-and the other half is decided with them (and the other way round), so no row is decided by thresholds that
-saw it. Side by side in the same run: a TF-IDF word+char one-vs-rest logistic regression trained on all the
+Thresholds are cross-fitted: the stream is split in five folds by text hash, auto@P bands are resolved on
+four folds (with the deployed rule, its out-of-fold check inside those folds included) and the fifth is decided
+with them, for each fold in turn, so no row is decided by thresholds that saw it. Five folds rather than two
+halves: the rule's support (the rows its bounds are read on) is then 80% of what the deployed card has, not 50%. Side by side in the same run: a TF-IDF word+char one-vs-rest logistic regression trained on all the
 training splits pooled (every other corpus and the background as negatives; thresholds for precision >= 0.9
 picked the same cross-fitted way), and `alt-profanity-check` for hate.speech (a library a user would pick
 instead for abusive language; thresholds the same way).
@@ -33,6 +34,7 @@ import pandas as pd
 from bench.detection import MANIFEST, _fmt, default_data_root, machine
 
 ENFORCING = ("label", "reduce_reach", "age_restrict", "remove")
+CROSS_FIT_FOLDS = 5
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Stream:
     texts: pd.Series
     truth: np.ndarray  # the policy a row violates, "" when none
     weight: np.ndarray
-    half: np.ndarray  # 0 / 1 by text hash (cross-fitting)
+    fold: np.ndarray  # 0 .. CROSS_FIT_FOLDS - 1 by text hash (cross-fitting)
     composition: dict[str, int]
     parts: np.ndarray  # the out-of-fold check's parts (train.threshold_parts), as training splits its stream
 
@@ -62,7 +64,9 @@ def build_stream(data_root: Path, prevalence: float) -> Stream:
     t = pd.concat(texts, ignore_index=True)
     y = np.concatenate(truth).astype(object)
     h = pd.util.hash_pandas_object(t, index=False, hash_key="stream-halves-01").to_numpy()
-    return Stream(t, y, stream_weights(y != "", prevalence), (h % 2).astype(int), comp, threshold_parts(t))
+    return Stream(
+        t, y, stream_weights(y != "", prevalence), (h % CROSS_FIT_FOLDS).astype(int), comp, threshold_parts(t)
+    )
 
 
 def enforcement_metrics(stream: Stream, actions: dict[str, np.ndarray], rows: np.ndarray | None = None) -> pd.DataFrame:
@@ -142,13 +146,13 @@ def action_targets(stream: Stream, actions: dict[str, np.ndarray]) -> list[str]:
 
 
 def cross_fitted_actions(stream: Stream, score_of: dict[str, np.ndarray], decide: Any) -> dict[str, np.ndarray]:
-    """Actions per policy where each half is decided with thresholds read off the other half's curves."""
+    """Actions per policy where each fold is decided with thresholds read off the other folds' curves."""
     from modsweep.tasks.train import stream_precision_curve
 
     actions: dict[str, np.ndarray] = {}
-    for half in (0, 1):
-        fit, apply = stream.half != half, stream.half == half
-        # the deployed rule, out-of-fold check included: the fitting half's rows keep their parts
+    for fold in range(CROSS_FIT_FOLDS):
+        fit, apply = stream.fold != fold, stream.fold == fold
+        # the deployed rule, out-of-fold check included: the fitting folds' rows keep their parts
         curves = {
             pid: stream_precision_curve(stream.truth[fit] == pid, s[fit], stream.weight[fit], parts=stream.parts[fit])
             for pid, s in score_of.items()
@@ -167,6 +171,7 @@ def modsweep_actions(stream: Stream, model: Any, card: dict[str, Any]) -> tuple[
 
     pack = load_pack("community-guidelines")
     frame = pd.DataFrame({"text": stream.texts})
+    t0 = time.process_time()
     # curves of the policy score as decide takes it (every detector), as training writes them into the card
     cls = {
         pid: s
@@ -180,10 +185,9 @@ def modsweep_actions(stream: Stream, model: Any, card: dict[str, Any]) -> tuple[
         scored = score_chunk(frame[rows].reset_index(drop=True), "text", 0, resolved, bank, 20_000)
         return {c.removeprefix("action."): scored[c].to_numpy() for c in scored.columns if c.startswith("action.")}
 
-    t0 = time.process_time()
     actions = cross_fitted_actions(stream, cls, decide)
     cpu = time.process_time() - t0
-    return actions, 2 * len(stream.texts) / max(cpu, 1e-9)  # each half is scored twice over (curves + decide)
+    return actions, 2 * len(stream.texts) / max(cpu, 1e-9)  # each row is scored twice over (curves + decide)
 
 
 def single_threshold_actions(
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Stream: {len(stream.texts):,} rows ({', '.join(f'{k} {v:,}' for k, v in stream.composition.items())}), "
         f"{(stream.truth != '').sum():,} violating, weighted to {prevalence:.0%} violating. Model {card['version']}. "
-        "Thresholds cross-fitted over two halves of the stream (by text hash). Precision and recall are weighted; "
+        f"Thresholds cross-fitted over {CROSS_FIT_FOLDS} folds of the stream (by text hash). Precision and recall are weighted; "
         "counts are rows. items/s: CPU seconds of scoring (modsweep: every detector of the pack and the decision).",
         "",
         "| system | policy | enforced | enforcement precision | enforcement recall | escalated | escalation precision "
@@ -327,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     lines += [
         "",
         "Per automated band of modsweep's default pack: its target holds for the rows given that band's "
-        "action or a stronger band's; precision of those rows where the other half's thresholds put them:",
+        "action or a stronger band's; precision of those rows where the other folds' thresholds put them:",
         "",
         *action_targets(stream, ours),
     ]
