@@ -190,9 +190,9 @@ def route_held_removals_to_review(ctx: RunContext, over: pd.DataFrame) -> int:
 
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
 def persist_decisions(ctx: RunContext) -> dict[str, int]:
-    """The run's decisions into the store, part by part in one transaction (idempotent: unique decision ids).
-    In this process, not a worker: a worker's settings (the store URL) date from its start."""
-    return releasing_memory(bodies.store_decisions)(ctx)
+    """The run's decisions into the store, part by part in one transaction (idempotent: unique decision ids), in
+    a worker process: their conversion to rows does not compete for this process's lock with the radar's task."""
+    return on_cpu(bodies.store_decisions, ctx)
 
 
 # --- sampling -----------------------------------------------------------------------------------------------

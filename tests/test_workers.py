@@ -1,0 +1,37 @@
+"""Worker processes run bodies under the settings of the process that sends them work, now (the pool outlives a
+change of MODSWEEP_HOME: tests give every run its own home)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modsweep import resources, workers
+
+
+@pytest.fixture
+def two_workers(monkeypatch: pytest.MonkeyPatch):
+    """A pool of two worker processes of its own (shut down afterwards), whatever the session's pool."""
+    monkeypatch.setenv("MODSWEEP_DETECT_PROCESSES", "2")
+    resources.reset()
+    monkeypatch.setattr(workers, "_POOL", None)
+    yield
+    pool = workers._POOL
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    monkeypatch.setattr(workers, "_POOL", None)
+    resources.reset()
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_a_worker_reads_the_senders_settings_after_they_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workers.start_workers()
+    for name in ("first", "second"):
+        monkeypatch.setenv("MODSWEEP_HOME", str(tmp_path / name))
+        monkeypatch.setenv("MODSWEEP_REVIEW_CAPACITY_PER_QUEUE", "7" if name == "first" else "9")
+        resources.reset()
+        lakes = {workers.on_cpu(resources.lake).url for _ in range(4)}  # both workers, one body each at least
+        assert lakes == {resources.lake().url} and lakes == {str(tmp_path / name / "lake")}
+    monkeypatch.delenv("MODSWEEP_REVIEW_CAPACITY_PER_QUEUE")
+    assert workers.on_cpu(workers._settings_env).get("MODSWEEP_REVIEW_CAPACITY_PER_QUEUE") is None  # unset too
