@@ -176,15 +176,22 @@ def explain_item(
         run = by_run.get(str(row["run_id"]), {})
         pack = packs.get(str(row["run_id"]))
         row["band_applied"] = {"action": row["action"], "min_score": row["threshold"]}
+        row["bands_in_force"] = bands_in_force(pack, str(row["policy_id"]), str(row["region"]))
         signal = signals.get((str(row["day"]), str(row["run_key"])))
         if signal is not None:
             row["actor"] = {k: plain(signal[k]) for k in ("active_weight", "actor_risk", "escalate_offset")}
-            if row["action"] == "escalate" and signal["escalate_offset"] < 0:
+            usual = _escalate_min_score(row["bands_in_force"])
+            if (
+                row["action"] == "escalate"
+                and signal["escalate_offset"] < 0
+                and usual is not None
+                and row["score"] < usual
+            ):
                 row["band_applied"]["repeat_offender"] = (
-                    f"escalate band lowered by {-signal['escalate_offset']:g}: the author's active strike weight "
-                    f"{signal['active_weight']:g} before the day reached the pack's repeat-offender threshold"
+                    f"escalated by the repeat-offender rule: score {row['score']:.3f} is under the escalate band "
+                    f"{usual:.3f}, lowered by {-signal['escalate_offset']:g} because the author's active strike weight "
+                    f"{signal['active_weight']:g} before the day reached the pack's threshold"
                 )
-        row["bands_in_force"] = bands_in_force(pack, str(row["policy_id"]), str(row["region"]))
         row["bands_from_run_pack"] = None if pack is None else pack.sha256 == run.get("policy_sha256")
         row["profile"] = (run.get("parameters") or {}).get("profile")
         decision_docs.append(row)
@@ -223,6 +230,12 @@ def explain_item(
         "detections": detection_docs,
         "runs": run_docs,
     }
+
+
+def _escalate_min_score(bands: list[dict[str, Any]] | None) -> float | None:
+    """The escalate band's min_score in a ladder from `bands_in_force` (None without one)."""
+    found = [b["min_score"] for b in bands or [] if b["action"] == "escalate" and b["min_score"] is not None]
+    return float(found[0]) if found else None
 
 
 def summarise(

@@ -465,9 +465,10 @@ def test_a_repeat_offenders_borderline_item_escalates_the_next_day_and_anothers_
         items=pd.DataFrame(),
         runs=[],
         actor=signals.reset_index().assign(day=day2, run_key="day2"),
+        packs={"run-day2": pack},
     )
     applied = doc["decisions"][0]["band_applied"]
-    assert applied["min_score"] == pytest.approx(0.25) and "lowered by 0.1" in applied["repeat_offender"]
+    assert applied["min_score"] == pytest.approx(0.25) and "under the escalate band 0.350" in applied["repeat_offender"]
 
 
 def test_with_repeat_offenders_off_decide_reads_no_strikes(engine: Engine, tmp_path: Path) -> None:
