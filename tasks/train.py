@@ -998,7 +998,8 @@ def train_from_manifest(
             say(f"reviews for {r.entry.label}: {len(r.train_texts):,} items ({int(r.train_y.sum()):,} violating)")
     digest = hashlib.sha256()
     for r in rows:
-        digest.update(f"{r.entry.id}|{r.entry.label}|{r.entry.policy_id}|{r.entry.role}|".encode())
+        hard = getattr(r.entry, "hard_negatives", False)  # what is trained on, so part of the version
+        digest.update(f"{r.entry.id}|{r.entry.label}|{r.entry.policy_id}|{r.entry.role}|{hard}|".encode())
         digest.update(pd.util.hash_pandas_object(r.train_texts, index=False).to_numpy().tobytes())
         digest.update(r.train_y.astype(np.int8).tobytes())
     data_hash = digest.hexdigest()
