@@ -5,6 +5,7 @@ the thin Prefect task the sweep calls (`detect_trends`), which also publishes a 
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -227,11 +228,14 @@ def read_trends(lake: Lake, day: date, run_key: str) -> RadarOutcome | None:
 def detect_trends(
     lake_root: str, day: date, run_key: str, pack: str, profile: str, model_version: str = "latest"
 ) -> dict[str, Any]:
-    """The radar stage of a sweep (a thin task: I/O retried): counts for the ledger and a Markdown artifact."""
+    """The radar stage of a sweep (a thin task: I/O retried): counts for the ledger and a Markdown artifact. The
+    counts carry the task's own `seconds`: it runs beside other stages, so the ledger's `trends` stage (the wait
+    for it) is not its cost."""
     from prefect.artifacts import create_markdown_artifact
 
+    t0 = time.perf_counter()
     outcome = radar_for_run(lake_root, day, run_key, pack, profile, model_version)
     create_markdown_artifact(
         key=f"trends-{run_key}".lower(), markdown=trends_markdown(outcome), description="Emerging-risk radar"
     )
-    return outcome.counts()
+    return {**outcome.counts(), "seconds": round(time.perf_counter() - t0, 2)}

@@ -34,7 +34,7 @@ def test_sweep_runs_the_radar_against_the_previous_days_aggregate(sweep_home: Pa
     first, second = (store.get_run(engine, s.run_id) for s in summaries)
     assert first["stage_counts"]["trends"]["baseline_days"] == 0 and first["stage_counts"]["trends"]["signals"] == 0
     counts = second["stage_counts"]["trends"]
-    assert counts["baseline_days"] == 1 and counts["signals"] > 0
+    assert counts["baseline_days"] == 1 and counts["signals"] > 0 and counts["seconds"] > 0  # the task's own time
     assert "trends" in second["outputs"]["stage_seconds"]
     lake = resources.lake()
     assert lake.ref("trend_aggregates", days[0], first["run_key"], "day") is not None
