@@ -128,9 +128,8 @@ def _run_stages(
         # A shadow decides under the live run's circuit-breaker state, so its differences are the candidate pack's.
         paused = t.read_paused_policies() if shadow_of is None else t.paused_during_live_run(shadow_of)
         keep, n_prevalence = _sample_sizes(ctx)
-        outcomes = _results(
-            [t.decide_items_part.submit(ctx, p, paused, keep, ingested["views"], n_prevalence) for p in parts], parts
-        )
+        inputs = (paused, keep, ingested["views"], n_prevalence)
+        outcomes = _results([t.decide_items_part.submit(ctx, p, *inputs) for p in parts], parts)
         decided.update(sum_counts([o.counts for o in outcomes]))
     _gate(ctx, rec, "decisions", parts)
     if shadow_of is not None:  # a shadow run enforces nothing: its decisions are compared with the live run's
@@ -161,9 +160,7 @@ def _run_stages(
             audited.update(metrics=metrics, metrics_written=t.persist_metrics(ctx), findings=t.apply_findings(ctx))
             audited.update(automation_paused_during_run=paused)
         rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
-        if radar is not None:
-            with stage("trends") as trended:
-                trended.update(_results([radar], ["day"])[0])
+        _finish_radar(radar, stage)
         with stage("report"):
             report, summarised = str(report_file(ctx)), t.summarise_outputs(ctx)
     rec.finish({"report": report, "lake": ctx.lake_root})  # first: the report shows the final state
@@ -180,6 +177,13 @@ def _start_radar(ctx: RunContext, stage: Any) -> Any:
         return None
     with stage("trends"):
         return detect_trends.submit(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version)
+
+
+def _finish_radar(radar: Any, stage: Any) -> None:
+    """Wait for the radar started by `_start_radar` (if any) and record its counts as the `trends` stage's."""
+    if radar is not None:
+        with stage("trends") as trended:
+            trended.update(_results([radar], ["day"])[0])
 
 
 def _ingest(ctx: RunContext, rec: RunRecorder, files: list[Any]) -> tuple[list[str], dict[str, int]]:
