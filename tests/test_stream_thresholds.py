@@ -184,6 +184,8 @@ def test_unresolved_auto_band_and_a_card_without_the_policy_fail_clearly():
         pack.with_model_thresholds(linear_card(["misinfo.medical"]))
     with pytest.raises(UnresolvedThresholdError, match="modsweep train"):
         pack.with_model_thresholds(None)
+    with pytest.raises(UnresolvedThresholdError, match=r"vold comes from an older modsweep.*retrain"):
+        pack.with_model_thresholds({"version": "vold"})  # a card from before stream thresholds
 
 
 def test_a_precision_no_threshold_reaches_is_never_automated_and_said():
