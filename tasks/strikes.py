@@ -106,10 +106,14 @@ def strikes_from_decisions(
     return out[list(STRIKE_COLUMNS)].reset_index(drop=True)
 
 
-def target_actions(weights: pd.Series, enforcement: EnforcementSpec) -> pd.DataFrame:
+def target_actions(weights: pd.Series, enforcement: EnforcementSpec, *, automated_only: bool = False) -> pd.DataFrame:
     """Per author (index), the highest account threshold its active weight reaches: action, threshold, rank
-    (0 and no action below the lowest threshold)."""
-    thresholds = enforcement.account_thresholds  # ascending
+    (0 and no action below the lowest threshold); ``automated_only``: among the pack's automated actions."""
+    thresholds = [  # ascending
+        t
+        for t in enforcement.account_thresholds
+        if not automated_only or t.action in enforcement.automate_account_actions
+    ]
     cut = np.array([t.min_weight for t in thresholds])
     reached = np.searchsorted(cut, weights.to_numpy(dtype=np.float64), side="right")  # how many thresholds met
     actions = np.array([None, *(t.action for t in thresholds)], dtype=object)
@@ -140,14 +144,23 @@ def new_account_decisions(
     ``state``: one row per author: author_id, active_weight, and the latest active strike's decision_id,
     policy_id (and region, category, territorial_scope, or ``scope`` adds them to the rising authors only). ``standing``: the author's account decisions that still
     count (author_id, action; status active, pending_review or ended, triggering strike still active).
-    Actions the pack does not automate (`automate_account_actions`) wait for a person (``pending_review``).
+    Actions the pack does not automate (`automate_account_actions`) wait for a person (``pending_review``);
+    meanwhile the highest automated rung the weight reaches applies too, so a reviewer's rejection of the pending
+    action leaves the author on that rung, not unrestricted.
     """
     if state.empty:
         return pd.DataFrame(columns=list(ACCOUNT_DECISION_COLUMNS))
-    target = target_actions(state.set_index("author_id")["active_weight"], enforcement)
+    weights = state.set_index("author_id")["active_weight"]
+    target = target_actions(weights, enforcement)
+    interim = target_actions(weights, enforcement, automated_only=True)
     held = standing.assign(rank=standing["action"].map(ACCOUNT_ACTION_ORDER)).groupby("author_id")["rank"].max()
     current = held.reindex(target.index).fillna(0).astype(int)
-    rising = target[(target["rank"] > current) & target["action"].notna()]
+    rising = pd.concat(
+        [
+            target[(target["rank"] > current) & target["action"].notna()],
+            interim[(interim["rank"] > current) & interim["action"].notna() & (interim["rank"] < target["rank"])],
+        ]
+    )
     if rising.empty:
         return pd.DataFrame(columns=list(ACCOUNT_DECISION_COLUMNS))
     rows = state.set_index("author_id").loc[rising.index].reset_index()

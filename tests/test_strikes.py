@@ -265,10 +265,13 @@ def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
     lifecycle_io.evaluate_accounts(
         engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
     )
-    acct = ls.account_decisions(engine, author_id="alice")
-    assert acct["status"].tolist() == ["pending_review"] and acct["automated"].tolist() == [False]
+    acct = ls.account_decisions(engine, author_id="alice").set_index("action")
+    assert acct.loc["suspend", "status"] == "pending_review" and not acct.loc["suspend", "automated"]
+    assert acct.loc["warn", "status"] == "active" and acct.loc["warn", "automated"]  # the automated rung meanwhile
     tasks = store.fetch_review_tasks(engine, queue="accounts:suspend")
-    assert tasks["reason"].tolist() == ["account_review"] and tasks["task_id"].tolist() == acct["task_id"].tolist()
+    assert tasks["reason"].tolist() == ["account_review"] and tasks["task_id"].tolist() == [
+        acct.loc["suspend", "task_id"]
+    ]
     store.apply_review_outcomes(
         engine,
         pd.DataFrame(
@@ -284,7 +287,35 @@ def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
         "account_actions_confirmed": 1,
         "account_actions_rejected": 0,
     }
-    assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active"]
+    assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active", "active"]
+
+
+def test_a_rejected_pending_action_leaves_the_automated_rung_below_it(engine: Engine) -> None:
+    strict = ENFORCEMENT.model_copy(update={"automate_account_actions": ["warn", "feature_restrict"]})
+    frame = decisions([(f"d{i}", "i1", "hate.speech", "remove") for i in range(4)])  # weight 12: terminate at once
+    store.insert_decisions(engine, frame)
+    found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, strict.strike_actions, day=DAY)
+    ls.insert_strikes(engine, found)
+    lifecycle_io.evaluate_accounts(
+        engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
+    )
+    acct = ls.account_decisions(engine, author_id="alice").set_index("action")
+    assert sorted(acct.index) == ["feature_restrict", "terminate"]  # the top rung waits; the automated one applies
+    assert acct.loc["terminate", "status"] == "pending_review" and acct.loc["feature_restrict", "status"] == "active"
+    tasks = store.fetch_review_tasks(engine, queue="accounts:terminate")
+    store.apply_review_outcomes(
+        engine,
+        pd.DataFrame(
+            {"task_id": tasks["task_id"], "reviewer_id": "lead-1", "label": "benign", "decided_at": [datetime.now(UTC)]}
+        ),
+    )
+    assert lifecycle_io.resolve_account_reviews(engine, actor="lead-1")["account_actions_rejected"] == 1
+    after = ls.account_decisions(engine, author_id="alice").set_index("action")["status"].to_dict()
+    assert after == {"feature_restrict": "active", "terminate": "rejected"}
+    lifecycle_io.evaluate_accounts(  # re-evaluating the same strikes adds and changes nothing
+        engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
+    )
+    assert ls.account_decisions(engine, author_id="alice").set_index("action")["status"].to_dict() == after
 
 
 def test_the_run_update_reads_the_lake_a_partition_at_a_time_and_a_rerun_adds_nothing(
