@@ -7,22 +7,16 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from modsweep import resources
 from modsweep.catalog import catalog_of
 from modsweep.config import get_settings
 from modsweep.runs import RunContext
 from modsweep.tasks.lifecycle_io import LedgerContext, snapshot_actor_weights, update_strike_ledger_run
+from modsweep.tasks.pipeline import IO_RETRIES
 
 
-@task(
-    name="update-strike-ledger",
-    cache_policy=NO_CACHE,
-    retries=3,
-    retry_delay_seconds=exponential_backoff(1),
-    retry_jitter_factor=0.5,
-)
+@task(name="update-strike-ledger", cache_policy=NO_CACHE, **IO_RETRIES)
 def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
     """Strikes for the run's stored enforcement decisions (a decisions partition at a time) and the account actions
     they reach; idempotent, so a retry or a re-run of the key adds nothing (run it after the sample is stored)."""
@@ -37,13 +31,7 @@ def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
     return update_strike_ledger_run(resources.store_engine(), catalog_of(ctx), ledger, pack)
 
 
-@task(
-    name="snapshot-actor-strikes",
-    cache_policy=NO_CACHE,
-    retries=3,
-    retry_delay_seconds=exponential_backoff(1),
-    retry_jitter_factor=0.5,
-)
+@task(name="snapshot-actor-strikes", cache_policy=NO_CACHE, **IO_RETRIES)
 def snapshot_actor_strikes(ctx: RunContext) -> dict[str, int]:
     """Before decide, when the pack uses actor risk (`enforcement.repeat_offenders`): the authors' active strike
     weights as of the run's window start, into the run catalog (`actor_weights`) for every decide part."""

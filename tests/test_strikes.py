@@ -90,8 +90,14 @@ def decisions(
 AUTHORS = pd.DataFrame({"item_id": ["i1", "i2", "i3", "i4"], "author_id": ["alice", "alice", "bob", "alice"]})
 
 
-def record(engine: Engine, frame: pd.DataFrame, as_of: datetime) -> tuple[int, int, int]:
-    """Store decisions, their strikes and the account actions, as the sweep's ledger task does."""
+def record(
+    engine: Engine, frame: pd.DataFrame | list[tuple[str, str, str, str]], as_of: datetime | None = None
+) -> tuple[int, int, int]:
+    """Store decisions (a frame, or `decisions` rows made at T0), their strikes and the account actions, as the
+    sweep's ledger task does."""
+    if isinstance(frame, list):
+        frame = decisions(frame)
+    as_of = as_of or T0.to_pydatetime()
     store.insert_decisions(engine, frame)
     found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, ENFORCEMENT.strike_actions, day=frame["day"].iloc[0])
     new = ls.insert_strikes(engine, found)
@@ -106,6 +112,23 @@ def record(engine: Engine, frame: pd.DataFrame, as_of: datetime) -> tuple[int, i
         actor="test",
     )
     return new, made, lifted
+
+
+def strike_alice(engine: Engine, frame: pd.DataFrame, enforcement: EnforcementSpec) -> None:
+    """Store decisions and their strikes, then evaluate alice's account under ``enforcement``."""
+    store.insert_decisions(engine, frame)
+    found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, enforcement.strike_actions, day=DAY)
+    ls.insert_strikes(engine, found)
+    lifecycle_io.evaluate_accounts(
+        engine, ["alice"], enforcement, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
+    )
+
+
+def review_account_tasks(engine: Engine, tasks: pd.DataFrame, label: str) -> dict[str, int]:
+    """A lead reviewer labels the account-review ``tasks``; the pending account actions are then resolved."""
+    outcomes = {"task_id": tasks["task_id"], "reviewer_id": "lead-1", "label": label, "decided_at": datetime.now(UTC)}
+    store.apply_review_outcomes(engine, pd.DataFrame(outcomes))
+    return lifecycle_io.resolve_account_reviews(engine, actor="lead-1")
 
 
 def test_strikes_only_for_enforcement_actions_with_ttl_from_creation() -> None:
@@ -168,14 +191,11 @@ def test_strikes_expire_by_ttl_across_days_and_the_ladder_restarts(engine: Engin
 def test_an_overturn_removes_exactly_one_strike_and_lifts_a_suspension(engine: Engine) -> None:
     record(
         engine,
-        decisions(
-            [
-                ("d1", "i1", "hate.speech", "remove"),
-                ("d2", "i2", "hate.speech", "remove"),
-                ("d3", "i3", "hate.speech", "remove"),
-            ]
-        ),
-        T0.to_pydatetime(),
+        [
+            ("d1", "i1", "hate.speech", "remove"),
+            ("d2", "i2", "hate.speech", "remove"),
+            ("d3", "i3", "hate.speech", "remove"),
+        ],
     )
     assert ls.account_decisions(engine, author_id="alice")["status"].tolist() == ["active"]  # suspend at weight 6
     counts = lifecycle_io.reverse_and_reevaluate(
@@ -214,17 +234,15 @@ def test_account_statements_exported_from_the_store_validate(engine: Engine, tmp
 
     from modsweep.tasks import account_dsa
 
+    # alice 3 + 1 = 4: feature_restrict; bob 3: warn
     record(
         engine,
-        decisions(
-            [
-                ("d1", "i1", "hate.speech", "remove"),
-                ("d4", "i4", "deceptive.spam", "remove"),
-                ("d3", "i3", "hate.speech", "remove"),
-            ]
-        ),
-        T0.to_pydatetime(),
-    )  # alice 3 + 1 = 4: feature_restrict; bob 3: warn
+        [
+            ("d1", "i1", "hate.speech", "remove"),
+            ("d4", "i4", "deceptive.spam", "remove"),
+            ("d3", "i3", "hate.speech", "remove"),
+        ],
+    )
     later = T0 + pd.Timedelta(hours=1)
     record(engine, decisions([("d2", "i2", "hate.speech", "remove")], created_at=later), later.to_pydatetime())
     lifecycle_io.reverse_and_reevaluate(
@@ -259,12 +277,7 @@ def test_account_statements_exported_from_the_store_validate(engine: Engine, tmp
 def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
     strict = ENFORCEMENT.model_copy(update={"automate_account_actions": ["warn"]})
     frame = decisions([("d1", "i1", "hate.speech", "remove"), ("d2", "i2", "hate.speech", "remove")])
-    store.insert_decisions(engine, frame)
-    found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, strict.strike_actions, day=DAY)
-    ls.insert_strikes(engine, found)
-    lifecycle_io.evaluate_accounts(
-        engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
-    )
+    strike_alice(engine, frame, strict)
     acct = ls.account_decisions(engine, author_id="alice").set_index("action")
     assert acct.loc["suspend", "status"] == "pending_review" and not acct.loc["suspend", "automated"]
     assert acct.loc["warn", "status"] == "active" and acct.loc["warn", "automated"]  # the automated rung meanwhile
@@ -272,18 +285,7 @@ def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
     assert tasks["reason"].tolist() == ["account_review"] and tasks["task_id"].tolist() == [
         acct.loc["suspend", "task_id"]
     ]
-    store.apply_review_outcomes(
-        engine,
-        pd.DataFrame(
-            {
-                "task_id": tasks["task_id"],
-                "reviewer_id": "lead-1",
-                "label": "violating",
-                "decided_at": [datetime.now(UTC)],
-            }
-        ),
-    )
-    assert lifecycle_io.resolve_account_reviews(engine, actor="lead-1") == {
+    assert review_account_tasks(engine, tasks, "violating") == {
         "account_actions_confirmed": 1,
         "account_actions_rejected": 0,
     }
@@ -293,28 +295,15 @@ def test_unautomated_actions_wait_in_an_account_queue(engine: Engine) -> None:
 def test_a_rejected_pending_action_leaves_the_automated_rung_below_it(engine: Engine) -> None:
     strict = ENFORCEMENT.model_copy(update={"automate_account_actions": ["warn", "feature_restrict"]})
     frame = decisions([(f"d{i}", "i1", "hate.speech", "remove") for i in range(4)])  # weight 12: terminate at once
-    store.insert_decisions(engine, frame)
-    found = strikes.strikes_from_decisions(frame, AUTHORS, SPECS, strict.strike_actions, day=DAY)
-    ls.insert_strikes(engine, found)
-    lifecycle_io.evaluate_accounts(
-        engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
-    )
+    strike_alice(engine, frame, strict)
     acct = ls.account_decisions(engine, author_id="alice").set_index("action")
     assert sorted(acct.index) == ["feature_restrict", "terminate"]  # the top rung waits; the automated one applies
     assert acct.loc["terminate", "status"] == "pending_review" and acct.loc["feature_restrict", "status"] == "active"
     tasks = store.fetch_review_tasks(engine, queue="accounts:terminate")
-    store.apply_review_outcomes(
-        engine,
-        pd.DataFrame(
-            {"task_id": tasks["task_id"], "reviewer_id": "lead-1", "label": "benign", "decided_at": [datetime.now(UTC)]}
-        ),
-    )
-    assert lifecycle_io.resolve_account_reviews(engine, actor="lead-1")["account_actions_rejected"] == 1
+    assert review_account_tasks(engine, tasks, "benign")["account_actions_rejected"] == 1
     after = ls.account_decisions(engine, author_id="alice").set_index("action")["status"].to_dict()
     assert after == {"feature_restrict": "active", "terminate": "rejected"}
-    lifecycle_io.evaluate_accounts(  # re-evaluating the same strikes adds and changes nothing
-        engine, ["alice"], strict, as_of=T0.to_pydatetime(), run_key="rk", run_id="run-1", day=DAY, actor="test"
-    )
+    strike_alice(engine, frame.iloc[:0], strict)  # re-evaluating the same strikes adds and changes nothing
     assert ls.account_decisions(engine, author_id="alice").set_index("action")["status"].to_dict() == after
 
 
