@@ -35,7 +35,6 @@ from modsweep.tasks.gates import DataQualityError, warm_up_in_background
 from modsweep.tasks.ingest import QuarantineCeilingError, UnreadableSourceFilesError, check_ingested, sum_counts
 from modsweep.tasks.report import publish_report, report_file
 from modsweep.tasks.strike_ledger_io import snapshot_actor_strikes, update_strike_ledger
-from modsweep.tasks.trends_io import detect_trends
 from modsweep.workers import start_workers
 
 __all__ = ["QuarantineCeilingError", "RunSummary", "UnreadableSourceFilesError", "run_sweep"]
@@ -176,7 +175,7 @@ def _start_radar(ctx: RunContext, stage: Any) -> Any:
     if not get_settings().trends:
         return None
     with stage("trends"):
-        return detect_trends.submit(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version)
+        return t.detect_trends.submit(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version)
 
 
 def _finish_radar(radar: Any, stage: Any) -> None:

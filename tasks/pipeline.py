@@ -7,8 +7,9 @@ and nothing else.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from modsweep.catalog import COORDINATION_PART, DATASETS, RunCatalog, catalog_of
 from modsweep.config import get_settings
 from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, METRICS, REVIEW_TASKS
-from modsweep.tasks import approval, audit, bodies, findings, reviews_io, sample, shadow
+from modsweep.tasks import approval, audit, bodies, findings, reviews_io, sample, shadow, trends_io
 from modsweep.tasks.bodies import PartitionOutcome
 from modsweep.tasks.gates import gate_lake_partitions
 from modsweep.workers import cpu_pool, on_cpu, releasing_memory, worker_count
@@ -318,6 +319,24 @@ def summarise_outputs(ctx: RunContext) -> dict[str, Any]:
     actions = {p: {a: int(n) for a, n in g["action"].value_counts().items()} for p, g in decisions.groupby("policy_id")}
     tasks = store.count_review_tasks(resources.store_engine(), run_key=ctx.run_key)
     return {"actions": actions, "review_tasks": {f"{r}.{s}": n for (r, s), n in sorted(tasks.items())}}
+
+
+# --- emerging-risk radar -------------------------------------------------------------------------------------
+
+
+@task(name="detect-trends", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def detect_trends(
+    lake_root: str, day: date, run_key: str, pack: str, profile: str, model_version: str = "latest"
+) -> dict[str, Any]:
+    """The radar over the run's day in a worker process (not beside the flow's other stages under one interpreter
+    lock); ledger counts with the task's own `seconds` (the sweep's `trends` stage is only the wait for it) and a
+    Markdown artifact."""
+    t0 = time.perf_counter()
+    outcome = on_cpu(trends_io.radar_for_run, lake_root, day, run_key, pack, profile, model_version)
+    create_markdown_artifact(
+        key=f"trends-{run_key}".lower(), markdown=trends_io.trends_markdown(outcome), description="Emerging-risk radar"
+    )
+    return {**outcome.counts(), "seconds": round(time.perf_counter() - t0, 2)}
 
 
 # --- shadow -------------------------------------------------------------------------------------------------

@@ -1,11 +1,10 @@
 """The radar's I/O edge: a run's items and decisions from the lake, earlier days' compact aggregates as the
-baseline, the day's aggregate and trends written back (lake `trend_aggregates`, `trends`; SQL `trends`), and
-the thin Prefect task the sweep calls (`detect_trends`), which also publishes a Markdown artifact."""
+baseline, the day's aggregate and trends written back (lake `trend_aggregates`, `trends`; SQL `trends`). No
+Prefect here: the sweep's task (tasks/pipeline.py `detect_trends`) runs `radar_for_run` in a worker process."""
 
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,8 +12,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from modsweep import resources
 from modsweep.catalog import RunCatalog
@@ -222,20 +219,3 @@ def read_trends(lake: Lake, day: date, run_key: str) -> RadarOutcome | None:
         return None
     counts = {k: int(v) for k, v in cat.meta("trends", WHOLE_DAY).items() if k != "rows"}
     return RadarOutcome(day=day, run_key=run_key, trends=cat.load("trends", WHOLE_DAY).to_pandas(), **counts)
-
-
-@task(name="detect-trends", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def detect_trends(
-    lake_root: str, day: date, run_key: str, pack: str, profile: str, model_version: str = "latest"
-) -> dict[str, Any]:
-    """The radar stage of a sweep (a thin task: I/O retried): counts for the ledger and a Markdown artifact. The
-    counts carry the task's own `seconds`: it runs beside other stages, so the ledger's `trends` stage (the wait
-    for it) is not its cost."""
-    from prefect.artifacts import create_markdown_artifact
-
-    t0 = time.perf_counter()
-    outcome = radar_for_run(lake_root, day, run_key, pack, profile, model_version)
-    create_markdown_artifact(
-        key=f"trends-{run_key}".lower(), markdown=trends_markdown(outcome), description="Emerging-risk radar"
-    )
-    return {**outcome.counts(), "seconds": round(time.perf_counter() - t0, 2)}
