@@ -21,7 +21,17 @@ import pyarrow.parquet as pq
 
 from modsweep.lake import Lake, LakeError
 from modsweep.runs import RunContext
-from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS, METRICS, QUARANTINE, REVIEW_TASKS, TREND_AGGREGATES, TRENDS
+from modsweep.schemas import (
+    ACTOR_SIGNALS,
+    DECISIONS,
+    DETECTIONS,
+    ITEMS,
+    METRICS,
+    QUARANTINE,
+    REVIEW_TASKS,
+    TREND_AGGREGATES,
+    TRENDS,
+)
 
 BY_SOURCE_FILE = "one part per source file (part-00000, part-00001, …)"
 WHOLE_RUN = "one part for the whole run"
@@ -118,7 +128,7 @@ DATASETS: dict[str, Dataset] = {
         ),
         Dataset(
             "actor_risk",
-            None,
+            ACTOR_SIGNALS,
             BY_SOURCE_FILE,
             ("item_id",),
             None,

@@ -203,6 +203,16 @@ METRICS = pa.schema(
 )
 
 
+# Actor risk of one decided part (DESIGN §10): the items whose author has active strikes or a priority multiplier.
+ACTOR_SIGNALS = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("active_weight", pa.float64(), nullable=False),
+        pa.field("actor_risk", pa.float64(), nullable=False),
+        pa.field("escalate_offset", pa.float64(), nullable=False),
+    ]
+)
+
 # The emerging-risk radar (DESIGN §11): a day's compact signal counts (its baseline for later days) and its trends.
 TREND_AGGREGATES = pa.schema(
     [

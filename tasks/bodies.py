@@ -21,7 +21,7 @@ from modsweep import resources, store
 from modsweep.catalog import COORDINATION_PART, RunCatalog, catalog_of, part_name, to_table
 from modsweep.config import get_settings
 from modsweep.runs import RunContext, run_day
-from modsweep.schemas import DECISIONS, DETECTIONS, ITEMS
+from modsweep.schemas import ACTOR_SIGNALS, DECISIONS, DETECTIONS, ITEMS
 from modsweep.tasks import banks, decide, detect, ingest, lifecycle_io, sample, strikes
 
 SCORE_COLUMNS = ["item_id", "policy_id", "detector_id", "score"]
@@ -168,16 +168,16 @@ def decide_part(
     """One part's decisions, QA strata populations and sample candidates (a worker's body)."""
     cat = catalog_of(ctx)
     p = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
-    items = cat.load("items", part, columns=decide.ITEM_COLUMNS_FOR_DECISIONS).to_pandas()
+    columns = dict.fromkeys([*decide.ITEM_COLUMNS_FOR_DECISIONS, *lifecycle_io.ACTOR_ITEM_COLUMNS])
+    read = cat.load("items", part, columns=list(columns)).to_pandas()  # once: decide and actor risk (DESIGN §10)
+    items = read[decide.ITEM_COLUMNS_FOR_DECISIONS]
+    coordination = cat.load("coordination", part, columns=SCORE_COLUMNS).to_pandas()
     found = pd.concat(
-        [
-            cat.load("detections", part, columns=SCORE_COLUMNS).to_pandas(),
-            cat.load("coordination", part, columns=SCORE_COLUMNS).to_pandas(),
-        ],
-        ignore_index=True,
+        [cat.load("detections", part, columns=SCORE_COLUMNS).to_pandas(), coordination], ignore_index=True
     )
     reused = cat.exists("decisions", part)
-    actor = lifecycle_io.actor_signals_part(cat, part, p, get_settings().hmac_key.get_secret_value())  # DESIGN §10
+    key = get_settings().hmac_key.get_secret_value()
+    actor = lifecycle_io.actor_signals_part(cat, p, key, read, coordination["item_id"])
     decisions, populations, qa, prevalence = sample.decide_and_stratify(
         items,
         found,
@@ -194,7 +194,7 @@ def decide_part(
         escalate_offsets=None if actor is None else strikes.escalate_offsets_for(items["item_id"], actor),
     )
     if actor is not None and not cat.exists("actor_risk", part):  # before decisions: their resume check is last
-        cat.save("actor_risk", part, to_table(actor))
+        cat.save("actor_risk", part, to_table(actor, ACTOR_SIGNALS))
     if not reused:
         cat.save("decisions", part, to_table(decisions, DECISIONS))
     # Candidates go to the lake, not back to the flow (which keeps every task's result until it ends); a resumed
@@ -288,7 +288,7 @@ def sample_inputs(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> d
     escalations = decisions.filter(pc.equal(decisions["action"], "escalate")).to_pandas()
     actor = [cat.load("actor_risk", p, columns=["item_id", "actor_risk"]) for p in parts if cat.exists("actor_risk", p)]
     if actor:  # actor risk (DESIGN §10): the escalation's review-priority multiplier, before queue capacity
-        risk = pa.concat_tables(actor).to_pandas().drop_duplicates("item_id")
+        risk = pa.concat_tables(actor, promote_options="permissive").to_pandas().drop_duplicates("item_id")
         escalations = escalations.merge(risk, on="item_id", how="left").fillna({"actor_risk": 1.0})
     golden = read_golden_set(ctx.golden_dir) if ctx.golden_dir else None
     return {

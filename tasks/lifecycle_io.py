@@ -449,10 +449,17 @@ def snapshot_actor_weights(engine: Engine, cat: RunCatalog, *, day: date, as_of:
     return cat.save("actor_weights", ACTOR_WEIGHTS_PART, pa.Table.from_pandas(weights, preserve_index=False))
 
 
-def actor_signals_part(cat: RunCatalog, part: str, pack: PolicyPack, hmac_key: str) -> pd.DataFrame | None:
+ACTOR_ITEM_COLUMNS: tuple[str, ...] = ("item_id", "author_id", "author_account_age_days")  # what actor risk reads
+
+
+def actor_signals_part(
+    cat: RunCatalog, pack: PolicyPack, hmac_key: str, items: pd.DataFrame, coordinated_ids: pd.Series
+) -> pd.DataFrame | None:
     """One items part's actor signals (`strikes.actor_signals`: active weight, review-priority multiplier,
     escalation offset), or None when the pack uses no actor risk or nothing could change (no author has active
-    strikes and priorities stay the pack's). Authors are pseudonymised only when some author has strikes."""
+    strikes and priorities stay the pack's). ``items``: the part's item_id, author_id, author_account_age_days
+    (as decide loaded them); ``coordinated_ids``: its items in coordination clusters. Authors are pseudonymised
+    only when some author has strikes."""
     enforcement = pack.spec.enforcement
     spec = enforcement.repeat_offenders
     if not spec.reads_strikes or not cat.exists("actor_weights", ACTOR_WEIGHTS_PART):
@@ -461,11 +468,10 @@ def actor_signals_part(cat: RunCatalog, part: str, pack: PolicyPack, hmac_key: s
     if table.num_rows == 0 and not spec.raise_review_priority:
         return None
     weights = table.to_pandas().set_index("author_id")["active_weight"]
-    authors = cat.load("items", part, columns=["item_id", "author_id", "author_account_age_days"]).to_pandas()
+    authors = items[list(ACTOR_ITEM_COLUMNS)].copy()
     if len(weights):
         authors["author_id"] = pseudonymise(authors["author_id"], hmac_key).to_numpy()
-    coordinated = cat.load("coordination", part, columns=["item_id"])["item_id"]
-    authors["coordinated"] = authors["item_id"].isin(coordinated.to_pylist())
+    authors["coordinated"] = authors["item_id"].isin(pd.unique(coordinated_ids))
     return st.actor_signals(authors, weights, enforcement)
 
 

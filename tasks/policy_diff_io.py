@@ -13,7 +13,7 @@ from modsweep import resources
 from modsweep.config import get_settings
 from modsweep.lake import Lake
 from modsweep.policy import PolicyPack
-from modsweep.tasks import banks, decide, detect, policy_diff
+from modsweep.tasks import banks, decide, detect, policy_diff, strikes
 from modsweep.tasks.reviews_io import pseudonymise
 
 ITEM_COLUMNS = [
@@ -78,15 +78,22 @@ def _resolved(pack_name: str, profile: str) -> tuple[PolicyPack, Any]:
 
 
 def _decisions(
-    items: pd.DataFrame, coordinated: pd.DataFrame, pack: PolicyPack, bank: Any, run_key: str
+    items: pd.DataFrame, coordinated: pd.DataFrame, pack: PolicyPack, bank: Any, run_key: str, actor: pd.DataFrame
 ) -> pd.DataFrame:
-    """A pack's decisions on items, computed exactly as a sweep decides (nothing is stored)."""
+    """A pack's decisions on items, computed exactly as a sweep decides (nothing is stored); ``actor``: the live
+    run's actor signals of these items, so the pack's own repeat-offender setting lowers its escalate bands."""
     found = detect.detect_in_chunks(items, bank, run_id="policy-diff")
     found = pd.concat([found[["item_id", "policy_id", "detector_id", "score"]], coordinated], ignore_index=True)
     policy_ids = [p.id for p in pack.policies()]
     scores = decide.policy_scores(items["item_id"], found, policy_ids, decide.non_enforcing_detectors(pack))
     return decide.decide_partition(
-        items, scores, pack, run_key=run_key, run_id="policy-diff", decided_at=datetime.now(UTC)
+        items,
+        scores,
+        pack,
+        run_key=run_key,
+        run_id="policy-diff",
+        decided_at=datetime.now(UTC),
+        escalate_offsets=strikes.escalate_offsets_under(items["item_id"], actor, pack.spec.enforcement),
     )
 
 
@@ -105,15 +112,18 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
         return brief
     lake = resources.lake()
     key = get_settings().hmac_key.get_secret_value()
-    changes, samples = [], []
+    changes, samples, without_actor = [], [], 0
     for day in days:
         run_key = swept_run_key(lake, day)
         for path in lake.parts("items", day, run_key):
             table = lake.read(path)
             items = table.select([c for c in ITEM_COLUMNS if c in table.column_names]).to_pandas()
-            coord = _coordinated(lake, day, run_key, path.rsplit("/", 1)[-1].removesuffix(".parquet"))
-            before = _decisions(items, coord, old_pack, old_bank, run_key)
-            after = _decisions(items, coord, new_pack, new_bank, run_key)
+            part = path.rsplit("/", 1)[-1].removesuffix(".parquet")
+            coord, actor = _coordinated(lake, day, run_key, part), _actor_signals(lake, day, run_key, part)
+            without_actor += actor is None
+            actor = pd.DataFrame(columns=["item_id", "active_weight"]) if actor is None else actor
+            before = _decisions(items, coord, old_pack, old_bank, run_key, actor)
+            after = _decisions(items, coord, new_pack, new_bank, run_key, actor)
             ch = policy_diff.day_changes(before, after, day)
             if len(ch):
                 changes.append(ch)
@@ -158,8 +168,21 @@ def build_brief(old: str, new: str, profile: str, days: list[date], examples: in
         "Violating shares come from past human reviews of the changed items only (first review of each item and "
         "policy, weighted by 1/inclusion probability); a figure over few reviews is wide, and reviews simulated "
         "with `reviews simulate` are simulated reviewers, not people.",
+        "Repeat offenders: each pack's own `enforcement.repeat_offenders` setting lowers its escalate bands from the "
+        "authors' active strike weights the live run read before deciding (its `actor_risk` parts)"
+        + (
+            f"; {without_actor} of the items parts had none, as their run did not read strikes: there no offset applies."
+            if without_actor
+            else "."
+        ),
     ]
     return brief
+
+
+def _actor_signals(lake: Lake, day: date, run_key: str, part: str) -> pd.DataFrame | None:
+    """The live run's actor signals of one items part (item_id, active_weight), or None when it read no strikes."""
+    ref = lake.ref("actor_risk", day, run_key, part)
+    return None if ref is None else lake.read(ref, columns=["item_id", "active_weight"]).to_pandas()
 
 
 def _coordinated(lake: Lake, day: date, run_key: str, part: str) -> pd.DataFrame:

@@ -247,6 +247,17 @@ def actor_signals(authors: pd.DataFrame, weights: pd.Series, enforcement: Enforc
     return out[(out["active_weight"] > 0) | (out["actor_risk"] > 1)].reset_index(drop=True)
 
 
+def escalate_offsets_under(item_ids: pd.Series, signals: pd.DataFrame, enforcement: EnforcementSpec) -> np.ndarray:
+    """Per item (in ``item_ids``' order), the escalation offset ``enforcement``'s repeat-offender setting gives it,
+    from a run's stored actor signals (their ``active_weight``): how another pack would treat the same authors."""
+    spec = enforcement.repeat_offenders
+    if spec.min_active_weight <= 0 or spec.escalate_offset == 0 or signals.empty:
+        return np.zeros(len(item_ids))
+    weights = signals.drop_duplicates("item_id").set_index("item_id")["active_weight"]
+    weight = item_ids.map(weights).fillna(0.0).to_numpy(dtype=np.float64)
+    return np.where(weight >= spec.min_active_weight, spec.escalate_offset, 0.0)
+
+
 def escalate_offsets_for(item_ids: pd.Series, signals: pd.DataFrame) -> np.ndarray:
     """Per item (in ``item_ids``' order), its escalation-threshold offset from `actor_signals` (0 when none)."""
     offsets = signals.drop_duplicates("item_id").set_index("item_id")["escalate_offset"]

@@ -199,6 +199,7 @@ def test_cli_brief_over_three_swept_days(sweep_home: Path, tmp_path: Path) -> No
     assert res.exit_code == 0, res.output
     md = out.read_text(encoding="utf-8")
     assert "## What changed" in md and "Impact on 3 past day(s)" in md
+    assert "3 of the items parts had none" in md  # ingested only: no actor signals, so no repeat-offender offsets
     impact = md.split("## Impact", 1)[1]
     # only the three edited policies change outcomes; the new lexicon term acts on the spam it names
     rows = [ln for ln in impact.splitlines() if ln.startswith("| ") and not ln.startswith("| policy")]

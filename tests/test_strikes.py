@@ -497,7 +497,10 @@ def test_with_repeat_offenders_off_decide_reads_no_strikes(engine: Engine, tmp_p
     ctx = _run_context(tmp_path, DAY, "rk", "community-guidelines")
     cat = catalog_of(ctx)
     _write_part(cat, "items", _day_items(DAY, [("i1", "alice")]))
-    assert lifecycle_io.actor_signals_part(cat, "part-00000", load_pack(), "k") is None
+    shipped = load_pack()
+    off = shipped.model_copy(update={"spec": shipped.spec.model_copy(update={"enforcement": EnforcementSpec()})})
+    items = cat.load("items", "part-00000").to_pandas()
+    assert lifecycle_io.actor_signals_part(cat, off, "k", items, pd.Series([], dtype=str)) is None
     assert not cat.exists("actor_weights", lifecycle_io.ACTOR_WEIGHTS_PART)
     with pytest.raises(ValueError, match="min_active_weight"):
         EnforcementSpec.model_validate({"repeat_offenders": {"escalate_offset": -0.1}})
@@ -543,3 +546,14 @@ def test_lake_rows_and_author_pseudonyms_of_items_across_runs(tmp_path: Path) ->
     names = lifecycle_io.author_pseudonyms(lake_root, wanted, "k")
     expected = pseudonymise(pd.Series(["alice", "carol"]), "k").tolist()
     assert names.tolist()[:2] == expected and names.iloc[2] is None and names.iloc[3] is None
+
+
+def test_another_packs_repeat_offender_setting_applies_to_the_stored_active_weights() -> None:
+    signals = pd.DataFrame({"item_id": ["i1", "i2", "i3"], "active_weight": [8.0, 3.0, 0.0]})
+    items = pd.Series(["i3", "i1", "i4", "i2"])  # i4: no signal (an author without strikes)
+    on = EnforcementSpec.model_validate({"repeat_offenders": {"min_active_weight": 6, "escalate_offset": -0.1}})
+    lower = EnforcementSpec.model_validate({"repeat_offenders": {"min_active_weight": 2, "escalate_offset": -0.2}})
+    assert strikes.escalate_offsets_under(items, signals, on).tolist() == [0.0, -0.1, 0.0, 0.0]
+    assert strikes.escalate_offsets_under(items, signals, lower).tolist() == [0.0, -0.2, 0.0, -0.2]
+    assert strikes.escalate_offsets_under(items, signals, EnforcementSpec()).tolist() == [0.0] * 4  # off
+    assert strikes.escalate_offsets_under(items, signals.iloc[:0], on).tolist() == [0.0] * 4

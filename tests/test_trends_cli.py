@@ -7,6 +7,7 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 from typer.testing import CliRunner
 
@@ -40,7 +41,8 @@ def _swept_day(source: Path, day: date) -> str:
     lake = resources.lake()
     lake.write(items_table(items), "items", day, run_key, "part-00000")
     empty = items.iloc[0:0][["item_id"]].assign(policy_id="", detector_id="", score=0.0)
-    decisions = _decisions(items, empty, *_resolved("community-guidelines", "standard"), run_key)
+    no_strikes = pd.DataFrame({"item_id": pd.Series(dtype=str), "active_weight": pd.Series(dtype=float)})
+    decisions = _decisions(items, empty, *_resolved("community-guidelines", "standard"), run_key, no_strikes)
     lake.write(pa.Table.from_pandas(decisions, preserve_index=False), "decisions", day, run_key, "part-00000")
     engine = resources.store_engine()
     run_id = store.start_run(
