@@ -43,23 +43,24 @@ class NoSweptDayError(LookupError):
 
 
 def swept_run_key(lake: Lake, day: date) -> str:
-    """The run key of the newest completed non-shadow run that ingested `day` (its lake items are the day)."""
+    """The run key of the newest completed run that swept the whole of `day` (its lake items are the day); only
+    when there is none, the newest surge (some regions and hours of it). Shadow runs never count."""
     from modsweep import store
 
     keys = lake.run_keys("items", day)
     engine = resources.store_engine()
-    best: tuple[datetime, str] | None = None
+    best: tuple[bool, datetime, str] | None = None
     for key in keys:
         run = store.last_completed_run(engine, key)
         if run is not None and run.get("trigger") != "shadow":
-            ended = run.get("ended_at") or run.get("started_at")
-            if best is None or ended > best[0]:
-                best = (ended, key)
+            rank = (run.get("trigger") != "surge", run.get("ended_at") or run.get("started_at"), key)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
     if best is None:
         raise NoSweptDayError(
             f"no completed sweep of {day} in the lake at {lake.url}: run `modsweep sweep --day {day}` first"
         )
-    return best[1]
+    return best[2]
 
 
 def day_range(first: date, last: date) -> list[date]:

@@ -148,7 +148,7 @@ def test_brief_escapes_every_value() -> None:
     assert "<script>" not in md and "](javascript" not in md and "i|1" not in md
 
 
-def _ingested_day(source: Path, day: date, rows: int, seed: int) -> None:
+def _ingested_day(source: Path, day: date, rows: int, seed: int, trigger: str = "manual", key: str = "") -> None:
     """A generated day ingested into the lake under a completed run, as a sweep's ingest stage leaves it."""
     from modsweep import resources, store
     from modsweep.runs import day_window
@@ -165,13 +165,13 @@ def _ingested_day(source: Path, day: date, rows: int, seed: int) -> None:
         window=day_window(day),
         max_item_chars=100_000,
     ).items
-    engine, run_key = resources.store_engine(), f"test-{day}"
+    engine, run_key = resources.store_engine(), key or f"test-{day}"
     resources.lake().write(items_table(items), "items", day, run_key, "part-00000")
     run_id = store.start_run(
         engine,
         run_key=run_key,
-        flow="daily-sweep",
-        trigger="manual",
+        flow="surge-run" if trigger == "surge" else "daily-sweep",
+        trigger=trigger,
         requested_by="t",
         parameters={},
         policy_pack="community-guidelines",
@@ -180,6 +180,18 @@ def _ingested_day(source: Path, day: date, rows: int, seed: int) -> None:
         code_version="t",
     )
     store.finish_run(engine, run_id, "completed")
+
+
+def test_the_days_traffic_is_its_whole_day_sweep_not_a_later_surge(sweep_home: Path, tmp_path: Path) -> None:
+    from modsweep import resources
+    from modsweep.tasks.policy_diff_io import swept_run_key
+
+    day = date(2026, 11, 20)
+    _ingested_day(tmp_path / "s1", day, 200, seed=1, trigger="surge", key="surge-early")
+    assert swept_run_key(resources.lake(), day) == "surge-early"  # only a surge: it is what there is
+    _ingested_day(tmp_path / "s2", day, 200, seed=2, trigger="manual", key="daily")
+    _ingested_day(tmp_path / "s3", day, 200, seed=3, trigger="surge", key="surge-late")
+    assert swept_run_key(resources.lake(), day) == "daily"  # the newest whole-day run, not the later surge
 
 
 def test_cli_brief_over_three_swept_days(sweep_home: Path, tmp_path: Path) -> None:
