@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -105,13 +105,6 @@ def store_strikes(engine: Engine, strikes: pd.DataFrame) -> dict[str, int]:
     return {"strikes_offered": len(strikes), "strikes_new": ls.insert_strikes(engine, strikes)}
 
 
-def record_strikes_partition(
-    engine: Engine, cat: RunCatalog, ctx: LedgerContext, part: str, pack: PolicyPack
-) -> dict[str, int]:
-    """One decisions partition's strikes (`partition_strikes`) into the store (`store_strikes`)."""
-    return store_strikes(engine, partition_strikes(cat, ctx, part, pack))
-
-
 LEDGER_THREADS = 2  # the stage runs alone after the sample: the second core reads ahead / evaluates a page
 
 
@@ -131,7 +124,6 @@ def update_strike_ledger_run(
     expired = ls.expire_strikes(engine, ctx.as_of)
     names = cat.parts("decisions") if parts is None else parts
     recorded = []
-    made = lifted = pages = 0
     with ThreadPoolExecutor(max_workers=LEDGER_THREADS, thread_name_prefix="strike-ledger") as pool:
         ahead = deque(pool.submit(partition_strikes, cat, ctx, p, pack) for p in names[:1])
         for i in range(len(names)):
@@ -139,28 +131,22 @@ def update_strike_ledger_run(
             if i + 1 < len(names):
                 ahead.append(pool.submit(partition_strikes, cat, ctx, names[i + 1], pack))
             recorded.append(store_strikes(engine, strikes))
-        evaluating: deque[Future[tuple[int, int]]] = deque()
-        for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page):
-            evaluating.append(
-                pool.submit(
-                    evaluate_accounts,
-                    engine,
-                    authors,
-                    pack.spec.enforcement,
-                    as_of=ctx.as_of,
-                    run_key=ctx.run_key,
-                    run_id=ctx.run_id,
-                    day=ctx.day,
-                    actor="strike-ledger",
-                )
+        evaluating = [  # a page's author ids are small; the pool runs two pages at a time
+            pool.submit(
+                evaluate_accounts,
+                engine,
+                authors,
+                pack.spec.enforcement,
+                as_of=ctx.as_of,
+                run_key=ctx.run_key,
+                run_id=ctx.run_id,
+                day=ctx.day,
+                actor="strike-ledger",
             )
-            pages += 1
-            while len(evaluating) >= LEDGER_THREADS or (evaluating and evaluating[0].done()):
-                new, gone = evaluating.popleft().result()
-                made, lifted = made + new, lifted + gone
-        for future in evaluating:
-            new, gone = future.result()
-            made, lifted = made + new, lifted + gone
+            for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page)
+        ]
+        evaluated = [future.result() for future in evaluating]
+    made, lifted, pages = sum(n for n, _ in evaluated), sum(g for _, g in evaluated), len(evaluated)
     return {
         **sum_counts(recorded),
         "strikes_expired": expired,

@@ -363,4 +363,5 @@ def test_a_reversed_decision_earns_no_strike_when_the_ledger_sees_it_later(engin
     )
     cat.lake.write(pa.Table.from_pandas(AUTHORS, preserve_index=False), "items", T0.date(), "rk", "part-00009")
     ctx = lifecycle_io.LedgerContext(day=T0.date(), run_key="rk", run_id="r", as_of=NOW, hmac_key="k")
-    assert lifecycle_io.record_strikes_partition(engine, cat, ctx, "part-00009", load_pack())["strikes_new"] == 0
+    strikes = lifecycle_io.partition_strikes(cat, ctx, "part-00009", load_pack())
+    assert lifecycle_io.store_strikes(engine, strikes)["strikes_new"] == 0
