@@ -142,6 +142,14 @@ def train(
     reviews_since: Annotated[
         str | None, typer.Option(help="With --with-reviews: only outcomes of runs on or after this day (YYYY-MM-DD)")
     ] = None,
+    embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--embeddings",
+            help="With --manifest: add the sentence-embedding second stage that rescores the first stage's "
+            "candidates (needs the optional extra: pip install -e '.[embeddings]')",
+        ),
+    ] = False,
 ) -> None:
     """Train the text-policy classifiers and register a new model version under MODSWEEP_HOME/models.
 
@@ -166,9 +174,19 @@ def train(
             activate,
             with_reviews=with_reviews,
             reviews_since=reviews_since,
+            embeddings=embeddings,
         )
-    if data_root is not None or dataset or max_train_rows is not None or with_reviews or reviews_since is not None:
-        raise _fail("--data-root, --dataset, --max-train-rows and --with-reviews apply only with --manifest")
+    if (
+        data_root is not None
+        or dataset
+        or max_train_rows is not None
+        or with_reviews
+        or reviews_since is not None
+        or embeddings
+    ):
+        raise _fail(
+            "--data-root, --dataset, --max-train-rows, --with-reviews and --embeddings apply only with --manifest"
+        )
     from modsweep.registry import save_model
     from modsweep.tasks.train import MODEL_NAME, read_synthetic_training_set, train_text_policy_model
 
@@ -272,7 +290,15 @@ def _check_model_features(version: str) -> None:
     from modsweep.tasks.text import FeatureMismatchError
     from modsweep.tasks.train import check_feature_key
 
-    features = load_card(get_settings().models_dir, MODEL_NAME, version).get("features") or {}
+    card = load_card(get_settings().models_dir, MODEL_NAME, version)
+    if card.get("embeddings"):  # a model with the sentence-embedding stage needs the `embeddings` extra here
+        from modsweep.tasks.embeddings import EmbeddingsUnavailableError, require_embeddings
+
+        try:
+            require_embeddings(version)
+        except EmbeddingsUnavailableError as exc:
+            raise _fail(str(exc)) from None
+    features = card.get("features") or {}
     if not features.get("params"):
         return  # an older card: loading the model itself says what is wrong
     try:

