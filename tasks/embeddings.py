@@ -105,17 +105,19 @@ def load_encoder(max_seq_length: int = MAX_SEQ_LENGTH) -> Encoder:
             )
         return np.asarray(out, dtype=np.float32)
 
+    encode.encoder_name = ENCODER_NAME  # type: ignore[attr-defined]
     _ENCODERS[max_seq_length] = encode
     return encode
 
 
 class MemoEncoder:
     """An encoder that remembers each distinct text's vector (training scores the same validation posts several
-    times: per data set, then on the stream). Same vectors as the wrapped encoder."""
+    times: per data set, then on the stream). Same vectors as the wrapped encoder, whose `encoder_name` it keeps."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, memo: dict[str, np.ndarray] | None = None) -> None:
         self.encoder = encoder
-        self.memo: dict[str, np.ndarray] = {}
+        self.encoder_name = getattr(encoder, "encoder_name", None)
+        self.memo: dict[str, np.ndarray] = {} if memo is None else memo
         self.encoded = 0  # texts actually sent to the encoder
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:

@@ -1070,7 +1070,8 @@ def train_from_manifest(
         train_params["embeddings"] = {
             "encoder": ENCODER_NAME
             if encoder is None
-            else f"injected: {getattr(encoder, '__name__', type(encoder).__name__)}",
+            else getattr(encoder, "encoder_name", None)
+            or f"injected: {getattr(encoder, '__name__', type(encoder).__name__)}",
             "max_seq_length": EMBED_MAX_SEQ_LENGTH,
             "candidate_threshold": CANDIDATE_THRESHOLD,
             "c_grid": list(EMBEDDING_C_GRID),
