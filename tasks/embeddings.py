@@ -98,7 +98,7 @@ def load_encoder(max_seq_length: int = MAX_SEQ_LENGTH) -> Encoder:
         with torch.inference_mode():
             out = model.encode(
                 [str(t) for t in texts],
-                batch_size=32,
+                batch_size=16,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
