@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -119,6 +120,16 @@ def _stage_window(marks: list[tuple[str, float]], stage: str) -> tuple[float, fl
     return None
 
 
+def _stage_timeline(marks: list[tuple[str, float]], sampler: procstats.CpuSampler, t0: float) -> list[list[Any]]:
+    """Each ledger stage entry in order: [stage, start (s after the flow call), seconds, cores our processes used]
+    (what shows where the cores sit idle)."""
+    rows = []
+    for (name, start), (_, end) in itertools.pairwise(marks):
+        cpu = sampler.window(start, end) if end - start >= 2 * sampler.interval else None
+        rows.append([name, round(start - t0, 2), round(end - start, 2), cpu["own_cores_used"] if cpu else None])
+    return rows
+
+
 def _prefect_startup() -> float:
     """The first trivial flow call of this process (starts the ephemeral API on a fresh database)."""
     from prefect import flow
@@ -195,6 +206,7 @@ def child_sweep(args: argparse.Namespace) -> dict[str, Any]:
         "stage_seconds": stage_seconds,
         "detect_cpu": detect_cpu,
         "whole_run_cpu": sampler.window(t0, t0 + wall),
+        "timeline": _stage_timeline(marks, sampler, t0),
         "peak_rss": rss,
         "task_runs": _count_task_runs(run.get("prefect_flow_run_id")) if args.mode == "flow" else None,
         "decisions": int(counts.get("decide", {}).get("decisions", 0)),
@@ -1110,6 +1122,13 @@ def _print_run(size: int, r: dict[str, Any]) -> None:
     total = sum(r["stage_seconds"].values())
     top = sorted(r["stage_seconds"].items(), key=lambda kv: -kv[1])[:6]
     _say("   stages: " + ", ".join(f"{k} {v:.1f} s ({v / total:.0%})" for k, v in top))
+    if r.get("timeline"):
+        _say(
+            "   timeline (stage @start +seconds ×cores): "
+            + ", ".join(
+                f"{n} @{a:.1f} +{d:.1f}" + (f" ×{c:.2f}" if c is not None else "") for n, a, d, c in r["timeline"]
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

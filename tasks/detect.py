@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from modsweep.policy import PolicyPack
 from modsweep.schemas import DETECTIONS
-from modsweep.tasks.text import NormalisedText, combined_text, featurise, normalise, normalise_term
+from modsweep.tasks.text import NormalisedText, combined_text, featurise, normalise, normalise_terms
 from modsweep.tasks.train import TextPolicyModel
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,9 @@ def build_detector_bank(pack: PolicyPack, model: TextPolicyModel | None, model_v
     for policy in pack.policies():
         for det in policy.detectors:
             if det.kind == "lexicon":
-                for term, weight in parse_lexicon(pack.resource_lines(det.params["terms"])):
-                    key = normalise_term(term)
+                entries = parse_lexicon(pack.resource_lines(det.params["terms"]))
+                keys = normalise_terms([term for term, _ in entries])  # one vectorised pass per lexicon
+                for (term, weight), key in zip(entries, keys, strict=True):
                     if key.strip():
                         entry = LexiconEntry(policy.id, det.id, term, weight * det.weight)
                         existing = automaton.get(key, ())

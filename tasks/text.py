@@ -217,7 +217,12 @@ def _chunks(values: list[str], max_chars: int = 1 << 21) -> list[tuple[int, int]
 
 def normalise_term(term: str) -> str:
     """The same normalisation applied to a lexicon term, so terms and text meet halfway."""
-    return normalise(pd.Series([term])).text.iloc[0]
+    return normalise_terms([term])[0]
+
+
+def normalise_terms(terms: list[str]) -> list[str]:
+    """`normalise_term` of every term, in one vectorised pass (a lexicon has thousands)."""
+    return normalise(pd.Series(terms, dtype=object)).text.tolist() if terms else []
 
 
 # --- hashed features --------------------------------------------------------------------------------------
