@@ -13,7 +13,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -211,7 +210,7 @@ def draw_review_sample(ctx: RunContext, parts: list[str], keep_per_stratum: int)
     engine = resources.store_engine()
     carried = store.fetch_review_tasks(engine, status="carried_over")
     capacity = get_settings().review_capacity_per_queue
-    tasks, reopen = sample.apply_queue_capacity(drawn, carried[carried["run_key"] != ctx.run_key], capacity)
+    tasks, reopen = sample.apply_queue_capacity(drawn, carried, capacity, run_key=ctx.run_key)
     reopened = store.reopen_carried_over(engine, reopen)
     rows = cat.save("review_tasks", "tasks", to_table(tasks, REVIEW_TASKS))
     return {"review_tasks": rows, "carried_over_reopened": reopened}
@@ -222,8 +221,8 @@ def store_review_tasks(ctx: RunContext) -> dict[str, Any]:
     """The committed review sample into the store (idempotent: unique task ids); counts by reason and status."""
     capacity = get_settings().review_capacity_per_queue
     tasks = catalog_of(ctx).load("review_tasks", "tasks").to_pandas()
-    reason = np.where(tasks["status"] == "carried_over", f"queue capacity {capacity}/day reached", None)
-    inserted = store.insert_review_tasks(resources.store_engine(), tasks.assign(day=ctx.day, carry_over_reason=reason))
+    stored = sample.with_carry_over_reasons(tasks, capacity).assign(day=ctx.day)
+    inserted = store.insert_review_tasks(resources.store_engine(), stored)
     by_reason = tasks.groupby(["reason", "status"]).size()
     return {"review_tasks_inserted": inserted, **{f"tasks.{r}.{s}": int(n) for (r, s), n in by_reason.items()}}
 

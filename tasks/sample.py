@@ -259,15 +259,18 @@ def build_review_tasks(
 
 
 def apply_queue_capacity(
-    tasks: pd.DataFrame, carried: pd.DataFrame, capacity_per_queue: int
+    tasks: pd.DataFrame, carried: pd.DataFrame, capacity_per_queue: int, run_key: str | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
     """Fill each queue's daily capacity with escalations by priority, new and carried over alike.
 
     Returns the new tasks with escalations beyond capacity marked `carried_over` (never dropped), and the
     ids of earlier carried-over tasks that now fit and should be opened. QA and prevalence samples are
     outside queue capacity: a sample cut short would no longer be the sample its probabilities describe.
+    Carried-over tasks stored by `run_key` itself (a resumed run) do not compete: they are this sample's own.
     """
     tasks = tasks.copy()
+    if run_key is not None:
+        carried = carried[carried["run_key"] != run_key]
     is_esc = (tasks["reason"] == "review_band").to_numpy()
     pool = pd.concat(
         [
@@ -282,6 +285,13 @@ def apply_queue_capacity(
     tasks.loc[tasks["task_id"].isin(over_new), "status"] = "carried_over"
     reopen = pool.loc[fits & ~pool["new"], "task_id"].tolist()
     return tasks, reopen
+
+
+def with_carry_over_reasons(tasks: pd.DataFrame, capacity_per_queue: int) -> pd.DataFrame:
+    """The sample's tasks with the reason a carried-over task waits (`carry_over_reason`; None for the others)."""
+    carried = tasks["status"] == "carried_over"
+    reason = np.where(carried, f"queue capacity {capacity_per_queue}/day reached", None)
+    return tasks.assign(carry_over_reason=reason)
 
 
 def golden_tasks(golden: pd.DataFrame, item_ids: pd.Series, n: int, *, seed: str) -> pd.DataFrame:

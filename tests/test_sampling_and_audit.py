@@ -212,6 +212,25 @@ def test_queue_capacity_carries_over_and_reopens_by_priority():
     assert len(tasks) == 4  # nothing dropped
 
 
+def test_queue_capacity_ignores_the_runs_own_carried_over_tasks_and_names_the_reason():
+    from modsweep.tasks.sample import apply_queue_capacity, with_carry_over_reasons
+
+    new = pd.DataFrame(
+        {"task_id": ["n1", "n2"], "queue": "A", "priority": [5.0, 3.0], "reason": "review_band", "status": "open"}
+    )
+    # "mine" was carried over by this very run key (a resumed run): it is n2 again, not a rival for the slot.
+    carried = pd.DataFrame(
+        {"task_id": ["mine", "old"], "queue": "A", "priority": [9.0, 1.0], "run_key": ["key-1", "key-0"]}
+    )
+    tasks, reopen = apply_queue_capacity(new, carried, capacity_per_queue=2, run_key="key-1")
+    assert reopen == [] and tasks["status"].tolist() == ["open", "open"]
+    tasks, reopen = apply_queue_capacity(new, carried, capacity_per_queue=2)  # without a run key every one competes
+    assert reopen == ["mine"] and tasks["status"].tolist() == ["open", "carried_over"]
+    reasons = with_carry_over_reasons(tasks, 2)["carry_over_reason"]
+    assert reasons.isna().tolist() == [True, False]  # stored as NULL for an open task
+    assert reasons.iloc[1] == "queue capacity 2/day reached"
+
+
 def test_psi_volume_proactive_and_findings():
     from modsweep.tasks.audit import findings, population_stability_index, proactive_rate, score_drift, volume_anomaly
 
