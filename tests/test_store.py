@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -302,6 +303,45 @@ def test_decisions_read_back_with_types(engine: Engine) -> None:
     assert len(fetch_decisions(engine, item_id="item-00001")) == 1
     assert fetch_decisions(engine, day=DAY).empty
     assert len(fetch_decisions(engine, day=dt.date(2024, 5, 7))) == 3
+
+
+def test_bulk_insert_column_texts_equal_what_sqlalchemy_binds() -> None:
+    """The vectorised SQLite timestamp text and the memoised JSON text are what the types' own bind processors
+    write for every value (naive, aware in another zone, microseconds, missing; string lists, empty, nested)."""
+    from sqlalchemy.dialects import sqlite
+
+    from modsweep.store.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    stamps = pd.Series(
+        pd.to_datetime(
+            ["2026-11-23 00:00:00", "2026-11-23 23:59:59.999999", "2024-02-29 12:00:00.5", None],
+            utc=True,
+            format="ISO8601",
+        )
+    )
+    aware = pd.Series(pd.to_datetime(["2024-05-06 23:30:00.000001"]).tz_localize("America/New_York"))
+    for series in (stamps, aware):
+        bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+        expected = [None if pd.isna(v) else bind(v.to_pydatetime()) for v in series]
+        assert store_repo._sqlite_datetime_texts(series) == expected
+    json_type = sa.JSON(none_as_null=True)
+    process = json_type.dialect_impl(dialect).bind_processor(dialect)
+    cells = pd.Series(
+        [
+            np.array(["DE", "AT"], dtype=object),
+            np.array([], dtype=object),
+            None,
+            np.array(["DE", "AT"], dtype=object),
+            {"a": [1, 2.5]},
+            [np.int64(3)],
+            np.array([1, "DE"], dtype=object),
+            np.array([np.array(["x"], dtype=object)], dtype=object),
+        ],
+        dtype=object,
+    )
+    expected = [None if v is None else process(store_repo._json_cell(v)) for v in cells]
+    assert store_repo._json_texts(cells, process) == expected
 
 
 def test_review_task_insert_is_idempotent(engine: Engine) -> None:

@@ -387,14 +387,49 @@ def _driver_params(engine: Engine, table: Table, df: pd.DataFrame, key: str) -> 
     columns: dict[str, list[Any]] = {}
     for name in names:
         column_type = table.c[name].type
-        values = _column_values(df[name], column_type)
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None and isinstance(column_type, JSON):
-            process = _memoised(process)
-        columns[name] = [None if v is None else process(v) for v in values] if process else values
+        if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
+            columns[name] = _sqlite_datetime_texts(df[name])  # what `process` writes, formatted vectorised
+        elif process is not None and isinstance(column_type, JSON):
+            columns[name] = _json_texts(df[name], process)
+        else:
+            values = _column_values(df[name], column_type)
+            columns[name] = [None if v is None else process(v) for v in values] if process else values
     if compiled.positional:
         return compiled.string, list(zip(*(columns[n] for n in compiled.positiontup or []), strict=True))
     return compiled.string, [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _sqlite_datetime_texts(series: pd.Series) -> list[str | None]:
+    """UTC timestamps as SQLite DATETIME text, naive UTC (the text SQLAlchemy's SQLite bind processor writes for
+    `UTCDateTime`, which a test checks), formatted for the whole column at once; missing values become None."""
+    ts = pd.to_datetime(series, utc=True).dt.tz_localize(None)
+    text = ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object)
+    return text.where(ts.notna().to_numpy(), None).tolist()
+
+
+def _json_texts(series: pd.Series, process: Callable[[Any], Any]) -> list[Any]:
+    """A JSON column's driver values: each distinct cell converted and serialised once. Cells read from Parquet
+    are arrays of a few distinct string lists (DSA categories, territorial scope): they are keyed by their
+    items, without walking them; any other cell goes through `_json_cell` and the memo of `_memoised`."""
+    memo, cache = _memoised(process), {}  # cache: only tuples of str (no str equals a number or a bool)
+    out: list[Any] = []
+    for value in series:
+        if isinstance(value, np.ndarray) and value.dtype == object:
+            key = tuple(value)
+            try:
+                text = cache.get(key)
+            except TypeError:  # an unhashable item (a nested list): the general path below
+                text = None
+            else:
+                if text is None and all(type(v) is str for v in key):
+                    text = cache[key] = process(list(key))
+            if text is not None:
+                out.append(text)
+                continue
+        cell = _json_cell(value)
+        out.append(None if cell is None else memo(cell))
+    return out
 
 
 def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
