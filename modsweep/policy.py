@@ -617,7 +617,10 @@ def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | 
     `curve` holds `thresholds` with `precision_lower` at each (see tasks/train.stream_precision_curve). A curve
     that also carries `parts` (a model card's stream split in K parts by text hash) must pass the out-of-fold
     check too: the rule applied to every K-1 parts picks a threshold that must reach `precision` on the part
-    it did not see (pooled over the K parts); else None, and the action is never automated.
+    it did not see (pooled over the K parts); else None, and the action is never automated. When it passes, the
+    threshold is the strictest of the whole stream's and those K picks (`part_thresholds`): where the evidence is
+    thin the picks on less data sit higher and the stricter one is kept; where it is ample they agree and
+    nothing changes.
     """
     met = [
         float(t)
@@ -630,7 +633,36 @@ def threshold_for_precision(curve: dict[str, Any], precision: float) -> float | 
         oof = out_of_fold_precision(curve, precision)
         if oof is None or wilson_lower(oof[0], oof[1]) < precision:
             return None
+        return max([min(met), *(part_thresholds(curve, precision) or [])])
     return min(met)
+
+
+def _part_picks(curve: dict[str, Any], precision: float) -> list[int] | None:
+    """Per part k, the index into the curve of the threshold the rule picks on the other K-1 parts (the lowest
+    whose Wilson bound reaches `precision` there); None without parts or when some K-1 parts reach it nowhere."""
+    parts = curve.get("parts")
+    if not parts:
+        return None
+    flagged = np.asarray(curve["flagged"], dtype=np.float64)
+    flagged_w = np.asarray(curve["flagged_weight"], dtype=np.float64)
+    tp_w = np.asarray(curve["tp_weight"], dtype=np.float64)
+    picks = []
+    for n_k, fw_k, tw_k in zip(parts["flagged"], parts["flagged_weight"], parts["tp_weight"], strict=True):
+        n_k, fw_k, tw_k = (np.asarray(v, dtype=np.float64) for v in (n_k, fw_k, tw_k))
+        n_in, fw_in = flagged - n_k, flagged_w - fw_k
+        p_in = np.divide(tp_w - tw_k, fw_in, out=np.zeros_like(fw_in), where=fw_in > 0)
+        ok = np.flatnonzero((n_in > 0) & (wilson_lower(p_in, n_in) >= precision))
+        if not len(ok):
+            return None
+        picks.append(int(ok[-1]))  # thresholds run from high to low: the last qualifying one is the lowest
+    return picks
+
+
+def part_thresholds(curve: dict[str, Any], precision: float) -> list[float] | None:
+    """The thresholds the rule picks for `precision` on every K-1 parts of the curve's stream (see
+    `out_of_fold_precision`); None without parts or when some K-1 parts reach the target at no threshold."""
+    picks = _part_picks(curve, precision)
+    return None if picks is None else [float(curve["thresholds"][j]) for j in picks]
 
 
 def out_of_fold_precision(curve: dict[str, Any], precision: float) -> tuple[float, int] | None:
@@ -640,23 +672,14 @@ def out_of_fold_precision(curve: dict[str, Any], precision: float) -> tuple[floa
     is flagged out of fold. `threshold_for_precision` needs its Wilson lower bound to reach the target: the
     in-sample bound flatters a threshold chosen on the same rows, the out-of-fold one does not.
     """
-    parts = curve.get("parts")
-    if not parts:
+    picks = _part_picks(curve, precision)
+    if picks is None:
         return None
-    flagged = np.asarray(curve["flagged"], dtype=np.float64)
-    flagged_w = np.asarray(curve["flagged_weight"], dtype=np.float64)
-    tp_w = np.asarray(curve["tp_weight"], dtype=np.float64)
+    parts = curve["parts"]
     tp_out, flagged_out, n_out = 0.0, 0.0, 0
-    for n_k, fw_k, tw_k in zip(parts["flagged"], parts["flagged_weight"], parts["tp_weight"], strict=True):
-        n_k, fw_k, tw_k = (np.asarray(v, dtype=np.float64) for v in (n_k, fw_k, tw_k))
-        n_in, fw_in = flagged - n_k, flagged_w - fw_k
-        p_in = np.divide(tp_w - tw_k, fw_in, out=np.zeros_like(fw_in), where=fw_in > 0)
-        ok = np.flatnonzero((n_in > 0) & (wilson_lower(p_in, n_in) >= precision))
-        if not len(ok):
-            return None
-        j = ok[-1]  # thresholds run from high to low: the last qualifying one is the lowest
-        tp_out += tw_k[j]
-        flagged_out += fw_k[j]
+    for j, n_k, fw_k, tw_k in zip(picks, parts["flagged"], parts["flagged_weight"], parts["tp_weight"], strict=True):
+        tp_out += float(tw_k[j])
+        flagged_out += float(fw_k[j])
         n_out += int(n_k[j])
     return (tp_out / flagged_out, n_out) if flagged_out > 0 else None
 

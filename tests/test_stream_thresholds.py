@@ -87,6 +87,14 @@ def _out_of_fold_by_hand(
     return (tp / flagged, flagged) if flagged else None
 
 
+def _part_thresholds_by_hand(y: np.ndarray, score: np.ndarray, parts: np.ndarray, target: float) -> list:
+    """The threshold rule 1 picks on every part's complement, each from a curve of those rows alone."""
+    return [
+        threshold_for_precision(stream_precision_curve(y[parts != k], score[parts != k]), target)
+        for k in np.unique(parts)
+    ]
+
+
 def test_a_threshold_must_hold_out_of_fold_when_false_positives_cluster_in_one_part():
     from modsweep.policy import out_of_fold_precision
 
@@ -104,18 +112,47 @@ def test_a_threshold_must_hold_out_of_fold_when_false_positives_cluster_in_one_p
     oof = out_of_fold_precision(checked, 0.8)
     assert oof is not None and oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.8), abs=1e-3)
     assert wilson_lower(*oof) >= 0.8
-    assert threshold_for_precision(checked, 0.8) == threshold_for_precision(pooled, 0.8)
+    # and the threshold is the strictest of the pooled one and the picks on each part's complement
+    by_hand = max([threshold_for_precision(pooled, 0.8), *_part_thresholds_by_hand(y, score, parts, 0.8)])
+    assert threshold_for_precision(checked, 0.8) == pytest.approx(by_hand)
 
 
-def test_spread_false_positives_keep_the_in_sample_threshold():
-    from modsweep.policy import out_of_fold_precision
+def test_spread_false_positives_keep_about_the_in_sample_threshold():
+    from modsweep.policy import out_of_fold_precision, part_thresholds
 
     y, score, parts = _two_part_frame(SPREAD)
     checked = stream_precision_curve(y, score, parts=parts)
     oof = out_of_fold_precision(checked, 0.9)
     assert oof is not None and oof == pytest.approx(_out_of_fold_by_hand(y, score, parts, 0.9), abs=1e-3)
     assert wilson_lower(*oof) >= 0.9
-    assert threshold_for_precision(checked, 0.9) == threshold_for_precision(stream_precision_curve(y, score), 0.9)
+    pooled = threshold_for_precision(stream_precision_curve(y, score), 0.9)
+    picks = part_thresholds(checked, 0.9)
+    assert picks == pytest.approx(_part_thresholds_by_hand(y, score, parts, 0.9))
+    # ample, evenly spread evidence: the picks on each half agree with the pooled threshold within a grid step
+    assert threshold_for_precision(checked, 0.9) == pytest.approx(max([pooled, *picks])) == pytest.approx(0.385)
+    assert threshold_for_precision(checked, 0.9) - pooled <= 0.005 + 1e-9
+
+
+def test_where_evidence_is_thin_the_strictest_part_pick_is_kept():
+    """The pooled rows clear the target at a lower threshold than one half alone does (half the rows, a wider
+    bound): the check passes, and the deployed threshold is that half's stricter pick, not the pooled one."""
+    from modsweep.policy import out_of_fold_precision, part_thresholds
+
+    score = np.round(0.9975 - 0.0025 * np.arange(400), 4)
+    y = np.arange(400) < 300  # the top 300 rows violate but one in forty; none below
+    y[np.arange(20, 300, 40)] = False
+    parts = np.arange(400) % 2
+    checked = stream_precision_curve(y, score, parts=parts)
+    pooled = threshold_for_precision(stream_precision_curve(y, score), 0.9)
+    picks = part_thresholds(checked, 0.9)
+    assert picks == pytest.approx(_part_thresholds_by_hand(y, score, parts, 0.9))
+    oof = out_of_fold_precision(checked, 0.9)
+    assert oof is not None and wilson_lower(*oof) >= 0.9  # the check passes ...
+    t = threshold_for_precision(checked, 0.9)
+    assert pooled == pytest.approx(0.21) and picks == pytest.approx([0.195, 0.235])
+    assert t == pytest.approx(0.235)  # ... and the stricter half's pick is deployed
+    assert (score >= t).sum() < (score >= pooled).sum()
+    assert y[score >= t].mean() > y[score >= pooled].mean()  # fewer non-violating rows flagged, as intended
 
 
 def test_the_out_of_fold_precision_must_clear_the_target_with_its_bound():
