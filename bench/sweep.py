@@ -1042,6 +1042,8 @@ def _side_by_side_lines(result: dict[str, Any]) -> list[str]:
                 cur["peak_rss"]["parent_plus_workers_mib"],
             ),
             ("peak RSS parent (MiB)", base["peak_rss"]["parent_mib"], cur["peak_rss"]["parent_mib"]),
+            # CPU seconds depend less on what else the machine runs than wall time does (a loaded machine's figure)
+            ("CPU s, flow process + workers", _own_cpu(base), _own_cpu(cur)),
             ("decisions", base["decisions"], cur["decisions"]),
             ("review tasks", base["review_tasks"], cur["review_tasks"]),
         ]
@@ -1070,6 +1072,11 @@ def _side_by_side_lines(result: dict[str, Any]) -> list[str]:
             + " | |"
         )
     return lines
+
+
+def _own_cpu(run: dict[str, Any]) -> float:
+    """CPU seconds our processes used over the flow call (NaN where the sampler saw too little)."""
+    return float((run.get("whole_run_cpu") or {}).get("own_cpu_seconds", float("nan")))
 
 
 def _stage_rank(stage: str) -> int:
