@@ -144,13 +144,6 @@ class EmbeddingHead:
     intercept: float
     combine: tuple[float, float, float]  # b0, b1 (first-stage calibrated logit), b2 (embedding margin)
     c: float = 1.0
-    # The domain gate's second view (None: the first stage's cap is kept): an embedding LR for "a post of the label's
-    # corpora" and its stacking with the gate's calibrated logit, d0 + d1·gate logit + d2·margin; the cap is then
-    # sigmoid(that) / domain_saturation, the same saturation as the first stage's gate.
-    domain_coef: np.ndarray | None = None
-    domain_intercept: float = 0.0
-    domain_combine: tuple[float, float, float] | None = None
-    domain_saturation: float = 1.0
 
     def margin(self, vectors: np.ndarray) -> np.ndarray:
         return np.asarray(vectors, dtype=np.float64) @ self.coef.astype(np.float64) + self.intercept
@@ -158,14 +151,6 @@ class EmbeddingHead:
     def combined(self, first_logit: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         b0, b1, b2 = self.combine
         return _sigmoid(b0 + b1 * np.asarray(first_logit, dtype=np.float64) + b2 * self.margin(vectors))
-
-    def domain_cap(self, gate_logit: np.ndarray, vectors: np.ndarray) -> np.ndarray | None:
-        """The cap P(domain | both views) / saturation, or None when the head has no domain view."""
-        if getattr(self, "domain_coef", None) is None or getattr(self, "domain_combine", None) is None:
-            return None
-        d0, d1, d2 = self.domain_combine
-        margin = np.asarray(vectors, dtype=np.float64) @ self.domain_coef.astype(np.float64) + self.domain_intercept
-        return _sigmoid(d0 + d1 * np.asarray(gate_logit, dtype=np.float64) + d2 * margin) / self.domain_saturation
 
 
 @dataclass
@@ -205,14 +190,11 @@ class EmbeddingStage:
         first_logits: dict[str, np.ndarray],
         caps: dict[str, np.ndarray],
         texts: Sequence[str],
-        gate_logits: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Scores with each label's candidates (score >= candidate_threshold) replaced by min(combined, cap).
 
         `scores` are the first stage's (capped) probabilities, `first_logits` its calibrated in-corpus logits, `caps`
-        the domain caps (a label without a gate is absent: no cap). A head with a domain view recomputes its
-        candidates' cap from `gate_logits` (the gate's calibrated logits) and the embedding. Every candidate post is
-        encoded once.
+        the domain caps (a label without a gate is absent: no cap). Every candidate post is encoded once.
         """
         labels = [label for label in scores if label in self.heads]
         masks = {label: np.asarray(scores[label]) >= self.candidate_threshold for label in labels}
@@ -231,15 +213,9 @@ class EmbeddingStage:
             mine = np.flatnonzero(masks[label])
             if not len(mine):
                 continue
-            head = self.heads[label]
-            q = head.combined(first_logits[label][mine], vectors[at[mine]])
-            cap = None
-            if gate_logits is not None and label in gate_logits:
-                cap = head.domain_cap(gate_logits[label][mine], vectors[at[mine]])
-            if cap is None and label in caps:
-                cap = caps[label][mine]
-            if cap is not None:
-                q = np.minimum(q, cap)
+            q = self.heads[label].combined(first_logits[label][mine], vectors[at[mine]])
+            if label in caps:
+                q = np.minimum(q, caps[label][mine])
             new = np.array(scores[label], dtype=np.float32, copy=True)
             new[mine] = q.astype(np.float32)
             out[label] = new
@@ -254,10 +230,6 @@ class EmbeddingStage:
                 label: {
                     "c": h.c,
                     "combine": {"bias": h.combine[0], "first_stage": h.combine[1], "embedding": h.combine[2]},
-                    "domain_combine": None
-                    if getattr(h, "domain_combine", None) is None
-                    else {"bias": h.domain_combine[0], "gate": h.domain_combine[1], "embedding": h.domain_combine[2]},
-                    "domain_saturation": getattr(h, "domain_saturation", None),
                 }
                 for label, h in self.heads.items()
             },
@@ -341,63 +313,3 @@ def fit_embedding_head(
         "combine": {"bias": b0, "first_stage": b1, "embedding": b2},
     }
     return head, card
-
-
-def fit_embedding_domain(
-    head: EmbeddingHead,
-    vectors: np.ndarray,
-    own: np.ndarray,
-    folds: np.ndarray,
-    gate_logit_oof: np.ndarray,
-    usable: np.ndarray,
-    rate: float,
-    saturation: float,
-    *,
-    c_grid: tuple[float, ...] = EMBEDDING_C_GRID,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Give `head` a domain view: an embedding LR for own corpora vs the other rows the gate was fitted on (a hash
-    sample at `rate`), stacked with the gate's calibrated out-of-fold logit, both out of fold; the stacking's
-    intercept gets + log(rate) (case-control), as the gate's Platt intercept does. Returns its card."""
-    from sklearn.metrics import roc_auc_score
-
-    own = np.asarray(own, dtype=bool)
-    x = np.asarray(vectors, dtype=np.float32)
-    folds_used = [f for f in np.unique(folds[usable]) if 0 < own[folds != f].sum() < (folds != f).sum()]
-    losses: dict[float, float] = {}
-    oof_by_c: dict[float, np.ndarray] = {}
-    keep = np.isin(folds, folds_used)
-    for c in c_grid:
-        oof = np.zeros(len(own))
-        for f in folds_used:
-            clf = _fit_lr(x[folds != f], own[folds != f], c, seed)
-            oof[folds == f] = clf.decision_function(x[folds == f])
-        losses[c] = _log_loss(own[keep], _sigmoid(oof[keep]))
-        oof_by_c[c] = oof
-    best = min(c_grid, key=lambda c: (round(losses[c], 4), c))
-    final = _fit_lr(x, own, best, seed)
-    m2 = oof_by_c[best]
-    stack = np.column_stack([gate_logit_oof[keep], m2[keep]])
-    combiner = _fit_lr(stack, own[keep], COMBINER_C, seed)
-    d0 = float(combiner.intercept_[0]) + float(np.log(rate))
-    d1, d2 = (float(v) for v in combiner.coef_.ravel())
-    head.domain_coef = np.asarray(final.coef_.ravel(), dtype=np.float32)
-    head.domain_intercept = float(final.intercept_[0])
-    head.domain_combine = (d0, d1, d2)
-    head.domain_saturation = float(saturation)
-    yk = own[keep]
-    both = 0 < yk.sum() < len(yk)
-    q = d0 + d1 * gate_logit_oof[keep] + d2 * m2[keep]
-    p_gate, p_both = _sigmoid(gate_logit_oof[keep][yk]), _sigmoid(q[yk])
-    return {
-        "rows": len(own),
-        "c": best,
-        "log_loss_by_c": {str(c): round(v, 5) for c, v in losses.items()},
-        "oof_roc_auc_gate": float(roc_auc_score(yk, gate_logit_oof[keep])) if both else float("nan"),
-        "oof_roc_auc_embedding": float(roc_auc_score(yk, m2[keep])) if both else float("nan"),
-        "oof_roc_auc_combined": float(roc_auc_score(yk, q)) if both else float("nan"),
-        "combine": {"bias": d0, "gate": d1, "embedding": d2},
-        # own rows held below their full score by the cap, out of fold: the first stage's gate against both views
-        "own_rows_capped_gate": round(float((p_gate / saturation < 1).mean()), 4),
-        "own_rows_capped_combined": round(float((p_both / saturation < 1).mean()), 4),
-    }

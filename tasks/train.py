@@ -30,7 +30,6 @@ from modsweep.tasks.embeddings import (
     EmbeddingStage,
     Encoder,
     MemoEncoder,
-    fit_embedding_domain,
     fit_embedding_head,
     load_encoder,
     require_embeddings,
@@ -270,8 +269,7 @@ class TextPolicyModel:
         if stage is None or texts is None or not embeddings:
             return out
         first_logits = {label: logits[:, j] for j, label in enumerate(self.labels)}
-        gate_logits = {label: logits[:, len(self.labels) + k] for k, label in enumerate(self._gated())}
-        return stage.rescore(out, first_logits, caps, list(texts), gate_logits=gate_logits)
+        return stage.rescore(out, first_logits, caps, list(texts))
 
     def score_texts(self, texts: pd.Series, *, embeddings: bool = True) -> dict[str, np.ndarray]:
         """Normalise and featurise with this model's parameters, then score (with the embedding stage, if any)."""
@@ -885,12 +883,7 @@ def _pool(rows: list[_DatasetRows], split: str) -> _Pool:
 
 
 def _fit_domain_gate(
-    x: sparse.csr_matrix,
-    own: np.ndarray,
-    folds: np.ndarray,
-    texts: pd.Series,
-    seed: int,
-    oof_out: dict[str, Any] | None = None,
+    x: sparse.csr_matrix, own: np.ndarray, folds: np.ndarray, texts: pd.Series, seed: int
 ) -> tuple[tuple[np.ndarray, float], tuple[float, float], float, dict[str, Any], np.ndarray]:
     """P(row belongs to the label's corpora): every own row against a hash sample of the other rows, an NB-LR
     (log-count ratios from each fold's training rows). Returns (weights, Platt, saturation, card, the gate's
@@ -922,8 +915,6 @@ def _fit_domain_gate(
     del jobs
     a, b = fit_platt(oof, ys)
     b += float(np.log(rate))
-    if oof_out is not None:  # the rows the gate was fitted on and their calibrated out-of-fold logits
-        oof_out.update(rows=rows, logit=a * oof + b, own=ys, folds=fs, rate=rate, usable=np.isin(fs, usable))
     in_domain = _sigmoid(a * oof[ys] + b)
     saturation = float(np.clip(np.quantile(in_domain, DOMAIN_IN_QUANTILE), DOMAIN_MIN_SATURATION, DOMAIN_SATURATION))
     weights, _ = _fit_nb(xs, ys, DOMAIN_C, seed)
@@ -1086,8 +1077,6 @@ def train_from_manifest(
             "c_grid": list(EMBEDDING_C_GRID),
             "combiner": "logistic stacking of the first stage's calibrated logit and the embedding margin, "
             "fitted on out-of-fold values of the label's own rows",
-            "domain": "the cap's P(domain) stacked the same way from the gate's calibrated logit and an embedding "
-            "LR of own corpora vs the gate's other rows, out of fold, intercept + log(sampling rate)",
         }
 
     t_all = time.perf_counter()
@@ -1117,13 +1106,9 @@ def train_from_manifest(
             )
         # P(domain) first: the label's corpora against every other row (other corpora and the background).
         gate: dict[str, Any] | None = None
-        gate_oof = {}
         p_other = np.full(len(own), np.nan)
         if (~own).sum() >= 5:
-            gate_oof: dict[str, Any] = {}
-            dweights, dplatt, saturations[label], gate, p_other = _fit_domain_gate(
-                x, own, fold_of, train.texts, seed, oof_out=gate_oof if memo is not None else None
-            )
+            dweights, dplatt, saturations[label], gate, p_other = _fit_domain_gate(x, own, fold_of, train.texts, seed)
             domains[label] = _classifier(dweights, word_width, has_chars, dplatt, DOMAIN_C)
         # P(violating | domain): the label's own corpora, as the corpus defines its classes, plus hard
         # negatives: rows of other policies' corpora and the background that the gate lets through uncapped.
@@ -1154,18 +1139,6 @@ def train_from_manifest(
             heads[label], embedding_card = fit_embedding_head(
                 vectors, y[fit_rows], fold_of[fit_rows], oof["logit"], own[fit_rows], seed=seed
             )
-            if gate_oof:  # the domain gate's second view: the same stacking over the gate's rows
-                embedding_card["domain"] = fit_embedding_domain(
-                    heads[label],
-                    memo(train.texts.iloc[gate_oof["rows"]].tolist()),
-                    gate_oof["own"],
-                    gate_oof["folds"],
-                    gate_oof["logit"],
-                    gate_oof["usable"],
-                    gate_oof["rate"],
-                    saturations[label],
-                    seed=seed,
-                )
             embedding_card["seconds"] = round(time.perf_counter() - t_e, 2)
             say(
                 f"embedding head {label}: C={heads[label].c:g}, out-of-fold ROC-AUC first stage "
@@ -1294,10 +1267,10 @@ def train_from_manifest(
         model.embedding.use_encoder(None)  # the saved model loads the real encoder where it scores
         card_algorithm_extra = (
             f" Second stage (train --embeddings): posts whose score reaches {CANDIDATE_THRESHOLD:g} are rescored as "
-            "min(sigmoid(b0 + b1 * first-stage calibrated logit + b2 * embedding margin), sigmoid(d0 + d1 * gate "
-            "calibrated logit + d2 * embedding domain margin) / s), the embedding margins logistic regressions over "
-            "normalised all-MiniLM-L6-v2 sentence embeddings trained on the label's first-stage rows and on the "
-            "gate's rows, each combiner fitted on out-of-fold values (embeddings, label_training.*.embedding)."
+            "min(sigmoid(b0 + b1 * first-stage calibrated logit + b2 * embedding margin), the same domain cap), the "
+            "embedding margin a logistic regression over normalised all-MiniLM-L6-v2 sentence embeddings trained on "
+            "the label's first-stage rows, the combiner fitted on out-of-fold values of the label's own rows "
+            "(embeddings, label_training.*.embedding)."
         )
     else:
         card_algorithm_extra = ""

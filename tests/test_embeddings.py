@@ -106,23 +106,6 @@ def test_rescore_touches_only_candidates_and_keeps_the_domain_cap():
     assert seen == [["mid", "capped"]] and stage.last_candidates == 0  # nothing to encode: the encoder is not called
 
 
-def test_a_head_with_a_domain_view_recomputes_its_candidates_cap_from_both_views():
-    head = EmbeddingHead(coef=np.ones(DIM, dtype=np.float32) / DIM, intercept=0.0, combine=(0.0, 0.0, 50.0))
-    head.domain_coef = np.ones(DIM, dtype=np.float32) / DIM  # margin 1 for the encoder below
-    head.domain_combine = (-1.0, 1.0, 2.0)  # d0 + d1 * gate logit + d2 * margin
-    head.domain_saturation = 0.5
-    stage = EmbeddingStage(heads={"a": head}, candidate_threshold=0.1)
-    stage.use_encoder(lambda texts: np.ones((len(texts), DIM), dtype=np.float32))
-    scores = {"a": np.array([0.05, 0.3], dtype=np.float32)}
-    gate = {"a": np.array([-3.0, -3.0])}
-    out = stage.rescore(scores, {"a": np.zeros(2)}, {"a": np.array([0.1, 0.3], dtype=np.float32)}, ["x", "y"], gate)
-    expected_cap = 1 / (1 + np.exp(-(-1.0 - 3.0 + 2.0))) / 0.5  # the first stage's cap (0.3) is not used
-    assert out["a"][0] == pytest.approx(0.05)  # not a candidate: first stage, first-stage cap
-    assert out["a"][1] == pytest.approx(min(1.0, expected_cap), abs=1e-6)
-    out_first_cap = stage.rescore(scores, {"a": np.zeros(2)}, {"a": np.array([0.1, 0.3], dtype=np.float32)}, ["x", "y"])
-    assert out_first_cap["a"][1] == pytest.approx(0.3)  # without gate logits the first stage's cap holds
-
-
 def test_memo_encoder_encodes_each_distinct_text_once():
     calls: list[int] = []
 
@@ -166,8 +149,6 @@ def test_embedding_training_records_the_stage_in_card_and_version(tiny_embedded)
     for label in ("misinfo.medical", "deceptive.spam"):
         head = embedded.card["label_training"][label]["embedding"]
         assert 0.5 < head["oof_roc_auc_combined"] <= 1.0
-        assert 0.5 < head["domain"]["oof_roc_auc_combined"] <= 1.0  # the gate's second view, out of fold
-        assert card["labels"][label]["domain_combine"] is not None
     # the first stage is the default model's: the same weights, the same first-stage validation figures
     np.testing.assert_array_equal(
         plain.model.classifiers["misinfo.medical"].word_coef, embedded.model.classifiers["misinfo.medical"].word_coef
