@@ -26,7 +26,13 @@ from pathlib import Path
 DAY = date(2026, 11, 23)
 
 
-def _prepare(workdir: Path, rows: int, model_dir: Path | None = None, first_stage_only: bool = False) -> list[Path]:
+def _prepare(
+    workdir: Path,
+    rows: int,
+    model_dir: Path | None = None,
+    first_stage_only: bool = False,
+    partition_rows: int = 100_000,
+) -> list[Path]:
     """Generate a training day and the day to score; train and register the model; ingest the day."""
     import pyarrow.parquet as pq
 
@@ -50,7 +56,7 @@ def _prepare(workdir: Path, rows: int, model_dir: Path | None = None, first_stag
         texts, labels = read_synthetic_training_set(workdir / "training", TEXT_POLICIES)
         result = train_text_policy_model(texts, labels, source="bench")
         save_model(workdir / "home" / "models", MODEL_NAME, result.version, result.model, result.card)
-    write_synthetic_day(workdir / "source", DAY, rows, seed=42)
+    write_synthetic_day(workdir / "source", DAY, rows, seed=42, partition_rows=partition_rows)
     parts = []
     for i, f in enumerate(sorted((workdir / "source" / "items").rglob("*.parquet"))):
         res = normalise_rows(
@@ -136,13 +142,16 @@ def main() -> None:
         action="store_true",
         help="drop a --model-dir model's embedding stage (its first stage is the default model)",
     )
+    parser.add_argument("--partition-rows", type=int, default=100_000, help="rows per partition of the day")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="modsweep-bench-") as tmp:
         workdir = Path(tmp)
         os.environ["MODSWEEP_HOME"] = str(workdir / "home")
         t0 = time.perf_counter()
         with ProcessPoolExecutor(max_workers=1) as pool:  # its memory is returned when it ends
-            parts = pool.submit(_prepare, workdir, args.rows, args.model_dir, args.first_stage_only).result()
+            parts = pool.submit(
+                _prepare, workdir, args.rows, args.model_dir, args.first_stage_only, args.partition_rows
+            ).result()
         print(f"prepared {args.rows:,} items in {len(parts)} partitions in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
