@@ -16,7 +16,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print the error and return the exit to raise (2: bad usage or input; 1: a run failed)."""
-    err.print(f"[red]error:[/red] {message}")
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] {escape(message)}")  # a message's own brackets (".[embeddings]") are text
     return typer.Exit(code)
 
 

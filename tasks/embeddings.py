@@ -60,11 +60,12 @@ def embeddings_available() -> bool:
 def require_embeddings(version: str | None = None) -> None:
     """Raise EmbeddingsUnavailableError (one line, naming the extra) unless the encoder can be loaded."""
     if not embeddings_available():
-        name = f"model {version}" if version else "this model"
-        raise EmbeddingsUnavailableError(
-            f"{name} rescores candidates with sentence embeddings ({ENCODER_PACKAGE}), which is not installed; "
-            f"{EXTRA_HINT}; or score with a model trained without --embeddings"
-        )
+        if version:
+            raise EmbeddingsUnavailableError(
+                f"model {version} rescores candidates with sentence embeddings ({ENCODER_PACKAGE}), which is not "
+                f"installed; {EXTRA_HINT}; or score with a model trained without --embeddings"
+            )
+        raise EmbeddingsUnavailableError(f"sentence embeddings ({ENCODER_PACKAGE}) are not installed; {EXTRA_HINT}")
 
 
 _ENCODERS: dict[int, Encoder] = {}

@@ -273,3 +273,20 @@ def test_the_real_encoder_gives_unit_vectors_and_scores_through_the_stage(tiny_e
 def test_package_weights_load_from_site_packages_offline():
     gt = pytest.importorskip(emb.ENCODER_MODULE, reason="the `embeddings` extra is not installed")
     assert (Path(gt.get_model_path()) / "model.safetensors").is_file()
+
+
+def test_train_command_says_in_one_line_that_embeddings_need_the_extra(modsweep_home, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from modsweep.cli import app
+
+    manifest = _tiny_corpus(tmp_path)
+    monkeypatch.setattr(emb.importlib.util, "find_spec", lambda name, *a: None)
+    result = CliRunner().invoke(
+        app, ["train", "--manifest", str(manifest), "--data-root", str(tmp_path), "--embeddings"]
+    )
+    assert result.exit_code == 2
+    assert "--embeddings:" in result.output and ".[embeddings]" in result.output
+    assert not (modsweep_home / "models").exists() or not any((modsweep_home / "models").rglob("card.json"))
+    alone = CliRunner().invoke(app, ["train", "--embeddings"])  # the flag belongs to manifest training
+    assert alone.exit_code == 2 and "--embeddings apply only with --manifest" in alone.output
