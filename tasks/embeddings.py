@@ -180,6 +180,12 @@ class EmbeddingStage:
         """Score with this encoder instead of loading all-MiniLM-L6-v2 (a memo, or a test's deterministic one)."""
         self._encoder = encoder
 
+    def require_encoder(self, version: str | None = None) -> None:
+        """Raise EmbeddingsUnavailableError (one line, naming the extra) unless this stage has an encoder given
+        to it (`use_encoder`) or can load its own here."""
+        if getattr(self, "_encoder", None) is None:
+            require_embeddings(version)
+
     def encoder(self) -> Encoder:
         if getattr(self, "_encoder", None) is None:
             self._encoder = load_encoder(self.max_seq_length)

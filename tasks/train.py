@@ -184,7 +184,7 @@ class TextPolicyModel:
         """
         check_feature_key(getattr(self, "feature_key", None), getattr(self, "feature_params", None), version)
         if getattr(self, "embedding", None) is not None:
-            require_embeddings(version)  # one line naming the extra, before any partition is scored
+            self.embedding.require_encoder(version)  # one line naming the extra, before any partition is scored
 
     def check_features(self, features: Any) -> None:
         """Raise unless `features` were made with this model's feature parameters."""
