@@ -248,7 +248,8 @@ class EmbeddingStage:
 # --- training -------------------------------------------------------------------------------------------------
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean log loss of probabilities `p` for labels `y` (clipped at 1e-12; train.py's C selection uses it too)."""
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return float(-np.mean(np.where(y, np.log(p), np.log(1 - p))))
 
@@ -291,7 +292,7 @@ def fit_embedding_head(
             clf = _fit_lr(x[folds != f], y[folds != f], c, seed)
             oof[folds == f] = clf.decision_function(x[folds == f])
         keep = on & np.isin(folds, usable)
-        losses[c] = _log_loss(y[keep], sigmoid(oof[keep]))
+        losses[c] = log_loss(y[keep], sigmoid(oof[keep]))
         oof_by_c[c] = oof
     best = min(c_grid, key=lambda c: (round(losses[c], 4), c))
     final = _fit_lr(x, y, best, seed)

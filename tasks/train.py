@@ -32,6 +32,7 @@ from modsweep.tasks.embeddings import (
     MemoEncoder,
     fit_embedding_head,
     load_encoder,
+    log_loss,
     require_embeddings,
     sigmoid,
 )
@@ -700,8 +701,7 @@ def _select_and_calibrate(
             w = clf.coef_.ravel() * r if r is not None else clf.coef_.ravel()
             oof[folds == f] = x[folds == f] @ w + clf.intercept_[0]
         a, b = fit_platt(oof[on], y[on])
-        p = np.clip(sigmoid(a * oof[on] + b), 1e-12, 1 - 1e-12)
-        results[c] = (float(-np.mean(np.where(y[on], np.log(p), np.log(1 - p)))), oof)
+        results[c] = (log_loss(y[on], sigmoid(a * oof[on] + b)), oof)
         if len(results) >= 2 and results[c][0] > min(v[0] for v in results.values()) + 1e-3:
             break  # the loss has turned upwards: larger C only overfits more (and trains slower)
     c_grid = tuple(c for c in sorted(c_grid) if c in results)
