@@ -287,23 +287,18 @@ def _check_model(pack: str, profile: str) -> None:
 def _check_model_features(version: str) -> None:
     """The active model's card names a featurisation this build makes (else the retrain hint, before Prefect)."""
     from modsweep.registry import MODEL_NAME, load_card
+    from modsweep.tasks.embeddings import require_embeddings
     from modsweep.tasks.text import FeatureMismatchError
     from modsweep.tasks.train import check_feature_key
 
     card = load_card(get_settings().models_dir, MODEL_NAME, version)
-    if card.get("embeddings"):  # a model with the sentence-embedding stage needs the `embeddings` extra here
-        from modsweep.tasks.embeddings import EmbeddingsUnavailableError, require_embeddings
-
-        try:
-            require_embeddings(version)
-        except EmbeddingsUnavailableError as exc:
-            raise _fail(str(exc)) from None
     features = card.get("features") or {}
-    if not features.get("params"):
-        return  # an older card: loading the model itself says what is wrong
     try:
-        check_feature_key(features.get("key"), features["params"], version)
-    except FeatureMismatchError as exc:
+        if card.get("embeddings"):  # a model with the sentence-embedding stage needs the `embeddings` extra here
+            require_embeddings(version)
+        if features.get("params"):  # an older card: loading the model itself says what is wrong
+            check_feature_key(features.get("key"), features["params"], version)
+    except FeatureMismatchError as exc:  # EmbeddingsUnavailableError is one
         raise _fail(str(exc)) from None
 
 
