@@ -215,13 +215,9 @@ def _chunks(values: list[str], max_chars: int = 1 << 21) -> list[tuple[int, int]
     return bounds
 
 
-def normalise_term(term: str) -> str:
-    """The same normalisation applied to a lexicon term, so terms and text meet halfway."""
-    return normalise_terms([term])[0]
-
-
 def normalise_terms(terms: list[str]) -> list[str]:
-    """`normalise_term` of every term, in one vectorised pass (a lexicon has thousands)."""
+    """The text's normalisation applied to lexicon terms, so terms and text meet halfway (one vectorised pass: a
+    lexicon has thousands)."""
     return normalise(pd.Series(terms, dtype=object)).text.tolist() if terms else []
 
 

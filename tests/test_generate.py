@@ -26,7 +26,7 @@ from modsweep.tasks.generate import (
     generate_chunk,
     write_synthetic_day,
 )
-from modsweep.tasks.text import combined_text, normalise, normalise_term
+from modsweep.tasks.text import combined_text, normalise, normalise_terms
 
 DAY = date(2026, 11, 23)
 ROWS = 20_000
@@ -357,7 +357,8 @@ def test_lexicon_files_exist_for_word_based_policies_only() -> None:
     for policy in expected:
         entries = lexicon(policy)
         assert len(entries) >= 30
-        assert all(0 < w <= 1 and t.strip() and normalise_term(t).strip() for t, w in entries)
+        keys = normalise_terms([t for t, _ in entries])
+        assert all(0 < w <= 1 and t.strip() and k.strip() for (t, w), k in zip(entries, keys, strict=True))
         sections = re.findall(r"^# --- (\w\w) ---$", (LEXICON_DIR / f"{policy}.txt").read_text(), re.M)
         assert len(sections) >= 6
 
@@ -373,8 +374,8 @@ def test_lexicon_holds_only_part_of_the_phrasebook() -> None:
 def _automaton(policies: tuple[str, ...]) -> ahocorasick.Automaton:
     auto = ahocorasick.Automaton()
     for policy in policies:
-        for term, weight in lexicon(policy):
-            key = normalise_term(term)
+        entries = lexicon(policy)
+        for (term, weight), key in zip(entries, normalise_terms([t for t, _ in entries]), strict=True):
             auto.add_word(key, (*auto.get(key, ()), (policy, term, weight)))
     auto.make_automaton()
     return auto
@@ -388,7 +389,8 @@ def test_every_lexicon_term_occurs_in_a_violating_text() -> None:
         ids = truth.loc[truth["policy_id"] == policy, "item_id"]
         texts = normalise(combined_text(items[items["item_id"].isin(ids)])).text
         corpus = "\x01".join(texts)
-        missing = [t for t, _ in lexicon(policy) if normalise_term(t) not in corpus]
+        terms = [t for t, _ in lexicon(policy)]
+        missing = [t for t, k in zip(terms, normalise_terms(terms), strict=True) if k not in corpus]
         assert not missing, (policy, missing)
 
 
