@@ -48,8 +48,7 @@ def _prepare(
 
         model, card = load_model(model_dir, MODEL_NAME)
         if first_stage_only and getattr(model, "embedding", None) is not None:  # = the default model's weights
-            model.embedding = None
-            card = {**card, "embeddings": None}
+            model, card = model.first_stage(), {**card, "embeddings": None}
         save_model(workdir / "home" / "models", MODEL_NAME, card["version"], model, card)
     else:
         write_synthetic_day(workdir / "training", date(2026, 11, 22), 50_000, seed=7)

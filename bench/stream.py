@@ -300,13 +300,9 @@ def main(argv: list[str] | None = None) -> None:
     first_stage = None
     if getattr(model, "embedding", None) is not None:
         # Both ways in one run: the same model without its second stage is the default model (same first stage).
-        import copy
-
         from modsweep.tasks.embeddings import MemoEncoder, load_encoder
 
-        plain = copy.copy(model)
-        plain.embedding = None
-        first_stage = modsweep_actions(stream, plain, card)
+        first_stage = modsweep_actions(stream, model.first_stage(), card)
         # the decide step re-scores each fold's rows: encode each post once (the same vectors)
         memo = MemoEncoder(load_encoder(model.embedding.max_seq_length))
         model.embedding.use_encoder(memo)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -268,6 +269,12 @@ class TextPolicyModel:
             return out
         first_logits = {label: logits[:, j] for j, label in enumerate(self.labels)}
         return stage.rescore(out, first_logits, caps, list(texts))
+
+    def first_stage(self) -> TextPolicyModel:
+        """This model without its embedding stage (a shallow copy): the default model's weights, scored alone."""
+        plain = copy.copy(self)
+        plain.embedding = None
+        return plain
 
     def score_texts(self, texts: pd.Series, *, embeddings: bool = True) -> dict[str, np.ndarray]:
         """Normalise and featurise with this model's parameters, then score (with the embedding stage, if any)."""

@@ -177,6 +177,10 @@ def test_scoring_rescores_candidates_and_leaves_off_topic_posts_to_the_first_sta
     texts = pd.Series(["doctors hide the real cure", "lovely walk in the park", "WIN a free prize call now"])
     combined = model.score_texts(texts)
     first = model.score_texts(texts, embeddings=False)
+    alone = model.first_stage()  # the benchmarks' "both ways": a copy without the stage, the model keeps it
+    assert alone.embedding is None and model.embedding is not None
+    for label, scores in alone.score_texts(texts).items():
+        np.testing.assert_array_equal(scores, first[label])
     default = plain.model.score_texts(texts)
     for label in default:
         np.testing.assert_allclose(
