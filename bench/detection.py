@@ -101,9 +101,13 @@ class CachedEncoder:
             return
         texts = np.array(list(self.memo.memo), dtype=str)
         vectors = np.stack([self.memo.memo[t] for t in texts.tolist()]) if len(texts) else np.zeros((0, 384))
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, texts=texts, vectors=vectors)
-        os.replace(tmp, self.path)
+        import fsspec
+
+        from modsweep.lake import commit_file
+
+        staging = self.path.with_name(f".{self.path.name}.partial")
+        local = fsspec.filesystem("file")  # the project's one atomic writer (the vectors are written straight to it)
+        commit_file(local, str(staging), str(self.path), lambda fh: np.savez(fh, texts=texts, vectors=vectors))
 
 
 def run_modsweep(
