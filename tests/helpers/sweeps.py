@@ -160,9 +160,17 @@ def rows_lost(lake: Lake, day: date, run_key: str, source_files: list[Path], out
 
 
 def committed_files(home: Path) -> dict[str, tuple[int, int, int]]:
-    """Every committed lake file with (inode, size, mtime_ns): a rewritten partition gets a new inode."""
+    """Every committed lake file with (inode, size, mtime_ns): a rewritten partition gets a new inode.
+
+    Committed as the run catalog means it (`RunCatalog.exists`): a partition of a dataset saved with metadata
+    counts once its `.meta.json` is there too; one killed between its Parquet file and its metadata is not
+    committed, and a re-run rightly writes it again. (A folder with no metadata at all, e.g. trend_aggregates,
+    is written without it: its files count as they are.)"""
     out = {}
     for f in (home / "lake").rglob("*.parquet"):
+        meta = f.with_name(f.name.removesuffix(".parquet") + ".meta.json")
+        if not meta.exists() and any(f.parent.glob("*.meta.json")):
+            continue
         if "_staging" not in f.parts:
             st = f.stat()
             out[str(f.relative_to(home))] = (st.st_ino, st.st_size, st.st_mtime_ns)
