@@ -146,10 +146,11 @@ def _run_stages(
         with stage("sample") as sampled:
             sampled.update(_results([drawing], ["tasks"])[0])
             sampled.update(t.store_review_tasks(ctx))
+        with stage("strikes"):  # strikes and account actions of the stored enforcement (DESIGN §10), in a worker
+            striking = update_strike_ledger.submit(ctx)  # beside the audit: it reads no review outcome
         _gate(ctx, rec, "review_tasks", ["tasks"])
-        with stage("strikes") as struck:  # strikes and account actions of the stored enforcement (DESIGN §10)
-            struck.update(update_strike_ledger(ctx))
-        if truth_dir:
+        if truth_dir:  # confirmed escalations add strikes: the ledger update finishes first
+            striking = _finish_strikes(striking, stage)
             with stage("review") as reviewed:
                 reviewed.update(t.simulate_reviews(ctx, truth_dir))
         with stage("audit"):
@@ -160,6 +161,7 @@ def _run_stages(
             audited.update(automation_paused_during_run=paused)
         rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
         _finish_radar(radar, stage)
+        _finish_strikes(striking, stage)  # the report shows the strikes' counts
         with stage("report"):
             report, summarised = str(report_file(ctx)), t.summarise_outputs(ctx)
     rec.finish({"report": report, "lake": ctx.lake_root})  # first: the report shows the final state
@@ -176,6 +178,13 @@ def _start_radar(ctx: RunContext, stage: Any) -> Any:
         return None
     with stage("trends"):
         return t.detect_trends.submit(ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version)
+
+
+def _finish_strikes(striking: Any, stage: Any) -> None:
+    """Wait for the strike-ledger update started beside the audit (if not waited for already); its counts."""
+    if striking is not None:
+        with stage("strikes") as struck:
+            struck.update(_results([striking], ["strikes"])[0])
 
 
 def _finish_radar(radar: Any, stage: Any) -> None:

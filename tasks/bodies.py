@@ -301,6 +301,19 @@ def sample_inputs(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> d
     }
 
 
+def update_strikes(ctx: RunContext) -> dict[str, Any]:
+    """The run's strike-ledger update (`lifecycle_io.update_strike_ledger_run`) with its settings and pack."""
+    ledger = lifecycle_io.LedgerContext(
+        day=ctx.day,
+        run_key=ctx.run_key,
+        run_id=ctx.run_id,
+        as_of=ctx.window_end,
+        hmac_key=get_settings().hmac_key.get_secret_value(),
+    )
+    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
+    return lifecycle_io.update_strike_ledger_run(resources.store_engine(), catalog_of(ctx), ledger, pack)
+
+
 # --- audit --------------------------------------------------------------------------------------------------
 
 

@@ -10,25 +10,19 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from modsweep import resources
 from modsweep.catalog import catalog_of
-from modsweep.config import get_settings
 from modsweep.runs import RunContext
-from modsweep.tasks.lifecycle_io import LedgerContext, snapshot_actor_weights, update_strike_ledger_run
+from modsweep.tasks import bodies
+from modsweep.tasks.lifecycle_io import snapshot_actor_weights
 from modsweep.tasks.pipeline import IO_RETRIES
+from modsweep.workers import on_cpu
 
 
 @task(name="update-strike-ledger", cache_policy=NO_CACHE, **IO_RETRIES)
 def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
-    """Strikes for the run's stored enforcement decisions (a decisions partition at a time) and the account actions
-    they reach; idempotent, so a retry or a re-run of the key adds nothing (run it after the sample is stored)."""
-    ledger = LedgerContext(
-        day=ctx.day,
-        run_key=ctx.run_key,
-        run_id=ctx.run_id,
-        as_of=ctx.window_end,
-        hmac_key=get_settings().hmac_key.get_secret_value(),
-    )
-    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
-    return update_strike_ledger_run(resources.store_engine(), catalog_of(ctx), ledger, pack)
+    """Strikes for the run's stored enforcement decisions and the account actions they reach, in a worker process
+    (the flow audits meanwhile); idempotent, so a retry or a re-run of the key adds nothing. Run it after the
+    review tasks are stored: actor risk raises the priority of the run's open escalations."""
+    return on_cpu(bodies.update_strikes, ctx)
 
 
 @task(name="snapshot-actor-strikes", cache_policy=NO_CACHE, **IO_RETRIES)
