@@ -143,11 +143,11 @@ def _run_stages(
             drawing = t.draw_review_sample.submit(ctx, parts, keep)
         with stage("store:decisions"):
             rec.record_counts("decide", {**decided, **t.persist_decisions(ctx)})
+        with stage("strikes"):  # strikes and account actions of the stored enforcement (DESIGN §10), in a worker
+            striking = update_strike_ledger.submit(ctx)  # beside the sample and the audit: it reads neither
         with stage("sample") as sampled:
             sampled.update(_results([drawing], ["tasks"])[0])
             sampled.update(t.store_review_tasks(ctx))
-        with stage("strikes"):  # strikes and account actions of the stored enforcement (DESIGN §10), in a worker
-            striking = update_strike_ledger.submit(ctx)  # beside the audit: it reads no review outcome
         _gate(ctx, rec, "review_tasks", ["tasks"])
         if truth_dir:  # confirmed escalations add strikes: the ledger update finishes first
             striking = _finish_strikes(striking, stage)

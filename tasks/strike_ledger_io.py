@@ -20,8 +20,8 @@ from modsweep.workers import on_cpu
 @task(name="update-strike-ledger", cache_policy=NO_CACHE, **IO_RETRIES)
 def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
     """Strikes for the run's stored enforcement decisions and the account actions they reach, in a worker process
-    (the flow audits meanwhile); idempotent, so a retry or a re-run of the key adds nothing. Run it after the
-    review tasks are stored: actor risk raises the priority of the run's open escalations."""
+    (the flow stores the review sample and audits meanwhile: the update reads no review task of the run, and the
+    audit's metrics read no account-review task); idempotent, so a retry or a re-run of the key adds nothing."""
     return on_cpu(bodies.update_strikes, ctx)
 
 
