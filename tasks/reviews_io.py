@@ -619,7 +619,8 @@ def export_reviews(
     if tasks.empty:
         return ExportResult(str(out_dir), [], 0, 0)
     items = read_item_content(lake, tasks, key)
-    missing = int((~tasks["item_id"].isin(items["item_id"])).sum())
+    about_items = tasks["reason"] != "account_review"  # an account review is about an account, not an item
+    missing = int((about_items & ~tasks["item_id"].isin(items["item_id"])).sum())
     from modsweep.tasks.appeals_io import with_appeal_context
 
     # appeal queues carry the appeal and the original decision's evidence (other queues' files are unchanged)

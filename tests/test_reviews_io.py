@@ -286,6 +286,16 @@ def test_export_writes_blind_pseudonymised_files_per_queue_byte_identical_on_rep
     assert exported[0]["payload"]["files"] == exported[1]["payload"]["files"]
 
 
+def test_an_account_review_is_not_counted_as_an_item_without_content(world, tmp_path):
+    account = _task("t-acct", "account:5f3a", Q_SPAM, "account_review", 6.0, run_id=world["run_id"])
+    account.update(queue="accounts:suspend", stratum="account", action="suspend", language="und")
+    store.insert_review_tasks(world["engine"], pd.DataFrame([account]))
+    out = invoke("export", "--out", str(tmp_path / "x"))
+    assert out.exit_code == 0, out.output
+    assert "1 task(s) have no item content" in out.output  # the ghost item only, not the account
+    assert (tmp_path / "x" / f"{rio.safe_queue_filename('accounts:suspend')}.csv").is_file()
+
+
 def test_export_filters_and_default_folder(world, tmp_path):
     out = invoke("export", "--include-carried-over", "--format", "csv", "--out", str(tmp_path / "all"))
     assert out.exit_code == 0, out.output
