@@ -618,9 +618,11 @@ def export_reviews(
     )
     if tasks.empty:
         return ExportResult(str(out_dir), [], 0, 0)
-    items = read_item_content(lake, tasks, key)
-    about_items = tasks["reason"] != "account_review"  # an account review is about an account, not an item
-    missing = int((about_items & ~tasks["item_id"].isin(items["item_id"])).sum())
+    # An account review is about an account, not an item: never looked up in the lake (an id that is never found
+    # would keep the read from stopping early), nor counted as missing content.
+    item_tasks = tasks[tasks["reason"] != "account_review"]
+    items = read_item_content(lake, item_tasks, key)
+    missing = int((~item_tasks["item_id"].isin(items["item_id"])).sum())
     from modsweep.tasks.appeals_io import with_appeal_context
 
     # appeal queues carry the appeal and the original decision's evidence (other queues' files are unchanged)
