@@ -150,7 +150,7 @@ def _run_stages(
             sampled.update(t.store_review_tasks(ctx))
         _gate(ctx, rec, "review_tasks", ["tasks"])
         if truth_dir:  # confirmed escalations add strikes: the ledger update finishes first
-            striking = _finish_strikes(striking, stage)
+            _finish_strikes(striking, stage)
             with stage("review") as reviewed:
                 reviewed.update(t.simulate_reviews(ctx, truth_dir))
         with stage("audit"):
@@ -161,7 +161,8 @@ def _run_stages(
             audited.update(automation_paused_during_run=paused)
         rec.update(outputs={"findings": audited["findings"]})  # the latest audit's findings (a re-audit replaces them)
         _finish_radar(radar, stage)
-        _finish_strikes(striking, stage)  # the report shows the strikes' counts
+        if not truth_dir:
+            _finish_strikes(striking, stage)  # the report shows the strikes' counts
         with stage("report"):
             report, summarised = str(report_file(ctx)), t.summarise_outputs(ctx)
     rec.finish({"report": report, "lake": ctx.lake_root})  # first: the report shows the final state
@@ -181,10 +182,9 @@ def _start_radar(ctx: RunContext, stage: Any) -> Any:
 
 
 def _finish_strikes(striking: Any, stage: Any) -> None:
-    """Wait for the strike-ledger update started beside the audit (if not waited for already); its counts."""
-    if striking is not None:
-        with stage("strikes") as struck:
-            struck.update(_results([striking], ["strikes"])[0])
+    """Wait for the strike-ledger update started once the decisions were stored; its counts as the `strikes` stage's."""
+    with stage("strikes") as struck:
+        struck.update(_results([striking], ["strikes"])[0])
 
 
 def _finish_radar(radar: Any, stage: Any) -> None:
