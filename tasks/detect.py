@@ -385,12 +385,12 @@ def score_regexes(items: pd.DataFrame, raw_text: pd.Series, bank: DetectorBank) 
     text = pa.array(raw_text.fillna(""), type=pa.large_string(), from_pandas=True) if bank.regex_detectors else None
     for policy, det, patterns, weight in bank.regex_detectors:
         score = np.zeros(len(items))
-        hits = [(pattern, regex_hits(text, pattern)) for pattern, _ in patterns]
-        for (_, hit), (_, w) in zip(hits, patterns, strict=True):
+        hits = [(pattern, regex_hits(text, pattern), w) for pattern, w in patterns]
+        for _, hit, w in hits:
             score = np.where(hit, 1 - (1 - score) * (1 - w), score)
         score *= weight
         rows = np.flatnonzero(score >= SCORE_FLOOR)
-        evidence = [json.dumps({"patterns": [pattern for pattern, hit in hits if hit[r]]}) for r in rows]
+        evidence = [json.dumps({"patterns": [pattern for pattern, hit, _ in hits if hit[r]]}) for r in rows]
         frames.append(
             _frame(items["item_id"].to_numpy()[rows], policy, det, DETECTOR_VERSIONS["regex"], score[rows], evidence)
         )
@@ -404,17 +404,18 @@ def score_hashtags(items: pd.DataFrame, bank: DetectorBank) -> list[pd.DataFrame
     tags = pa.array(items["hashtags"], type=pa.list_(pa.string()))
     flat = pc.utf8_lower(pc.utf8_ltrim(pc.list_flatten(tags), characters="#"))
     parents = pc.list_parent_indices(tags).to_numpy()
-    flat_values = pd.Series(flat.to_numpy(zero_copy_only=False), dtype=object)
+    flat_values = flat.to_numpy(zero_copy_only=False)
+    tags_series = pd.Series(flat_values, dtype=object)
     frames = []
     for policy, det, listed, weight in bank.hashtag_detectors:
-        weights = flat_values.map(listed).fillna(0.0).to_numpy(dtype=np.float64)  # a missing tag weighs 0
+        weights = tags_series.map(listed).fillna(0.0).to_numpy(dtype=np.float64)  # a missing tag weighs 0
         score = np.zeros(len(items))
         np.maximum.at(score, parents, weights)
         score *= weight
         rows = np.flatnonzero(score >= SCORE_FLOOR)
         hit_tags: dict[int, list[str]] = {}
         listed_at = np.flatnonzero(weights > 0)  # only the listed tags' rows: few
-        for p, t in zip(parents[listed_at], flat_values.to_numpy()[listed_at], strict=True):
+        for p, t in zip(parents[listed_at], flat_values[listed_at], strict=True):
             hit_tags.setdefault(int(p), []).append(str(t))
         evidence = [json.dumps({"hashtags": sorted(set(hit_tags.get(int(r), [])))}) for r in rows]
         frames.append(
