@@ -274,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
         "--model-dir", type=Path, default=None, help="a registry holding a trained model (default: train one)"
     )
     parser.add_argument("--quick", action="store_true", help="train on 3,000 rows per data set")
+    parser.add_argument(
+        "--embedding-cache", type=Path, default=None, help="a file of vectors kept between runs (bench.detection's)"
+    )
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
     if not args.data_root.is_dir():
@@ -300,11 +303,12 @@ def main(argv: list[str] | None = None) -> None:
     first_stage = None
     if getattr(model, "embedding", None) is not None:
         # Both ways in one run: the same model without its second stage is the default model (same first stage).
-        from modsweep.tasks.embeddings import MemoEncoder, load_encoder
+        from bench.detection import CachedEncoder
 
         first_stage = modsweep_actions(stream, model.first_stage(), card)
         # the decide step re-scores each fold's rows: encode each post once (the same vectors)
-        memo = MemoEncoder(load_encoder(model.embedding.max_seq_length))
+        cache = CachedEncoder(args.embedding_cache)
+        memo = cache.memo
         model.embedding.use_encoder(memo)
     ours, ours_speed = modsweep_actions(stream, model, card)
     with tempfile.TemporaryDirectory():
@@ -363,7 +367,13 @@ def main(argv: list[str] | None = None) -> None:
         lines += [
             "",
             f"Embedding stage: candidate threshold {stage.candidate_threshold:g}; {memo.encoded:,} distinct posts "
-            f"of {len(stream.texts):,} encoded (items/s of the staged row: CPU seconds with each post encoded once).",
+            f"of {len(stream.texts):,} encoded (items/s of the staged row: CPU seconds with each post encoded once)"
+            + (
+                f"; {cache.loaded:,} vectors came from {args.embedding_cache}, so that row's items/s leaves out their "
+                "encoding."
+                if cache.loaded
+                else "."
+            ),
         ]
     lines += [
         "",

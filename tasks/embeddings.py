@@ -3,8 +3,11 @@
 The first stage is the shared hashed-feature model (tasks/train.py): per label an in-corpus NB-LR, Platt-calibrated,
 capped by its domain gate. A model trained with `modsweep train --manifest M --embeddings` also holds, per label,
 
-- an embedding head: a logistic regression over normalised all-MiniLM-L6-v2 sentence embeddings (384 numbers per
-  post), fitted on the same rows as the label's in-corpus model, C chosen by cross-validated log loss;
+- an embedding head over normalised all-MiniLM-L6-v2 sentence embeddings (384 numbers per post), fitted on the same
+  rows as the label's in-corpus model: a support-vector machine with a Gaussian (RBF) kernel or a linear logistic
+  regression, the kind and its C chosen by the combiner's log loss on out-of-fold margins (below). On the shared
+  data the kernel wins for every label (bench/DETECTION.md, round 6): the classes are not linearly separable in
+  the embedding space, and a kernel over it is the cheap half of what fine-tuning the encoder would buy;
 - a combiner: logistic stacking q = sigmoid(b0 + b1·m1 + b2·m2) of the first stage's calibrated in-corpus logit m1
   and the embedding head's margin m2, fitted on the label's own-corpus rows' **out-of-fold** m1 and m2 (the folds
   the first stage chose its C on), so it learns how far to trust each view on rows neither saw.
@@ -41,7 +44,9 @@ MAX_SEQ_LENGTH = 128  # word pieces per post; a tweet rarely has more, and atten
 # A post is rescored for a label when its first-stage score for that label reaches this. Off-topic posts sit near 0
 # under the domain cap, so ordinary traffic is rarely encoded; a label's own kind of post mostly is.
 CANDIDATE_THRESHOLD = 0.1
-EMBEDDING_C_GRID = (0.25, 1.0, 4.0, 16.0)
+EMBEDDING_C_GRID = (0.25, 1.0, 4.0, 16.0)  # the linear head's
+KERNEL_C_GRID = (1.0, 4.0)  # the RBF head's (gamma: scikit-learn's "scale", 1 / (dim * variance), about 1 here)
+KERNEL_CHUNK_ROWS = 1024  # posts per kernel block when scoring: 1,024 x (support vectors) float32 at a time
 COMBINER_C = 100.0  # three weights on thousands of rows: barely regularised
 EXTRA_HINT = (
     "install the optional extra: .venv/bin/pip install -c constraints.txt -e '.[embeddings]' "
@@ -139,17 +144,38 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
+def rbf_margin(vectors: np.ndarray, support: np.ndarray, dual: np.ndarray, gamma: float) -> np.ndarray:
+    """sum_i dual_i * exp(-gamma * |v - s_i|^2) for each row v (a kernel SVM's decision value less its intercept),
+    in blocks of KERNEL_CHUNK_ROWS rows so memory stays bounded whatever the number of posts."""
+    v = np.asarray(vectors, dtype=np.float32)
+    sq_support = np.einsum("ij,ij->i", support, support)
+    out = np.empty(len(v), dtype=np.float64)
+    for start in range(0, len(v), KERNEL_CHUNK_ROWS):
+        block = v[start : start + KERNEL_CHUNK_ROWS]
+        d2 = np.einsum("ij,ij->i", block, block)[:, None] + sq_support[None, :] - 2.0 * (block @ support.T)
+        out[start : start + len(block)] = np.exp(-gamma * np.maximum(d2, 0.0)) @ dual.astype(np.float64)
+    return out
+
+
 @dataclass
 class EmbeddingHead:
-    """One label's embedding logistic regression and its combiner with the first stage."""
+    """One label's embedding classifier (linear, or an RBF-kernel SVM) and its combiner with the first stage."""
 
-    coef: np.ndarray  # float32, EMBEDDING_DIM
+    coef: np.ndarray  # float32: linear, one weight per dimension (EMBEDDING_DIM); rbf, one per support vector
     intercept: float
     combine: tuple[float, float, float]  # b0, b1 (first-stage calibrated logit), b2 (embedding margin)
     c: float = 1.0
+    support: np.ndarray | None = None  # rbf: the support vectors, (n, EMBEDDING_DIM) float32; None: linear
+    gamma: float = 0.0  # rbf: the kernel's width
+
+    @property
+    def kind(self) -> str:
+        return "linear" if self.support is None else "rbf"
 
     def margin(self, vectors: np.ndarray) -> np.ndarray:
-        return np.asarray(vectors, dtype=np.float64) @ self.coef.astype(np.float64) + self.intercept
+        if self.support is None:
+            return np.asarray(vectors, dtype=np.float64) @ self.coef.astype(np.float64) + self.intercept
+        return rbf_margin(vectors, self.support, self.coef, self.gamma) + self.intercept
 
     def combined(self, first_logit: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         b0, b1, b2 = self.combine
@@ -237,7 +263,9 @@ class EmbeddingStage:
             "candidate_threshold": self.candidate_threshold,
             "labels": {
                 label: {
+                    "kind": h.kind,
                     "c": h.c,
+                    **({"support_vectors": len(h.support), "gamma": h.gamma} if h.support is not None else {}),
                     "combine": {"bias": h.combine[0], "first_stage": h.combine[1], "embedding": h.combine[2]},
                 }
                 for label, h in self.heads.items()
@@ -260,6 +288,34 @@ def _fit_lr(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> Any:
     return LogisticRegression(C=c, max_iter=1000, tol=1e-4, random_state=seed).fit(x, y)
 
 
+def _fit_view(kind: str, x: np.ndarray, y: np.ndarray, c: float, seed: int) -> Any:
+    if kind == "linear":
+        return _fit_lr(x, y, c, seed)
+    from sklearn.svm import SVC
+
+    return SVC(C=c, kernel="rbf", gamma="scale", cache_size=1000, random_state=seed).fit(x, y)
+
+
+def _fold_margins(kind: str, c: float, x: np.ndarray, y: np.ndarray, folds: np.ndarray, f: Any, seed: int) -> Any:
+    """The margins of fold `f`'s rows from the view fitted on the other folds (one job of the grid)."""
+    return _fit_view(kind, x[folds != f], y[folds != f], c, seed).decision_function(x[folds == f])
+
+
+def _head_from(view: Any, kind: str, c: float, combine: tuple[float, float, float]) -> EmbeddingHead:
+    if kind == "linear":
+        coef, support, gamma = view.coef_.ravel(), None, 0.0
+    else:  # decision = dual_coef_ . K(support, x) + intercept_ (scikit-learn's binary sign convention)
+        coef, support, gamma = view.dual_coef_.ravel(), np.asarray(view.support_vectors_, np.float32), view._gamma
+    return EmbeddingHead(
+        coef=np.asarray(coef, dtype=np.float32),
+        intercept=float(view.intercept_[0]),
+        combine=combine,
+        c=c,
+        support=support,
+        gamma=float(gamma),
+    )
+
+
 def fit_embedding_head(
     vectors: np.ndarray,
     y: np.ndarray,
@@ -267,15 +323,20 @@ def fit_embedding_head(
     first_logit_oof: np.ndarray,
     scored: np.ndarray | None = None,
     *,
-    c_grid: tuple[float, ...] = EMBEDDING_C_GRID,
+    grid: tuple[tuple[str, float], ...] = tuple(("linear", c) for c in EMBEDDING_C_GRID)
+    + tuple(("rbf", c) for c in KERNEL_C_GRID),
     seed: int = 0,
 ) -> tuple[EmbeddingHead, dict[str, Any]]:
-    """An embedding LR (C by cross-validated log loss over `folds`) and the combiner fitted on out-of-fold margins.
+    """An embedding view (kind and C from `grid`) and the combiner fitted on its out-of-fold margins.
 
     `vectors`, `y`, `folds` are the rows the label's first stage was fitted on; `first_logit_oof` is the first
     stage's calibrated out-of-fold logit of each row; `scored` (default all) are the rows the combiner is fitted
-    and measured on (the label's own corpora, not its hard negatives, as the first stage's Platt scaling).
+    and measured on (the label's own corpora, not its hard negatives, as the first stage's Platt scaling). Each
+    (kind, C) gets out-of-fold margins over `folds` and a combiner over them; the lowest combiner log loss wins
+    (the combiner's three weights are fitted in-sample, the margins beneath them out of fold). The grid's fits run
+    in worker processes, one per core.
     """
+    from joblib import Parallel, delayed
     from sklearn.metrics import roc_auc_score
 
     y = np.asarray(y, dtype=bool)
@@ -284,30 +345,26 @@ def fit_embedding_head(
     usable = [f for f in np.unique(folds) if 0 < y[folds != f].sum() < (folds != f).sum()]
     if len(usable) < 2:
         raise ValueError("embedding head: fewer than two usable folds")
-    losses: dict[float, float] = {}
-    oof_by_c: dict[float, np.ndarray] = {}
-    for c in c_grid:
-        oof = np.zeros(len(y))
-        for f in usable:
-            clf = _fit_lr(x[folds != f], y[folds != f], c, seed)
-            oof[folds == f] = clf.decision_function(x[folds == f])
-        keep = on & np.isin(folds, usable)
-        losses[c] = log_loss(y[keep], sigmoid(oof[keep]))
-        oof_by_c[c] = oof
-    best = min(c_grid, key=lambda c: (round(losses[c], 4), c))
-    final = _fit_lr(x, y, best, seed)
-    m2 = oof_by_c[best]
     keep = on & np.isin(folds, usable)
-    stack = np.column_stack([first_logit_oof[keep], m2[keep]])
-    combiner = _fit_lr(stack, y[keep], COMBINER_C, seed)
-    b0 = float(combiner.intercept_[0])
-    b1, b2 = (float(v) for v in combiner.coef_.ravel())
-    head = EmbeddingHead(
-        coef=np.asarray(final.coef_.ravel(), dtype=np.float32),
-        intercept=float(final.intercept_[0]),
-        combine=(b0, b1, b2),
-        c=best,
-    )
+    jobs = [(kind, c, f) for kind, c in grid for f in usable]
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    margins = Parallel(n_jobs=workers)(delayed(_fold_margins)(k, c, x, y, folds, f, seed) for k, c, f in jobs)
+    by_job = dict(zip(jobs, margins, strict=True))
+    losses: dict[tuple[str, float], float] = {}
+    fitted: dict[tuple[str, float], tuple[np.ndarray, tuple[float, float, float]]] = {}
+    for kind, c in grid:
+        m2 = np.zeros(len(y))
+        for f in usable:
+            m2[folds == f] = by_job[(kind, c, f)]
+        stack = np.column_stack([first_logit_oof[keep], m2[keep]])
+        combiner = _fit_lr(stack, y[keep], COMBINER_C, seed)
+        b1, b2 = (float(v) for v in combiner.coef_.ravel())
+        combine = (float(combiner.intercept_[0]), b1, b2)
+        losses[(kind, c)] = log_loss(y[keep], combiner.predict_proba(stack)[:, 1])
+        fitted[(kind, c)] = (m2, combine)
+    kind, best = min(grid, key=lambda kc: (round(losses[kc], 4), kc[0] != "rbf", kc[1]))
+    m2, (b0, b1, b2) = fitted[(kind, best)]
+    head = _head_from(_fit_view(kind, x, y, best, seed), kind, best, (b0, b1, b2))
     yk = y[keep]
     both = 0 < yk.sum() < len(yk)
     # The combiner's own figures are in-sample over its three weights (out of fold for the two views beneath it).
@@ -315,8 +372,10 @@ def fit_embedding_head(
     card = {
         "rows": len(y),
         "rows_combiner": int(keep.sum()),
+        "kind": kind,
         "c": best,
-        "log_loss_by_c": {str(c): round(v, 5) for c, v in losses.items()},
+        **({"support_vectors": len(head.support), "gamma": head.gamma} if head.support is not None else {}),
+        "log_loss_by_view": {f"{k} C={c:g}": round(v, 5) for (k, c), v in losses.items()},
         "oof_roc_auc_first_stage": float(roc_auc_score(yk, first_logit_oof[keep])) if both else float("nan"),
         "oof_roc_auc_embedding": float(roc_auc_score(yk, m2[keep])) if both else float("nan"),
         "oof_roc_auc_combined": float(roc_auc_score(yk, q)) if both else float("nan"),

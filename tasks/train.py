@@ -27,6 +27,7 @@ from modsweep.tasks.embeddings import (
     CANDIDATE_THRESHOLD,
     EMBEDDING_C_GRID,
     ENCODER_NAME,
+    KERNEL_C_GRID,
     EmbeddingHead,
     EmbeddingStage,
     Encoder,
@@ -1078,7 +1079,7 @@ def train_from_manifest(
             or f"injected: {getattr(encoder, '__name__', type(encoder).__name__)}",
             "max_seq_length": EMBED_MAX_SEQ_LENGTH,
             "candidate_threshold": CANDIDATE_THRESHOLD,
-            "c_grid": list(EMBEDDING_C_GRID),
+            "views": {"linear": list(EMBEDDING_C_GRID), "rbf": list(KERNEL_C_GRID)},
             "combiner": "logistic stacking of the first stage's calibrated logit and the embedding margin, "
             "fitted on out-of-fold values of the label's own rows",
         }
@@ -1145,7 +1146,7 @@ def train_from_manifest(
             )
             embedding_card["seconds"] = round(time.perf_counter() - t_e, 2)
             say(
-                f"embedding head {label}: C={heads[label].c:g}, out-of-fold ROC-AUC first stage "
+                f"embedding head {label}: {heads[label].kind} C={heads[label].c:g}, out-of-fold ROC-AUC first stage "
                 f"{embedding_card['oof_roc_auc_first_stage']:.3f}, embeddings {embedding_card['oof_roc_auc_embedding']:.3f}, "
                 f"combined {embedding_card['oof_roc_auc_combined']:.3f} ({embedding_card['seconds']:.1f} s; "
                 f"{memo.encoded:,} posts encoded so far)"
@@ -1272,8 +1273,9 @@ def train_from_manifest(
         card_algorithm_extra = (
             f" Second stage (train --embeddings): posts whose score reaches {CANDIDATE_THRESHOLD:g} are rescored as "
             "min(sigmoid(b0 + b1 * first-stage calibrated logit + b2 * embedding margin), the same domain cap), the "
-            "embedding margin a logistic regression over normalised all-MiniLM-L6-v2 sentence embeddings trained on "
-            "the label's first-stage rows, the combiner fitted on out-of-fold values of the label's own rows "
+            "embedding margin an RBF-kernel SVM or a logistic regression (chosen per label by the combiner's "
+            "out-of-fold log loss) over normalised all-MiniLM-L6-v2 sentence embeddings trained on the label's "
+            "first-stage rows, the combiner fitted on out-of-fold values of the label's own rows "
             "(embeddings, label_training.*.embedding)."
         )
     else:

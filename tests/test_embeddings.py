@@ -60,17 +60,58 @@ def _fixed_frame():
     return vectors, y, folds, first
 
 
+LINEAR_ONLY = tuple(("linear", c) for c in emb.EMBEDDING_C_GRID)
+
+
 def test_combiner_weighs_both_views_and_beats_either_out_of_fold():
     vectors, y, folds, first = _fixed_frame()
-    head, card = fit_embedding_head(vectors, y, folds, first, seed=0)
+    head, card = fit_embedding_head(vectors, y, folds, first, grid=LINEAR_ONLY, seed=0)
     b0, b1, b2 = head.combine
     assert b1 > 0 and b2 > 0  # both views point the right way and both are used
     assert card["oof_roc_auc_combined"] > max(card["oof_roc_auc_first_stage"], card["oof_roc_auc_embedding"]) + 0.01
-    assert card["rows"] == 600 == card["rows_combiner"] and str(card["c"]) in {str(c) for c in emb.EMBEDDING_C_GRID}
+    assert card["rows"] == 600 == card["rows_combiner"] and card["kind"] == head.kind == "linear"
+    assert card["c"] in emb.EMBEDDING_C_GRID and len(card["log_loss_by_view"]) == len(LINEAR_ONLY)
     # the combined probability is the logistic of the stacked margins, written out by hand
     q = head.combined(first[:5], vectors[:5])
     by_hand = 1 / (1 + np.exp(-(b0 + b1 * first[:5] + b2 * (vectors[:5] @ head.coef + head.intercept))))
     np.testing.assert_allclose(q, by_hand, rtol=1e-5)
+
+
+def _ring_frame():
+    """600 rows, three folds: violating posts sit on a ring around the benign ones in the first two embedding
+    dimensions (no hyperplane separates them); the first-stage logit is weak noise around the truth."""
+    rng = np.random.default_rng(5)
+    n = 600
+    y = rng.random(n) < 0.4
+    radius = np.where(y, 1.0, 0.35) + rng.normal(0, 0.12, n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    vectors = np.zeros((n, DIM), dtype=np.float32)
+    vectors[:, 0], vectors[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
+    first = np.where(y, 0.5, -0.5) + rng.normal(0, 1.5, n)
+    return vectors, y, folds_of(n), first
+
+
+def folds_of(n):
+    return np.arange(n) % 3
+
+
+def test_the_kernel_view_wins_where_no_hyperplane_separates_and_scores_as_scikit_learn_does():
+    from sklearn.svm import SVC
+
+    vectors, y, folds, first = _ring_frame()
+    head, card = fit_embedding_head(vectors, y, folds, first, seed=0)  # the default grid: linear and rbf
+    assert card["kind"] == head.kind == "rbf" and card["c"] in emb.KERNEL_C_GRID
+    losses = card["log_loss_by_view"]
+    assert min(v for k, v in losses.items() if k.startswith("rbf")) < min(
+        v for k, v in losses.items() if k.startswith("linear")
+    )
+    assert card["oof_roc_auc_embedding"] > 0.95 and card["oof_roc_auc_combined"] >= card["oof_roc_auc_embedding"]
+    assert card["support_vectors"] == len(head.support) and head.support.dtype == np.float32
+    # the stored support vectors, dual coefficients, intercept and gamma give scikit-learn's decision values
+    reference = SVC(C=head.c, kernel="rbf", gamma="scale").fit(vectors, y)
+    probe = np.random.default_rng(1).normal(0, 0.6, (2500, DIM)).astype(np.float32)  # > one kernel block
+    np.testing.assert_allclose(head.margin(probe), reference.decision_function(probe), rtol=1e-4, atol=1e-4)
+    assert card["gamma"] == pytest.approx(reference._gamma)
 
 
 def test_combiner_is_fitted_on_the_scored_rows_only():
