@@ -149,11 +149,18 @@ def rbf_margin(vectors: np.ndarray, support: np.ndarray, dual: np.ndarray, gamma
     in blocks of KERNEL_CHUNK_ROWS rows so memory stays bounded whatever the number of posts."""
     v = np.asarray(vectors, dtype=np.float32)
     sq_support = np.einsum("ij,ij->i", support, support)
+    weights = np.asarray(dual, dtype=np.float32)
     out = np.empty(len(v), dtype=np.float64)
     for start in range(0, len(v), KERNEL_CHUNK_ROWS):
         block = v[start : start + KERNEL_CHUNK_ROWS]
-        d2 = np.einsum("ij,ij->i", block, block)[:, None] + sq_support[None, :] - 2.0 * (block @ support.T)
-        out[start : start + len(block)] = np.exp(-gamma * np.maximum(d2, 0.0)) @ dual.astype(np.float64)
+        k = block @ support.T  # one (rows, support vectors) buffer, worked in place: 2 v.s - |v|^2 - |s|^2 = -d^2
+        k *= 2.0
+        k -= np.einsum("ij,ij->i", block, block)[:, None]
+        k -= sq_support[None, :]
+        np.minimum(k, 0.0, out=k)
+        k *= gamma
+        np.exp(k, out=k)
+        out[start : start + len(block)] = k @ weights
     return out
 
 
