@@ -138,6 +138,32 @@ def _fold_table() -> np.ndarray:
 
 
 _DROP = np.uint32(0xFFFFFFFF)
+_EXPANDS = np.uint32(0xFFFFFFFE)  # in the casefolding table: a code point whose case folding is several
+
+
+@functools.cache
+def _casefold_fold_table() -> np.ndarray:
+    """`_fold_table` after case folding, for one code point at a time (str.casefold folds each code point on its
+    own, with no context): saves casefolding the joined text. Code points that fold to several (ß → ss, ﬁ → fi)
+    map to _EXPANDS; a text holding one takes the casefold-first path."""
+    points = np.arange(0x110000, dtype=np.uint32)
+    usable = points[(points < 0xD800) | (points >= 0xE000)]
+    folded = usable.copy()
+    for start in range(0, len(usable), 4096):  # a block whose folding keeps its length maps one to one
+        block = usable[start : start + 4096]
+        text = block.tobytes().decode("utf-32-le")
+        fold = text.casefold()
+        if len(fold) == len(text):
+            folded[start : start + len(block)] = np.frombuffer(fold.encode("utf-32-le"), dtype=np.uint32)
+        else:
+            for i, ch in enumerate(text):
+                f = ch.casefold()
+                folded[start + i] = ord(f) if len(f) == 1 else _EXPANDS
+    table = np.full(0x110000, ord(" "), dtype=np.uint32)
+    single = folded != _EXPANDS
+    table[usable[single]] = _fold_table()[folded[single]]
+    table[usable[~single]] = _EXPANDS
+    return table
 
 
 def _joined(values: list[str]) -> str:
@@ -149,8 +175,10 @@ def _joined(values: list[str]) -> str:
 
 def _fold(big: str, n: int, has_zero_width: bool) -> list[str]:
     """The lexicon form of every joined text: casefolded, leetspeak and runs folded, words split by single spaces."""
-    cps = np.frombuffer(big.casefold().encode("utf-32-le"), dtype=np.uint32)
-    mapped = _fold_table()[cps]  # the joint (NUL) maps to itself, and only joints are NUL here
+    mapped = _casefold_fold_table()[np.frombuffer(big.encode("utf-32-le"), dtype=np.uint32)]
+    if not big.isascii() and (mapped == _EXPANDS).any():  # some code point folds to several: casefold the text first
+        mapped = _fold_table()[np.frombuffer(big.casefold().encode("utf-32-le"), dtype=np.uint32)]
+    # (the joint, NUL, maps to itself, and only joints are NUL here)
     if has_zero_width:
         mapped = mapped[mapped != _DROP]
     # One pass folds both repeated letters (after leetspeak) and runs of spaces; joints never merge.
@@ -240,11 +268,22 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
 def _tokens(texts: pd.Series, *, ascii_spaces: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tokens per row, token codes in row order, the partition's vocabulary) via Arrow."""
     arr = pa.array(texts.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    lists = pc.ascii_split_whitespace(arr) if ascii_spaces else pc.utf8_split_whitespace(arr)
+    split_ascii = ascii_spaces or _splits_alike_as_ascii(arr)
+    lists = pc.ascii_split_whitespace(arr) if split_ascii else pc.utf8_split_whitespace(arr)
     counts = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     encoded = pc.dictionary_encode(pc.list_flatten(lists))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return counts, codes, encoded.dictionary.to_numpy(zero_copy_only=False)
+
+
+def _splits_alike_as_ascii(arr: pa.LargeStringArray) -> bool:
+    """True when Arrow's ASCII whitespace split gives what its Unicode one would (about twice as fast): the text
+    is ASCII and holds none of U+001C–U+001F, which only the Unicode split treats as whitespace."""
+    if arr.null_count or not len(arr):
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return not len(data) or (data.max() < 0x80 and not ((data - np.uint8(0x1C)) < 4).any())
 
 
 def _csr(rows_sorted: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int, width: int) -> sparse.csr_matrix:
