@@ -90,9 +90,16 @@ def hex_to_uint64(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     s = values.astype("string").str.strip().str.lower()
     valid = s.str.fullmatch(r"[0-9a-f]{16}").fillna(False).to_numpy(dtype=bool)
     out = np.zeros(len(s), dtype=np.uint64)
-    if valid.any():
-        out[valid] = np.array([int(v, 16) for v in s[valid]], dtype=np.uint64)
+    if valid.any():  # 16 ASCII hex digits each: one byte array, a digit table, shifts (no int() per value)
+        digits = np.frombuffer("".join(s[valid].tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 16)
+        nibbles = _HEX_DIGIT[digits]
+        for i in range(16):
+            out[valid] |= nibbles[:, i] << np.uint64(4 * (15 - i))
     return out, valid
+
+
+_HEX_DIGIT = np.zeros(256, dtype=np.uint64)
+_HEX_DIGIT[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint64)
 
 
 @dataclass
@@ -431,11 +438,13 @@ def row_max(m: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     best = np.zeros(m.shape[0], dtype=np.float64)
     which = np.zeros(m.shape[0], dtype=np.int64)
     if m.nnz:
-        row = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-        order = np.lexsort((m.indices, -m.data, row))
-        first = order[np.r_[True, row[order][1:] != row[order][:-1]]]
-        best[row[first]] = m.data[first]
-        which[row[first]] = m.indices[first]
+        lengths = np.diff(m.indptr)
+        filled = lengths > 0
+        starts = m.indptr[:-1][filled]
+        best[filled] = np.maximum.reduceat(m.data, starts)
+        at_best = m.data == np.repeat(best, lengths).astype(m.data.dtype)
+        columns = np.where(at_best, m.indices.astype(np.int64), np.iinfo(np.int64).max)
+        which[filled] = np.minimum.reduceat(columns, starts)
     return best, which
 
 

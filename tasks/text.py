@@ -145,7 +145,7 @@ _EXPANDS = np.uint32(0xFFFFFFFE)  # in the casefolding table: a code point whose
 def _casefold_fold_table() -> np.ndarray:
     """`_fold_table` after case folding, for one code point at a time (str.casefold folds each code point on its
     own, with no context): saves casefolding the joined text. Code points that fold to several (ß → ss, ﬁ → fi)
-    map to _EXPANDS; a text holding one takes the casefold-first path."""
+    map to _EXPANDS, replaced by their sequence afterwards (`_expand_foldings`)."""
     points = np.arange(0x110000, dtype=np.uint32)
     usable = points[(points < 0xD800) | (points >= 0xE000)]
     folded = usable.copy()
@@ -175,10 +175,10 @@ def _joined(values: list[str]) -> str:
 
 def _fold(big: str, n: int, has_zero_width: bool) -> list[str]:
     """The lexicon form of every joined text: casefolded, leetspeak and runs folded, words split by single spaces."""
-    mapped = _casefold_fold_table()[np.frombuffer(big.encode("utf-32-le"), dtype=np.uint32)]
-    if not big.isascii() and (mapped == _EXPANDS).any():  # some code point folds to several: casefold the text first
-        mapped = _fold_table()[np.frombuffer(big.casefold().encode("utf-32-le"), dtype=np.uint32)]
-    # (the joint, NUL, maps to itself, and only joints are NUL here)
+    cps = np.frombuffer(big.encode("utf-32-le"), dtype=np.uint32)
+    mapped = _casefold_fold_table()[cps]  # the joint (NUL) maps to itself, and only joints are NUL here
+    if not big.isascii():
+        mapped = _expand_foldings(cps, mapped)
     if has_zero_width:
         mapped = mapped[mapped != _DROP]
     # One pass folds both repeated letters (after leetspeak) and runs of spaces; joints never merge.
@@ -189,6 +189,23 @@ def _fold(big: str, n: int, has_zero_width: bool) -> list[str]:
     parts = mapped[keep].tobytes().decode("utf-32-le").split(_JOINT)
     assert len(parts) == n, "joined texts must split back into one part per row"
     return [" " + p.strip(" ") + " " for p in parts]
+
+
+def _expand_foldings(cps: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+    """`mapped` with each code point that case-folds to several (ß → ss) replaced by its folded, mapped sequence."""
+    where = np.flatnonzero(mapped == _EXPANDS)
+    if not len(where):
+        return mapped
+    pieces, start = [], 0
+    for at, point in zip(where.tolist(), cps[where].tolist(), strict=True):
+        pieces += [mapped[start:at], _folded_sequence(point)]
+        start = at + 1
+    return np.concatenate([*pieces, mapped[start:]])
+
+
+@functools.cache
+def _folded_sequence(point: int) -> np.ndarray:
+    return _fold_table()[np.frombuffer(chr(point).casefold().encode("utf-32-le"), dtype=np.uint32)]
 
 
 def _without_format_chars(s: pd.Series) -> pd.Series:

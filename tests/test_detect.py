@@ -113,6 +113,33 @@ def test_normalisation_folds_obfuscation():
     assert len(set(out)) == 1
 
 
+def test_case_folding_by_table_is_str_casefold_code_point_by_code_point():
+    """The fold reads case folding from a table; texts with code points that fold to several (ß, ﬁ, ŉ) or
+    that `lower()` treats by context (final sigma) normalise as casefolding the text first would."""
+    from modsweep.tasks import text
+
+    texts = ["Straße STRASSE", "ﬁne ﬂow", "ŉ İstanbul", "ΟΔΟΣ οδος", "plain ascii", "", "mixed ß\u200b ΣΑΣ"]
+    expected = []
+    for t in texts:
+        folded = text._fold_table()[np.frombuffer(t.casefold().encode("utf-32-le"), dtype=np.uint32)]
+        folded = folded[folded != text._DROP]
+        keep = np.ones(len(folded), dtype=bool)
+        keep[1:] = folded[1:] != folded[:-1]
+        expected.append(" " + folded[keep].tobytes().decode("utf-32-le").strip(" ") + " ")
+    assert normalise(pd.Series(texts)).text.tolist() == expected
+    assert normalise(pd.Series(["Straße"])).text.tolist() == normalise(pd.Series(["STRASSE"])).text.tolist()
+
+
+def test_media_hashes_parse_as_int_would():
+    from modsweep.tasks.detect import hex_to_uint64
+
+    values, valid = hex_to_uint64(
+        pd.Series(["ffffffffffffffff", " 0123456789ABCDEF ", "xyz", None, "00000000000000ff"])
+    )
+    assert valid.tolist() == [True, True, False, False, True]
+    assert values.tolist() == [2**64 - 1, 0x0123456789ABCDEF, 0, 0, 255]
+
+
 def test_scoring_in_chunks_gives_the_partition_result(bank):
     """Workers score a partition a slice at a time (memory); every detector is per item, so nothing changes."""
     frame = items(
