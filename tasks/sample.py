@@ -68,7 +68,6 @@ def partition_strata(
     edges = np.asarray(SCORE_BAND_EDGES)
     band_labels = [f"{edges[i]:.2f}-{edges[i + 1]:.2f}" for i in range(len(edges) - 1)]
     n_codes = len(band_labels) * 2
-    rows = np.arange(len(ids))
     hashed = id_hashes(ids, seed) if hashed is None else hashed  # the caller may share one hash per partition
     counts, candidates = [], []
     for policy in scores.columns:
@@ -93,7 +92,7 @@ def partition_strata(
         )
         counts.append(population_frame.sort_values(["stratum", "region"], ignore_index=True))
         u = uniform_keys(ids, seed, policy, hashed)
-        order = np.lexsort((rows, u, code))  # by stratum, then key, then row
+        order = _by_stratum_then_key(code, u)
         first = np.searchsorted(code[order], code[order], side="left")
         chosen = order[np.arange(len(order)) - first < keep_per_stratum]
         chosen = chosen[np.lexsort((chosen, u[chosen]))]  # the day-wide merge reads them in key order
@@ -110,6 +109,19 @@ def partition_strata(
             )
         )
     return pd.concat(counts, ignore_index=True), pd.concat(candidates, ignore_index=True)
+
+
+def _by_stratum_then_key(code: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Row order by stratum code, then key u, then row: `np.lexsort((rows, u, code))`, as one sort of a 64-bit key
+    (the code above u's 53 bits; u = k / 2^53 exactly), several times faster; a stable sort only on a tie."""
+    if len(code) and (code.min() < 0 or code.max() >= 1 << 11):  # the code would not fit above u's bits
+        return np.lexsort((np.arange(len(code)), u, code))
+    key = (code.astype(np.uint64) << np.uint64(53)) | (u * float(1 << 53)).astype(np.uint64)
+    order = np.argsort(key)
+    ranked = key[order]
+    if (ranked[1:] == ranked[:-1]).any():  # equal keys: the row decides, as lexsort's last key
+        order = np.argsort(key, kind="stable")
+    return order
 
 
 def prevalence_candidates(

@@ -263,3 +263,17 @@ def test_psi_volume_proactive_and_findings():
     )
     found = findings(metrics, {"a": 0.8, "b": 0.9, "c": 0.8})
     assert [f["policy_id"] for f in found] == ["a"]  # b's interval still reaches its floor; c is fine
+
+
+def test_stratum_then_key_order_is_lexsort_order_even_on_equal_keys():
+    """The strata's candidate order is one 64-bit sort; it must be lexsort's (stratum, key, row) order."""
+    from modsweep.tasks.sample import _by_stratum_then_key
+
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 1000):
+        code = rng.integers(0, 20, n)
+        u = rng.integers(0, 1 << 53, n, dtype=np.uint64).astype(np.float64) / float(1 << 53)
+        u[: n // 2] = u[n // 2 : 2 * (n // 2)]  # equal keys: the row breaks the tie
+        code[: n // 2] = code[n // 2 : 2 * (n // 2)]
+        expected = np.lexsort((np.arange(n), u, code))
+        assert (_by_stratum_then_key(code, u) == expected).all()
