@@ -296,7 +296,7 @@ def _tokens(texts: pd.Series, *, ascii_spaces: bool) -> tuple[np.ndarray, np.nda
 def _splits_alike_as_ascii(arr: pa.LargeStringArray) -> bool:
     """True when Arrow's ASCII whitespace split gives what its Unicode one would (about twice as fast): the text
     is ASCII and holds none of U+001C–U+001F, which only the Unicode split treats as whitespace."""
-    if arr.null_count or not len(arr):
+    if arr.null_count or not len(arr) or arr.buffers()[2] is None:
         return False
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
