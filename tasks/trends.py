@@ -24,6 +24,7 @@ Pure functions over one day's items (and its decisions) and over compact daily a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -63,10 +64,11 @@ _URL = r"https?://\S+"
 _DOMAIN = r"https?://(?:www\.)?(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
 
 
-def sampled(n: int, sample: int) -> np.ndarray:
+def sampled(n: int, sample: int, start: int = 0) -> np.ndarray:
     """Deterministic systematic 1-in-`sample` selection of a partition's rows (by position: independent of what
-    the items say, which is all the thinning argument needs, and free to compute)."""
-    return np.arange(n) % max(sample, 1) == 0
+    the items say, which is all the thinning argument needs, and free to compute); `start`: the position of the
+    first of the `n` rows."""
+    return np.arange(start, start + n) % max(sample, 1) == 0
 
 
 def sample_rate(rows: int, target: int = 50_000) -> int:
@@ -423,12 +425,14 @@ def radar(
     settings: RadarSettings,
     day: date,
     pseudonym: callable,
+    text_at: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The day's trends (TRENDS columns): bursting signals with reach, young-account share, enforcement overlap per
     policy, ranks per region, examples, pseudonymised accounts and a suggested candidate-pack patch.
 
     `detectors` maps policy → [{kind, id, resource}] of the pack's resource-backed detectors; `pseudonym` maps
-    author ids (a Series) to pseudonyms."""
+    author ids (a Series) to pseudonyms; `text_at` gives the texts of item rows for the examples (default: the
+    items' text column; a big day's reader keeps only the texts the signals need and reads the examples' apart)."""
     scored = burst_scores(today, baseline, settings)
     hot = scored[scored["bursting"]].copy()
     if hot.empty:
@@ -472,7 +476,7 @@ def radar(
     by_risk = hot[lead].sort_values(["risk", "z"], ascending=False)
     hot.loc[by_risk.index, "rank_risk"] = by_risk.groupby("region").cumcount().to_numpy() + 1
     hot["rank_reach"], hot["rank_risk"] = hot["rank_reach"].astype(np.int32), hot["rank_risk"].astype(np.int32)
-    ex, acc, label = _examples_and_accounts(member, items, settings.examples, pseudonym)
+    ex, acc, label = _examples_and_accounts(member, items, settings.examples, pseudonym, text_at)
     hot = hot.merge(ex, on=key, how="left").merge(acc, on=key, how="left").merge(label, on=key, how="left")
     suggestion, patch = [], []
     for r in hot.itertuples():
@@ -526,8 +530,18 @@ def _same_items(member: pd.DataFrame, hot: pd.DataFrame, key: list[str], share: 
     return out
 
 
+def text_of(items: pa.Table, rows: np.ndarray) -> np.ndarray:
+    """The items' texts at `rows` ("" where missing)."""
+    taken = pc.take(items.column("text"), pa.array(rows, type=pa.int64()))
+    return pc.fill_null(taken, "").to_numpy(zero_copy_only=False)
+
+
 def _examples_and_accounts(
-    member: pd.DataFrame, items: pa.Table, k: int, pseudonym: callable
+    member: pd.DataFrame,
+    items: pa.Table,
+    k: int,
+    pseudonym: callable,
+    text_at: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per signal: the k highest-reach items (id, text cut to 160), its accounts (pseudonymised, most active first,
     at most 10) and a label (a cluster's text). Only the shown authors are pseudonymised."""
@@ -543,9 +557,7 @@ def _examples_and_accounts(
     alias = dict(zip(shown, pseudonym(pd.Series(shown, dtype=object)).to_numpy(), strict=True))
     rows = top["row"].to_numpy()
     ids = _at(items, "item_id", rows)
-    texts = pc.fill_null(pc.take(items.column("text"), pa.array(rows, type=pa.int64())), "").to_numpy(
-        zero_copy_only=False
-    )
+    texts = text_at(rows) if text_at is not None else text_of(items, rows)
     ex: dict[tuple, list] = {}
     for kk, item_id, views, author, text in zip(
         top[key].itertuples(index=False, name=None), ids, top["views"], top["author"], texts, strict=True

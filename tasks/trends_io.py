@@ -5,13 +5,17 @@ Prefect here: the sweep's task (tasks/pipeline.py `detect_trends`) runs `radar_f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from modsweep import resources
 from modsweep.catalog import RunCatalog
@@ -55,16 +59,51 @@ def settings_for(rows: int) -> tr.RadarSettings:
 
 
 def read_day_items(lake: Lake, day: date, run_key: str) -> pa.Table:
-    """The radar's columns of a run's ingested items (every part of the day)."""
+    """The radar's columns of a run's ingested items (every part of the day), with only the texts the day's
+    signals read: those holding "http" (a URL's domain) and the 1-in-`sample` rows (bigrams, clusters); the
+    other texts are null, so a big day's text is never held whole (examples read theirs: `day_text_at`)."""
     from modsweep.schemas import ITEMS
 
     parts = lake.parts("items", day, run_key)
     if not parts:
         return pa.schema([ITEMS.field(c) for c in ITEM_COLUMNS]).empty_table()
-    # parts read side by side (Parquet decoding releases the GIL): the text column is most of the stage's reading
+    others = [c for c in ITEM_COLUMNS if c != "text"]
+    # parts read side by side (Parquet decoding releases the GIL)
     with ThreadPoolExecutor(max_workers=min(4, len(parts))) as pool:
-        tables = list(pool.map(lambda path: lake.read(path, ITEM_COLUMNS), parts))
-    return pa.concat_tables(tables, promote_options="default")
+        tables = list(pool.map(lambda path: lake.read(path, others), parts))
+    items = pa.concat_tables(tables, promote_options="default")
+    sample, start, texts = settings_for(items.num_rows).sample, 0, []
+    for path, table in zip(parts, tables, strict=True):  # one part's text at a time
+        texts.append(_signal_texts(lake.read(path, ["text"]).column("text").combine_chunks(), start, sample))
+        start += table.num_rows
+    text = pa.chunked_array(texts)
+    return items.add_column(ITEM_COLUMNS.index("text"), pa.field("text", text.type), text)
+
+
+def _signal_texts(text: pa.Array, start: int, sample: int) -> pa.Array:
+    """A part's texts (its first row is row `start` of the day) kept where `tr.item_signals` reads them, else null."""
+    urls = pc.match_substring(pc.fill_null(text, ""), "http").to_numpy(zero_copy_only=False)
+    wanted = urls | tr.sampled(len(text), sample, start)
+    # a take through null indices: the result holds only the kept texts' bytes (if_else would keep them all)
+    return pc.take(text, pa.array(np.arange(len(text)), mask=~wanted))
+
+
+def day_text_at(lake: Lake, day: date, run_key: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Rows of the day (as `read_day_items` numbers them) → their texts ("" where missing), reading only the parts
+    that hold them."""
+
+    def text_at(rows: np.ndarray) -> np.ndarray:
+        out = np.full(len(rows), "", dtype=object)
+        start = 0
+        for path in lake.parts("items", day, run_key):
+            n = pq.ParquetFile(path, filesystem=lake.fs).metadata.num_rows
+            inside = np.flatnonzero((rows >= start) & (rows < start + n))
+            if len(inside):
+                out[inside] = tr.text_of(lake.read(path, ["text"]), rows[inside] - start)
+            start += n
+        return out
+
+    return text_at
 
 
 def day_aggregates(
@@ -146,6 +185,7 @@ def radar_for_run(
         settings,
         day,
         lambda authors: pseudonymise(authors, key),
+        day_text_at(lake, day, run_key),
     )
     outcome = RadarOutcome(
         day=day,

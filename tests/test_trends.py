@@ -3,6 +3,7 @@ and the generator's planted emerging campaigns (opt-in)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import date, timedelta
 
@@ -308,3 +309,38 @@ def test_report_section_lists_leading_signals_escaped() -> None:
     assert "a b" not in section  # a signal folded into a broader one is not ranked on its own
     assert "#final" in section and ">nan<" not in section
     assert 'id="trends"' not in render_report(*_hostile_run(), ["hate.speech"])  # no radar output: no section
+
+
+def test_a_day_read_part_by_part_keeps_only_the_texts_its_signals_need(days: dict, tmp_path, monkeypatch) -> None:
+    """A big day's reader holds only the texts the signals read (URLs, the 1-in-k sample); signals, aggregates
+    and the trends with their examples are what the whole day's items give."""
+    from modsweep.lake import Lake
+    from modsweep.tasks import trends_io
+
+    monkeypatch.setattr(tr, "sample_rate", lambda rows, target=50_000: 7)  # a thinned day, as at 10^7 items
+    settings = trends_io.settings_for(0)
+    day = START + timedelta(days=5)
+    full = days[day][0].select(trends_io.ITEM_COLUMNS)
+    lake = Lake(str(tmp_path / "lake"))
+    edges = [0, 1_700, 4_100, full.num_rows]
+    for k, (a, b) in enumerate(itertools.pairwise(edges)):
+        lake.write(full.slice(a, b - a), "items", day, "rk", f"part-{k:05d}")
+    read = trends_io.read_day_items(lake, day, "rk")
+    assert read.column_names == full.column_names and read.num_rows == full.num_rows
+    assert read.column("text").null_count > full.num_rows // 2  # most texts are not held
+    got, want = tr.item_signals(read, settings), tr.item_signals(full, settings)
+    for field in ("row", "code", "vocab", "kind", "label"):
+        assert np.array_equal(getattr(got, field), getattr(want, field))
+    pd.testing.assert_frame_equal(
+        tr.daily_aggregates(read, got, day, settings), tr.daily_aggregates(full, want, day, settings)
+    )
+    rows = np.random.default_rng(3).integers(0, full.num_rows, 200)
+    assert trends_io.day_text_at(lake, day, "rk")(rows).tolist() == tr.text_of(full, rows).tolist()
+
+    baseline = pd.concat([tr.daily_aggregates(*days[d][:2], d, settings) for d in days if d < day])
+    decisions = pd.DataFrame({"item_id": full.column("item_id").to_pylist()[::5], "policy_id": "misinfo.medical"})
+    args = (tr.daily_aggregates(full, want, day, settings), baseline, decisions, {}, settings, day, lambda s: s)
+    expected = tr.radar(full, want, *args)
+    assert len(expected) and expected["examples"].str.len().gt(2).all()
+    pd.testing.assert_frame_equal(tr.radar(read, got, *args, trends_io.day_text_at(lake, day, "rk")), expected)
+    assert not tr.radar(read, got, *args).equals(expected)  # without the examples' reader their texts are missing
