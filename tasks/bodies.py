@@ -79,10 +79,12 @@ def ingest_file(
 
 
 def find_repeats(ctx: RunContext, parts: list[str]) -> list[np.ndarray]:
-    """Row positions, per part, of items whose id appeared in an earlier part (part order wins)."""
+    """Row positions, per part, of items whose id appeared in an earlier part (part order wins). The day's ids are
+    held as hashes (8 bytes an item, read a part at a time); a part's ids are read again only if it holds a
+    candidate (an id hash seen in two places)."""
     cat = catalog_of(ctx)
-    ids = {k: cat.load("item_ids", p).column(0) for k, p in enumerate(parts)}
-    return ingest.cross_partition_repeats([ingest.partition_id_hashes(ids[k]) for k in range(len(parts))], ids.get)
+    hashes = [ingest.partition_id_hashes(cat.load("item_ids", p).column(0)) for p in parts]
+    return ingest.cross_partition_repeats(hashes, lambda k: cat.load("item_ids", parts[k]).column(0))
 
 
 def move_repeats(ctx: RunContext, part: str, source: str, rows: np.ndarray) -> None:
