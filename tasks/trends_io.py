@@ -67,17 +67,22 @@ def read_day_items(lake: Lake, day: date, run_key: str) -> pa.Table:
     parts = lake.parts("items", day, run_key)
     if not parts:
         return pa.schema([ITEMS.field(c) for c in ITEM_COLUMNS]).empty_table()
-    others = [c for c in ITEM_COLUMNS if c != "text"]
+    sizes = _part_rows(lake, parts)
+    sample, starts = settings_for(sum(sizes)).sample, np.cumsum([0, *sizes[:-1]])
+
+    def read(path: str, start: int) -> pa.Table:  # a part's text is thinned as soon as it is read
+        table = lake.read(path, ITEM_COLUMNS)
+        i = table.schema.get_field_index("text")
+        return table.set_column(i, "text", _signal_texts(table.column("text").combine_chunks(), int(start), sample))
+
     # parts read side by side (Parquet decoding releases the GIL)
     with ThreadPoolExecutor(max_workers=min(4, len(parts))) as pool:
-        tables = list(pool.map(lambda path: lake.read(path, others), parts))
-    items = pa.concat_tables(tables, promote_options="default")
-    sample, start, texts = settings_for(items.num_rows).sample, 0, []
-    for path, table in zip(parts, tables, strict=True):  # one part's text at a time
-        texts.append(_signal_texts(lake.read(path, ["text"]).column("text").combine_chunks(), start, sample))
-        start += table.num_rows
-    text = pa.chunked_array(texts)
-    return items.add_column(ITEM_COLUMNS.index("text"), pa.field("text", text.type), text)
+        return pa.concat_tables(list(pool.map(read, parts, starts)), promote_options="default")
+
+
+def _part_rows(lake: Lake, paths: list[str]) -> list[int]:
+    """Rows of each Parquet part, from its footer."""
+    return [pq.ParquetFile(path, filesystem=lake.fs).metadata.num_rows for path in paths]
 
 
 def _signal_texts(text: pa.Array, start: int, sample: int) -> pa.Array:
@@ -94,9 +99,9 @@ def day_text_at(lake: Lake, day: date, run_key: str) -> Callable[[np.ndarray], n
 
     def text_at(rows: np.ndarray) -> np.ndarray:
         out = np.full(len(rows), "", dtype=object)
+        parts = lake.parts("items", day, run_key)
         start = 0
-        for path in lake.parts("items", day, run_key):
-            n = pq.ParquetFile(path, filesystem=lake.fs).metadata.num_rows
+        for path, n in zip(parts, _part_rows(lake, parts), strict=True):
             inside = np.flatnonzero((rows >= start) & (rows < start + n))
             if len(inside):
                 out[inside] = tr.text_of(lake.read(path, ["text"]), rows[inside] - start)
