@@ -92,9 +92,10 @@ def hex_to_uint64(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros(len(s), dtype=np.uint64)
     if valid.any():  # 16 ASCII hex digits each: one byte array, a digit table, shifts (no int() per value)
         digits = np.frombuffer("".join(s[valid].tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 16)
-        nibbles = _HEX_DIGIT[digits]
-        for i in range(16):
-            out[valid] |= nibbles[:, i] << np.uint64(4 * (15 - i))
+        parsed = np.zeros(len(digits), dtype=np.uint64)
+        for nibble in _HEX_DIGIT[digits].T:  # most significant digit first
+            parsed = (parsed << np.uint64(4)) | nibble
+        out[valid] = parsed
     return out, valid
 
 

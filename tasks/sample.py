@@ -113,9 +113,8 @@ def partition_strata(
 
 def _by_stratum_then_key(code: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Row order by stratum code, then key u, then row: `np.lexsort((rows, u, code))`, as one sort of a 64-bit key
-    (the code above u's 53 bits; u = k / 2^53 exactly), several times faster; a stable sort only on a tie."""
-    if len(code) and (code.min() < 0 or code.max() >= 1 << 11):  # the code would not fit above u's bits
-        return np.lexsort((np.arange(len(code)), u, code))
+    (the code, below 2^11: bands × 2, above u's 53 bits; u = k / 2^53 exactly), several times faster; a stable
+    sort only on a tie."""
     key = (code.astype(np.uint64) << np.uint64(53)) | (u * float(1 << 53)).astype(np.uint64)
     order = np.argsort(key)
     ranked = key[order]
