@@ -29,7 +29,7 @@ from modsweep.tasks.gates import DataQualityError, warm_up_in_background
 from modsweep.tasks.ingest import check_ingested, sum_counts
 from modsweep.tasks.strike_ledger_io import snapshot_actor_strikes, update_strike_ledger
 from modsweep.tasks.trends_io import radar_for_run
-from modsweep.workers import start_workers
+from modsweep.workers import on_cpu, start_workers
 
 log = logging.getLogger("bench.direct")
 FLOW_NAME = "daily-sweep"
@@ -151,18 +151,23 @@ def _run_stages(
             }
             rec.record_counts("approval", record)
             rec.audit("removals.approval", record)
-    with stage("trends"):
-        radar = submit(radar_for_run, ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version)
+    with stage("store:decisions"):
+        storing = submit(t.persist_decisions.fn, ctx)
     with stage("sample"):
         drawing = submit(t.draw_review_sample.fn, ctx, parts, keep)
+    with stage("trends"):  # as the flow's task: in a worker once one is free
+        radar = submit(
+            on_cpu, radar_for_run, ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version,
+            when_idle=True,
+        )
     with stage("store:decisions"):
-        rec.record_counts("decide", {**decided, **t.persist_decisions.fn(ctx)})
+        rec.record_counts("decide", {**decided, **storing.result()})
+    with stage("strikes"):
+        striking = submit(update_strike_ledger.fn, ctx)
     with stage("sample") as sampled:
         sampled.update(drawing.result())
         sampled.update(t.store_review_tasks.fn(ctx))
     gate("review_tasks", ["tasks"])
-    with stage("strikes") as struck:
-        struck.update(update_strike_ledger.fn(ctx))
     with stage("audit"):
         metrics = t.audit_quality.fn(ctx)["metrics"]
     gate("metrics", ["metrics"])
@@ -175,6 +180,8 @@ def _run_stages(
         )
     with stage("trends") as trended:
         trended.update(radar.result().counts())  # the flow's task, minus its artifact
+    with stage("strikes") as struck:
+        struck.update(striking.result())
     with stage("report"):
         report_path = report_mod.publish_report.fn(ctx, rec.run_id)
     rec.finish({"report": str(report_path), "lake": ctx.lake_root})

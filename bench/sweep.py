@@ -359,6 +359,8 @@ def _say(msg: str) -> None:
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="modsweep-bench-", dir=args.workdir))
     logs = work / "logs"
     logs.mkdir()

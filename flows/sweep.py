@@ -138,11 +138,13 @@ def _run_stages(
     else:
         with stage("approval"):
             _approve_removal_surges(ctx, rec)
-        radar = _start_radar(ctx, stage)  # the emerging-risk radar reads the final decisions beside what follows
-        with stage("sample"):  # drawn in a worker process while the decisions are stored
+        with stage("store:decisions"):  # first to a worker: the strikes wait for it
+            storing = t.persist_decisions.submit(ctx)
+        with stage("sample"):  # drawn in the other worker while the decisions are stored
             drawing = t.draw_review_sample.submit(ctx, parts, keep)
+        radar = _start_radar(ctx, stage)  # the emerging-risk radar: the final decisions, in a worker once one is free
         with stage("store:decisions"):
-            rec.record_counts("decide", {**decided, **t.persist_decisions(ctx)})
+            rec.record_counts("decide", {**decided, **_results([storing], ["decisions"])[0]})
         with stage("strikes"):  # strikes and account actions of the stored enforcement (DESIGN §10), in a worker
             striking = update_strike_ledger.submit(ctx)  # beside the sample and the audit: it reads neither
         with stage("sample") as sampled:

@@ -191,7 +191,7 @@ def route_held_removals_to_review(ctx: RunContext, over: pd.DataFrame) -> int:
 @task(name="persist-decisions", cache_policy=NO_CACHE, **IO_RETRIES)
 def persist_decisions(ctx: RunContext) -> dict[str, int]:
     """The run's decisions into the store, part by part in one transaction (idempotent: unique decision ids), in
-    a worker process: their conversion to rows does not compete for this process's lock with the radar's task."""
+    a worker process: their conversion to rows does not compete for this process's lock with the flow's."""
     return on_cpu(bodies.store_decisions, ctx)
 
 
@@ -331,7 +331,8 @@ def detect_trends(
     lock); ledger counts with the task's own `seconds` (the sweep's `trends` stage is only the wait for it) and a
     Markdown artifact."""
     t0 = time.perf_counter()
-    outcome = on_cpu(trends_io.radar_for_run, lake_root, day, run_key, pack, profile, model_version)
+    # Nothing waits for the radar until the report: it takes a worker only when one is free.
+    outcome = on_cpu(trends_io.radar_for_run, lake_root, day, run_key, pack, profile, model_version, when_idle=True)
     create_markdown_artifact(
         key=f"trends-{run_key}".lower(), markdown=trends_io.trends_markdown(outcome), description="Emerging-risk radar"
     )

@@ -3,6 +3,9 @@ change of MODSWEEP_HOME: tests give every run its own home)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,22 @@ def test_a_worker_reads_the_senders_settings_after_they_change(tmp_path: Path, m
         assert lakes == {resources.lake().url} and lakes == {str(tmp_path / name / "lake")}
     monkeypatch.delenv("MODSWEEP_REVIEW_CAPACITY_PER_QUEUE")
     assert workers.on_cpu(workers._settings_env).get("MODSWEEP_REVIEW_CAPACITY_PER_QUEUE") is None  # unset too
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_work_sent_when_idle_waits_for_a_free_worker_and_lets_later_work_pass(tmp_path: Path) -> None:
+    """Both workers busy: the radar's kind of work (`when_idle`) does not queue ahead of a stage's body sent after
+    it; the body takes the first worker that frees, the idle work the next."""
+    workers.start_workers()
+    if "forkserver" in multiprocessing.get_all_start_methods():  # started from the fork server, bodies imported once
+        assert workers._POOL is not None and workers._POOL._mp_context.get_start_method() == "forkserver"
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        busy = [threads.submit(workers.on_cpu, time.sleep, s) for s in (0.6, 1.2)]
+        time.sleep(0.2)
+        idle = threads.submit(workers.on_cpu, time.time, when_idle=True)
+        time.sleep(0.2)
+        stage_body = threads.submit(workers.on_cpu, time.time)
+        started_idle, started_body = idle.result(), stage_body.result()
+        [b.result() for b in busy]
+    assert started_body < started_idle  # sent later, started first
+    assert workers._IN_FLIGHT == 0
