@@ -157,7 +157,14 @@ def _run_stages(
         drawing = submit(t.draw_review_sample.fn, ctx, parts, keep)
     with stage("trends"):  # as the flow's task: in a worker once one is free
         radar = submit(
-            on_cpu, radar_for_run, ctx.lake_root, ctx.day, ctx.run_key, ctx.pack, ctx.profile, ctx.model_version,
+            on_cpu,
+            radar_for_run,
+            ctx.lake_root,
+            ctx.day,
+            ctx.run_key,
+            ctx.pack,
+            ctx.profile,
+            ctx.model_version,
             when_idle=True,
         )
     with stage("store:decisions"):

@@ -1,9 +1,8 @@
 """Worker processes for CPU-bound stage bodies, and handing freed memory back to the system.
 
 Ingest, detection and decisions are CPU-bound Python and NumPy; threads would share one interpreter lock, so
-their partitions run in a pool of worker processes. They are forked from a fork server (where the platform has
-one, else spawned), never from this process: safe beside Prefect's threads. The fork server imports the module of
-the bodies (`PRELOAD`, not Prefect) once, and every worker starts with it imported instead of importing it again.
+their partitions run in a pool of worker processes (started with `spawn`: safe beside Prefect's threads).
+The workers import only the module of the bodies they run (`PRELOAD`), not Prefect.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ SETTINGS_PREFIX = Settings.model_config["env_prefix"]  # settings come from thes
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
-_IN_FLIGHT = 0  # bodies sent to the pool and not yet returned (queued ones included)
+_in_flight = 0  # bodies sent to the pool and not yet returned (queued ones included)
 _SETTLED = threading.Condition()
 
 
@@ -51,20 +50,14 @@ def cpu_pool() -> ProcessPoolExecutor | None:
             # Every worker starts now and imports the bodies while the first stage runs: a spawn pool would start
             # them one per busy submit, and a worker first used late would make its stage wait for that start-up.
             _POOL = ProcessPoolExecutor(
-                max_workers=n, mp_context=_start_context(), initializer=importlib.import_module, initargs=(PRELOAD,)
+                max_workers=n,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=importlib.import_module,
+                initargs=(PRELOAD,),
             )
             for _ in range(n):
                 _POOL.submit(int)
         return _POOL
-
-
-def _start_context() -> multiprocessing.context.BaseContext:
-    """Fork server where the platform has one (Linux, macOS), its bodies imported once; else spawn."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([PRELOAD])
-    return context
 
 
 def start_workers() -> None:
@@ -77,14 +70,15 @@ def on_cpu(fn: Callable[..., T], *args: Any, when_idle: bool = False) -> T:
     """Run a CPU-bound body in the pool of worker processes, or here when there is none. `when_idle`: work nothing
     else waits for (the radar) is sent only once a worker has nothing to do, so it never queues ahead of the run's
     next stage."""
-    global _POOL, _IN_FLIGHT
+    global _POOL, _in_flight
     pool = cpu_pool()
     if pool is None:
         return fn(*args)
+    workers = worker_count()
     with _SETTLED:
         if when_idle:
-            _SETTLED.wait_for(lambda: _IN_FLIGHT < worker_count())
-        _IN_FLIGHT += 1
+            _SETTLED.wait_for(lambda: _in_flight < workers)
+        _in_flight += 1
     try:
         return pool.submit(_body_then_release, _settings_env(), fn, *args).result()
     except BrokenProcessPool:  # a worker died (killed, out of memory): the next attempt gets a fresh pool
@@ -94,7 +88,7 @@ def on_cpu(fn: Callable[..., T], *args: Any, when_idle: bool = False) -> T:
         raise
     finally:
         with _SETTLED:
-            _IN_FLIGHT -= 1
+            _in_flight -= 1
             _SETTLED.notify_all()
 
 
