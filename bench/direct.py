@@ -120,6 +120,7 @@ def _run_stages(
         stop_on_unreadable=settings.unreadable_files == "fail",
         quarantine_ceiling=settings.quarantine_ceiling,
     )
+    t.warm_up_detectors(ctx)
     gate("items", parts)
     with stage("detect") as detected:
         slices = t.detect_slices(len(parts))

@@ -115,6 +115,7 @@ def _run_stages(
         parts, ingested = _ingest(ctx, rec, files)
     if not ingested["processed"]:  # no source file for the window's days, or every valid row out of scope
         return _finish_empty(ctx, rec, ingested, files)
+    t.warm_up_detectors(ctx)  # the workers load the detectors while this process gates the items
     _gate(ctx, rec, "items", parts)
     with stage("detect") as detected:
         _record_skipped_detectors(ctx, rec)

@@ -66,6 +66,22 @@ def start_workers() -> None:
     cpu_pool()
 
 
+def warm_up_workers(fn: Callable[..., object], *args: Any) -> None:
+    """Send `fn(*args)` to each worker without waiting: fills a per-process cache (the detector bank) while the
+    flow's process works alone (a gate), instead of at the start of the next stage. A failure is not raised here:
+    the body that needs the cache meets it again and raises it."""
+    pool = cpu_pool()
+    if pool is None:
+        return
+    env = _settings_env()
+    for _ in range(worker_count()):
+        pool.submit(_body_then_release, env, _discard_result, fn, *args)
+
+
+def _discard_result(fn: Callable[..., object], *args: Any) -> None:
+    fn(*args)
+
+
 def on_cpu(fn: Callable[..., T], *args: Any, when_idle: bool = False) -> T:
     """Run a CPU-bound body in the pool of worker processes, or here when there is none. `when_idle`: work nothing
     else waits for (the radar) is sent only once a worker has nothing to do, so it never queues ahead of the run's

@@ -21,7 +21,7 @@ from modsweep import resources, store
 from modsweep.catalog import COORDINATION_PART, RunCatalog, catalog_of, part_name, to_table
 from modsweep.config import get_settings
 from modsweep.runs import RunContext, run_day
-from modsweep.schemas import ACTOR_SIGNALS, DECISIONS, DETECTIONS, ITEMS
+from modsweep.schemas import ACTOR_SIGNALS, DECISIONS, DETECTIONS
 from modsweep.tasks import banks, decide, detect, ingest, lifecycle_io, sample, strikes
 
 SCORE_COLUMNS = ["item_id", "policy_id", "detector_id", "score"]
@@ -68,7 +68,7 @@ def ingest_file(
         regions=ctx.regions,
         max_item_chars=max_item_chars,
     )
-    table = ingest.items_table(result.items) if len(result.items) else ITEMS.empty_table()
+    table = result.table
     # What a killed run committed of this part is the same again (the same file): kept, not written twice.
     if not cat.exists("quarantine", part):
         cat.save("quarantine", part, ingest.quarantine_table(result.quarantine))

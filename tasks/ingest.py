@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -58,9 +59,16 @@ class UnreadableFileError(ValueError):
 
 @dataclass
 class IngestResult:
-    items: pd.DataFrame
+    """A source file's items (an ITEMS table: what the lake stores), its quarantined rows and its counts."""
+
+    table: pa.Table
     quarantine: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
+
+    @functools.cached_property
+    def items(self) -> pd.DataFrame:
+        """The items as a DataFrame (ITEMS dtypes)."""
+        return self.table.to_pandas()
 
 
 def read_source_file(path: Path) -> pd.DataFrame:
@@ -325,7 +333,7 @@ def normalise_rows(
         quarantined=int(bad.sum()),
         **{f"quarantined.{r}": int((reason == r).sum()) for r in sorted(set(reason[bad]))},
     )
-    return IngestResult(items=to_items_frame(good), quarantine=quarantine, counts=counts)
+    return IngestResult(table=items_table(good), quarantine=quarantine, counts=counts)
 
 
 def quarantine_frame(
@@ -361,11 +369,6 @@ def unreadable_file_quarantine(source_file: str, error: str, run_id: str) -> pd.
             "run_id": [run_id],
         }
     )
-
-
-def to_items_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns and dtypes exactly as the ITEMS schema (round-trips through Arrow)."""
-    return to_table(df, ITEMS).to_pandas()
 
 
 def items_table(df: pd.DataFrame) -> pa.Table:
@@ -439,7 +442,7 @@ def ingest_rows(
     `raw` is None when the file could not be read at all (`read_error` says why): it is quarantined whole. A schema
     problem quarantines every row with it. Valid rows outside the run's window or regions are counted out of scope.
     """
-    items = pd.DataFrame({c: pd.Series(dtype=object) for c in ITEMS.names})
+    items = ITEMS.empty_table()
     if raw is None:
         quarantined = unreadable_file_quarantine(source_file, str(read_error), run_id)
         counts = {"read": 0, "processed": 0, "quarantined": 0, "unreadable_files": 1}
@@ -453,7 +456,7 @@ def ingest_rows(
                 window=file_window,
                 max_item_chars=max_item_chars,
             )
-            items, quarantined, counts = result.items, result.quarantine, result.counts
+            items, quarantined, counts = result.table, result.quarantine, result.counts
         except SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
             reasons = np.full(len(raw), "schema_mismatch", dtype=object)
             details = np.full(len(raw), str(exc)[:2000], dtype=object)
@@ -466,8 +469,8 @@ def ingest_rows(
             }
         items, out_of_scope = select_scope(items, run_window, regions)
         counts.update(processed=counts["processed"] - out_of_scope, out_of_scope=out_of_scope)
-    counts["views"] = int(items["views"].sum()) if len(items) else 0
-    return IngestResult(items=items, quarantine=quarantined, counts=counts)
+    counts["views"] = int(pc.sum(items["views"]).as_py() or 0)
+    return IngestResult(table=items, quarantine=quarantined, counts=counts)
 
 
 def move_repeats_to_quarantine(
@@ -505,16 +508,18 @@ def move_repeats_to_quarantine(
 
 
 def select_scope(
-    items: pd.DataFrame, window: tuple[datetime, datetime], regions: tuple[str, ...] | None
-) -> tuple[pd.DataFrame, int]:
+    items: pa.Table, window: tuple[datetime, datetime], regions: tuple[str, ...] | None
+) -> tuple[pa.Table, int]:
     """Items inside the run's window (and regions, when given), and how many valid items fell outside."""
-    if items.empty:
+    if items.num_rows == 0:
         return items, 0
-    created = pd.to_datetime(items["created_at"], utc=True)
-    keep = ((created >= pd.Timestamp(window[0])) & (created < pd.Timestamp(window[1]))).to_numpy(dtype=bool, copy=True)
+    created = items["created_at"]
+    start, end = (pa.scalar(pd.Timestamp(w).tz_convert("UTC"), type=created.type) for w in window)
+    keep = pc.and_(pc.greater_equal(created, start), pc.less(created, end))
     if regions:
-        keep = keep & items["region"].isin(regions).to_numpy(dtype=bool)
-    return items.loc[keep].reset_index(drop=True), int((~keep).sum())
+        keep = pc.and_(keep, pc.is_in(items["region"], value_set=pa.array(list(regions), pa.string())))
+    kept = items.filter(keep)
+    return kept, items.num_rows - kept.num_rows
 
 
 class QuarantineCeilingError(RuntimeError):

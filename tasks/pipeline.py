@@ -24,10 +24,10 @@ from modsweep.catalog import COORDINATION_PART, DATASETS, RunCatalog, catalog_of
 from modsweep.config import get_settings
 from modsweep.runs import RunContext
 from modsweep.schemas import DECISIONS, METRICS, REVIEW_TASKS
-from modsweep.tasks import approval, audit, bodies, findings, reviews_io, sample, shadow, trends_io
+from modsweep.tasks import approval, audit, banks, bodies, findings, reviews_io, sample, shadow, trends_io
 from modsweep.tasks.bodies import PartitionOutcome
 from modsweep.tasks.gates import gate_lake_partitions
-from modsweep.workers import cpu_pool, on_cpu, releasing_memory, worker_count
+from modsweep.workers import cpu_pool, on_cpu, releasing_memory, warm_up_workers, worker_count
 
 IO_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": exponential_backoff(1), "retry_jitter_factor": 0.5}
 APPROVAL_ANSWER_EVENT = "removals.approval.answer"
@@ -86,6 +86,11 @@ def detect_slices(partitions: int) -> int:
     """Slices each part is scored in: 1, unless a day has fewer parts than worker processes (a one-file day
     would otherwise keep one core busy)."""
     return max(1, worker_count() // max(partitions, 1))
+
+
+def warm_up_detectors(ctx: RunContext) -> None:
+    """Each worker compiles the run's detector bank (pack, model, lexicons) while the items gate runs here."""
+    warm_up_workers(banks.bank_for, ctx.pack, ctx.profile, ctx.models_dir, ctx.model_version, ctx.policy_sha256)
 
 
 @task(name="detect-partition", cache_policy=NO_CACHE)

@@ -317,7 +317,8 @@ def test_scope_selection_conserves_processed_rows(raw, data):
     hours = data.draw(st.integers(0, 30), "hours")
     regions = data.draw(st.one_of(st.none(), st.lists(st.sampled_from(["DE", "US", "XX"]), max_size=2)), "regions")
     window = (start.replace(tzinfo=UTC), start.replace(tzinfo=UTC) + timedelta(hours=hours))
-    kept, out = select_scope(items, window, tuple(regions) if regions is not None else None)
+    kept, out = select_scope(items_table(items), window, tuple(regions) if regions is not None else None)
+    kept = kept.to_pandas()
     assert len(kept) + out == len(items)
     if len(kept):
         assert pd.to_datetime(kept["created_at"], utc=True).between(*window, inclusive="left").all()

@@ -162,9 +162,9 @@ def test_scope_keeps_the_window_and_regions_and_counts_the_rest():
     items.loc[0, "region"] = "US"
     items.loc[1, "created_at"] = pd.Timestamp("2026-11-23T20:00:00Z")
     kept, out = select_scope(
-        items, (datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)), ("DE",)
+        items_table(items), (datetime(2026, 11, 23, 9, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)), ("DE",)
     )
-    assert out == 2 and len(kept) == 4 and set(kept["region"]) == {"DE"}
+    assert out == 2 and kept.num_rows == 4 and set(kept["region"].to_pylist()) == {"DE"}
 
 
 def test_hostile_values_in_any_column_are_quarantined_or_kept_never_crash():

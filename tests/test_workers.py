@@ -54,3 +54,15 @@ def test_work_sent_when_idle_waits_for_a_free_worker_and_lets_later_work_pass(tm
         [b.result() for b in busy]
     assert started_body < started_idle  # sent later, started first
     assert workers._in_flight == 0
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_warming_up_the_workers_does_not_wait_for_them() -> None:
+    """The flow sends the detector bank's loading to the workers and goes on gating; the next body runs after it."""
+    workers.start_workers()
+    workers.on_cpu(int)  # the workers are up
+    sent = time.time()
+    workers.warm_up_workers(time.sleep, 0.8)
+    assert time.time() - sent < 0.5
+    started = workers.on_cpu(time.time)
+    assert started >= sent + 0.7  # queued behind a warm-up: the pool's two workers were both warming up
