@@ -19,7 +19,7 @@ from typing import Any
 
 from modsweep.catalog import COORDINATION_PART, DATASETS, part_name
 from modsweep.config import get_settings
-from modsweep.flows.sweep import RunSummary, _gates, _sample_sizes, _worst_gate_results
+from modsweep.flows.sweep import RunSummary, _sample_sizes, _worst_gate_results, record_gate_results
 from modsweep.ledger import RunRecorder
 from modsweep.run_start import start_run
 from modsweep.runs import RunContext, day_window, list_window_files
@@ -103,7 +103,7 @@ def _run_stages(
 
     def gate(dataset: str, parts: list[str]) -> None:
         with stage(f"gate:{DATASETS[dataset].suite}"):
-            _gates(rec, [submit(t.gate_dataset.fn, ctx, dataset, parts)])
+            record_gate_results(rec, lambda: t.gate_dataset.fn(ctx, dataset, parts))
 
     with stage("ingest") as ingested:
         warm_up_in_background()

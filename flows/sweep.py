@@ -7,6 +7,7 @@ ingest → gate → detect → gate → decide → gate → approval → store �
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -231,9 +232,10 @@ def _sample_sizes(ctx: RunContext) -> tuple[int, int]:
 
 
 def _gate(ctx: RunContext, rec: RunRecorder, dataset: str, parts: list[str]) -> None:
-    """The gate the catalog declares for `dataset`, over `parts`, as its own ledger stage."""
+    """The gate the catalog declares for `dataset`, over `parts`, as its own ledger stage. It runs in this thread:
+    a gate waits for no task-runner thread the strikes or the radar hold."""
     with rec.running(f"gate:{DATASETS[dataset].suite}"):
-        _gates(rec, [t.gate_dataset.submit(ctx, dataset, parts)])
+        record_gate_results(rec, lambda: t.gate_dataset(ctx, dataset, parts))
 
 
 def _stopped_from_outside(exc: BaseException) -> bool:
@@ -253,20 +255,14 @@ def _results(futures: list[Any], parts: list[str]) -> list[Any]:
     return out
 
 
-def _gates(recorder: RunRecorder, futures: list[Any]) -> list[dict[str, Any]]:
-    """Resolve gate futures, recording every result (a critical failure is recorded, then raised)."""
-    results, failure = [], None
-    for f in futures:
-        try:
-            outcome = f.result()
-            results += outcome if isinstance(outcome, list) else [outcome]
-        except DataQualityError as exc:
-            results.append(exc.result.to_dict())
-            failure = failure or exc
+def record_gate_results(recorder: RunRecorder, run_gate: Callable[[], list[dict[str, Any]]]) -> None:
+    """Record a gate's results in the ledger; a critical failure is recorded, then raised."""
+    try:
+        results = run_gate()
+    except DataQualityError as exc:
+        recorder.record_gates([exc.result.to_dict()])
+        raise
     recorder.record_gates(results)
-    if failure is not None:
-        raise failure
-    return results
 
 
 def _summary(

@@ -473,7 +473,12 @@ def _executemany(engine: Engine, stmt: Any, rows: Sequence[dict[str, Any]]) -> i
 def _to_frame(conn: Connection, stmt: Select[Any]) -> pd.DataFrame:
     """Query result as a DataFrame with stable dtypes (nullable ints, UTC timestamps), even when empty."""
     result = conn.execute(stmt)
-    df = pd.DataFrame(result.all(), columns=list(result.keys()))
+    names, rows = list(result.keys()), result.all()
+    if rows:  # column by column: a frame built from Row objects probes each row for named-tuple attributes
+        df = pd.DataFrame(dict(enumerate(map(list, zip(*rows, strict=True)))))
+        df.columns = names
+    else:
+        df = pd.DataFrame([], columns=names)
     for column in stmt.selected_columns:
         name, column_type = column.name, column.type
         if isinstance(column_type, UTCDateTime):
