@@ -303,17 +303,32 @@ def sample_inputs(ctx: RunContext, parts: list[str], keep_per_stratum: int) -> d
     }
 
 
-def update_strikes(ctx: RunContext) -> dict[str, Any]:
-    """The run's strike-ledger update (`lifecycle_io.update_strike_ledger_run`) with its settings and pack."""
-    ledger = lifecycle_io.LedgerContext(
+def record_strikes(ctx: RunContext) -> dict[str, int]:
+    """The first half of the run's strike-ledger update: expiries, then every decisions part's strikes
+    (`lifecycle_io.record_run_strikes`)."""
+    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
+    return lifecycle_io.record_run_strikes(resources.store_engine(), catalog_of(ctx), _ledger_context(ctx), pack)
+
+
+def struck_author_pages(ctx: RunContext) -> list[list[str]]:
+    """The run's struck authors, a page at a time (the second half's units of work)."""
+    return lifecycle_io.struck_author_pages(resources.store_engine(), _ledger_context(ctx))
+
+
+def evaluate_authors(ctx: RunContext, authors: list[str]) -> tuple[int, int]:
+    """One page of struck authors' account actions re-evaluated (a worker's body); (new, lifted)."""
+    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
+    return lifecycle_io.evaluate_author_page(resources.store_engine(), _ledger_context(ctx), pack, authors)
+
+
+def _ledger_context(ctx: RunContext) -> lifecycle_io.LedgerContext:
+    return lifecycle_io.LedgerContext(
         day=ctx.day,
         run_key=ctx.run_key,
         run_id=ctx.run_id,
         as_of=ctx.window_end,
         hmac_key=get_settings().hmac_key.get_secret_value(),
     )
-    pack = resources.pack(ctx.pack, ctx.profile, ctx.model_version)
-    return lifecycle_io.update_strike_ledger_run(resources.store_engine(), catalog_of(ctx), ledger, pack)
 
 
 # --- audit --------------------------------------------------------------------------------------------------

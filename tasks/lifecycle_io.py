@@ -116,44 +116,62 @@ def update_strike_ledger_run(
     parts: list[str] | None = None,
     authors_per_page: int = 5_000,
 ) -> dict[str, Any]:
-    """The run's strike-ledger update: strikes whose TTL ran out by the window end expire; each decisions partition's
-    strikes are recorded a partition at a time (the next one read and pseudonymised while this one is inserted);
-    then the run's struck authors are re-evaluated a page of ``authors_per_page`` at a time, two pages at once (the
-    pages' authors are disjoint: neither reads what the other writes). Idempotent and resumable: a re-run adds
-    nothing and finishes an evaluation a crash interrupted. Returns the summed counts."""
+    """The run's strike-ledger update: `record_run_strikes`, then every page of the run's struck authors
+    re-evaluated (`evaluate_author_page`), two pages at once (the pages' authors are disjoint: neither reads what
+    the other writes). Idempotent and resumable: a re-run adds nothing and finishes an evaluation a crash
+    interrupted. Returns the summed counts. (The sweep spreads the pages over its worker processes instead:
+    `strike_ledger_io.update_strike_ledger`.)"""
+    recorded = record_run_strikes(engine, cat, ctx, pack, parts)
+    pages = struck_author_pages(engine, ctx, authors_per_page)
+    with ThreadPoolExecutor(max_workers=LEDGER_THREADS, thread_name_prefix="strike-ledger") as pool:
+        evaluated = list(pool.map(lambda authors: evaluate_author_page(engine, ctx, pack, authors), pages))
+    return ledger_counts(recorded, evaluated)
+
+
+def record_run_strikes(
+    engine: Engine, cat: RunCatalog, ctx: LedgerContext, pack: PolicyPack, parts: list[str] | None = None
+) -> dict[str, int]:
+    """Strikes whose TTL ran out by the window end expire; each decisions partition's strikes are recorded a
+    partition at a time (the next one read and pseudonymised while this one is inserted). Returns the counts."""
     expired = ls.expire_strikes(engine, ctx.as_of)
     names = cat.parts("decisions") if parts is None else parts
     recorded = []
-    with ThreadPoolExecutor(max_workers=LEDGER_THREADS, thread_name_prefix="strike-ledger") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="strike-read-ahead") as pool:
         ahead = deque(pool.submit(partition_strikes, cat, ctx, p, pack) for p in names[:1])
         for i in range(len(names)):
             strikes = ahead.popleft().result()
             if i + 1 < len(names):
                 ahead.append(pool.submit(partition_strikes, cat, ctx, names[i + 1], pack))
             recorded.append(store_strikes(engine, strikes))
-        evaluating = [  # a page's author ids are small; the pool runs two pages at a time
-            pool.submit(
-                evaluate_accounts,
-                engine,
-                authors,
-                pack.spec.enforcement,
-                as_of=ctx.as_of,
-                run_key=ctx.run_key,
-                run_id=ctx.run_id,
-                day=ctx.day,
-                actor="strike-ledger",
-            )
-            for authors in ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=authors_per_page)
-        ]
-        evaluated = [future.result() for future in evaluating]
-    made, lifted, pages = sum(n for n, _ in evaluated), sum(g for _, g in evaluated), len(evaluated)
+    return {**sum_counts(recorded), "strikes_expired": expired, "partitions": len(names)}
+
+
+def struck_author_pages(engine: Engine, ctx: LedgerContext, size: int = 5_000) -> list[list[str]]:
+    """The run's struck authors, ``size`` at a time in id order (the evaluation's units of work)."""
+    return list(ls.run_author_pages(engine, run_key=ctx.run_key, day=ctx.day, size=size))
+
+
+def evaluate_author_page(engine: Engine, ctx: LedgerContext, pack: PolicyPack, authors: list[str]) -> tuple[int, int]:
+    """One page of the run's struck authors re-evaluated (`evaluate_accounts`); (new, lifted)."""
+    return evaluate_accounts(
+        engine,
+        authors,
+        pack.spec.enforcement,
+        as_of=ctx.as_of,
+        run_key=ctx.run_key,
+        run_id=ctx.run_id,
+        day=ctx.day,
+        actor="strike-ledger",
+    )
+
+
+def ledger_counts(recorded: dict[str, int], evaluated: list[tuple[int, int]]) -> dict[str, Any]:
+    """The ledger update's counts: the recorded strikes' and the evaluated pages' (new and lifted decisions)."""
     return {
-        **sum_counts(recorded),
-        "strikes_expired": expired,
-        "account_decisions_new": made,
-        "account_decisions_lifted": lifted,
-        "partitions": len(names),
-        "author_pages": pages,
+        **recorded,
+        "account_decisions_new": sum(n for n, _ in evaluated),
+        "account_decisions_lifted": sum(g for _, g in evaluated),
+        "author_pages": len(evaluated),
     }
 
 

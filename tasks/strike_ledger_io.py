@@ -3,6 +3,7 @@ the repeat offenders' active strikes before decide)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect import task
@@ -12,17 +13,22 @@ from modsweep import resources
 from modsweep.catalog import catalog_of
 from modsweep.runs import RunContext
 from modsweep.tasks import bodies
-from modsweep.tasks.lifecycle_io import snapshot_actor_weights
+from modsweep.tasks.lifecycle_io import ledger_counts, snapshot_actor_weights
 from modsweep.tasks.pipeline import IO_RETRIES
-from modsweep.workers import on_cpu
+from modsweep.workers import on_cpu, worker_count
 
 
 @task(name="update-strike-ledger", cache_policy=NO_CACHE, **IO_RETRIES)
 def update_strike_ledger(ctx: RunContext) -> dict[str, Any]:
-    """Strikes for the run's stored enforcement decisions and the account actions they reach, in a worker process
-    (the flow stores the review sample and audits meanwhile: the update reads no review task of the run, and the
-    audit's metrics read no account-review task); idempotent, so a retry or a re-run of the key adds nothing."""
-    return on_cpu(bodies.update_strikes, ctx)
+    """Strikes for the run's stored enforcement decisions (recorded in a worker process), then the account actions
+    they reach, a page of struck authors per worker (the pages' authors are disjoint). The flow stores the review
+    sample and audits meanwhile: the update reads no review task of the run, and the audit's metrics read no
+    account-review task. Idempotent, so a retry or a re-run of the key adds nothing."""
+    recorded = on_cpu(bodies.record_strikes, ctx)
+    pages = bodies.struck_author_pages(ctx)
+    with ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="account-pages") as threads:
+        evaluated = list(threads.map(lambda authors: on_cpu(bodies.evaluate_authors, ctx, authors), pages))
+    return ledger_counts(recorded, evaluated)
 
 
 @task(name="snapshot-actor-strikes", cache_policy=NO_CACHE, **IO_RETRIES)
