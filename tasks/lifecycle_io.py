@@ -105,7 +105,7 @@ def store_strikes(engine: Engine, strikes: pd.DataFrame) -> dict[str, int]:
     return {"strikes_offered": len(strikes), "strikes_new": ls.insert_strikes(engine, strikes)}
 
 
-LEDGER_THREADS = 2  # the stage runs alone after the sample: the second core reads ahead / evaluates a page
+LEDGER_THREADS = 2  # update_strike_ledger_run evaluates two pages at once (the sweep spreads them over its workers)
 
 
 def update_strike_ledger_run(
