@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -73,9 +73,8 @@ def warm_up_workers(fn: Callable[..., object], *args: Any) -> None:
     pool = cpu_pool()
     if pool is None:
         return
-    env = _settings_env()
     for _ in range(worker_count()):
-        pool.submit(_body_then_release, env, _discard_result, fn, *args)
+        _send(pool, _discard_result, fn, *args)
 
 
 def _discard_result(fn: Callable[..., object], *args: Any) -> None:
@@ -86,26 +85,43 @@ def on_cpu(fn: Callable[..., T], *args: Any, when_idle: bool = False) -> T:
     """Run a CPU-bound body in the pool of worker processes, or here when there is none. `when_idle`: work nothing
     else waits for (the radar) is sent only once a worker has nothing to do, so it never queues ahead of the run's
     next stage."""
-    global _POOL, _in_flight
+    global _POOL
     pool = cpu_pool()
     if pool is None:
         return fn(*args)
-    workers = worker_count()
-    with _SETTLED:
-        if when_idle:
+    if when_idle:
+        workers = worker_count()
+        with _SETTLED:
             _SETTLED.wait_for(lambda: _in_flight < workers)
-        _in_flight += 1
     try:
-        return pool.submit(_body_then_release, _settings_env(), fn, *args).result()
+        return _send(pool, fn, *args).result()
     except BrokenProcessPool:  # a worker died (killed, out of memory): the next attempt gets a fresh pool
         with _POOL_LOCK:
             if _POOL is pool:
                 _POOL = None
         raise
-    finally:
-        with _SETTLED:
-            _in_flight -= 1
-            _SETTLED.notify_all()
+
+
+def _send(pool: ProcessPoolExecutor, fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Every body goes to the pool through here, so `_in_flight` counts what the workers have to do (a warm-up
+    too), under the sender's settings."""
+    global _in_flight
+    with _SETTLED:
+        _in_flight += 1
+    try:
+        future = pool.submit(_body_then_release, _settings_env(), fn, *args)
+    except BaseException:
+        _settled(None)
+        raise
+    future.add_done_callback(_settled)
+    return future
+
+
+def _settled(_future: Future[Any] | None) -> None:
+    global _in_flight
+    with _SETTLED:
+        _in_flight -= 1
+        _SETTLED.notify_all()
 
 
 def _load_libc() -> Any:

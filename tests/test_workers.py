@@ -53,6 +53,8 @@ def test_work_sent_when_idle_waits_for_a_free_worker_and_lets_later_work_pass(tm
         started_idle, started_body = idle.result(), stage_body.result()
         [b.result() for b in busy]
     assert started_body < started_idle  # sent later, started first
+    with workers._SETTLED:  # a body is counted off by its future's done callback, just after its result is set
+        workers._SETTLED.wait_for(lambda: workers._in_flight == 0, timeout=5)
     assert workers._in_flight == 0
 
 
@@ -64,5 +66,6 @@ def test_warming_up_the_workers_does_not_wait_for_them() -> None:
     sent = time.time()
     workers.warm_up_workers(time.sleep, 0.8)
     assert time.time() - sent < 0.5
+    assert workers._in_flight == 2  # the warm-ups count as the workers' work (the radar's kind waits for them)
     started = workers.on_cpu(time.time)
     assert started >= sent + 0.7  # queued behind a warm-up: the pool's two workers were both warming up
