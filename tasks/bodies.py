@@ -54,7 +54,7 @@ def ingest_file(
         meta = cat.meta("items", part)
         return PartitionOutcome(part, meta["rows"], meta["counts"], reused=True)
     try:
-        raw, error = ingest.read_source_file(Path(source_file)), None
+        raw, error = ingest.read_source(Path(source_file)), None
     except (ingest.UnreadableFileError, ingest.SourceSchemaError) as exc:  # quarantined whole, with the reason
         # (an OSError while reading propagates: the task's retries give flaky storage another chance)
         raw, error = None, f"{type(exc).__name__}: {exc}"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modsweep.catalog import to_table
-from modsweep.schemas import ITEM_TYPES, ITEMS, QUARANTINE
+from modsweep.schemas import ITEM_TYPES, ITEMS, QUARANTINE, TEXT_COLUMNS
 from modsweep.tasks.sample import id_hashes
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("item_id", "item_type", "author_id", "created_at", "region", "language")
@@ -78,13 +79,24 @@ def read_source_file(path: Path) -> pd.DataFrame:
     parsed raise UnreadableFileError naming the file. Undecodable UTF-8 in CSV/JSON text becomes U+FFFD, so
     the row is quarantined as undecodable rather than the whole file lost.
     """
+    return _read(path, keep_arrow=False)  # type: ignore[return-value]
+
+
+def read_source(path: Path) -> pa.Table | pd.DataFrame:
+    """`read_source_file`, except that a Parquet file whose columns have the contract's types stays the Arrow
+    table it was read as (`normalise_rows` then checks it in Arrow, without a round trip through pandas)."""
+    return _read(path, keep_arrow=True)
+
+
+def _read(path: Path, *, keep_arrow: bool) -> pa.Table | pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv", ".tsv", ".jsonl", ".json"):
         raise SourceSchemaError(f"{path}: unsupported source format {suffix!r} (use parquet, csv, tsv or jsonl)")
     data = path.read_bytes()
     try:
         if suffix == ".parquet":
-            return pq.read_table(pa.BufferReader(data)).to_pandas()
+            table = pq.read_table(pa.BufferReader(data))
+            return table if keep_arrow and has_contract_types(table) else table.to_pandas()
         if suffix in (".csv", ".tsv"):
             return pd.read_csv(
                 io.BytesIO(data),
@@ -214,7 +226,7 @@ def _list_column(col: pd.Series) -> pd.Series:
 
 
 def normalise_rows(
-    raw: pd.DataFrame,
+    raw: pd.DataFrame | pa.Table,
     *,
     source_file: str,
     source_name: str,
@@ -226,7 +238,19 @@ def normalise_rows(
 
     `window` is the day the file holds (its `date=` folder): a row outside it is misfiled (`outside_window`);
     `(None, None)` when the file's day is unknown (the run's scope selection counts such rows as out of scope).
+    An Arrow table with the contract's types (`has_contract_types`) is checked in Arrow, with the same outcome.
     """
+    if isinstance(raw, pa.Table):
+        if has_contract_types(raw):
+            return _normalise_table(
+                raw,
+                source_file=source_file,
+                source_name=source_name,
+                run_id=run_id,
+                window=window,
+                max_item_chars=max_item_chars,
+            )
+        raw = raw.to_pandas()
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise SourceSchemaError(f"{source_file}: missing required column(s) {missing}; found {sorted(raw.columns)}")
@@ -336,6 +360,183 @@ def normalise_rows(
     return IngestResult(table=items_table(good), quarantine=quarantine, counts=counts)
 
 
+_STRING_COLUMNS = frozenset(
+    ("item_id", "source", "item_type", "author_id", "region", "language", "media_hash", "ai_provenance")
+) | frozenset(TEXT_COLUMNS)
+_LIST_COLUMNS = ("hashtags", "report_reasons")
+_INT32_COLUMNS = ("author_account_age_days", "user_reports")
+_NUMBER_COLUMNS = ("author_account_age_days", "author_followers", "views", "user_reports")
+
+
+def has_contract_types(table: pa.Table) -> bool:
+    """True when `_normalise_table` gives what the pandas checks give: unique column names, valid UTF-8, and
+    each contract column of its own kind (strings, signed integers, booleans, lists of strings; `created_at` of
+    any type: it is parsed as pandas reads it); other columns only of kinds pandas reads alike in any subset."""
+    names = table.column_names
+    if len(set(names)) != len(names):
+        return False
+    for name, typ in zip(names, table.schema.types, strict=True):
+        if name == "created_at":
+            continue
+        string, listed = pa.types.is_string(typ), pa.types.is_list(typ) and pa.types.is_string(typ.value_type)
+        signed = pa.types.is_signed_integer(typ)
+        if name in _STRING_COLUMNS:
+            ok = string
+        elif name in _LIST_COLUMNS:
+            ok = listed
+        elif name in _NUMBER_COLUMNS:
+            ok = signed
+        elif name == "ai_disclosed":
+            ok = pa.types.is_boolean(typ)
+        else:
+            ok = string or listed or signed or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+        if not ok:
+            return False
+    try:
+        table.validate(full=True)  # invalid UTF-8 goes the pandas way (and its error)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow result as a NumPy mask (missing → False)."""
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _normalise_table(
+    raw: pa.Table,
+    *,
+    source_file: str,
+    source_name: str,
+    run_id: str,
+    window: tuple[datetime, datetime] | tuple[None, None],
+    max_item_chars: int,
+) -> IngestResult:
+    """`normalise_rows` for an Arrow table with the contract's types: the same checks, in the same order, with
+    the kernels pandas' Arrow-backed strings call (strip, case, regex, length), so the outcome is the same."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.column_names]
+    if missing:
+        raise SourceSchemaError(
+            f"{source_file}: missing required column(s) {missing}; found {sorted(raw.column_names)}"
+        )
+    n = raw.num_rows
+    raw = raw.combine_chunks()
+
+    def column(name: str, default: pa.Array) -> pa.Array:
+        if name not in raw.column_names:
+            return default
+        read = raw.column(name)
+        return read.chunk(0) if read.num_chunks else pa.array([], read.type)
+
+    nulls = pa.nulls(n, pa.string())
+    counts: dict[str, int] = {"read": n, "extra_columns": len(set(raw.column_names) - set(ITEMS.names))}
+    reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+
+    def flag(mask: np.ndarray, why: str, what: str) -> None:
+        new = mask & (reason == "")
+        reason[new] = why
+        detail[new] = what
+
+    out: dict[str, Any] = {}
+    item_id = column("item_id", nulls)
+    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(item_id), ""), True)
+    flag(_mask(pc.or_(pc.is_null(item_id), empty)), "null_item_id", "item_id is empty or only whitespace")
+    for col in ("author_id", "item_type", "region", "language"):
+        v = pc.utf8_trim_whitespace(column(col, nulls))
+        flag(_mask(pc.fill_null(pc.equal(v, ""), True)), "missing_value", f"{col} is empty")
+        out[col] = v
+    created_at, bad_ts = _parse_timestamps(raw.column("created_at").to_pandas())
+    flag(bad_ts, "bad_timestamp", "created_at is unparseable or has no time zone")
+    if window[0] is not None and window[1] is not None:
+        start, end = pd.Timestamp(window[0]).tz_convert("UTC"), pd.Timestamp(window[1]).tz_convert("UTC")
+        outside = ((created_at < start) | (created_at >= end)).to_numpy(dtype=bool, na_value=False)
+        flag(
+            outside,
+            "outside_window",
+            f"created_at outside its partition's day [{start.isoformat()}, {end.isoformat()})",
+        )
+    out["item_type"] = pc.utf8_lower(out["item_type"])
+    known = pc.is_in(out["item_type"], value_set=pa.array(list(ITEM_TYPES), pa.string()))
+    flag(~_mask(known), "invalid_enum", f"item_type not in {list(ITEM_TYPES)}")
+    out["region"] = pc.utf8_upper(out["region"])
+    bad_region = ~_mask(pc.match_substring_regex(out["region"], "^[A-Z]{2}$")) | _mask(
+        pc.match_substring_regex(out["region"], _USER_ASSIGNED.pattern)
+    )
+    flag(bad_region, "invalid_enum", "region is not an ISO-3166-1 alpha-2 code")
+    out["language"] = pc.utf8_lower(out["language"])
+    flag(~_mask(pc.match_substring_regex(out["language"], "^[a-z]{2}$")), "invalid_enum", "language is not ISO-639-1")
+
+    for col in TEXT_COLUMNS:
+        s = column(col, nulls)
+        flag(_mask(pc.match_substring(s, "\ufffd")), "undecodable_text", f"{col} has undecodable characters")
+        flag(
+            _mask(pc.greater(pc.utf8_length(s), max_item_chars)), "oversize_text", f"{col} over {max_item_chars} chars"
+        )
+        suspect = _mask(pc.match_substring_regex(s, _MOJIBAKE)) & (reason == "")
+        if suspect.any():
+            repaired = [_repair_mojibake(v) for v in s.filter(pa.array(suspect)).to_pylist()]
+            s = pc.replace_with_mask(s, pa.array(suspect), pa.array(repaired, pa.string()))
+            counts["mojibake_repaired"] = counts.get("mojibake_repaired", 0) + int(suspect.sum())
+        out[col] = s
+
+    for col in _NUMBER_COLUMNS:
+        target = ITEMS.field(col).type
+        if col not in raw.column_names:
+            out[col] = pa.array(np.zeros(n, dtype=target.to_pandas_dtype()), target)
+            continue
+        v = column(col, nulls)
+        limit = np.iinfo(np.int32 if col in _INT32_COLUMNS else np.int64).max
+        bad = _mask(pc.is_null(v)) | _mask(pc.less(v, 0)) | _mask(pc.greater(v, pa.scalar(limit, pa.int64())))
+        flag(bad, "invalid_value", f"{col} is not a non-negative number within range")
+        out[col] = pc.if_else(pa.array(bad), pa.scalar(0, v.type), v).cast(target)
+    out["ai_disclosed"] = pc.fill_null(column("ai_disclosed", pa.array(np.zeros(n, dtype=bool))), False)
+
+    # Duplicates: the first valid occurrence wins; later ones are quarantined.
+    valid = np.flatnonzero(reason == "")
+    codes = pc.dictionary_encode(item_id.take(pa.array(valid))).indices.to_numpy(zero_copy_only=False)
+    repeat = np.ones(len(valid), dtype=bool)
+    repeat[np.unique(codes, return_index=True)[1]] = False
+    dup = np.zeros(n, dtype=bool)
+    dup[valid[repeat]] = True
+    flag(dup, "duplicate_item_id", "item_id seen earlier in this partition")
+
+    bad = reason != ""
+    keep = pa.array(~bad)
+    out["item_id"] = item_id
+    out["source"] = pc.fill_null(column("source", nulls), source_name)
+    for col in ("ai_provenance", "media_hash"):
+        out[col] = column(col, nulls)
+    for col in _LIST_COLUMNS:
+        out[col] = column(col, pa.nulls(n, pa.list_(pa.string())))
+    ts = pa.Array.from_pandas(created_at[~bad], type=ITEMS.field("created_at").type, safe=False)
+    table = pa.Table.from_arrays(
+        [ts if name == "created_at" else out[name].filter(keep) for name in ITEMS.names], schema=ITEMS
+    )
+    rows = np.flatnonzero(bad)
+    quarantine = quarantine_frame(_rows_as_read(raw, rows), source_file, reason[bad], detail[bad], run_id)
+    counts.update(
+        processed=table.num_rows,
+        quarantined=int(bad.sum()),
+        **{f"quarantined.{r}": int((reason == r).sum()) for r in sorted(set(reason[bad]))},
+    )
+    return IngestResult(table=table, quarantine=quarantine, counts=counts)
+
+
+def _rows_as_read(table: pa.Table, rows: np.ndarray) -> pd.DataFrame:
+    """Rows `rows` of `table` as the whole table's `to_pandas()` shows them (index = row number): a column's
+    pandas type depends on the whole column (integers with a missing value anywhere read as floats)."""
+    frame = table.take(pa.array(rows, pa.int64())).to_pandas()
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if col.null_count and pa.types.is_integer(col.type):
+            frame[name] = frame[name].astype(np.float64)
+        elif col.null_count and pa.types.is_boolean(col.type):
+            frame[name] = frame[name].astype(object)
+    frame.index = pd.Index(rows, dtype=np.int64)
+    return frame
+
+
 def quarantine_frame(
     raw_rows: pd.DataFrame, source_file: str, reasons: np.ndarray, details: np.ndarray, run_id: str
 ) -> pd.DataFrame:
@@ -427,7 +628,7 @@ def cross_partition_repeats(
 
 
 def ingest_rows(
-    raw: pd.DataFrame | None,
+    raw: pd.DataFrame | pa.Table | None,
     read_error: str | None,
     *,
     source_file: str,
@@ -460,7 +661,8 @@ def ingest_rows(
         except SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
             reasons = np.full(len(raw), "schema_mismatch", dtype=object)
             details = np.full(len(raw), str(exc)[:2000], dtype=object)
-            quarantined = quarantine_frame(raw, source_file, reasons, details, run_id)
+            frame = raw.to_pandas() if isinstance(raw, pa.Table) else raw
+            quarantined = quarantine_frame(frame, source_file, reasons, details, run_id)
             counts = {
                 "read": len(raw),
                 "processed": 0,

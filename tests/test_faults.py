@@ -139,7 +139,7 @@ def test_source_read_failing_twice_is_retried_and_the_run_succeeds(home, small_d
     from modsweep.tasks import ingest
 
     flaky = sorted(small_day["items"].rglob("*.parquet"))[2]
-    real = ingest.read_source_file
+    real = ingest.read_source
     failures: list[str] = []
 
     def read_twice_failing(path: Path):
@@ -148,7 +148,7 @@ def test_source_read_failing_twice_is_retried_and_the_run_succeeds(home, small_d
             raise OSError(f"Connection reset by peer while reading {path}")
         return real(path)
 
-    monkeypatch.setattr(ingest, "read_source_file", read_twice_failing)
+    monkeypatch.setattr(ingest, "read_source", read_twice_failing)
     with capture_all_logs(logging.INFO, only=("prefect",)) as logs:
         summary = run_daily(small_day)
 

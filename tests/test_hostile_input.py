@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -30,6 +31,7 @@ from modsweep.tasks.ingest import (
     REQUIRED_COLUMNS,
     SourceSchemaError,
     UnreadableFileError,
+    has_contract_types,
     items_table,
     normalise_rows,
     quarantine_table,
@@ -368,6 +370,114 @@ def test_csv_sources_with_quotes_newlines_and_controls_lose_no_row(rows, tmp_pat
     read = read_source_file(path)
     assert len(read) == len(rows), "rows vanished (or appeared) while reading the CSV"
     _check_result(read, _normalise(read, str(path)))
+
+
+_ARROW_KIND = {c: "string" for c in ITEMS.names} | {
+    "hashtags": "list",
+    "report_reasons": "list",
+    "ai_disclosed": "bool",
+    "author_account_age_days": "int",
+    "author_followers": "int",
+    "views": "int",
+    "user_reports": "int",
+}
+
+
+def _as_contract_kind(values: list[Any], kind: str) -> pa.Array:
+    """A column of a Parquet file with the contract's types: each value of that kind, else missing."""
+
+    def utf8(v: Any) -> bool:
+        return isinstance(v, str) and not re.search("[\ud800-\udfff]", v)
+
+    if kind == "int":
+        return pa.array([v if type(v) is int and -(2**63) <= v < 2**63 else None for v in values], pa.int64())
+    if kind == "bool":
+        return pa.array([v if isinstance(v, bool) else None for v in values], pa.bool_())
+    if kind == "list":
+        fit = [v if isinstance(v, list) and all(utf8(x) or x is None for x in v) else None for v in values]
+        return pa.array(fit, pa.list_(pa.string()))
+    return pa.array([v if utf8(v) else None for v in values], pa.string())
+
+
+def _contract_table(raw: pd.DataFrame) -> pa.Table:
+    columns = {}
+    for c in raw.columns:
+        values = raw[c].tolist()
+        if c == "created_at" and any(isinstance(v, pd.Timestamp) for v in values):
+            values = [v.isoformat() if isinstance(v, pd.Timestamp) else v for v in values]
+        columns[c] = _as_contract_kind(values, _ARROW_KIND.get(c, "int" if c == "score" else "string"))
+    return pa.table(columns) if columns else pa.table({"item_id": pa.array([], pa.string())})
+
+
+def _assert_same_outcome(table: pa.Table, source_file: str = "hostile/part-00000.parquet") -> Any:
+    """The Arrow checks of a contract-typed table against the pandas checks of the same rows: items, quarantined
+    rows (their raw JSON byte for byte) and counts, in the same order."""
+    assert has_contract_types(table)
+    kw = dict(source_file=source_file, source_name="hostile", run_id="run-h", window=WINDOW, max_item_chars=MAX_CHARS)
+    in_arrow, in_pandas = normalise_rows(table, **kw), normalise_rows(table.to_pandas(), **kw)
+    assert list(in_arrow.counts.items()) == list(in_pandas.counts.items())
+    assert in_arrow.table.equals(in_pandas.table), (in_arrow.table.to_pandas(), in_pandas.table.to_pandas())
+    pd.testing.assert_frame_equal(in_arrow.quarantine, in_pandas.quarantine)
+    return in_arrow
+
+
+@settings(FRAMES, max_examples=60)
+@given(raw=hostile_frames(drop_required=False))
+def test_contract_typed_parquet_is_checked_in_arrow_with_the_pandas_outcome(raw):
+    CASES["generated Parquet tables (Arrow checks)"] += 1
+    table = _contract_table(raw)
+    if any(c not in table.column_names for c in REQUIRED_COLUMNS):
+        return
+    _check_result(table.to_pandas(), _assert_same_outcome(table))
+
+
+def test_arrow_checks_meet_every_reason_and_keep_the_raw_rows_as_pandas_reads_them():
+    CASES["fixed Parquet table (Arrow checks)"] += 1
+    rows = [
+        {},
+        {"item_id": " i1\u2029"},
+        {"item_id": "   "},
+        {"item_id": None},
+        {"item_id": "i0"},  # a repeat of row 0
+        {"author_id": " "},
+        {"created_at": "2026-11-23T10:00:00"},
+        {"created_at": "2026-11-25T10:00:00Z"},
+        {"item_type": " VIDEO "},
+        {"region": "zz"},
+        {"region": "de "},
+        {"language": "EN"},
+        {"text": "caf\u00c3\u00a9 ok"},
+        {"text": "bad \ufffd byte"},
+        {"transcript": "x" * (MAX_CHARS + 1)},
+        {"views": -1},
+        {"views": None},
+        {"user_reports": 2**40},
+        {"ai_disclosed": None},
+        {"hashtags": None, "report_reasons": ["spam", None]},
+    ]
+    records = [{**GOOD, "item_id": f"i{k}", **o} for k, o in enumerate(rows)]
+    kinds = {"string": pa.string(), "list": pa.list_(pa.string()), "bool": pa.bool_(), "int": pa.int64()}
+    table = pa.Table.from_pylist(records, schema=pa.schema([(c, kinds[_ARROW_KIND[c]]) for c in GOOD]))
+    table = table.append_column("extra_int", pa.array([1, None] + [3] * (len(rows) - 2), pa.int64()))
+    table = table.append_column("extra_flag", pa.array([True, None] + [False] * (len(rows) - 2)))
+    table = table.append_column("extra_score", pa.array([0.5] * len(rows)))
+    result = _assert_same_outcome(table)
+    assert set(result.quarantine["reason"]) == ROW_REASONS
+    assert result.counts["mojibake_repaired"] == 1
+    assert _assert_same_outcome(table.slice(0, 0)).counts["read"] == 0
+    optional = [c for c in table.column_names if c not in REQUIRED_COLUMNS]
+    _assert_same_outcome(table.drop_columns(optional))
+
+
+def test_parquet_without_the_contract_types_takes_the_pandas_checks():
+    ints = pa.table({c: pa.array([1]) for c in REQUIRED_COLUMNS})
+    assert not has_contract_types(ints)
+    doubled = pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["item_id", "item_id"])
+    assert not has_contract_types(doubled)
+    bad_utf8 = pa.Array.from_buffers(
+        pa.string(), 1, [None, pa.py_buffer(np.array([0, 1], np.int32)), pa.py_buffer(b"\xff")]
+    )
+    assert not has_contract_types(pa.table({"item_id": bad_utf8}))
 
 
 # --- ingest: fixed cases ------------------------------------------------------------------------------
