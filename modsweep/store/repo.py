@@ -18,9 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import JSON, Boolean, Date, Float, Integer, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -78,8 +75,10 @@ def utcnow() -> dt.datetime:
 # --------------------------------------------------------------------------------------------- schema
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None) -> Any:
     """An Alembic ``Config`` built in code (no alembic.ini), pointing at the packaged migrations."""
+    from alembic.config import Config  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     if connection is not None:
@@ -95,6 +94,8 @@ def _lock_for_migration(conn: Connection) -> None:
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (head); a no-op when already there, safe to run concurrently."""
+    from alembic import command  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
+
     with write_transaction(engine) as conn:
         _lock_for_migration(conn)
         command.upgrade(alembic_config(conn), revision)
@@ -102,6 +103,8 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
 
 def downgrade_schema(engine: Engine, revision: str) -> None:
     """Migrate the database down to ``revision`` (``"base"`` drops every table)."""
+    from alembic import command  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
+
     with write_transaction(engine) as conn:
         _lock_for_migration(conn)
         command.downgrade(alembic_config(conn), revision)
@@ -109,6 +112,10 @@ def downgrade_schema(engine: Engine, revision: str) -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None before the first migration."""
+    from alembic.runtime.migration import (
+        MigrationContext,
+    )  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
