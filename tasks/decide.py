@@ -97,6 +97,12 @@ def decision_ids(run_key: str, item_ids: np.ndarray, policy_id: str) -> list[str
     return [hashlib.sha256(prefix + str(i).encode()).hexdigest()[:32] for i in item_ids]
 
 
+def _visibility(action: np.ndarray) -> np.ndarray:
+    """Each action's DSA decision visibility (one lookup per distinct action)."""
+    names, which = np.unique(action, return_inverse=True)
+    return np.array([ACTION_VISIBILITY[a] for a in names.tolist()], dtype=object)[which]
+
+
 def decide_partition(
     items: pd.DataFrame,
     scores: pd.DataFrame,
@@ -116,6 +122,8 @@ def decide_partition(
     """
     frames = []
     region_names, region_of_row = np.unique(items["region"].to_numpy(dtype=str), return_inverse=True)
+    scope_of_region = np.empty(len(region_names), dtype=object)  # DSA territorial scope, one list per region
+    scope_of_region[:] = [[r] if r in EEA_REGIONS else [] for r in region_names.tolist()]
     lowering = escalate_offsets is not None and bool((escalate_offsets < 0).any())
     for policy in pack.policies():
         s = scores[policy.id].to_numpy(dtype=np.float64)
@@ -161,14 +169,14 @@ def decide_partition(
                     "run_id": run_id,
                     "run_key": run_key,
                     "decided_at": pd.Timestamp(decided_at).tz_convert("UTC"),
-                    "decision_visibility": [ACTION_VISIBILITY[a] for a in action],
+                    "decision_visibility": _visibility(action),
                     "category": policy.dsa.category,
                     "category_specification": [list(policy.dsa.category_specification)] * len(rows),
                     "automated_detection": True,
                     "automated_decision": np.where(
                         automated, "AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_NOT_AUTOMATED"
                     ),
-                    "territorial_scope": [[r] if r in EEA_REGIONS else [] for r in region],
+                    "territorial_scope": scope_of_region[region_of_row[rows]],
                 }
             )
         )
