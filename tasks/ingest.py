@@ -404,6 +404,33 @@ def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
+# The UTF-8 of the mojibake pattern's first characters (Ã, Â, â): C3 then 83, 82 or A2.
+_MOJIBAKE_LEADS = (b"\x83", b"\x82", b"\xa2")
+
+
+def _rows_holding(s: pa.StringArray, lead: int, tails: tuple[bytes, ...]) -> np.ndarray:
+    """Rows of a string array whose UTF-8 holds byte `lead` followed by one of `tails` (missing rows: False).
+
+    A byte scan: in valid UTF-8 a character's bytes never straddle two rows, so for a whole character (U+FFFD is
+    EF BF BD) the result is exact; for a pattern it gives the rows worth matching."""
+    n, out = len(s), np.zeros(len(s), dtype=bool)
+    if not n or s.buffers()[2] is None:
+        return out
+    offsets = np.frombuffer(s.buffers()[1], dtype=np.int32)[s.offset : s.offset + n + 1]
+    data = np.frombuffer(s.buffers()[2], dtype=np.uint8)
+    at = np.flatnonzero(data[offsets[0] : offsets[-1]] == lead) + offsets[0]
+    if not len(at):
+        return out
+    hit = np.zeros(len(at), dtype=bool)
+    for tail in tails:
+        ok = np.ones(len(at), dtype=bool)
+        for k, byte in enumerate(tail, start=1):
+            ok &= (at + k < offsets[-1]) & (data[np.minimum(at + k, len(data) - 1)] == byte)
+        hit |= ok
+    out[np.searchsorted(offsets, at[hit], side="right") - 1] = True
+    return out & ~_mask(pc.is_null(s))
+
+
 def _normalise_table(
     raw: pa.Table,
     *,
@@ -470,11 +497,14 @@ def _normalise_table(
 
     for col in TEXT_COLUMNS:
         s = column(col, nulls)
-        flag(_mask(pc.match_substring(s, "\ufffd")), "undecodable_text", f"{col} has undecodable characters")
+        flag(_rows_holding(s, 0xEF, (b"\xbf\xbd",)), "undecodable_text", f"{col} has undecodable characters")
         flag(
             _mask(pc.greater(pc.utf8_length(s), max_item_chars)), "oversize_text", f"{col} over {max_item_chars} chars"
         )
-        suspect = _mask(pc.match_substring_regex(s, _MOJIBAKE)) & (reason == "")
+        suspect = _rows_holding(s, 0xC3, _MOJIBAKE_LEADS) & (reason == "")  # candidates, then the pattern
+        if suspect.any():
+            candidates = np.flatnonzero(suspect)
+            suspect[candidates] = _mask(pc.match_substring_regex(s.take(pa.array(candidates)), _MOJIBAKE))
         if suspect.any():
             repaired = [_repair_mojibake(v) for v in s.filter(pa.array(suspect)).to_pylist()]
             s = pc.replace_with_mask(s, pa.array(suspect), pa.array(repaired, pa.string()))
