@@ -283,18 +283,26 @@ def score_lexicons(item_ids: np.ndarray, norm: NormalisedText, bank: DetectorBan
     if bank.automaton is None:
         return []
     frames = []
+    truncated = norm.truncated.tolist()
+    terms_json: dict[tuple[str, ...], str] = {}  # a partition repeats few term sets: each serialised once
     for (policy, det), by_row in match_lexicons(norm, bank.automaton).items():
-        rows = np.fromiter(by_row.keys(), dtype=np.int64)
-        # Several distinct terms add evidence: 1 - Π(1 - w) (noisy-or), capped below 1.
-        scores = np.array(
-            [1 - np.prod([1 - e.weight for e in {x.term: x for x in v}.values()]) for v in by_row.values()]
-        )
-        evidence = [
-            json.dumps({"terms": sorted({e.term for e in v}), "truncated": bool(norm.truncated[r])}, ensure_ascii=False)
-            for r, v in by_row.items()
-        ]
+        rows = np.fromiter(by_row.keys(), dtype=np.int64, count=len(by_row))
+        scores = np.empty(len(by_row), dtype=np.float64)
+        evidence = []
+        for k, (r, v) in enumerate(by_row.items()):
+            # Several distinct terms add evidence: 1 - Π(1 - w) (noisy-or), capped below 1.
+            scores[k] = 1 - (1 - v[0].weight) if len(v) == 1 else 1 - np.prod([1 - e.weight for e in _by_term(v)])
+            terms = tuple(sorted({e.term for e in v}))
+            if terms not in terms_json:
+                terms_json[terms] = json.dumps(list(terms), ensure_ascii=False)
+            evidence.append(f'{{"terms": {terms_json[terms]}, "truncated": {"true" if truncated[r] else "false"}}}')
         frames.append(_frame(item_ids[rows], policy, det, bank.lexicon_version, np.minimum(scores, 0.99), evidence))
     return frames
+
+
+def _by_term(entries: list[LexiconEntry]) -> list[LexiconEntry]:
+    """One entry per distinct term, in first-hit order (the last hit's entry for a repeated term)."""
+    return list({e.term: e for e in entries}.values())
 
 
 def score_classifiers(
