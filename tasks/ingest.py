@@ -225,6 +225,41 @@ def _list_column(col: pd.Series) -> pd.Series:
     return col.map(conv).astype(object)
 
 
+FileDay = tuple[datetime, datetime] | tuple[None, None]  # the day a source file holds (None: unknown)
+
+
+class RowReasons:
+    """The first failing reason of every row of a partition, with its detail (empty while the row passes)."""
+
+    def __init__(self, n: int) -> None:
+        self.reason = np.full(n, "", dtype=object)
+        self.detail = np.full(n, "", dtype=object)
+
+    def flag(self, mask: np.ndarray, why: str, what: str) -> None:
+        """Give `why` to the rows of `mask` that have no reason yet (the first failing check wins)."""
+        new = mask & (self.reason == "")
+        self.reason[new] = why
+        self.detail[new] = what
+
+    def flag_misfiled(self, created_at: pd.Series, window: tuple[datetime, datetime] | tuple[None, None]) -> None:
+        """Rows created outside the day their file holds (`window`; unknown: nothing is misfiled)."""
+        if window[0] is None or window[1] is None:
+            return
+        start, end = pd.Timestamp(window[0]).tz_convert("UTC"), pd.Timestamp(window[1]).tz_convert("UTC")
+        outside = ((created_at < start) | (created_at >= end)).to_numpy(dtype=bool, na_value=False)
+        self.flag(
+            outside,
+            "outside_window",
+            f"created_at outside its partition's day [{start.isoformat()}, {end.isoformat()})",
+        )
+
+    def quarantined_counts(self) -> dict[str, int]:
+        """How many rows are quarantined, in all and per reason."""
+        bad = self.reason != ""
+        by_reason = {f"quarantined.{r}": int((self.reason == r).sum()) for r in sorted(set(self.reason[bad]))}
+        return {"quarantined": int(bad.sum()), **by_reason}
+
+
 def normalise_rows(
     raw: pd.DataFrame | pa.Table,
     *,
@@ -242,14 +277,7 @@ def normalise_rows(
     """
     if isinstance(raw, pa.Table):
         if has_contract_types(raw):
-            return _normalise_table(
-                raw,
-                source_file=source_file,
-                source_name=source_name,
-                run_id=run_id,
-                window=window,
-                max_item_chars=max_item_chars,
-            )
+            return _normalise_table(raw, source_file, source_name, run_id, window, max_item_chars)
         raw = raw.to_pandas()
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
@@ -260,13 +288,8 @@ def normalise_rows(
     for col in ITEMS.names:
         df[col] = raw[col] if col in raw.columns else DEFAULTS[col]
     counts: dict[str, int] = {"read": n, "extra_columns": len(set(raw.columns) - set(ITEMS.names))}
-    reason = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
-
-    def flag(mask: np.ndarray, why: str, what: str) -> None:
-        new = mask & (reason == "")
-        reason[new] = why
-        detail[new] = what
+    reasons = RowReasons(n)
+    flag, reason, detail = reasons.flag, reasons.reason, reasons.detail
 
     # An id is kept byte for byte (a platform's id may end in a space or U+2029; stripping it would name an
     # item the platform does not have, or merge two ids); only an id of nothing but whitespace counts as empty.
@@ -279,14 +302,7 @@ def normalise_rows(
         df[col] = v
     created_at, bad_ts = _parse_timestamps(df["created_at"])
     flag(bad_ts, "bad_timestamp", "created_at is unparseable or has no time zone")
-    if window[0] is not None and window[1] is not None:
-        start, end = pd.Timestamp(window[0]).tz_convert("UTC"), pd.Timestamp(window[1]).tz_convert("UTC")
-        outside = ((created_at < start) | (created_at >= end)).to_numpy(dtype=bool, na_value=False)
-        flag(
-            outside,
-            "outside_window",
-            f"created_at outside its partition's day [{start.isoformat()}, {end.isoformat()})",
-        )
+    reasons.flag_misfiled(created_at, window)
 
     df["item_type"] = df["item_type"].str.lower()
     flag(~df["item_type"].isin(ITEM_TYPES).to_numpy(dtype=bool), "invalid_enum", f"item_type not in {list(ITEM_TYPES)}")
@@ -354,8 +370,7 @@ def normalise_rows(
     quarantine = quarantine_frame(raw.loc[bad], source_file, reason[bad], detail[bad], run_id)
     counts.update(
         processed=len(good),
-        quarantined=int(bad.sum()),
-        **{f"quarantined.{r}": int((reason == r).sum()) for r in sorted(set(reason[bad]))},
+        **reasons.quarantined_counts(),
     )
     return IngestResult(table=items_table(good), quarantine=quarantine, counts=counts)
 
@@ -432,13 +447,7 @@ def _rows_holding(s: pa.StringArray, lead: int, tails: tuple[bytes, ...]) -> np.
 
 
 def _normalise_table(
-    raw: pa.Table,
-    *,
-    source_file: str,
-    source_name: str,
-    run_id: str,
-    window: tuple[datetime, datetime] | tuple[None, None],
-    max_item_chars: int,
+    raw: pa.Table, source_file: str, source_name: str, run_id: str, window: FileDay, max_item_chars: int
 ) -> IngestResult:
     """`normalise_rows` for an Arrow table with the contract's types: the same checks, in the same order, with
     the kernels pandas' Arrow-backed strings call (strip, case, regex, length), so the outcome is the same."""
@@ -458,13 +467,8 @@ def _normalise_table(
 
     nulls = pa.nulls(n, pa.string())
     counts: dict[str, int] = {"read": n, "extra_columns": len(set(raw.column_names) - set(ITEMS.names))}
-    reason = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
-
-    def flag(mask: np.ndarray, why: str, what: str) -> None:
-        new = mask & (reason == "")
-        reason[new] = why
-        detail[new] = what
+    reasons = RowReasons(n)
+    flag, reason, detail = reasons.flag, reasons.reason, reasons.detail
 
     out: dict[str, Any] = {}
     item_id = column("item_id", nulls)
@@ -476,14 +480,7 @@ def _normalise_table(
         out[col] = v
     created_at, bad_ts = _parse_timestamps(raw.column("created_at").to_pandas())
     flag(bad_ts, "bad_timestamp", "created_at is unparseable or has no time zone")
-    if window[0] is not None and window[1] is not None:
-        start, end = pd.Timestamp(window[0]).tz_convert("UTC"), pd.Timestamp(window[1]).tz_convert("UTC")
-        outside = ((created_at < start) | (created_at >= end)).to_numpy(dtype=bool, na_value=False)
-        flag(
-            outside,
-            "outside_window",
-            f"created_at outside its partition's day [{start.isoformat()}, {end.isoformat()})",
-        )
+    reasons.flag_misfiled(created_at, window)
     out["item_type"] = pc.utf8_lower(out["item_type"])
     known = pc.is_in(out["item_type"], value_set=pa.array(list(ITEM_TYPES), pa.string()))
     flag(~_mask(known), "invalid_enum", f"item_type not in {list(ITEM_TYPES)}")
@@ -548,8 +545,7 @@ def _normalise_table(
     quarantine = quarantine_frame(_rows_as_read(raw, rows), source_file, reason[bad], detail[bad], run_id)
     counts.update(
         processed=table.num_rows,
-        quarantined=int(bad.sum()),
-        **{f"quarantined.{r}": int((reason == r).sum()) for r in sorted(set(reason[bad]))},
+        **reasons.quarantined_counts(),
     )
     return IngestResult(table=table, quarantine=quarantine, counts=counts)
 
