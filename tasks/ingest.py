@@ -241,7 +241,7 @@ class RowReasons:
         self.reason[new] = why
         self.detail[new] = what
 
-    def flag_misfiled(self, created_at: pd.Series, window: tuple[datetime, datetime] | tuple[None, None]) -> None:
+    def flag_misfiled(self, created_at: pd.Series, window: FileDay) -> None:
         """Rows created outside the day their file holds (`window`; unknown: nothing is misfiled)."""
         if window[0] is None or window[1] is None:
             return
@@ -266,7 +266,7 @@ def normalise_rows(
     source_file: str,
     source_name: str,
     run_id: str,
-    window: tuple[datetime, datetime] | tuple[None, None],
+    window: FileDay,
     max_item_chars: int,
 ) -> IngestResult:
     """Check every row; good rows become canonical items, the rest are quarantined with the first failing reason.
@@ -659,14 +659,15 @@ def ingest_rows(
     *,
     source_file: str,
     run_id: str,
-    file_window: tuple[datetime, datetime] | tuple[None, None],
+    file_window: FileDay,
     run_window: tuple[datetime, datetime],
     regions: tuple[str, ...] | None,
     max_item_chars: int,
 ) -> IngestResult:
     """One source file → the run's canonical items, quarantined rows with reasons, and the file's counts.
 
-    `raw` is None when the file could not be read at all (`read_error` says why): it is quarantined whole. A schema
+    `raw` is what `read_source` gave (an Arrow table only with the contract's types, checked there), or None when
+    the file could not be read at all (`read_error` says why): it is quarantined whole. A schema
     problem quarantines every row with it. Valid rows outside the run's window or regions are counted out of scope.
     """
     items = ITEMS.empty_table()
@@ -674,15 +675,19 @@ def ingest_rows(
         quarantined = unreadable_file_quarantine(source_file, str(read_error), run_id)
         counts = {"read": 0, "processed": 0, "quarantined": 0, "unreadable_files": 1}
     else:
+        source_name = Path(source_file).parent.name
         try:
-            result = normalise_rows(
-                raw,
-                source_file=source_file,
-                source_name=Path(source_file).parent.name,
-                run_id=run_id,
-                window=file_window,
-                max_item_chars=max_item_chars,
-            )
+            if isinstance(raw, pa.Table):  # from `read_source`, which keeps a table only with the contract's types
+                result = _normalise_table(raw, source_file, source_name, run_id, file_window, max_item_chars)
+            else:
+                result = normalise_rows(
+                    raw,
+                    source_file=source_file,
+                    source_name=source_name,
+                    run_id=run_id,
+                    window=file_window,
+                    max_item_chars=max_item_chars,
+                )
             items, quarantined, counts = result.table, result.quarantine, result.counts
         except SourceSchemaError as exc:  # every row kept, quarantined with the schema problem named
             reasons = np.full(len(raw), "schema_mismatch", dtype=object)

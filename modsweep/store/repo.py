@@ -75,11 +75,18 @@ def utcnow() -> dt.datetime:
 # --------------------------------------------------------------------------------------------- schema
 
 
+def _alembic() -> Any:
+    """The Alembic package with the modules the store uses (imported on first use: only migrations need them)."""
+    import alembic.command  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
+    import alembic.config  # local: as above
+    import alembic.runtime.migration  # local: as above
+
+    return alembic
+
+
 def alembic_config(connection: Connection | None = None) -> Any:
     """An Alembic ``Config`` built in code (no alembic.ini), pointing at the packaged migrations."""
-    from alembic.config import Config  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
-
-    cfg = Config()
+    cfg = _alembic().config.Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     if connection is not None:
         cfg.attributes["connection"] = connection
@@ -94,30 +101,22 @@ def _lock_for_migration(conn: Connection) -> None:
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (head); a no-op when already there, safe to run concurrently."""
-    from alembic import command  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
-
     with write_transaction(engine) as conn:
         _lock_for_migration(conn)
-        command.upgrade(alembic_config(conn), revision)
+        _alembic().command.upgrade(alembic_config(conn), revision)
 
 
 def downgrade_schema(engine: Engine, revision: str) -> None:
     """Migrate the database down to ``revision`` (``"base"`` drops every table)."""
-    from alembic import command  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
-
     with write_transaction(engine) as conn:
         _lock_for_migration(conn)
-        command.downgrade(alembic_config(conn), revision)
+        _alembic().command.downgrade(alembic_config(conn), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None before the first migration."""
-    from alembic.runtime.migration import (
-        MigrationContext,
-    )  # local: Alembic (≈0.25 s to import) only migrates; the worker processes never do
-
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _alembic().runtime.migration.MigrationContext.configure(conn).get_current_revision()
 
 
 # ----------------------------------------------------------------------------------------- run ledger
